@@ -1,0 +1,53 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+WEB_WORKERS ?= 3
+
+.PHONY: run test lint format bench load security setup migrate clean
+
+$(VENV)/.created:
+	@PYTHON=$$(.ci/find-python.sh) && echo "Using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.created requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+setup: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_admin
+
+## Set up (venv, migrations, static files, first admin) and serve web + worker.
+run: setup
+	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(VENV)/bin/gunicorn ocr_project.wsgi --bind 127.0.0.1:$(PORT) --workers $(WEB_WORKERS) \
+		--access-logfile - & \
+	$(PY) manage.py db_worker & \
+	wait
+
+## Run the whole test suite (on PostgreSQL when DATABASE_URL points there).
+test: $(VENV)/.installed-dev
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var/test-db.sqlite3* .pytest_cache

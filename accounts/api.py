@@ -1,0 +1,123 @@
+"""JWT authentication API under /api/v2/auth/ and the staff user list."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.services import record_event
+
+from .selectors import user_list
+from .serializers import (
+    LoginInputSerializer,
+    RefreshInputSerializer,
+    TokenPairOutputSerializer,
+    UserOutputSerializer,
+)
+from .services import AuthError, jwt_login, jwt_logout, jwt_refresh, logout_everywhere
+from .throttling import AuthRateThrottle
+
+
+class AuthApi(APIView):
+    throttle_classes = [AuthRateThrottle]
+
+
+class LoginApi(AuthApi):
+    """Exchange a username and password for an access/refresh token pair."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="Refused")},
+    )
+    def post(self, request):
+        data = LoginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            # The plain HttpRequest: django-axes marks lockouts on it for its middleware.
+            pair = jwt_login(request=request._request, **data.validated_data)
+        except AuthError as error:
+            raise AuthenticationFailed(error.message) from None
+        return Response(TokenPairOutputSerializer(pair).data)
+
+
+class RefreshApi(AuthApi):
+    """Rotate a refresh token: the old one stops working, a new pair is returned."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={200: TokenPairOutputSerializer, 401: OpenApiResponse(description="Refused")},
+    )
+    def post(self, request):
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            pair = jwt_refresh(request=request._request, raw_refresh=data.validated_data["refresh"])
+        except AuthError as error:
+            raise AuthenticationFailed(error.message, code=error.reason) from None
+        return Response(TokenPairOutputSerializer(pair).data)
+
+
+class LogoutApi(AuthApi):
+    """Revoke one of your refresh tokens."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={204: None, 400: OpenApiResponse(description="Invalid token"), 403: None},
+    )
+    def post(self, request):
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            jwt_logout(
+                request=request._request,
+                user=request.user,
+                raw_refresh=data.validated_data["refresh"],
+            )
+        except AuthError as error:
+            if error.reason == "foreign_token":
+                raise PermissionDenied(error.message) from None
+            raise ValidationError({"refresh": [error.message]}) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllApi(AuthApi):
+    """End all your sessions and revoke all your tokens, on every device."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        logout_everywhere(request=request._request, user=request.user, method="jwt")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserListApi(ListAPIView):
+    """List all user accounts (staff only)."""
+
+    permission_classes = [IsAdminUser]
+    serializer_class = UserOutputSerializer
+
+    def get_queryset(self):
+        return user_list()
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        record_event(
+            event_type="admin_view_users",
+            user=request.user,
+            request=request,
+            resource_type="user",
+            metadata={"surface": "api", "page": request.query_params.get("page", "1")[:10]},
+        )
+        return response

@@ -1,0 +1,30 @@
+"""Explicit input and output shapes of the authentication and user APIs."""
+
+from rest_framework import serializers
+
+
+class LoginInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class TokenPairOutputSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Bearer token for API calls (short-lived).")
+    refresh = serializers.CharField(help_text="Single-use token for POST /api/v2/auth/refresh.")
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    is_active = serializers.BooleanField()
+    is_staff = serializers.BooleanField()
+    is_superuser = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+    last_login = serializers.DateTimeField(allow_null=True)

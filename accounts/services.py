@@ -1,0 +1,173 @@
+"""Authentication actions the project owns: JWT login, refresh, logout, logout everywhere."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from audit.events import Outcome
+from audit.services import record_event
+
+from .models import TokenRevocation, UserSession
+
+
+class AuthError(Exception):
+    """An authentication action was refused; ``reason`` is a stable machine name."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+def issue_tokens(user: AbstractBaseUser) -> tuple[TokenPair, RefreshToken]:
+    """Return a fresh access/refresh pair for the user (the refresh token is tracked)."""
+    refresh = RefreshToken.for_user(user)
+    return TokenPair(access=str(refresh.access_token), refresh=str(refresh)), refresh
+
+
+def jwt_login(*, request: HttpRequest, username: str, password: str) -> TokenPair:
+    """Check the credentials and return a token pair.
+
+    A refusal is recorded by the user_login_failed receiver, which Django's
+    authenticate() triggers; django-axes also counts it there.
+    """
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        raise AuthError("No active account found with the given credentials.", reason="invalid")
+    with transaction.atomic():
+        pair, refresh = issue_tokens(user)
+        record_event(
+            event_type="auth_login",
+            user=user,
+            request=request,
+            resource_type="user",
+            resource_id=user.pk,
+            metadata={"method": "jwt", "jti": refresh["jti"]},
+        )
+    return pair
+
+
+def refresh_failed(request: HttpRequest, reason: str, message: str, **metadata) -> AuthError:
+    """Record a refused refresh and return the error to raise."""
+    record_event(
+        event_type="auth_token_refresh",
+        outcome=Outcome.FAILURE,
+        user=metadata.pop("user", None),
+        request=request,
+        resource_type="token",
+        message=message,
+        metadata={"reason": reason, **metadata},
+    )
+    return AuthError(message, reason=reason)
+
+
+def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
+    """Rotate a refresh token: blacklist it and return a new pair.
+
+    The token's tracking row is locked while it is checked and blacklisted, so two
+    parallel refreshes of one token cannot both succeed.
+    """
+    try:
+        token = RefreshToken(raw_refresh)
+    except TokenError as error:
+        reason = "blacklisted" if "blacklist" in str(error).lower() else "invalid"
+        raise refresh_failed(request, reason, "Refresh token is invalid, expired or revoked.")
+    jti = token["jti"]
+    with transaction.atomic():
+        outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+        if outstanding is None or outstanding.user is None:
+            failure = ("unknown", "Refresh token is not recognised.", None)
+        elif BlacklistedToken.objects.filter(token=outstanding).exists():
+            failure = ("reused", "Refresh token was already used or revoked.", outstanding.user)
+        elif not outstanding.user.is_active:
+            failure = ("inactive", "The account is disabled.", outstanding.user)
+        else:
+            failure = None
+            user = outstanding.user
+            BlacklistedToken.objects.create(token=outstanding)
+            pair, new_refresh = issue_tokens(user)
+            record_event(
+                event_type="auth_token_refresh",
+                user=user,
+                request=request,
+                resource_type="token",
+                resource_id=new_refresh["jti"],
+                metadata={"rotated_from_jti": jti},
+            )
+    if failure is not None:
+        reason, message, owner = failure
+        raise refresh_failed(request, reason, message, user=owner, jti=jti)
+    return pair
+
+
+def jwt_logout(*, request: HttpRequest, user: AbstractBaseUser, raw_refresh: str) -> None:
+    """Blacklist one refresh token of the user's."""
+    try:
+        token = RefreshToken(raw_refresh)
+    except TokenError:
+        raise AuthError("Refresh token is invalid, expired or revoked.", reason="invalid")
+    if str(token.get("user_id")) != str(user.pk):
+        record_event(
+            event_type="auth_logout",
+            outcome=Outcome.FAILURE,
+            user=user,
+            request=request,
+            resource_type="token",
+            resource_id=token["jti"],
+            message="Refused to revoke another user's token",
+            metadata={"method": "jwt", "scope": "token", "reason": "foreign_token"},
+        )
+        raise AuthError("This refresh token belongs to another user.", reason="foreign_token")
+    with transaction.atomic():
+        outstanding = OutstandingToken.objects.filter(jti=token["jti"]).first()
+        if outstanding is not None:
+            BlacklistedToken.objects.get_or_create(token=outstanding)
+        record_event(
+            event_type="auth_logout",
+            user=user,
+            request=request,
+            resource_type="token",
+            resource_id=token["jti"],
+            metadata={"method": "jwt", "scope": "token", "tokens_revoked": 1},
+        )
+
+
+def logout_everywhere(*, request: HttpRequest, user: AbstractBaseUser, method: str) -> dict:
+    """End every session of the user and revoke every token; return what was ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        sessions_ended, _ = UserSession.objects.filter(user_id=user.pk).delete()
+        live = OutstandingToken.objects.filter(user=user, expires_at__gt=now).exclude(
+            blacklistedtoken__isnull=False
+        )
+        tokens = list(live)
+        BlacklistedToken.objects.bulk_create(
+            [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
+        )
+        # Access tokens are stateless; this timestamp makes authentication refuse any
+        # issued before it (accounts.authentication).
+        TokenRevocation.objects.update_or_create(user=user, defaults={"revoked_at": now})
+        stats = {"sessions_ended": sessions_ended, "tokens_revoked": len(tokens)}
+        record_event(
+            event_type="auth_logout",
+            user=user,
+            request=request,
+            resource_type="user",
+            resource_id=user.pk,
+            message="Logged out of all sessions",
+            metadata={"method": method, "scope": "all", **stats},
+        )
+    return stats

@@ -1,0 +1,82 @@
+"""The one answer to "who is the client": IP address, user agent and request id.
+
+Audit events, django-axes lockouts and API throttling all use this module, so a
+forged header can never make them disagree about who sent a request.
+"""
+
+import ipaddress
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from .sanitize import clean_text
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    """Who sent the request that caused an event, as far as the server can tell."""
+
+    ip_address: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+
+
+# Set by RequestIdMiddleware for the duration of a request, so events recorded deep
+# inside a service still carry the request's client details.
+current_client: ContextVar[ClientContext | None] = ContextVar("current_client", default=None)
+
+
+def valid_ip(value: str | None) -> str | None:
+    """Return the normalised address, or None when the value is not an IP address."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Return the client's IP address.
+
+    REMOTE_ADDR unless TRUSTED_PROXY_COUNT is configured: the left-most
+    X-Forwarded-For entry is written by the client and proves nothing. Each trusted
+    proxy appends the address it received the request from, so the client is the
+    entry TRUSTED_PROXY_COUNT places from the right end.
+    """
+    remote = valid_ip(request.META.get("REMOTE_ADDR"))
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies <= 0:
+        return remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    if len(hops) >= proxies:
+        return valid_ip(hops[-proxies]) or remote
+    if not hops:
+        # Some proxies (nginx's default) send X-Real-IP instead; it counts only
+        # because a proxy is trusted to have overwritten it.
+        return valid_ip(request.META.get("HTTP_X_REAL_IP")) or remote
+    # Fewer hops than trusted proxies: the request bypassed part of the chain, so
+    # none of the header can be trusted.
+    return remote
+
+
+def user_agent(request: HttpRequest) -> str:
+    """Return the request's user agent, escaped and truncated for storage."""
+    return clean_text(
+        request.META.get("HTTP_USER_AGENT", ""),
+        max_length=settings.AUDIT_USER_AGENT_MAX_LENGTH,
+    )
+
+
+def client_context(request: HttpRequest | None) -> ClientContext:
+    """Return the client details of a request, or of the current request if None."""
+    if request is None:
+        return current_client.get() or ClientContext()
+    return ClientContext(
+        ip_address=client_ip(request),
+        user_agent=user_agent(request),
+        request_id=getattr(request, "request_id", ""),
+    )

@@ -1,0 +1,44 @@
+"""The closed vocabulary of audit events: each event type belongs to one category."""
+
+from django.db import models
+
+
+class Category(models.TextChoices):
+    AUTHENTICATION = "authentication"
+    TASK = "task"
+    FILE = "file"
+    ADMIN = "admin"
+    AUDIT = "audit"
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+EVENT_CATEGORIES: dict[str, Category] = {
+    "auth_login": Category.AUTHENTICATION,
+    "auth_logout": Category.AUTHENTICATION,
+    "auth_token_refresh": Category.AUTHENTICATION,
+    "auth_lockout": Category.AUTHENTICATION,
+    "task_create": Category.TASK,
+    "task_process": Category.TASK,
+    "task_complete": Category.TASK,
+    "task_delete": Category.TASK,
+    "file_upload": Category.FILE,
+    "admin_cleanup": Category.ADMIN,
+    "admin_view_users": Category.ADMIN,
+    "audit_view": Category.AUDIT,
+    "audit_export": Category.AUDIT,
+    "audit_prune": Category.AUDIT,
+}
+
+EVENT_TYPE_CHOICES = [(name, name) for name in EVENT_CATEGORIES]
+
+
+def category_for(event_type: str) -> Category:
+    """Return the category of an event type; unknown types are a programming error."""
+    try:
+        return EVENT_CATEGORIES[event_type]
+    except KeyError:
+        raise ValueError(f"Unknown audit event type: {event_type!r}") from None

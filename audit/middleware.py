@@ -1,0 +1,39 @@
+"""Give every request an id that links its audit events and its response."""
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from .client import client_context, current_client
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's id is kept only when it is short and plain, so it can't smuggle log
+# lines or markup into the trail; anything else is replaced by a fresh UUID.
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def incoming_request_id(request: HttpRequest) -> str:
+    """Return the caller's X-Request-ID when sane, else a new one."""
+    candidate = request.META.get("HTTP_X_REQUEST_ID", "")
+    if SANE_REQUEST_ID.match(candidate):
+        return candidate
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Stamp a request id on the request, its audit events and its response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = incoming_request_id(request)
+        token = current_client.set(client_context(request))
+        try:
+            response = self.get_response(request)
+        finally:
+            current_client.reset(token)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response

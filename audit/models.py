@@ -1,0 +1,91 @@
+"""The audit trail: append-only events linked into a hash chain."""
+
+from django.conf import settings
+from django.db import models
+
+from .events import EVENT_TYPE_CHOICES, Category, Outcome
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or remove a recorded audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events cannot be deleted; use the audit_retention command.")
+
+    # The retention command is the one sanctioned path that removes rows.
+    def _retention_delete(self) -> int:
+        return super().delete()[0]
+
+
+class AuditEvent(models.Model):
+    """One security-relevant action, who did it, from where, and what it touched."""
+
+    sequence = models.PositiveBigIntegerField(unique=True, editable=False)
+    timestamp = models.DateTimeField(editable=False)
+    event_type = models.CharField(max_length=40, choices=EVENT_TYPE_CHOICES)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+        # The trail must outlive its users; the username snapshot keeps who it was.
+        db_constraint=False,
+    )
+    username = models.CharField(max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    resource_type = models.CharField(max_length=20, blank=True)
+    resource_id = models.CharField(max_length=64, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sequence"]
+        indexes = [
+            models.Index(fields=["timestamp"], name="audit_ts"),
+            models.Index(fields=["event_type", "timestamp"], name="audit_type_ts"),
+            models.Index(fields=["category", "timestamp"], name="audit_cat_ts"),
+            models.Index(fields=["user", "timestamp"], name="audit_user_ts"),
+            models.Index(fields=["username", "timestamp"], name="audit_username_ts"),
+            models.Index(fields=["ip_address", "timestamp"], name="audit_ip_ts"),
+            models.Index(fields=["request_id"], name="audit_request"),
+            models.Index(fields=["resource_type", "resource_id"], name="audit_resource"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.event_type} {self.outcome} {self.username or '-'}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events cannot be changed once recorded.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events cannot be deleted; use the audit_retention command.")
+
+
+class ChainHead(models.Model):
+    """The newest link of the chain; its row lock serialises writers.
+
+    Exactly one row (id=1). It also lets verification notice when the newest events
+    were removed: the head then points past the last row that exists.
+    """
+
+    sequence = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"head #{self.sequence}"

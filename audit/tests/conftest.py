@@ -1,0 +1,1 @@
+from audit.tests.fixtures import *  # noqa: F403
