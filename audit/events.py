@@ -25,6 +25,8 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "task_process": Category.TASK,
     "task_complete": Category.TASK,
     "task_delete": Category.TASK,
+    "task_retry": Category.TASK,
+    "task_reclaim": Category.TASK,
     "file_upload": Category.FILE,
     "admin_cleanup": Category.ADMIN,
     "admin_view_users": Category.ADMIN,
