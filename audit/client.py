@@ -29,13 +29,27 @@ current_client: ContextVar[ClientContext | None] = ContextVar("current_client", 
 
 
 def valid_ip(value: str | None) -> str | None:
-    """Return the normalised address, or None when the value is not an IP address."""
+    """Return the normalised address, or None when the value is not an IP address.
+
+    The result is the text every database gives back, so the hash computed before
+    the insert still matches the row when the chain is verified.
+    """
     if not value:
         return None
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            # A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d; one
+            # client keeps one address (and one lockout and throttle bucket).
+            return str(address.ipv4_mapped)
+        # A zone ("fe80::1%eth0") is free text from the header; the deprecated
+        # IPv4-compatible form (::a.b.c.d) reads back from PostgreSQL as dotted text.
+        if address.scope_id is not None or 0x10000 <= int(address) < 1 << 32:
+            return None
+    return str(address)
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -80,3 +94,8 @@ def client_context(request: HttpRequest | None) -> ClientContext:
         user_agent=user_agent(request),
         request_id=getattr(request, "request_id", ""),
     )
+
+
+# The request being served, for receivers of framework signals (post_delete) that are
+# not handed one. Set by RequestIdMiddleware.
+current_request: ContextVar[HttpRequest | None] = ContextVar("current_request", default=None)

@@ -304,3 +304,22 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- OCR tasks --------------------------------------------------------------
+OCR_MAX_FILE_BYTES = env_int("OCR_MAX_FILE_BYTES", 25 * 1024 * 1024)
+OCR_MAX_FILES_PER_REQUEST = env_int("OCR_MAX_FILES_PER_REQUEST", 10)
+OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 50)
+# Per page or image frame; an A4 page at 300 dpi is about 8.7 million pixels.
+OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 50_000_000)
+OCR_PDF_DPI = env_int("OCR_PDF_DPI", 300)
+OCR_DEFAULT_ENGINE = os.environ.get("OCR_DEFAULT_ENGINE", "tesseract")
+# A task whose worker sent no progress for this long is taken back and retried.
+OCR_STALE_AFTER_SECONDS = env_int("OCR_STALE_AFTER_SECONDS", 600)
+OCR_MAX_ATTEMPTS = env_int("OCR_MAX_ATTEMPTS", 3)
+OCR_CLEANUP_DAYS = env_int("OCR_CLEANUP_DAYS", 30)
+# Files younger than this are never treated as orphans: their upload may still be committing.
+OCR_ORPHAN_GRACE_SECONDS = env_int("OCR_ORPHAN_GRACE_SECONDS", 3600)
+# Whole request bodies above files x size (+1 MiB of form fields) are refused unread.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640

@@ -10,6 +10,7 @@ admin.site.site_title = "OCR service admin"
 api_v2 = [
     path("", include("accounts.api_urls")),
     path("", include("audit.urls")),
+    path("", include("tasks.api_urls")),
 ]
 
 urlpatterns = [

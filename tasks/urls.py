@@ -6,4 +6,13 @@ app_name = "tasks"
 
 urlpatterns = [
     path("", views.task_list, name="list"),
+    path("tasks/upload/", views.task_upload, name="upload"),
+    path("tasks/rows/", views.task_rows, name="rows"),
+    path("tasks/progress/", views.task_progress, name="progress"),
+    path("tasks/<uuid:task_id>/", views.task_detail, name="detail"),
+    path("tasks/<uuid:task_id>/pages/<int:number>.png", views.task_page_image, name="page_image"),
+    path("tasks/<uuid:task_id>/download.<str:fmt>", views.task_download, name="download"),
+    path("tasks/<uuid:task_id>/original/", views.task_original, name="original"),
+    path("tasks/<uuid:task_id>/retry/", views.task_retry_view, name="retry"),
+    path("tasks/<uuid:task_id>/delete/", views.task_delete_view, name="delete"),
 ]

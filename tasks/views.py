@@ -1,11 +1,203 @@
-"""Server-rendered OCR task pages."""
+"""Server-rendered OCR task pages. Thin: every write goes through tasks.services."""
 
+import io
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .api import upload_body_limit
+from .forms import StatusFilterForm, UploadForm
+from .ocr.inspect import DocumentRejected
+from .ocr.pages import render_page_image
+from .processing import KIND_BY_CONTENT_TYPE
+from .selectors import task_get_for, task_list_for, task_pages, task_result_document
+from .services import TaskError, task_create_batch, task_delete, task_retry
+from .uploads import UploadRejected
+
+TASKS_PER_PAGE = 20
+# Page previews are rendered at screen resolution, not the OCR resolution.
+PREVIEW_DPI = 100
+PREVIEW_MAX_SIDE = 1400
 
 
 @login_required
+@require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
-    """Show the user's OCR tasks."""
-    return render(request, "tasks/list.html", {"tasks": []})
+    """Show the user's tasks, newest first, optionally filtered by status."""
+    form = StatusFilterForm(request.GET)
+    tasks = task_list_for(request.user)
+    if form.is_valid() and form.cleaned_data["status"]:
+        tasks = tasks.filter(status=form.cleaned_data["status"])
+    page = Paginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "tasks/list.html", {"page": page, "form": form})
+
+
+@login_required
+@require_GET
+def task_rows(request: HttpRequest) -> HttpResponse:
+    """Return fresh table rows for the given tasks (polled while tasks run)."""
+    ids = [value for value in request.GET.get("ids", "").split(",") if value][:100]
+    try:
+        tasks = list(task_list_for(request.user).filter(pk__in=ids))
+    except Exception:  # noqa: BLE001  (malformed UUIDs: answer with nothing, not a 500)
+        tasks = []
+    return render(request, "tasks/list.html#task-rows", {"tasks": tasks})
+
+
+@login_required
+@require_GET
+def task_progress(request: HttpRequest) -> JsonResponse:
+    """Return status and progress of the given tasks as JSON."""
+    ids = [value for value in request.GET.get("ids", "").split(",") if value][:100]
+    try:
+        tasks = list(task_list_for(request.user).filter(pk__in=ids))
+    except Exception:  # noqa: BLE001
+        tasks = []
+    return JsonResponse(
+        {
+            "tasks": [
+                {
+                    "id": str(task.pk),
+                    "status": task.status,
+                    "pages_done": task.pages_done,
+                    "page_count": task.page_count,
+                    "percent": task.progress_percent,
+                }
+                for task in tasks
+            ]
+        }
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_upload(request: HttpRequest) -> HttpResponse:
+    """Upload one or more documents for OCR."""
+    if request.method == "POST":
+        if int(request.META.get("CONTENT_LENGTH") or 0) > upload_body_limit():
+            messages.error(request, _("The upload is larger than the limits allow."))
+            return render(request, "tasks/upload.html", {"form": UploadForm()}, status=413)
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                tasks = task_create_batch(
+                    owner=request.user,
+                    uploads=form.cleaned_data["file"],
+                    engine=form.cleaned_data["engine"] or None,
+                    language=form.cleaned_data["language"] or None,
+                    request=request,
+                )
+            except UploadRejected as error:
+                form.add_error("file", error.message)
+                return render(request, "tasks/upload.html", {"form": form}, status=error.status)
+            except ValueError as error:
+                form.add_error("language", str(error))
+                return render(request, "tasks/upload.html", {"form": form}, status=400)
+            messages.success(
+                request,
+                _("%(count)d document(s) queued for OCR.") % {"count": len(tasks)},
+            )
+            return redirect("tasks:list")
+        return render(request, "tasks/upload.html", {"form": form}, status=400)
+    return render(request, "tasks/upload.html", {"form": UploadForm()})
+
+
+@login_required
+@require_GET
+def task_detail(request: HttpRequest, task_id) -> HttpResponse:
+    """Show a task: each page image beside its text."""
+    task = task_get_for(request.user, task_id)
+    pages = {page.index: page for page in task_pages(task)}
+    rows = [(index + 1, pages.get(index)) for index in range(task.page_count)]
+    return render(request, "tasks/detail.html", {"task": task, "rows": rows})
+
+
+@login_required
+@require_GET
+def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
+    """Return a PNG preview of one page of the user's document."""
+    task = task_get_for(request.user, task_id)
+    if not 1 <= number <= task.page_count:
+        raise Http404("No such page.")
+    try:
+        image = render_page_image(
+            path=task.file.path,
+            kind=KIND_BY_CONTENT_TYPE[task.content_type],
+            index=number - 1,
+            dpi=PREVIEW_DPI,
+            max_pixels=settings.OCR_MAX_PIXELS,
+        )
+    except (DocumentRejected, FileNotFoundError):
+        raise Http404("Page preview unavailable.") from None
+    image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False)
+    response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
+def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
+    """Download the recognised text (.txt) or the full result (.json)."""
+    if fmt not in ("txt", "json"):
+        raise Http404("Unknown format.")
+    task = task_get_for(request.user, task_id)
+    if task.status != "completed":
+        raise Http404("No result yet.")
+    stem = task.original_name.rsplit(".", 1)[0] or "result"
+    if fmt == "txt":
+        response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
+    else:
+        response = JsonResponse(task_result_document(task), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{stem}.{fmt}"
+    )
+    return response
+
+
+@login_required
+@require_GET
+def task_original(request: HttpRequest, task_id) -> HttpResponse:
+    """Download the uploaded document itself, only to its owner."""
+    task = task_get_for(request.user, task_id)
+    try:
+        handle = task.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("File missing.") from None
+    return FileResponse(
+        handle, as_attachment=True, filename=task.original_name, content_type=task.content_type
+    )
+
+
+@login_required
+@require_POST
+def task_retry_view(request: HttpRequest, task_id) -> HttpResponse:
+    task = task_get_for(request.user, task_id)
+    try:
+        task_retry(task=task, actor=request.user, request=request)
+        messages.success(request, _("Task queued again."))
+    except TaskError as error:
+        messages.error(request, str(error))
+    return redirect("tasks:detail", task_id=task.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_delete_view(request: HttpRequest, task_id) -> HttpResponse:
+    """Confirm, then delete a task with its file and results."""
+    task = task_get_for(request.user, task_id)
+    if request.method == "POST":
+        name = task.original_name
+        task_delete(task=task, actor=request.user, request=request, via="page")
+        messages.success(request, _("Deleted “%(name)s”.") % {"name": name})
+        return redirect("tasks:list")
+    return render(request, "tasks/confirm_delete.html", {"task": task})

@@ -1,0 +1,177 @@
+"""OCR task API under /api/v2/tasks and the staff cleanup endpoint."""
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import renderers, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .cleanup import cleanup_tasks
+from .filters import TaskFilter
+from .selectors import task_get_for, task_list_for, task_result_document
+from .serializers import (
+    CleanupInputSerializer,
+    CleanupOutputSerializer,
+    TaskOutputSerializer,
+    TaskUploadInputSerializer,
+)
+from .services import TaskError, task_create_batch, task_delete, task_retry
+from .uploads import UploadRejected
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Upload too large."
+    default_code = "too_large"
+
+
+def upload_body_limit() -> int:
+    """Return the largest request body an upload may have (files plus form fields)."""
+    return settings.OCR_MAX_FILES_PER_REQUEST * settings.OCR_MAX_FILE_BYTES + 1024 * 1024
+
+
+def refuse_oversized_body(request) -> None:
+    """Answer 413 before reading a body that cannot be a valid upload."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > upload_body_limit():
+        raise PayloadTooLarge(
+            f"Request body is {length:,} bytes; uploads are limited to "
+            f"{settings.OCR_MAX_FILES_PER_REQUEST} files of {settings.OCR_MAX_FILE_BYTES:,} bytes."
+        )
+
+
+def rejection_to_api(error: UploadRejected) -> APIException:
+    if error.status == 413:
+        return PayloadTooLarge(error.message)
+    return ValidationError({"file": [error.message]})
+
+
+class TaskListCreateApi(ListAPIView):
+    """List your OCR tasks (newest first) or upload documents to create new ones."""
+
+    serializer_class = TaskOutputSerializer
+    filterset_class = TaskFilter
+    parser_classes = [MultiPartParser]
+
+    def get_queryset(self):
+        return task_list_for(self.request.user)
+
+    @extend_schema(
+        request=TaskUploadInputSerializer, responses={201: TaskOutputSerializer(many=True)}
+    )
+    def post(self, request):
+        refuse_oversized_body(request)
+        data = TaskUploadInputSerializer(
+            data={
+                "file": request.FILES.getlist("file"),
+                "engine": request.data.get("engine", ""),
+                "language": request.data.get("language", ""),
+            }
+        )
+        data.is_valid(raise_exception=True)
+        try:
+            tasks = task_create_batch(
+                owner=request.user,
+                uploads=data.validated_data["file"],
+                engine=data.validated_data.get("engine"),
+                language=data.validated_data.get("language"),
+                request=request._request,
+            )
+        except UploadRejected as error:
+            raise rejection_to_api(error) from None
+        except ValueError as error:
+            raise ValidationError({"engine": [str(error)]}) from None
+        return Response(TaskOutputSerializer(tasks, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class TaskDetailApi(APIView):
+    """Read or delete one of your tasks."""
+
+    @extend_schema(responses=TaskOutputSerializer)
+    def get(self, request, task_id):
+        return Response(TaskOutputSerializer(task_get_for(request.user, task_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, task_id):
+        task = task_get_for(request.user, task_id)
+        task_delete(task=task, actor=request.user, request=request._request, via="api")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PlainTextRenderer(renderers.BaseRenderer):
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else str(data).encode("utf-8")
+
+
+class TaskResultApi(APIView):
+    """Download a completed task's text (`format=txt`) or full result (`format=json`)."""
+
+    renderer_classes = [renderers.JSONRenderer, PlainTextRenderer]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["txt", "json"])],
+        responses={(200, "text/plain"): str, (200, "application/json"): dict},
+    )
+    def get(self, request, task_id):
+        task = task_get_for(request.user, task_id)
+        if task.status != "completed":
+            raise NotFound(f"No result yet: the task is {task.status}.")
+        stem = task.original_name.rsplit(".", 1)[0] or "result"
+        if request.accepted_renderer.format == "txt":
+            response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
+            ext = "txt"
+        else:
+            response = Response(task_result_document(task))
+            ext = "json"
+        response["Content-Disposition"] = attachment(f"{stem}.{ext}")
+        return response
+
+
+class TaskRetryApi(APIView):
+    """Queue a failed task again."""
+
+    @extend_schema(request=None, responses={202: TaskOutputSerializer})
+    def post(self, request, task_id):
+        task = task_get_for(request.user, task_id)
+        try:
+            task = task_retry(task=task, actor=request.user, request=request._request)
+        except TaskError as error:
+            raise ValidationError({"status": [str(error)]}) from None
+        return Response(TaskOutputSerializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CleanupApi(APIView):
+    """Delete tasks older than N days with their files, and orphaned files (staff only)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=CleanupInputSerializer, responses=CleanupOutputSerializer)
+    def post(self, request):
+        data = CleanupInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        stats = cleanup_tasks(
+            older_than_days=data.validated_data.get("older_than_days", settings.OCR_CLEANUP_DAYS),
+            dry_run=data.validated_data["dry_run"],
+            actor=request.user,
+            request=request._request,
+            via="api",
+        )
+        return Response(CleanupOutputSerializer(stats).data)
+
+
+def attachment(filename: str) -> str:
+    """Return a Content-Disposition header value for a download named after the upload."""
+    return content_disposition_header(as_attachment=True, filename=filename)

@@ -1,0 +1,34 @@
+"""Fail at start-up on OCR settings that cannot work."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from .ocr.engines import available_engines
+
+
+@register()
+def check_ocr_settings(app_configs, **kwargs):
+    errors = []
+    engines = available_engines()
+    if settings.OCR_DEFAULT_ENGINE not in engines:
+        errors.append(
+            Error(
+                f"OCR_DEFAULT_ENGINE={settings.OCR_DEFAULT_ENGINE!r} is not an installed engine.",
+                hint=f"Choose one of: {', '.join(engines)}.",
+                id="tasks.E001",
+            )
+        )
+    for name in (
+        "OCR_MAX_FILE_BYTES",
+        "OCR_MAX_FILES_PER_REQUEST",
+        "OCR_MAX_PAGES",
+        "OCR_MAX_PIXELS",
+        "OCR_PDF_DPI",
+        "OCR_STALE_AFTER_SECONDS",
+        "OCR_MAX_ATTEMPTS",
+    ):
+        if getattr(settings, name) <= 0:
+            errors.append(Error(f"{name} must be a positive number.", id="tasks.E002"))
+    if not 50 <= settings.OCR_PDF_DPI <= 600:
+        errors.append(Error("OCR_PDF_DPI must be between 50 and 600.", id="tasks.E003"))
+    return errors

@@ -1,0 +1,67 @@
+"""The upload form of the server-rendered pages."""
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from .models import Status
+from .ocr.engines import available_engines
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """A file field that accepts several files; validation happens in the service."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"multiple": True}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
+def engine_choices() -> list[tuple[str, str]]:
+    labels = {"tesseract": "Tesseract", "rapidocr": "RapidOCR"}
+    return [(name, labels.get(name, name)) for name in available_engines()]
+
+
+def language_choices() -> list[tuple[str, str]]:
+    labels = {"eng": _("English"), "en": _("English"), "ch": _("Chinese and English")}
+    choices = [("", _("Engine default"))]
+    for engine, languages in available_engines().items():
+        for code in languages:
+            choices.append((code, f"{labels.get(code, code)} ({engine}: {code})"))
+    return choices
+
+
+class UploadForm(forms.Form):
+    file = MultipleFileField(
+        label=_("Documents"),
+        required=False,
+        help_text=_("PNG, JPEG, TIFF, WebP, BMP or PDF."),
+    )
+    engine = forms.ChoiceField(label=_("OCR engine"), choices=engine_choices, required=False)
+    language = forms.ChoiceField(label=_("Language"), choices=language_choices, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["engine"].initial = settings.OCR_DEFAULT_ENGINE
+        self.fields["file"].help_text = _(
+            "PNG, JPEG, TIFF, WebP, BMP or PDF; up to %(files)d files of %(mb)d MB, "
+            "%(pages)d pages each."
+        ) % {
+            "files": settings.OCR_MAX_FILES_PER_REQUEST,
+            "mb": settings.OCR_MAX_FILE_BYTES // (1024 * 1024),
+            "pages": settings.OCR_MAX_PAGES,
+        }
+
+
+class StatusFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", _("All"))] + list(Status.choices), required=False, label=_("Status")
+    )

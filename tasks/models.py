@@ -1,0 +1,105 @@
+"""OCR tasks: one uploaded document, its processing state and its recognised text."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class PageSource(models.TextChoices):
+    OCR = "ocr"
+    TEXT_LAYER = "text_layer"
+
+
+class OcrTask(models.Model):
+    """One uploaded document and the work of reading it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ocr_tasks"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    # As the client named it: shown (escaped) but never used to build a path.
+    original_name = models.CharField(max_length=255)
+    file = models.FileField(max_length=255)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    page_count = models.PositiveIntegerField()
+    pages_done = models.PositiveIntegerField(default=0)
+    engine = models.CharField(max_length=20)
+    language = models.CharField(max_length=20)
+    result_text = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    # The upload's request id, carried into the worker so one id links upload to result.
+    request_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched after every page: a processing task that stops beating was orphaned.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="task_owner_created"),
+            models.Index(fields=["status", "heartbeat_at"], name="task_status_heartbeat"),
+            models.Index(fields=["created_at"], name="task_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == Status.COMPLETED:
+            return 100
+        if not self.page_count:
+            return 0
+        return min(100, round(100 * self.pages_done / self.page_count))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (Status.QUEUED, Status.PROCESSING)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class OcrPage(models.Model):
+    """The text of one page of a task, with the lines and boxes it came from."""
+
+    task = models.ForeignKey(OcrTask, on_delete=models.CASCADE, related_name="pages")
+    index = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=12, choices=PageSource.choices)
+    # [{"text": ..., "confidence": ..., "box": [x0, y0, x1, y1]}], boxes in page pixels.
+    lines = models.JSONField(default=list, blank=True)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["task", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "index"], name="page_unique_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"page {self.index + 1} of {self.task_id}"
+
+    @property
+    def number(self) -> int:
+        return self.index + 1

@@ -1,0 +1,43 @@
+"""Explicit API shapes for OCR tasks."""
+
+from rest_framework import serializers
+
+
+class TaskOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    original_name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    page_count = serializers.IntegerField()
+    pages_done = serializers.IntegerField()
+    engine = serializers.CharField()
+    language = serializers.CharField()
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class TaskUploadInputSerializer(serializers.Serializer):
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        help_text="One or more documents (repeat the field): PNG, JPEG, TIFF, WebP, BMP, PDF.",
+    )
+    engine = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    language = serializers.CharField(required=False, allow_blank=True, max_length=20)
+
+
+class CleanupInputSerializer(serializers.Serializer):
+    older_than_days = serializers.IntegerField(min_value=0, max_value=36500, required=False)
+    dry_run = serializers.BooleanField(default=False)
+
+
+class CleanupOutputSerializer(serializers.Serializer):
+    older_than_days = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    tasks_deleted = serializers.IntegerField()
+    files_deleted = serializers.IntegerField()
+    orphan_files_deleted = serializers.IntegerField()
+    bytes_freed = serializers.IntegerField()

@@ -1,0 +1,273 @@
+"""Write paths for OCR tasks: create from uploads, retry, delete, reclaim."""
+
+import logging
+from collections.abc import Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.client import ClientContext
+from audit.events import Outcome
+from audit.services import record_event
+
+from .models import OcrTask, Status
+from .ocr.engines import available_engines
+from .uploads import CheckedUpload, UploadRejected, check_upload, remove_stored, store_checked
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LANGUAGES = {"tesseract": "eng", "rapidocr": "ch"}
+
+
+class TaskError(Exception):
+    """A task action was refused; the message is safe to show the user."""
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """Who is deleting tasks and through which surface, for the post_delete receiver."""
+
+    actor: AbstractBaseUser | None
+    via: str
+    client: ClientContext | None = None
+
+
+current_deletion: ContextVar[Deletion | None] = ContextVar("current_deletion", default=None)
+
+
+@contextmanager
+def deleting(*, actor: AbstractBaseUser | None, via: str, client: ClientContext | None = None):
+    """Tell the task_delete receiver who is deleting and how, for the enclosed block."""
+    token = current_deletion.set(Deletion(actor=actor, via=via, client=client))
+    try:
+        yield
+    finally:
+        current_deletion.reset(token)
+
+
+def resolve_engine(*, engine: str | None, language: str | None) -> tuple[str, str]:
+    """Return a valid (engine, language) pair, defaults filled in; raise ValueError."""
+    engines = available_engines()
+    engine = (engine or settings.OCR_DEFAULT_ENGINE).strip()
+    if engine not in engines:
+        raise ValueError(f"Unknown engine {engine!r}; choose one of: {', '.join(engines)}.")
+    language = (language or DEFAULT_LANGUAGES.get(engine) or engines[engine][0]).strip()
+    if language not in engines[engine]:
+        raise ValueError(
+            f"Engine {engine!r} does not read language {language!r}; "
+            f"choose one of: {', '.join(engines[engine])}."
+        )
+    return engine, language
+
+
+def record_rejection(*, owner, request: HttpRequest | None, error: UploadRejected, size) -> None:
+    """Audit a refused upload; it stores nothing, but the attempt is on record."""
+    record_event(
+        event_type="file_upload",
+        outcome=Outcome.FAILURE,
+        user=owner,
+        request=request,
+        resource_type="file",
+        message=error.message,
+        metadata={"filename": error.name, "size": size, "reason": error.code},
+    )
+
+
+def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[CheckedUpload]:
+    """Check every upload; on the first refusal discard the rest and raise it."""
+    if not uploads:
+        raise UploadRejected("Choose at least one file to upload.", code="no_file")
+    limit = settings.OCR_MAX_FILES_PER_REQUEST
+    if len(uploads) > limit:
+        raise UploadRejected(
+            f"{len(uploads)} files sent; at most {limit} files per upload.", code="too_many_files"
+        )
+    checked: list[CheckedUpload] = []
+    try:
+        for upload in uploads:
+            try:
+                checked.append(check_upload(upload))
+            except UploadRejected as error:
+                record_rejection(owner=owner, request=request, error=error, size=upload.size)
+                raise
+    except BaseException:
+        for item in checked:
+            item.discard()
+        raise
+    return checked
+
+
+def task_create_batch(
+    *,
+    owner: AbstractBaseUser,
+    uploads: Sequence[UploadedFile],
+    engine: str | None = None,
+    language: str | None = None,
+    request: HttpRequest | None = None,
+) -> list[OcrTask]:
+    """Validate and store uploads, create one queued task per document and enqueue them.
+
+    All or nothing: one refused file refuses the request, and nothing of it is stored.
+    """
+    engine, language = resolve_engine(engine=engine, language=language)
+    checked = check_all(owner=owner, uploads=uploads, request=request)
+    stored: list[str] = []
+    request_id = getattr(request, "request_id", "")
+    try:
+        with transaction.atomic():
+            tasks = []
+            for item in checked:
+                name = store_checked(item)
+                stored.append(name)
+                task = OcrTask.objects.create(
+                    owner=owner,
+                    original_name=item.original_name,
+                    file=name,
+                    content_type=item.kind.content_type,
+                    size=item.size,
+                    sha256=item.sha256,
+                    page_count=item.page_count,
+                    engine=engine,
+                    language=language,
+                    request_id=request_id,
+                )
+                record_event(
+                    event_type="file_upload",
+                    user=owner,
+                    request=request,
+                    resource_type="file",
+                    resource_id=task.pk,
+                    metadata={
+                        "filename": item.original_name,
+                        "size": item.size,
+                        "content_type": item.kind.content_type,
+                        "sha256": item.sha256,
+                        "pages": item.page_count,
+                    },
+                )
+                record_event(
+                    event_type="task_create",
+                    user=owner,
+                    request=request,
+                    resource_type="task",
+                    resource_id=task.pk,
+                    metadata={"engine": engine, "language": language, "pages": item.page_count},
+                )
+                tasks.append(task)
+                transaction.on_commit(lambda pk=task.pk: enqueue(pk))
+    except BaseException:
+        # The database rolled back; the files it would have pointed to go too.
+        for name in stored:
+            remove_stored(name)
+        for item in checked:
+            item.discard()
+        raise
+    return tasks
+
+
+def enqueue(task_id) -> None:
+    """Hand a task to the background worker."""
+    from .jobs import run_ocr_task
+
+    run_ocr_task.enqueue(str(task_id))
+
+
+def task_retry(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest | None) -> OcrTask:
+    """Queue a failed task again from its first page."""
+    with transaction.atomic():
+        task = OcrTask.objects.select_for_update().get(pk=task.pk)
+        if task.status != Status.FAILED:
+            raise TaskError(f"Only failed tasks can be retried; this one is {task.status}.")
+        reset_for_queue(task)
+        record_event(
+            event_type="task_retry",
+            user=actor,
+            request=request,
+            resource_type="task",
+            resource_id=task.pk,
+            metadata={"previous_error": task.error, "attempts": task.attempts},
+        )
+        task.error = ""
+        task.save()
+        transaction.on_commit(lambda: enqueue(task.pk))
+    return task
+
+
+def reset_for_queue(task: OcrTask) -> None:
+    """Forget a task's partial results so it runs again from the start (caller saves)."""
+    task.pages.all().delete()
+    task.status = Status.QUEUED
+    task.pages_done = 0
+    task.result_text = ""
+    task.started_at = None
+    task.finished_at = None
+    task.heartbeat_at = None
+
+
+def task_delete(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest | None, via: str):
+    """Delete a task, its results and (after commit) its file; audited by post_delete."""
+    with deleting(actor=actor, via=via), transaction.atomic():
+        task.delete()
+
+
+def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
+    """Take back tasks whose worker stopped sending progress: requeue, or fail them.
+
+    A worker killed mid-document leaves its task `processing` forever; after
+    OCR_STALE_AFTER_SECONDS without a heartbeat it is retried up to OCR_MAX_ATTEMPTS.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.OCR_STALE_AFTER_SECONDS)
+    stats = {"requeued": 0, "failed": 0}
+    stale_ids = list(
+        OcrTask.objects.filter(status=Status.PROCESSING, heartbeat_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in stale_ids:
+        with transaction.atomic():
+            task = (
+                OcrTask.objects.select_for_update()
+                .filter(pk=pk, status=Status.PROCESSING, heartbeat_at__lt=cutoff)
+                .first()
+            )
+            if task is None:
+                continue
+            client = ClientContext(request_id=task.request_id)
+            if task.attempts < settings.OCR_MAX_ATTEMPTS:
+                reset_for_queue(task)
+                task.save()
+                stats["requeued"] += 1
+                transaction.on_commit(lambda pk=pk: enqueue(pk))
+                outcome, message = Outcome.SUCCESS, "Worker stopped responding; task requeued"
+            else:
+                task.status = Status.FAILED
+                task.error = (
+                    f"The worker stopped responding {task.attempts} times; giving up. "
+                    "Retry to try again."
+                )
+                task.finished_at = now
+                task.save()
+                stats["failed"] += 1
+                outcome, message = Outcome.FAILURE, task.error
+            record_event(
+                event_type="task_reclaim",
+                outcome=outcome,
+                user=task.owner,
+                client=client,
+                resource_type="task",
+                resource_id=task.pk,
+                message=message,
+                metadata={"attempts": task.attempts, "status": task.status},
+            )
+    if stale_ids:
+        logger.warning("Reclaimed stale OCR tasks: %s", stats)
+    return stats

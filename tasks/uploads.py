@@ -1,0 +1,151 @@
+"""Check uploaded files completely, then store the accepted ones under generated names."""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+
+from audit.sanitize import clean_text
+
+from .ocr.detect import HEAD_SIZE, DetectedType, detect_kind
+from .ocr.inspect import DocumentRejected, inspect_document
+
+COPY_CHUNK = 1024 * 1024
+
+
+class UploadRejected(Exception):
+    """An upload this service will not store; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, *, code: str, status: int = 400, name: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.name = name
+
+
+@dataclass
+class CheckedUpload:
+    """An upload that passed every check, waiting in a private temporary file."""
+
+    original_name: str
+    temp_path: Path
+    kind: DetectedType
+    size: int
+    sha256: str
+    page_count: int
+
+    def discard(self) -> None:
+        self.temp_path.unlink(missing_ok=True)
+
+
+def display_name(raw: str | None) -> str:
+    """Return the client's file name as data: last path part, escaped, bounded."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"
+    return clean_text(name, max_length=255)
+
+
+def staging_dir() -> Path:
+    """Return the private directory where uploads wait while they are checked."""
+    path = Path(settings.MEDIA_ROOT) / "staging"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def check_upload(upload: UploadedFile) -> CheckedUpload:
+    """Copy an upload to a staging file and validate it; raise UploadRejected if unfit."""
+    name = display_name(upload.name)
+    limit = settings.OCR_MAX_FILE_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise UploadRejected(
+            f"{name}: file is {upload.size:,} bytes; the limit is {limit:,} bytes.",
+            code="too_large",
+            status=413,
+            name=name,
+        )
+    if not upload.size:
+        raise UploadRejected(f"{name}: file is empty.", code="empty", name=name)
+    upload.seek(0)
+    head = upload.read(HEAD_SIZE)
+    kind = detect_kind(head)
+    if kind is None:
+        raise UploadRejected(
+            f"{name}: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its content, "
+            "not its name).",
+            code="unsupported_type",
+            name=name,
+        )
+    upload.seek(0)
+    digest = hashlib.sha256()
+    fd, temp_name = tempfile.mkstemp(dir=staging_dir(), suffix=f".{kind.extension}")
+    temp_path = Path(temp_name)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in upload.chunks(COPY_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise UploadRejected(
+                        f"{name}: file is larger than the limit of {limit:,} bytes.",
+                        code="too_large",
+                        status=413,
+                        name=name,
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        try:
+            info = inspect_document(
+                path=str(temp_path),
+                kind=kind,
+                max_pages=settings.OCR_MAX_PAGES,
+                max_pixels=settings.OCR_MAX_PIXELS,
+                dpi=settings.OCR_PDF_DPI,
+            )
+        except DocumentRejected as rejected:
+            raise UploadRejected(f"{name}: {rejected.message}", code=rejected.code, name=name)
+    except BaseException:
+        temp_path.unlink(missing_ok=True)
+        raise
+    return CheckedUpload(
+        original_name=name,
+        temp_path=temp_path,
+        kind=kind,
+        size=size,
+        sha256=digest.hexdigest(),
+        page_count=info.page_count,
+    )
+
+
+def store_checked(checked: CheckedUpload) -> str:
+    """Move a checked upload to its permanent generated name; return the storage name."""
+    now = timezone.now()
+    relative = f"uploads/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{checked.kind.extension}"
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(checked.temp_path, target)
+    os.chmod(target, settings.FILE_UPLOAD_PERMISSIONS)
+    return relative
+
+
+def remove_stored(relative: str) -> int:
+    """Delete a stored file; return the bytes freed (0 when it was already gone)."""
+    if not relative:
+        return 0
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        # Storage names are generated, so this means a tampered row: never follow it out.
+        raise ValueError(f"Refusing to delete outside MEDIA_ROOT: {relative!r}")
+    try:
+        size = path.stat().st_size
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return size
