@@ -63,5 +63,5 @@ class UploadForm(forms.Form):
 
 class StatusFilterForm(forms.Form):
     status = forms.ChoiceField(
-        choices=[("", _("All"))] + list(Status.choices), required=False, label=_("Status")
+        choices=[("", _("All")), *Status.choices], required=False, label=_("Status")
     )

@@ -176,7 +176,7 @@ def process_task(*, task_id) -> str:
             seconds=elapsed(started),
         )
         return Status.FAILED
-    except Exception as error:  # noqa: BLE001  (any engine failure must end as a state)
+    except Exception as error:  # any engine failure must end as a state, not a crash
         logger.exception("OCR failed for task %s", task_id)
         finish(
             task,

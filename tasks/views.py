@@ -1,6 +1,7 @@
 """Server-rendered OCR task pages. Thin: every write goes through tasks.services."""
 
 import io
+import uuid
 
 from django.conf import settings
 from django.contrib import messages
@@ -39,15 +40,22 @@ def task_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks/list.html", {"page": page, "form": form})
 
 
+def requested_ids(request: HttpRequest) -> list[uuid.UUID]:
+    """Return the well-formed task ids in ?ids= (at most 100); junk is ignored."""
+    ids = []
+    for value in request.GET.get("ids", "").split(",")[:100]:
+        try:
+            ids.append(uuid.UUID(value.strip()))
+        except ValueError:
+            continue
+    return ids
+
+
 @login_required
 @require_GET
 def task_rows(request: HttpRequest) -> HttpResponse:
     """Return fresh table rows for the given tasks (polled while tasks run)."""
-    ids = [value for value in request.GET.get("ids", "").split(",") if value][:100]
-    try:
-        tasks = list(task_list_for(request.user).filter(pk__in=ids))
-    except Exception:  # noqa: BLE001  (malformed UUIDs: answer with nothing, not a 500)
-        tasks = []
+    tasks = list(task_list_for(request.user).filter(pk__in=requested_ids(request)))
     return render(request, "tasks/list.html#task-rows", {"tasks": tasks})
 
 
@@ -55,11 +63,7 @@ def task_rows(request: HttpRequest) -> HttpResponse:
 @require_GET
 def task_progress(request: HttpRequest) -> JsonResponse:
     """Return status and progress of the given tasks as JSON."""
-    ids = [value for value in request.GET.get("ids", "").split(",") if value][:100]
-    try:
-        tasks = list(task_list_for(request.user).filter(pk__in=ids))
-    except Exception:  # noqa: BLE001
-        tasks = []
+    tasks = list(task_list_for(request.user).filter(pk__in=requested_ids(request)))
     return JsonResponse(
         {
             "tasks": [
