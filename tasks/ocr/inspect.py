@@ -1,0 +1,261 @@
+"""Validate an uploaded document completely, so that a rejected upload is never stored."""
+
+import math
+import os
+import re
+import struct
+import threading
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image
+
+from tasks.ocr.detect import HEAD_SIZE, DetectedType, detect_kind
+
+# PDFium is not thread-safe and pypdfium2 does not serialise calls, so every use of it in this
+# process (opening, reading, rendering, closing) happens while holding this lock.
+pdfium_lock = threading.RLock()
+
+# Pillow reads its decompression-bomb limit from a module global. It is swapped for a per-call
+# limit only while this lock is held, and restored before the lock is released.
+_pillow_limit_lock = threading.Lock()
+
+# Acrobat requires the end-of-file marker within the last 1024 bytes; a PDF without it was cut
+# short, and PDFium's repair would otherwise quietly serve whatever pages survived.
+_PDF_EOF_WINDOW = 1024
+
+# PDF pages are rendered for OCR at this resolution unless the caller configures another.
+DEFAULT_DPI = 300
+
+# What Pillow's decoders raise on damaged data besides OSError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+
+
+class DocumentRejected(Exception):
+    """Raised when an upload is not a document this service will store and read."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What validation learned about an accepted document."""
+
+    page_count: int
+
+
+def render_size(*, width_pt: float, height_pt: float, dpi: int) -> tuple[int, int]:
+    """Return the pixel size of a PDF page of this size in points rendered at `dpi`."""
+    scale = dpi / 72
+    return math.ceil(width_pt * scale), math.ceil(height_pt * scale)
+
+
+@contextmanager
+def pillow_pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Make Pillow refuse images over `max_pixels` inside the block, by raising, not warning."""
+    with _pillow_limit_lock:
+        previous = Image.MAX_IMAGE_PIXELS
+        # Never None: that would switch the decompression-bomb check off altogether.
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            with warnings.catch_warnings():
+                # Between 1x and 2x the limit Pillow only warns; here that is a refusal too.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def _too_many_pixels(*, label: str, width: int, height: int, max_pixels: int) -> DocumentRejected:
+    return DocumentRejected(
+        f"{label} is {width}\N{MULTIPLICATION SIGN}{height} pixels; "
+        f"the limit is {max_pixels} pixels.",
+        "too_many_pixels",
+    )
+
+
+def _frame_label(*, kind: DetectedType, index: int) -> str:
+    return f"Page {index + 1}" if kind.extension == "tiff" else "Image"
+
+
+def _pillow_refusal(exc: Exception, *, max_pixels: int) -> DocumentRejected:
+    # Pillow refuses before handing us the image, so its message is where the size is.
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"has {found.group(1)} pixels" if found else "is too large"
+    return DocumentRejected(f"Image {size}; the limit is {max_pixels} pixels.", "too_many_pixels")
+
+
+@contextmanager
+def open_image(*, path: str, kind: DetectedType, max_pixels: int) -> Iterator[Image.Image]:
+    """Open `path` with exactly the Pillow decoder its bytes announced; use under a pixel limit."""
+    # Opened here, outside the error mapping: a missing file is not a corrupt upload.
+    with open(path, "rb") as file:
+        try:
+            image = Image.open(file, formats=[kind.pillow_format])
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _pillow_refusal(exc, max_pixels=max_pixels) from exc
+        except Image.UnidentifiedImageError as exc:
+            raise DocumentRejected(
+                f"File is truncated or corrupt: not a readable {kind.extension.upper()} image.",
+                "corrupt",
+            ) from exc
+        except _DECODE_ERRORS as exc:
+            raise DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt") from exc
+        with image:
+            yield image
+
+
+def image_frame_count(image: Image.Image, *, kind: DetectedType) -> int:
+    """Return how many pages an opened image holds: TIFF frames, one for everything else."""
+    # Animated PNG/WebP frames are an animation, not pages; only TIFF is a paged format.
+    return getattr(image, "n_frames", 1) if kind.extension == "tiff" else 1
+
+
+def load_frame(image: Image.Image, *, kind: DetectedType, index: int, max_pixels: int) -> None:
+    """Select frame `index`, check its size and decode all of it; call under a pixel limit."""
+    try:
+        if index:
+            image.seek(index)
+        width, height = image.size
+        if width * height > max_pixels:
+            raise _too_many_pixels(
+                label=_frame_label(kind=kind, index=index),
+                width=width,
+                height=height,
+                max_pixels=max_pixels,
+            )
+        # A full decode is what finds truncated and corrupt data; the header alone looks fine.
+        image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _pillow_refusal(exc, max_pixels=max_pixels) from exc
+    except _DECODE_ERRORS as exc:
+        raise DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt") from exc
+
+
+def _inspect_image(
+    *, path: str, kind: DetectedType, max_pages: int, max_pixels: int
+) -> DocumentInfo:
+    with (
+        pillow_pixel_limit(max_pixels),
+        open_image(path=path, kind=kind, max_pixels=max_pixels) as image,
+    ):
+        try:
+            page_count = image_frame_count(image, kind=kind)
+        except _DECODE_ERRORS as exc:
+            raise DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt") from exc
+        if page_count > max_pages:
+            raise DocumentRejected(
+                f"TIFF has {page_count} pages; the limit is {max_pages}.", "too_many_pages"
+            )
+        for index in range(page_count):
+            load_frame(image, kind=kind, index=index, max_pixels=max_pixels)
+    return DocumentInfo(page_count=page_count)
+
+
+def _rejected_pdf(exc: pdfium.PdfiumError) -> DocumentRejected:
+    if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+        return DocumentRejected("Encrypted PDFs are not supported.", "encrypted")
+    return DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt")
+
+
+@contextmanager
+def open_pdf(path: str) -> Iterator[pdfium.PdfDocument]:
+    """Open the PDF at `path` holding the PDFium lock; refuse encrypted or unreadable files."""
+    with pdfium_lock:
+        try:
+            document = pdfium.PdfDocument(path)
+        except pdfium.PdfiumError as exc:
+            raise _rejected_pdf(exc) from exc
+        try:
+            # An owner-password-only PDF opens without a password but is still encrypted;
+            # we refuse it too rather than read around the author's restrictions.
+            if pdfium_c.FPDF_GetSecurityHandlerRevision(document) != -1:
+                raise DocumentRejected("Encrypted PDFs are not supported.", "encrypted")
+            yield document
+        finally:
+            document.close()
+
+
+def load_pdf_page(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
+    """Return page `index`, parsed; call while holding the PDFium lock."""
+    try:
+        return document[index]
+    except pdfium.PdfiumError as exc:
+        raise DocumentRejected(
+            f"File is truncated or corrupt: page {index + 1} cannot be read.", "corrupt"
+        ) from exc
+
+
+def check_pdf_page_size(
+    page: pdfium.PdfPage, *, index: int, dpi: int, max_pixels: int
+) -> tuple[int, int]:
+    """Return the page's render size at `dpi`, refusing pages with no area or too many pixels."""
+    width_pt, height_pt = page.get_size()
+    width, height = render_size(width_pt=width_pt, height_pt=height_pt, dpi=dpi)
+    if width < 1 or height < 1:
+        raise DocumentRejected(
+            f"File is truncated or corrupt: page {index + 1} has no area.", "corrupt"
+        )
+    if width * height > max_pixels:
+        raise _too_many_pixels(
+            label=f"Page {index + 1} at {dpi} dpi",
+            width=width,
+            height=height,
+            max_pixels=max_pixels,
+        )
+    return width, height
+
+
+def _has_pdf_end_marker(path: str) -> bool:
+    with open(path, "rb") as file:
+        file.seek(max(0, os.path.getsize(path) - _PDF_EOF_WINDOW))
+        return b"%%EOF" in file.read()
+
+
+def _inspect_pdf(*, path: str, max_pages: int, max_pixels: int, dpi: int) -> DocumentInfo:
+    if not _has_pdf_end_marker(path):
+        raise DocumentRejected(
+            "File is truncated or corrupt: the PDF end-of-file marker is missing.", "corrupt"
+        )
+    with open_pdf(path) as document:
+        page_count = len(document)
+        if page_count > max_pages:
+            raise DocumentRejected(
+                f"PDF has {page_count} pages; the limit is {max_pages}.", "too_many_pages"
+            )
+        for index in range(page_count):
+            page = load_pdf_page(document, index)
+            try:
+                check_pdf_page_size(page, index=index, dpi=dpi, max_pixels=max_pixels)
+            finally:
+                page.close()
+    return DocumentInfo(page_count=page_count)
+
+
+def inspect_document(
+    *, path: str, kind: DetectedType, max_pages: int, max_pixels: int, dpi: int = DEFAULT_DPI
+) -> DocumentInfo:
+    """Return the page count of the document at `path`, or raise DocumentRejected.
+
+    Every page is parsed and, for images, fully decoded, so truncated files, decompression
+    bombs and oversized pages are refused here rather than in the OCR worker. `dpi` is the
+    resolution PDF pages will be rendered at for OCR.
+    """
+    with open(path, "rb") as file:
+        head = file.read(HEAD_SIZE)
+    # The file on disk must still be what the upload's first bytes said it was.
+    if detect_kind(head) != kind:
+        raise DocumentRejected(
+            "Only PNG, JPEG, TIFF, WebP, BMP and PDF files are accepted.", "unsupported_type"
+        )
+    if kind.is_pdf:
+        return _inspect_pdf(path=path, max_pages=max_pages, max_pixels=max_pixels, dpi=dpi)
+    return _inspect_image(path=path, kind=kind, max_pages=max_pages, max_pixels=max_pixels)

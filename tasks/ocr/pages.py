@@ -1,0 +1,164 @@
+"""Turn a validated document into pages: a text layer to keep or an image to OCR."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pypdfium2 as pdfium
+from PIL import Image, ImageOps
+
+from tasks.ocr.detect import DetectedType
+from tasks.ocr.engines import PageResult
+from tasks.ocr.inspect import (
+    check_pdf_page_size,
+    image_frame_count,
+    load_frame,
+    load_pdf_page,
+    open_image,
+    open_pdf,
+    pillow_pixel_limit,
+)
+from tasks.ocr.text_layer import MIN_TEXT_LAYER_CHARS, extract_text_layer
+
+# Pillow's own default, used when a caller showing a thumbnail gives no limit of its own.
+_PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourcePage:
+    """One page of a document: either its own text layer or an image for the OCR engine."""
+
+    index: int
+    # Pixel size of the page as rendered or decoded: the space every line box is given in.
+    size: tuple[int, int]
+    image: Image.Image | None = None
+    text_layer: PageResult | None = None
+
+
+def ocr_ready(image: Image.Image) -> Image.Image:
+    """Return `image` as an upright RGB or L image on an opaque white background."""
+    # Phone photos are stored sideways with an EXIF note saying so. This also copies the
+    # pixels, so the result outlives the file it was decoded from.
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode in _SIXTEEN_BIT_MODES:
+        # convert("L") clips 16-bit values instead of scaling them: a white page at 65535
+        # and grey text at 30000 would both come out 255, a blank page.
+        pixels = np.asarray(image, dtype=np.uint32)
+        if pixels.max(initial=0) > 255:
+            pixels = pixels >> 8
+        return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    if image.mode == "F":
+        return Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+    if image.mode in ("L", "RGB"):
+        return image
+    if image.mode == "P" and "transparency" not in image.info:
+        return image.convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
+        # Transparent pixels often hold black: dropping alpha would hide black text.
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def _image_page_count(*, path: str, kind: DetectedType, max_pixels: int) -> int:
+    with (
+        pillow_pixel_limit(max_pixels),
+        open_image(path=path, kind=kind, max_pixels=max_pixels) as image,
+    ):
+        return image_frame_count(image, kind=kind)
+
+
+def _image_frame(*, path: str, kind: DetectedType, index: int, max_pixels: int) -> Image.Image:
+    # The file is reopened per frame so that no Pillow or file state, nor the pixel-limit
+    # lock, is held while a caller spends seconds on OCR between pages.
+    with (
+        pillow_pixel_limit(max_pixels),
+        open_image(path=path, kind=kind, max_pixels=max_pixels) as image,
+    ):
+        load_frame(image, kind=kind, index=index, max_pixels=max_pixels)
+        return ocr_ready(image)
+
+
+def _render_pdf_page(page: pdfium.PdfPage, *, dpi: int) -> Image.Image:
+    # Call only after check_pdf_page_size: the bitmap is allocated before anything is drawn.
+    bitmap = page.render(scale=dpi / 72)
+    # PDFium draws BGR; to_pil() reorders it into a new RGB image that outlives the bitmap.
+    image = bitmap.to_pil()
+    bitmap.close()
+    image.info["dpi"] = (dpi, dpi)
+    return image
+
+
+def iter_pages(
+    *,
+    path: str,
+    kind: DetectedType,
+    dpi: int,
+    max_pixels: int,
+    min_text_chars: int = MIN_TEXT_LAYER_CHARS,
+) -> Iterator[SourcePage]:
+    """Yield each page in order, as its PDF text layer when it has one, else as an image.
+
+    PDF pages with at least `min_text_chars` readable characters of their own are not
+    rendered at all; the rest are rendered at `dpi`. The document should have passed
+    inspect_document; sizes are checked again so a page never renders past `max_pixels`.
+    """
+    if not kind.is_pdf:
+        page_count = _image_page_count(path=path, kind=kind, max_pixels=max_pixels)
+        for index in range(page_count):
+            image = _image_frame(path=path, kind=kind, index=index, max_pixels=max_pixels)
+            yield SourcePage(index=index, size=image.size, image=image)
+        return
+
+    with open_pdf(path) as document:
+        page_count = len(document)
+    for index in range(page_count):
+        # Reopened per page: PDFium must stay behind its lock, and a generator paused at
+        # `yield` for the length of an OCR run must not hold that lock.
+        with open_pdf(path) as document:
+            page = load_pdf_page(document, index)
+            try:
+                width_px, height_px = check_pdf_page_size(
+                    page, index=index, dpi=dpi, max_pixels=max_pixels
+                )
+                text_layer = extract_text_layer(
+                    page, size=(width_px, height_px), min_chars=min_text_chars
+                )
+                if text_layer is not None:
+                    source = SourcePage(
+                        index=index, size=(width_px, height_px), text_layer=text_layer
+                    )
+                else:
+                    image = _render_pdf_page(page, dpi=dpi)
+                    source = SourcePage(index=index, size=image.size, image=image)
+            finally:
+                page.close()
+        yield source
+
+
+def render_page_image(
+    *,
+    path: str,
+    kind: DetectedType,
+    index: int,
+    dpi: int,
+    max_pixels: int | None = None,
+) -> Image.Image:
+    """Return page `index` as an RGB or L image, PDF pages rendered at `dpi`, for display.
+
+    Image frames come back at their own size; the caller thumbnails them.
+    """
+    limit = max_pixels if max_pixels is not None else _PILLOW_DEFAULT_MAX_PIXELS
+    if not kind.is_pdf:
+        return _image_frame(path=path, kind=kind, index=index, max_pixels=limit)
+    with open_pdf(path) as document:
+        page = load_pdf_page(document, index)
+        try:
+            check_pdf_page_size(page, index=index, dpi=dpi, max_pixels=limit)
+            return _render_pdf_page(page, dpi=dpi)
+        finally:
+            page.close()

@@ -1,0 +1,169 @@
+import threading
+from pathlib import Path
+
+import pytest
+import rapidocr
+from PIL import Image
+from rapidocr.utils.download_file import DownloadFile
+
+from tasks.ocr.engines import (
+    RapidOcrEngine,
+    UnknownEngine,
+    available_engines,
+    get_engine,
+    validate_choice,
+)
+from tasks.ocr.pages import iter_pages
+from tasks.tests import samples
+from tasks.tests.samples import ENGLISH, words_in
+
+pytest_plugins = ["tasks.tests.ocr_fixtures"]
+
+PAGE = samples.make_text_image(samples.KNOWN_WORDS)
+SECOND_PAGE = samples.make_text_image(samples.SECOND_PAGE_WORDS)
+
+
+def read(engine, image):
+    return engine.recognize(image, language=ENGLISH[engine.name])
+
+
+def test_engine_reads_the_known_words(ocr_engine):
+    result = read(ocr_engine, PAGE)
+
+    assert set(samples.KNOWN_WORDS) <= words_in(result.text)
+    assert result.source == "ocr"
+    assert 50 < result.confidence <= 100
+
+
+def test_engine_boxes_each_line_inside_the_image(ocr_engine):
+    image = samples.make_text_image(
+        samples.KNOWN_WORDS + samples.SECOND_PAGE_WORDS, size=(700, 400)
+    )
+
+    result = read(ocr_engine, image)
+
+    assert len(result.lines) >= 2
+    for line in result.lines:
+        x0, y0, x1, y1 = line.box
+        assert all(isinstance(value, int) for value in line.box)
+        assert 0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height
+        assert 0 <= line.confidence <= 100
+    # Lines come top to bottom and together hold every word.
+    assert [line.box[1] for line in result.lines] == sorted(line.box[1] for line in result.lines)
+    line_words = set().union(*(words_in(line.text) for line in result.lines))
+    assert set(samples.KNOWN_WORDS + samples.SECOND_PAGE_WORDS) <= line_words
+
+
+def test_engine_reads_greyscale_images(ocr_engine):
+    result = read(ocr_engine, PAGE.convert("L"))
+
+    assert set(samples.KNOWN_WORDS) <= words_in(result.text)
+
+
+def test_blank_page_gives_no_text(ocr_engine):
+    result = read(ocr_engine, Image.new("RGB", (800, 300), "white"))
+
+    assert result.text == ""
+    assert result.lines == []
+    assert result.confidence is None
+
+
+def test_each_page_of_a_scanned_pdf_is_read(ocr_engine, store_upload):
+    upload = store_upload(samples.image_pdf_bytes([PAGE, SECOND_PAGE], dpi=150))
+
+    texts = [
+        read(ocr_engine, page.image).text
+        for page in iter_pages(path=upload.path, kind=upload.kind, dpi=150, max_pixels=10**8)
+    ]
+
+    assert set(samples.KNOWN_WORDS) <= words_in(texts[0])
+    assert set(samples.SECOND_PAGE_WORDS) <= words_in(texts[1])
+    assert not set(samples.SECOND_PAGE_WORDS) & words_in(texts[0])
+
+
+def test_each_page_of_a_multipage_tiff_is_read(ocr_engine, store_upload):
+    upload = store_upload(samples.multipage_tiff_bytes([SECOND_PAGE, PAGE]))
+
+    texts = [
+        read(ocr_engine, page.image).text
+        for page in iter_pages(path=upload.path, kind=upload.kind, dpi=150, max_pixels=10**8)
+    ]
+
+    assert set(samples.SECOND_PAGE_WORDS) <= words_in(texts[0])
+    assert set(samples.KNOWN_WORDS) <= words_in(texts[1])
+
+
+def test_unsupported_language_is_refused(ocr_engine):
+    with pytest.raises(ValueError, match="does not support language 'klingon'"):
+        ocr_engine.recognize(PAGE, language="klingon")
+
+
+def test_concurrent_calls_get_their_own_answers(ocr_engine):
+    # One engine per process serves every worker thread; each must get its own page back.
+    jobs = [
+        (PAGE, samples.KNOWN_WORDS),
+        (SECOND_PAGE, samples.SECOND_PAGE_WORDS),
+        (PAGE, samples.KNOWN_WORDS),
+    ]
+    found: list[set[str] | None] = [None] * len(jobs)
+
+    def work(slot: int) -> None:
+        found[slot] = words_in(read(ocr_engine, jobs[slot][0]).text)
+
+    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    for (_, expected), words in zip(jobs, found, strict=True):
+        assert words is not None and set(expected) <= words
+
+
+def test_get_engine_builds_each_engine_once():
+    assert get_engine("tesseract") is get_engine("tesseract")
+    assert get_engine("rapidocr") is get_engine("rapidocr")
+    assert get_engine("tesseract").name == "tesseract"
+
+
+def test_get_engine_refuses_unknown_names():
+    with pytest.raises(UnknownEngine, match="Unknown OCR engine 'abbyy'"):
+        get_engine("abbyy")
+
+
+def test_available_engines_lists_installed_languages():
+    engines = available_engines()
+
+    assert engines["tesseract"] == get_engine("tesseract").languages
+    assert "eng" in engines["tesseract"]
+    # The orientation model ships beside the languages but reads no text.
+    assert "osd" not in engines["tesseract"]
+    assert engines["rapidocr"] == ("ch", "en")
+
+
+def test_validate_choice_accepts_offered_pairs_and_explains_the_rest():
+    validate_choice("tesseract", "eng")
+    validate_choice("rapidocr", "ch")
+
+    with pytest.raises(ValueError, match="does not support language 'deu'; choose one of: eng"):
+        validate_choice("tesseract", "deu")
+    with pytest.raises(UnknownEngine, match="choose one of: tesseract, rapidocr"):
+        validate_choice("easyocr", "en")
+
+
+def test_rapidocr_uses_only_models_from_the_wheel(monkeypatch):
+    # The service has no network: any download attempt must fail this test.
+    def refuse(*args, **kwargs):
+        raise AssertionError("RapidOCR tried to download a model")
+
+    monkeypatch.setattr(DownloadFile, "run", refuse)
+    wheel_models = Path(rapidocr.__file__).resolve().parent / "models"
+
+    engine = RapidOcrEngine()
+    result = engine.recognize(PAGE, language="en")
+
+    assert set(samples.KNOWN_WORDS) <= words_in(result.text)
+    config = engine._ocr.cfg
+    assert Path(config.Det.model_path).parent == wheel_models
+    assert Path(config.Rec.model_path).parent == wheel_models
+    assert config.Global.use_cls is False

@@ -1,0 +1,209 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tasks.ocr.inspect import DocumentRejected
+from tasks.ocr.pages import iter_pages, ocr_ready, render_page_image
+from tasks.tests import samples
+
+pytest_plugins = ["tasks.tests.ocr_fixtures"]
+
+MAX_PIXELS = 40_000_000
+PAGE = samples.make_text_image(samples.KNOWN_WORDS)
+SECOND_PAGE = samples.make_text_image(samples.SECOND_PAGE_WORDS)
+
+
+def pages(upload, *, dpi=150, max_pixels=MAX_PIXELS, **options):
+    return list(
+        iter_pages(path=upload.path, kind=upload.kind, dpi=dpi, max_pixels=max_pixels, **options)
+    )
+
+
+def test_png_is_one_image_page(store_upload):
+    upload = store_upload(samples.encode_image(PAGE, format="PNG"))
+
+    [page] = pages(upload)
+
+    assert page.index == 0
+    assert page.size == (1200, 300)
+    assert page.text_layer is None
+    assert page.image.mode == "RGB"
+    assert page.image.tobytes() == PAGE.tobytes()
+
+
+def test_multipage_tiff_yields_each_page_in_order(store_upload):
+    sources = [PAGE, SECOND_PAGE, Image.new("RGB", PAGE.size, "white")]
+    upload = store_upload(samples.multipage_tiff_bytes(sources))
+
+    result = pages(upload)
+
+    assert [page.index for page in result] == [0, 1, 2]
+    assert [page.image.tobytes() for page in result] == [image.tobytes() for image in sources]
+
+
+def test_scanned_pdf_pages_are_rendered_at_the_requested_dpi(store_upload):
+    # Pillow stores the images as 150 dpi pages, so 300 dpi doubles their pixel size.
+    upload = store_upload(samples.image_pdf_bytes([PAGE, SECOND_PAGE], dpi=150))
+
+    result = pages(upload, dpi=300)
+
+    assert [page.index for page in result] == [0, 1]
+    assert all(page.text_layer is None for page in result)
+    assert [page.image.size for page in result] == [(2400, 600), (2400, 600)]
+    assert [page.size for page in result] == [(2400, 600), (2400, 600)]
+    assert result[0].image.mode == "RGB"
+    assert result[0].image.info["dpi"] == (300, 300)
+
+
+def test_born_digital_pdf_is_read_from_its_text_layer_without_rendering(store_upload):
+    first, second = samples.TEXT_LAYER_LINES, samples.TEXT_LAYER_LINES[::-1]
+    upload = store_upload(samples.text_pdf_bytes([first, second]))
+
+    result = pages(upload)
+
+    # No image means nothing goes to an OCR engine.
+    assert [page.image for page in result] == [None, None]
+    assert [page.text_layer.text for page in result] == ["\n".join(first), "\n".join(second)]
+    assert {page.text_layer.source for page in result} == {"text_layer"}
+    assert result[0].text_layer.confidence is None
+    assert [line.text for line in result[0].text_layer.lines] == first
+
+
+def test_text_layer_lines_are_boxed_in_rendered_page_pixels(store_upload):
+    upload = store_upload(samples.text_pdf_bytes([samples.TEXT_LAYER_LINES]))
+
+    [page] = pages(upload, dpi=150)
+    boxes = [line.box for line in page.text_layer.lines]
+
+    # Lines start one inch in (150 px at 150 dpi), run top to bottom and sit inside the page.
+    width, height = page.size
+    # US Letter at 150 dpi; the page itself was never rendered, but its size is the render's.
+    assert (width, height) == pytest.approx((1275, 1650), abs=1)
+    rendered = render_page_image(path=upload.path, kind=upload.kind, index=0, dpi=150)
+    assert page.size == rendered.size
+    for x0, y0, x1, y1 in boxes:
+        assert 145 <= x0 <= 160
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+    assert [box[1] for box in boxes] == sorted(box[1] for box in boxes)
+    # The first line's baseline is 720 pt up a 792 pt page: its top is near 72 pt down.
+    assert 100 <= boxes[0][1] <= 160
+
+
+def test_text_layer_box_covers_the_ink_of_its_line(store_upload):
+    upload = store_upload(samples.text_pdf_bytes([samples.TEXT_LAYER_LINES]))
+    [page] = pages(upload, dpi=150)
+    rendered = np.asarray(
+        render_page_image(path=upload.path, kind=upload.kind, index=0, dpi=150).convert("L")
+    )
+    x0, y0, x1, y1 = page.text_layer.lines[0].box
+
+    inside = rendered[y0:y1, x0:x1]
+    assert (inside < 128).sum() > 500
+    # Outside the union of line boxes the page is blank.
+    masked = rendered.copy()
+    for line in page.text_layer.lines:
+        a, b, c, d = line.box
+        masked[max(0, b - 3) : d + 3, max(0, a - 3) : c + 3] = 255
+    assert (masked < 128).sum() == 0
+
+
+def test_text_layer_boxes_follow_page_rotation(store_upload):
+    upload = store_upload(samples.text_pdf_bytes([samples.TEXT_LAYER_LINES], rotate=90))
+
+    [page] = pages(upload, dpi=150)
+
+    # Turned a quarter, the Letter page renders landscape and each line runs downwards.
+    assert page.size == pytest.approx((1650, 1275), abs=1)
+    for x0, y0, x1, y1 in (line.box for line in page.text_layer.lines):
+        assert x1 <= page.size[0] and y1 <= page.size[1]
+        assert (y1 - y0) > 5 * (x1 - x0)
+
+
+def test_scan_with_a_short_text_stamp_is_still_ocred(store_upload):
+    upload = store_upload(samples.stamped_scan_pdf_bytes(PAGE, stamp="Scanned by Scanner"))
+
+    [page] = pages(upload)
+
+    assert page.text_layer is None
+    assert page.image is not None
+
+
+def test_text_layer_threshold_is_adjustable(store_upload):
+    upload = store_upload(samples.stamped_scan_pdf_bytes(PAGE, stamp="Scanned by Scanner"))
+
+    [page] = pages(upload, min_text_chars=5)
+
+    assert page.image is None
+    assert page.text_layer.text == "Scanned by Scanner"
+
+
+def test_page_too_large_to_render_is_refused(store_upload):
+    upload = store_upload(samples.blank_pdf_bytes(page_count=1, media_box=b"0 0 2880 2880"))
+
+    with pytest.raises(DocumentRejected) as caught:
+        pages(upload, dpi=300)
+
+    assert caught.value.code == "too_many_pixels"
+
+
+def test_render_page_image_renders_one_pdf_page(store_upload):
+    upload = store_upload(samples.text_pdf_bytes([["first page"], ["second page"]]))
+
+    image = render_page_image(path=upload.path, kind=upload.kind, index=1, dpi=72)
+
+    assert image.size == (612, 792)
+    assert image.mode == "RGB"
+    # Some ink: the page has text on it.
+    assert np.asarray(image.convert("L")).min() < 128
+
+
+def test_render_page_image_returns_one_tiff_frame(store_upload):
+    upload = store_upload(samples.multipage_tiff_bytes([PAGE, SECOND_PAGE]))
+
+    image = render_page_image(path=upload.path, kind=upload.kind, index=1, dpi=72)
+
+    assert image.tobytes() == SECOND_PAGE.tobytes()
+
+
+def test_transparent_background_becomes_white():
+    # Transparent pixels stored as black: dropping alpha naively would give a black page.
+    page = Image.new("RGBA", (50, 20), (0, 0, 0, 0))
+    page.putpixel((10, 10), (0, 0, 0, 255))
+
+    result = ocr_ready(page)
+
+    assert result.mode == "RGB"
+    assert result.getpixel((0, 0)) == (255, 255, 255)
+    assert result.getpixel((10, 10)) == (0, 0, 0)
+
+
+def test_sixteen_bit_greyscale_keeps_its_contrast():
+    pixels = np.full((20, 50), 65535, dtype=np.uint16)
+    pixels[5:15, 10:40] = 8000
+    page = Image.fromarray(pixels)
+
+    result = ocr_ready(page)
+
+    assert result.mode == "L"
+    assert result.getpixel((0, 0)) == 255
+    assert result.getpixel((20, 10)) < 64
+
+
+def test_exif_rotated_photo_is_turned_upright(store_upload):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to view
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 100), "white").save(buffer, format="JPEG", exif=exif)
+    upload = store_upload(buffer.getvalue())
+
+    [page] = pages(upload)
+
+    assert page.image.size == (100, 300)
+
+
+def test_palette_and_bilevel_images_become_ocr_modes():
+    assert ocr_ready(PAGE.convert("P")).mode == "RGB"
+    assert ocr_ready(PAGE.convert("1")).mode == "L"
+    assert ocr_ready(PAGE.convert("CMYK")).mode == "RGB"
