@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .chain import GENESIS_HASH, event_hash, normalise_metadata
-from .client import ClientContext, client_context
+from .client import ClientContext, client_context, valid_ip
 from .events import Outcome, category_for
 from .models import AuditEvent, ChainHead
 from .sanitize import clean_text, redact
@@ -61,7 +61,9 @@ def record_event(
         "category": str(category),
         "outcome": str(outcome),
         "username": clean_text(snapshot, max_length=150),
-        "ip_address": client.ip_address,
+        # Normalised again: a hand-built ClientContext must not store what the hash
+        # will not match on read-back, nor an address PostgreSQL would refuse.
+        "ip_address": valid_ip(client.ip_address),
         "user_agent": client.user_agent,
         "request_id": clean_text(client.request_id, max_length=64),
         "resource_type": clean_text(resource_type, max_length=20),

@@ -1,13 +1,47 @@
 """Fixtures shared by every app's tests (imported from each tests/conftest.py)."""
 
+import io
 import itertools
+import logging
+from collections.abc import Callable
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.http import HttpResponseBase
 from django.test import Client
+
+from audit.models import AuditEvent
 
 PASSWORD = "correct horse battery staple 42"
 _numbers = itertools.count(1)
+
+# The columns a test compares when it asserts "a row with these fields".
+EVENT_FIELDS = (
+    "event_type",
+    "category",
+    "outcome",
+    "user_id",
+    "username",
+    "ip_address",
+    "user_agent",
+    "request_id",
+    "resource_type",
+    "resource_id",
+    "message",
+    "metadata",
+)
+
+
+def event_fields(event: AuditEvent) -> dict:
+    """Return the fields of an event a reader of the trail sees, for one-line comparison."""
+    return {name: getattr(event, name) for name in EVENT_FIELDS}
+
+
+def request_id(response: HttpResponseBase) -> str:
+    """Return the request id the server echoed on a response."""
+    value = response["X-Request-ID"]
+    assert value, "every response carries an X-Request-ID"
+    return value
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +87,12 @@ def browser_headers():
 
 
 @pytest.fixture
+def browser(browser_headers) -> Client:
+    """Return an anonymous test client with a known user agent and address."""
+    return Client(**browser_headers)
+
+
+@pytest.fixture
 def client_for(browser_headers):
     """Return a logged-in test client for a user."""
 
@@ -79,3 +119,46 @@ def api_login(client):
         return response.json()
 
     return login
+
+
+@pytest.fixture
+def events_for(db) -> Callable[[HttpResponseBase], list[AuditEvent]]:
+    """Return the audit events recorded while serving a response, oldest first."""
+
+    def events(response: HttpResponseBase) -> list[AuditEvent]:
+        return list(AuditEvent.objects.filter(request_id=request_id(response)).order_by("sequence"))
+
+    return events
+
+
+@pytest.fixture
+def only_event(events_for) -> Callable[[HttpResponseBase], AuditEvent]:
+    """Return the one audit event a response's request recorded (failing on none or more)."""
+
+    def one(response: HttpResponseBase) -> AuditEvent:
+        events = events_for(response)
+        assert len(events) == 1, [(event.event_type, event.outcome) for event in events]
+        return events[0]
+
+    return one
+
+
+@pytest.fixture
+def audit_stream():
+    """Capture what the `audit` logger's configured stdout handler writes (the SIEM stream).
+
+    The handler (settings.LOGGING) is kept, formatter and all; only its stream is
+    swapped, because it holds the sys.stdout of start-up, which capsys cannot see.
+    Return a callable giving the lines written so far.
+    """
+    handlers = [
+        handler
+        for handler in logging.getLogger("audit").handlers
+        if isinstance(handler, logging.StreamHandler)
+    ]
+    assert handlers, "the audit logger has a stream handler (AUDIT_LOG_STDOUT)"
+    buffer = io.StringIO()
+    previous = [handler.setStream(buffer) for handler in handlers]
+    yield lambda: buffer.getvalue().splitlines()
+    for handler, stream in zip(handlers, previous, strict=True):
+        handler.setStream(stream)
