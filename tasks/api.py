@@ -21,7 +21,14 @@ from .serializers import (
     TaskOutputSerializer,
     TaskUploadInputSerializer,
 )
-from .services import TaskError, task_create_batch, task_delete, task_retry
+from .services import (
+    EngineChoiceError,
+    TaskError,
+    refuse_oversized_body,
+    task_create_batch,
+    task_delete,
+    task_retry,
+)
 from .uploads import UploadRejected
 
 
@@ -29,24 +36,6 @@ class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Upload too large."
     default_code = "too_large"
-
-
-def upload_body_limit() -> int:
-    """Return the largest request body an upload may have (files plus form fields)."""
-    return settings.OCR_MAX_FILES_PER_REQUEST * settings.OCR_MAX_FILE_BYTES + 1024 * 1024
-
-
-def refuse_oversized_body(request) -> None:
-    """Answer 413 before reading a body that cannot be a valid upload."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > upload_body_limit():
-        raise PayloadTooLarge(
-            f"Request body is {length:,} bytes; uploads are limited to "
-            f"{settings.OCR_MAX_FILES_PER_REQUEST} files of {settings.OCR_MAX_FILE_BYTES:,} bytes."
-        )
 
 
 def rejection_to_api(error: UploadRejected) -> APIException:
@@ -69,7 +58,11 @@ class TaskListCreateApi(ListAPIView):
         request=TaskUploadInputSerializer, responses={201: TaskOutputSerializer(many=True)}
     )
     def post(self, request):
-        refuse_oversized_body(request)
+        try:
+            # Before request.FILES: a body that cannot be valid is never read.
+            refuse_oversized_body(owner=request.user, request=request._request)
+        except UploadRejected as error:
+            raise rejection_to_api(error) from None
         data = TaskUploadInputSerializer(
             data={
                 "file": request.FILES.getlist("file"),
@@ -88,8 +81,8 @@ class TaskListCreateApi(ListAPIView):
             )
         except UploadRejected as error:
             raise rejection_to_api(error) from None
-        except ValueError as error:
-            raise ValidationError({"engine": [str(error)]}) from None
+        except EngineChoiceError as error:
+            raise ValidationError({error.field: [str(error)]}) from None
         return Response(TaskOutputSerializer(tasks, many=True).data, status=status.HTTP_201_CREATED)
 
 

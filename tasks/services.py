@@ -20,7 +20,14 @@ from audit.services import record_event
 
 from .models import OcrTask, Status
 from .ocr.engines import available_engines
-from .uploads import CheckedUpload, UploadRejected, check_upload, remove_stored, store_checked
+from .uploads import (
+    CheckedUpload,
+    UploadRejected,
+    check_upload,
+    remove_stored,
+    store_checked,
+    upload_body_limit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +36,14 @@ DEFAULT_LANGUAGES = {"tesseract": "eng", "rapidocr": "ch"}
 
 class TaskError(Exception):
     """A task action was refused; the message is safe to show the user."""
+
+
+class EngineChoiceError(ValueError):
+    """An engine or language this service does not offer; ``field`` says which was wrong."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -54,16 +69,19 @@ def deleting(*, actor: AbstractBaseUser | None, via: str, client: ClientContext 
 
 
 def resolve_engine(*, engine: str | None, language: str | None) -> tuple[str, str]:
-    """Return a valid (engine, language) pair, defaults filled in; raise ValueError."""
+    """Return a valid (engine, language) pair, defaults filled in; raise EngineChoiceError."""
     engines = available_engines()
     engine = (engine or settings.OCR_DEFAULT_ENGINE).strip()
     if engine not in engines:
-        raise ValueError(f"Unknown engine {engine!r}; choose one of: {', '.join(engines)}.")
+        raise EngineChoiceError(
+            f"Unknown engine {engine!r}; choose one of: {', '.join(engines)}.", field="engine"
+        )
     language = (language or DEFAULT_LANGUAGES.get(engine) or engines[engine][0]).strip()
     if language not in engines[engine]:
-        raise ValueError(
+        raise EngineChoiceError(
             f"Engine {engine!r} does not read language {language!r}; "
-            f"choose one of: {', '.join(engines[engine])}."
+            f"choose one of: {', '.join(engines[engine])}.",
+            field="language",
         )
     return engine, language
 
@@ -81,15 +99,35 @@ def record_rejection(*, owner, request: HttpRequest | None, error: UploadRejecte
     )
 
 
+def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
+    """Refuse (and audit) an upload request whose body is too large to be valid, unread."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > upload_body_limit():
+        error = UploadRejected(
+            f"Request body is {length:,} bytes; uploads are limited to "
+            f"{settings.OCR_MAX_FILES_PER_REQUEST} files of {settings.OCR_MAX_FILE_BYTES:,} bytes.",
+            code="too_large",
+            status=413,
+        )
+        record_rejection(owner=owner, request=request, error=error, size=length)
+        raise error
+
+
 def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[CheckedUpload]:
     """Check every upload; on the first refusal discard the rest and raise it."""
     if not uploads:
         raise UploadRejected("Choose at least one file to upload.", code="no_file")
     limit = settings.OCR_MAX_FILES_PER_REQUEST
     if len(uploads) > limit:
-        raise UploadRejected(
+        error = UploadRejected(
             f"{len(uploads)} files sent; at most {limit} files per upload.", code="too_many_files"
         )
+        size = sum(upload.size or 0 for upload in uploads)
+        record_rejection(owner=owner, request=request, error=error, size=size)
+        raise error
     checked: list[CheckedUpload] = []
     try:
         for upload in uploads:

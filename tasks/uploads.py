@@ -46,6 +46,11 @@ class CheckedUpload:
         self.temp_path.unlink(missing_ok=True)
 
 
+def upload_body_limit() -> int:
+    """Return the largest request body an upload may have (files plus form fields)."""
+    return settings.OCR_MAX_FILES_PER_REQUEST * settings.OCR_MAX_FILE_BYTES + 1024 * 1024
+
+
 def display_name(raw: str | None) -> str:
     """Return the client's file name as data: last path part, escaped, bounded."""
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "upload"

@@ -13,13 +13,19 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .api import upload_body_limit
 from .forms import StatusFilterForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .processing import KIND_BY_CONTENT_TYPE
 from .selectors import task_get_for, task_list_for, task_pages, task_result_document
-from .services import TaskError, task_create_batch, task_delete, task_retry
+from .services import (
+    EngineChoiceError,
+    TaskError,
+    refuse_oversized_body,
+    task_create_batch,
+    task_delete,
+    task_retry,
+)
 from .uploads import UploadRejected
 
 TASKS_PER_PAGE = 20
@@ -85,9 +91,13 @@ def task_progress(request: HttpRequest) -> JsonResponse:
 def task_upload(request: HttpRequest) -> HttpResponse:
     """Upload one or more documents for OCR."""
     if request.method == "POST":
-        if int(request.META.get("CONTENT_LENGTH") or 0) > upload_body_limit():
-            messages.error(request, _("The upload is larger than the limits allow."))
-            return render(request, "tasks/upload.html", {"form": UploadForm()}, status=413)
+        try:
+            # Before request.FILES: a body that cannot be valid is never read.
+            refuse_oversized_body(owner=request.user, request=request)
+        except UploadRejected as error:
+            form = UploadForm()
+            form.add_error(None, error.message)
+            return render(request, "tasks/upload.html", {"form": form}, status=error.status)
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
@@ -101,8 +111,8 @@ def task_upload(request: HttpRequest) -> HttpResponse:
             except UploadRejected as error:
                 form.add_error("file", error.message)
                 return render(request, "tasks/upload.html", {"form": form}, status=error.status)
-            except ValueError as error:
-                form.add_error("language", str(error))
+            except EngineChoiceError as error:
+                form.add_error(error.field, str(error))
                 return render(request, "tasks/upload.html", {"form": form}, status=400)
             messages.success(
                 request,
