@@ -140,9 +140,10 @@ def process_task(*, task_id) -> str:
     if task is None:
         return "skipped"
     started = time.perf_counter()
-    kind = KIND_BY_CONTENT_TYPE[task.content_type]
     path = Path(settings.MEDIA_ROOT) / task.file.name
     try:
+        # Inside the try: a claimed task must end completed or failed, never stay processing.
+        kind = KIND_BY_CONTENT_TYPE[task.content_type]
         engine = get_engine(task.engine)
         pages = iter_pages(
             path=str(path), kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
