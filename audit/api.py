@@ -107,6 +107,16 @@ class AuditLogListApi(generics.ListAPIView):
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
         return response
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # The CSV and NDJSON renderers only stream rows; an error (400 naming the bad
+        # filter, 401, 403) is still reported as JSON rather than an empty body.
+        if getattr(response, "exception", False) and isinstance(
+            getattr(request, "accepted_renderer", None), StreamingFormatRenderer
+        ):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = request.accepted_renderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def active_filters(self) -> dict[str, str]:
         """Return the filter parameters of this request, for the audit_view record."""
         known = set(AuditEventFilter.base_filters) | {"ordering"}

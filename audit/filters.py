@@ -40,15 +40,23 @@ class IpAddressFilter(django_filters.Filter):
     field_class = forms.GenericIPAddressField
 
 
+class IdFilter(django_filters.Filter):
+    # NumberFilter takes decimals, and "1.5" would then match user 1.
+    field_class = forms.IntegerField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     event_type = EventTypeListFilter(
         help_text="One event type, or several separated by commas (auth_login,auth_logout)."
     )
     category = django_filters.ChoiceFilter(choices=Category.choices)
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
-    user_id = django_filters.NumberFilter(field_name="user_id", min_value=1)
+    user_id = IdFilter(field_name="user_id", min_value=1)
     username = django_filters.CharFilter(max_length=150)
-    ip_address = IpAddressFilter(field_name="ip_address", help_text="Exact IPv4 or IPv6 address.")
+    # Unpacked like stored addresses (audit.client.valid_ip): ::ffff:a.b.c.d is a.b.c.d.
+    ip_address = IpAddressFilter(
+        field_name="ip_address", unpack_ipv4=True, help_text="Exact IPv4 or IPv6 address."
+    )
     resource_type = django_filters.CharFilter(max_length=20)
     resource_id = django_filters.CharFilter(max_length=64)
     request_id = django_filters.CharFilter(max_length=64)
