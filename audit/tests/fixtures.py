@@ -154,9 +154,9 @@ def audit_stream():
     handlers = [
         handler
         for handler in logging.getLogger("audit").handlers
-        if isinstance(handler, logging.StreamHandler)
+        if handler.get_name() == "audit_stdout"
     ]
-    assert handlers, "the audit logger has a stream handler (AUDIT_LOG_STDOUT)"
+    assert handlers, "the audit logger writes to stdout (AUDIT_LOG_STDOUT)"
     buffer = io.StringIO()
     previous = [handler.setStream(buffer) for handler in handlers]
     yield lambda: buffer.getvalue().splitlines()

@@ -1,0 +1,75 @@
+"""Every request gets an id that links its response and its audit events."""
+
+import re
+
+import pytest
+
+from audit.tests.fixtures import PASSWORD
+
+GENERATED = re.compile(r"[0-9a-f]{32}")
+AUDIT_LOGS = "/api/v2/admin/audit-logs"
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    ["req-0001-abcdefgh", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "trace:span.1_2", "x" * 64],
+)
+def test_a_sane_incoming_request_id_is_kept_and_echoed(client_for, staff, only_event, incoming):
+    response = client_for(staff).get(AUDIT_LOGS, HTTP_X_REQUEST_ID=incoming)
+    assert response.status_code == 200
+    assert response["X-Request-ID"] == incoming
+    assert only_event(response).request_id == incoming
+
+
+@pytest.mark.parametrize(
+    "incoming",
+    [
+        "x" * 65,
+        "short",
+        "req-0001\r\nX-Injected: yes",
+        "req-0001-abcdefgh\n",
+        "req 0001 abcdefgh",
+        "req-0001-<script>",
+        "req-0001-é-abcdefgh",
+        "",
+    ],
+)
+def test_an_insane_incoming_request_id_is_replaced(client_for, staff, only_event, incoming):
+    response = client_for(staff).get(AUDIT_LOGS, HTTP_X_REQUEST_ID=incoming)
+    assert response.status_code == 200
+    generated = response["X-Request-ID"]
+    assert GENERATED.fullmatch(generated)
+    assert only_event(response).request_id == generated
+
+
+def test_each_request_without_an_id_gets_a_fresh_one(browser):
+    first = browser.get("/accounts/login/")["X-Request-ID"]
+    second = browser.get("/accounts/login/")["X-Request-ID"]
+    assert GENERATED.fullmatch(first) and GENERATED.fullmatch(second)
+    assert first != second
+
+
+def test_error_responses_carry_the_request_id_too(browser):
+    response = browser.get(AUDIT_LOGS, HTTP_X_REQUEST_ID="req-0001-abcdefgh")
+    assert response.status_code == 401
+    assert response["X-Request-ID"] == "req-0001-abcdefgh"
+
+
+def test_events_recorded_deep_in_a_service_carry_the_request_client(
+    browser, only_event, user, browser_headers
+):
+    # The JWT login records its event inside accounts.services; the id, address and
+    # user agent still come from the request being served.
+    response = browser.post(
+        "/api/v2/auth/login",
+        {"username": "alice", "password": PASSWORD},
+        content_type="application/json",
+        HTTP_X_REQUEST_ID="req-jwt-login-1",
+    )
+    assert response.status_code == 200
+    event = only_event(response)
+    assert (event.request_id, event.ip_address, event.user_agent) == (
+        "req-jwt-login-1",
+        browser_headers["REMOTE_ADDR"],
+        browser_headers["HTTP_USER_AGENT"],
+    )
