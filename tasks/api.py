@@ -106,7 +106,12 @@ class PlainTextRenderer(renderers.BaseRenderer):
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else str(data).encode("utf-8")
+        if isinstance(data, bytes):
+            return data
+        if isinstance(data, dict) and "detail" in data:
+            # Errors (401, 404) are rendered here too: send their message, not a Python repr.
+            data = data["detail"]
+        return str(data).encode("utf-8")
 
 
 class TaskResultApi(APIView):
