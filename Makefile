@@ -29,11 +29,13 @@ setup: $(VENV)/.installed
 ## Set up (venv, migrations, static files, first admin) and serve web + worker.
 run: setup
 	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(VENV)/bin/gunicorn ocr_project.wsgi --bind 127.0.0.1:$(PORT) --workers $(WEB_WORKERS) \
-		--access-logfile - & \
-	$(PY) manage.py db_worker & \
-	wait
+	@$(VENV)/bin/gunicorn ocr_project.wsgi --bind 127.0.0.1:$(PORT) --workers $(WEB_WORKERS) \
+		--access-logfile - & web=$$!; \
+	$(PY) manage.py reclaim_stale_tasks; \
+	$(PY) manage.py db_worker & worker=$$!; \
+	stop() { kill $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null; }; \
+	trap 'stop; exit 0' INT TERM; \
+	wait -n $$web $$worker; echo "A process stopped; stopping the other."; stop; exit 0
 
 ## Run the whole test suite (on PostgreSQL when DATABASE_URL points there).
 test: $(VENV)/.installed-dev

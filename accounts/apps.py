@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import checks, receivers  # noqa: F401  (registers checks and signal receivers)
+        from . import checks, receivers, schema  # noqa: F401  (registers checks, receivers, schema)
