@@ -30,7 +30,7 @@ setup: $(VENV)/.installed
 run: setup
 	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	@$(VENV)/bin/gunicorn ocr_project.wsgi --bind 127.0.0.1:$(PORT) --workers $(WEB_WORKERS) \
-		--access-logfile - & web=$$!; \
+		--access-logfile /dev/stderr & web=$$!; \
 	$(PY) manage.py reclaim_stale_tasks; \
 	$(PY) manage.py db_worker & worker=$$!; \
 	stop() { kill $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null; }; \
