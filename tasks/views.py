@@ -95,9 +95,8 @@ def task_upload(request: HttpRequest) -> HttpResponse:
             # Before request.FILES: a body that cannot be valid is never read.
             refuse_oversized_body(owner=request.user, request=request)
         except UploadRejected as error:
-            form = UploadForm()
-            form.add_error(None, error.message)
-            return render(request, "tasks/upload.html", {"form": form}, status=error.status)
+            messages.error(request, error.message)
+            return render(request, "tasks/upload.html", {"form": UploadForm()}, status=error.status)
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:

@@ -1,0 +1,435 @@
+"""Server-rendered task pages: list, upload, detail, downloads, retry, delete."""
+
+import io
+import re
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+from django.test import Client
+from PIL import Image
+
+from audit.events import Outcome
+from tasks.models import OcrTask, Status
+
+from . import samples
+from .conftest import upload_file
+from .samples import words_in
+
+PAGE = samples.make_text_image(samples.KNOWN_WORDS)
+SECOND_PAGE = samples.make_text_image(samples.SECOND_PAGE_WORDS)
+PNG = samples.encode_image(PAGE, format="PNG")
+HOSTILE_NAME = "<script>alert(1)<script>.png"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def page_client(user, client_for) -> Client:
+    return client_for(user)
+
+
+def task_urls(task) -> list[str]:
+    """Return every page of one task (GET)."""
+    base = f"/tasks/{task.pk}"
+    return [
+        f"{base}/",
+        f"{base}/pages/1.png",
+        f"{base}/download.txt",
+        f"{base}/download.json",
+        f"{base}/original/",
+        f"{base}/delete/",
+    ]
+
+
+def row_ids(html: str) -> list[str]:
+    return re.findall(r'<tr id="task-([0-9a-f-]+)"', html)
+
+
+def test_list_shows_own_tasks_newest_first(page_client, user, other_user, make_task_row):
+    old = make_task_row(user, age=timedelta(days=1))
+    new = make_task_row(user)
+    make_task_row(other_user)
+
+    response = page_client.get("/")
+
+    assert response.status_code == 200
+    assert row_ids(response.content.decode()) == [str(new.pk), str(old.pk)]
+
+
+def test_list_filters_by_status(page_client, user, make_task_row):
+    make_task_row(user, status=Status.COMPLETED)
+    failed = make_task_row(user, status=Status.FAILED, error="The scanner ate it.")
+
+    html = page_client.get("/?status=failed").content.decode()
+
+    assert row_ids(html) == [str(failed.pk)]
+    assert "The scanner ate it." in html
+
+
+def test_list_is_paginated_keeping_the_filter(page_client, user, make_task_row):
+    tasks = [make_task_row(user, status=Status.FAILED, age=timedelta(minutes=n)) for n in range(21)]
+    make_task_row(user, status=Status.COMPLETED)
+
+    first = page_client.get("/?status=failed").content.decode()
+    second = page_client.get("/?status=failed&page=2").content.decode()
+
+    assert row_ids(first) == [str(task.pk) for task in tasks[:20]]
+    assert row_ids(second) == [str(tasks[20].pk)]
+    assert 'href="?page=2&amp;status=failed"' in first
+    assert "Page 2 of 2" in second
+
+
+def test_empty_list_invites_an_upload(page_client):
+    html = page_client.get("/").content.decode()
+
+    assert "No tasks here yet." in html
+    assert 'href="/tasks/upload/"' in html
+
+
+def test_rows_partial_returns_only_own_rows_and_ignores_junk(
+    page_client, user, other_user, make_task_row
+):
+    mine = make_task_row(user, status=Status.PROCESSING, pages_done=1, page_count=4)
+    theirs = make_task_row(other_user)
+    ids = ",".join([str(mine.pk), "junk", str(theirs.pk), "", "1; DROP TABLE", str(mine.pk)])
+
+    response = page_client.get(f"/tasks/rows/?ids={quote(ids)}")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert row_ids(html) == [str(mine.pk)]
+    assert "<html" not in html and "<table" not in html
+    assert "1/4" in html and 'value="25"' in html
+
+
+def test_rows_partial_without_ids_is_empty(page_client, user, make_task_row):
+    make_task_row(user)
+
+    response = page_client.get("/tasks/rows/")
+
+    assert (response.status_code, row_ids(response.content.decode())) == (200, [])
+
+
+def test_progress_reports_only_own_tasks(page_client, user, other_user, make_task_row):
+    mine = make_task_row(user, status=Status.PROCESSING, pages_done=1, page_count=3)
+    theirs = make_task_row(other_user)
+
+    response = page_client.get(f"/tasks/progress/?ids={mine.pk},{theirs.pk},nonsense")
+
+    assert response.json() == {
+        "tasks": [
+            {
+                "id": str(mine.pk),
+                "status": "processing",
+                "pages_done": 1,
+                "page_count": 3,
+                "percent": 33,
+            }
+        ]
+    }
+
+
+def test_upload_page_offers_engines_and_languages(page_client):
+    html = page_client.get("/tasks/upload/").content.decode()
+
+    assert 'enctype="multipart/form-data"' in html
+    assert re.search(r'<input type="file" name="file"[^>]*multiple', html)
+    assert '<option value="tesseract" selected>Tesseract</option>' in html
+    assert '<option value="rapidocr">RapidOCR</option>' in html
+    for language in ("eng", "en", "ch"):
+        assert f'<option value="{language}">' in html
+
+
+def test_upload_page_creates_one_task_per_file(
+    page_client, user, stored_files, django_capture_on_commit_callbacks
+):
+    pdf = samples.image_pdf_bytes([PAGE, SECOND_PAGE])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = page_client.post(
+            "/tasks/upload/",
+            {
+                "file": [upload_file(PNG, "one.png"), upload_file(pdf, "two.pdf")],
+                "engine": "rapidocr",
+                "language": "en",
+            },
+            follow=True,
+        )
+
+    assert response.redirect_chain == [("/", 302)]
+    assert "2 document(s) queued for OCR." in response.content.decode()
+    tasks = OcrTask.objects.order_by("original_name")
+    assert [(t.original_name, t.page_count, t.engine, t.language) for t in tasks] == [
+        ("one.png", 1, "rapidocr", "en"),
+        ("two.pdf", 2, "rapidocr", "en"),
+    ]
+    assert all(task.owner == user for task in tasks)
+    assert len(stored_files()) == 2
+
+
+def test_upload_page_uses_the_default_engine(page_client):
+    response = page_client.post("/tasks/upload/", {"file": [upload_file(PNG)]})
+
+    assert response.status_code == 302
+    task = OcrTask.objects.get()
+    assert (task.engine, task.language) == ("tesseract", "eng")
+
+
+@pytest.mark.parametrize(
+    ("files", "fields", "message"),
+    [
+        ([upload_file(samples.truncated(PNG), "cut.png")], {}, "cut.png: File is truncated"),
+        ([upload_file(b"", "empty.png")], {}, "empty.png: file is empty."),
+        ([upload_file(b"<html></html>", "x.png")], {}, "x.png: not a PNG, JPEG"),
+        ([], {}, "Choose at least one file to upload."),
+        ([upload_file(PNG)], {"engine": "abbyy"}, "Select a valid choice."),
+        (
+            [upload_file(PNG)],
+            {"engine": "rapidocr", "language": "eng"},
+            "Engine &#x27;rapidocr&#x27; does not read language &#x27;eng&#x27;",
+        ),
+    ],
+    ids=["truncated", "empty", "not-an-image", "no-file", "unknown-engine", "wrong-language"],
+)
+def test_upload_page_refusal_shows_why_and_stores_nothing(
+    page_client, stored_files, files, fields, message
+):
+    response = page_client.post("/tasks/upload/", {"file": files, **fields})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert stored_files() == []
+    assert not OcrTask.objects.exists()
+
+
+def test_upload_page_refusal_is_audited(page_client, user, audit_events):
+    page_client.post("/tasks/upload/", {"file": [upload_file(b"", "empty.png")]})
+
+    [event] = audit_events("file_upload")
+    assert (event.outcome, event.user) == (Outcome.FAILURE, user)
+    assert event.metadata == {"filename": "empty.png", "size": 0, "reason": "empty"}
+
+
+def test_upload_page_refuses_an_oversized_body(page_client, settings, stored_files):
+    settings.OCR_MAX_FILE_BYTES = 1000
+    settings.OCR_MAX_FILES_PER_REQUEST = 1
+
+    response = page_client.post(
+        "/tasks/upload/", {"file": [upload_file(PNG + bytes(2 * 1024 * 1024))]}
+    )
+
+    assert response.status_code == 413
+    assert "uploads are limited to 1 files of 1,000 bytes" in response.content.decode()
+    assert stored_files() == []
+
+
+def test_hostile_file_name_is_shown_escaped(page_client, user, make_task):
+    task = make_task(user, upload_file(PNG, HOSTILE_NAME))
+
+    pages = [
+        page_client.get("/"),
+        page_client.get(f"/tasks/rows/?ids={task.pk}"),
+        page_client.get(f"/tasks/{task.pk}/"),
+        page_client.get(f"/tasks/{task.pk}/delete/"),
+    ]
+
+    assert task.original_name == HOSTILE_NAME
+    for response in pages:
+        html = response.content.decode()
+        assert "&lt;script&gt;alert(1)&lt;script&gt;.png" in html
+        assert "<script>alert" not in html
+
+
+def test_detail_page_shows_each_pages_text_and_confidence(page_client, user, make_task, processed):
+    tiff = samples.multipage_tiff_bytes([PAGE, SECOND_PAGE])
+    task = processed(make_task(user, upload_file(tiff, "fax.tiff")))
+    first, second = task.pages.order_by("index")
+
+    html = page_client.get(f"/tasks/{task.pk}/").content.decode()
+
+    for number, page in ((1, first), (2, second)):
+        section = html.split(f'id="page-{number}"')[1].split("</section>")[0]
+        assert f"Page {number}" in section
+        assert f"confidence {page.confidence:.1f}%" in section
+        assert f'src="/tasks/{task.pk}/pages/{number}.png"' in section
+        assert f"<pre>{page.text}</pre>" in section
+    assert set(samples.KNOWN_WORDS) <= words_in(first.text)
+    assert set(samples.SECOND_PAGE_WORDS) <= words_in(second.text)
+    assert f'href="/tasks/{task.pk}/download.txt"' in html
+    assert f'href="/tasks/{task.pk}/download.json"' in html
+    assert "2/2" in html
+
+
+def test_detail_page_of_a_text_layer_pdf_says_so(page_client, user, make_task, processed):
+    pdf = samples.text_pdf_bytes([samples.TEXT_LAYER_LINES])
+    task = processed(make_task(user, upload_file(pdf, "report.pdf")))
+
+    html = page_client.get(f"/tasks/{task.pk}/").content.decode()
+
+    assert "PDF text layer" in html
+    assert samples.TEXT_LAYER_LINES[0] in html
+
+
+def test_detail_page_of_a_failed_task_shows_the_error_and_retry(page_client, user, make_task_row):
+    task = make_task_row(user, status=Status.FAILED, error="OCR failed: <b>boom</b>")
+
+    html = page_client.get(f"/tasks/{task.pk}/").content.decode()
+
+    assert "OCR failed: &lt;b&gt;boom&lt;/b&gt;" in html
+    assert f'action="/tasks/{task.pk}/retry/"' in html
+    assert "download.txt" not in html
+    assert "Not read yet." in html
+
+
+def test_downloads_are_attachments(page_client, user, make_task, processed):
+    task = processed(make_task(user, upload_file(PNG, "receipt.png")))
+
+    text = page_client.get(f"/tasks/{task.pk}/download.txt")
+    document = page_client.get(f"/tasks/{task.pk}/download.json")
+
+    assert text["Content-Type"] == "text/plain; charset=utf-8"
+    assert text["Content-Disposition"] == 'attachment; filename="receipt.txt"'
+    assert set(samples.KNOWN_WORDS) <= words_in(text.content.decode())
+    assert document["Content-Type"] == "application/json"
+    assert document["Content-Disposition"] == 'attachment; filename="receipt.json"'
+    body = document.json()
+    assert body["pages"][0]["text"] == task.result_text
+    assert body["pages"][0]["lines"]
+
+
+def test_downloads_of_an_unfinished_task_or_unknown_format_are_404(
+    page_client, user, make_task, processed, make_task_row
+):
+    queued = make_task_row(user)
+    done = processed(make_task(user))
+
+    assert page_client.get(f"/tasks/{queued.pk}/download.txt").status_code == 404
+    assert page_client.get(f"/tasks/{done.pk}/download.exe").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("data", "number", "size"),
+    [
+        (PNG, 1, PAGE.size),
+        (samples.multipage_tiff_bytes([PAGE, SECOND_PAGE]), 2, SECOND_PAGE.size),
+        # 150 dpi scan previewed at 100 dpi.
+        (samples.image_pdf_bytes([PAGE, SECOND_PAGE]), 2, (800, 200)),
+    ],
+    ids=["png", "tiff-page-2", "pdf-page-2"],
+)
+def test_page_image_is_a_png_preview(page_client, user, make_task, data, number, size):
+    task = make_task(user, upload_file(data, "doc"))
+
+    response = page_client.get(f"/tasks/{task.pk}/pages/{number}.png")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert (image.format, image.size) == ("PNG", size)
+
+
+def test_page_image_outside_the_document_is_404(page_client, user, make_task):
+    task = make_task(user)
+
+    assert page_client.get(f"/tasks/{task.pk}/pages/0.png").status_code == 404
+    assert page_client.get(f"/tasks/{task.pk}/pages/2.png").status_code == 404
+
+
+def test_page_image_of_a_missing_file_is_404(page_client, user, make_task, media_root):
+    task = make_task(user)
+    (media_root / task.file.name).unlink()
+
+    assert page_client.get(f"/tasks/{task.pk}/pages/1.png").status_code == 404
+    assert page_client.get(f"/tasks/{task.pk}/original/").status_code == 404
+
+
+def test_original_download_is_the_uploaded_file(page_client, user, make_task):
+    task = make_task(user, upload_file(PNG, "my scan.png"))
+
+    response = page_client.get(f"/tasks/{task.pk}/original/")
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PNG
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"] == 'attachment; filename="my scan.png"'
+
+
+def test_delete_asks_then_deletes(
+    page_client, user, make_task, stored_files, django_capture_on_commit_callbacks
+):
+    task = make_task(user, upload_file(PNG, "bye.png"))
+
+    confirm = page_client.get(f"/tasks/{task.pk}/delete/")
+    assert confirm.status_code == 200
+    assert OcrTask.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = page_client.post(f"/tasks/{task.pk}/delete/", follow=True)
+
+    assert response.redirect_chain == [("/", 302)]
+    assert "Deleted “bye.png”." in response.content.decode()
+    assert not OcrTask.objects.exists()
+    assert stored_files() == []
+
+
+def test_retry_page_requeues_a_failed_task(page_client, user, make_task, media_root, processed):
+    task = make_task(user)
+    stored = media_root / task.file.name
+    good = stored.read_bytes()
+    stored.write_bytes(b"garbage")
+    assert processed(task).status == Status.FAILED
+    stored.write_bytes(good)
+
+    response = page_client.post(f"/tasks/{task.pk}/retry/", follow=True)
+
+    assert response.redirect_chain == [(f"/tasks/{task.pk}/", 302)]
+    assert "Task queued again." in response.content.decode()
+    task.refresh_from_db()
+    assert (task.status, task.error) == (Status.QUEUED, "")
+    assert processed(task).status == Status.COMPLETED
+
+
+def test_retry_page_refuses_a_completed_task(page_client, user, make_task, processed):
+    task = processed(make_task(user))
+
+    response = page_client.post(f"/tasks/{task.pk}/retry/", follow=True)
+
+    assert "Only failed tasks can be retried; this one is completed." in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == Status.COMPLETED
+
+
+def test_retry_needs_post(page_client, user, make_task_row):
+    task = make_task_row(user, status=Status.FAILED)
+
+    assert page_client.get(f"/tasks/{task.pk}/retry/").status_code == 405
+
+
+def test_another_users_task_is_404_on_every_page(
+    page_client, other_user, make_task, processed, stored_files
+):
+    task = processed(make_task(other_user))
+
+    responses = [page_client.get(url) for url in task_urls(task)]
+    responses += [
+        page_client.post(f"/tasks/{task.pk}/retry/"),
+        page_client.post(f"/tasks/{task.pk}/delete/"),
+    ]
+
+    assert [response.status_code for response in responses] == [404] * 8
+    assert OcrTask.objects.get().status == Status.COMPLETED
+    assert stored_files() == [task.file.name]
+
+
+def test_anonymous_visitor_is_sent_to_log_in(client, user, make_task):
+    task = make_task(user)
+    urls = ["/", "/tasks/upload/", f"/tasks/rows/?ids={task.pk}", "/tasks/progress/"]
+    urls += task_urls(task)
+
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == f"/accounts/login/?next={quote(url, safe='/')}", url
+    for url in (f"/tasks/{task.pk}/retry/", f"/tasks/{task.pk}/delete/", "/tasks/upload/"):
+        assert client.post(url).status_code == 302, url
+    assert OcrTask.objects.count() == 1
