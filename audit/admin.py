@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 from .export import csv_lines, rows
 from .models import AuditEvent
@@ -44,7 +45,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     )
     list_filter = ("event_type", "category", "outcome", "timestamp")
     search_fields = ("=username", "=ip_address", "=resource_id", "=request_id")
-    search_help_text = "Exact username, IP address, resource id or request id."
+    search_help_text = _("Exact username, IP address, resource id or request id.")
     date_hierarchy = "timestamp"
     ordering = ("-sequence",)
     show_full_result_count = False
@@ -80,7 +81,7 @@ class AuditEventAdmin(admin.ModelAdmin):
             )
         return response
 
-    @admin.action(description="Export selected events as CSV", permissions=["view"])
+    @admin.action(description=_("Export selected events as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
         record_event(
             event_type="audit_export",

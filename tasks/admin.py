@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .cleanup import cleanup_tasks
 from .models import OcrPage, OcrTask
@@ -28,10 +30,16 @@ class CleanupForm(forms.Form):
         min_value=0,
         max_value=36500,
         initial=settings.OCR_CLEANUP_DAYS,
-        help_text="Delete tasks created more than this many days ago, with their files.",
+        label=gettext_lazy("Older than (days)"),
+        help_text=gettext_lazy(
+            "Delete tasks created more than this many days ago, with their files."
+        ),
     )
     dry_run = forms.BooleanField(
-        required=False, initial=True, help_text="Only count what would be deleted."
+        required=False,
+        initial=True,
+        label=gettext_lazy("Dry run"),
+        help_text=gettext_lazy("Only count what would be deleted."),
     )
 
 
@@ -77,7 +85,7 @@ class OcrTaskAdmin(admin.ModelAdmin):
     def cleanup_view(self, request):
         """Clean up old tasks: a form, then the statistics."""
         if not (request.user.is_staff and self.has_delete_permission(request)):
-            messages.error(request, "You may not delete tasks.")
+            messages.error(request, _("You may not delete tasks."))
             return redirect("admin:tasks_ocrtask_changelist")
         stats = None
         form = CleanupForm(request.POST or None)
@@ -91,7 +99,7 @@ class OcrTaskAdmin(admin.ModelAdmin):
             )
         context = {
             **self.admin_site.each_context(request),
-            "title": "Clean up old tasks",
+            "title": _("Clean up old tasks"),
             "form": form,
             "stats": stats,
             "opts": self.model._meta,
