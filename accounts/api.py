@@ -24,6 +24,11 @@ from .throttling import AuthRateThrottle
 class AuthApi(APIView):
     throttle_classes = [AuthRateThrottle]
 
+    def get_authenticate_header(self, request) -> str:
+        # DRF turns AuthenticationFailed into 403 when no authentication class names a
+        # scheme, as on login and refresh; refused credentials are 401, as documented.
+        return 'Bearer realm="api"'
+
 
 class LoginApi(AuthApi):
     """Exchange a username and password for an access/refresh token pair."""
