@@ -42,7 +42,11 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     # Django has already masked the password in `credentials`; only the attempted
     # username is kept, and record_event escapes it.
     attempted = str(credentials.get("username", ""))
-    locked = bool(getattr(request, "axes_locked_out", False))
+    # Refused by django-axes before any password check. The failure that reaches the
+    # limit was a wrong password: axes counted it (failures set) and then locked.
+    locked = bool(getattr(request, "axes_locked_out", False)) and (
+        getattr(request, "axes_failures_since_start", None) is None
+    )
     record_event(
         event_type="auth_login",
         outcome=Outcome.FAILURE,

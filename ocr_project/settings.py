@@ -273,6 +273,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "audit.client.client_ip"
 AXES_RESET_ON_SUCCESS = True
+# Refused attempts during a lockout are audited (auth_login, reason locked_out) but do
+# not extend it: one lockout, one auth_lockout event, and a cool-off that really ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# API clients get JSON (429, Retry-After) rather than django-axes' text response.
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 
 # --- Audit ------------------------------------------------------------------

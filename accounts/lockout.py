@@ -1,0 +1,29 @@
+"""What django-axes answers a locked-out login: JSON for the API, plain text for pages."""
+
+from axes.helpers import get_cool_off, get_lockout_message
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .login_surface import login_surface
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None
+) -> HttpResponse:
+    """Return the response for a login refused because its username + IP is locked out.
+
+    django-axes' own response is an HTML-ish text body; an API client must get JSON it
+    can parse. Retry-After is the full cool-off, the longest the client may have to wait.
+    """
+    message = get_lockout_message()
+    status = settings.AXES_HTTP_RESPONSE_CODE
+    if login_surface(request) == "jwt":
+        response: HttpResponse = JsonResponse(
+            {"detail": message, "code": "locked_out"}, status=status
+        )
+    else:
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    cool_off = get_cool_off(request)
+    if cool_off:
+        response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response

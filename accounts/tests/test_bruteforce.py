@@ -1,0 +1,276 @@
+"""Brute force: django-axes lockout per username + IP, and throttling of the auth API."""
+
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+from accounts.throttling import AuthRateThrottle
+from audit.events import Outcome
+from audit.models import AuditEvent
+from audit.tests.fixtures import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER = "198.51.100.66"
+ELSEWHERE = "192.0.2.10"
+JWT_LOGIN = "/api/v2/auth/login"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # Throttle counters live in the database cache, which outlives transactional tests.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def at(ip: str, **headers) -> Client:
+    return Client(REMOTE_ADDR=ip, HTTP_USER_AGENT="bruteforce-test/1.0", **headers)
+
+
+def session_login(client: Client, username: str, password: str, **extra):
+    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
+
+
+def admin_login(client: Client, username: str, password: str, **extra):
+    return client.post(
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password, "next": "/admin/"},
+        **extra,
+    )
+
+
+def jwt_login(client: Client, username: str, password: str, **extra):
+    return client.post(
+        JWT_LOGIN,
+        {"username": username, "password": password},
+        content_type="application/json",
+        **extra,
+    )
+
+
+def session_ok(response) -> bool:
+    return response.status_code == 302 and "_auth_user_id" in response.client.session
+
+
+def admin_ok(response) -> bool:
+    return response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def jwt_ok(response) -> bool:
+    return response.status_code == 200 and set(response.json()) == {"access", "refresh"}
+
+
+SURFACES = {
+    "session": (session_login, session_ok),
+    "admin": (admin_login, admin_ok),
+    "jwt": (jwt_login, jwt_ok),
+}
+
+
+@pytest.fixture(params=list(SURFACES))
+def surface(request, staff):
+    """(method name, login function, success check); the staff user can use all three."""
+    login, succeeded = SURFACES[request.param]
+    return request.param, login, succeeded
+
+
+def fail_until_locked(login, settings, username: str, ip: str, **extra):
+    """Fail AXES_FAILURE_LIMIT times from one address; return the last response."""
+    client = at(ip)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = login(client, username, "wrong password", **extra)
+    return response
+
+
+def assert_locked_response(method: str, response) -> None:
+    assert response.status_code == 429, response.content
+    if method == "jwt":
+        # An API client gets JSON it can parse, not django-axes' HTML page.
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["code"] == "locked_out"
+        assert "locked" in response.json()["detail"].lower()
+    assert int(response["Retry-After"]) == 15 * 60
+
+
+def test_failure_limit_locks_the_username_at_that_address(surface, staff, settings):
+    method, login, succeeded = surface
+
+    last = fail_until_locked(login, settings, staff.username, ATTACKER)
+    right = login(at(ATTACKER), staff.username, PASSWORD)
+
+    assert_locked_response(method, last)
+    assert_locked_response(method, right)
+    assert not succeeded(right)
+    if method == "jwt":
+        assert not OutstandingToken.objects.exists()
+
+
+def test_the_same_username_still_logs_in_from_another_address(surface, staff, settings):
+    _, login, succeeded = surface
+    fail_until_locked(login, settings, staff.username, ATTACKER)
+
+    response = login(at(ELSEWHERE), staff.username, PASSWORD)
+
+    assert succeeded(response), response.content
+
+
+def test_another_username_at_the_locked_address_is_not_locked(make_user, staff, settings):
+    other = make_user(username="bob")
+    fail_until_locked(session_login, settings, staff.username, ATTACKER)
+
+    assert session_ok(session_login(at(ATTACKER), other.username, PASSWORD))
+
+
+def test_one_lockout_records_one_auth_lockout_event_with_its_fields(surface, staff, settings):
+    method, login, _ = surface
+    fail_until_locked(login, settings, staff.username, ATTACKER)
+    # More refused attempts during the lockout, wrong and right passwords alike.
+    login(at(ATTACKER), staff.username, "wrong again")
+    login(at(ATTACKER), staff.username, PASSWORD)
+
+    [event] = AuditEvent.objects.filter(event_type="auth_lockout")
+    assert (event.outcome, event.username, event.ip_address) == (
+        Outcome.FAILURE,
+        staff.username,
+        ATTACKER,
+    )
+    assert event.user_agent == "bruteforce-test/1.0"
+    assert event.category == "authentication"
+    assert event.metadata == {"method": method, "failures": settings.AXES_FAILURE_LIMIT}
+    refused = AuditEvent.objects.filter(
+        event_type="auth_login", outcome=Outcome.FAILURE, metadata__reason="locked_out"
+    )
+    assert refused.count() == 2
+
+
+def test_hammering_during_the_lockout_does_not_record_new_lockouts(staff, settings):
+    fail_until_locked(jwt_login, settings, staff.username, ATTACKER)
+    for _ in range(5):
+        jwt_login(at(ATTACKER), staff.username, "still wrong")
+
+    assert AuditEvent.objects.filter(event_type="auth_lockout").count() == 1
+
+
+def test_cool_off_is_fifteen_minutes_by_default(settings):
+    assert timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
+
+
+@pytest.mark.parametrize(("minutes_ago", "locked"), [(14, True), (16, False)])
+def test_lockout_ends_after_the_cool_off(surface, staff, settings, minutes_ago, locked):
+    method, login, succeeded = surface
+    fail_until_locked(login, settings, staff.username, ATTACKER)
+
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=minutes_ago))
+    response = login(at(ATTACKER), staff.username, PASSWORD)
+
+    assert succeeded(response) is not locked
+    if locked:
+        assert_locked_response(method, response)
+
+
+def test_a_second_lockout_after_the_cool_off_is_recorded_again(staff, settings):
+    fail_until_locked(jwt_login, settings, staff.username, ATTACKER)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))
+
+    fail_until_locked(jwt_login, settings, staff.username, ATTACKER)
+
+    assert AuditEvent.objects.filter(event_type="auth_lockout").count() == 2
+
+
+def test_forged_x_forwarded_for_does_not_buy_a_fresh_lockout_bucket(surface, staff, settings):
+    method, login, succeeded = surface
+    settings.TRUSTED_PROXY_COUNT = 0
+    client = at(ATTACKER)
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        login(client, staff.username, "wrong", HTTP_X_FORWARDED_FOR=f"10.0.0.{number}")
+
+    response = login(client, staff.username, PASSWORD, HTTP_X_FORWARDED_FOR="10.9.9.9")
+
+    assert not succeeded(response)
+    assert_locked_response(method, response)
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {ATTACKER}
+
+
+def test_changing_user_agent_does_not_reset_the_count(staff, settings):
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        client = Client(REMOTE_ADDR=ATTACKER, HTTP_USER_AGENT=f"agent-{number}")
+        session_login(client, staff.username, "wrong")
+
+    response = session_login(Client(REMOTE_ADDR=ATTACKER), staff.username, PASSWORD)
+
+    assert response.status_code == 429
+
+
+# --- DRF throttling of /api/v2/auth/* -------------------------------------------------
+
+
+@pytest.fixture
+def three_per_minute(monkeypatch):
+    # DRF copies the rates onto the class when it is defined; settings alone come too late.
+    monkeypatch.setattr(AuthRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+
+
+def refresh(client: Client, **extra):
+    return client.post(
+        "/api/v2/auth/refresh", {"refresh": "not-a-token"}, content_type="application/json", **extra
+    )
+
+
+@pytest.mark.usefixtures("three_per_minute")
+@pytest.mark.parametrize("call", [jwt_login, refresh], ids=["login", "refresh"])
+def test_auth_api_answers_429_with_retry_after_past_the_rate(user, call):
+    client = at(ATTACKER)
+    answers = [
+        (call(client, user.username, "wrong") if call is jwt_login else call(client)).status_code
+        for _ in range(3)
+    ]
+    throttled = call(client, user.username, PASSWORD) if call is jwt_login else call(client)
+
+    assert answers == [401, 401, 401]
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    assert "throttled" in throttled.json()["detail"].lower()
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_login_and_refresh_share_one_bucket_per_address(user):
+    client = at(ATTACKER)
+    refresh(client)
+    refresh(client)
+    jwt_login(client, user.username, "wrong")
+
+    assert jwt_login(client, user.username, PASSWORD).status_code == 429
+    assert jwt_ok(jwt_login(at(ELSEWHERE), user.username, PASSWORD))
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_forged_x_forwarded_for_does_not_reset_the_throttle(user, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    client = at(ATTACKER)
+    for number in range(3):
+        refresh(client, HTTP_X_FORWARDED_FOR=f"10.0.0.{number}", HTTP_X_REAL_IP=f"10.1.0.{number}")
+
+    response = refresh(client, HTTP_X_FORWARDED_FOR="10.9.9.9", HTTP_X_REAL_IP="10.9.9.9")
+
+    assert response.status_code == 429
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_behind_one_proxy_the_right_most_forwarded_address_is_the_key(user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = at("10.0.0.1")
+    for number in range(3):
+        # The client controls everything left of what our proxy appended.
+        refresh(proxy, HTTP_X_FORWARDED_FOR=f"1.1.1.{number}, {ATTACKER}")
+
+    same_client = refresh(proxy, HTTP_X_FORWARDED_FOR=f"9.9.9.9, {ATTACKER}")
+    other_client = refresh(proxy, HTTP_X_FORWARDED_FOR=ELSEWHERE)
+
+    assert same_client.status_code == 429
+    assert other_client.status_code == 401
