@@ -1,0 +1,283 @@
+"""Cleanup: old tasks and orphaned files go (after commit), with exact statistics."""
+
+import io
+import os
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from tasks.cleanup import cleanup_tasks
+from tasks.models import OcrTask
+
+from . import samples
+from .conftest import upload_file
+
+CLEANUP = "/api/v2/admin/cleanup"
+PNG = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
+JPEG = samples.encode_image(samples.make_text_image(["meadow"]), format="JPEG")
+
+pytestmark = pytest.mark.django_db
+
+
+class Rollback(Exception):
+    pass
+
+
+def make_old(task, *, days: int):
+    OcrTask.objects.filter(pk=task.pk).update(created_at=task.created_at - timedelta(days=days))
+
+
+def write_orphan(media_root, relative: str, data: bytes, *, age_seconds: int = 7200):
+    path = media_root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    past = time.time() - age_seconds
+    os.utime(path, (past, past))
+    return relative
+
+
+@pytest.fixture
+def scene(settings, user, other_user, make_task, make_task_row, media_root):
+    """Two old tasks (one whose file is already gone), a recent one and two orphans."""
+    settings.OCR_ORPHAN_GRACE_SECONDS = 0
+    old = make_task(user, upload_file(PNG, "old.png"))
+    make_old(old, days=40)
+    old_missing = make_task_row(other_user, age=timedelta(days=31))
+    recent = make_task(user, upload_file(JPEG, "recent.jpg"))
+    make_old(recent, days=29)
+    orphans = [
+        write_orphan(media_root, "uploads/2020/01/" + "a" * 32 + ".png", b"x" * 300),
+        write_orphan(media_root, "staging/tmpabc123.pdf", b"y" * 45),
+    ]
+    return {
+        "old": old,
+        "old_missing": old_missing,
+        "recent": recent,
+        "orphans": orphans,
+        # What a 30-day cleanup frees: the old task's file and both orphans.
+        "stats": {
+            "older_than_days": 30,
+            "tasks_deleted": 2,
+            "files_deleted": 1,
+            "orphan_files_deleted": 2,
+            "bytes_freed": len(PNG) + 300 + 45,
+        },
+    }
+
+
+def test_cleanup_deletes_old_tasks_files_and_orphans(
+    scene, staff, client_for, stored_files, audit_events, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(staff).post(
+            CLEANUP, {"older_than_days": 30}, content_type="application/json"
+        )
+
+    assert response.status_code == 200
+    assert response.json() == {**scene["stats"], "dry_run": False}
+    assert list(OcrTask.objects.all()) == [scene["recent"]]
+    assert stored_files() == [scene["recent"].file.name]
+    [event] = audit_events("admin_cleanup")
+    assert (event.user, event.message) == (staff, "Cleanup done")
+    assert event.metadata == {"via": "api", "dry_run": False, **scene["stats"]}
+    assert len(audit_events("task_delete")) == 2
+
+
+def test_dry_run_reports_the_same_numbers_and_deletes_nothing(
+    scene, staff, client_for, stored_files, audit_events, django_capture_on_commit_callbacks
+):
+    before = stored_files()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(staff).post(
+            CLEANUP, {"older_than_days": 30, "dry_run": True}, content_type="application/json"
+        )
+
+    assert response.json() == {**scene["stats"], "dry_run": True}
+    assert OcrTask.objects.count() == 3
+    assert stored_files() == before
+    assert audit_events("task_delete") == []
+    [event] = audit_events("admin_cleanup")
+    assert event.message == "Dry run: nothing deleted"
+    assert event.metadata == {"via": "api", "dry_run": True, **scene["stats"]}
+
+
+def test_files_go_only_after_the_deletion_commits(
+    scene, staff, stored_files, django_capture_on_commit_callbacks
+):
+    before = stored_files()
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        cleanup_tasks(older_than_days=30, dry_run=False, actor=staff)
+        # Rows are gone inside the transaction; every file is still there.
+        assert OcrTask.objects.count() == 1
+        assert stored_files() == before
+
+    for callback in callbacks:
+        callback()
+    assert stored_files() == [scene["recent"].file.name]
+
+
+def test_rolled_back_cleanup_leaves_rows_and_files(scene, staff, stored_files):
+    before = stored_files()
+
+    with pytest.raises(Rollback), transaction.atomic():
+        cleanup_tasks(older_than_days=30, dry_run=False, actor=staff)
+        raise Rollback
+
+    assert OcrTask.objects.count() == 3
+    assert stored_files() == before
+
+
+def test_recent_orphans_are_kept_for_the_grace_period(
+    settings, staff, media_root, stored_files, django_capture_on_commit_callbacks
+):
+    settings.OCR_ORPHAN_GRACE_SECONDS = 3600
+    fresh = write_orphan(media_root, "staging/uploading.png", b"z" * 10, age_seconds=60)
+    stale = write_orphan(media_root, "staging/abandoned.png", b"z" * 20, age_seconds=7200)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = cleanup_tasks(older_than_days=30, dry_run=False, actor=staff)
+
+    assert (stats.orphan_files_deleted, stats.bytes_freed) == (1, 20)
+    assert stale not in stored_files()
+    assert stored_files() == [fresh]
+
+
+def test_orphan_symlinks_are_not_followed(
+    settings, staff, media_root, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.OCR_ORPHAN_GRACE_SECONDS = 0
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    link = media_root / "uploads" / "2020" / "01" / "link.png"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(precious)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = cleanup_tasks(older_than_days=30, dry_run=False, actor=staff)
+
+    assert stats.orphan_files_deleted == 0
+    assert precious.read_text() == "keep me"
+
+
+def test_files_outside_uploads_and_staging_are_not_orphans(
+    settings, staff, media_root, django_capture_on_commit_callbacks
+):
+    settings.OCR_ORPHAN_GRACE_SECONDS = 0
+    other = write_orphan(media_root, "avatars/me.png", b"me")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = cleanup_tasks(older_than_days=0, dry_run=False, actor=staff)
+
+    assert stats.orphan_files_deleted == 0
+    assert (media_root / other).exists()
+
+
+def test_cleanup_defaults_to_the_configured_age(settings, staff, client_for, user, make_task_row):
+    settings.OCR_CLEANUP_DAYS = 10
+    make_task_row(user, age=timedelta(days=11))
+    make_task_row(user, age=timedelta(days=9))
+
+    response = client_for(staff).post(CLEANUP, {}, content_type="application/json")
+
+    assert response.json()["older_than_days"] == 10
+    assert response.json()["tasks_deleted"] == 1
+    assert OcrTask.objects.count() == 1
+
+
+def test_cleanup_is_staff_only(scene, user, client, client_for, stored_files):
+    before = stored_files()
+
+    as_user = client_for(user).post(
+        CLEANUP, {"older_than_days": 0}, content_type="application/json"
+    )
+    as_nobody = client.post(CLEANUP, {"older_than_days": 0}, content_type="application/json")
+
+    assert as_user.status_code == 403
+    assert as_nobody.status_code == 401
+    assert OcrTask.objects.count() == 3
+    assert stored_files() == before
+
+
+@pytest.mark.parametrize("days", [-1, "soon", 100000])
+def test_cleanup_refuses_bad_ages(staff, client_for, days):
+    response = client_for(staff).post(
+        CLEANUP, {"older_than_days": days}, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["older_than_days"]
+
+
+def test_cleanup_command_prints_statistics(scene, stored_files, audit_events):
+    before = stored_files()
+    out = io.StringIO()
+
+    call_command("cleanup_tasks", "--older-than-days", "30", "--dry-run", stdout=out)
+
+    bytes_freed = scene["stats"]["bytes_freed"]
+    assert out.getvalue() == (
+        "Would delete 2 task(s), 1 task file(s) and 2 orphaned file(s); "
+        f"{bytes_freed:,} bytes freed.\n"
+    )
+    assert OcrTask.objects.count() == 3
+    assert stored_files() == before
+    [event] = audit_events("admin_cleanup")
+    assert event.metadata["dry_run"] is True
+
+
+def test_cleanup_command_deletes(scene, stored_files, django_capture_on_commit_callbacks):
+    out = io.StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("cleanup_tasks", "--older-than-days", "30", stdout=out)
+
+    assert out.getvalue().startswith("Deleted 2 task(s), 1 task file(s) and 2 orphaned file(s)")
+    assert stored_files() == [scene["recent"].file.name]
+
+
+def test_admin_cleanup_page(
+    scene, staff, client_for, stored_files, audit_events, django_capture_on_commit_callbacks
+):
+    admin = client_for(staff)
+    url = "/admin/tasks/ocrtask/cleanup/"
+
+    form = admin.get(url)
+    dry = admin.post(url, {"older_than_days": 30, "dry_run": "on"})
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin.post(url, {"older_than_days": 30})
+
+    assert form.status_code == 200
+    assert 'name="older_than_days"' in form.content.decode()
+    assert "Dry run: would delete" in dry.content.decode()
+    assert f"({scene['stats']['bytes_freed']})" in dry.content.decode()
+    assert "<h2>Deleted</h2>" in done.content.decode()
+    assert stored_files() == [scene["recent"].file.name]
+    assert [event.metadata["via"] for event in audit_events("admin_cleanup")] == [
+        "admin",
+        "admin",
+    ]
+    assert "/admin/tasks/ocrtask/cleanup/" in admin.get("/admin/tasks/ocrtask/").content.decode()
+
+
+def test_admin_cleanup_page_is_not_for_users(scene, user, client_for):
+    response = client_for(user).post("/admin/tasks/ocrtask/cleanup/", {"older_than_days": 0})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert OcrTask.objects.count() == 3
+
+
+def test_admin_cleanup_page_needs_delete_permission(scene, make_user, client_for, stored_files):
+    viewer = make_user(username="viewer", staff=True)
+    before = stored_files()
+
+    response = client_for(viewer).post("/admin/tasks/ocrtask/cleanup/", {"older_than_days": 0})
+
+    assert response.status_code == 302
+    assert OcrTask.objects.count() == 3
+    assert stored_files() == before
