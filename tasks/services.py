@@ -234,6 +234,8 @@ def task_retry(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest |
             metadata={"previous_error": task.error, "attempts": task.attempts},
         )
         task.error = ""
+        # A retry is the user asking again: it gets the full OCR_MAX_ATTEMPTS, not what is left.
+        task.attempts = 0
         task.save()
         transaction.on_commit(lambda: enqueue(task.pk))
     return task

@@ -1,0 +1,152 @@
+"""Tasks orphaned by a dead worker are taken back: requeued, or failed after the last attempt."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from audit.events import Outcome
+from tasks.models import OcrPage, OcrTask, Status
+from tasks.processing import claim
+from tasks.services import reclaim_stale_tasks
+
+from . import samples
+from .conftest import API_TASKS
+from .samples import words_in
+
+worker_db = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def orphaned(settings, make_task):
+    """Return a task a killed worker left `processing`, one page in, its job never to return."""
+
+    def make(owner, *, attempts: int = 1, silent_for: timedelta = timedelta(hours=1)) -> OcrTask:
+        task = make_task(owner)
+        # The job was taken by the worker that died: no worker will ever pick it up again.
+        DBTaskResult.objects.update(status="RUNNING")
+        heartbeat = timezone.now() - silent_for
+        OcrTask.objects.filter(pk=task.pk).update(
+            status=Status.PROCESSING,
+            attempts=attempts,
+            pages_done=1,
+            started_at=heartbeat,
+            heartbeat_at=heartbeat,
+        )
+        OcrPage.objects.create(task=task, index=0, text="half-read", source="ocr")
+        task.refresh_from_db()
+        return task
+
+    return make
+
+
+@worker_db
+def test_stale_task_is_requeued_and_then_completes(user, orphaned, run_worker, audit_events):
+    task = orphaned(user)
+    run_worker()
+    task.refresh_from_db()
+    assert task.status == Status.PROCESSING  # nothing picks it up by itself
+
+    stats = reclaim_stale_tasks()
+
+    assert stats == {"requeued": 1, "failed": 0}
+    task.refresh_from_db()
+    assert (task.status, task.pages_done, task.heartbeat_at) == (Status.QUEUED, 0, None)
+    assert not task.pages.exists()
+    [event] = audit_events("task_reclaim")
+    assert (event.outcome, event.user, event.request_id) == (
+        Outcome.SUCCESS,
+        user,
+        task.request_id,
+    )
+    assert event.message == "Worker stopped responding; task requeued"
+    assert event.metadata == {"attempts": 1, "status": "queued"}
+
+    run_worker()
+
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.pages_done) == (Status.COMPLETED, 2, 1)
+    assert set(samples.KNOWN_WORDS) <= words_in(task.result_text)
+    assert task.pages.get().text != "half-read"
+
+
+@worker_db
+def test_reclaim_command_requeues_stale_tasks(user, orphaned, run_worker):
+    task = orphaned(user)
+    out = io.StringIO()
+
+    call_command("reclaim_stale_tasks", stdout=out)
+    run_worker()
+
+    assert out.getvalue() == "Requeued 1, failed 0 stale task(s).\n"
+    task.refresh_from_db()
+    assert task.status == Status.COMPLETED
+
+
+@worker_db
+def test_any_worker_run_reclaims_stale_tasks(user, orphaned, make_task, run_worker):
+    stale = orphaned(user)
+    fresh_upload = make_task(user)
+
+    run_worker()
+
+    stale.refresh_from_db()
+    fresh_upload.refresh_from_db()
+    assert (stale.status, fresh_upload.status) == (Status.COMPLETED, Status.COMPLETED)
+
+
+@worker_db
+def test_busy_task_with_a_recent_heartbeat_is_left_alone(settings, user, orphaned):
+    settings.OCR_STALE_AFTER_SECONDS = 600
+    task = orphaned(user, silent_for=timedelta(seconds=60))
+
+    assert reclaim_stale_tasks() == {"requeued": 0, "failed": 0}
+    task.refresh_from_db()
+    assert (task.status, task.pages_done) == (Status.PROCESSING, 1)
+
+
+@worker_db
+def test_task_fails_after_the_last_attempt_and_can_be_retried(
+    settings, user, client_for, orphaned, run_worker, audit_events
+):
+    settings.OCR_MAX_ATTEMPTS = 3
+    task = orphaned(user, attempts=3)
+
+    stats = reclaim_stale_tasks()
+    run_worker()
+
+    assert stats == {"requeued": 0, "failed": 1}
+    task.refresh_from_db()
+    assert task.status == Status.FAILED
+    assert task.error == ("The worker stopped responding 3 times; giving up. Retry to try again.")
+    assert task.finished_at is not None
+    [event] = audit_events("task_reclaim")
+    assert (event.outcome, event.message) == (Outcome.FAILURE, task.error)
+    assert event.metadata == {"attempts": 3, "status": "failed"}
+
+    response = client_for(user).post(f"{API_TASKS}/{task.pk}/retry")
+    run_worker()
+
+    assert response.status_code == 202
+    task.refresh_from_db()
+    assert (task.status, task.error) == (Status.COMPLETED, "")
+    assert set(samples.KNOWN_WORDS) <= words_in(task.result_text)
+
+
+@worker_db
+def test_retried_task_gets_a_fresh_set_of_attempts(settings, user, client_for, orphaned):
+    settings.OCR_MAX_ATTEMPTS = 2
+    task = orphaned(user, attempts=2)
+    reclaim_stale_tasks()
+    client_for(user).post(f"{API_TASKS}/{task.pk}/retry")
+    # A worker claims the retried task and dies on it too.
+    claim(task.pk)
+    past = timezone.now() - timedelta(hours=1)
+    OcrTask.objects.filter(pk=task.pk).update(heartbeat_at=past)
+
+    assert reclaim_stale_tasks() == {"requeued": 1, "failed": 0}
+    task.refresh_from_db()
+    assert (task.status, task.attempts) == (Status.QUEUED, 1)
