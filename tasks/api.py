@@ -1,8 +1,9 @@
 """OCR task API under /api/v2/tasks and the staff cleanup endpoint."""
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -15,6 +16,8 @@ from rest_framework.views import APIView
 from .cleanup import cleanup_tasks
 from .filters import TaskFilter
 from .models import OcrTask
+from .ocr.inspect import DocumentRejected
+from .searchable_pdf import searchable_pdf_file
 from .selectors import task_get_for, task_list_for, task_result_document
 from .serializers import (
     CleanupInputSerializer,
@@ -118,20 +121,44 @@ class PlainTextRenderer(renderers.BaseRenderer):
         return str(data).encode("utf-8")
 
 
-class TaskResultApi(APIView):
-    """Download a completed task's text (`format=txt`) or full result (`format=json`)."""
+class PdfRenderer(renderers.BaseRenderer):
+    """Select the searchable PDF with ?format=pdf; the view writes the file itself."""
 
-    renderer_classes = [renderers.JSONRenderer, PlainTextRenderer]
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class TaskResultApi(APIView):
+    """Download a completed task's text, full result or searchable PDF (`format=txt|json|pdf`)."""
+
+    renderer_classes = [renderers.JSONRenderer, PlainTextRenderer, PdfRenderer]
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["txt", "json"])],
-        responses={(200, "text/plain"): str, (200, "application/json"): dict},
+        parameters=[OpenApiParameter("format", str, enum=["txt", "json", "pdf"])],
+        responses={
+            (200, "text/plain"): str,
+            (200, "application/json"): dict,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+        },
     )
     def get(self, request, task_id):
         task = task_get_for(request.user, task_id)
         if task.status != "completed":
             raise NotFound(f"No result yet: the task is {task.status}.")
         stem = task.original_name.rsplit(".", 1)[0] or "result"
+        if request.accepted_renderer.format == "pdf":
+            try:
+                handle = searchable_pdf_file(task=task)
+            except (DocumentRejected, FileNotFoundError):
+                raise NotFound("The original document is no longer readable.") from None
+            return FileResponse(
+                handle, as_attachment=True, filename=f"{stem}.pdf", content_type="application/pdf"
+            )
         if request.accepted_renderer.format == "txt":
             response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
             ext = "txt"
@@ -140,6 +167,15 @@ class TaskResultApi(APIView):
             ext = "json"
         response["Content-Disposition"] = attachment(f"{stem}.{ext}")
         return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
+        if getattr(response, "exception", False) and isinstance(
+            getattr(request, "accepted_renderer", None), PdfRenderer
+        ):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = request.accepted_renderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class TaskRetryApi(APIView):

@@ -17,6 +17,7 @@ from .forms import StatusFilterForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .processing import KIND_BY_CONTENT_TYPE
+from .searchable_pdf import searchable_pdf_file
 from .selectors import task_get_for, task_list_for, task_pages, task_result_document
 from .services import (
     EngineChoiceError,
@@ -160,13 +161,21 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
 @login_required
 @require_GET
 def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
-    """Download the recognised text (.txt) or the full result (.json)."""
-    if fmt not in ("txt", "json"):
+    """Download the recognised text (.txt), the full result (.json) or a searchable PDF."""
+    if fmt not in ("txt", "json", "pdf"):
         raise Http404("Unknown format.")
     task = task_get_for(request.user, task_id)
     if task.status != "completed":
         raise Http404("No result yet.")
     stem = task.original_name.rsplit(".", 1)[0] or "result"
+    if fmt == "pdf":
+        try:
+            handle = searchable_pdf_file(task=task)
+        except (DocumentRejected, FileNotFoundError):
+            raise Http404("The original document is no longer readable.") from None
+        return FileResponse(
+            handle, as_attachment=True, filename=f"{stem}.pdf", content_type="application/pdf"
+        )
     if fmt == "txt":
         response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
     else:
