@@ -224,8 +224,14 @@ def test_logout_ends_only_this_session(client_for, user):
 def test_logout_all_page_ends_every_session_and_token(
     client_for, user, api_login, client, only_event
 ):
-    here, elsewhere = client_for(user), client_for(user)
+    here = client_for(user)
+    # The other session comes through the real login form (which cycles the session key).
+    elsewhere = Client(REMOTE_ADDR="198.51.100.99")
+    assert elsewhere.post(LOGIN, {"username": "alice", "password": PASSWORD}).status_code == 302
     pair = api_login(user)
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {pair['access']}"}
+    # A non-staff bearer is refused the staff user list with 403 while the token is good.
+    assert client.get("/api/v2/admin/users", **bearer).status_code == 403
     response = here.post(LOGOUT_ALL)
     assert response.status_code == 302
     assert response["Location"] == LOGIN
@@ -235,6 +241,10 @@ def test_logout_all_page_ends_every_session_and_token(
         "/api/v2/auth/refresh", {"refresh": pair["refresh"]}, content_type="application/json"
     )
     assert refreshed.status_code == 401
+    assert client.get("/api/v2/admin/users", **bearer).status_code == 401
+    # The user is told what was ended.
+    page = here.get(LOGIN)
+    assert "Logged out of 2 session(s); 1 API token(s) revoked." in page.content.decode()
     assert event_fields(only_event(response)) == {
         "event_type": "auth_logout",
         "category": "authentication",
