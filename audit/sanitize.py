@@ -32,8 +32,9 @@ SECRET_PHRASES = ("password", "session_key", "sessionkey", "api_key", "private_k
 JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 
 # C0/C1 controls, DEL and the bidirectional overrides that can disguise a filename
-# ("gpj.exe" shown as "exe.jpg") or forge extra log lines (CR/LF, ANSI escapes).
-UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# ("gpj.exe" shown as "exe.jpg") or forge extra log lines (CR/LF, ANSI escapes, and
+# the Unicode line and paragraph separators, which editors and splitlines() break on).
+UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def escape_controls(value: str) -> str:

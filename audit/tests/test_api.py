@@ -454,3 +454,18 @@ def test_csv_cells_cannot_become_formulas(staff_client, dangerous):
     response = staff_client.get(URL, {"format": "ndjson", "request_id": "req-formula-1"})
     [document] = [json.loads(line) for line in body_of(response).splitlines()]
     assert document["username"] == dangerous
+
+
+def test_ndjson_has_one_line_per_event_whatever_the_text(staff_client):
+    # Line and paragraph separators split a line for splitlines() and many editors.
+    for name in ("line\u2028break", "para\u2029break", "nel\x85break", "lf\nbreak"):
+        record_event(event_type="auth_lockout", username=name)
+    response = staff_client.get(URL, {"format": "ndjson", "event_type": "auth_lockout"})
+    lines = body_of(response).splitlines()
+    assert len(lines) == 4
+    assert [json.loads(line)["username"] for line in lines] == [
+        "lf\\u000abreak",
+        "nel\\u0085break",
+        "para\\u2029break",
+        "line\\u2028break",
+    ]

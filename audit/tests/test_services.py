@@ -94,13 +94,13 @@ def test_untrusted_text_is_escaped_and_truncated(db):
     event = record_event(
         event_type="auth_login",
         outcome="failure",
-        username="mallory\n2026-01-01 INFO forged line\x1b[2J",
+        username="mallory\n2026-01-01 INFO forged line\x1b[2J\u2028\u202e",
         client=ClientContext(request_id="r" * 100),
         resource_id="x" * 100,
         message="m" * 1000,
     )
     stored = reread(event)
-    assert stored.username == "mallory\\u000a2026-01-01 INFO forged line\\u001b[2J"
+    assert stored.username == ("mallory\\u000a2026-01-01 INFO forged line\\u001b[2J\\u2028\\u202e")
     assert len(stored.request_id) == 64 and len(stored.resource_id) == 64
     assert len(stored.message) == 500 and stored.message.endswith("…")
 
