@@ -169,6 +169,20 @@ def test_reusing_a_rotated_refresh_token_is_refused_and_recorded(
     )
 
 
+def test_refresh_for_a_disabled_account_is_refused(browser, user, api_login, only_event):
+    pair = api_login(user)
+    user.is_active = False
+    user.save()
+    response = post(browser, REFRESH, {"refresh": pair["refresh"]})
+    assert response.status_code == 401
+    event = only_event(response)
+    assert (event.outcome, event.user_id, event.metadata) == (
+        "failure",
+        user.pk,
+        {"reason": "inactive", "jti": claims(pair["refresh"])["jti"]},
+    )
+
+
 # --- auth_logout -------------------------------------------------------------
 
 

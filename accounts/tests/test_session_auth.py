@@ -104,6 +104,7 @@ def test_session_login_success_is_recorded(browser, user, only_event):
 def test_session_login_failure_keeps_the_attempted_username_only(browser, user, only_event):
     response = browser.post(LOGIN, {"username": "alice", "password": "not the password"})
     assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
     assert not is_logged_in(browser)
     assert event_fields(only_event(response)) == {
         "event_type": "auth_login",
@@ -206,6 +207,19 @@ def test_session_logout_is_recorded(client_for, user, only_event):
         "message": "",
         "metadata": {"method": "session", "scope": "session", "sessions_ended": 1},
     }
+
+
+def test_admin_logout_is_recorded_as_admin(client_for, staff, only_event):
+    client = client_for(staff)
+    response = client.post("/admin/logout/")
+    assert response.status_code in (200, 302)
+    assert not is_logged_in(client)
+    event = only_event(response)
+    assert (event.event_type, event.user_id, event.metadata) == (
+        "auth_logout",
+        staff.pk,
+        {"method": "admin", "scope": "session", "sessions_ended": 1},
+    )
 
 
 def test_logging_out_without_a_session_records_nothing(browser, db, events_for):
