@@ -34,22 +34,96 @@ HASHED_FIELDS = (
 
 def canonical_timestamp(value: datetime) -> str:
     """Return a timestamp as UTC ISO 8601 with microseconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    if value.year < 1000:
+        # strftime does not zero-pad such years; kept so old hashes never change.
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as the strftime above, at half the cost (verification is hot).
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+# json.dumps builds an encoder per call; one shared (stateless) encoder is cheaper.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_encode_string = json.encoder.encode_basestring  # what the encoder above uses for str
 
 
 def canonical_json(value: Any) -> str:
     """Return the canonical JSON text of a value."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL_ENCODER.encode(value)
+
+
+def _json_safe_number(value: float) -> float | int:
+    """Return a float as PostgreSQL's jsonb will give it back (it stores numerics)."""
+    if value.is_integer() and abs(value) >= 1e16:
+        # json.dumps writes 1e+16; jsonb reads it back as the integer 10000000000000000.
+        return int(value)
+    if value == 0:
+        return 0.0  # -0.0 comes back as 0.0
+    return value
 
 
 def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Return metadata as it will read back from any database's JSON column."""
-    return json.loads(canonical_json(metadata))
+    return json.loads(
+        canonical_json(metadata),
+        parse_float=lambda text: _json_safe_number(float(text)),
+        # JSON has no NaN or Infinity and jsonb refuses them: keep them as text.
+        parse_constant=lambda text: text,
+    )
 
 
 def event_hash(fields: dict[str, Any]) -> str:
     """Return the SHA-256 hex digest of an event's canonical serialisation."""
-    payload = {name: fields[name] for name in HASHED_FIELDS}
-    payload["timestamp"] = canonical_timestamp(payload["timestamp"])
-    payload["ip_address"] = payload["ip_address"] or ""
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return row_hash(tuple(fields[name] for name in HASHED_FIELDS))
+
+
+# canonical_json of the payload dict, its keys already in sorted order. Spelled out
+# because verification hashes a million rows: this is ~2x faster than building the
+# dict and sorting it, and a test checks it against canonical_json byte for byte.
+_SLOTS = {"sequence": "%d", "timestamp": '"%s"'}
+_PAYLOAD = (
+    "{" + ",".join(f'"{name}":{_SLOTS.get(name, "%s")}' for name in sorted(HASHED_FIELDS)) + "}"
+)
+_HASHED_COUNT = len(HASHED_FIELDS)
+
+
+def row_hash(values: tuple) -> str:
+    """Return the hash of an event given as a tuple of HASHED_FIELDS values, in order.
+
+    Equal to the SHA-256 of canonical_json({field: value, ...}) with the timestamp as
+    canonical_timestamp and a missing IP address as "".
+    """
+    (
+        sequence,
+        timestamp,
+        event_type,
+        category,
+        outcome,
+        username,
+        ip_address,
+        user_agent,
+        request_id,
+        resource_type,
+        resource_id,
+        message,
+        metadata,
+        prev_hash,
+    ) = values[:_HASHED_COUNT]  # a new hashed field fails here, loudly
+    text = _PAYLOAD % (  # in sorted key order, as canonical_json writes them
+        _encode_string(category),
+        _encode_string(event_type),
+        _encode_string(ip_address or ""),
+        _encode_string(message),
+        canonical_json(metadata),
+        _encode_string(outcome),
+        _encode_string(prev_hash),
+        _encode_string(request_id),
+        _encode_string(resource_id),
+        _encode_string(resource_type),
+        sequence,
+        canonical_timestamp(timestamp),
+        _encode_string(user_agent),
+        _encode_string(username),
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
