@@ -17,9 +17,10 @@ class AuditEventQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("Audit events cannot be deleted; use the audit_retention command.")
 
-    # The retention command is the one sanctioned path that removes rows.
+    # The retention command is the one sanctioned path that removes rows. One DELETE
+    # statement: no rows loaded into memory, no per-row signals for millions of rows.
     def _retention_delete(self) -> int:
-        return super().delete()[0]
+        return self._raw_delete(self.db)
 
 
 class AuditEvent(models.Model):
@@ -88,6 +89,29 @@ class ChainHead(models.Model):
 
     sequence = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    # The newest event's timestamp: the next one is never stamped earlier, even when
+    # the system clock steps backwards, so verification can treat a step back as tampering.
+    timestamp = models.DateTimeField(null=True, editable=False)
 
     def __str__(self) -> str:
         return f"head #{self.sequence}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed note of the chain's newest link, kept so a dashboard can show the last one.
+
+    The signed JSON file handed to the operator is what proves the chain; this row is a
+    copy for display and the starting point of the next checkpoint's verification.
+    """
+
+    sequence = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.sequence} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -75,12 +75,15 @@ def record_event(
         head = lock_chain_head()
         fields["sequence"] = head.sequence + 1
         fields["prev_hash"] = head.hash
-        # Stamped under the lock, so timestamps never run backwards along the chain.
-        fields["timestamp"] = timezone.now()
+        # Stamped under the lock and never before the previous event, so timestamps do
+        # not run backwards along the chain even if the system clock is stepped back.
+        now = timezone.now()
+        fields["timestamp"] = max(now, head.timestamp) if head.timestamp else now
         fields["hash"] = event_hash(fields)
         event = AuditEvent.objects.create(user=user, **fields)
         head.sequence = event.sequence
         head.hash = event.hash
-        head.save(update_fields=["sequence", "hash"])
+        head.timestamp = event.timestamp
+        head.save(update_fields=["sequence", "hash", "timestamp"])
         publish_after_commit(event)
     return event
