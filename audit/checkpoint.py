@@ -1,0 +1,205 @@
+"""Signed checkpoints: the chain's newest link, signed so the database cannot forge it.
+
+Kept outside the database (a file handed to the operator, a ticket, a WORM bucket), a
+checkpoint proves later that nothing up to it was removed or rewritten, even by
+someone who recomputed every hash and moved the chain head. The HMAC key is
+AUDIT_SIGNING_KEY, separate from SECRET_KEY so rotating one leaves the other's
+signatures valid.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from .chain import canonical_json, canonical_timestamp
+from .integrity import verify_chain
+from .models import AuditCheckpoint, AuditEvent, ChainHead
+
+CHECKPOINT_VERSION = 1
+# Bound into every signature so an HMAC made with the same key for another purpose
+# can never pass as a checkpoint.
+SIGNING_CONTEXT = b"ocr-service audit checkpoint\n"
+HEX_64 = re.compile(r"[0-9a-f]{64}")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be made, read or trusted."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed (sequence, hash) pair: the chain's newest link when it was made."""
+
+    sequence: int
+    hash: str
+    created_at: str
+    signature: str
+
+    def document(self) -> dict[str, Any]:
+        """Return the JSON document written to the checkpoint file."""
+        return {
+            "version": CHECKPOINT_VERSION,
+            "sequence": self.sequence,
+            "hash": self.hash,
+            "created_at": self.created_at,
+            "signature": self.signature,
+        }
+
+    def is_signed_correctly(self) -> bool:
+        """Return True when the signature matches AUDIT_SIGNING_KEY."""
+        expected = sign(sequence=self.sequence, hash=self.hash, created_at=self.created_at)
+        return hmac.compare_digest(expected, self.signature)
+
+
+def sign(*, sequence: int, hash: str, created_at: str) -> str:
+    """Return the HMAC-SHA256 of a checkpoint's signed fields."""
+    message = SIGNING_CONTEXT + canonical_json(
+        {
+            "version": CHECKPOINT_VERSION,
+            "sequence": sequence,
+            "hash": hash,
+            "created_at": created_at,
+        }
+    ).encode("utf-8")
+    key = settings.AUDIT_SIGNING_KEY.encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def latest_checkpoint() -> AuditCheckpoint | None:
+    """Return the most recent recorded checkpoint, for a dashboard; None if none yet."""
+    return AuditCheckpoint.objects.order_by("-created_at", "-id").first()
+
+
+def as_checkpoint(record: AuditCheckpoint) -> Checkpoint:
+    """Return the signed checkpoint a recorded row stands for."""
+    return Checkpoint(
+        sequence=record.sequence,
+        hash=record.hash,
+        created_at=canonical_timestamp(record.created_at),
+        signature=record.signature,
+    )
+
+
+def create_checkpoint() -> Checkpoint:
+    """Verify the chain up to its newest link, then sign that link and record it.
+
+    Only what was verified is signed: a checkpoint must never launder a broken chain.
+    The walk starts at the previous checkpoint when its signature still holds, so a
+    checkpoint costs the events since the last one, not the whole trail.
+    """
+    head = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
+    if head is None or head[0] == 0:
+        raise CheckpointError("The audit trail is empty: there is nothing to checkpoint.")
+    sequence, head_hash = head
+
+    previous_record = latest_checkpoint()
+    previous = as_checkpoint(previous_record) if previous_record else None
+    if previous is not None and previous.is_signed_correctly() and previous.sequence <= sequence:
+        result = verify_chain(
+            from_sequence=previous.sequence, to_sequence=sequence, checkpoint=previous
+        )
+    else:
+        result = verify_chain(to_sequence=sequence)
+    if not result.ok:
+        raise CheckpointError(
+            f"Refusing to sign a broken chain: #{result.first_bad_sequence}: {result.reason}"
+        )
+    newest = AuditEvent.objects.filter(sequence=sequence).values_list("hash", flat=True).first()
+    if newest != head_hash:
+        raise CheckpointError(f"#{sequence} does not match the chain head; run verify_audit_chain.")
+
+    created_at = timezone.now()
+    stamp = canonical_timestamp(created_at)
+    checkpoint = Checkpoint(
+        sequence=sequence,
+        hash=head_hash,
+        created_at=stamp,
+        signature=sign(sequence=sequence, hash=head_hash, created_at=stamp),
+    )
+    AuditCheckpoint.objects.create(
+        sequence=sequence,
+        hash=head_hash,
+        created_at=created_at,
+        signature=checkpoint.signature,
+    )
+    return checkpoint
+
+
+def parse_checkpoint(text: str) -> Checkpoint:
+    """Return the checkpoint in a JSON document; raise CheckpointError unless signed by us."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise CheckpointError(f"The checkpoint is not JSON: {error}")
+    if not isinstance(document, dict) or document.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"The checkpoint is not a version {CHECKPOINT_VERSION} checkpoint.")
+    sequence = document.get("sequence")
+    chain_hash = document.get("hash")
+    created_at = document.get("created_at")
+    signature = document.get("signature")
+    # bool is an int in Python; "sequence": true is not a sequence number.
+    if type(sequence) is not int or sequence < 1:
+        raise CheckpointError("The checkpoint's sequence is not a positive integer.")
+    for name, value in (("hash", chain_hash), ("signature", signature)):
+        if not isinstance(value, str) or not HEX_64.fullmatch(value):
+            raise CheckpointError(f"The checkpoint's {name} is not 64 hex digits.")
+    if not isinstance(created_at, str):
+        raise CheckpointError("The checkpoint's created_at is not a timestamp.")
+    checkpoint = Checkpoint(
+        sequence=sequence, hash=chain_hash, created_at=created_at, signature=signature
+    )
+    if not checkpoint.is_signed_correctly():
+        raise CheckpointError(
+            "The checkpoint's signature does not match: it was forged, modified, "
+            "or signed with another AUDIT_SIGNING_KEY."
+        )
+    return checkpoint
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """Return the signed checkpoint stored in a file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"Cannot read checkpoint {path}: {error}")
+    return parse_checkpoint(text)
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> str:
+    """Return the checkpoint file's text."""
+    return json.dumps(checkpoint.document(), indent=2, sort_keys=True) + "\n"
+
+
+def write_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
+    """Write the checkpoint file atomically and durably (temp file, fsync, rename)."""
+    path = Path(path)
+    directory = path.parent.resolve()
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(checkpoint_json(checkpoint))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_directory(directory)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in a directory durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

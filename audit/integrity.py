@@ -1,0 +1,401 @@
+"""Verify the audit hash chain: recompute every link in sequence order, streaming.
+
+Rows are read as plain tuples (values_list + a chunked cursor) so a million events
+take seconds and constant memory. The walk stops at the first broken link and names
+its sequence number; a staff dashboard and the verify_audit_chain command share it.
+"""
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.db.models import Max
+
+from .chain import GENESIS_HASH, HASHED_FIELDS, row_hash
+from .models import AuditEvent, ChainHead
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
+
+# The hashed fields, then the stored hash: the tuple shape every walk consumes.
+ROW_FIELDS = (*HASHED_FIELDS, "hash")
+_PREV_HASH = HASHED_FIELDS.index("prev_hash")
+_TIMESTAMP = HASHED_FIELDS.index("timestamp")
+_HASH = len(HASHED_FIELDS)
+CHUNK_SIZE = 5000
+PRUNE_EVENT = "audit_prune"
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The verdict on a stretch of the chain; ``first_bad_sequence`` names where it broke."""
+
+    ok: bool
+    rows_checked: int
+    first_bad_sequence: int | None = None
+    reason: str = ""
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """The last verified event: what the next one must point at."""
+
+    sequence: int
+    hash: str
+    timestamp: datetime | None = None
+
+
+class ChainBroken(Exception):
+    """A link that does not hold; carries the first bad sequence number."""
+
+    def __init__(self, sequence: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.sequence = sequence
+        self.reason = reason
+
+
+def prune_boundaries() -> dict[int, str]:
+    """Return {last pruned sequence: its hash} as recorded by audit_prune events.
+
+    The prune events are themselves links of the chain, so a boundary cannot be
+    forged without breaking the chain after it.
+    """
+    boundaries: dict[int, str] = {}
+    recorded = AuditEvent.objects.filter(event_type=PRUNE_EVENT).values_list("metadata", flat=True)
+    for metadata in recorded:
+        try:
+            boundaries[int(metadata["last_sequence"])] = str(metadata["last_hash"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return boundaries
+
+
+class ChainWalk:
+    """Check rows arriving in sequence order against the link before them.
+
+    ``previous`` is the verified predecessor, or None when the first row must be the
+    start of the chain: #1 after the genesis hash, or the first row after a prune.
+    """
+
+    def __init__(self, *, previous: Link | None = None) -> None:
+        self.previous = previous
+        self.rows_checked = 0
+        self.first_sequence: int | None = None
+        self.first_timestamp: datetime | None = None
+        self._boundaries: dict[int, str] | None = None
+
+    def boundaries(self) -> dict[int, str]:
+        # Read lazily: most walks start at #1 or after a verified predecessor.
+        if self._boundaries is None:
+            self._boundaries = prune_boundaries()
+        return self._boundaries
+
+    def check_start(self, sequence: int, prev_hash: str) -> None:
+        """Raise ChainBroken unless a row with no predecessor may begin the chain."""
+        if sequence == 1:
+            if prev_hash != GENESIS_HASH:
+                raise ChainBroken(1, "#1 does not follow the genesis hash")
+            return
+        boundaries = self.boundaries()
+        pruned_hash = boundaries.get(sequence - 1)
+        if pruned_hash is None:
+            earlier = [boundary for boundary in boundaries if boundary < sequence - 1]
+            missing = max(earlier, default=0) + 1
+            raise ChainBroken(
+                missing,
+                f"#{missing}-#{sequence - 1} missing: #{sequence} is the oldest row "
+                "and no audit_prune event accounts for the rows before it",
+            )
+        if prev_hash != pruned_hash:
+            raise ChainBroken(
+                sequence,
+                f"#{sequence} does not follow the last pruned hash recorded by audit_prune",
+            )
+
+    def walk(self, rows: Iterable[tuple]) -> Link | None:
+        """Check every row; return the last link or raise ChainBroken at the first bad one."""
+        previous = self.previous
+        expected = previous.sequence + 1 if previous else None
+        prev_hash = previous.hash if previous else None
+        prev_timestamp = previous.timestamp if previous else None
+        prev_sequence = previous.sequence if previous else None
+        checked = 0
+        try:
+            for row in rows:
+                sequence = row[0]
+                if expected is None:
+                    self.check_start(sequence, row[_PREV_HASH])
+                else:
+                    if sequence != expected:
+                        if sequence < expected:
+                            raise ChainBroken(
+                                sequence,
+                                f"#{sequence} appears again after #{prev_sequence} "
+                                "(row inserted or sequence numbers changed)",
+                            )
+                        last_missing = sequence - 1
+                        span = f"#{expected}" + (
+                            f"-#{last_missing}" if last_missing > expected else ""
+                        )
+                        raise ChainBroken(expected, f"{span} missing (row deleted)")
+                    if row[_PREV_HASH] != prev_hash:
+                        raise ChainBroken(
+                            sequence,
+                            f"#{sequence} does not link to #{prev_sequence}: its prev_hash "
+                            f"differs from the hash of #{prev_sequence} "
+                            "(row deleted, inserted, reordered or rehashed)",
+                        )
+                if row_hash(row) != row[_HASH]:
+                    raise ChainBroken(
+                        sequence, f"#{sequence} hash mismatch: its recorded fields were changed"
+                    )
+                timestamp = row[_TIMESTAMP]
+                if prev_timestamp is not None and timestamp < prev_timestamp:
+                    raise ChainBroken(
+                        sequence,
+                        f"#{sequence} is timestamped before #{prev_sequence} (rows reordered)",
+                    )
+                if self.first_sequence is None:
+                    self.first_sequence = sequence
+                    self.first_timestamp = timestamp
+                prev_sequence = sequence
+                prev_hash = row[_HASH]
+                prev_timestamp = timestamp
+                expected = sequence + 1
+                checked += 1
+        finally:
+            # Also on a break: the last good link says how far the walk got.
+            self.rows_checked += checked
+            if checked:
+                self.previous = Link(prev_sequence, prev_hash, prev_timestamp)
+        return self.previous if checked else None
+
+
+def event_rows(*, first: int | None = None, last: int | None = None, chunk_size: int = CHUNK_SIZE):
+    """Yield events as ROW_FIELDS tuples in sequence order, a chunk at a time."""
+    queryset = AuditEvent.objects.order_by("sequence")
+    if first is not None:
+        queryset = queryset.filter(sequence__gte=first)
+    if last is not None:
+        queryset = queryset.filter(sequence__lte=last)
+    return queryset.values_list(*ROW_FIELDS).iterator(chunk_size=chunk_size)
+
+
+def predecessor(sequence: int) -> Link | None:
+    """Return the newest event before a sequence number, if any."""
+    row = (
+        AuditEvent.objects.filter(sequence__lt=sequence)
+        .order_by("-sequence")
+        .values_list("sequence", "hash", "timestamp")
+        .first()
+    )
+    return Link(*row) if row else None
+
+
+def verify_chain(
+    *,
+    from_sequence: int | None = None,
+    to_sequence: int | None = None,
+    checkpoint: "Checkpoint | None" = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> VerificationResult:
+    """Recompute the chain (or the stretch from..to) and return the verdict.
+
+    When the stretch reaches the newest event it is compared with the chain head, so
+    removing the newest rows is caught too. ``checkpoint`` (an audit.checkpoint
+    Checkpoint whose signature was checked) must still be in the chain, unchanged.
+    """
+    # The head is read first and bounds the walk: events committed while we read
+    # are not mistaken for rows past the head.
+    head = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
+    last = to_sequence
+    if head is not None and (last is None or last >= head[0]):
+        last = head[0]
+    reaches_head = head is not None and last == head[0]
+
+    previous = predecessor(from_sequence) if from_sequence and from_sequence > 1 else None
+    walk = ChainWalk(previous=previous)
+    try:
+        final = walk.walk(event_rows(first=from_sequence, last=last, chunk_size=chunk_size))
+        end_checks(
+            walk=walk,
+            final=final,
+            head=head,
+            last=last,
+            reaches_head=reaches_head,
+            from_sequence=from_sequence,
+        )
+        checkpoint_note = check_checkpoint(checkpoint) if checkpoint is not None else ""
+    except ChainBroken as broken:
+        return VerificationResult(
+            ok=False,
+            rows_checked=walk.rows_checked,
+            first_bad_sequence=broken.sequence,
+            reason=broken.reason,
+            first_sequence=walk.first_sequence,
+            last_sequence=walk.previous.sequence if walk.previous else None,
+        )
+    final = walk.previous
+    reason = "chain intact" if walk.rows_checked else "no events in range"
+    return VerificationResult(
+        ok=True,
+        rows_checked=walk.rows_checked,
+        reason=f"{reason}; {checkpoint_note}" if checkpoint_note else reason,
+        first_sequence=walk.first_sequence,
+        last_sequence=final.sequence if final and walk.rows_checked else None,
+    )
+
+
+def end_checks(
+    *,
+    walk: ChainWalk,
+    final: Link | None,
+    head: tuple[int, str] | None,
+    last: int | None,
+    reaches_head: bool,
+    from_sequence: int | None,
+) -> None:
+    """Raise ChainBroken when rows are missing at the end or the head disagrees."""
+    if head is None:
+        if walk.rows_checked:
+            raise ChainBroken(None, "the chain head row is missing")
+        return
+    newest = final.sequence if final else None
+    if last is not None and last > 0 and (newest is None or newest < last):
+        if newest is None:
+            if from_sequence is None or from_sequence <= 1:
+                earlier = [b for b in walk.boundaries() if b < last]
+                missing = max(earlier, default=0) + 1
+            else:
+                missing = from_sequence
+        else:
+            missing = newest + 1
+        if missing <= last:
+            what = "the chain head is at" if reaches_head else "the range ends at"
+            raise ChainBroken(
+                missing,
+                f"#{missing}-#{last} missing: {what} #{last} "
+                + ("(newest rows removed)" if reaches_head else "(rows deleted)"),
+            )
+    if not reaches_head:
+        return
+    if final is not None and final.sequence == head[0] and final.hash != head[1]:
+        raise ChainBroken(head[0], f"#{head[0]} does not match the hash held by the chain head")
+    # Read the newest sequence before the head: a row committed in between moves the
+    # head as well, so only rows no writer accounted for show up as past the head.
+    newest_row = AuditEvent.objects.aggregate(newest=Max("sequence"))["newest"]
+    head_now = ChainHead.objects.filter(pk=1).values_list("sequence", flat=True).first() or 0
+    if newest_row is not None and newest_row > head_now:
+        raise ChainBroken(
+            head_now + 1,
+            f"#{head_now + 1} is past the chain head #{head_now} (row inserted)",
+        )
+
+
+def check_checkpoint(checkpoint: "Checkpoint") -> str:
+    """Return a note on the checkpoint; raise ChainBroken if its event is gone or changed."""
+    sequence, expected_hash = checkpoint.sequence, checkpoint.hash
+    row = AuditEvent.objects.filter(sequence=sequence).values_list("hash", flat=True).first()
+    if row is not None:
+        if row != expected_hash:
+            raise ChainBroken(
+                sequence, f"#{sequence} differs from the signed checkpoint (chain rewritten)"
+            )
+        return f"checkpoint #{sequence} of {checkpoint.created_at} matches"
+    oldest = AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True).first()
+    pruned = oldest is not None and sequence < oldest
+    if pruned and any(sequence <= boundary for boundary in prune_boundaries()):
+        # Gone through the retention command, which the chain itself records (and the
+        # walk has checked that the oldest remaining row follows the prune boundary).
+        return f"checkpoint #{sequence} of {checkpoint.created_at} was pruned by retention"
+    before = predecessor(sequence)
+    missing = before.sequence + 1 if before else 1
+    raise ChainBroken(
+        missing,
+        f"#{sequence} from the signed checkpoint is gone: rows from #{missing} were removed",
+    )
+
+
+# --- Archives ----------------------------------------------------------------
+
+
+def parse_canonical_timestamp(value: str) -> datetime:
+    """Return the datetime of a canonical timestamp as archives store it."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def archive_rows(path: Path) -> Iterator[tuple]:
+    """Yield the events of a retention archive as ROW_FIELDS tuples."""
+    number = 0
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                number += 1
+                document = json.loads(line)
+                document["timestamp"] = parse_canonical_timestamp(document["timestamp"])
+                yield tuple(document[name] for name in ROW_FIELDS)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ChainBroken(None, f"archive line {number} is not an event: {error}")
+    except (OSError, EOFError) as error:
+        # A truncated or corrupted gzip stream, or a file that is not gzip at all.
+        raise ChainBroken(None, f"archive unreadable after line {number}: {error}")
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 hex digest of a file, read a block at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_archive(path: Path) -> VerificationResult:
+    """Recompute the hashes and links inside a retention archive.
+
+    The archive must be one unbroken stretch of the chain; its SHA-256 is looked up
+    among the audit_prune events so the file is also shown to be the one recorded.
+    """
+    walk = ChainWalk(previous=None)
+    rows = iter(archive_rows(path))
+    try:
+        first = next(rows, None)
+        if first is None:
+            raise ChainBroken(None, "the archive holds no events")
+        # The archive's first row follows a link that is not in the file: trust it.
+        walk.previous = Link(first[0] - 1, first[_PREV_HASH], None)
+        walk.walk([first])
+        walk.walk(rows)
+    except ChainBroken as broken:
+        return VerificationResult(
+            ok=False,
+            rows_checked=walk.rows_checked,
+            first_bad_sequence=broken.sequence,
+            reason=broken.reason,
+            first_sequence=walk.first_sequence,
+            last_sequence=walk.previous.sequence if walk.previous else None,
+        )
+    digest = file_sha256(path)
+    recorded = AuditEvent.objects.filter(
+        event_type=PRUNE_EVENT, metadata__archive_sha256=digest
+    ).values_list("sequence", flat=True)
+    prune_sequence = recorded.first()
+    reason = (
+        f"archive intact; recorded by audit_prune event #{prune_sequence}"
+        if prune_sequence is not None
+        else "archive intact; no audit_prune event in this database records its SHA-256"
+    )
+    return VerificationResult(
+        ok=True,
+        rows_checked=walk.rows_checked,
+        reason=reason,
+        first_sequence=walk.first_sequence,
+        last_sequence=walk.previous.sequence if walk.previous else None,
+    )

@@ -1,0 +1,116 @@
+"""Helpers for integrity tests: build chains directly and tamper with them like a DBA.
+
+Tampering goes through raw SQL with the PostgreSQL append-only triggers disabled for
+the one statement, which is what someone holding the table owner's rights can do.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audit.chain import GENESIS_HASH, event_hash, normalise_metadata
+from audit.models import AuditEvent, ChainHead
+
+TABLE = AuditEvent._meta.db_table
+is_postgresql = connection.vendor == "postgresql"
+
+
+@contextmanager
+def triggers_disabled() -> Iterator[None]:
+    """Run the block with the append-only triggers off (PostgreSQL), in one transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if is_postgresql:
+            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
+        yield
+        if is_postgresql:
+            cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
+
+
+def raw_sql(sql: str, params: Sequence[Any] = ()) -> int:
+    """Execute SQL against the audit table as a DBA would; return the row count."""
+    with triggers_disabled(), connection.cursor() as cursor:
+        cursor.execute(sql.replace("{table}", TABLE), params)
+        return cursor.rowcount
+
+
+def head() -> tuple[int, str]:
+    """Return the chain head's (sequence, hash)."""
+    return ChainHead.objects.values_list("sequence", "hash").get(pk=1)
+
+
+def hash_of(sequence: int) -> str:
+    return AuditEvent.objects.values_list("hash", flat=True).get(sequence=sequence)
+
+
+def event_fields(sequence: int) -> dict[str, Any]:
+    """Return the stored hashed fields of an event."""
+    return AuditEvent.objects.filter(sequence=sequence).values().get()
+
+
+def append_chain(
+    count: int, *, start: datetime | None = None, step: timedelta = timedelta(minutes=1)
+) -> list[AuditEvent]:
+    """Append correctly chained events stamped from ``start`` on; move the head.
+
+    record_event stamps "now"; retention tests need events that are already old.
+    """
+    current = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
+    sequence, prev_hash = current if current else (0, GENESIS_HASH)
+    moment = start or timezone.now()
+    events = []
+    for number in range(count):
+        sequence += 1
+        fields = {
+            "sequence": sequence,
+            "timestamp": moment + step * number,
+            "event_type": "task_create",
+            "category": "task",
+            "outcome": "success",
+            "username": f"seed{sequence}",
+            "ip_address": "192.0.2.10",
+            "user_agent": "seed/1.0",
+            "request_id": f"req-{sequence}",
+            "resource_type": "task",
+            "resource_id": str(sequence),
+            "message": f"Seeded event {sequence}",
+            "metadata": normalise_metadata({"n": sequence, "note": "ünïcode ✓"}),
+            "prev_hash": prev_hash,
+        }
+        fields["hash"] = prev_hash = event_hash(fields)
+        events.append(AuditEvent(**fields))
+    AuditEvent.objects.bulk_create(events)
+    last = events[-1]
+    ChainHead.objects.update_or_create(
+        pk=1,
+        defaults={"sequence": last.sequence, "hash": last.hash, "timestamp": last.timestamp},
+    )
+    return events
+
+
+def rehash_from(sequence: int) -> None:
+    """Recompute prev_hash and hash from an event onwards and move the head: a full rewrite.
+
+    What an attacker who knows the algorithm does after editing a row; only a signed
+    checkpoint (or a timestamp running backwards) gives it away.
+    """
+    previous = (
+        AuditEvent.objects.filter(sequence__lt=sequence)
+        .order_by("-sequence")
+        .values_list("hash", flat=True)
+        .first()
+    ) or GENESIS_HASH
+    rows = list(AuditEvent.objects.filter(sequence__gte=sequence).order_by("sequence").values())
+    with triggers_disabled(), connection.cursor() as cursor:
+        for row in rows:
+            row["prev_hash"] = previous
+            row["hash"] = previous = event_hash(row)
+            cursor.execute(
+                f"UPDATE {TABLE} SET prev_hash = %s, hash = %s WHERE id = %s",  # noqa: S608
+                [row["prev_hash"], row["hash"], row["id"]],
+            )
+    if rows:
+        ChainHead.objects.filter(pk=1).update(sequence=rows[-1]["sequence"], hash=previous)

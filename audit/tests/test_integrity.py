@@ -1,0 +1,456 @@
+"""Chain verification: every kind of tampering is caught and named by its sequence."""
+
+import hashlib
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+from django.utils import timezone as django_timezone
+
+from audit.chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    canonical_json,
+    canonical_timestamp,
+    event_hash,
+    row_hash,
+)
+from audit.client import ClientContext
+from audit.integrity import verify_chain
+from audit.management.commands.verify_audit_chain import Command as VerifyCommand
+from audit.models import AuditEvent, ChainHead
+from audit.services import record_event
+from audit.tests.tamper import (
+    append_chain,
+    event_fields,
+    hash_of,
+    head,
+    raw_sql,
+    rehash_from,
+    triggers_disabled,
+)
+
+
+@pytest.fixture
+def chain(db):
+    """Ten events recorded through the real service, with varied fields."""
+    events = []
+    for number in range(1, 11):
+        events.append(
+            record_event(
+                event_type="auth_login" if number % 2 else "task_create",
+                username=f"user{number}",
+                client=ClientContext(
+                    ip_address="2001:db8::1" if number % 3 else "198.51.100.4",
+                    user_agent="pytest/1.0",
+                    request_id=f"r{number}",
+                ),
+                resource_type="task",
+                resource_id=number,
+                message=f'Event «{number}» with "quotes" and \\backslash',
+                metadata={"n": number, "nested": {"b": [1, 2.5, None], "a": "ü"}},
+            )
+        )
+    return events
+
+
+def verify_command(*args: str) -> str:
+    """Run verify_audit_chain and return what it printed."""
+    out = StringIO()
+    call_command("verify_audit_chain", *args, stdout=out)
+    return out.getvalue()
+
+
+def broken_command(*args: str) -> tuple[CommandError, str]:
+    """Run verify_audit_chain expecting failure; return the error and what it printed."""
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("verify_audit_chain", *args, stdout=out)
+    return caught.value, out.getvalue()
+
+
+# --- The hash itself -----------------------------------------------------------
+
+
+def reference_hash(fields: dict) -> str:
+    """The chain's definition: SHA-256 of canonical JSON of the hashed fields."""
+    payload = {name: fields[name] for name in HASHED_FIELDS}
+    payload["timestamp"] = canonical_timestamp(payload["timestamp"])
+    payload["ip_address"] = payload["ip_address"] or ""
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"ip_address": None},
+        {"message": 'quote " backslash \\ tab \\t newline-escaped \\u000a'},
+        {"username": "名前 😀 \u2028", "user_agent": "</script><b>"},
+        {"metadata": {"z": 1, "a": {"y": [1, 2.5, None, True]}, "ключ": "значение"}},
+        {"timestamp": datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        {"timestamp": datetime(2026, 6, 1, 12, 0, 0, 7, tzinfo=timezone(timedelta(hours=-5)))},
+        {"sequence": 10**15, "prev_hash": "f" * 64},
+    ],
+)
+def test_row_hash_is_the_canonical_json_hash(overrides):
+    fields = {
+        "sequence": 7,
+        "timestamp": datetime(2026, 11, 26, 15, 47, 21, tzinfo=UTC),
+        "event_type": "auth_login",
+        "category": "authentication",
+        "outcome": "success",
+        "username": "alice",
+        "ip_address": "203.0.113.7",
+        "user_agent": "pytest",
+        "request_id": "abc",
+        "resource_type": "user",
+        "resource_id": "1",
+        "message": "",
+        "metadata": {},
+        "prev_hash": GENESIS_HASH,
+        **overrides,
+    }
+    expected = reference_hash(fields)
+    assert event_hash(fields) == expected
+    assert row_hash(tuple(fields[name] for name in HASHED_FIELDS)) == expected
+
+
+def test_canonical_timestamp_matches_strftime_form():
+    for moment in (
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=2))),
+        datetime(1000, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    ):
+        assert canonical_timestamp(moment) == moment.astimezone(UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ"
+        )
+
+
+def test_metadata_that_jsonb_would_rewrite_still_verifies(db):
+    # json.dumps writes 1e+16 and -0.0; PostgreSQL's jsonb reads back 10000000000000000
+    # and 0.0. NaN is not JSON at all. The stored hash must still match on both DBs.
+    record_event(
+        event_type="task_create",
+        metadata={"big": 1e16, "huge": 1.5e300, "negzero": -0.0, "nan": float("nan"), "x": 0.1},
+    )
+    stored = AuditEvent.objects.get()
+    assert stored.metadata["big"] == 10**16
+    assert stored.metadata["nan"] == "NaN"
+    assert verify_chain().ok
+
+
+@pytest.mark.parametrize("address", ["::ffff:192.0.2.1", "2001:DB8:0:0:1:0:0:1", "192.0.2.1"])
+def test_ip_addresses_verify_after_read_back(db, address):
+    record_event(event_type="auth_login", client=ClientContext(ip_address=address))
+    assert verify_chain().ok
+
+
+# --- An intact chain -------------------------------------------------------------
+
+
+def test_intact_chain_verifies(chain):
+    result = verify_chain()
+    assert result.ok
+    assert result.rows_checked == 10
+    assert (result.first_sequence, result.last_sequence) == (1, 10)
+    assert result.first_bad_sequence is None
+
+
+def test_empty_trail_verifies(db):
+    result = verify_chain()
+    assert result.ok
+    assert result.rows_checked == 0
+
+
+def test_small_chunks_give_the_same_verdict(chain):
+    assert verify_chain(chunk_size=3).rows_checked == 10
+    raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 7")
+    assert verify_chain(chunk_size=3).first_bad_sequence == 7
+
+
+def test_command_prints_rows_checked_and_verdict(chain):
+    output = verify_command()
+    assert "Checked 10 audit events (#1-#10)" in output
+    assert "OK: chain intact." in output
+
+
+def test_clock_stepped_back_does_not_break_the_chain(chain):
+    # The head remembers the newest timestamp; a clock running late keeps to it.
+    future = django_timezone.now() + timedelta(hours=1)
+    ChainHead.objects.filter(pk=1).update(timestamp=future)
+    event = record_event(event_type="auth_logout")
+    assert event.timestamp == future
+    assert verify_chain().ok
+
+
+# --- Tampering -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("message", "nothing to see here"),
+        ("username", "mallory"),
+        ("event_type", "auth_logout"),
+        ("ip_address", "192.0.2.99"),
+        ("metadata", '{"n": 4, "nested": {}}'),
+        ("timestamp", None),  # filled in below
+    ],
+)
+def test_changed_field_is_named(chain, column, value):
+    if column == "timestamp":
+        value = event_fields(4)["timestamp"] + timedelta(microseconds=1)
+    # The column comes from the parametrize list above, not from input.
+    raw_sql(f"UPDATE {{table}} SET {column} = %s WHERE sequence = 4", [value])  # noqa: S608
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_sequence == 4
+    assert "hash mismatch" in result.reason
+    assert result.rows_checked == 3
+
+
+def test_changed_field_through_the_base_manager_is_named(chain):
+    # The base manager skips the append-only queryset; on PostgreSQL only a DBA
+    # without the trigger gets this far.
+    with triggers_disabled():
+        AuditEvent._base_manager.filter(sequence=6).update(resource_id="other")
+    assert verify_chain().first_bad_sequence == 6
+
+
+def test_changed_and_rehashed_row_breaks_the_next_link(chain):
+    fields = event_fields(4)
+    fields["message"] = "rewritten"
+    raw_sql(
+        "UPDATE {table} SET message = %s, hash = %s WHERE sequence = 4",
+        ["rewritten", event_hash(fields)],
+    )
+    result = verify_chain()
+    assert result.first_bad_sequence == 5
+    assert "does not link to #4" in result.reason
+
+
+def test_deleted_row_is_named(chain):
+    raw_sql("DELETE FROM {table} WHERE sequence = 6")
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_sequence == 6
+    assert "#6 missing (row deleted)" in result.reason
+
+
+def test_deleted_rows_are_named_by_the_first(chain):
+    raw_sql("DELETE FROM {table} WHERE sequence BETWEEN 3 AND 5")
+    result = verify_chain()
+    assert result.first_bad_sequence == 3
+    assert "#3-#5 missing" in result.reason
+
+
+def test_deleted_first_rows_are_named(chain):
+    raw_sql("DELETE FROM {table} WHERE sequence <= 2")
+    result = verify_chain()
+    assert result.first_bad_sequence == 1
+    assert "no audit_prune event accounts for" in result.reason
+
+
+def test_first_row_not_after_genesis_is_named(chain):
+    raw_sql("UPDATE {table} SET prev_hash = %s WHERE sequence = 1", ["a" * 64])
+    assert verify_chain().first_bad_sequence == 1
+
+
+def test_inserted_row_past_the_head_is_named(chain):
+    # A perfectly linked forgery appended without moving the head.
+    append_chain(1)
+    ChainHead.objects.filter(pk=1).update(sequence=10, hash=hash_of(10))
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_sequence == 11
+    assert "past the chain head" in result.reason
+
+
+def test_inserted_row_in_the_middle_is_named(chain):
+    # Make room at #5 (renumber #5..#10 upwards, newest first for the unique index),
+    # then insert a forged row that links correctly to #4.
+    for sequence in range(10, 4, -1):
+        raw_sql("UPDATE {table} SET sequence = %s WHERE sequence = %s", [sequence + 1, sequence])
+    forged = {**event_fields(4), "sequence": 5, "prev_hash": hash_of(4), "message": "forged"}
+    forged.pop("id")
+    forged["hash"] = event_hash(forged)
+    AuditEvent.objects.create(**forged)
+    result = verify_chain()
+    assert not result.ok
+    # The forgery itself is consistent; the chain breaks where the old #5 follows it.
+    assert result.first_bad_sequence == 6
+    assert "does not link to #5" in result.reason
+
+
+def test_swapped_sequence_numbers_are_named(chain):
+    raw_sql("UPDATE {table} SET sequence = 1000 WHERE sequence = 3")
+    raw_sql("UPDATE {table} SET sequence = 3 WHERE sequence = 4")
+    raw_sql("UPDATE {table} SET sequence = 4 WHERE sequence = 1000")
+    result = verify_chain()
+    assert result.first_bad_sequence == 3
+    assert not result.ok
+
+
+def test_swapped_timestamps_are_named(chain):
+    third, fourth = event_fields(3)["timestamp"], event_fields(4)["timestamp"]
+    raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = 3", [fourth])
+    raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = 4", [third])
+    assert verify_chain().first_bad_sequence == 3
+
+
+def test_timestamp_running_backwards_is_named_even_when_rehashed(chain):
+    earlier = event_fields(2)["timestamp"] - timedelta(seconds=1)
+    raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = 6", [earlier])
+    rehash_from(6)
+    result = verify_chain()
+    assert result.first_bad_sequence == 6
+    assert "timestamped before #5" in result.reason
+
+
+def test_truncated_newest_rows_are_named_against_the_head(chain):
+    raw_sql("DELETE FROM {table} WHERE sequence >= 9")
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_sequence == 9
+    assert "the chain head is at #10" in result.reason
+
+
+def test_head_that_disagrees_with_the_newest_row_is_named(chain):
+    ChainHead.objects.filter(pk=1).update(hash="b" * 64)
+    assert verify_chain().first_bad_sequence == 10
+
+
+def test_missing_head_is_reported(chain):
+    ChainHead.objects.all().delete()
+    result = verify_chain()
+    assert not result.ok
+    assert "chain head row is missing" in result.reason
+
+
+def test_everything_deleted_is_named(chain):
+    raw_sql("DELETE FROM {table}")
+    result = verify_chain()
+    assert result.first_bad_sequence == 1
+    assert not result.ok
+
+
+def test_full_rewrite_passes_without_a_checkpoint(chain):
+    # The limit of a hash chain alone; test_checkpoint shows a checkpoint catching it.
+    raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 3")
+    rehash_from(3)
+    assert verify_chain().ok
+
+
+# --- Ranges ----------------------------------------------------------------------
+
+
+def test_range_checks_only_its_rows(chain):
+    raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 8")
+    assert verify_chain(from_sequence=1, to_sequence=5).ok
+    assert verify_chain(from_sequence=1, to_sequence=5).rows_checked == 5
+    inside = verify_chain(from_sequence=6, to_sequence=9)
+    assert inside.first_bad_sequence == 8
+    assert inside.rows_checked == 2
+    # #9 still links to #8's recorded hash: a range after the change is intact.
+    assert verify_chain(from_sequence=9).ok
+
+
+def test_range_checks_the_link_into_it(chain):
+    raw_sql("DELETE FROM {table} WHERE sequence = 4")
+    assert verify_chain(from_sequence=5).first_bad_sequence == 4
+    raw_sql("UPDATE {table} SET prev_hash = %s WHERE sequence = 7", ["c" * 64])
+    assert verify_chain(from_sequence=7, to_sequence=8).first_bad_sequence == 7
+
+
+def test_range_end_that_is_missing_is_named(chain):
+    raw_sql("DELETE FROM {table} WHERE sequence = 5")
+    result = verify_chain(from_sequence=2, to_sequence=5)
+    assert result.first_bad_sequence == 5
+
+
+def test_range_command_output(chain):
+    output = verify_command("--from", "3", "--to", "6")
+    assert "Checked 4 audit events (#3-#6)" in output
+
+
+# --- The command's exit status --------------------------------------------------
+
+
+def test_broken_chain_exits_1_naming_the_first_bad_sequence(chain):
+    raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 3")
+    raw_sql("UPDATE {table} SET message = 'y' WHERE sequence = 7")
+    error, output = broken_command()
+    assert error.returncode == 1
+    assert "broken at #3" in str(error)
+    assert "Checked 2 audit events (#1-#2)" in output
+    assert "BROKEN at #3: #3 hash mismatch" in output
+
+
+def test_broken_chain_exit_status_from_the_command_line(chain):
+    raw_sql("DELETE FROM {table} WHERE sequence = 5")
+    with pytest.raises(SystemExit) as exited:
+        VerifyCommand().run_from_argv(["manage.py", "verify_audit_chain"])
+    assert exited.value.code == 1
+
+
+def test_intact_chain_exits_0_from_the_command_line(chain, capsys):
+    VerifyCommand().run_from_argv(["manage.py", "verify_audit_chain"])
+    assert "OK: chain intact." in capsys.readouterr().out
+
+
+def test_reversed_range_is_refused_with_status_2(chain):
+    error, _ = broken_command("--from", "5", "--to", "2")
+    assert error.returncode == 2
+
+
+# --- Concurrency -----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_build_one_unbroken_chain():
+    writers, per_writer = 6, 15
+    errors: list[BaseException] = []
+    start = threading.Barrier(writers)
+
+    def write(number: int) -> None:
+        try:
+            start.wait()
+            for index in range(per_writer):
+                record_event(
+                    event_type="task_create",
+                    username=f"writer{number}",
+                    metadata={"writer": number, "index": index},
+                )
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(number,)) for number in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    total = writers * per_writer
+    sequences = list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(1, total + 1))
+    assert head()[0] == total
+    result = verify_chain()
+    assert result.ok, result.reason
+    assert result.rows_checked == total
+    # Each writer's own events stay in the order it wrote them.
+    for number in range(writers):
+        indexes = [
+            metadata["index"]
+            for metadata in AuditEvent.objects.filter(username=f"writer{number}")
+            .order_by("sequence")
+            .values_list("metadata", flat=True)
+        ]
+        assert indexes == list(range(per_writer))
