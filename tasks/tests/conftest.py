@@ -146,3 +146,15 @@ def audit_events(db):
 @pytest.fixture
 def other_user(make_user):
     return make_user(username="mallory")
+
+
+# Each phase's report, kept on the test item so fixtures can tell a failed test in teardown
+# (the browser tests save a screenshot of every open page then).
+phase_reports = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    item.stash.setdefault(phase_reports, {})[report.when] = report
+    return report

@@ -1,0 +1,209 @@
+"""A live copy of the service for the browser tests: gunicorn and a real worker, own database.
+
+pytest-django's live_server serves from inside the test transaction, where a worker in
+another process cannot see the uploads. So the site runs as the production processes do,
+on a throwaway database: a fresh SQLite file under a temporary VAR_DIR, or, when
+DATABASE_URL names PostgreSQL, a database created for the session and dropped after it.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+
+BASE_DIR = Path(settings.BASE_DIR)
+START_TIMEOUT = 60
+
+# Runs inside `manage.py shell`: the schema, the cache table and the test users.
+PREPARE_SCRIPT = """
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+call_command("migrate", interactive=False, verbosity=0)
+call_command("createcachetable", verbosity=0)
+User = get_user_model()
+for name, staff in {users!r}:
+    if staff:
+        User.objects.create_superuser(username=name, password={password!r})
+    else:
+        User.objects.create_user(username=name, password={password!r})
+"""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def throwaway_database(url: str | None) -> Iterator[str | None]:
+    """Yield a DATABASE_URL for an empty database that is dropped afterwards.
+
+    None means SQLite: the file lives in the site's VAR_DIR and goes with it.
+    """
+    if not url or not url.startswith(("postgres://", "postgresql://")):
+        yield None
+        return
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = f"ocr_browser_{secrets.token_hex(4)}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            # FORCE: a gunicorn worker killed mid-request may leave a connection behind.
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@dataclass
+class LiveSite:
+    """gunicorn plus a db_worker, started from this checkout with their own state."""
+
+    var_dir: Path
+    log_dir: Path
+    database_url: str | None = None
+    port: int = field(default_factory=free_port)
+    web: subprocess.Popen | None = None
+    worker: subprocess.Popen | None = None
+    _logs: list = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "VAR_DIR": str(self.var_dir),
+            "STATIC_ROOT": str(self.var_dir / "static"),
+            "MEDIA_ROOT": str(self.var_dir / "media"),
+            "DJANGO_SETTINGS_MODULE": "ocr_project.settings",
+            "DEBUG": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("DATABASE_URL", None)
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        return env
+
+    def manage(self, *args: str, log: str) -> subprocess.Popen:
+        """Start `manage.py <args>` in the background, output to log_dir/<log>."""
+        return self._spawn([sys.executable, "manage.py", *args], log=log)
+
+    def _spawn(self, command: list[str], *, log: str) -> subprocess.Popen:
+        handle = (self.log_dir / log).open("ab")
+        self._logs.append(handle)
+        # A session of its own, so stopping it also stops the processes it forked.
+        return subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=self.env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def prepare(self, *, users: list[tuple[str, bool]], password: str) -> None:
+        """Create the schema, the cache table, the users and the static files (in parallel)."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        script = PREPARE_SCRIPT.format(users=users, password=password)
+        steps = [
+            self.manage("shell", "--no-imports", "-c", script, log="prepare.log"),
+            self.manage("collectstatic", "--noinput", "--verbosity", "0", log="prepare.log"),
+        ]
+        for step in steps:
+            if step.wait(timeout=180) != 0:
+                raise RuntimeError(f"preparing the live site failed; see {self.log_dir}")
+
+    def start(self) -> None:
+        self.web = self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "ocr_project.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--access-logfile",
+                "-",
+            ],
+            log="web.log",
+        )
+        self.start_worker()
+        self.wait_until_serving()
+
+    def start_worker(self) -> None:
+        """Start the real background worker (polling the queue every 0.2 s)."""
+        if self.worker is None:
+            self.worker = self.manage(
+                "db_worker",
+                "--interval",
+                "0.2",
+                "--no-startup-delay",
+                "--no-reload",
+                log="worker.log",
+            )
+
+    def stop_worker(self) -> None:
+        """Stop the worker (it finishes the task in hand); queued tasks wait for the next one."""
+        if self.worker is not None:
+            stop(self.worker)
+            self.worker = None
+
+    def wait_until_serving(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.web.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early; see {self.log_dir / 'web.log'}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=5) as reply:  # noqa: S310
+                    if reply.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer within {START_TIMEOUT} s")
+
+    def close(self) -> None:
+        self.stop_worker()
+        if self.web is not None:
+            stop(self.web)
+            self.web = None
+        for handle in self._logs:
+            handle.close()
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a process started by LiveSite and everything in its session: TERM, then KILL."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

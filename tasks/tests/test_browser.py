@@ -1,0 +1,416 @@
+"""Real-browser tests: Debian's chromium, driven by Playwright, against gunicorn and a real worker.
+
+Every page visited is screenshotted into test-artifacts/screenshots/ (git-ignored); with
+DOC_SCREENSHOTS=1 (`make screenshots`) the main ones are also copied to docs/screenshots/
+for the README. A failing test leaves a screenshot of each open page under
+test-artifacts/screenshots/failures/, and the server and worker logs are in
+test-artifacts/browser-logs/run-<pid>/.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from audit.export import EXPORT_COLUMNS
+from audit.tests.fixtures import PASSWORD
+
+from . import samples
+from .conftest import phase_reports
+from .live_site import LiveSite, throwaway_database
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium, headless, with nothing that phones home or needs a GPU or a sandbox
+# (containers rarely allow the user namespaces chromium's sandbox needs).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+BASE_DIR = Path(settings.BASE_DIR)
+ARTIFACTS = BASE_DIR / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+DOC_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
+# Each test logs in as its own user, so the order the tests run in does not matter.
+USERS = [("alice", False), ("bob", False), ("chen", False), ("staffer", True)]
+OCR_TIMEOUT_MS = 120_000
+
+# Reported by the browser itself; the listener adds violations Chrome might only count.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("Content Security Policy violation: " + event.violatedDirective
+    + " blocked " + (event.blockedURI || "inline code") + " in " + event.sourceFile
+    + ":" + event.lineNumber);
+});
+"""
+
+
+def missing_requirement() -> str | None:
+    """Return why the browser tests cannot run here, or None when they can."""
+    if importlib.util.find_spec("playwright") is None:
+        return "browser tests skipped: the playwright package is not installed"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"browser tests skipped: {CHROMIUM} not found (apt-get install chromium)"
+    return None
+
+
+MISSING = missing_requirement()
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
+
+if MISSING is None:
+    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+
+# --- Fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_site() -> Iterator[LiveSite]:
+    """Serve this checkout with gunicorn and a db_worker on a fresh database."""
+    # One directory per run: two test runs on one checkout must not clobber each other's logs.
+    log_dir = ARTIFACTS / "browser-logs" / f"run-{os.getpid()}"
+    shutil.rmtree(log_dir, ignore_errors=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="ocr-live-") as var_dir,
+        throwaway_database(os.environ.get("DATABASE_URL")) as database_url,
+    ):
+        site = LiveSite(var_dir=Path(var_dir), log_dir=log_dir, database_url=database_url)
+        try:
+            site.prepare(users=USERS, password=PASSWORD)
+            site.start()
+            yield site
+        finally:
+            site.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Devices:
+    """Browser contexts (one per device: own cookies) that record what their console says."""
+
+    def __init__(self, browser: Browser, base_url: str) -> None:
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list[BrowserContext] = []
+        self.console: list[str] = []
+
+    def new_page(self, *, locale: str = "en-US") -> Page:
+        context = self.browser.new_context(
+            base_url=self.base_url,
+            locale=locale,
+            viewport={"width": 1280, "height": 860},
+            accept_downloads=True,
+        )
+        context.set_default_timeout(15_000)
+        context.add_init_script(CSP_LISTENER)
+        context.on(
+            "console", lambda message: self.console.append(f"{message.type}: {message.text}")
+        )
+        context.on("weberror", lambda error: self.console.append(f"pageerror: {error.error}"))
+        self.contexts.append(context)
+        return context.new_page()
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.console if "Content Security Policy" in line]
+
+    def script_errors(self) -> list[str]:
+        return [line for line in self.console if line.startswith("pageerror:")]
+
+
+@pytest.fixture
+def devices(chromium, live_site, request) -> Iterator[Devices]:
+    """Open browser contexts on the live site; screenshot them all if the test fails."""
+    opened = Devices(chromium, live_site.url)
+    yield opened
+    reports = request.node.stash.get(phase_reports, {})
+    failed = any(report.failed for report in reports.values())
+    for number, context in enumerate(opened.contexts):
+        if failed:
+            for index, page in enumerate(context.pages):
+                name = f"{request.node.name}-device{number}-page{index}.png"
+                shoot_to(page, SCREENSHOTS / "failures" / name)
+        context.close()
+    if not failed:
+        # Our pages run under a strict CSP (nonces, no inline styles): nothing may be refused.
+        assert opened.csp_violations() == []
+        assert opened.script_errors() == []
+
+
+@pytest.fixture
+def page(devices) -> Page:
+    return devices.new_page()
+
+
+# --- Helpers -----------------------------------------------------------------------------
+
+
+def shoot_to(page: Page, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=path, full_page=True)
+    except Exception as error:  # a crashed page must not hide the test's own failure
+        path.with_suffix(".txt").write_text(f"screenshot failed: {error}\n")
+
+
+def shoot(page: Page, name: str, *, doc: bool = False) -> None:
+    """Screenshot the whole page as an artefact; with DOC_SCREENSHOTS=1 also for the README."""
+    path = SCREENSHOTS / f"{name}.png"
+    shoot_to(page, path)
+    if doc and os.environ.get("DOC_SCREENSHOTS") == "1":
+        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOC_SCREENSHOTS / f"{name}.png")
+
+
+def log_in(page: Page, username: str, *, screenshot: str | None = None) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    if screenshot:
+        shoot(page, screenshot, doc=True)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url("/")
+    expect(page.locator(".whoami")).to_contain_text(username)
+
+
+@contextmanager
+def worker_paused(site: LiveSite) -> Iterator[Callable[[], None]]:
+    """Stop the worker; yield a function that starts it again (also called on the way out)."""
+    site.stop_worker()
+    try:
+        yield site.start_worker
+    finally:
+        site.start_worker()
+
+
+def show_page_images(page: Page) -> None:
+    """Scroll every lazy page preview into view and wait until each has decoded."""
+    for image in page.locator("section.card img").all():
+        image.scroll_into_view_if_needed()
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("img => img.naturalWidth") > 0
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def rows_done_js(count: int) -> str:
+    """Return a JS predicate: the task table has `count` rows, none running, all at 100%."""
+    return f"""() => {{
+      const rows = document.querySelectorAll("#task-table tbody tr");
+      return rows.length === {count} && Array.from(rows).every(
+        (row) => !row.hasAttribute("data-active") && row.querySelector("progress").value === 100);
+    }}"""
+
+
+# --- Tests -------------------------------------------------------------------------------
+
+
+def test_upload_progress_text_download_delete(page, live_site):
+    image = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
+    pdf = samples.image_pdf_bytes(
+        [
+            samples.make_text_image(samples.KNOWN_WORDS),
+            samples.make_text_image(samples.SECOND_PAGE_WORDS),
+        ]
+    )
+    log_in(page, "alice", screenshot="login")
+    shoot(page, "tasks-empty")
+
+    page.get_by_role("link", name="Upload documents").first.click()
+    page.set_input_files(
+        "#id_file",
+        [
+            {"name": "receipt.png", "mimeType": "image/png", "buffer": image},
+            {"name": "report.pdf", "mimeType": "application/pdf", "buffer": pdf},
+        ],
+    )
+    expect(page.locator("#chosen")).to_have_text("receipt.png, report.pdf")
+    shoot(page, "upload", doc=True)
+
+    with worker_paused(live_site) as resume_worker:
+        page.get_by_role("button", name="Upload and start OCR").click()
+        page.wait_for_url("/")
+        expect(page.locator(".messages")).to_contain_text("2 document(s) queued for OCR.")
+        # Queued while the worker is stopped: both rows start unfinished.
+        expect(page.locator("#task-table tr[data-active]")).to_have_count(2)
+        navigations: list[str] = []
+        page.on(
+            "framenavigated",
+            lambda frame: navigations.append(frame.url) if frame == page.main_frame else None,
+        )
+        page.evaluate("window.__marker = 'same document'")
+        resume_worker()
+
+        # The worker takes one task at a time: catch the list half done for the README.
+        try:
+            page.wait_for_function(
+                "() => document.querySelector('#task-table tbody tr:not([data-active])')"
+                " && document.querySelector('#task-table tbody tr[data-active]')",
+                timeout=30_000,
+            )
+            shoot(page, "tasks-in-progress", doc=True)
+        except PlaywrightTimeout:
+            pass  # both finished between two polls; the final state is still checked
+        page.wait_for_function(rows_done_js(2), timeout=OCR_TIMEOUT_MS)
+
+    # Progress arrived by polling /tasks/rows/, in the page first loaded.
+    assert page.evaluate("window.__marker") == "same document"
+    assert navigations == []
+    expect(page.locator("#task-table .badge.completed")).to_have_count(2)
+    shoot(page, "tasks", doc=True)
+
+    page.get_by_role("link", name="report.pdf").click()
+    expect(page.locator("h1")).to_have_text("report.pdf")
+    first, second = page.locator("#page-1 pre"), page.locator("#page-2 pre")
+    assert set(samples.KNOWN_WORDS) <= samples.words_in(first.inner_text())
+    assert set(samples.SECOND_PAGE_WORDS) <= samples.words_in(second.inner_text())
+    show_page_images(page)
+    shoot(page, "task-detail", doc=True)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download .txt").click()
+    download = download_info.value
+    assert download.suggested_filename == "report.txt"
+    text = Path(download.path()).read_text(encoding="utf-8")
+    assert set(samples.KNOWN_WORDS + samples.SECOND_PAGE_WORDS) <= samples.words_in(text)
+
+    page.goto("/")
+    page.get_by_role("link", name="receipt.png").click()
+    expect(page.locator("pre")).to_contain_text("harbour")
+    page.get_by_role("link", name="Delete").click()
+    expect(page.locator("h1")).to_have_text("Delete task?")
+    shoot(page, "task-delete")
+    page.get_by_role("button", name="Delete").click()
+    page.wait_for_url("/")
+    expect(page.locator(".messages")).to_contain_text("Deleted “receipt.png”.")
+    expect(page.locator("#task-table tbody tr")).to_have_count(1)
+    expect(page.get_by_role("link", name="receipt.png")).to_have_count(0)
+
+
+def test_log_out_everywhere_ends_the_other_device_too(devices):
+    laptop, phone = devices.new_page(), devices.new_page()
+    log_in(laptop, "bob")
+    log_in(phone, "bob")
+    log_out_all = laptop.get_by_role("button", name="Log out everywhere")
+
+    # Cancelling the confirmation changes nothing.
+    laptop.once("dialog", lambda dialog: dialog.dismiss())
+    log_out_all.click()
+    laptop.reload()
+    expect(laptop.locator(".whoami")).to_contain_text("bob")
+
+    asked: list[str] = []
+
+    def accept(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    laptop.once("dialog", accept)
+    log_out_all.click()
+    laptop.wait_for_url("/accounts/login/")
+    assert asked == ["Log out of every session on every device?"]
+    expect(laptop.locator(".messages")).to_contain_text("Logged out of 2 session(s)")
+    shoot(laptop, "logged-out-everywhere")
+
+    phone.reload()
+    expect(phone).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+    expect(phone.locator(".whoami")).to_have_count(0)
+
+
+def test_staff_filter_and_export_the_audit_log(page):
+    log_in(page, "staffer")
+    page.get_by_role("link", name="Admin", exact=True).click()
+    expect(page.locator("#site-name")).to_contain_text("OCR service administration")
+    shoot(page, "admin-index")
+
+    page.get_by_role("link", name="Audit events", exact=True).first.click()
+    expect(page).to_have_url(re.compile(r"/admin/audit/auditevent/$"))
+    shoot(page, "admin-audit-log", doc=True)
+
+    filters = page.locator("#changelist-filter")
+    filters.get_by_role("link", name="auth_login", exact=True).click()
+    expect(page).to_have_url(re.compile(r"[?&]event_type(__exact)?=auth_login"))
+    filters.get_by_role("link", name="Today", exact=True).click()
+    expect(page).to_have_url(re.compile(r"timestamp__gte="))
+    expect(page).to_have_url(re.compile(r"[?&]event_type(__exact)?=auth_login"))
+    event_types = page.locator("#result_list td.field-event_type")
+    expect(event_types.first).to_be_visible()
+    assert set(event_types.all_inner_texts()) == {"auth_login"}
+    shown = event_types.count()
+    shoot(page, "admin-audit-log-filtered")
+
+    page.locator("#action-toggle").check()
+    page.locator("select[name=action]").select_option("export_csv")
+    with page.expect_download() as download_info:
+        page.locator("button[name=index]").click()
+    download = download_info.value
+    assert re.fullmatch(r"audit-\d{8}T\d{6}Z\.csv", download.suggested_filename)
+    table = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert table[0] == list(EXPORT_COLUMNS)
+    exported = [dict(zip(table[0], row, strict=True)) for row in table[1:]]
+    assert len(exported) == shown
+    assert {row["event_type"] for row in exported} == {"auth_login"}
+    assert "staffer" in {row["username"] for row in exported}
+
+
+def test_staff_dashboard_from_the_admin_index(page):
+    log_in(page, "staffer")
+    page.goto("/admin/")
+    link = page.locator("#content a[href*='dashboard']")
+    if not link.count():
+        pytest.skip("no staff dashboard linked from the admin index yet; dashboard step skipped")
+
+    response = page.goto(link.first.get_attribute("href"))
+
+    assert response is not None and response.status == 200
+    expect(page.locator("h1").first).to_be_visible()
+    shoot(page, "dashboard", doc=True)
+
+
+def test_language_switcher_turns_the_interface_chinese(page):
+    log_in(page, "chen")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    # The switcher submits itself on change (site.js), through /i18n/setlang/ with CSRF.
+    with page.expect_response(re.compile(r"/i18n/setlang/$")) as setlang:
+        page.locator("#language").select_option("zh-hans")
+    assert setlang.value.status == 302
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator("main h1")).to_have_text("我的任务")
+
+    page.get_by_role("link", name="上传文档").first.click()
+    expect(page.locator("main h1")).to_have_text("上传文档")
+    image = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
+    page.set_input_files("#id_file", {"name": "发票.png", "mimeType": "image/png", "buffer": image})
+    shoot(page, "upload-zh-hans")
+    page.get_by_role("button", name="上传并开始识别").click()
+    page.wait_for_url("/")
+    expect(page.locator(".messages")).to_contain_text("已将 1 个文档加入 OCR 队列。")
+    page.wait_for_function(rows_done_js(1), timeout=OCR_TIMEOUT_MS)
+    expect(page.locator("#task-table .badge.completed")).to_have_text("已完成")
+    shoot(page, "tasks-zh-hans", doc=True)
+
+    page.get_by_role("link", name="发票.png").click()
+    expect(page.get_by_role("link", name="下载 .txt")).to_be_visible()
+    expect(page.locator("pre")).to_contain_text("harbour")
+    shoot(page, "task-detail-zh-hans")
