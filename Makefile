@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_WORKERS ?= 3
 
-.PHONY: run test lint format bench load security setup migrate clean
+.PHONY: run test lint format bench load security setup migrate clean screenshots
 
 $(VENV)/.created:
 	@PYTHON=$$(.ci/find-python.sh) && echo "Using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
@@ -38,10 +38,17 @@ run: setup
 	wait -n $$web $$worker; echo "A process stopped; stopping the other."; stop; exit 0
 
 ## Run the whole test suite (on PostgreSQL when DATABASE_URL points there).
+## The browser tests need /usr/bin/chromium; without it they are skipped, and said so.
 test: $(VENV)/.installed-dev
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
+	@[ -x /usr/bin/chromium ] || echo "NOTE: /usr/bin/chromium not found: browser tests will be SKIPPED (apt-get install chromium)."
 	$(PY) -m pytest
+	@[ -x /usr/bin/chromium ] || echo "NOTE: browser tests were SKIPPED: /usr/bin/chromium not found."
+
+## Run the browser tests and copy the main screenshots to docs/screenshots/ for the README.
+screenshots: $(VENV)/.installed-dev
+	DOC_SCREENSHOTS=1 $(PY) -m pytest -m browser -q
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
