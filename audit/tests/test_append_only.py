@@ -1,0 +1,146 @@
+"""Recorded audit events cannot be changed or removed, in Python or (PostgreSQL) in SQL."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection, transaction
+
+from audit.integrity import verify_chain
+from audit.models import AppendOnlyError, AuditEvent
+from audit.services import record_event
+from audit.tests.tamper import TABLE, is_postgresql
+
+postgresql_only = pytest.mark.skipif(
+    not is_postgresql,
+    reason="the append-only trigger is PostgreSQL-only; SQLite relies on the model guards",
+)
+
+
+@pytest.fixture
+def event(db, user):
+    record_event(event_type="auth_login", user=user)
+    return record_event(event_type="task_create", user=user, resource_id=7, message="made")
+
+
+def refused_sql(sql: str, params=()) -> None:
+    """Assert the database refuses a statement (inside a savepoint, so the test goes on)."""
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
+
+
+# --- The model and queryset guards (both databases) -----------------------------
+
+
+def test_saving_a_recorded_event_raises(event):
+    event.message = "changed"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    assert AuditEvent.objects.get(pk=event.pk).message == "made"
+
+
+def test_deleting_a_recorded_event_raises(event):
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_queryset_update_raises(event):
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.filter(pk=event.pk).update(message="changed")
+    assert AuditEvent.objects.get(pk=event.pk).message == "made"
+
+
+def test_queryset_delete_raises(event):
+    with pytest.raises(AppendOnlyError, match="audit_retention"):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.count() == 2
+
+
+def test_bulk_update_raises(event):
+    event.message = "changed"
+    # bulk_update opens its own atomic block; the savepoint keeps the test usable.
+    with pytest.raises(AppendOnlyError), transaction.atomic():
+        AuditEvent.objects.bulk_update([event], ["message"])
+    assert AuditEvent.objects.get(pk=event.pk).message == "made"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_user_keeps_their_events_and_the_chain(user):
+    record_event(event_type="auth_login", user=user)
+    record_event(event_type="auth_logout", user=user)
+    user_id = user.pk
+    get_user_model().objects.filter(pk=user_id).delete()
+    events = AuditEvent.objects.order_by("sequence")
+    assert [(e.user_id, e.username) for e in events] == [(None, "alice"), (None, "alice")]
+    assert not AuditEvent.objects.filter(user_id=user_id).exists()
+    assert verify_chain().ok
+
+
+# --- The PostgreSQL trigger --------------------------------------------------------
+
+
+@postgresql_only
+def test_raw_update_is_refused(event):
+    refused_sql(f"UPDATE {TABLE} SET message = 'changed' WHERE id = %s", [event.pk])  # noqa: S608
+    assert AuditEvent.objects.get(pk=event.pk).message == "made"
+
+
+@postgresql_only
+def test_raw_update_of_hash_columns_is_refused(event):
+    refused_sql(f"UPDATE {TABLE} SET hash = prev_hash")  # noqa: S608
+
+
+@postgresql_only
+def test_raw_delete_is_refused(event):
+    refused_sql(f"DELETE FROM {TABLE} WHERE id = %s", [event.pk])  # noqa: S608
+    assert AuditEvent.objects.count() == 2
+
+
+@postgresql_only
+def test_base_manager_cannot_get_around_the_guards(event):
+    # The base manager is a plain QuerySet: only the trigger stands in its way.
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent._base_manager.filter(pk=event.pk).update(message="changed")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent._base_manager.filter(pk=event.pk)._raw_delete(connection.alias)
+    assert AuditEvent.objects.get(pk=event.pk).message == "made"
+
+
+@postgresql_only
+def test_nulling_user_id_while_changing_anything_else_is_refused(event):
+    refused_sql(
+        f"UPDATE {TABLE} SET user_id = NULL, username = 'someone' WHERE id = %s",  # noqa: S608
+        [event.pk],
+    )
+
+
+@postgresql_only
+def test_pointing_an_event_at_another_user_is_refused(event, make_user):
+    other = make_user()
+    refused_sql(f"UPDATE {TABLE} SET user_id = %s WHERE id = %s", [other.pk, event.pk])  # noqa: S608
+
+
+@postgresql_only
+def test_nulling_user_id_alone_is_allowed(event):
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET user_id = NULL WHERE id = %s", [event.pk])  # noqa: S608
+    assert AuditEvent.objects.get(pk=event.pk).user_id is None
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_delete_is_allowed_only_inside_a_transaction_that_asked_for_it(user):
+    for _ in range(3):
+        record_event(event_type="auth_login", user=user)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL audit.allow_prune = 'on'")
+        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 1")  # noqa: S608
+    assert AuditEvent.objects.count() == 2
+    # SET LOCAL ended with that transaction: the next one, or autocommit, is refused.
+    refused_sql(f"DELETE FROM {TABLE} WHERE sequence = 2")  # noqa: S608
+    with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 3")  # noqa: S608
+    assert AuditEvent.objects.count() == 2
