@@ -1,0 +1,239 @@
+"""Retention: move the oldest audit events to a gzip NDJSON archive, then delete them.
+
+The one sanctioned way rows leave the trail. The archive is written, verified and
+fsynced before anything is deleted; the delete and the audit_prune event that
+records it commit together, and that event carries the last pruned hash so the
+remaining chain still verifies from its new first row.
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from .chain import canonical_timestamp
+from .checkpoint import fsync_directory
+from .integrity import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk
+from .models import AuditEvent
+from .services import record_event
+
+# Every column, so the archive alone is enough to recompute each hash and link.
+ARCHIVE_FIELDS = ("id", "user_id", *ROW_FIELDS)
+
+
+class RetentionError(Exception):
+    """Pruning was refused; nothing was deleted."""
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What a retention run removed (or, for a dry run, would remove)."""
+
+    count: int
+    dry_run: bool
+    cutoff: datetime
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    first_timestamp: datetime | None = None
+    last_timestamp: datetime | None = None
+    last_hash: str = ""
+    archive: str = ""
+    archive_sha256: str = ""
+    prune_event_sequence: int | None = None
+
+
+class _HashingWriter:
+    """A binary sink that hashes every byte on its way to the file."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def archive_document(row: tuple) -> dict:
+    """Return one archived event (id, user_id, then the hashed fields and hash)."""
+    document = dict(zip(ARCHIVE_FIELDS, row, strict=True))
+    document["timestamp"] = canonical_timestamp(document["timestamp"])
+    return document
+
+
+@dataclass(frozen=True)
+class Archived:
+    """The stretch written to an archive file, verified link by link."""
+
+    count: int
+    first_timestamp: datetime
+    last_timestamp: datetime
+    last_hash: str
+    sha256: str
+
+
+def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_SIZE) -> Archived:
+    """Stream events first..last into a gzip NDJSON file, verifying the chain as it goes.
+
+    Written to a temporary file beside the target, fsynced, then renamed into place,
+    so a crash never leaves a half archive under the real name. Memory stays constant.
+    """
+    rows = (
+        AuditEvent.objects.filter(sequence__gte=first, sequence__lte=last)
+        .order_by("sequence")
+        .values_list(*ARCHIVE_FIELDS)
+        .iterator(chunk_size=chunk_size)
+    )
+    walk = ChainWalk(previous=None)
+    directory = path.parent.resolve()
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            sink = _HashingWriter(raw)
+            # mtime=0 and no file name in the header: the same rows give the same bytes.
+            with gzip.GzipFile(filename="", mode="wb", fileobj=sink, mtime=0) as archive:
+                batch: list[tuple] = []
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) >= chunk_size:
+                        write_batch(archive, walk, batch)
+                        batch.clear()
+                write_batch(archive, walk, batch)
+            raw.flush()
+            os.fsync(raw.fileno())
+        if walk.previous is None:
+            raise RetentionError(f"No events #{first}-#{last} to archive.")
+        os.replace(temporary, path)
+    except ChainBroken as broken:
+        Path(temporary).unlink(missing_ok=True)
+        raise RetentionError(
+            f"Refusing to prune: the chain is broken at #{broken.sequence}: {broken.reason}. "
+            "Nothing was deleted."
+        )
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_directory(directory)
+    return Archived(
+        count=walk.rows_checked,
+        first_timestamp=walk.first_timestamp,
+        last_timestamp=walk.previous.timestamp,
+        last_hash=walk.previous.hash,
+        sha256=sink.digest.hexdigest(),
+    )
+
+
+def write_batch(archive: gzip.GzipFile, walk: ChainWalk, batch: list[tuple]) -> None:
+    """Verify a batch of rows, then append them to the archive."""
+    if not batch:
+        return
+    walk.walk(row[2:] for row in batch)
+    lines = "".join(json.dumps(archive_document(row), ensure_ascii=False) + "\n" for row in batch)
+    archive.write(lines.encode("utf-8"))
+
+
+def delete_stretch(*, first: int, last: int) -> int:
+    """Delete events first..last inside the caller's transaction; return how many went."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The append-only trigger lets DELETE through only while this is on, and
+            # SET LOCAL ends with the transaction; it is switched off again at once.
+            cursor.execute("SET LOCAL audit.allow_prune = 'on'")
+        try:
+            return AuditEvent.objects.filter(
+                sequence__gte=first, sequence__lte=last
+            )._retention_delete()
+        finally:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL audit.allow_prune = 'off'")
+
+
+def prune_events(
+    *, older_than_days: int, archive: Path, dry_run: bool = False, chunk_size: int = CHUNK_SIZE
+) -> PruneResult:
+    """Archive and delete the events older than a number of days.
+
+    What goes is the oldest stretch of the chain, up to the newest event stamped
+    before the cutoff (timestamps never decrease along the chain). The stretch is
+    verified while it is archived; a broken chain is refused so the evidence stays.
+    """
+    if older_than_days < 1:
+        raise RetentionError("--older-than-days must be at least 1.")
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    last = AuditEvent.objects.filter(timestamp__lt=cutoff).aggregate(last=Max("sequence"))["last"]
+    if last is None:
+        return PruneResult(count=0, dry_run=dry_run, cutoff=cutoff)
+    stretch = AuditEvent.objects.filter(sequence__lte=last).aggregate(
+        first=Min("sequence"), count=Count("id")
+    )
+    first = stretch["first"]
+    if dry_run:
+        return PruneResult(
+            count=stretch["count"],
+            dry_run=True,
+            cutoff=cutoff,
+            first_sequence=first,
+            last_sequence=last,
+        )
+
+    archive = Path(archive)
+    if archive.exists():
+        raise RetentionError(f"{archive} already exists; an archive is never overwritten.")
+    archived = write_archive(archive, first=first, last=last, chunk_size=chunk_size)
+    try:
+        with transaction.atomic():
+            deleted = delete_stretch(first=first, last=last)
+            if deleted != archived.count:
+                # Another retention run got there first: keep its archive, not ours.
+                raise RetentionError(
+                    f"Archived {archived.count} events but {deleted} were deleted; rolled "
+                    "back. Is another audit_retention running?"
+                )
+            event = record_event(
+                event_type="audit_prune",
+                resource_type="audit_archive",
+                resource_id=archived.sha256,
+                message=f"Pruned {deleted} audit events #{first}-#{last} into {archive.name}",
+                metadata={
+                    "count": deleted,
+                    "first_sequence": first,
+                    "last_sequence": last,
+                    "first_timestamp": canonical_timestamp(archived.first_timestamp),
+                    "last_timestamp": canonical_timestamp(archived.last_timestamp),
+                    "cutoff": canonical_timestamp(cutoff),
+                    "older_than_days": older_than_days,
+                    "archive": str(archive),
+                    "archive_sha256": archived.sha256,
+                    # Verification accepts the first remaining row because it follows this.
+                    "last_hash": archived.last_hash,
+                },
+            )
+    except BaseException:
+        # Nothing was deleted: an archive of rows still in the trail would mislead.
+        archive.unlink(missing_ok=True)
+        raise
+    return PruneResult(
+        count=deleted,
+        dry_run=False,
+        cutoff=cutoff,
+        first_sequence=first,
+        last_sequence=last,
+        first_timestamp=archived.first_timestamp,
+        last_timestamp=archived.last_timestamp,
+        last_hash=archived.last_hash,
+        archive=str(archive),
+        archive_sha256=archived.sha256,
+        prune_event_sequence=event.sequence,
+    )
