@@ -74,7 +74,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reaso
 
 if MISSING is None:
     from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 
 # --- Fixtures ----------------------------------------------------------------------------
@@ -101,6 +100,8 @@ def live_site() -> Iterator[LiveSite]:
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
+    # Generous: three OCR-ing processes share the machine with the browser.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -222,6 +223,17 @@ def rows_done_js(count: int) -> str:
     }}"""
 
 
+def half_or_all_done_js(count: int) -> str:
+    """Return a JS function: "done" as rows_done_js, "partial" while some rows still run."""
+    return f"""() => {{
+      if (({rows_done_js(count)})()) {{ return "done"; }}
+      const table = document.getElementById("task-table");
+      const running = table.querySelectorAll("tbody tr[data-active]").length;
+      const rows = table.querySelectorAll("tbody tr").length;
+      return running > 0 && running < rows ? "partial" : false;
+    }}"""
+
+
 # --- Tests -------------------------------------------------------------------------------
 
 
@@ -261,16 +273,11 @@ def test_upload_progress_text_download_delete(page, live_site):
         page.evaluate("window.__marker = 'same document'")
         resume_worker()
 
-        # The worker takes one task at a time: catch the list half done for the README.
-        try:
-            page.wait_for_function(
-                "() => document.querySelector('#task-table tbody tr:not([data-active])')"
-                " && document.querySelector('#task-table tbody tr[data-active]')",
-                timeout=30_000,
-            )
+        # The worker takes one task at a time: catch the list half done for the README,
+        # unless both finish between two polls.
+        state = page.wait_for_function(half_or_all_done_js(2), timeout=OCR_TIMEOUT_MS)
+        if state.json_value() == "partial":
             shoot(page, "tasks-in-progress", doc=True)
-        except PlaywrightTimeout:
-            pass  # both finished between two polls; the final state is still checked
         page.wait_for_function(rows_done_js(2), timeout=OCR_TIMEOUT_MS)
 
     # Progress arrived by polling /tasks/rows/, in the page first loaded.
