@@ -60,3 +60,7 @@ format: $(VENV)/.installed-dev
 
 clean:
 	rm -rf var/test-db.sqlite3* .pytest_cache
+
+## Seed throwaway SQLite + PostgreSQL databases and measure (BENCH_ARGS="--quick" for a short run).
+bench: $(VENV)/.installed-dev
+	$(PY) bench/bench.py $(BENCH_ARGS)

@@ -1,0 +1,1 @@
+"""`make bench`: seed a million audit events and measure the service, side by side."""
