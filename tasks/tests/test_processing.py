@@ -36,9 +36,8 @@ def upload_and_run(user, client_for, api_upload, run_worker):
         ({}, "tesseract", "eng"),
         ({"engine": "rapidocr", "language": "en"}, "rapidocr", "en"),
         ({"engine": "rapidocr", "language": "ch"}, "rapidocr", "ch"),
-        ({"engine": "rapidocr"}, "rapidocr", "ch"),
     ],
-    ids=["tesseract-default", "rapidocr-en", "rapidocr-ch", "rapidocr-default-language"],
+    ids=["tesseract-default", "rapidocr-en", "rapidocr-ch"],
 )
 def test_image_is_read_by_the_chosen_engine(upload_and_run, fields, engine, language):
     task = upload_and_run(PNG, "scan.png", **fields)

@@ -171,6 +171,25 @@ def test_unknown_engine_or_language_is_refused_naming_the_field(
     assert message in body[field][0]
 
 
+@pytest.mark.parametrize(
+    ("fields", "engine", "language"),
+    [
+        ({}, "tesseract", "eng"),
+        ({"engine": "rapidocr"}, "rapidocr", "ch"),
+        ({"engine": "rapidocr", "language": "en"}, "rapidocr", "en"),
+        ({"engine": "", "language": ""}, "tesseract", "eng"),
+    ],
+)
+def test_engine_and_language_default_sensibly(
+    user, client_for, api_upload, fields, engine, language
+):
+    response = api_upload(client_for(user), upload_file(PNG), **fields)
+
+    assert response.status_code == 201
+    [body] = response.json()
+    assert (body["engine"], body["language"]) == (engine, language)
+
+
 def test_bad_second_file_refuses_the_whole_request(upload_refused, audit_events):
     response = upload_refused(
         upload_file(PNG, "good.png"), upload_file(samples.truncated(PNG), "bad.png")
