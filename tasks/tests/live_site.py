@@ -3,7 +3,7 @@
 pytest-django's live_server serves from inside the test transaction, where a worker in
 another process cannot see the uploads. So the site runs as the production processes do,
 on a throwaway database: a fresh SQLite file under a temporary VAR_DIR, or, when
-DATABASE_URL names PostgreSQL, a database created for the session and dropped after it.
+DATABASE_URL names PostgreSQL, a database created for the tests and dropped after them.
 """
 
 import os

@@ -79,9 +79,13 @@ if MISSING is None:
 # --- Fixtures ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_site() -> Iterator[LiveSite]:
-    """Serve this checkout with gunicorn and a db_worker on a fresh database."""
+    """Serve this checkout with gunicorn and a db_worker on a fresh database.
+
+    Module-scoped: started for the first browser test, stopped after the last, so the
+    rest of the suite does not run beside an idle server and a polling worker.
+    """
     # One directory per run: two test runs on one checkout must not clobber each other's logs.
     log_dir = ARTIFACTS / "browser-logs" / f"run-{os.getpid()}"
     shutil.rmtree(log_dir, ignore_errors=True)
@@ -98,7 +102,7 @@ def live_site() -> Iterator[LiveSite]:
             site.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     # Generous: three OCR-ing processes share the machine with the browser.
     expect.set_options(timeout=15_000)
