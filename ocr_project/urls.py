@@ -8,6 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from tasks.dashboard import dashboard
+
 admin.site.site_header = _("OCR service administration")
 admin.site.site_title = _("OCR service admin")
 
@@ -25,6 +27,8 @@ api_v2 = [
 urlpatterns = [
     path("", include("tasks.urls")),
     path("accounts/", include("accounts.urls")),
+    # Before admin.site.urls: its app-label and catch-all patterns would claim the path.
+    path("admin/dashboard/", dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     path("api/v2/", include(api_v2)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

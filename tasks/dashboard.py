@@ -1,0 +1,325 @@
+"""The staff dashboard: audit activity, failed logins, OCR throughput and chain integrity.
+
+Every figure comes from one aggregate query over an indexed column: audit events by
+`timestamp` (alone or after `event_type`), so opening the page costs the same on a
+trail of a thousand events or ten million. OCR throughput is read from the
+task_complete events rather than OcrTask rows, because the trail keeps counting
+tasks that users or the cleanup command have since deleted.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.cache import cache
+from django.db.models import Count, FloatField, IntegerField, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from audit.events import Category, Outcome
+from audit.models import AuditEvent, ChainHead
+from audit.services import record_event
+
+from .charts import Series, horizontal_bar_chart, stacked_bar_chart
+
+try:  # Chain verification and signed checkpoints, where this installation has them.
+    from audit.integrity import verify_chain
+except ImportError:  # pragma: no cover - depends on the audit app's version
+    verify_chain = None
+try:
+    from audit.checkpoint import as_checkpoint, latest_checkpoint
+except ImportError:  # pragma: no cover - depends on the audit app's version
+    as_checkpoint = latest_checkpoint = None
+
+WINDOW_DAYS = 30
+TOP_COUNT = 10
+LOCKOUT_ROWS = 20
+# Verifying the whole chain takes seconds per million events: the dashboard checks the
+# newest events only, and keeps the verdict for a few minutes so reloading is free.
+# `manage.py verify_audit_chain` checks everything.
+VERIFY_NEWEST = 10_000
+VERDICT_CACHE_KEY = "dashboard:chain-verdict"
+VERDICT_CACHE_SECONDS = 300
+
+# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
+CATEGORY_COLOURS = {
+    Category.AUTHENTICATION: "#0072B2",
+    Category.TASK: "#009E73",
+    Category.FILE: "#E69F00",
+    Category.ADMIN: "#CC79A7",
+    Category.AUDIT: "#56B4E9",
+}
+COMPLETED_COLOUR = "#009E73"
+FAILED_COLOUR = "#D55E00"
+SPEED_COLOUR = "#0072B2"
+# The failed-login charts sit side by side: a narrower drawing keeps their text legible.
+PAIRED_CHART_WIDTH = 480
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days the dashboard covers, in the current time zone, oldest first."""
+
+    days: list[date]
+    since: datetime
+
+    @classmethod
+    def last(cls, days: int = WINDOW_DAYS) -> "Window":
+        today = timezone.localdate()
+        first = today - timedelta(days=days - 1)
+        return cls(
+            days=[first + timedelta(days=offset) for offset in range(days)],
+            since=timezone.make_aware(datetime.combine(first, time.min)),
+        )
+
+    @property
+    def labels(self) -> list[str]:
+        return [day.strftime("%m-%d") for day in self.days]
+
+
+def events_by_day_and_category(window: Window) -> dict[tuple[date, str], int]:
+    """Return {(day, category): number of events} for the window."""
+    rows = (
+        AuditEvent.objects.filter(timestamp__gte=window.since)
+        .annotate(day=TruncDate("timestamp"))
+        .values("day", "category")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return {(row["day"], row["category"]): row["count"] for row in rows}
+
+
+def failed_logins_by(field: str, window: Window) -> list[tuple[str, int]]:
+    """Return the TOP_COUNT values of `field` with the most failed logins in the window."""
+    rows = (
+        AuditEvent.objects.filter(
+            event_type="auth_login", outcome=Outcome.FAILURE, timestamp__gte=window.since
+        )
+        .values(field)
+        .annotate(count=Count("pk"))
+        .order_by("-count", field)[:TOP_COUNT]
+    )
+    return [(row[field] or "", row["count"]) for row in rows]
+
+
+def login_totals(window: Window) -> dict[str, int]:
+    """Return the number of failed logins and of lockouts in the window."""
+    return AuditEvent.objects.filter(
+        event_type__in=["auth_login", "auth_lockout"], timestamp__gte=window.since
+    ).aggregate(
+        failed=Count("pk", filter=Q(event_type="auth_login", outcome=Outcome.FAILURE)),
+        lockouts=Count("pk", filter=Q(event_type="auth_lockout")),
+    )
+
+
+def recent_lockouts(window: Window) -> list[dict[str, Any]]:
+    """Return the newest lockouts in the window: when, who, from where, after how many."""
+    return list(
+        AuditEvent.objects.filter(event_type="auth_lockout", timestamp__gte=window.since)
+        .order_by("-timestamp")
+        .values("sequence", "timestamp", "username", "ip_address", "metadata")[:LOCKOUT_ROWS]
+    )
+
+
+def ocr_outcomes_by_day(window: Window) -> dict[tuple[date, str], dict[str, float]]:
+    """Return {(day, outcome): {count, seconds, pages}} from the window's task_complete events."""
+    rows = (
+        AuditEvent.objects.filter(event_type="task_complete", timestamp__gte=window.since)
+        .annotate(day=TruncDate("timestamp"))
+        .values("day", "outcome")
+        .annotate(
+            count=Count("pk"),
+            seconds=Sum(Cast(KT("metadata__seconds"), FloatField())),
+            pages=Sum(Cast(KT("metadata__pages"), IntegerField())),
+        )
+        .order_by()
+    )
+    return {
+        (row["day"], row["outcome"]): {
+            "count": row["count"],
+            "seconds": row["seconds"] or 0.0,
+            "pages": row["pages"] or 0,
+        }
+        for row in rows
+    }
+
+
+def seconds_per_page(seconds: float, pages: int) -> float | None:
+    return seconds / pages if pages else None
+
+
+def verify_newest_events() -> dict[str, Any] | None:
+    """Verify the newest VERIFY_NEWEST events (and the last checkpoint); None if unsupported."""
+    if verify_chain is None:
+        return None
+    head = ChainHead.objects.filter(pk=1).values_list("sequence", flat=True).first() or 0
+    first = max(1, head - VERIFY_NEWEST + 1)
+    checkpoint = None
+    checkpoint_signature_ok = None
+    record = latest_checkpoint() if latest_checkpoint is not None else None
+    if record is not None:
+        signed = as_checkpoint(record)
+        checkpoint_signature_ok = signed.is_signed_correctly()
+        # A checkpoint whose signature fails proves nothing; it is reported, not used.
+        checkpoint = signed if checkpoint_signature_ok else None
+    result = verify_chain(from_sequence=first, checkpoint=checkpoint)
+    return {
+        "ok": result.ok,
+        "rows_checked": result.rows_checked,
+        "first_sequence": result.first_sequence,
+        "last_sequence": result.last_sequence,
+        "first_bad_sequence": result.first_bad_sequence,
+        "reason": result.reason,
+        "head": head,
+        "whole_chain": first == 1,
+        "checkpoint_signature_ok": checkpoint_signature_ok,
+        "checked_at": timezone.now(),
+    }
+
+
+def chain_verdict(*, refresh: bool = False) -> dict[str, Any] | None:
+    """Return the cached verdict on the newest events, verifying again when stale or asked."""
+    verdict = None if refresh else cache.get(VERDICT_CACHE_KEY)
+    if verdict is None:
+        verdict = verify_newest_events()
+        if verdict is not None:
+            cache.set(VERDICT_CACHE_KEY, verdict, VERDICT_CACHE_SECONDS)
+    return verdict
+
+
+def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
+    """Return every figure and chart the dashboard shows."""
+    window = Window.last()
+    labels = window.labels
+
+    by_category = events_by_day_and_category(window)
+    categories = list(Category)
+    event_series = [
+        Series(
+            name=str(category.label),
+            colour=CATEGORY_COLOURS[category],
+            values=[by_category.get((day, category.value), 0) for day in window.days],
+        )
+        for category in categories
+    ]
+    event_rows = [
+        (day, [by_category.get((day, category.value), 0) for category in categories])
+        for day in window.days
+    ]
+
+    by_ip = failed_logins_by("ip_address", window)
+    by_username = failed_logins_by("username", window)
+    totals = login_totals(window)
+
+    outcomes = ocr_outcomes_by_day(window)
+    empty = {"count": 0, "seconds": 0.0, "pages": 0}
+    done = [outcomes.get((day, Outcome.SUCCESS.value), empty) for day in window.days]
+    failed = [outcomes.get((day, Outcome.FAILURE.value), empty) for day in window.days]
+    speeds = [seconds_per_page(row["seconds"], row["pages"]) for row in done]
+    total_seconds = sum(row["seconds"] for row in done)
+    total_pages = sum(row["pages"] for row in done)
+
+    def seconds(value: float) -> str:
+        return f"{value:.2f} s"
+
+    verdict = chain_verdict(refresh=refresh_verdict)
+    checkpoint = latest_checkpoint() if latest_checkpoint is not None else None
+    return {
+        "window_days": WINDOW_DAYS,
+        "since": window.since,
+        "top_count": TOP_COUNT,
+        "totals": {
+            "events": sum(by_category.values()),
+            "failed_logins": totals["failed"],
+            "lockouts": totals["lockouts"],
+            "tasks_completed": sum(row["count"] for row in done),
+            "tasks_failed": sum(row["count"] for row in failed),
+            "seconds_per_page": seconds_per_page(total_seconds, total_pages),
+        },
+        "categories": [str(category.label) for category in categories],
+        "event_rows": event_rows,
+        "events_chart": stacked_bar_chart(
+            chart_id="events",
+            title=_("Audit events per day by category"),
+            labels=labels,
+            series=event_series,
+            y_label=_("Events"),
+            x_label=_("Day"),
+            empty_text=_("No events in this period"),
+        ),
+        "failed_by_ip": [(ip or _("unknown"), count) for ip, count in by_ip],
+        "failed_by_ip_chart": horizontal_bar_chart(
+            chart_id="failed-ip",
+            title=_("Failed logins by IP address"),
+            rows=[(ip or _("unknown"), count) for ip, count in by_ip],
+            colour=FAILED_COLOUR,
+            width=PAIRED_CHART_WIDTH,
+            x_label=_("Failed logins"),
+            empty_text=_("No failed logins"),
+        ),
+        "failed_by_username": [(name or _("(blank)"), count) for name, count in by_username],
+        "failed_by_username_chart": horizontal_bar_chart(
+            chart_id="failed-username",
+            title=_("Failed logins by username"),
+            rows=[(name or _("(blank)"), count) for name, count in by_username],
+            colour=FAILED_COLOUR,
+            width=PAIRED_CHART_WIDTH,
+            x_label=_("Failed logins"),
+            empty_text=_("No failed logins"),
+        ),
+        "lockouts": recent_lockouts(window),
+        "lockout_rows": LOCKOUT_ROWS,
+        "task_rows": [
+            (day, ok["count"], bad["count"], speed)
+            for day, ok, bad, speed in zip(window.days, done, failed, speeds, strict=True)
+        ],
+        "tasks_chart": stacked_bar_chart(
+            chart_id="tasks",
+            title=_("OCR tasks finished per day"),
+            labels=labels,
+            series=[
+                Series(_("Completed"), COMPLETED_COLOUR, [row["count"] for row in done]),
+                Series(_("Failed"), FAILED_COLOUR, [row["count"] for row in failed]),
+            ],
+            y_label=_("Tasks"),
+            x_label=_("Day"),
+            empty_text=_("No tasks finished in this period"),
+        ),
+        "speed_chart": stacked_bar_chart(
+            chart_id="speed",
+            title=_("Mean seconds per page of completed tasks"),
+            labels=labels,
+            series=[Series(_("Seconds per page"), SPEED_COLOUR, [speed or 0 for speed in speeds])],
+            y_label=_("Seconds per page"),
+            x_label=_("Day"),
+            value_format=seconds,
+            height=220,
+            empty_text=_("No pages read in this period"),
+        ),
+        "verdict": verdict,
+        "verify_newest": VERIFY_NEWEST,
+        "verdict_cache_minutes": VERDICT_CACHE_SECONDS // 60,
+        "checkpoint": checkpoint,
+        "checkpoints_supported": latest_checkpoint is not None,
+    }
+
+
+@staff_member_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Show the staff dashboard, and record that the audit data was viewed."""
+    context = dashboard_context(refresh_verdict=request.GET.get("verify") == "1")
+    record_event(
+        event_type="audit_view",
+        user=request.user,
+        request=request,
+        resource_type="dashboard",
+        metadata={"surface": "dashboard", "window_days": WINDOW_DAYS},
+    )
+    return render(request, "dashboard.html", context)

@@ -1,0 +1,253 @@
+"""The staff dashboard: who may open it, the figures it shows, its SVG and its audit record."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from audit.client import ClientContext
+from audit.events import Outcome
+from audit.models import AuditEvent
+from audit.services import record_event
+from tasks.charts import nice_ticks
+from tasks.dashboard import VERDICT_CACHE_KEY
+from tasks.models import OcrTask, Status
+
+DASHBOARD = "/admin/dashboard/"
+ATTACKER_IP = "198.51.100.7"
+OTHER_IP = "198.51.100.8"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_cached_verdict():
+    # The verdict lives in the database cache, whose table outlives transactional tests.
+    cache.delete(VERDICT_CACHE_KEY)
+
+
+@pytest.fixture
+def staff_client(staff, client_for) -> Client:
+    return client_for(staff)
+
+
+def failed_login(username: str, ip: str) -> None:
+    record_event(
+        event_type="auth_login",
+        outcome=Outcome.FAILURE,
+        username=username,
+        client=ClientContext(ip_address=ip),
+        resource_type="user",
+        metadata={"method": "session", "reason": "invalid_credentials"},
+    )
+
+
+def task_complete(task: OcrTask, *, outcome: str, pages: int, seconds: float) -> None:
+    """Record task_complete as the worker does when it finishes a task."""
+    record_event(
+        event_type="task_complete",
+        outcome=outcome,
+        user=task.owner,
+        resource_type="task",
+        resource_id=task.pk,
+        metadata={"pages": pages, "page_count": pages, "seconds": seconds},
+    )
+
+
+def dashboard_views() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(event_type="audit_view", resource_type="dashboard"))
+
+
+def test_staff_see_the_figures_of_the_last_30_days(
+    staff, client_for, user, make_task_row, monkeypatch
+):
+    # Forty days ago: outside the window, so counted nowhere. First, because the chain
+    # never stamps an event earlier than the one before it.
+    long_ago = timezone.now() - timedelta(days=40)
+    with monkeypatch.context() as patched:
+        patched.setattr(timezone, "now", lambda: long_ago)
+        failed_login("old-attempt", OTHER_IP)
+    staff_client = client_for(staff)  # its login is one authentication event of today
+    for _ in range(3):
+        failed_login("mallory", ATTACKER_IP)
+    failed_login("bob", OTHER_IP)
+    record_event(event_type="auth_login", user=user, resource_type="user")
+    record_event(
+        event_type="auth_lockout",
+        outcome=Outcome.FAILURE,
+        username="mallory",
+        client=ClientContext(ip_address=ATTACKER_IP),
+        resource_type="user",
+        metadata={"failures": 5},
+    )
+    done = make_task_row(user, status=Status.COMPLETED)
+    slow = make_task_row(user, status=Status.COMPLETED)
+    broken = make_task_row(user, status=Status.FAILED)
+    task_complete(done, outcome=Outcome.SUCCESS, pages=2, seconds=3.0)
+    task_complete(slow, outcome=Outcome.SUCCESS, pages=1, seconds=1.5)
+    task_complete(broken, outcome=Outcome.FAILURE, pages=0, seconds=0.2)
+    # The trail still counts a task its owner deleted afterwards.
+    OcrTask.objects.filter(pk=slow.pk).delete()
+
+    response = staff_client.get(DASHBOARD)
+
+    assert response.status_code == 200
+    assertContains(response, '<dd id="total-failed-logins">4</dd>', html=True)
+    assertContains(response, '<dd id="total-lockouts">1</dd>', html=True)
+    assertContains(response, '<dd id="total-tasks-completed">2</dd>', html=True)
+    assertContains(response, '<dd id="total-tasks-failed">1</dd>', html=True)
+    # 4.5 seconds over 3 pages of completed tasks.
+    assertContains(response, '<dd id="total-seconds-per-page">1.50</dd>', html=True)
+    html = response.content.decode()
+    assert table_rows(html, "failed-ip-table") == [[ATTACKER_IP, "3"], [OTHER_IP, "1"]]
+    assert table_rows(html, "failed-username-table") == [["mallory", "3"], ["bob", "1"]]
+    [lockout] = table_rows(html, "lockouts-table")
+    assert lockout[1:4] == ["mallory", ATTACKER_IP, "5"]
+    today = timezone.localdate().isoformat()
+    # Categories in order: authentication, task, file, admin, audit.
+    # The staff login and six seeded authentication events; three task_complete events and
+    # the task_delete the trail recorded for the deleted task.
+    assert table_rows(html, "events-table")[-1] == [today, "7", "4", "0", "0", "0"]
+    assert table_rows(html, "tasks-table")[-1] == [today, "2", "1", "1.50"]
+    assert "old-attempt" not in html
+
+
+def table_rows(html: str, table_id: str) -> list[list[str]]:
+    """Return the text of each body row's cells of the table with `table_id`."""
+    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
+    assert table, f"table {table_id} is on the page"
+    body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S).group(1)
+    return [
+        [
+            re.sub(r"<[^>]+>", "", cell).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_each_open_records_one_audit_view(staff_client, staff):
+    staff_client.get(DASHBOARD)
+    staff_client.get(DASHBOARD)
+
+    views = dashboard_views()
+    assert len(views) == 2
+    assert {(view.username, view.category, view.outcome) for view in views} == {
+        ("staffer", "audit", "success")
+    }
+    assert views[0].metadata == {"surface": "dashboard", "window_days": 30}
+    assert views[0].ip_address == "203.0.113.7"
+
+
+def test_non_staff_are_sent_to_the_admin_login(user, client_for):
+    response = client_for(user).get(DASHBOARD)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={DASHBOARD}"
+    assert dashboard_views() == []
+
+
+def test_anonymous_are_sent_to_log_in():
+    response = Client().get(DASHBOARD)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={DASHBOARD}"
+    assert dashboard_views() == []
+
+
+def test_charts_are_inline_svg_without_inline_styles(staff_client):
+    failed_login("mallory", ATTACKER_IP)
+
+    html = staff_client.get(DASHBOARD).content.decode()
+
+    assert html.count("<svg") == 5
+    assert re.search(r'<rect [^>]*fill="#[0-9A-Fa-f]{6}"><title>[^<]*mallory: 1</title>', html)
+    # style-src has no 'unsafe-inline': no style attributes, no <style> elements.
+    assert not re.search(r"<[^>]+\sstyle\s*=", html, re.I)
+    assert not re.search(r"<style[\s>]", html, re.I)
+
+
+def test_labels_from_the_trail_are_escaped(staff_client):
+    failed_login('<script>alert("x")</script>', ATTACKER_IP)
+
+    response = staff_client.get(DASHBOARD)
+
+    assertNotContains(response, '<script>alert("x")')
+    assertContains(response, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;")
+
+
+def test_query_count_does_not_grow_with_the_trail(staff_client, user):
+    failed_login("mallory", ATTACKER_IP)
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(DASHBOARD)
+    for number in range(40):
+        failed_login(f"user{number}", f"198.51.100.{number + 10}")
+        record_event(event_type="auth_login", user=user, resource_type="user")
+    cache.delete(VERDICT_CACHE_KEY)
+    with CaptureQueriesContext(connection) as many:
+        staff_client.get(DASHBOARD)
+
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_admin_index_links_to_the_dashboard(staff_client):
+    response = staff_client.get("/admin/")
+
+    assertContains(response, f'<a href="{DASHBOARD}">Staff dashboard</a>', html=True)
+
+
+def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
+    pytest.importorskip("audit.integrity")
+    tamper = pytest.importorskip("audit.tests.tamper")
+    for _ in range(3):
+        record_event(event_type="auth_login", user=user, resource_type="user")
+
+    first = staff_client.get(DASHBOARD)
+    assertContains(
+        first, '<span class="badge completed" id="chain-status">Intact</span>', html=True
+    )
+    assertContains(first, "Checked the whole chain")
+
+    tamper.raw_sql("UPDATE {table} SET username = %s WHERE sequence = %s", ["eve", 2])
+    cached = staff_client.get(DASHBOARD)
+    refreshed = staff_client.get(DASHBOARD + "?verify=1")
+
+    # Within the cache lifetime the page says when its verdict was reached...
+    assertContains(cached, "Intact")
+    assertContains(cached, "the verdict is kept for 5 minutes")
+    # ...and "Verify again now" reaches a fresh one.
+    assertContains(refreshed, "Broken")
+    assertContains(refreshed, "First bad event: #2.")
+
+
+def test_last_checkpoint_is_shown(staff_client, user):
+    checkpoints = pytest.importorskip("audit.checkpoint")
+    assertContains(staff_client.get(DASHBOARD), "No checkpoint yet.")
+    record_event(event_type="auth_login", user=user, resource_type="user")
+    made = checkpoints.create_checkpoint()
+
+    response = staff_client.get(DASHBOARD + "?verify=1")
+
+    assertContains(response, f"Event #{made.sequence}, signed")
+    assertContains(response, f"checkpoint #{made.sequence} of")
+    assertNotContains(response, "signature does not match")
+
+
+@pytest.mark.parametrize(
+    ("maximum", "ticks"),
+    [
+        (0, [0, 1]),
+        (3, [0, 1, 2, 3]),
+        (7, [0, 2, 4, 6, 8]),
+        (1833, [0, 500, 1000, 1500, 2000]),
+        (0.9, [0, 0.25, 0.5, 0.75, 1.0]),
+    ],
+)
+def test_axis_ticks_are_round_numbers_covering_the_maximum(maximum, ticks):
+    assert nice_ticks(maximum) == ticks
