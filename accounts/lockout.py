@@ -1,4 +1,4 @@
-"""What django-axes answers a locked-out login: JSON for the API, plain text for pages."""
+"""How django-axes names a login attempt and what it answers a locked-out one."""
 
 from axes.helpers import get_cool_off, get_lockout_message
 from django.conf import settings
@@ -27,3 +27,17 @@ def lockout_response(
     if cool_off:
         response["Retry-After"] = str(int(cool_off.total_seconds()))
     return response
+
+
+def lockout_username(request: HttpRequest, credentials: dict | None) -> str | None:
+    """Return the attempted username as django-axes records it: at most 255 characters.
+
+    Django's login forms hand authenticate() a username of any length; a longer one does
+    not fit axes' column, and on PostgreSQL a failed login would become a 500.
+    """
+    field = settings.AXES_USERNAME_FORM_FIELD
+    if credentials:
+        username = credentials.get(field)
+    else:
+        username = getattr(request, "data", request.POST).get(field)
+    return None if username is None else str(username)[:255]

@@ -1,10 +1,11 @@
 """GET /api/v2/admin/audit-logs: the audit trail for staff and SIEM integrations."""
 
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAdminUser
 from rest_framework.settings import api_settings
@@ -25,6 +26,21 @@ class AuditCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def decode_cursor(self, request):
+        """Return the request's cursor; a mangled or forged one is a 400 naming `cursor`."""
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": [self.invalid_cursor_message]}) from None
+        # The position is compared with the sequence column: anything but a whole number
+        # that fits it was forged, and would fail in the database (500) rather than here.
+        position = cursor.position if cursor is not None else None
+        if position is not None and not (
+            position.isascii() and position.isdigit() and int(position) < 2**63
+        ):
+            raise ValidationError({"cursor": [self.invalid_cursor_message]})
+        return cursor
 
 
 class StreamingFormatRenderer(renderers.BaseRenderer):
@@ -106,6 +122,15 @@ class AuditLogListApi(generics.ListAPIView):
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
         return response
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            # DRF answers an unknown ?format= with 404; it is a bad parameter, not a
+            # missing page.
+            formats = ", ".join(renderer.format for renderer in self.get_renderers())
+            raise ValidationError({"format": [f"Unknown format; choose one of: {formats}."]})
 
     def finalize_response(self, request, response, *args, **kwargs):
         # The CSV and NDJSON renderers only stream rows; an error (400 naming the bad

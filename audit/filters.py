@@ -1,5 +1,7 @@
 """The filters integrators use to pull slices of the audit trail."""
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
@@ -45,13 +47,33 @@ class IdFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
 
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            # Converted here: an offset that moves the time past year 1 or 9999 is a bad
+            # filter (400), not an OverflowError or a DataError in the database (500).
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     event_type = EventTypeListFilter(
         help_text="One event type, or several separated by commas (auth_login,auth_logout)."
     )
     category = django_filters.ChoiceFilter(choices=Category.choices)
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
-    user_id = IdFilter(field_name="user_id", min_value=1)
+    # Bounded by the largest integer SQLite can bind; beyond it the query itself fails.
+    user_id = IdFilter(field_name="user_id", min_value=1, max_value=2**63 - 1)
     username = django_filters.CharFilter(max_length=150)
     # Unpacked like stored addresses (audit.client.valid_ip): ::ffff:a.b.c.d is a.b.c.d.
     ip_address = IpAddressFilter(
@@ -60,10 +82,10 @@ class AuditEventFilter(django_filters.FilterSet):
     resource_type = django_filters.CharFilter(max_length=20)
     resource_id = django_filters.CharFilter(max_length=64)
     request_id = django_filters.CharFilter(max_length=64)
-    since = django_filters.IsoDateTimeFilter(
+    since = UtcDateTimeFilter(
         field_name="timestamp", lookup_expr="gte", help_text="ISO 8601, inclusive."
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UtcDateTimeFilter(
         field_name="timestamp", lookup_expr="lt", help_text="ISO 8601, exclusive."
     )
 
