@@ -9,11 +9,13 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.db import connection, transaction
 from django.db.models import Max
 
 from .chain import GENESIS_HASH, HASHED_FIELDS, row_hash
@@ -50,6 +52,11 @@ class Link:
     sequence: int
     hash: str
     timestamp: datetime | None = None
+
+
+def span(first: int, last: int) -> str:
+    """Return "#first-#last", or "#first" when they are the same event."""
+    return f"#{first}" if first == last else f"#{first}-#{last}"
 
 
 class ChainBroken(Exception):
@@ -110,7 +117,7 @@ class ChainWalk:
             missing = max(earlier, default=0) + 1
             raise ChainBroken(
                 missing,
-                f"#{missing}-#{sequence - 1} missing: #{sequence} is the oldest row "
+                f"{span(missing, sequence - 1)} missing: #{sequence} is the oldest row "
                 "and no audit_prune event accounts for the rows before it",
             )
         if prev_hash != pruned_hash:
@@ -140,11 +147,8 @@ class ChainWalk:
                                 f"#{sequence} appears again after #{prev_sequence} "
                                 "(row inserted or sequence numbers changed)",
                             )
-                        last_missing = sequence - 1
-                        span = f"#{expected}" + (
-                            f"-#{last_missing}" if last_missing > expected else ""
-                        )
-                        raise ChainBroken(expected, f"{span} missing (row deleted)")
+                        missing = span(expected, sequence - 1)
+                        raise ChainBroken(expected, f"{missing} missing (row deleted)")
                     if row[_PREV_HASH] != prev_hash:
                         raise ChainBroken(
                             sequence,
@@ -199,6 +203,24 @@ def predecessor(sequence: int) -> Link | None:
     return Link(*row) if row else None
 
 
+@contextmanager
+def consistent_read() -> Iterator[None]:
+    """Read in one REPEATABLE READ, READ ONLY transaction on PostgreSQL.
+
+    One snapshot for the head, the rows and the prune records, so a concurrent append
+    or prune cannot make the trail look broken; and the chunked cursor then streams,
+    where in autocommit Django's WITH HOLD cursor is materialised whole first.
+    SQLite stays in autocommit: its transactions here are IMMEDIATE and would hold
+    the write lock (and every writer) for the whole walk.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def verify_chain(
     *,
     from_sequence: int | None = None,
@@ -212,6 +234,22 @@ def verify_chain(
     removing the newest rows is caught too. ``checkpoint`` (an audit.checkpoint
     Checkpoint whose signature was checked) must still be in the chain, unchanged.
     """
+    with consistent_read():
+        return _verify_chain(
+            from_sequence=from_sequence,
+            to_sequence=to_sequence,
+            checkpoint=checkpoint,
+            chunk_size=chunk_size,
+        )
+
+
+def _verify_chain(
+    *,
+    from_sequence: int | None,
+    to_sequence: int | None,
+    checkpoint: "Checkpoint | None",
+    chunk_size: int,
+) -> VerificationResult:
     # The head is read first and bounds the walk: events committed while we read
     # are not mistaken for rows past the head.
     head = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
@@ -281,7 +319,7 @@ def end_checks(
             what = "the chain head is at" if reaches_head else "the range ends at"
             raise ChainBroken(
                 missing,
-                f"#{missing}-#{last} missing: {what} #{last} "
+                f"{span(missing, last)} missing: {what} #{last} "
                 + ("(newest rows removed)" if reaches_head else "(rows deleted)"),
             )
     if not reaches_head:

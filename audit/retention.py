@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from .chain import canonical_timestamp
 from .checkpoint import fsync_directory
-from .integrity import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk
+from .integrity import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
 from .models import AuditEvent
 from .services import record_event
 
@@ -100,7 +100,7 @@ def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_
     directory = path.parent.resolve()
     fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
     try:
-        with os.fdopen(fd, "wb") as raw:
+        with consistent_read(), os.fdopen(fd, "wb") as raw:
             sink = _HashingWriter(raw)
             # mtime=0 and no file name in the header: the same rows give the same bytes.
             with gzip.GzipFile(filename="", mode="wb", fileobj=sink, mtime=0) as archive:
