@@ -17,7 +17,7 @@ from .cleanup import cleanup_tasks
 from .filters import TaskFilter
 from .models import OcrTask
 from .ocr.inspect import DocumentRejected
-from .searchable_pdf import searchable_pdf_file
+from .searchable_pdf import searchable_pdf_file, searchable_pdf_name
 from .selectors import task_get_for, task_list_for, task_result_document
 from .serializers import (
     CleanupInputSerializer,
@@ -157,7 +157,10 @@ class TaskResultApi(APIView):
             except (DocumentRejected, FileNotFoundError):
                 raise NotFound("The original document is no longer readable.") from None
             return FileResponse(
-                handle, as_attachment=True, filename=f"{stem}.pdf", content_type="application/pdf"
+                handle,
+                as_attachment=True,
+                filename=searchable_pdf_name(task),
+                content_type="application/pdf",
             )
         if request.accepted_renderer.format == "txt":
             response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")

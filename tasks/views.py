@@ -17,7 +17,7 @@ from .forms import StatusFilterForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .processing import KIND_BY_CONTENT_TYPE
-from .searchable_pdf import searchable_pdf_file
+from .searchable_pdf import searchable_pdf_file, searchable_pdf_name
 from .selectors import task_get_for, task_list_for, task_pages, task_result_document
 from .services import (
     EngineChoiceError,
@@ -174,7 +174,10 @@ def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
         except (DocumentRejected, FileNotFoundError):
             raise Http404("The original document is no longer readable.") from None
         return FileResponse(
-            handle, as_attachment=True, filename=f"{stem}.pdf", content_type="application/pdf"
+            handle,
+            as_attachment=True,
+            filename=searchable_pdf_name(task),
+            content_type="application/pdf",
         )
     if fmt == "txt":
         response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")

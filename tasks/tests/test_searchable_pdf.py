@@ -127,7 +127,7 @@ def test_image_download_has_the_words_where_the_ocr_found_them(
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    assert response["Content-Disposition"] == 'attachment; filename="receipt.pdf"'
+    assert response["Content-Disposition"] == 'attachment; filename="receipt-searchable.pdf"'
     [pdf_page] = read_pdf(b"".join(response.streaming_content))
     assert set(KNOWN_WORDS) <= words_in(pdf_page.text)
     assert pdf_page.invisible, "the text layer is never painted over the image"
@@ -148,7 +148,7 @@ def test_two_page_scan_keeps_each_pages_words_on_its_page(upload_and_run, user, 
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    assert response["Content-Disposition"] == 'attachment; filename="scan.pdf"'
+    assert response["Content-Disposition"] == 'attachment; filename="scan-searchable.pdf"'
     first, second = read_pdf(b"".join(response.streaming_content))
     assert set(KNOWN_WORDS) <= words_in(first.text)
     assert not set(SECOND_PAGE_WORDS) & words_in(first.text)
