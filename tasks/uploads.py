@@ -57,6 +57,22 @@ def display_name(raw: str | None) -> str:
     return clean_text(name, max_length=255)
 
 
+# Other spellings of an accepted type's extension that a download may keep.
+EXTENSION_ALIASES = {"jpg": (".jpg", ".jpeg"), "tiff": (".tiff", ".tif")}
+
+
+def download_name(*, original_name: str, kind: DetectedType) -> str:
+    """Return the name to download an upload as: the client's, ending in its real type.
+
+    A PNG uploaded as "page.html" downloads as "page.html.png", so the saved file opens
+    as the image its bytes proved it is, never as a web page.
+    """
+    suffixes = EXTENSION_ALIASES.get(kind.extension, (f".{kind.extension}",))
+    if original_name.lower().endswith(suffixes):
+        return original_name
+    return f"{original_name}.{kind.extension}"
+
+
 def staging_dir() -> Path:
     """Return the private directory where uploads wait while they are checked."""
     path = Path(settings.MEDIA_ROOT) / "staging"

@@ -27,7 +27,7 @@ from .services import (
     task_delete,
     task_retry,
 )
-from .uploads import UploadRejected
+from .uploads import UploadRejected, download_name
 
 TASKS_PER_PAGE = 20
 # Page previews are rendered at screen resolution, not the OCR resolution.
@@ -198,8 +198,12 @@ def task_original(request: HttpRequest, task_id) -> HttpResponse:
         handle = task.file.open("rb")
     except FileNotFoundError:
         raise Http404("File missing.") from None
+    kind = KIND_BY_CONTENT_TYPE[task.content_type]
     return FileResponse(
-        handle, as_attachment=True, filename=task.original_name, content_type=task.content_type
+        handle,
+        as_attachment=True,
+        filename=download_name(original_name=task.original_name, kind=kind),
+        content_type=kind.content_type,
     )
 
 
