@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 
 from .chain import GENESIS_HASH, HASHED_FIELDS, row_hash
 from .models import AuditEvent, ChainHead
@@ -331,9 +331,10 @@ def end_checks(
     newest_row = AuditEvent.objects.aggregate(newest=Max("sequence"))["newest"]
     head_now = ChainHead.objects.filter(pk=1).values_list("sequence", flat=True).first() or 0
     if newest_row is not None and newest_row > head_now:
+        extra = AuditEvent.objects.filter(sequence__gt=head_now).aggregate(first=Min("sequence"))
         raise ChainBroken(
-            head_now + 1,
-            f"#{head_now + 1} is past the chain head #{head_now} (row inserted)",
+            extra["first"],
+            f"#{extra['first']} is past the chain head #{head_now} (row inserted)",
         )
 
 

@@ -271,6 +271,16 @@ def test_inserted_row_past_the_head_is_named(chain):
     assert "past the chain head" in result.reason
 
 
+def test_inserted_row_far_past_the_head_is_named(chain):
+    forged = {**event_fields(10), "sequence": 15, "prev_hash": hash_of(10)}
+    forged.pop("id")
+    forged["hash"] = event_hash(forged)
+    AuditEvent.objects.create(**forged)
+    result = verify_chain()
+    assert result.first_bad_sequence == 15
+    assert "#15 is past the chain head #10" in result.reason
+
+
 def test_inserted_row_in_the_middle_is_named(chain):
     # Make room at #5 (renumber #5..#10 upwards, newest first for the unique index),
     # then insert a forged row that links correctly to #4.
