@@ -156,17 +156,23 @@ class LiveSite:
         self.start_worker()
         self.wait_until_serving()
 
-    def start_worker(self) -> None:
-        """Start the real background worker (polling the queue every 0.2 s)."""
-        if self.worker is None:
-            self.worker = self.manage(
-                "db_worker",
-                "--interval",
-                "0.2",
-                "--no-startup-delay",
-                "--no-reload",
-                log="worker.log",
-            )
+    def start_worker(self, *, max_tasks: int | None = None) -> None:
+        """Start the real background worker (polling the queue every 0.2 s) unless one runs.
+
+        With `max_tasks` it exits after that many tasks.
+        """
+        if self.worker is not None and self.worker.poll() is None:
+            return
+        args = ["db_worker", "--interval", "0.2", "--no-startup-delay", "--no-reload"]
+        if max_tasks is not None:
+            args += ["--max-tasks", str(max_tasks)]
+        self.worker = self.manage(*args, log="worker.log")
+
+    def wait_for_worker_exit(self, *, timeout: float = 120) -> None:
+        """Wait for a worker started with `max_tasks` to finish them and exit."""
+        if self.worker is not None:
+            self.worker.wait(timeout=timeout)
+            self.worker = None
 
     def stop_worker(self) -> None:
         """Stop the worker (it finishes the task in hand); queued tasks wait for the next one."""

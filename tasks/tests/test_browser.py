@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -200,11 +200,11 @@ def log_in(page: Page, username: str, *, screenshot: str | None = None) -> None:
 
 
 @contextmanager
-def worker_paused(site: LiveSite) -> Iterator[Callable[[], None]]:
-    """Stop the worker; yield a function that starts it again (also called on the way out)."""
+def worker_paused(site: LiveSite) -> Iterator[None]:
+    """Stop the worker for the enclosed block; a regular one runs again after it."""
     site.stop_worker()
     try:
-        yield site.start_worker
+        yield
     finally:
         site.start_worker()
 
@@ -227,14 +227,12 @@ def rows_done_js(count: int) -> str:
     }}"""
 
 
-def half_or_all_done_js(count: int) -> str:
-    """Return a JS function: "done" as rows_done_js, "partial" while some rows still run."""
+def half_done_js(count: int) -> str:
+    """Return a JS predicate: `count` rows, some finished and some still running."""
     return f"""() => {{
-      if (({rows_done_js(count)})()) {{ return "done"; }}
-      const table = document.getElementById("task-table");
-      const running = table.querySelectorAll("tbody tr[data-active]").length;
-      const rows = table.querySelectorAll("tbody tr").length;
-      return running > 0 && running < rows ? "partial" : false;
+      const rows = document.querySelectorAll("#task-table tbody tr").length;
+      const running = document.querySelectorAll("#task-table tbody tr[data-active]").length;
+      return rows === {count} && running > 0 && running < rows;
     }}"""
 
 
@@ -263,7 +261,7 @@ def test_upload_progress_text_download_delete(page, live_site):
     expect(page.locator("#chosen")).to_have_text("receipt.png, report.pdf")
     shoot(page, "upload", doc=True)
 
-    with worker_paused(live_site) as resume_worker:
+    with worker_paused(live_site):
         page.get_by_role("button", name="Upload and start OCR").click()
         page.wait_for_url("/")
         expect(page.locator(".messages")).to_contain_text("2 document(s) queued for OCR.")
@@ -275,14 +273,17 @@ def test_upload_progress_text_download_delete(page, live_site):
             lambda frame: navigations.append(frame.url) if frame == page.main_frame else None,
         )
         page.evaluate("window.__marker = 'same document'")
-        resume_worker()
 
-        # The worker takes one task at a time: catch the list half done for the README,
-        # unless both finish between two polls.
-        state = page.wait_for_function(half_or_all_done_js(2), timeout=OCR_TIMEOUT_MS)
-        if state.json_value() == "partial":
-            shoot(page, "tasks-in-progress", doc=True)
-        page.wait_for_function(rows_done_js(2), timeout=OCR_TIMEOUT_MS)
+        # A worker that stops after one task: the list is caught half done, every time.
+        live_site.start_worker(max_tasks=1)
+        page.wait_for_function(half_done_js(2), timeout=OCR_TIMEOUT_MS)
+        expect(page.locator("#task-table .badge.completed")).to_have_count(1)
+        expect(page.locator("#task-table .badge.queued")).to_have_count(1)
+        shoot(page, "tasks-in-progress", doc=True)
+        live_site.wait_for_worker_exit()
+
+    # worker_paused started a regular worker on the way out: the second task completes.
+    page.wait_for_function(rows_done_js(2), timeout=OCR_TIMEOUT_MS)
 
     # Progress arrived by polling /tasks/rows/, in the page first loaded.
     assert page.evaluate("window.__marker") == "same document"
