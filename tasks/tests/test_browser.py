@@ -50,7 +50,8 @@ DOC_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
 USERS = [("alice", False), ("bob", False), ("chen", False), ("staffer", True)]
 OCR_TIMEOUT_MS = 120_000
 
-# Reported by the browser itself; the listener adds violations Chrome might only count.
+# Chrome logs CSP violations to the console itself; the listener reports every violation
+# event too, so none goes unnoticed whatever the console wording.
 CSP_LISTENER = """
 document.addEventListener("securitypolicyviolation", (event) => {
   console.error("Content Security Policy violation: " + event.violatedDirective
@@ -104,7 +105,7 @@ def live_site() -> Iterator[LiveSite]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    # Generous: three OCR-ing processes share the machine with the browser.
+    # Generous: OCR, two gunicorn workers and the browser share the CPU.
     expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
