@@ -87,7 +87,7 @@ class Archived:
 def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_SIZE) -> Archived:
     """Stream events first..last into a gzip NDJSON file, verifying the chain as it goes.
 
-    Written to a temporary file beside the target, fsynced, then renamed into place,
+    Written to a temporary file beside the target, fsynced, then linked into place,
     so a crash never leaves a half archive under the real name. Memory stays constant.
     """
     rows = (
@@ -115,7 +115,13 @@ def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_
             os.fsync(raw.fileno())
         if walk.previous is None:
             raise RetentionError(f"No events #{first}-#{last} to archive.")
-        os.replace(temporary, path)
+        # A hard link, not a rename: it fails if the name was taken meanwhile (say, by
+        # a concurrent run), so an archive is never overwritten.
+        os.link(temporary, path)
+        Path(temporary).unlink()
+    except FileExistsError:
+        Path(temporary).unlink(missing_ok=True)
+        raise RetentionError(f"{path} already exists; an archive is never overwritten.")
     except ChainBroken as broken:
         Path(temporary).unlink(missing_ok=True)
         raise RetentionError(

@@ -17,6 +17,7 @@ from audit.chain import HASHED_FIELDS
 from audit.checkpoint import create_checkpoint, write_checkpoint
 from audit.integrity import verify_archive, verify_chain
 from audit.models import AuditEvent
+from audit.retention import RetentionError, write_archive
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain, is_postgresql, raw_sql
 
@@ -161,6 +162,15 @@ def test_an_existing_archive_is_never_overwritten(trail, archive):
         retention("--older-than-days", "30", "--archive", str(archive))
     assert archive.read_bytes() == b"an older archive"
     assert AuditEvent.objects.count() == 13
+
+
+def test_archive_name_taken_while_writing_is_not_overwritten(trail, archive):
+    # Another run claimed the name after prune_events checked it.
+    archive.write_bytes(b"theirs")
+    with pytest.raises(RetentionError, match="already exists"):
+        write_archive(archive, first=1, last=10)
+    assert archive.read_bytes() == b"theirs"
+    assert list(archive.parent.iterdir()) == [archive]  # our temporary file is gone
 
 
 def test_archive_is_required_and_days_must_be_positive(trail):
