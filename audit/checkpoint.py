@@ -103,7 +103,13 @@ def create_checkpoint() -> Checkpoint:
 
     previous_record = latest_checkpoint()
     previous = as_checkpoint(previous_record) if previous_record else None
-    if previous is not None and previous.is_signed_correctly() and previous.sequence <= sequence:
+    if previous is not None and previous.sequence > sequence:
+        # Signing now would bless the shorter chain and hide the loss.
+        raise CheckpointError(
+            f"The chain head #{sequence} is behind the last checkpoint #{previous.sequence}: "
+            "events were removed (or the database restored from an older backup)."
+        )
+    if previous is not None and previous.is_signed_correctly():
         result = verify_chain(
             from_sequence=previous.sequence, to_sequence=sequence, checkpoint=previous
         )

@@ -126,6 +126,14 @@ def test_next_checkpoint_checks_the_previous_one_still_holds(events):
         create_checkpoint()
 
 
+def test_no_checkpoint_over_a_chain_shorter_than_the_last_one(events):
+    create_checkpoint()
+    raw_sql("DELETE FROM {table} WHERE sequence >= 7")
+    rewind_head_to(6)
+    with pytest.raises(CheckpointError, match="head #6 is behind the last checkpoint #8"):
+        create_checkpoint()
+
+
 # --- Verifying against a checkpoint ----------------------------------------------
 
 
