@@ -90,11 +90,11 @@ def as_checkpoint(record: AuditCheckpoint) -> Checkpoint:
 
 
 def create_checkpoint() -> Checkpoint:
-    """Verify the chain up to its newest link, then sign that link and record it.
+    """Verify the whole chain up to its newest link, then sign that link and record it.
 
-    Only what was verified is signed: a checkpoint must never launder a broken chain.
-    The walk starts at the previous checkpoint when its signature still holds, so a
-    checkpoint costs the events since the last one, not the whole trail.
+    Only a chain that verifies is signed, so "checkpoint made" also means "chain
+    intact". The previous checkpoint's event must still carry its signed hash, and the
+    head may not be behind it: a rewrite or a truncation since then is refused too.
     """
     head = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
     if head is None or head[0] == 0:
@@ -109,12 +109,10 @@ def create_checkpoint() -> Checkpoint:
             f"The chain head #{sequence} is behind the last checkpoint #{previous.sequence}: "
             "events were removed (or the database restored from an older backup)."
         )
-    if previous is not None and previous.is_signed_correctly():
-        result = verify_chain(
-            from_sequence=previous.sequence, to_sequence=sequence, checkpoint=previous
-        )
-    else:
-        result = verify_chain(to_sequence=sequence)
+    # A recorded checkpoint whose signature fails (AUDIT_SIGNING_KEY rotated, or the
+    # row edited) proves nothing; the full walk below still has to pass.
+    trusted = previous if previous is not None and previous.is_signed_correctly() else None
+    result = verify_chain(to_sequence=sequence, checkpoint=trusted)
     if not result.ok:
         raise CheckpointError(
             f"Refusing to sign a broken chain: #{result.first_bad_sequence}: {result.reason}"

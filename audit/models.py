@@ -106,7 +106,7 @@ class AuditCheckpoint(models.Model):
     """A signed note of the chain's newest link, kept so a dashboard can show the last one.
 
     The signed JSON file handed to the operator is what proves the chain; this row is a
-    copy for display and the starting point of the next checkpoint's verification.
+    copy for display, and the next checkpoint checks its event still holds this hash.
     """
 
     sequence = models.PositiveBigIntegerField()

@@ -117,6 +117,15 @@ def test_a_broken_chain_is_never_signed(events):
     assert not AuditCheckpoint.objects.exists()
 
 
+def test_tampering_before_the_last_checkpoint_is_not_signed_over(events):
+    create_checkpoint()
+    record_event(event_type="auth_logout")
+    raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 2")
+    with pytest.raises(CheckpointError, match="broken chain: #2"):
+        create_checkpoint()
+    assert AuditCheckpoint.objects.count() == 1
+
+
 def test_next_checkpoint_checks_the_previous_one_still_holds(events):
     create_checkpoint()
     record_event(event_type="auth_logout")

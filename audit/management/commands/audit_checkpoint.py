@@ -9,7 +9,7 @@ from audit.checkpoint import CheckpointError, checkpoint_json, create_checkpoint
 
 class Command(BaseCommand):
     help = (
-        "Verify the chain since the last checkpoint, then sign its newest link with "
+        "Verify the whole chain, then sign its newest link with "
         "AUDIT_SIGNING_KEY (HMAC-SHA256). Keep the file off this machine; later "
         "`verify_audit_chain --checkpoint FILE` proves nothing up to it was removed."
     )
