@@ -64,3 +64,11 @@ clean:
 ## Seed throwaway SQLite + PostgreSQL databases and measure (BENCH_ARGS="--quick" for a short run).
 bench: $(VENV)/.installed-dev
 	$(PY) bench/bench.py $(BENCH_ARGS)
+
+## Real gunicorn on fresh SQLite and PostgreSQL databases: no audit event lost (LOAD_ARGS="--quick").
+load: $(VENV)/.installed-dev
+	$(PY) bench/load.py --database both $(LOAD_ARGS)
+
+## The audit trail's "Done when" report: load, tamper, hostile-input and secrets checks, both databases.
+security: $(VENV)/.installed-dev
+	$(PY) bench/security_report.py
