@@ -59,6 +59,8 @@ def run_backend(database: databases.BenchDatabase, args, out: Path, *, last: boo
         command.append("--quick")
     if last:
         command.append("--last")
+    if args.reuse:
+        command.append("--reuse")
     log = out.with_suffix(".log")
     print(f"== {database.backend}: running figures (audit log lines go to {log})", flush=True)
     with open(log, "w") as sink:
@@ -92,6 +94,11 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(FIGURES), help="figures, e.g. 3,4,6")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the databases a --keep run left (migrated again, not reseeded)",
+    )
     args = parser.parse_args()
     args.rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     started = time.monotonic()
@@ -104,16 +111,16 @@ def main() -> None:
             if problem:
                 print(f"== postgresql skipped: {problem}", flush=True)
                 continue
-            database = databases.postgres_database()
+            database = databases.postgres_database(reuse=args.reuse)
         elif backend == "sqlite":
-            database = databases.sqlite_database()
+            database = databases.sqlite_database(reuse=args.reuse)
         else:
             raise SystemExit(f"unknown backend {backend!r}")
         try:
             out = databases.BENCH_VAR / f"{backend}.json"
             runs.append(run_backend(database, args, out, last=backend == backends[-1]))
         finally:
-            if backend == "postgresql" and not args.keep:
+            if backend == "postgresql" and not (args.keep or args.reuse):
                 databases.drop_postgres()
     command = "make bench" + (f" BENCH_ARGS='{shlex.join(sys.argv[1:])}'" if sys.argv[1:] else "")
     text = report.markdown(facts=report.machine(postgres_version()), runs=runs, command=command)

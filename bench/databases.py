@@ -40,13 +40,14 @@ class BenchDatabase:
         return env
 
 
-def sqlite_database() -> BenchDatabase:
-    """Return a fresh SQLite database under var/bench/sqlite."""
+def sqlite_database(*, reuse: bool = False) -> BenchDatabase:
+    """Return a fresh (or, with reuse, the existing) SQLite database under var/bench/sqlite."""
     var_dir = BENCH_VAR / "sqlite"
     var_dir.mkdir(parents=True, exist_ok=True)
     path = var_dir / "bench.sqlite3"
     for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if not reuse:
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
     return BenchDatabase("sqlite", f"sqlite:///{path}", var_dir)
 
 
@@ -75,13 +76,14 @@ def drop_postgres() -> None:
         )
 
 
-def postgres_database() -> BenchDatabase:
+def postgres_database(*, reuse: bool = False) -> BenchDatabase:
     """Return a freshly created PostgreSQL database (dropped first if it exists)."""
     from psycopg import sql
 
-    drop_postgres()
-    with _pg_admin_connect() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DATABASE)))
+    if not reuse:
+        drop_postgres()
+        with _pg_admin_connect() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DATABASE)))
     var_dir = BENCH_VAR / "postgresql"
     var_dir.mkdir(parents=True, exist_ok=True)
     return BenchDatabase("postgresql", f"{PG_SERVER}/{PG_DATABASE}", var_dir)

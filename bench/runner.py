@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default=",".join(FIGURES))
     parser.add_argument("--last", action="store_true", help="the last backend of this run")
+    parser.add_argument("--reuse", action="store_true", help="the database is already seeded")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -98,12 +99,18 @@ def main() -> None:
 
     from bench.context import Context
     from bench.figures import admin, api, export, ocr, writes
-    from bench.seed import seed
+    from bench.seed import SeedInfo, seed
 
-    print(f"[{args.backend}] seeding {args.rows:,} audit events ...", flush=True)
-    info = seed(rows=args.rows)
-    print(f"[{args.backend}] seeded in {info.seconds:.0f} s", flush=True)
-    ctx = Context(backend=args.backend, rows=args.rows, quick=args.quick, seed=info)
+    seed_file = args.out.parent / f"{args.backend}-seed.json"
+    if args.reuse:
+        info = SeedInfo(**json.loads(seed_file.read_text()))
+        print(f"[{args.backend}] reusing {info.rows:,} seeded audit events", flush=True)
+    else:
+        print(f"[{args.backend}] seeding {args.rows:,} audit events ...", flush=True)
+        info = seed(rows=args.rows)
+        seed_file.write_text(json.dumps(info.as_dict()))
+        print(f"[{args.backend}] seeded in {info.seconds:.0f} s", flush=True)
+    ctx = Context(backend=args.backend, rows=info.rows, quick=args.quick, seed=info)
     workdir = args.out.parent
     steps: dict[str, Callable[[], None]] = {
         "6": lambda: export.verify(ctx, env),

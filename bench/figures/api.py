@@ -32,7 +32,7 @@ def cases(ctx: Context, client) -> dict[str, tuple]:
     last = datetime.fromisoformat(seed.last_timestamp)
     rng = ctx.rng("api")
     users = seed.user_ids
-    ips = seed.ips
+    ips = list(seed.ips)
     request_ids = seed.request_ids or [""]
     deep_url = cursor_page(client, DEEP_PAGES)
 
@@ -55,9 +55,18 @@ def cases(ctx: Context, client) -> dict[str, tuple]:
             lambda n: f"{API}?{filtered(n)}",
             lambda n: f"{PAGED}?{filtered(n)}",
         ),
-        "busy user, type+time": (
+        "busiest user, one type": (
             lambda n: f"{API}?event_type=auth_token_refresh&user_id={seed.busy_user_id}",
             lambda n: f"{PAGED}?event_type=auth_token_refresh&user_id={seed.busy_user_id}",
+        ),
+        # Staff never refresh tokens: a filter with no match must not walk the table.
+        "type+user, no match": (
+            lambda n: f"{API}?event_type=auth_token_refresh&user_id={seed.staff_id}",
+            lambda n: f"{PAGED}?event_type=auth_token_refresh&user_id={seed.staff_id}",
+        ),
+        "time range only (30 days)": (
+            lambda n: f"{API}?{urlencode(window(n))}",
+            lambda n: f"{PAGED}?{urlencode(window(n))}",
         ),
         "by IP": (
             lambda n: f"{API}?ip_address={ips[n % len(ips)]}",
@@ -129,6 +138,11 @@ def explain_listing(ctx: Context, client) -> None:
         ),
         "by IP": f"{API}?ip_address={seed.ips[0]}",
         "by request id": f"{API}?request_id={(seed.request_ids or [''])[0]}",
+        "type+user, no match": f"{API}?event_type=auth_token_refresh&user_id={seed.staff_id}",
+        "time range only": (
+            f"{API}?since={seed.first_timestamp[:10]}T00:00:00Z"
+            f"&until={seed.first_timestamp[:7]}-28T00:00:00Z"
+        ),
         "3b: COUNT(*) unfiltered": PAGED,
     }
     for name, url in key_requests.items():

@@ -116,7 +116,7 @@ def run_pipeline(ctx: Context) -> None:
 
     user = get_user_model().objects.get(pk=ctx.seed.user_ids[2])
     client, headers = api_client(user)
-    rounds = 2 if ctx.quick else 5
+    rounds = 2 if ctx.quick else 3
     # A quarter of an A4 page in the quick run: RapidOCR takes seconds per full page.
     size, lines, label = ((1240, 480), 6, "A4/4") if ctx.quick else ((1240, 1754), 22, "A4")
     for engine_name in ("tesseract", "rapidocr"):
@@ -172,7 +172,7 @@ def run_text_layer(ctx: Context) -> None:
     from tasks.ocr.pages import iter_pages
     from tasks.tests.samples import text_pdf_bytes
 
-    pages = 1 if ctx.quick else 4
+    pages = 1 if ctx.quick else 3
     lines = [" ".join(WORDS[(p * 5 + k) % len(WORDS)] for k in range(8)) for p in range(30)]
     data = text_pdf_bytes([lines for _ in range(pages)])
     engine = get_engine("tesseract")
@@ -196,7 +196,7 @@ def run_text_layer(ctx: Context) -> None:
                 engine.recognize(page.image, language="eng")
 
         series = interleaved(
-            {"text": text_path, "ocr": ocr_path}, repeats=1 if ctx.quick else 3, warmup=0
+            {"text": text_path, "ocr": ocr_path}, repeats=1 if ctx.quick else 2, warmup=0
         )
     text_s = statistics.median(series["text"].samples) / pages
     ocr_s = statistics.median(series["ocr"].samples) / pages
@@ -259,7 +259,7 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
 def run_workers(ctx: Context, env: dict[str, str]) -> None:
     """Figure 8: a 20-page batch on 1 and on 2 db_worker processes (PostgreSQL)."""
     forget_queued_jobs()
-    pages = 8 if ctx.quick else 20
+    pages = 6 if ctx.quick else 20
     user = get_user_model().objects.get(pk=ctx.seed.user_ids[3])
     client, headers = api_client(user)
     logs = Path(env["VAR_DIR"]) / "logs"
@@ -267,7 +267,7 @@ def run_workers(ctx: Context, env: dict[str, str]) -> None:
     half_page = (1240, 877)
     rates: dict[int, list[float]] = {1: [], 2: []}
     problems: list[str] = []
-    order = [1, 2] if ctx.quick else [1, 2, 2, 1]
+    order = [1, 2]
     for attempt, count in enumerate(order):
         documents = [
             (
@@ -278,7 +278,7 @@ def run_workers(ctx: Context, env: dict[str, str]) -> None:
         ]
         workers = start_workers(count, env, logs)
         try:
-            time.sleep(4)  # Django start-up; the engine loads on each worker's first page
+            time.sleep(3)  # Django start-up; the engine loads on each worker's first page
             started = time.perf_counter()
             ids: list[str] = []
             limit = settings.OCR_MAX_FILES_PER_REQUEST
