@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -74,6 +75,28 @@ def refresh_failed(request: HttpRequest, reason: str, message: str, **metadata) 
     return AuthError(message, reason=reason)
 
 
+def replayed_refresh(request: HttpRequest, raw_refresh: str) -> AuthError:
+    """Record a refused refresh of a revoked token, naming its owner when genuine.
+
+    A validly signed, unexpired token that is already blacklisted was used before:
+    a replay after rotation (or after logout), which a SIEM wants attributed.
+    """
+    try:
+        payload = token_backend.decode(raw_refresh, verify=True)
+    except TokenBackendError:
+        return refresh_failed(
+            request, "blacklisted", "Refresh token is invalid, expired or revoked."
+        )
+    owner = get_user_model().objects.filter(pk=payload.get("user_id")).first()
+    return refresh_failed(
+        request,
+        "reused",
+        "Refresh token was already used or revoked.",
+        user=owner,
+        jti=str(payload.get("jti", ""))[:64],
+    )
+
+
 def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     """Rotate a refresh token: blacklist it and return a new pair.
 
@@ -83,8 +106,9 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     try:
         token = RefreshToken(raw_refresh)
     except TokenError as error:
-        reason = "blacklisted" if "blacklist" in str(error).lower() else "invalid"
-        raise refresh_failed(request, reason, "Refresh token is invalid, expired or revoked.")
+        if "blacklist" in str(error).lower():
+            raise replayed_refresh(request, raw_refresh) from None
+        raise refresh_failed(request, "invalid", "Refresh token is invalid, expired or revoked.")
     jti = token["jti"]
     with transaction.atomic():
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()

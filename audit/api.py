@@ -107,16 +107,12 @@ class AuditLogListApi(generics.ListAPIView):
         queryset = self.filter_queryset(self.get_queryset())
         fmt = request.accepted_renderer.format
         stream = STREAMS.get(fmt)
-        record_event(
-            event_type="audit_export" if stream else "audit_view",
-            user=request.user,
-            request=request,
-            resource_type="audit_log",
-            metadata={"format": fmt, "filters": self.active_filters()},
-        )
         if stream is None:
+            # The page is read (and a forged cursor refused) before the view is recorded.
             page = self.paginate_queryset(queryset)
+            self.record_access("audit_view", fmt)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        self.record_access("audit_export", fmt)
         lines, content_type = stream
         response = StreamingHttpResponse(lines(rows(queryset)), content_type=content_type)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
@@ -141,6 +137,16 @@ class AuditLogListApi(generics.ListAPIView):
             request.accepted_renderer = renderers.JSONRenderer()
             request.accepted_media_type = request.accepted_renderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)
+
+    def record_access(self, event_type: str, fmt: str) -> None:
+        """Record that staff read or exported the log: one event per request."""
+        record_event(
+            event_type=event_type,
+            user=self.request.user,
+            request=self.request,
+            resource_type="audit_log",
+            metadata={"format": fmt, "filters": self.active_filters()},
+        )
 
     def active_filters(self) -> dict[str, str]:
         """Return the filter parameters of this request, for the audit_view record."""
