@@ -8,24 +8,10 @@ from django.db.models import QuerySet
 
 from .chain import canonical_timestamp
 from .models import AuditEvent
+from .selectors import LISTING_FIELDS
 
-EXPORT_COLUMNS = (
-    "id",
-    "sequence",
-    "timestamp",
-    "event_type",
-    "category",
-    "outcome",
-    "user_id",
-    "username",
-    "ip_address",
-    "user_agent",
-    "request_id",
-    "resource_type",
-    "resource_id",
-    "message",
-    "metadata",
-)
+# Exports carry exactly the columns the listing reads.
+EXPORT_COLUMNS = LISTING_FIELDS
 CHUNK_SIZE = 2000
 
 # Cells starting with these are run as formulas by spreadsheet programs; a leading
