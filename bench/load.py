@@ -1035,7 +1035,7 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
         server.start()
         print(
             f"  set up in {time.monotonic() - started:.1f} s; {server.description} on port "
-            f"{server.port}; {options.clients} clients as {options.users} users for "
+            f"{server.port}; {options.clients} clients as {options.users} user(s) for "
             + (
                 f"{options.iterations} actions each"
                 if options.iterations
