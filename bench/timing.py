@@ -61,19 +61,30 @@ class Series:
 
 
 def interleaved(
-    sides: dict[str, Callable[[int], Any]], *, repeats: int, warmup: int = 1
+    sides: dict[str, Callable[[int], Any]],
+    *,
+    repeats: int,
+    warmup: int = 1,
+    budget_s: float | None = None,
+    min_rounds: int = 3,
 ) -> dict[str, Series]:
     """Run every side once per round, in turn, and return each side's samples.
 
     Each call gets the round number, so both sides of a round see the same input.
     The order of sides alternates between rounds so neither always runs first.
+    With a budget, rounds stop once it is spent (after at least `min_rounds`): a
+    page that takes ten seconds is a finding after three samples, not thirty.
     """
+    started = time.perf_counter()
     names = list(sides)
     for index in range(warmup):
         for name in names:
             sides[name](-1 - index)
     series = {name: Series() for name in names}
     for round_number in range(repeats):
+        spent = time.perf_counter() - started
+        if budget_s is not None and round_number >= min_rounds and spent > budget_s:
+            break
         order = names if round_number % 2 == 0 else list(reversed(names))
         for name in order:
             series[name].samples.append(time_once(lambda n=name, r=round_number: sides[n](r)))

@@ -143,6 +143,7 @@ def main() -> None:
                 "easyaudit": lambda n, u=url: get_ok(client, u),
             },
             repeats=max(5, ctx.repeats // 2),
+            budget_s=60,
         )
         ctx.add(
             Row(
