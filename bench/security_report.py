@@ -284,7 +284,10 @@ def report(options: argparse.Namespace, workdir: Path) -> int:
         if options.verbose or load_exit:
             print(output[-6000:] if not options.verbose else output)
         else:
-            print("   " + (output.strip().splitlines() or ["(no output)"])[-1])
+            # load.py ends with its summary table (one line per database).
+            lines = output.strip().splitlines()
+            start = next((i for i, line in enumerate(lines) if line.startswith("database ")), -1)
+            print("\n".join(f"   {line}" for line in lines[start:]))
 
     counts: dict[str, dict[str, SuiteCount]] = {}
     for database in DATABASES:
