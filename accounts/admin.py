@@ -1,13 +1,40 @@
 """Django admin for users: listing them is an audited staff action."""
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 
+from audit.events import Outcome
 from audit.services import record_event
 
 User = get_user_model()
 admin.site.unregister(User)
+
+
+class AuditedAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin login form; a right password from a non-staff account is a refusal too."""
+
+    def confirm_login_allowed(self, user) -> None:
+        try:
+            super().confirm_login_allowed(user)
+        except ValidationError:
+            # Django sends no signal here: the password was right, the door is wrong.
+            record_event(
+                event_type="auth_login",
+                outcome=Outcome.FAILURE,
+                user=user,
+                request=self.request,
+                resource_type="user",
+                resource_id=user.pk,
+                message="Admin login refused: account is not staff",
+                metadata={"method": "admin", "reason": "not_staff"},
+            )
+            raise
+
+
+admin.site.login_form = AuditedAdminAuthenticationForm
 
 
 @admin.register(User)

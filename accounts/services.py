@@ -173,7 +173,10 @@ def logout_everywhere(*, request: HttpRequest, user: AbstractBaseUser, method: s
     """End every session of the user and revoke every token; return what was ended."""
     now = timezone.now()
     with transaction.atomic():
-        sessions_ended, _ = UserSession.objects.filter(user_id=user.pk).delete()
+        sessions = UserSession.objects.filter(user_id=user.pk)
+        # Expired sessions are removed too, but only live ones count as "ended".
+        sessions_ended = sessions.filter(expire_date__gt=now).count()
+        sessions.delete()
         live = OutstandingToken.objects.filter(user=user, expires_at__gt=now).exclude(
             blacklistedtoken__isnull=False
         )

@@ -52,6 +52,14 @@ def clean_text(value: Any, *, max_length: int) -> str:
     return text
 
 
+def clean_free_text(value: Any, *, max_length: int) -> str:
+    """Return untrusted free text (a typed username, a user agent) cleaned, JWTs removed.
+
+    A token pasted into the username field is a secret, whatever field carries it.
+    """
+    return JWT_PATTERN.sub(REDACTED, clean_text(value, max_length=max_length))
+
+
 def is_secret_key(key: str) -> bool:
     """Return True when a metadata key names a credential."""
     lowered = key.lower()

@@ -11,7 +11,7 @@ from .chain import GENESIS_HASH, event_hash, normalise_metadata
 from .client import ClientContext, client_context, valid_ip
 from .events import Outcome, category_for
 from .models import AuditEvent, ChainHead
-from .sanitize import clean_text, redact
+from .sanitize import clean_free_text, clean_text, redact
 from .stream import publish_after_commit
 
 
@@ -60,15 +60,15 @@ def record_event(
         "event_type": event_type,
         "category": str(category),
         "outcome": str(outcome),
-        "username": clean_text(snapshot, max_length=150),
+        "username": clean_free_text(snapshot, max_length=150),
         # Normalised again: a hand-built ClientContext must not store what the hash
         # will not match on read-back, nor an address PostgreSQL would refuse.
         "ip_address": valid_ip(client.ip_address),
-        "user_agent": client.user_agent,
+        "user_agent": clean_free_text(client.user_agent, max_length=512),
         "request_id": clean_text(client.request_id, max_length=64),
         "resource_type": clean_text(resource_type, max_length=20),
         "resource_id": clean_text(resource_id, max_length=64),
-        "message": clean_text(message, max_length=500),
+        "message": clean_free_text(message, max_length=500),
         "metadata": normalise_metadata(redact(metadata or {})),
     }
     with transaction.atomic():

@@ -291,3 +291,33 @@ def test_logout_all_needs_a_logged_in_user(browser, db, events_for, url):
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN)
     assert events_for(response) == []
+
+
+def test_admin_login_by_a_non_staff_account_is_refused_and_recorded(client, user):
+    response = client.post(
+        "/admin/login/",
+        {"username": user.username, "password": PASSWORD},
+        HTTP_USER_AGENT="admin-probe/1",
+        REMOTE_ADDR="198.51.100.20",
+    )
+
+    assert response.status_code == 200  # the form again, with an error
+    assert "_auth_user_id" not in client.session
+    event = AuditEvent.objects.get(event_type="auth_login", outcome="failure")
+    assert (event.user_id, event.username, event.ip_address, event.user_agent) == (
+        user.pk,
+        user.username,
+        "198.51.100.20",
+        "admin-probe/1",
+    )
+    assert event.metadata == {"method": "admin", "reason": "not_staff"}
+    assert event.request_id == response["X-Request-ID"]
+
+
+def test_a_token_typed_as_a_username_is_not_stored(client, db):
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiMSJ9.c2lnbmF0dXJlLXZhbHVl"
+    client.post("/accounts/login/", {"username": token, "password": "x"})
+
+    event = AuditEvent.objects.get(event_type="auth_login", outcome="failure")
+    assert token not in event.username
+    assert event.username == "[redacted]"
