@@ -500,14 +500,15 @@ def test_bad_json_body_is_a_400(db, url, body):
 
 
 @pytest.mark.parametrize("url", [JWT_LOGIN, JWT_REFRESH], ids=["login", "refresh"])
-def test_json_body_over_data_upload_max_memory_size_is_a_400(user, settings, url):
+def test_json_body_over_data_upload_max_memory_size_is_refused(user, settings, url):
     padding = "p" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
     body = json.dumps({"username": user.username, "password": padding, "refresh": padding})
 
     response = Client(REMOTE_ADDR=REMOTE).post(url, body, content_type="application/json")
 
-    # Django refuses the body (RequestDataTooBig) before anything parses it.
-    assert response.status_code == 400, response.content
+    # Refused by its declared length (RequestBodyLimitMiddleware) before anything reads it.
+    assert response.status_code == 413, response.content
+    assert "limit" in response.json()["detail"]
     assert not OutstandingToken.objects.exists()
     assert not AuditEvent.objects.exists()
 

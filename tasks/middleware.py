@@ -1,0 +1,63 @@
+"""Refuse request bodies that cannot be valid before anything reads them."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from .forms import UploadForm
+from .services import refuse_oversized_body
+from .uploads import UploadRejected
+
+# Room for form fields, JSON and multipart framing on requests that carry no files.
+NON_UPLOAD_BODY_LIMIT_SLACK = 64 * 1024
+
+
+class RequestBodyLimitMiddleware:
+    """Answer 413 for an oversized body before CSRF or a view parses it.
+
+    Django spools multipart files to disk while parsing, and CsrfViewMiddleware parses
+    request.POST before the view runs; so without this a 250 MB body would be read in
+    full only to be refused. Placed after AuthenticationMiddleware (the refusal of an
+    upload is audited against the session's user) and MessageMiddleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("POST", "PUT", "PATCH"):
+            refusal = self.refusal(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    def refusal(self, request: HttpRequest) -> HttpResponse | None:
+        upload_paths = (reverse("tasks:upload"), reverse("api-tasks"))
+        if request.path in upload_paths:
+            try:
+                refuse_oversized_body(owner=request.user, request=request)
+            except UploadRejected as error:
+                return self.too_large(request, error.message)
+            return None
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + NON_UPLOAD_BODY_LIMIT_SLACK
+        if length > limit:
+            return self.too_large(
+                request, f"Request body is {length:,} bytes; the limit here is {limit:,} bytes."
+            )
+        return None
+
+    def too_large(self, request: HttpRequest, message: str) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": message}, status=413)
+        if request.path == reverse("tasks:upload") and request.user.is_authenticated:
+            messages.error(request, message)
+            return render(request, "tasks/upload.html", {"form": UploadForm()}, status=413)
+        return HttpResponse(message, content_type="text/plain; charset=utf-8", status=413)
