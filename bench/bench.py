@@ -122,6 +122,13 @@ def main() -> None:
         finally:
             if backend == "postgresql" and not (args.keep or args.reuse):
                 databases.drop_postgres()
+    if args.reuse:
+        # A re-measurement of some figures on one backend still reports the others.
+        for backend in ("sqlite", "postgresql"):
+            earlier = databases.BENCH_VAR / f"{backend}.json"
+            if backend not in backends and earlier.exists():
+                runs.append(json.loads(earlier.read_text()))
+        runs.sort(key=lambda run: run["backend"] != "sqlite")
     command = "make bench" + (f" BENCH_ARGS='{shlex.join(sys.argv[1:])}'" if sys.argv[1:] else "")
     text = report.markdown(facts=report.machine(postgres_version()), runs=runs, command=command)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -112,9 +112,10 @@ def main() -> None:
         seed_file.write_text(json.dumps(info.as_dict()))
         print(f"[{args.backend}] seeded in {info.seconds:.0f} s", flush=True)
     ctx = Context(backend=args.backend, rows=info.rows, quick=args.quick, seed=info)
-    if args.reuse and args.out.exists():
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else None
+    partial = only != set(FIGURES)
+    if earlier and (args.reuse or (partial and earlier["rows"] == info.rows)):
         # Re-measuring some figures: keep the earlier rows of the others in the report.
-        earlier = json.loads(args.out.read_text())
         rerun = only | ({"3b"} if "3" in only else set())
         ctx.results = [Row(**row) for row in earlier["results"] if row["figure"] not in rerun]
         ctx.explain = {} if "3" in only else earlier.get("explain", {})
