@@ -44,3 +44,8 @@ def category_for(event_type: str) -> Category:
         return EVENT_CATEGORIES[event_type]
     except KeyError:
         raise ValueError(f"Unknown audit event type: {event_type!r}") from None
+
+
+# What events point at (resource_type). Listed so a search by resource id can name
+# them and use the (resource_type, resource_id) index.
+RESOURCE_TYPES = ("user", "token", "task", "file", "audit_log", "audit_archive", "dashboard")

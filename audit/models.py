@@ -1,7 +1,11 @@
 """The audit trail: append-only events linked into a hash chain."""
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Max, Min
+from django.utils import timezone
 
 from .events import Category, Outcome
 
@@ -10,12 +14,54 @@ class AppendOnlyError(Exception):
     """Raised when code tries to change or remove a recorded audit event."""
 
 
+def next_period(start: datetime, kind: str) -> datetime:
+    """Return the start of the year, month or day after the one starting at ``start``."""
+    if kind == "day":
+        return (start + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind == "month":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start.replace(year=start.year + 1, month=1, day=1)
+
+
+def period_starts(queryset, *, kind: str, descending: bool, tz) -> list[datetime]:
+    """Return the starts of the periods (in ``tz``) in which the queryset has events."""
+    tz = tz or timezone.get_current_timezone()
+    bounds = queryset.order_by().aggregate(first=Min("timestamp"), last=Max("timestamp"))
+    if bounds["first"] is None:
+        return []
+    first = bounds["first"].astimezone(tz)
+    start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind in ("month", "year"):
+        start = start.replace(day=1)
+    if kind == "year":
+        start = start.replace(month=1)
+    found = []
+    while start <= bounds["last"]:
+        end = next_period(start, kind)
+        if queryset.filter(timestamp__gte=start, timestamp__lt=end).exists():
+            found.append(start)
+        start = end
+    return found[::-1] if descending else found
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("Audit events cannot be updated.")
 
     def delete(self):
         raise AppendOnlyError("Audit events cannot be deleted; use the audit_retention command.")
+
+    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+        """Return the distinct years, months or days that have events, by index probes.
+
+        The admin's date hierarchy asks for these; Django's SELECT DISTINCT over a
+        truncated timestamp reads every matching row (seconds at a million rows). One
+        EXISTS probe per candidate period, answered by the timestamp indexes, gives the
+        same answer: at most 31 probes for the days of a month.
+        """
+        if field_name != "timestamp" or kind not in ("year", "month", "day"):
+            return super().datetimes(field_name, kind, order, tzinfo)
+        return period_starts(self, kind=kind, descending=order == "DESC", tz=tzinfo)
 
     # The retention command is the one sanctioned path that removes rows. One DELETE
     # statement: no rows loaded into memory, no per-row signals for millions of rows.
