@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "4p", "5", "2", "1", "7", "7b", "8")
+FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "7", "7b", "8")
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -127,7 +127,6 @@ def main() -> None:
         "3": lambda: api.run(ctx),
         "4": lambda: admin.run(ctx),
         "4b": lambda: run_easyaudit(ctx, env, workdir),
-        "4p": lambda: admin.run_proposed(ctx),
         "5": lambda: export.run(ctx, env),
         "2": lambda: writes.run_overhead(ctx),
         "1": lambda: writes.run_writes(ctx),

@@ -2,12 +2,10 @@
 
 from django.urls import path
 
-from bench import admin_variant
 from bench.paged_api import PagedAuditLogListApi
 from ocr_project.urls import urlpatterns as service_urlpatterns
 
 urlpatterns = [
     path("bench/audit-logs-paged", PagedAuditLogListApi.as_view(), name="bench-audit-paged"),
-    path("bench-admin/", admin_variant.site.urls),
     *service_urlpatterns,
 ]
