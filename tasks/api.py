@@ -1,8 +1,6 @@
 """OCR task API under /api/v2/tasks and the staff cleanup endpoint."""
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse
-from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, status
@@ -14,11 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .cleanup import cleanup_tasks
+from .downloads import ResultUnavailable, result_download
 from .filters import TaskFilter
 from .models import OcrTask
-from .ocr.inspect import DocumentRejected
-from .searchable_pdf import searchable_pdf_file, searchable_pdf_name
-from .selectors import task_get_for, task_list_for, task_result_document
+from .selectors import task_get_for, task_list_for
 from .serializers import (
     CleanupInputSerializer,
     CleanupOutputSerializer,
@@ -148,28 +145,10 @@ class TaskResultApi(APIView):
     )
     def get(self, request, task_id):
         task = task_get_for(request.user, task_id)
-        if task.status != "completed":
-            raise NotFound(f"No result yet: the task is {task.status}.")
-        stem = task.original_name.rsplit(".", 1)[0] or "result"
-        if request.accepted_renderer.format == "pdf":
-            try:
-                handle = searchable_pdf_file(task=task)
-            except (DocumentRejected, FileNotFoundError):
-                raise NotFound("The original document is no longer readable.") from None
-            return FileResponse(
-                handle,
-                as_attachment=True,
-                filename=searchable_pdf_name(task),
-                content_type="application/pdf",
-            )
-        if request.accepted_renderer.format == "txt":
-            response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
-            ext = "txt"
-        else:
-            response = Response(task_result_document(task))
-            ext = "json"
-        response["Content-Disposition"] = attachment(f"{stem}.{ext}")
-        return response
+        try:
+            return result_download(task=task, fmt=request.accepted_renderer.format)
+        except ResultUnavailable as error:
+            raise NotFound(str(error)) from None
 
     def finalize_response(self, request, response, *args, **kwargs):
         # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
@@ -211,8 +190,3 @@ class CleanupApi(APIView):
             via="api",
         )
         return Response(CleanupOutputSerializer(stats).data)
-
-
-def attachment(filename: str) -> str:
-    """Return a Content-Disposition header value for a download named after the upload."""
-    return content_disposition_header(as_attachment=True, filename=filename)

@@ -9,16 +9,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .downloads import ResultUnavailable, result_download
 from .forms import StatusFilterForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .processing import KIND_BY_CONTENT_TYPE
-from .searchable_pdf import searchable_pdf_file, searchable_pdf_name
-from .selectors import task_get_for, task_list_for, task_pages, task_result_document
+from .selectors import task_get_for, task_list_for, task_pages
 from .services import (
     EngineChoiceError,
     TaskError,
@@ -162,31 +161,11 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
 @require_GET
 def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
     """Download the recognised text (.txt), the full result (.json) or a searchable PDF."""
-    if fmt not in ("txt", "json", "pdf"):
-        raise Http404("Unknown format.")
     task = task_get_for(request.user, task_id)
-    if task.status != "completed":
-        raise Http404("No result yet.")
-    stem = task.original_name.rsplit(".", 1)[0] or "result"
-    if fmt == "pdf":
-        try:
-            handle = searchable_pdf_file(task=task)
-        except (DocumentRejected, FileNotFoundError):
-            raise Http404("The original document is no longer readable.") from None
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=searchable_pdf_name(task),
-            content_type="application/pdf",
-        )
-    if fmt == "txt":
-        response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
-    else:
-        response = JsonResponse(task_result_document(task), json_dumps_params={"indent": 2})
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"{stem}.{fmt}"
-    )
-    return response
+    try:
+        return result_download(task=task, fmt=fmt)
+    except ResultUnavailable as error:
+        raise Http404(str(error)) from None
 
 
 @login_required

@@ -1,0 +1,46 @@
+"""A completed task's result as a download: text, JSON or searchable PDF.
+
+The task page and its API twin serve the same files through this one function.
+"""
+
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.utils.http import content_disposition_header
+
+from .models import OcrTask, Status
+from .ocr.inspect import DocumentRejected
+from .searchable_pdf import searchable_pdf_file, searchable_pdf_name
+from .selectors import task_result_document
+
+RESULT_FORMATS = ("txt", "json", "pdf")
+
+
+class ResultUnavailable(Exception):
+    """The task has no downloadable result (yet); the message says why."""
+
+
+def result_download(*, task: OcrTask, fmt: str) -> HttpResponse:
+    """Return the task's result in ``fmt`` as an attachment, or raise ResultUnavailable."""
+    if fmt not in RESULT_FORMATS:
+        raise ResultUnavailable(f"Unknown format; choose one of: {', '.join(RESULT_FORMATS)}.")
+    if task.status != Status.COMPLETED:
+        raise ResultUnavailable(f"No result yet: the task is {task.status}.")
+    if fmt == "pdf":
+        try:
+            handle = searchable_pdf_file(task=task)
+        except (DocumentRejected, FileNotFoundError):
+            raise ResultUnavailable("The original document is no longer readable.") from None
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=searchable_pdf_name(task),
+            content_type="application/pdf",
+        )
+    if fmt == "txt":
+        response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
+    else:
+        response = JsonResponse(task_result_document(task), json_dumps_params={"indent": 2})
+    stem = task.original_name.rsplit(".", 1)[0] or "result"
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{stem}.{fmt}"
+    )
+    return response
