@@ -286,7 +286,8 @@ def run_workers(ctx: Context, env: dict[str, str]) -> None:
                 ids += upload(
                     client, headers, documents[offset : offset + limit], engine="tesseract"
                 )
-            deadline = time.monotonic() + 600
+            # A task no worker claims stays queued forever: give up rather than hang.
+            deadline = time.monotonic() + (120 if ctx.quick else 600)
             while time.monotonic() < deadline:
                 done = OcrTask.objects.filter(
                     pk__in=ids, status__in=[Status.COMPLETED, Status.FAILED]
