@@ -41,8 +41,11 @@ def worker_client(task: OcrTask) -> ClientContext:
 def claim(task_id) -> OcrTask | None:
     """Mark a queued task as processing and return it, or None if it is not claimable."""
     with transaction.atomic():
+        # of=("self",): lock the task row only. Locking the joined owner row too
+        # would make a second worker skip another task of the same user, and that
+        # task would stay queued with no job left to run it.
         task = (
-            OcrTask.objects.select_for_update(skip_locked=True)
+            OcrTask.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("owner")
             .filter(pk=task_id, status=Status.QUEUED)
             .first()
