@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +19,13 @@ admin.site.site_title = _("OCR service admin")
 # Scripts stay 'self'-only: the UI and its start-up script are served as files.
 swagger_csp = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
 swagger_view = csp_override(swagger_csp)(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
+
+
+def favicon(request):
+    """Send browsers that ask for /favicon.ico (admin and API pages name no icon) to ours."""
+    # Resolved per request and not permanent: the static URL carries the file's hash.
+    return HttpResponseRedirect(static("favicon.svg"))
+
 
 api_v2 = [
     path("", include("accounts.api_urls")),
@@ -34,4 +43,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", swagger_view, name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("favicon.ico", favicon),
 ]

@@ -235,3 +235,13 @@ def test_check_deploy_complains_about_a_laptop_environment(tmp_path):
     assert result.returncode != 0
     for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert warning in result.stderr + result.stdout
+
+
+def test_favicon_is_served_from_static_files(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/static/favicon")
+    assert response["Location"].endswith(".svg")
+    page = client.get("/accounts/login/")
+    assert b'rel="icon"' in page.content
