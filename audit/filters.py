@@ -5,10 +5,9 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Min
 
 from .events import EVENT_CATEGORIES, Category, Outcome
-from .models import AuditEvent
+from .models import AuditEvent, first_sequence_at_or_after
 
 
 class EventTypeListField(forms.CharField):
@@ -68,12 +67,9 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class TimeBoundFilter(UtcDateTimeFilter):
-    """A time bound applied as a sequence bound.
+    """A time bound applied as a sequence bound (audit.models.first_sequence_at_or_after).
 
-    Timestamps never run backwards along the chain (record_event stamps under the chain
-    lock, and verify_audit_chain checks it), so "timestamp >= t" is exactly "sequence >=
-    the first sequence stamped at or after t". One index lookup finds that sequence; the
-    listing then reads a range of the sequence index it is ordered by, instead of
+    The listing then reads a range of the sequence index it is ordered by, instead of
     walking that index and discarding rows outside the range (seconds at 1M rows for a
     range far from the newest events).
     """
@@ -81,20 +77,7 @@ class TimeBoundFilter(UtcDateTimeFilter):
     def filter(self, qs, value):
         if value in (None, ""):
             return qs
-        events = AuditEvent.objects.order_by()
-        # Two index lookups: the first timestamp at or after the bound, then the lowest
-        # sequence stamped with it (several events can share a microsecond).
-        first_stamp = (
-            events.filter(timestamp__gte=value)
-            .order_by("timestamp")
-            .values_list("timestamp", flat=True)
-            .first()
-        )
-        first_after = (
-            None
-            if first_stamp is None
-            else events.filter(timestamp=first_stamp).aggregate(first=Min("sequence"))["first"]
-        )
+        first_after = first_sequence_at_or_after(value)
         inclusive = self.lookup_expr == "gte"
         if first_after is None:
             # Nothing stamped at or after the bound: all events are before it.

@@ -1,9 +1,10 @@
 """The audit changelist answers from indexes: no DISTINCT scans, no OFFSET on deep pages."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Count, Max, Min
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent, period_starts
@@ -94,3 +95,115 @@ def test_search_is_exact_and_finds_each_kind_of_key(events, admin_client):
     assert [row.pk for row in by_name] == [event.pk]
     assert by_request.result_list is not None
     assert list(partial) == []
+
+
+def test_period_starts_of_a_filtered_list_match_djangos_distinct_dates(events):
+    record_event(event_type="auth_logout", username="someone", resource_type="user")
+    queryset = AuditEvent.objects.filter(username__in=["user0", "user3", "user6"])
+    stamps = list(queryset.order_by().values_list("timestamp", flat=True))
+    for kind in ("year", "month", "day"):
+        truncated = sorted({truncate(stamp, kind) for stamp in stamps})
+        assert period_starts(queryset, kind=kind, descending=False, tz=UTC) == truncated
+        assert period_starts(queryset, kind=kind, descending=True, tz=UTC) == truncated[::-1]
+    assert period_starts(AuditEvent.objects.none(), kind="day", descending=False, tz=UTC) == []
+
+
+def test_min_and_max_timestamp_come_from_the_ends_of_the_chain(events):
+    filtered = AuditEvent.objects.filter(username__in=["user1", "user4"])
+
+    with CaptureQueriesContext(connection) as queries:
+        whole = AuditEvent.objects.aggregate(first=Min("timestamp"), last=Max("timestamp"))
+        some = filtered.aggregate(first=Min("timestamp"), last=Max("timestamp"))
+        nothing = AuditEvent.objects.none().aggregate(first=Min("timestamp"))
+
+    assert whole == {"first": events[0], "last": events[-1]}
+    assert some == {"first": events[1], "last": events[4]}
+    assert nothing == {"first": None}
+    assert not [q for q in queries.captured_queries if "MIN(" in q["sql"].upper()]
+    # Anything else is still an ordinary aggregate.
+    assert AuditEvent.objects.aggregate(n=Count("pk"), top=Max("sequence")) == {"n": 7, "top": 7}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"timestamp__year": "2026"},
+        {"timestamp__year": "2026", "timestamp__month": "1"},
+        {"timestamp__year": "2026", "timestamp__month": "1", "timestamp__day": "5"},
+        {"timestamp__year": "2026", "timestamp__month": "2"},
+        {"timestamp__year": "2024"},
+        {
+            "timestamp__gte": "2026-01-01 00:00:00+00:00",
+            "timestamp__lt": "2026-02-01 00:00:00+00:00",
+        },
+        {"timestamp__gte": "2026-03-01 00:00:00+00:00"},
+        {"timestamp__lt": "2026-01-05 23:00:00+00:00"},
+    ],
+)
+def test_date_drill_downs_list_exactly_the_events_of_the_period(events, admin_client, params):
+    lower = params.get("timestamp__gte") or drill_start(params)
+    upper = params.get("timestamp__lt") or drill_end(params)
+    in_period = AuditEvent.objects.exclude(event_type="audit_view")
+    if lower:
+        in_period = in_period.filter(timestamp__gte=lower)
+    if upper:
+        in_period = in_period.filter(timestamp__lt=upper)
+    expected = list(in_period.order_by("-sequence").values_list("sequence", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(URL, params)
+
+    assert response.status_code == 200
+    changelist = response.context["cl"]
+    shown = [e.sequence for e in changelist.result_list if e.event_type != "audit_view"]
+    assert shown == expected
+    assert changelist.result_count == len(changelist.result_list)
+    # The listing and its count read sequence ranges, never a timestamp range or COUNT(*).
+    listing = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "audit_auditevent"."id"')
+    ]
+    assert listing and not [sql for sql in listing if "timestamp" in sql.split("WHERE")[-1]]
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+def drill_start(params: dict) -> datetime | None:
+    if "timestamp__year" not in params:
+        return None
+    return datetime(
+        int(params["timestamp__year"]),
+        int(params.get("timestamp__month", 1)),
+        int(params.get("timestamp__day", 1)),
+        tzinfo=UTC,
+    )
+
+
+def drill_end(params: dict) -> datetime | None:
+    start = drill_start(params)
+    if start is None:
+        return None
+    if "timestamp__day" in params:
+        return start + timedelta(days=1)
+    if "timestamp__month" in params:
+        return (start + timedelta(days=32)).replace(day=1)
+    return start.replace(year=start.year + 1)
+
+
+def test_a_drill_down_keeps_other_filters_and_counts_them(events, admin_client):
+    params = {"timestamp__year": "2026", "timestamp__month": "3", "q": "user5"}
+
+    changelist = admin_client.get(URL, params).context["cl"]
+
+    assert [e.username for e in changelist.result_list] == ["user5"]
+    assert changelist.result_count == 1
+
+
+def test_junk_dates_are_refused_like_any_bad_admin_filter(events, admin_client):
+    for params in (
+        {"timestamp__gte": "junk"},
+        {"timestamp__year": "2026", "timestamp__month": "13"},
+    ):
+        response = admin_client.get(URL, params)
+        assert response.status_code == 302
+        assert response["Location"].endswith("?e=1")
