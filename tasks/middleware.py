@@ -47,7 +47,11 @@ class RequestBodyLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return None
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + NON_UPLOAD_BODY_LIMIT_SLACK
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request.content_type == "multipart/form-data":
+            # Django counts only a multipart body's fields against the limit, not its
+            # framing; JSON and form bodies count whole, so they get no slack.
+            limit += NON_UPLOAD_BODY_LIMIT_SLACK
         if length > limit:
             return self.too_large(
                 request, f"Request body is {length:,} bytes; the limit here is {limit:,} bytes."

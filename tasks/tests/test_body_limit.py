@@ -71,3 +71,25 @@ def test_a_body_within_the_limits_reaches_the_view(client, user):
     )
 
     assert response.status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "content_type"),
+    [
+        ("/api/v2/auth/login", "application/json"),
+        ("/api/v2/auth/refresh", "application/json"),
+        ("/accounts/login/", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_body_just_over_the_data_limit_is_413_not_a_parser_error(
+    client, settings, url, content_type
+):
+    # Django itself refuses such a body when the view reads it, with its HTML 400 page.
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    response = client.post(url, body, content_type=content_type)
+
+    assert response.status_code == 413
+    detail = response.json()["detail"] if url.startswith("/api/") else response.content.decode()
+    assert f"the limit here is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes" in detail
