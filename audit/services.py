@@ -1,9 +1,11 @@
 """Record audit events. The one write path into the trail."""
 
+from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -15,19 +17,68 @@ from .sanitize import clean_free_text, clean_text, redact
 from .stream import publish_after_commit
 
 
-def lock_chain_head() -> ChainHead:
-    """Return the chain head, locked for the rest of the transaction.
+def lock_chain_head() -> tuple[int, str, datetime | None]:
+    """Return the chain head's (sequence, hash, timestamp), locked for the transaction.
 
     On PostgreSQL SELECT ... FOR UPDATE on the single head row makes concurrent
     writers take turns. SQLite ignores FOR UPDATE, but its IMMEDIATE transactions
     (settings) already hold the database write lock from BEGIN.
     """
-    head = ChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
+    head = ChainHead.objects.select_for_update().filter(pk=1)
+    row = head.values_list("sequence", "hash", "timestamp").first()
+    if row is None:
         # First event ever: create the row; a racing creator loses on the primary key.
-        head, _ = ChainHead.objects.get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
-        head = ChainHead.objects.select_for_update().get(pk=1)
-    return head
+        ChainHead.objects.get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
+        row = head.values_list("sequence", "hash", "timestamp").get()
+    return row
+
+
+# Every column of an event row but the primary key, in INSERT order.
+_EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+_HEAD_FIELDS = [ChainHead._meta.get_field(name) for name in ("sequence", "hash", "timestamp")]
+
+
+@cache
+def _append_sql(vendor: str) -> tuple[str, str]:
+    """Return the SQL that moves the head and the SQL that inserts the event.
+
+    Written once instead of compiled by the ORM for every event: this runs while the
+    chain head is locked, so its cost is paid by every writer waiting behind it. On
+    PostgreSQL both go in one statement (a data-modifying WITH), one round trip less.
+    """
+    # Only quoted names from the models are formatted in; every value is a parameter.
+    quote = connection.ops.quote_name
+    head = ", ".join(f"{quote(field.column)} = %s" for field in _HEAD_FIELDS)
+    move_head = f"UPDATE {quote(ChainHead._meta.db_table)} SET {head} WHERE {quote('id')} = 1"  # noqa: S608
+    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)
+    values = ", ".join(["%s"] * len(_EVENT_FIELDS))
+    table = quote(AuditEvent._meta.db_table)
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING {quote('id')}"  # noqa: S608
+    if vendor == "postgresql":
+        return "", f"WITH moved_head AS ({move_head}) {insert}"
+    return move_head, insert
+
+
+def append(event: AuditEvent) -> None:
+    """Insert the event and make it the chain head; call with the head locked."""
+    move_head, insert = _append_sql(connection.vendor)
+    # The head takes the event's sequence, hash and timestamp.
+    head_params = [
+        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _HEAD_FIELDS
+    ]
+    event_params = [
+        field.get_db_prep_save(field.pre_save(event, add=True), connection)
+        for field in _EVENT_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        if move_head:
+            cursor.execute(move_head, head_params)
+            cursor.execute(insert, event_params)
+        else:
+            cursor.execute(insert, head_params + event_params)
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 def record_event(
@@ -72,18 +123,15 @@ def record_event(
         "metadata": normalise_metadata(redact(metadata or {})),
     }
     with transaction.atomic():
-        head = lock_chain_head()
-        fields["sequence"] = head.sequence + 1
-        fields["prev_hash"] = head.hash
+        head_sequence, head_hash, head_timestamp = lock_chain_head()
+        fields["sequence"] = head_sequence + 1
+        fields["prev_hash"] = head_hash
         # Stamped under the lock and never before the previous event, so timestamps do
         # not run backwards along the chain even if the system clock is stepped back.
         now = timezone.now()
-        fields["timestamp"] = max(now, head.timestamp) if head.timestamp else now
+        fields["timestamp"] = max(now, head_timestamp) if head_timestamp else now
         fields["hash"] = event_hash(fields)
-        event = AuditEvent.objects.create(user=user, **fields)
-        head.sequence = event.sequence
-        head.hash = event.hash
-        head.timestamp = event.timestamp
-        head.save(update_fields=["sequence", "hash", "timestamp"])
+        event = AuditEvent(user=user, **fields)
+        append(event)
         publish_after_commit(event)
     return event
