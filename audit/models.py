@@ -183,6 +183,9 @@ class AuditEvent(models.Model):
         related_name="audit_events",
         # The trail must outlive its users; the username snapshot keeps who it was.
         db_constraint=False,
+        # audit_user_seq (user, sequence) answers every lookup by user, including the
+        # SET NULL when a user is deleted; a second index would only slow each insert.
+        db_index=False,
     )
     username = models.CharField(max_length=150, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
