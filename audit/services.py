@@ -4,10 +4,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
 
 from .chain import GENESIS_HASH, event_hash, normalise_metadata
 from .client import ClientContext, client_context, valid_ip
@@ -81,6 +83,18 @@ def append(event: AuditEvent) -> None:
     event._state.db = connection.alias
 
 
+def in_english(text: Any) -> str:
+    """Return text as a string in English: a lazy translation renders in the trail's language.
+
+    Messages shown to users are translated for the request's language; the trail, its
+    hashes and the SIEM stream keep one language whoever caused the event.
+    """
+    if isinstance(text, Promise):
+        with translation.override(settings.LANGUAGE_CODE):
+            return str(text)
+    return text
+
+
 def record_event(
     *,
     event_type: str,
@@ -119,7 +133,7 @@ def record_event(
         "request_id": clean_text(client.request_id, max_length=64),
         "resource_type": clean_text(resource_type, max_length=20),
         "resource_id": clean_text(resource_id, max_length=64),
-        "message": clean_free_text(message, max_length=500),
+        "message": clean_free_text(in_english(message), max_length=500),
         "metadata": normalise_metadata(redact(metadata or {})),
     }
     with transaction.atomic():

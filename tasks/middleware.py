@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .forms import UploadForm
 from .services import refuse_oversized_body
@@ -53,9 +55,12 @@ class RequestBodyLimitMiddleware:
             # framing; JSON and form bodies count whole, so they get no slack.
             limit += NON_UPLOAD_BODY_LIMIT_SLACK
         if length > limit:
-            return self.too_large(
-                request, f"Request body is {length:,} bytes; the limit here is {limit:,} bytes."
+            message = format_lazy(
+                _("Request body is {length} bytes; the limit here is {limit} bytes."),
+                length=f"{length:,}",
+                limit=f"{limit:,}",
             )
+            return self.too_large(request, message)
         return None
 
     def too_large(self, request: HttpRequest, message: str) -> HttpResponse:
@@ -64,4 +69,4 @@ class RequestBodyLimitMiddleware:
         if request.path == reverse("tasks:upload") and request.user.is_authenticated:
             messages.error(request, message)
             return render(request, "tasks/upload.html", {"form": UploadForm()}, status=413)
-        return HttpResponse(message, content_type="text/plain; charset=utf-8", status=413)
+        return HttpResponse(str(message), content_type="text/plain; charset=utf-8", status=413)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.client import ClientContext
 from audit.events import Outcome
-from audit.services import record_event
+from audit.services import in_english, record_event
 
 from .models import OcrPage, OcrTask, Status
 from .ocr.detect import ACCEPTED_TYPES
@@ -168,7 +168,12 @@ def process_task(*, task_id) -> str:
         logger.info("Task %s was deleted while processing; stopped.", task_id)
         return "deleted"
     except DocumentRejected as rejected:
-        finish(task, outcome=Outcome.FAILURE, error=rejected.message, seconds=elapsed(started))
+        finish(
+            task,
+            outcome=Outcome.FAILURE,
+            error=in_english(rejected.message),
+            seconds=elapsed(started),
+        )
         return Status.FAILED
     except FileNotFoundError:
         finish(

@@ -13,6 +13,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.client import ClientContext
 from audit.events import Outcome
@@ -107,8 +109,15 @@ def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
         length = 0
     if length > upload_body_limit():
         error = UploadRejected(
-            f"Request body is {length:,} bytes; uploads are limited to "
-            f"{settings.OCR_MAX_FILES_PER_REQUEST} files of {settings.OCR_MAX_FILE_BYTES:,} bytes.",
+            format_lazy(
+                _(
+                    "Request body is {length} bytes; uploads are limited to {files} files of "
+                    "{size} bytes."
+                ),
+                length=f"{length:,}",
+                files=settings.OCR_MAX_FILES_PER_REQUEST,
+                size=f"{settings.OCR_MAX_FILE_BYTES:,}",
+            ),
             code="too_large",
             status=413,
         )
@@ -119,11 +128,16 @@ def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
 def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[CheckedUpload]:
     """Check every upload; on the first refusal discard the rest and raise it."""
     if not uploads:
-        raise UploadRejected("Choose at least one file to upload.", code="no_file")
+        raise UploadRejected(_("Choose at least one file to upload."), code="no_file")
     limit = settings.OCR_MAX_FILES_PER_REQUEST
     if len(uploads) > limit:
         error = UploadRejected(
-            f"{len(uploads)} files sent; at most {limit} files per upload.", code="too_many_files"
+            format_lazy(
+                _("{count} files sent; at most {limit} files per upload."),
+                count=len(uploads),
+                limit=limit,
+            ),
+            code="too_many_files",
         )
         size = sum(upload.size or 0 for upload in uploads)
         record_rejection(owner=owner, request=request, error=error, size=size)
@@ -223,7 +237,12 @@ def task_retry(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest |
     with transaction.atomic():
         task = OcrTask.objects.select_for_update().get(pk=task.pk)
         if task.status != Status.FAILED:
-            raise TaskError(f"Only failed tasks can be retried; this one is {task.status}.")
+            raise TaskError(
+                format_lazy(
+                    _("Only failed tasks can be retried; this one is {status}."),
+                    status=task.status,
+                )
+            )
         reset_for_queue(task)
         record_event(
             event_type="task_retry",

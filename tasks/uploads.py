@@ -11,6 +11,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit.sanitize import clean_text
 
@@ -86,20 +88,32 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     limit = settings.OCR_MAX_FILE_BYTES
     if upload.size is not None and upload.size > limit:
         raise UploadRejected(
-            f"{name}: file is {upload.size:,} bytes; the limit is {limit:,} bytes.",
+            format_lazy(
+                _("{name}: file is {size} bytes; the limit is {limit} bytes."),
+                name=name,
+                size=f"{upload.size:,}",
+                limit=f"{limit:,}",
+            ),
             code="too_large",
             status=413,
             name=name,
         )
     if not upload.size:
-        raise UploadRejected(f"{name}: file is empty.", code="empty", name=name)
+        raise UploadRejected(
+            format_lazy(_("{name}: file is empty."), name=name), code="empty", name=name
+        )
     upload.seek(0)
     head = upload.read(HEAD_SIZE)
     kind = detect_kind(head)
     if kind is None:
         raise UploadRejected(
-            f"{name}: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its content, "
-            "not its name).",
+            format_lazy(
+                _(
+                    "{name}: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its "
+                    "content, not its name)."
+                ),
+                name=name,
+            ),
             code="unsupported_type",
             name=name,
         )
@@ -114,7 +128,11 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 size += len(chunk)
                 if size > limit:
                     raise UploadRejected(
-                        f"{name}: file is larger than the limit of {limit:,} bytes.",
+                        format_lazy(
+                            _("{name}: file is larger than the limit of {limit} bytes."),
+                            name=name,
+                            limit=f"{limit:,}",
+                        ),
                         code="too_large",
                         status=413,
                         name=name,
@@ -130,7 +148,11 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 dpi=settings.OCR_PDF_DPI,
             )
         except DocumentRejected as rejected:
-            raise UploadRejected(f"{name}: {rejected.message}", code=rejected.code, name=name)
+            raise UploadRejected(
+                format_lazy("{name}: {reason}", name=name, reason=rejected.message),
+                code=rejected.code,
+                name=name,
+            )
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise

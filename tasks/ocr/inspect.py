@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from tasks.ocr.detect import HEAD_SIZE, DetectedType, detect_kind
@@ -34,6 +36,11 @@ DEFAULT_DPI = 300
 
 # What Pillow's decoders raise on damaged data besides OSError.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+
+
+def corrupt(detail) -> str:
+    """Return the message for a file that cannot be read; ``detail`` says where."""
+    return format_lazy(_("File is truncated or corrupt: {detail}"), detail=detail)
 
 
 class DocumentRejected(Exception):
@@ -76,21 +83,38 @@ def pillow_pixel_limit(max_pixels: int) -> Iterator[None]:
 
 def _too_many_pixels(*, label: str, width: int, height: int, max_pixels: int) -> DocumentRejected:
     return DocumentRejected(
-        f"{label} is {width}\N{MULTIPLICATION SIGN}{height} pixels; "
-        f"the limit is {max_pixels} pixels.",
+        format_lazy(
+            _("{label} is {size} pixels; the limit is {limit} pixels."),
+            label=label,
+            size=f"{width}\N{MULTIPLICATION SIGN}{height}",
+            limit=max_pixels,
+        ),
         "too_many_pixels",
     )
 
 
 def _frame_label(*, kind: DetectedType, index: int) -> str:
-    return f"Page {index + 1}" if kind.extension == "tiff" else "Image"
+    return (
+        format_lazy(_("Page {number}"), number=index + 1)
+        if kind.extension == "tiff"
+        else _("Image")
+    )
 
 
 def _pillow_refusal(exc: Exception, *, max_pixels: int) -> DocumentRejected:
     # Pillow refuses before handing us the image, so its message is where the size is.
     found = re.search(r"\((\d+) pixels\)", str(exc))
-    size = f"has {found.group(1)} pixels" if found else "is too large"
-    return DocumentRejected(f"Image {size}; the limit is {max_pixels} pixels.", "too_many_pixels")
+    if found:
+        message = format_lazy(
+            _("Image has {pixels} pixels; the limit is {limit} pixels."),
+            pixels=found.group(1),
+            limit=max_pixels,
+        )
+    else:
+        message = format_lazy(
+            _("Image is too large; the limit is {limit} pixels."), limit=max_pixels
+        )
+    return DocumentRejected(message, "too_many_pixels")
 
 
 @contextmanager
@@ -104,11 +128,13 @@ def open_image(*, path: str, kind: DetectedType, max_pixels: int) -> Iterator[Im
             raise _pillow_refusal(exc, max_pixels=max_pixels) from exc
         except Image.UnidentifiedImageError as exc:
             raise DocumentRejected(
-                f"File is truncated or corrupt: not a readable {kind.extension.upper()} image.",
+                corrupt(
+                    format_lazy(_("not a readable {format} image"), format=kind.extension.upper())
+                ),
                 "corrupt",
             ) from exc
         except _DECODE_ERRORS as exc:
-            raise DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt") from exc
+            raise DocumentRejected(corrupt(exc), "corrupt") from exc
         with image:
             yield image
 
@@ -137,7 +163,7 @@ def load_frame(image: Image.Image, *, kind: DetectedType, index: int, max_pixels
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _pillow_refusal(exc, max_pixels=max_pixels) from exc
     except _DECODE_ERRORS as exc:
-        raise DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt") from exc
+        raise DocumentRejected(corrupt(exc), "corrupt") from exc
 
 
 def _inspect_image(
@@ -150,10 +176,15 @@ def _inspect_image(
         try:
             page_count = image_frame_count(image, kind=kind)
         except _DECODE_ERRORS as exc:
-            raise DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt") from exc
+            raise DocumentRejected(corrupt(exc), "corrupt") from exc
         if page_count > max_pages:
             raise DocumentRejected(
-                f"TIFF has {page_count} pages; the limit is {max_pages}.", "too_many_pages"
+                format_lazy(
+                    _("TIFF has {count} pages; the limit is {limit}."),
+                    count=page_count,
+                    limit=max_pages,
+                ),
+                "too_many_pages",
             )
         for index in range(page_count):
             load_frame(image, kind=kind, index=index, max_pixels=max_pixels)
@@ -162,8 +193,8 @@ def _inspect_image(
 
 def _rejected_pdf(exc: pdfium.PdfiumError) -> DocumentRejected:
     if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
-        return DocumentRejected("Encrypted PDFs are not supported.", "encrypted")
-    return DocumentRejected(f"File is truncated or corrupt: {exc}", "corrupt")
+        return DocumentRejected(_("Encrypted PDFs are not supported."), "encrypted")
+    return DocumentRejected(corrupt(exc), "corrupt")
 
 
 @contextmanager
@@ -178,7 +209,7 @@ def open_pdf(path: str) -> Iterator[pdfium.PdfDocument]:
             # An owner-password-only PDF opens without a password but is still encrypted;
             # we refuse it too rather than read around the author's restrictions.
             if pdfium_c.FPDF_GetSecurityHandlerRevision(document) != -1:
-                raise DocumentRejected("Encrypted PDFs are not supported.", "encrypted")
+                raise DocumentRejected(_("Encrypted PDFs are not supported."), "encrypted")
             yield document
         finally:
             document.close()
@@ -190,7 +221,7 @@ def load_pdf_page(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
         return document[index]
     except pdfium.PdfiumError as exc:
         raise DocumentRejected(
-            f"File is truncated or corrupt: page {index + 1} cannot be read.", "corrupt"
+            corrupt(format_lazy(_("page {number} cannot be read"), number=index + 1)), "corrupt"
         ) from exc
 
 
@@ -202,11 +233,11 @@ def check_pdf_page_size(
     width, height = render_size(width_pt=width_pt, height_pt=height_pt, dpi=dpi)
     if width < 1 or height < 1:
         raise DocumentRejected(
-            f"File is truncated or corrupt: page {index + 1} has no area.", "corrupt"
+            corrupt(format_lazy(_("page {number} has no area"), number=index + 1)), "corrupt"
         )
     if width * height > max_pixels:
         raise _too_many_pixels(
-            label=f"Page {index + 1} at {dpi} dpi",
+            label=format_lazy(_("Page {number} at {dpi} dpi"), number=index + 1, dpi=dpi),
             width=width,
             height=height,
             max_pixels=max_pixels,
@@ -222,14 +253,17 @@ def _has_pdf_end_marker(path: str) -> bool:
 
 def _inspect_pdf(*, path: str, max_pages: int, max_pixels: int, dpi: int) -> DocumentInfo:
     if not _has_pdf_end_marker(path):
-        raise DocumentRejected(
-            "File is truncated or corrupt: the PDF end-of-file marker is missing.", "corrupt"
-        )
+        raise DocumentRejected(corrupt(_("the PDF end-of-file marker is missing")), "corrupt")
     with open_pdf(path) as document:
         page_count = len(document)
         if page_count > max_pages:
             raise DocumentRejected(
-                f"PDF has {page_count} pages; the limit is {max_pages}.", "too_many_pages"
+                format_lazy(
+                    _("PDF has {count} pages; the limit is {limit}."),
+                    count=page_count,
+                    limit=max_pages,
+                ),
+                "too_many_pages",
             )
         for index in range(page_count):
             page = load_pdf_page(document, index)
@@ -254,7 +288,7 @@ def inspect_document(
     # The file on disk must still be what the upload's first bytes said it was.
     if detect_kind(head) != kind:
         raise DocumentRejected(
-            "Only PNG, JPEG, TIFF, WebP, BMP and PDF files are accepted.", "unsupported_type"
+            _("Only PNG, JPEG, TIFF, WebP, BMP and PDF files are accepted."), "unsupported_type"
         )
     if kind.is_pdf:
         return _inspect_pdf(path=path, max_pages=max_pages, max_pixels=max_pixels, dpi=dpi)

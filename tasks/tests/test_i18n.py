@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
 from tasks.models import Status
+
+from .conftest import upload_file
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +122,56 @@ def test_audit_event_names_stay_english_in_a_chinese_session(user, staff, client
     )
     assert listing.status_code == 200
     assert {row["event_type"] for row in listing.json()["results"]} == {"auth_login"}
+
+
+def test_upload_refusals_are_in_the_visitors_language_and_audited_in_english(user):
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(user)
+    sent = [("empty.png", b""), ("notes.png", b"plain text, not an image")]
+
+    pages = [
+        client.post("/tasks/upload/", {"file": upload_file(data, name)}).content.decode()
+        for name, data in sent
+    ]
+
+    assert "empty.png\N{FULLWIDTH COLON}文件为空。" in pages[0]
+    assert "notes.png\N{FULLWIDTH COLON}不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件" in pages[1]
+    # The trail, its hashes and the SIEM stream keep one language.
+    messages = list(
+        AuditEvent.objects.filter(event_type="file_upload")
+        .order_by("sequence")
+        .values_list("message", flat=True)
+    )
+    assert messages == [
+        "empty.png: file is empty.",
+        "notes.png: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its content, "
+        "not its name).",
+    ]
+
+
+def test_api_refusals_follow_accept_language_and_stay_english_by_default(user, client_for):
+    client = client_for(user)
+    empty = {"file": upload_file(b"", "empty.png")}
+
+    chinese = client.post("/api/v2/tasks", empty, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    english = client.post("/api/v2/tasks", {"file": upload_file(b"", "empty.png")})
+
+    assert chinese.status_code == english.status_code == 400
+    assert chinese.json() == {"file": ["empty.png\N{FULLWIDTH COLON}文件为空。"]}
+    assert english.json() == {"file": ["empty.png: file is empty."]}
+
+
+def test_worker_errors_are_stored_in_english_whatever_language_is_active(
+    user, make_task, processed, media_root
+):
+    task = make_task(user)
+    (media_root / task.file.name).write_bytes(b"this is no longer an image")
+
+    with translation.override("zh-hans"):
+        task = processed(task)
+
+    assert task.status == Status.FAILED
+    assert task.error.startswith("File is truncated or corrupt")
 
 
 @dataclass
