@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from .client import valid_ip
 from .events import EVENT_CATEGORIES, RESOURCE_TYPES
 from .export import csv_lines, rows
-from .models import AuditEvent, first_sequence_at_or_after
+from .models import AuditEvent, bound_by_sequence
 from .services import record_event
 
 
@@ -125,22 +125,6 @@ class TimestampListFilter(admin.DateFieldListFilter):
             return bound_by_sequence(queryset, bounds)
         except (ValueError, ValidationError) as error:
             raise IncorrectLookupParameters(error) from error
-
-
-def bound_by_sequence(queryset, bounds: dict[str, object]):
-    """Return the queryset limited to events stamped >= bounds["gte"] and < bounds["lt"].
-
-    Each time bound becomes a sequence bound (audit.models.first_sequence_at_or_after),
-    so the newest-first listing reads an index range instead of filtering on time.
-    """
-    for lookup, moment in bounds.items():
-        first_after = first_sequence_at_or_after(moment)
-        if first_after is None:
-            # Nothing at or after the moment: "from" matches nothing, "until" all.
-            queryset = queryset.none() if lookup == "gte" else queryset
-        else:
-            queryset = queryset.filter(**{f"sequence__{lookup}": first_after})
-    return queryset
 
 
 class EventTypeFilter(admin.SimpleListFilter):

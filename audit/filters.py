@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .events import EVENT_CATEGORIES, Category, Outcome
-from .models import AuditEvent, first_sequence_at_or_after
+from .models import AuditEvent, bound_by_sequence
 
 
 class EventTypeListField(forms.CharField):
@@ -67,7 +67,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class TimeBoundFilter(UtcDateTimeFilter):
-    """A time bound applied as a sequence bound (audit.models.first_sequence_at_or_after).
+    """A time bound applied as a sequence bound (audit.models.bound_by_sequence).
 
     The listing then reads a range of the sequence index it is ordered by, instead of
     walking that index and discarding rows outside the range (seconds at 1M rows for a
@@ -77,16 +77,7 @@ class TimeBoundFilter(UtcDateTimeFilter):
     def filter(self, qs, value):
         if value in (None, ""):
             return qs
-        first_after = first_sequence_at_or_after(value)
-        inclusive = self.lookup_expr == "gte"
-        if first_after is None:
-            # Nothing stamped at or after the bound: all events are before it.
-            return qs.none() if inclusive else qs
-        return (
-            qs.filter(sequence__gte=first_after)
-            if inclusive
-            else qs.filter(sequence__lt=first_after)
-        )
+        return bound_by_sequence(qs, {self.lookup_expr: value})
 
 
 class AuditEventFilter(django_filters.FilterSet):

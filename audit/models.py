@@ -54,6 +54,22 @@ def first_sequence_at_or_after(moment: datetime) -> int | None:
     return events.filter(timestamp=first_stamp).aggregate(first=Min("sequence"))["first"]
 
 
+def bound_by_sequence(queryset, bounds: dict[str, object]):
+    """Return the queryset limited to events stamped >= bounds["gte"] and < bounds["lt"].
+
+    Each time bound becomes a sequence bound (first_sequence_at_or_after), so a
+    newest-first listing reads a range of the sequence index instead of filtering on time.
+    """
+    for lookup, moment in bounds.items():
+        first_after = first_sequence_at_or_after(moment)
+        if first_after is None:
+            # Nothing at or after the moment: "from" matches nothing, "until" all.
+            queryset = queryset.none() if lookup == "gte" else queryset
+        else:
+            queryset = queryset.filter(**{f"sequence__{lookup}": first_after})
+    return queryset
+
+
 # Up to this many matching events, their timestamps are read outright. Finding the
 # first or last of a few events scattered over millions by walking the sequence index
 # (ORDER BY sequence LIMIT 1, which both databases choose for a filter no index orders)
@@ -76,8 +92,15 @@ def timestamp_extremes(queryset) -> tuple[datetime | None, datetime | None]:
     stamps = few_timestamps(queryset)
     if stamps is not None:
         return min(stamps, default=None), max(stamps, default=None)
-    # Many events: the walks meet one soon. Timestamps never run backwards along the
-    # chain, so the ends of the sequence order carry the extremes.
+    return sequence_end_timestamps(queryset)
+
+
+def sequence_end_timestamps(queryset) -> tuple[datetime | None, datetime | None]:
+    """Return the timestamps of the queryset's first and last events by sequence.
+
+    Timestamps never run backwards along the chain, so these are its extremes. Meant for
+    querysets with many events: the walks along the sequence index meet one soon.
+    """
     events = queryset.values_list("timestamp", flat=True)
     return events.order_by("sequence").first(), events.order_by("-sequence").first()
 
@@ -97,8 +120,7 @@ def period_starts(queryset, *, kind: str, descending: bool, tz) -> list[datetime
         return found[::-1] if descending else found
     events = queryset.order_by("sequence").values_list("timestamp", flat=True)
     found = []
-    stamp = events.first()
-    last = events.order_by("-sequence").first()
+    stamp, last = sequence_end_timestamps(queryset)
     while stamp is not None:
         start = period_start(stamp.astimezone(tz), kind)
         found.append(start)
