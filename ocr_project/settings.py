@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -51,11 +52,25 @@ def persistent_secret(env_name: str, filename: str) -> str:
     path = VAR_DIR / filename
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        # Written once with owner-only permissions; never committed (var/ is ignored).
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(50))
-    return path.read_text().strip()
+        # Several processes may start at once on a fresh VAR_DIR (web, worker, collectstatic).
+        # Each writes a complete candidate under a private name, then hard-links it into
+        # place: the link is atomic and refuses an existing name, so the first one wins,
+        # nobody reads a half-written file, and every process ends up with the same key.
+        # Owner-only permissions; never committed (var/ is ignored).
+        candidate = VAR_DIR / f".{filename}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process published its key first; use that one
+        finally:
+            candidate.unlink()
+    value = path.read_text().strip()
+    if not value:
+        raise ImproperlyConfigured(f"{path} is empty: delete it to generate a new {env_name}")
+    return value
 
 
 SECRET_KEY = persistent_secret("SECRET_KEY", "secret_key")

@@ -135,7 +135,18 @@ class LiveSite:
         ]
         for step in steps:
             if step.wait(timeout=180) != 0:
-                raise RuntimeError(f"preparing the live site failed; see {self.log_dir}")
+                raise RuntimeError(
+                    f"preparing the live site failed; the end of prepare.log:\n"
+                    f"{self.log_tail('prepare.log')}"
+                )
+
+    def log_tail(self, log: str, lines: int = 40) -> str:
+        """Return the last lines of one of the site's logs, for a failure message CI shows."""
+        try:
+            text = (self.log_dir / log).read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
 
     def start(self) -> None:
         self.web = self._spawn(
@@ -184,7 +195,7 @@ class LiveSite:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.web.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early; see {self.log_dir / 'web.log'}")
+                raise RuntimeError(f"gunicorn exited early:\n{self.log_tail('web.log')}")
             try:
                 with urllib.request.urlopen(f"{self.url}/accounts/login/", timeout=5) as reply:  # noqa: S310
                     if reply.status == 200:
