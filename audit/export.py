@@ -1,66 +1,106 @@
-"""Stream the audit trail as CSV or NDJSON with constant memory."""
+"""Stream the audit trail as CSV or NDJSON with constant memory.
+
+A million rows are exported at the speed of a few string operations per row: the
+database renders the timestamp as canonical text and hands back the metadata as its
+own JSON text, so no row is turned into datetimes and dicts only to be written out
+again (that decoding and encoding was two thirds of an export's time).
+"""
 
 import csv
 import json
 from collections.abc import Iterable, Iterator
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import CharField, Func, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from .chain import canonical_timestamp
 from .models import AuditEvent
 from .selectors import LISTING_FIELDS
 
-# Exports carry exactly the columns the listing reads.
+# Exports carry exactly the columns the listing reads, in this order.
 EXPORT_COLUMNS = LISTING_FIELDS
 CHUNK_SIZE = 2000
+_TIMESTAMP = EXPORT_COLUMNS.index("timestamp")
+_METADATA = EXPORT_COLUMNS.index("metadata")
 
 # Cells starting with these are run as formulas by spreadsheet programs; a leading
 # apostrophe makes them plain text (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-
-def export_row(event: AuditEvent) -> dict:
-    """Return the exported fields of one event."""
-    return export_values(tuple(getattr(event, name) for name in EXPORT_ATTRIBUTES))
-
-
-# Model attribute names of EXPORT_COLUMNS ("id" is the primary key).
-EXPORT_ATTRIBUTES = tuple("pk" if name == "id" else name for name in EXPORT_COLUMNS)
-_TIMESTAMP = EXPORT_COLUMNS.index("timestamp")
-
-
-def export_values(values: tuple) -> dict:
-    """Return the exported fields of one event given as a tuple in EXPORT_COLUMNS order."""
-    row = dict(zip(EXPORT_COLUMNS, values, strict=True))
-    row["timestamp"] = canonical_timestamp(values[_TIMESTAMP])
-    return row
-
-
-def rows(queryset: QuerySet[AuditEvent]) -> Iterator[dict]:
-    """Yield export rows from a server-side cursor, a chunk at a time.
-
-    Tuples, not model instances: building a million models is most of an export's cost.
-    """
-    tuples = queryset.values_list(*EXPORT_COLUMNS).iterator(chunk_size=CHUNK_SIZE)
-    for values in tuples:
-        yield export_values(values)
-
-
-# One encoder each, reused: json.dumps builds a new one per call (a million calls here).
-_CELL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+# What json.JSONEncoder(ensure_ascii=False) writes for a str, in C.
+_encode_string = json.encoder.encode_basestring
 _LINE_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
-def safe_cell(value) -> str:
+class CanonicalTimestampText(Func):
+    """A timestamp as canonical_timestamp writes it, rendered by the database."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"""to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Django stores str(datetime) in UTC: "YYYY-MM-DD HH:MM:SS[.ffffff]", without
+        # the fraction when it is zero.
+        sql, params = compiler.compile(self.source_expressions[0])
+        text = (
+            f"replace({sql}, ' ', 'T') || CASE WHEN length({sql}) = 19 THEN '.000000Z' ELSE 'Z' END"
+        )
+        return text, (*params, *params)
+
+
+class RawJSON(str):
+    """A JSON document that goes into an export as it is, not encoded again as a string."""
+
+
+def metadata_json(text: str) -> RawJSON:
+    """Return metadata JSON text as exported: one line, characters unescaped.
+
+    Django's JSONField stores \\uXXXX escapes on SQLite; only those documents are
+    decoded and encoded again, so a spreadsheet shows "東京" rather than escapes.
+    """
+    if "\\u" in text:
+        text = _LINE_JSON.encode(json.loads(text))
+    return RawJSON(text)
+
+
+def rows(queryset: QuerySet[AuditEvent]) -> Iterator[tuple]:
+    """Yield EXPORT_COLUMNS tuples from a server-side cursor, a chunk at a time.
+
+    The timestamp comes as canonical text and the metadata as RawJSON.
+    """
+    if connection.vendor not in ("postgresql", "sqlite"):
+        yield from _rows_decoded_in_python(queryset)
+        return
+    rendered = queryset.annotate(
+        export_timestamp=CanonicalTimestampText("timestamp"),
+        export_metadata=Cast("metadata", TextField()),
+    )
+    columns = [
+        {"timestamp": "export_timestamp", "metadata": "export_metadata"}.get(name, name)
+        for name in EXPORT_COLUMNS
+    ]
+    for values in rendered.values_list(*columns).iterator(chunk_size=CHUNK_SIZE):
+        row = list(values)
+        row[_METADATA] = metadata_json(row[_METADATA])
+        yield row
+
+
+def _rows_decoded_in_python(queryset: QuerySet[AuditEvent]) -> Iterator[tuple]:
+    """The same rows on a database without the functions above, at the ORM's speed."""
+    for values in queryset.values_list(*EXPORT_COLUMNS).iterator(chunk_size=CHUNK_SIZE):
+        row = list(values)
+        row[_TIMESTAMP] = canonical_timestamp(row[_TIMESTAMP])
+        row[_METADATA] = RawJSON(_LINE_JSON.encode(row[_METADATA]))
+        yield row
+
+
+def _plain_text(value: str) -> str:
     """Return a CSV cell that spreadsheets will not evaluate."""
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        value = _CELL_JSON.encode(value)
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 class _Line:
@@ -70,13 +110,47 @@ class _Line:
         return value
 
 
-def csv_lines(source: Iterable[dict]) -> Iterator[str]:
-    """Yield the CSV header and one line per row (dicts ordered as rows() makes them)."""
+def csv_lines(source: Iterable[tuple]) -> Iterator[str]:
+    """Yield the CSV header and one line per row; None becomes an empty cell."""
     writer = csv.writer(_Line())
     yield writer.writerow(EXPORT_COLUMNS)
     buffer: list[str] = []
-    for row in source:
-        buffer.append(writer.writerow([safe_cell(value) for value in row.values()]))
+    for (
+        pk,
+        sequence,
+        timestamp,
+        event_type,
+        category,
+        outcome,
+        user_id,
+        username,
+        ip_address,
+        user_agent,
+        request_id,
+        resource_type,
+        resource_id,
+        message,
+        metadata,
+    ) in source:
+        # Numbers, timestamps and IP addresses cannot start a formula; text can.
+        cells = (
+            pk,
+            sequence,
+            timestamp,
+            _plain_text(event_type),
+            _plain_text(category),
+            _plain_text(outcome),
+            user_id,
+            _plain_text(username),
+            ip_address,
+            _plain_text(user_agent),
+            _plain_text(request_id),
+            _plain_text(resource_type),
+            _plain_text(resource_id),
+            _plain_text(message),
+            _plain_text(metadata),
+        )
+        buffer.append(writer.writerow(cells))
         if len(buffer) >= 500:
             yield "".join(buffer)
             buffer.clear()
@@ -84,11 +158,60 @@ def csv_lines(source: Iterable[dict]) -> Iterator[str]:
         yield "".join(buffer)
 
 
-def ndjson_lines(source: Iterable[dict]) -> Iterator[str]:
+# json.dumps(dict(zip(EXPORT_COLUMNS, row)), ensure_ascii=False), spelled out: a test
+# checks it byte for byte against json.dumps.
+_NDJSON_LINE = (
+    "{"
+    + ", ".join(
+        f'"{name}": {"%d" if name in ("id", "sequence") else "%s"}' for name in EXPORT_COLUMNS
+    )
+    + "}\n"
+)
+
+
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else _encode_string(value)
+
+
+def ndjson_lines(source: Iterable[tuple]) -> Iterator[str]:
     """Yield one JSON document per line."""
+    encode = _encode_string
     buffer: list[str] = []
-    for row in source:
-        buffer.append(_LINE_JSON.encode(row) + "\n")
+    for (
+        pk,
+        sequence,
+        timestamp,
+        event_type,
+        category,
+        outcome,
+        user_id,
+        username,
+        ip_address,
+        user_agent,
+        request_id,
+        resource_type,
+        resource_id,
+        message,
+        metadata,
+    ) in source:
+        line = _NDJSON_LINE % (
+            pk,
+            sequence,
+            encode(timestamp),
+            encode(event_type),
+            encode(category),
+            encode(outcome),
+            "null" if user_id is None else user_id,
+            encode(username),
+            _json_or_null(ip_address),
+            encode(user_agent),
+            encode(request_id),
+            encode(resource_type),
+            encode(resource_id),
+            encode(message),
+            metadata,
+        )
+        buffer.append(line)
         if len(buffer) >= 500:
             yield "".join(buffer)
             buffer.clear()

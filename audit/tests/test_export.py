@@ -1,0 +1,129 @@
+"""Exports rendered from the database's own text say exactly what the recorded events say."""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from audit.chain import canonical_timestamp
+from audit.client import ClientContext
+from audit.export import EXPORT_COLUMNS, CanonicalTimestampText, csv_lines, ndjson_lines, rows
+from audit.models import AuditEvent
+from audit.services import record_event
+from audit.tests.test_api import stamped
+
+URL = "/api/v2/admin/audit-logs"
+
+AWKWARD_METADATA = {
+    "filename": '東京 "scan" \\ report.pdf',
+    "pages": [1, 2, {"nested": "ünïcödé", "ok": True, "none": None}],
+    "ratio": 1.5,
+    "count": 12,
+    "empty": {},
+}
+
+
+@pytest.fixture
+def awkward(user):
+    """Events whose every exported column has something to get wrong."""
+    with stamped(
+        [
+            datetime(2025, 3, 1, 0, 0, 0, tzinfo=UTC),  # no fraction: stored without one
+            datetime(2025, 3, 1, 23, 59, 59, 999999, tzinfo=UTC),
+            datetime(2025, 3, 2, 8, 30, 0, 120, tzinfo=UTC),
+        ]
+    ):
+        return [
+            record_event(
+                event_type="file_upload",
+                user=user,
+                client=ClientContext("2001:db8::7", 'agent "quoted" \\ 1', "req-awkward-1"),
+                resource_type="task",
+                resource_id="3f2c",
+                message="Uploaded 東京.pdf, 2 pages",
+                metadata=AWKWARD_METADATA,
+            ),
+            record_event(
+                event_type="auth_login",
+                outcome="failure",
+                username="=cmd|' /C calc'!A0",
+                client=ClientContext(None, "", "req-awkward-2"),
+                message="-1+1",
+            ),
+            record_event(event_type="auth_logout", user=user, metadata={"scope": "all"}),
+        ]
+
+
+def expected_document(event: AuditEvent) -> dict:
+    """Return what the export must say of an event, built from the model in Python."""
+    event.refresh_from_db()  # the metadata as the database gives it back
+    document = {name: getattr(event, "pk" if name == "id" else name) for name in EXPORT_COLUMNS}
+    document["timestamp"] = canonical_timestamp(event.timestamp)
+    return document
+
+
+@pytest.mark.django_db
+def test_the_database_renders_timestamps_as_canonical_timestamp_writes_them(awkward):
+    rendered = dict(
+        AuditEvent.objects.annotate(text=CanonicalTimestampText("timestamp")).values_list(
+            "pk", "text"
+        )
+    )
+    for event in awkward:
+        assert rendered[event.pk] == canonical_timestamp(event.timestamp)
+    assert rendered[awkward[0].pk] == "2025-03-01T00:00:00.000000Z"
+    assert rendered[awkward[2].pk] == "2025-03-02T08:30:00.000120Z"
+
+
+@pytest.mark.django_db
+def test_each_ndjson_line_is_what_json_dumps_writes_for_the_event(awkward):
+    queryset = AuditEvent.objects.filter(pk__in=[e.pk for e in awkward]).order_by("sequence")
+    lines = "".join(ndjson_lines(rows(queryset))).splitlines(keepends=True)
+    assert len(lines) == 3
+    for line, event in zip(lines, awkward, strict=True):
+        expected = expected_document(event)
+        assert json.loads(line) == expected
+        # Byte for byte too (no float here whose text differs between JSON writers).
+        assert line == json.dumps(expected, ensure_ascii=False) + "\n"
+    assert "東京" in lines[0]
+    assert '"ip_address": null' in lines[1]
+
+
+@pytest.mark.django_db
+def test_csv_cells_hold_the_event_with_readable_metadata(awkward):
+    queryset = AuditEvent.objects.filter(pk__in=[e.pk for e in awkward]).order_by("sequence")
+    table = list(csv.DictReader(io.StringIO("".join(csv_lines(rows(queryset))))))
+    upload, refused, logout = table
+    assert json.loads(upload["metadata"]) == AWKWARD_METADATA
+    # Characters, not \uXXXX escapes, whatever the database stored.
+    assert "東京" in upload["metadata"] and "\\u" not in upload["metadata"]
+    assert upload["user_agent"] == 'agent "quoted" \\ 1'
+    assert upload["timestamp"] == "2025-03-01T00:00:00.000000Z"
+    assert (refused["ip_address"], refused["user_id"]) == ("", "")
+    assert refused["username"] == "'=cmd|' /C calc'!A0"
+    assert refused["message"] == "'-1+1"
+    assert json.loads(logout["metadata"]) == {"scope": "all"}
+    assert int(logout["id"]) == awkward[2].pk
+
+
+@pytest.mark.django_db
+def test_the_api_export_agrees_with_the_api_listing(awkward, client_for, staff):
+    client = client_for(staff)
+    listing = client.get(URL, {"request_id": "req-awkward-1"}).json()["results"]
+    response = client.get(URL, {"format": "ndjson", "request_id": "req-awkward-1"})
+    [document] = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    [listed] = listing
+    assert datetime.fromisoformat(document.pop("timestamp")) == datetime.fromisoformat(
+        listed.pop("timestamp")
+    )
+    assert document == listed
+
+
+@pytest.mark.django_db
+def test_metadata_numbers_keep_their_values(user):
+    metadata = {"tiny": 1e-7, "huge": 1e300, "third": 1 / 3, "negative": -2.5, "big": 2**53}
+    event = record_event(event_type="task_complete", user=user, metadata=metadata)
+    [line] = "".join(ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk)))).splitlines()
+    assert json.loads(line)["metadata"] == metadata
