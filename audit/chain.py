@@ -53,6 +53,33 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL_ENCODER.encode(value)
 
 
+class CanonicalJSON(str):
+    """Text that already is canonical_json(value): row_hash takes it as it is."""
+
+
+class CanonicalMetadata:
+    """Stored metadata JSON text -> CanonicalJSON, remembering recent documents.
+
+    Verification rebuilds every row's canonical record; decoding and re-encoding the
+    metadata was a third of that. Trails repeat a few documents ({}, the login method,
+    the engine settings) most of the time, so each distinct text is converted once.
+    The conversion is a pure function of the text, so a remembered answer is the answer.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.known: dict[str, CanonicalJSON] = {}
+
+    def __call__(self, text: str) -> CanonicalJSON:
+        canonical = self.known.get(text)
+        if canonical is None:
+            canonical = CanonicalJSON(canonical_json(json.loads(text)))
+            if len(self.known) >= self.size:
+                self.known.clear()  # cheaper than LRU bookkeeping on every row
+            self.known[text] = canonical
+        return canonical
+
+
 def _json_safe_number(value: float) -> float | int:
     """Return a float as PostgreSQL's jsonb will give it back (it stores numerics)."""
     if value.is_integer() and abs(value) >= 1e16:
@@ -115,7 +142,7 @@ def row_hash(values: tuple) -> str:
         _encode_string(event_type),
         _encode_string(ip_address or ""),
         _encode_string(message),
-        canonical_json(metadata),
+        metadata if metadata.__class__ is CanonicalJSON else canonical_json(metadata),
         _encode_string(outcome),
         _encode_string(prev_hash),
         _encode_string(request_id),

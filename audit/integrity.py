@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, TextField
+from django.db.models.functions import Cast
 
-from .chain import GENESIS_HASH, HASHED_FIELDS, row_hash
+from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, row_hash
 from .models import AuditEvent, ChainHead
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 ROW_FIELDS = (*HASHED_FIELDS, "hash")
 _PREV_HASH = HASHED_FIELDS.index("prev_hash")
 _TIMESTAMP = HASHED_FIELDS.index("timestamp")
+_METADATA = HASHED_FIELDS.index("metadata")
 _HASH = len(HASHED_FIELDS)
 CHUNK_SIZE = 5000
 PRUNE_EVENT = "audit_prune"
@@ -189,7 +191,18 @@ def event_rows(*, first: int | None = None, last: int | None = None, chunk_size:
         queryset = queryset.filter(sequence__gte=first)
     if last is not None:
         queryset = queryset.filter(sequence__lte=last)
-    return queryset.values_list(*ROW_FIELDS).iterator(chunk_size=chunk_size)
+    # The metadata comes as the database's JSON text and goes to row_hash canonical.
+    columns = ["verify_metadata" if name == "metadata" else name for name in ROW_FIELDS]
+    tuples = (
+        queryset.annotate(verify_metadata=Cast("metadata", TextField()))
+        .values_list(*columns)
+        .iterator(chunk_size=chunk_size)
+    )
+    canonical = CanonicalMetadata()
+    for values in tuples:
+        row = list(values)
+        row[_METADATA] = canonical(row[_METADATA])
+        yield row
 
 
 def predecessor(sequence: int) -> Link | None:

@@ -1,6 +1,7 @@
 """Chain verification: every kind of tampering is caught and named by its sequence."""
 
 import hashlib
+import json
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from io import StringIO
@@ -14,6 +15,8 @@ from django.utils import timezone as django_timezone
 from audit.chain import (
     GENESIS_HASH,
     HASHED_FIELDS,
+    CanonicalJSON,
+    CanonicalMetadata,
     canonical_json,
     canonical_timestamp,
     event_hash,
@@ -118,6 +121,30 @@ def test_row_hash_is_the_canonical_json_hash(overrides):
     expected = reference_hash(fields)
     assert event_hash(fields) == expected
     assert row_hash(tuple(fields[name] for name in HASHED_FIELDS)) == expected
+
+
+def test_canonical_metadata_from_stored_text_hashes_as_the_document_does():
+    document = {"z": 1, "a": {"y": [1, 2.5, None, True]}, "ключ": "значение", "q": 'x"\\'}
+    stored = json.dumps(document)  # as Django's JSONField writes it: escapes, ", " and ": "
+    canonical = CanonicalMetadata()(stored)
+    assert isinstance(canonical, CanonicalJSON)
+    assert canonical == canonical_json(document)
+    fields = {name: f"{name}-value" for name in HASHED_FIELDS}
+    fields.update(sequence=3, timestamp=datetime(2026, 1, 1, tzinfo=UTC), metadata=document)
+    from_text = {**fields, "metadata": canonical}
+    assert row_hash(tuple(from_text[n] for n in HASHED_FIELDS)) == reference_hash(fields)
+
+
+def test_canonical_metadata_forgets_when_full_and_still_answers():
+    canonical = CanonicalMetadata(size=2)
+    texts = ['{"b": 1, "a": 2}', '{"c": 3}', '{"d": [4]}', '{"b": 1, "a": 2}']
+    assert [canonical(text) for text in texts] == [
+        '{"a":2,"b":1}',
+        '{"c":3}',
+        '{"d":[4]}',
+        '{"a":2,"b":1}',
+    ]
+    assert len(canonical.known) <= 2
 
 
 def test_canonical_timestamp_matches_strftime_form():
