@@ -119,7 +119,8 @@ def row_hash(values: tuple) -> str:
     """Return the hash of an event given as a tuple of HASHED_FIELDS values, in order.
 
     Equal to the SHA-256 of canonical_json({field: value, ...}) with the timestamp as
-    canonical_timestamp and a missing IP address as "".
+    canonical_timestamp and a missing IP address as "". The timestamp may come as that
+    text already, and the metadata as CanonicalJSON.
     """
     (
         sequence,
@@ -149,7 +150,7 @@ def row_hash(values: tuple) -> str:
         _encode_string(resource_id),
         _encode_string(resource_type),
         sequence,
-        canonical_timestamp(timestamp),
+        timestamp if timestamp.__class__ is str else canonical_timestamp(timestamp),
         _encode_string(user_agent),
         _encode_string(username),
     )

@@ -11,10 +11,11 @@ import json
 from collections.abc import Iterable, Iterator
 
 from django.db import connection
-from django.db.models import CharField, Func, QuerySet, TextField
+from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .chain import canonical_timestamp
+from .expressions import CanonicalTimestampText, stored_timestamp_text
 from .models import AuditEvent
 from .selectors import LISTING_FIELDS
 
@@ -31,25 +32,6 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # What json.JSONEncoder(ensure_ascii=False) writes for a str, in C.
 _encode_string = json.encoder.encode_basestring
 _LINE_JSON = json.JSONEncoder(ensure_ascii=False)
-
-
-class CanonicalTimestampText(Func):
-    """A timestamp as canonical_timestamp writes it, rendered by the database."""
-
-    output_field = CharField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"""to_char({sql} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""", params
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # Django stores str(datetime) in UTC: "YYYY-MM-DD HH:MM:SS[.ffffff]", without
-        # the fraction when it is zero.
-        sql, params = compiler.compile(self.source_expressions[0])
-        text = (
-            f"replace({sql}, ' ', 'T') || CASE WHEN length({sql}) = 19 THEN '.000000Z' ELSE 'Z' END"
-        )
-        return text, (*params, *params)
 
 
 class RawJSON(str):
@@ -85,6 +67,8 @@ def rows(queryset: QuerySet[AuditEvent]) -> Iterator[tuple]:
     ]
     for values in rendered.values_list(*columns).iterator(chunk_size=CHUNK_SIZE):
         row = list(values)
+        if row[_TIMESTAMP] is None:
+            row[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=row[0])
         row[_METADATA] = metadata_json(row[_METADATA])
         yield row
 

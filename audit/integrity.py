@@ -19,7 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, TextField
 from django.db.models.functions import Cast
 
-from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, row_hash
+from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, canonical_timestamp, row_hash
+from .expressions import CanonicalTimestampText, stored_timestamp_text
 from .models import AuditEvent, ChainHead
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ ROW_FIELDS = (*HASHED_FIELDS, "hash")
 _PREV_HASH = HASHED_FIELDS.index("prev_hash")
 _TIMESTAMP = HASHED_FIELDS.index("timestamp")
 _METADATA = HASHED_FIELDS.index("metadata")
+_STAMP_WIDTH = len("2026-01-01T00:00:00.000000Z")
 _HASH = len(HASHED_FIELDS)
 CHUNK_SIZE = 5000
 PRUNE_EVENT = "audit_prune"
@@ -133,8 +135,13 @@ class ChainWalk:
         previous = self.previous
         expected = previous.sequence + 1 if previous else None
         prev_hash = previous.hash if previous else None
-        prev_timestamp = previous.timestamp if previous else None
         prev_sequence = previous.sequence if previous else None
+        # Timestamps are compared as canonical text, zero-padded to a four-digit year so
+        # the text sorts as time does; rows may bring the text or datetimes.
+        prev_stamp = None
+        if previous is not None and previous.timestamp is not None:
+            prev_stamp = canonical_timestamp(previous.timestamp).rjust(_STAMP_WIDTH, "0")
+        first_stamp = None
         checked = 0
         try:
             for row in rows:
@@ -162,25 +169,30 @@ class ChainWalk:
                     raise ChainBroken(
                         sequence, f"#{sequence} hash mismatch: its recorded fields were changed"
                     )
-                timestamp = row[_TIMESTAMP]
-                if prev_timestamp is not None and timestamp < prev_timestamp:
+                stamp = row[_TIMESTAMP]
+                if stamp.__class__ is not str:
+                    stamp = canonical_timestamp(stamp)
+                stamp = stamp.rjust(_STAMP_WIDTH, "0")
+                if prev_stamp is not None and stamp < prev_stamp:
                     raise ChainBroken(
                         sequence,
                         f"#{sequence} is timestamped before #{prev_sequence} (rows reordered)",
                     )
                 if self.first_sequence is None:
                     self.first_sequence = sequence
-                    self.first_timestamp = timestamp
+                    first_stamp = stamp
                 prev_sequence = sequence
                 prev_hash = row[_HASH]
-                prev_timestamp = timestamp
+                prev_stamp = stamp
                 expected = sequence + 1
                 checked += 1
         finally:
             # Also on a break: the last good link says how far the walk got.
             self.rows_checked += checked
+            if first_stamp is not None:
+                self.first_timestamp = datetime.fromisoformat(first_stamp)
             if checked:
-                self.previous = Link(prev_sequence, prev_hash, prev_timestamp)
+                self.previous = Link(prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp))
         return self.previous if checked else None
 
 
@@ -191,18 +203,31 @@ def event_rows(*, first: int | None = None, last: int | None = None, chunk_size:
         queryset = queryset.filter(sequence__gte=first)
     if last is not None:
         queryset = queryset.filter(sequence__lte=last)
-    # The metadata comes as the database's JSON text and goes to row_hash canonical.
-    columns = ["verify_metadata" if name == "metadata" else name for name in ROW_FIELDS]
+    # The timestamp comes as canonical text, rendered by the database, and the metadata
+    # as the database's JSON text, made canonical below: no datetimes or dicts are built.
+    rendered = {"timestamp": "verify_timestamp", "metadata": "verify_metadata"}
+    columns = [rendered.get(name, name) for name in ROW_FIELDS]
     tuples = (
-        queryset.annotate(verify_metadata=Cast("metadata", TextField()))
+        queryset.annotate(
+            verify_timestamp=CanonicalTimestampText("timestamp"),
+            verify_metadata=Cast("metadata", TextField()),
+        )
         .values_list(*columns)
         .iterator(chunk_size=chunk_size)
     )
     canonical = CanonicalMetadata()
-    for values in tuples:
-        row = list(values)
-        row[_METADATA] = canonical(row[_METADATA])
-        yield row
+    try:
+        for values in tuples:
+            row = list(values)
+            if row[_TIMESTAMP] is None:
+                try:
+                    row[_TIMESTAMP] = stored_timestamp_text(AuditEvent, sequence=row[0])
+                except ValueError as error:
+                    raise ChainBroken(row[0], f"#{row[0]} has an unreadable timestamp: {error}")
+            row[_METADATA] = canonical(row[_METADATA])
+            yield row
+    finally:
+        tuples.close()  # the cursor goes now, also when the walk stops at a broken link
 
 
 def predecessor(sequence: int) -> Link | None:

@@ -3,15 +3,18 @@
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from django.db.models import DateTimeField, Value
 
 from audit.chain import canonical_timestamp
 from audit.client import ClientContext
-from audit.export import EXPORT_COLUMNS, CanonicalTimestampText, csv_lines, ndjson_lines, rows
+from audit.export import EXPORT_COLUMNS, csv_lines, ndjson_lines, rows
+from audit.expressions import CanonicalTimestampText
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.tamper import raw_sql
 from audit.tests.test_api import stamped
 
 URL = "/api/v2/admin/audit-logs"
@@ -78,6 +81,29 @@ def test_the_database_renders_timestamps_as_canonical_timestamp_writes_them(awkw
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 27, 5, 7, 11, 134054, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 6, 1, 12, 0, 0, 7, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),  # canonical_timestamp leaves it unpadded
+        datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_the_database_renders_any_moment_as_canonical_timestamp_does(awkward, moment):
+    rendered = (
+        AuditEvent.objects.annotate(
+            text=CanonicalTimestampText(Value(moment, output_field=DateTimeField()))
+        )
+        .values_list("text", flat=True)
+        .first()
+    )
+    assert rendered == canonical_timestamp(moment)
+
+
+@pytest.mark.django_db
 def test_each_ndjson_line_is_what_json_dumps_writes_for_the_event(awkward):
     queryset = AuditEvent.objects.filter(pk__in=[e.pk for e in awkward]).order_by("sequence")
     lines = "".join(ndjson_lines(rows(queryset))).splitlines(keepends=True)
@@ -127,3 +153,13 @@ def test_metadata_numbers_keep_their_values(user):
     event = record_event(event_type="task_complete", user=user, metadata=metadata)
     [line] = "".join(ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk)))).splitlines()
     assert json.loads(line)["metadata"] == metadata
+
+
+@pytest.mark.django_db
+def test_a_timestamp_written_by_hand_in_another_spelling_exports_as_django_reads_it(awkward):
+    # SQLite keeps the text a DBA wrote; the export still gives the canonical instant.
+    event = awkward[1]
+    spelled = "2025-03-02T01:59:59.999999+02:00"
+    raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = %s", [spelled, event.sequence])
+    [line] = "".join(ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk)))).splitlines()
+    assert json.loads(line)["timestamp"] == "2025-03-01T23:59:59.999999Z"

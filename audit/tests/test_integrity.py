@@ -32,6 +32,7 @@ from audit.tests.tamper import (
     event_fields,
     hash_of,
     head,
+    is_postgresql,
     raw_sql,
     rehash_from,
     triggers_disabled,
@@ -491,3 +492,29 @@ def test_concurrent_writers_build_one_unbroken_chain():
             .values_list("metadata", flat=True)
         ]
         assert indexes == list(range(per_writer))
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda moment: f"{moment:%Y-%m-%d %H:%M:%S.%f}+00:00",
+        lambda moment: f"{moment + timedelta(hours=2):%Y-%m-%dT%H:%M:%S.%f}+02:00",
+    ],
+)
+def test_a_timestamp_stored_in_another_spelling_verifies_as_django_reads_it(chain, spelling):
+    # The same instant written by hand in another form (SQLite keeps the text): the
+    # verifier reads it as Django does, so the untouched hash still matches.
+    moment = AuditEvent.objects.get(sequence=4).timestamp
+    raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = 4", [spelling(moment)])
+    assert AuditEvent.objects.get(sequence=4).timestamp == moment
+    result = verify_chain()
+    assert result.ok, result.reason
+    assert result.rows_checked == 10
+
+
+@pytest.mark.skipif(is_postgresql, reason="PostgreSQL's timestamptz column holds no text")
+def test_an_unreadable_stored_timestamp_is_named_not_a_crash(chain):
+    raw_sql("UPDATE {table} SET timestamp = 'the day after tomorrow' WHERE sequence = 7")
+    result = verify_chain()
+    assert (result.ok, result.first_bad_sequence) == (False, 7)
+    assert "unreadable timestamp" in result.reason
