@@ -8,13 +8,16 @@ its sequence number; a staff dashboard and the verify_audit_chain command share 
 import gzip
 import hashlib
 import json
+import multiprocessing
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min, TextField
 from django.db.models.functions import Cast
@@ -47,6 +50,7 @@ class VerificationResult:
     reason: str = ""
     first_sequence: int | None = None
     last_sequence: int | None = None
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -259,6 +263,122 @@ def consistent_read() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def snapshot_read(snapshot: str | None) -> Iterator[None]:
+    """Read in the snapshot another transaction exported (PostgreSQL), else as it comes."""
+    if snapshot is None:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+        yield
+
+
+# Below this many rows, starting interpreters costs more than sharing the work saves.
+PARALLEL_MIN_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class Part:
+    """One stretch of the chain for one process: rows first..last, in a shared snapshot."""
+
+    first: int
+    last: int
+    starts_chain: bool  # no predecessor to look up: the walk starts the chain (or a prune)
+    snapshot: str | None
+    chunk_size: int
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    rows_checked: int
+    first_sequence: int | None
+    first_timestamp: datetime | None
+    last: Link | None
+    broken: tuple[int | None, str] | None
+
+
+def verify_part(part: Part) -> PartOutcome:
+    """Walk one stretch against the stored row before it; runs in a worker process.
+
+    That row's own hash is checked by the stretch before, so the stretches together
+    make exactly the checks of one walk from end to end.
+    """
+    with snapshot_read(part.snapshot):
+        walk = ChainWalk(previous=None if part.starts_chain else predecessor(part.first))
+        broken = None
+        try:
+            walk.walk(event_rows(first=part.first, last=part.last, chunk_size=part.chunk_size))
+        except ChainBroken as error:
+            broken = (error.sequence, error.reason)
+    return PartOutcome(
+        rows_checked=walk.rows_checked,
+        first_sequence=walk.first_sequence,
+        first_timestamp=walk.first_timestamp,
+        last=walk.previous if walk.rows_checked else None,
+        broken=broken,
+    )
+
+
+def can_share_out() -> bool:
+    """Return True when worker processes would see the rows this process sees.
+
+    Not inside a caller's transaction (its rows are invisible to other connections)
+    and not on an in-memory SQLite database.
+    """
+    if connection.in_atomic_block or connection.vendor not in ("postgresql", "sqlite"):
+        return False
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+
+
+def plan_parts(*, first: int, last: int, starts_chain: bool, chunk_size: int) -> list[Part]:
+    """Split first..last into one stretch per process; [] when one process should do it."""
+    processes = settings.AUDIT_VERIFY_PROCESSES
+    if processes < 2 or last - first + 1 < max(PARALLEL_MIN_ROWS, processes):
+        return []
+    snapshot = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = cursor.fetchone()[0]
+    size = -(-(last - first + 1) // processes)
+    return [
+        Part(
+            first=start,
+            last=min(last, start + size - 1),
+            starts_chain=starts_chain and start == first,
+            snapshot=snapshot,
+            chunk_size=chunk_size,
+        )
+        for start in range(first, last + 1, size)
+    ]
+
+
+def walk_in_processes(walk: "ChainWalk", parts: list[Part]) -> Link | None:
+    """Verify the parts in worker processes and fold their outcomes into `walk`."""
+    from . import verify_worker
+
+    with ProcessPoolExecutor(
+        max_workers=len(parts),
+        # spawn, not fork: a fresh interpreter shares no connection or lock with this one.
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=verify_worker.start,
+        initargs=(connection.settings_dict["NAME"],),
+    ) as pool:
+        outcomes = list(pool.map(verify_worker.verify_part, parts))
+    for outcome in outcomes:
+        walk.rows_checked += outcome.rows_checked
+        if walk.first_sequence is None and outcome.first_sequence is not None:
+            walk.first_sequence = outcome.first_sequence
+            walk.first_timestamp = outcome.first_timestamp
+        if outcome.last is not None:
+            walk.previous = outcome.last
+        if outcome.broken is not None:
+            raise ChainBroken(*outcome.broken)
+    return walk.previous if walk.rows_checked else None
+
+
 def verify_chain(
     *,
     from_sequence: int | None = None,
@@ -272,12 +392,14 @@ def verify_chain(
     removing the newest rows is caught too. ``checkpoint`` (an audit.checkpoint
     Checkpoint whose signature was checked) must still be in the chain, unchanged.
     """
+    share_out = can_share_out()
     with consistent_read():
         return _verify_chain(
             from_sequence=from_sequence,
             to_sequence=to_sequence,
             checkpoint=checkpoint,
             chunk_size=chunk_size,
+            share_out=share_out,
         )
 
 
@@ -287,6 +409,7 @@ def _verify_chain(
     to_sequence: int | None,
     checkpoint: "Checkpoint | None",
     chunk_size: int,
+    share_out: bool = False,
 ) -> VerificationResult:
     # The head is read first and bounds the walk: events committed while we read
     # are not mistaken for rows past the head.
@@ -296,10 +419,21 @@ def _verify_chain(
         last = head[0]
     reaches_head = head is not None and last == head[0]
 
-    previous = predecessor(from_sequence) if from_sequence and from_sequence > 1 else None
+    starts_chain = not (from_sequence and from_sequence > 1)
+    previous = None if starts_chain else predecessor(from_sequence)
     walk = ChainWalk(previous=previous)
+    parts = []
+    if share_out and last:
+        first = from_sequence or AuditEvent.objects.aggregate(first=Min("sequence"))["first"]
+        if first is not None:
+            parts = plan_parts(
+                first=first, last=last, starts_chain=starts_chain, chunk_size=chunk_size
+            )
     try:
-        final = walk.walk(event_rows(first=from_sequence, last=last, chunk_size=chunk_size))
+        if parts:
+            final = walk_in_processes(walk, parts)
+        else:
+            final = walk.walk(event_rows(first=from_sequence, last=last, chunk_size=chunk_size))
         end_checks(
             walk=walk,
             final=final,
@@ -317,6 +451,7 @@ def _verify_chain(
             reason=broken.reason,
             first_sequence=walk.first_sequence,
             last_sequence=walk.previous.sequence if walk.previous else None,
+            processes=max(1, len(parts)),
         )
     final = walk.previous
     reason = "chain intact" if walk.rows_checked else "no events in range"
@@ -326,6 +461,7 @@ def _verify_chain(
         reason=f"{reason}; {checkpoint_note}" if checkpoint_note else reason,
         first_sequence=walk.first_sequence,
         last_sequence=final.sequence if final and walk.rows_checked else None,
+        processes=max(1, len(parts)),
     )
 
 

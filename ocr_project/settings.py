@@ -313,6 +313,8 @@ AXES_VERBOSE = False
 
 # --- Audit ------------------------------------------------------------------
 AUDIT_USER_AGENT_MAX_LENGTH = 512
+# Processes verify_audit_chain spreads a long chain over (1: verify in this process).
+AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
 LOGGING = {
     "version": 1,
