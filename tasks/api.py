@@ -30,7 +30,7 @@ from .services import (
     task_delete,
     task_retry,
 )
-from .uploads import UploadRejected
+from .uploads import UploadRejected, refusals
 
 
 class PayloadTooLarge(APIException):
@@ -40,9 +40,10 @@ class PayloadTooLarge(APIException):
 
 
 def rejection_to_api(error: UploadRejected) -> APIException:
+    messages = [refused.message for refused in refusals(error)]
     if error.status == 413:
-        return PayloadTooLarge(error.message)
-    return ValidationError({"file": [error.message]})
+        return PayloadTooLarge(" ".join(str(message) for message in messages))
+    return ValidationError({"file": messages})
 
 
 class TaskListCreateApi(ListAPIView):

@@ -25,6 +25,7 @@ from .ocr.engines import available_engines
 from .uploads import (
     CheckedUpload,
     UploadRejected,
+    UploadsRejected,
     check_upload,
     remove_stored,
     store_checked,
@@ -126,7 +127,8 @@ def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
 
 
 def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[CheckedUpload]:
-    """Check every upload; on the first refusal discard the rest and raise it."""
+    """Check every upload; if any is refused, discard them all and say what is wrong
+    with each refused file (one audited refusal per file)."""
     if not uploads:
         raise UploadRejected(_("Choose at least one file to upload."), code="no_file")
     limit = settings.OCR_MAX_FILES_PER_REQUEST
@@ -143,13 +145,16 @@ def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[Checke
         record_rejection(owner=owner, request=request, error=error, size=size)
         raise error
     checked: list[CheckedUpload] = []
+    refused: list[UploadRejected] = []
     try:
         for upload in uploads:
             try:
                 checked.append(check_upload(upload))
             except UploadRejected as error:
                 record_rejection(owner=owner, request=request, error=error, size=upload.size)
-                raise
+                refused.append(error)
+        if refused:
+            raise refused[0] if len(refused) == 1 else UploadsRejected(refused)
     except BaseException:
         for item in checked:
             item.discard()

@@ -33,6 +33,24 @@ class UploadRejected(Exception):
         self.name = name
 
 
+class UploadsRejected(UploadRejected):
+    """Several files of one upload refused; ``errors`` says what is wrong with each.
+
+    Answered with 413 only when every refusal is a size one, else with 400.
+    """
+
+    def __init__(self, errors: list[UploadRejected]) -> None:
+        first = errors[0]
+        status = 413 if all(error.status == 413 for error in errors) else 400
+        super().__init__(first.message, code=first.code, status=status, name=first.name)
+        self.errors = errors
+
+
+def refusals(error: UploadRejected) -> list[UploadRejected]:
+    """Return each refusal an UploadRejected stands for (itself, or every refused file)."""
+    return list(getattr(error, "errors", [error]))
+
+
 @dataclass
 class CheckedUpload:
     """An upload that passed every check, waiting in a private temporary file."""

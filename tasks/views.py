@@ -26,7 +26,7 @@ from .services import (
     task_delete,
     task_retry,
 )
-from .uploads import UploadRejected, download_name
+from .uploads import UploadRejected, download_name, refusals
 
 TASKS_PER_PAGE = 20
 # Page previews are rendered at screen resolution, not the OCR resolution.
@@ -108,7 +108,8 @@ def task_upload(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
             except UploadRejected as error:
-                form.add_error("file", error.message)
+                for refused in refusals(error):
+                    form.add_error("file", refused.message)
                 return render(request, "tasks/upload.html", {"form": form}, status=error.status)
             except EngineChoiceError as error:
                 form.add_error(error.field, str(error))

@@ -203,6 +203,18 @@ def test_upload_page_refusal_shows_why_and_stores_nothing(
     assert not OcrTask.objects.exists()
 
 
+def test_upload_page_names_every_refused_file(page_client, stored_files):
+    files = [upload_file(b"", "empty.png"), upload_file(b"just text", "notes.png")]
+    response = page_client.post("/tasks/upload/", {"file": files})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "empty.png: file is empty." in html
+    assert "notes.png: not a PNG, JPEG, TIFF, WebP, BMP or PDF file" in html
+    assert stored_files() == []
+    assert not OcrTask.objects.exists()
+
+
 def test_upload_page_refusal_is_audited(page_client, user, audit_events):
     page_client.post("/tasks/upload/", {"file": [upload_file(b"", "empty.png")]})
 

@@ -200,6 +200,50 @@ def test_bad_second_file_refuses_the_whole_request(upload_refused, audit_events)
     assert (event.outcome, event.metadata["filename"]) == (Outcome.FAILURE, "bad.png")
 
 
+def test_every_refused_file_is_named_not_only_the_first(upload_refused, audit_events):
+    response = upload_refused(
+        upload_file(samples.truncated(PNG), "cut.png"),
+        upload_file(PNG, "good.png"),
+        upload_file(b"", "empty.png"),
+        upload_file(b"plain text", "notes.pdf"),
+    )
+
+    assert response.status_code == 400
+    errors = response.json()["file"]
+    assert len(errors) == 3
+    assert errors[0].startswith("cut.png: File is truncated or corrupt")
+    assert errors[1] == "empty.png: file is empty."
+    assert errors[2].startswith("notes.pdf: not a PNG, JPEG, TIFF, WebP, BMP or PDF file")
+    # One audited refusal per refused file; the good one is neither stored nor recorded.
+    refused = audit_events("file_upload", outcome=Outcome.FAILURE)
+    assert sorted((e.metadata["filename"], e.metadata["reason"]) for e in refused) == [
+        ("cut.png", "corrupt"),
+        ("empty.png", "empty"),
+        ("notes.pdf", "unsupported_type"),
+    ]
+    assert sorted(e.message for e in refused) == sorted(errors)
+
+
+def test_several_files_too_large_are_413_naming_each(upload_refused, settings):
+    settings.OCR_MAX_FILE_BYTES = 1000
+
+    response = upload_refused(upload_file(PNG, "one.png"), upload_file(JPEG, "two.jpg"))
+
+    assert response.status_code == 413
+    detail = response.json()["detail"]
+    assert f"one.png: file is {len(PNG):,} bytes" in detail
+    assert f"two.jpg: file is {len(JPEG):,} bytes" in detail
+
+
+def test_a_size_refusal_beside_another_refusal_is_400(upload_refused, settings):
+    settings.OCR_MAX_FILE_BYTES = 1000
+
+    response = upload_refused(upload_file(PNG, "big.png"), upload_file(b"", "empty.png"))
+
+    assert response.status_code == 400
+    assert [error.split(":")[0] for error in response.json()["file"]] == ["big.png", "empty.png"]
+
+
 def test_accepted_upload_is_stored_under_a_generated_name(
     user, client_for, api_upload, stored_files, media_root
 ):
