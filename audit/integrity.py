@@ -8,9 +8,11 @@ its sequence number; a staff dashboard and the verify_audit_chain command share 
 import gzip
 import hashlib
 import json
+import logging
 import multiprocessing
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +40,8 @@ _STAMP_WIDTH = len("2026-01-01T00:00:00.000000Z")
 _HASH = len(HASHED_FIELDS)
 CHUNK_SIZE = 5000
 PRUNE_EVENT = "audit_prune"
+# Not __name__: "audit.*" loggers feed the SIEM stream, one JSON event per line.
+logger = logging.getLogger("chain_verification")
 
 
 @dataclass(frozen=True)
@@ -355,18 +359,31 @@ def plan_parts(*, first: int, last: int, starts_chain: bool, chunk_size: int) ->
     ]
 
 
-def walk_in_processes(walk: "ChainWalk", parts: list[Part]) -> Link | None:
-    """Verify the parts in worker processes and fold their outcomes into `walk`."""
+def outcomes_in_processes(parts: list[Part]) -> list[PartOutcome] | None:
+    """Verify the parts in worker processes; None if the processes could not run them.
+
+    A machine without working process pools (no /dev/shm in a container, say) or a
+    worker killed mid-way (out of memory) is not a verdict on the chain: the caller
+    then walks it in this process instead.
+    """
     from . import verify_worker
 
-    with ProcessPoolExecutor(
-        max_workers=len(parts),
-        # spawn, not fork: a fresh interpreter shares no connection or lock with this one.
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=verify_worker.start,
-        initargs=(connection.settings_dict["NAME"],),
-    ) as pool:
-        outcomes = list(pool.map(verify_worker.verify_part, parts))
+    try:
+        with ProcessPoolExecutor(
+            max_workers=len(parts),
+            # spawn, not fork: a fresh interpreter shares no connection or lock with this one.
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=verify_worker.start,
+            initargs=(connection.settings_dict["NAME"],),
+        ) as pool:
+            return list(pool.map(verify_worker.verify_part, parts))
+    except (OSError, BrokenProcessPool) as error:
+        logger.warning("Verifying in one process: worker processes failed (%s)", error)
+        return None
+
+
+def fold_outcomes(walk: "ChainWalk", outcomes: list[PartOutcome]) -> Link | None:
+    """Fold the parts' outcomes, in sequence order, into `walk` as one walk would end."""
     for outcome in outcomes:
         walk.rows_checked += outcome.rows_checked
         if walk.first_sequence is None and outcome.first_sequence is not None:
@@ -429,9 +446,12 @@ def _verify_chain(
             parts = plan_parts(
                 first=first, last=last, starts_chain=starts_chain, chunk_size=chunk_size
             )
+    outcomes = outcomes_in_processes(parts) if parts else None
+    if outcomes is None:
+        parts = []
     try:
-        if parts:
-            final = walk_in_processes(walk, parts)
+        if outcomes is not None:
+            final = fold_outcomes(walk, outcomes)
         else:
             final = walk.walk(event_rows(first=from_sequence, last=last, chunk_size=chunk_size))
         end_checks(

@@ -5,6 +5,7 @@ processes (spawned interpreters on the test database) share it out. Every kind o
 break is then verified both ways and the two verdicts must be identical.
 """
 
+from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 from io import StringIO
 
@@ -154,3 +155,33 @@ def test_the_command_says_how_many_processes_checked(trail, shared_out):
     assert f"Checked {EVENTS} audit events (#1-#{EVENTS}) in " in out.getvalue()
     assert f" by {PROCESSES} processes" in out.getvalue()
     assert "OK: chain intact." in out.getvalue()
+
+
+def test_without_working_worker_processes_one_process_verifies(trail, shared_out, monkeypatch):
+    # No /dev/shm in a container, say: not a verdict on the chain.
+    def no_pool(*args, **kwargs):
+        raise OSError("[Errno 38] Function not implemented")
+
+    monkeypatch.setattr(integrity, "ProcessPoolExecutor", no_pool)
+    result = verify_chain()
+    assert (result.processes, result.ok, result.rows_checked) == (1, True, EVENTS)
+
+
+def test_a_worker_killed_mid_way_is_not_a_verdict(trail, shared_out, monkeypatch):
+    class KilledPool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, *args):
+            raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(integrity, "ProcessPoolExecutor", KilledPool)
+    raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 15")
+    result = verify_chain()
+    assert (result.processes, result.ok, result.first_bad_sequence) == (1, False, 15)
