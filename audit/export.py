@@ -10,12 +10,9 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 
-from django.db import connection
-from django.db.models import QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import QuerySet
 
-from .chain import canonical_timestamp
-from .expressions import CanonicalTimestampText, stored_timestamp_text
+from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent
 from .selectors import LISTING_FIELDS
 
@@ -49,36 +46,16 @@ def metadata_json(text: str) -> RawJSON:
     return RawJSON(text)
 
 
-def rows(queryset: QuerySet[AuditEvent]) -> Iterator[tuple]:
-    """Yield EXPORT_COLUMNS tuples from a server-side cursor, a chunk at a time.
+def rows(queryset: QuerySet[AuditEvent]) -> Iterator[list]:
+    """Yield EXPORT_COLUMNS rows from a server-side cursor, a chunk at a time.
 
     The timestamp comes as canonical text and the metadata as RawJSON.
     """
-    if connection.vendor not in ("postgresql", "sqlite"):
-        yield from _rows_decoded_in_python(queryset)
-        return
-    rendered = queryset.annotate(
-        export_timestamp=CanonicalTimestampText("timestamp"),
-        export_metadata=Cast("metadata", TextField()),
-    )
-    columns = [
-        {"timestamp": "export_timestamp", "metadata": "export_metadata"}.get(name, name)
-        for name in EXPORT_COLUMNS
-    ]
-    for values in rendered.values_list(*columns).iterator(chunk_size=CHUNK_SIZE):
+    for values in values_as_text(queryset, EXPORT_COLUMNS, chunk_size=CHUNK_SIZE):
         row = list(values)
         if row[_TIMESTAMP] is None:
             row[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=row[0])
         row[_METADATA] = metadata_json(row[_METADATA])
-        yield row
-
-
-def _rows_decoded_in_python(queryset: QuerySet[AuditEvent]) -> Iterator[tuple]:
-    """The same rows on a database without the functions above, at the ORM's speed."""
-    for values in queryset.values_list(*EXPORT_COLUMNS).iterator(chunk_size=CHUNK_SIZE):
-        row = list(values)
-        row[_TIMESTAMP] = canonical_timestamp(row[_TIMESTAMP])
-        row[_METADATA] = RawJSON(_LINE_JSON.encode(row[_METADATA]))
         yield row
 
 

@@ -1,6 +1,10 @@
 """Database expressions that render audit columns as the trail's canonical text."""
 
-from django.db.models import CharField, Func
+from collections.abc import Iterator, Sequence
+
+from django.db import NotSupportedError
+from django.db.models import CharField, Func, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from .chain import canonical_timestamp
 
@@ -15,6 +19,12 @@ class CanonicalTimestampText(Func):
     """
 
     output_field = CharField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotSupportedError(
+            "Canonical timestamp text is written for PostgreSQL and SQLite, "
+            f"not {connection.vendor}."
+        )
 
     def as_postgresql(self, compiler, connection, **extra_context):
         sql, params = compiler.compile(self.source_expressions[0])
@@ -48,3 +58,22 @@ def stored_timestamp_text(model, **lookup) -> str:
     if value is None:  # SQLite text Django's parse_datetime does not recognise
         raise ValueError("not a date and time")
     return canonical_timestamp(value)
+
+
+def values_as_text(
+    queryset: QuerySet, columns: Sequence[str], *, chunk_size: int
+) -> Iterator[tuple]:
+    """Stream values_list(*columns) with "timestamp" and "metadata" as the database's text.
+
+    The timestamp comes as CanonicalTimestampText (None where stored_timestamp_text must
+    read it) and the metadata as its JSON text, so no datetime or dict is built per row.
+    """
+    as_text = {"timestamp": "timestamp_text", "metadata": "metadata_text"}
+    return (
+        queryset.annotate(
+            timestamp_text=CanonicalTimestampText("timestamp"),
+            metadata_text=Cast("metadata", TextField()),
+        )
+        .values_list(*(as_text.get(name, name) for name in columns))
+        .iterator(chunk_size=chunk_size)
+    )

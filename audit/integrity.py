@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min, TextField
-from django.db.models.functions import Cast
+from django.db.models import Max, Min
 
 from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, canonical_timestamp, row_hash
-from .expressions import CanonicalTimestampText, stored_timestamp_text
+from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 
 if TYPE_CHECKING:
@@ -213,16 +212,7 @@ def event_rows(*, first: int | None = None, last: int | None = None, chunk_size:
         queryset = queryset.filter(sequence__lte=last)
     # The timestamp comes as canonical text, rendered by the database, and the metadata
     # as the database's JSON text, made canonical below: no datetimes or dicts are built.
-    rendered = {"timestamp": "verify_timestamp", "metadata": "verify_metadata"}
-    columns = [rendered.get(name, name) for name in ROW_FIELDS]
-    tuples = (
-        queryset.annotate(
-            verify_timestamp=CanonicalTimestampText("timestamp"),
-            verify_metadata=Cast("metadata", TextField()),
-        )
-        .values_list(*columns)
-        .iterator(chunk_size=chunk_size)
-    )
+    tuples = values_as_text(queryset, ROW_FIELDS, chunk_size=chunk_size)
     canonical = CanonicalMetadata()
     try:
         for values in tuples:
@@ -447,8 +437,7 @@ def _verify_chain(
                 first=first, last=last, starts_chain=starts_chain, chunk_size=chunk_size
             )
     outcomes = outcomes_in_processes(parts) if parts else None
-    if outcomes is None:
-        parts = []
+    processes = len(outcomes) if outcomes is not None else 1
     try:
         if outcomes is not None:
             final = fold_outcomes(walk, outcomes)
@@ -471,7 +460,7 @@ def _verify_chain(
             reason=broken.reason,
             first_sequence=walk.first_sequence,
             last_sequence=walk.previous.sequence if walk.previous else None,
-            processes=max(1, len(parts)),
+            processes=processes,
         )
     final = walk.previous
     reason = "chain intact" if walk.rows_checked else "no events in range"
@@ -481,7 +470,7 @@ def _verify_chain(
         reason=f"{reason}; {checkpoint_note}" if checkpoint_note else reason,
         first_sequence=walk.first_sequence,
         last_sequence=final.sequence if final and walk.rows_checked else None,
-        processes=max(1, len(parts)),
+        processes=processes,
     )
 
 
