@@ -30,7 +30,7 @@ from .services import (
     task_delete,
     task_retry,
 )
-from .uploads import UploadRejected, refusals
+from .uploads import UploadRejected
 
 
 class PayloadTooLarge(APIException):
@@ -40,7 +40,7 @@ class PayloadTooLarge(APIException):
 
 
 def rejection_to_api(error: UploadRejected) -> APIException:
-    messages = [refused.message for refused in refusals(error)]
+    messages = [refused.message for refused in error.refusals]
     if error.status == 413:
         return PayloadTooLarge(" ".join(str(message) for message in messages))
     return ValidationError({"file": messages})

@@ -32,6 +32,11 @@ class UploadRejected(Exception):
         self.status = status
         self.name = name
 
+    @property
+    def refusals(self) -> list["UploadRejected"]:
+        """Each refusal this one stands for: itself (UploadsRejected: every refused file)."""
+        return [self]
+
 
 class UploadsRejected(UploadRejected):
     """Several files of one upload refused; ``errors`` says what is wrong with each.
@@ -45,10 +50,9 @@ class UploadsRejected(UploadRejected):
         super().__init__(first.message, code=first.code, status=status, name=first.name)
         self.errors = errors
 
-
-def refusals(error: UploadRejected) -> list[UploadRejected]:
-    """Return each refusal an UploadRejected stands for (itself, or every refused file)."""
-    return list(getattr(error, "errors", [error]))
+    @property
+    def refusals(self) -> list[UploadRejected]:
+        return list(self.errors)
 
 
 @dataclass

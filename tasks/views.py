@@ -26,7 +26,7 @@ from .services import (
     task_delete,
     task_retry,
 )
-from .uploads import UploadRejected, download_name, refusals
+from .uploads import UploadRejected, download_name
 
 TASKS_PER_PAGE = 20
 # Page previews are rendered at screen resolution, not the OCR resolution.
@@ -108,7 +108,7 @@ def task_upload(request: HttpRequest) -> HttpResponse:
                     request=request,
                 )
             except UploadRejected as error:
-                for refused in refusals(error):
+                for refused in error.refusals:
                     form.add_error("file", refused.message)
                 return render(request, "tasks/upload.html", {"form": form}, status=error.status)
             except EngineChoiceError as error:
