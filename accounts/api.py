@@ -4,10 +4,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.permissions import HasDjangoPermission
 from audit.services import record_event
 
 from .selectors import user_list
@@ -108,9 +109,10 @@ class LogoutAllApi(AuthApi):
 
 
 class UserListApi(ListAPIView):
-    """List all user accounts (staff only)."""
+    """List all user accounts; needs auth.view_user."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [HasDjangoPermission]
+    required_permission = "auth.view_user"
     serializer_class = UserOutputSerializer
 
     def get_queryset(self):

@@ -7,11 +7,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.permissions import IsAdminUser
 from rest_framework.settings import api_settings
 
 from .export import csv_lines, ndjson_lines, rows
 from .filters import AuditEventFilter
+from .permissions import HasDjangoPermission
 from .selectors import audit_events_for_listing
 from .serializers import AuditEventOutputSerializer
 from .services import record_event
@@ -67,9 +67,10 @@ STREAMS = {
 
 
 class AuditLogListApi(generics.ListAPIView):
-    """List audit events, newest first; staff only."""
+    """List audit events, newest first; needs audit.view_auditevent."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [HasDjangoPermission]
+    required_permission = "audit.view_auditevent"
     serializer_class = AuditEventOutputSerializer
     filterset_class = AuditEventFilter
     pagination_class = AuditCursorPagination

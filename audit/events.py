@@ -9,6 +9,7 @@ class Category(models.TextChoices):
     FILE = "file"
     ADMIN = "admin"
     AUDIT = "audit"
+    ACCOUNT = "account"
 
 
 class Outcome(models.TextChoices):
@@ -21,6 +22,7 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "auth_logout": Category.AUTHENTICATION,
     "auth_token_refresh": Category.AUTHENTICATION,
     "auth_lockout": Category.AUTHENTICATION,
+    "access_denied": Category.AUTHENTICATION,
     "task_create": Category.TASK,
     "task_process": Category.TASK,
     "task_complete": Category.TASK,
@@ -33,6 +35,11 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "audit_view": Category.AUDIT,
     "audit_export": Category.AUDIT,
     "audit_prune": Category.AUDIT,
+    "user_create": Category.ACCOUNT,
+    "user_update": Category.ACCOUNT,
+    "user_delete": Category.ACCOUNT,
+    "password_change": Category.ACCOUNT,
+    "group_update": Category.ACCOUNT,
 }
 
 EVENT_TYPE_CHOICES = [(name, name) for name in EVENT_CATEGORIES]
@@ -48,4 +55,14 @@ def category_for(event_type: str) -> Category:
 
 # What events point at (resource_type). Listed so a search by resource id can name
 # them and use the (resource_type, resource_id) index.
-RESOURCE_TYPES = ("user", "token", "task", "file", "audit_log", "audit_archive", "dashboard")
+RESOURCE_TYPES = (
+    "user",
+    "group",
+    "token",
+    "task",
+    "file",
+    "page",
+    "audit_log",
+    "audit_archive",
+    "dashboard",
+)

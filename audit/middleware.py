@@ -1,4 +1,4 @@
-"""Give every request an id that links its audit events and its response."""
+"""Request-scoped audit plumbing: the request id, and refusals of signed-in users."""
 
 import re
 import uuid
@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from .access import NOTE_ATTRIBUTE, record_access_denied
 from .client import client_context, current_client, current_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -39,4 +40,40 @@ class RequestIdMiddleware:
             current_request.reset(request_token)
             current_client.reset(token)
         response[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+class AccessDeniedMiddleware:
+    """Record access_denied when a signed-in user is refused a staff surface or a resource.
+
+    Two refusals count: a 403 from a permission check (the admin's, HasDjangoPermission,
+    staff_page) and a 404 that hides someone else's resource (noted by the reader).
+    Other 403s (CSRF, a foreign token on logout) are recorded by their own events or are
+    not access decisions. Anonymous refusals are not recorded: they carry no identity.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return response
+        if response.status_code == 403:
+            permission = getattr(request, "audit_required_permission", "")
+            match = getattr(request, "resolver_match", None)
+            if permission or (match is not None and match.namespace == "admin"):
+                record_access_denied(request=request, user=user, status=403, permission=permission)
+        elif response.status_code == 404:
+            refused = getattr(request, NOTE_ATTRIBUTE, None)
+            if refused is not None:
+                resource_type, resource_id = refused
+                record_access_denied(
+                    request=request,
+                    user=user,
+                    status=404,
+                    resource_type=resource_type,
+                    resource_id=resource_id,
+                )
         return response

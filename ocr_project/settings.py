@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sees every response to a signed-in user: records refusals as access_denied.
+    "audit.middleware.AccessDeniedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any view-phase middleware (CSRF) reads the body.
     "tasks.middleware.RequestBodyLimitMiddleware",

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csp import csp_override
@@ -27,6 +28,10 @@ def favicon(request):
     return HttpResponseRedirect(static("favicon.svg"))
 
 
+audit_log_redirect = RedirectView.as_view(
+    pattern_name="admin:audit_auditevent_changelist", permanent=False, query_string=True
+)
+
 api_v2 = [
     path("", include("accounts.api_urls")),
     path("", include("audit.urls")),
@@ -38,6 +43,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     # Before admin.site.urls: its app-label and catch-all patterns would claim the path.
     path("admin/dashboard/", dashboard, name="dashboard"),
+    # The address people type for the audit log; the changelist checks the permission.
+    path("admin/audit-logs", audit_log_redirect, name="admin-audit-logs"),
+    path("admin/audit-logs/", audit_log_redirect),
     path("admin/", admin.site.urls),
     path("api/v2/", include(api_v2)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -7,11 +7,12 @@ from rest_framework import renderers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .cleanup import cleanup_tasks
+from audit.permissions import HasDjangoPermission
+
+from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
 from .downloads import ResultUnavailable, result_download
 from .filters import TaskFilter
 from .models import OcrTask
@@ -175,9 +176,10 @@ class TaskRetryApi(APIView):
 
 
 class CleanupApi(APIView):
-    """Delete tasks older than N days with their files, and orphaned files (staff only)."""
+    """Delete old tasks with their files, and orphaned files (needs tasks.delete_ocrtask)."""
 
-    permission_classes = [IsAdminUser]
+    permission_classes = [HasDjangoPermission]
+    required_permission = CLEANUP_PERMISSION
 
     @extend_schema(request=CleanupInputSerializer, responses=CleanupOutputSerializer)
     def post(self, request):

@@ -17,6 +17,10 @@ from .models import OcrTask
 from .services import deleting
 from .uploads import remove_stored
 
+# Who may run a cleanup from the admin page or the API (the command needs shell access):
+# it deletes other users' tasks, so it takes the permission to delete tasks.
+CLEANUP_PERMISSION = "tasks.delete_ocrtask"
+
 
 @dataclass
 class CleanupStats:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
 from django.db.models import Count, FloatField, IntegerField, Q, Sum
 from django.db.models.fields.json import KT
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET
 
 from audit.events import Category, Outcome
 from audit.models import AuditEvent, ChainHead
+from audit.permissions import staff_page
 from audit.services import record_event
 
 from .charts import Series, horizontal_bar_chart, stacked_bar_chart
@@ -54,6 +54,7 @@ CATEGORY_COLOURS = {
     Category.FILE: "#E69F00",
     Category.ADMIN: "#CC79A7",
     Category.AUDIT: "#56B4E9",
+    Category.ACCOUNT: "#F0E442",
 }
 COMPLETED_COLOUR = "#009E73"
 FAILED_COLOUR = "#D55E00"
@@ -310,7 +311,7 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
     }
 
 
-@staff_member_required
+@staff_page("audit.view_auditevent")
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Show the staff dashboard, and record that the audit data was viewed."""

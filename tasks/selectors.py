@@ -3,6 +3,8 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
+from audit.access import note_refused_resource
+
 from .models import OcrPage, OcrTask
 
 
@@ -15,6 +17,10 @@ def task_get_for(user, task_id) -> OcrTask:
     """Return one of the user's tasks, or raise Http404 (also for other users' tasks)."""
     task = task_list_for(user).filter(pk=task_id).first()
     if task is None:
+        if OcrTask.objects.filter(pk=task_id).exists():
+            # Someone else's: the client still gets 404 (existence is not disclosed), the
+            # trail gets access_denied.
+            note_refused_resource(resource_type="task", resource_id=task_id)
         raise Http404("No such task.")
     return task
 

@@ -80,10 +80,14 @@ def test_api_user_list_accepts_a_staff_bearer_token(api_login, staff, client, ev
     assert [event.event_type for event in events_for(response)] == ["admin_view_users"]
 
 
-def test_non_staff_cannot_list_users_and_nothing_is_recorded(client_for, user, events_for):
+def test_non_staff_cannot_list_users_and_only_the_refusal_is_recorded(
+    client_for, user, only_event, events_for
+):
     response = client_for(user).get(API)
     assert response.status_code == 403
-    assert events_for(response) == []
+    refusal = only_event(response)
+    assert (refusal.event_type, refusal.username) == ("access_denied", "alice")
+    assert refusal.metadata["permission"] == "auth.view_user"
     admin = client_for(user).get(ADMIN)
     assert admin.status_code == 302
     assert events_for(admin) == []

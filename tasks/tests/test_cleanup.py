@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from audit.models import AuditEvent
 from tasks.cleanup import cleanup_tasks
 from tasks.models import OcrTask
 
@@ -278,6 +279,7 @@ def test_admin_cleanup_page_needs_delete_permission(scene, make_user, client_for
 
     response = client_for(viewer).post("/admin/tasks/ocrtask/cleanup/", {"older_than_days": 0})
 
-    assert response.status_code == 302
+    assert response.status_code == 403
+    assert AuditEvent.objects.filter(event_type="access_denied", username="viewer").exists()
     assert OcrTask.objects.count() == 3
     assert stored_files() == before
