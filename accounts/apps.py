@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import checks, receivers, schema  # noqa: F401  (registers checks, receivers, schema)
+        from . import account_audit, checks, receivers, schema  # noqa: F401  (registers them)

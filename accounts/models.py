@@ -21,12 +21,18 @@ class UserSession(AbstractBaseSession):
 
 
 class TokenRevocation(models.Model):
-    """When a user last logged out everywhere: access tokens issued before are refused."""
+    """A user's token version: tokens carrying an older version are refused.
+
+    Raised by a password change (any path) and by "log out everywhere". A counter, not
+    a time: a token's `iat` has one-second resolution, so comparing times either lets a
+    token from the revoking second through or refuses a login made just after it.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True
     )
     revoked_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"tokens of user {self.user_id} revoked at {self.revoked_at:%Y-%m-%d %H:%M:%S}"

@@ -15,7 +15,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from audit.events import Outcome
 from audit.services import record_event
 
-from .models import TokenRevocation, UserSession
+from .models import UserSession
+from .tokens import FAMILY_CLAIM, is_current, new_refresh_token, revoke_all_tokens, revoke_family
 
 
 class AuthError(Exception):
@@ -33,9 +34,11 @@ class TokenPair:
     refresh: str
 
 
-def issue_tokens(user: AbstractBaseUser) -> tuple[TokenPair, RefreshToken]:
+def issue_tokens(
+    user: AbstractBaseUser, *, family: str | None = None
+) -> tuple[TokenPair, RefreshToken]:
     """Return a fresh access/refresh pair for the user (the refresh token is tracked)."""
-    refresh = RefreshToken.for_user(user)
+    refresh = new_refresh_token(user, family=family)
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh)), refresh
 
 
@@ -88,13 +91,18 @@ def replayed_refresh(request: HttpRequest, raw_refresh: str) -> AuthError:
             request, "blacklisted", "Refresh token is invalid, expired or revoked."
         )
     owner = get_user_model().objects.filter(pk=payload.get("user_id")).first()
-    return refresh_failed(
-        request,
-        "reused",
-        "Refresh token was already used or revoked.",
-        user=owner,
-        jti=str(payload.get("jti", ""))[:64],
-    )
+    family = str(payload.get(FAMILY_CLAIM, ""))[:64]
+    with transaction.atomic():
+        revoked = revoke_family(user_id=owner.pk, family=family) if owner is not None else 0
+        return refresh_failed(
+            request,
+            "reused",
+            "Refresh token was already used or revoked.",
+            user=owner,
+            jti=str(payload.get("jti", ""))[:64],
+            family=family,
+            family_revoked=revoked,
+        )
 
 
 def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
@@ -115,24 +123,31 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
         if outstanding is None or outstanding.user is None:
             failure = ("unknown", "Refresh token is not recognised.", None)
         elif BlacklistedToken.objects.filter(token=outstanding).exists():
-            failure = ("reused", "Refresh token was already used or revoked.", outstanding.user)
+            # Lost a race with a parallel rotation of the same token: a replay too.
+            failure = ("replayed", "", None)
         elif not outstanding.user.is_active:
             failure = ("inactive", "The account is disabled.", outstanding.user)
+        elif not is_current(token.payload, outstanding.user_id):
+            # Issued before a password change or a logout everywhere.
+            failure = ("revoked", "Refresh token was revoked.", outstanding.user)
         else:
             failure = None
             user = outstanding.user
             BlacklistedToken.objects.create(token=outstanding)
-            pair, new_refresh = issue_tokens(user)
+            family = token.get(FAMILY_CLAIM) or jti
+            pair, new_refresh = issue_tokens(user, family=family)
             record_event(
                 event_type="auth_token_refresh",
                 user=user,
                 request=request,
                 resource_type="token",
                 resource_id=new_refresh["jti"],
-                metadata={"rotated_from_jti": jti},
+                metadata={"rotated_from_jti": jti, "family": family},
             )
     if failure is not None:
         reason, message, owner = failure
+        if reason == "replayed":
+            raise replayed_refresh(request, raw_refresh)
         raise refresh_failed(request, reason, message, user=owner, jti=jti)
     return pair
 
@@ -177,17 +192,10 @@ def logout_everywhere(*, request: HttpRequest, user: AbstractBaseUser, method: s
         # Expired sessions are removed too, but only live ones count as "ended".
         sessions_ended = sessions.filter(expire_date__gt=now).count()
         sessions.delete()
-        live = OutstandingToken.objects.filter(user=user, expires_at__gt=now).exclude(
-            blacklistedtoken__isnull=False
-        )
-        tokens = list(live)
-        BlacklistedToken.objects.bulk_create(
-            [BlacklistedToken(token=token) for token in tokens], ignore_conflicts=True
-        )
-        # Access tokens are stateless; this timestamp makes authentication refuse any
-        # issued before it (accounts.authentication).
-        TokenRevocation.objects.update_or_create(user=user, defaults={"revoked_at": now})
-        stats = {"sessions_ended": sessions_ended, "tokens_revoked": len(tokens)}
+        # Access tokens are stateless; the version bump makes authentication refuse any
+        # issued before it (accounts.authentication), refresh tokens are blacklisted too.
+        tokens_revoked = revoke_all_tokens(user=user)
+        stats = {"sessions_ended": sessions_ended, "tokens_revoked": tokens_revoked}
         record_event(
             event_type="auth_logout",
             user=user,

@@ -126,8 +126,13 @@ def test_refresh_rotates_the_token_and_is_recorded(browser, user, api_login, onl
         "resource_type": "token",
         "resource_id": claims(new["refresh"])["jti"],
         "message": "",
-        "metadata": {"rotated_from_jti": claims(old["refresh"])["jti"]},
+        "metadata": {
+            "rotated_from_jti": claims(old["refresh"])["jti"],
+            # The first token of a login names its family, which rotation keeps.
+            "family": claims(old["refresh"])["jti"],
+        },
     }
+    assert claims(new["refresh"])["fam"] == claims(old["refresh"])["jti"]
 
 
 def test_refresh_with_a_garbage_token_is_refused_and_recorded(browser, db, only_event):

@@ -149,7 +149,7 @@ def committed(transactional_db):
     cache.clear()
 
 
-def test_no_secret_reaches_the_logs(committed, walk_every_auth_path, caplog, capsys, audit_stream):
+def test_no_secret_reaches_the_logs(audit_stream, committed, walk_every_auth_path, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     secrets = walk_every_auth_path()
     stream = audit_stream()
