@@ -30,6 +30,9 @@ def new_refresh_token(user: AbstractBaseUser, *, family: str | None = None) -> R
     refresh = RefreshToken.for_user(user)
     refresh[VERSION_CLAIM] = token_version(user.pk)
     refresh[FAMILY_CLAIM] = family or refresh["jti"]
+    # for_user() stored the token before these claims existed; the stored copy is what
+    # revoke_family reads the family from.
+    OutstandingToken.objects.filter(jti=refresh["jti"]).update(token=str(refresh))
     return refresh
 
 

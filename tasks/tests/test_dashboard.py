@@ -65,7 +65,7 @@ def dashboard_views() -> list[AuditEvent]:
 
 
 def test_staff_see_the_figures_of_the_last_30_days(
-    staff, client_for, user, make_task_row, monkeypatch
+    make_user, client_for, make_task_row, monkeypatch
 ):
     # Forty days ago: outside the window, so counted nowhere. First, because the chain
     # never stamps an event earlier than the one before it.
@@ -73,6 +73,9 @@ def test_staff_see_the_figures_of_the_last_30_days(
     with monkeypatch.context() as patched:
         patched.setattr(timezone, "now", lambda: long_ago)
         failed_login("old-attempt", OTHER_IP)
+    # Created after it: creating an account is an event of today (user_create).
+    staff = make_user(username="staffer", superuser=True)
+    user = make_user(username="alice")
     staff_client = client_for(staff)  # its login is one authentication event of today
     for _ in range(3):
         failed_login("mallory", ATTACKER_IP)
@@ -110,10 +113,10 @@ def test_staff_see_the_figures_of_the_last_30_days(
     [lockout] = table_rows(html, "lockouts-table")
     assert lockout[1:4] == ["mallory", ATTACKER_IP, "5"]
     today = timezone.localdate().isoformat()
-    # Categories in order: authentication, task, file, admin, audit.
+    # Categories in order: authentication, task, file, admin, audit, account.
     # The staff login and six seeded authentication events; three task_complete events and
-    # the task_delete the trail recorded for the deleted task.
-    assert table_rows(html, "events-table")[-1] == [today, "7", "4", "0", "0", "0"]
+    # the task_delete the trail recorded for the deleted task; two accounts created.
+    assert table_rows(html, "events-table")[-1] == [today, "7", "4", "0", "0", "0", "2"]
     assert table_rows(html, "tasks-table")[-1] == [today, "2", "1", "1.50"]
     assert "old-attempt" not in html
 
