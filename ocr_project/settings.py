@@ -363,3 +363,7 @@ OCR_ORPHAN_GRACE_SECONDS = env_int("OCR_ORPHAN_GRACE_SECONDS", 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o640
+# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here, not to /tmp: beside the rest
+# of the service's state, and swept by cleanup when a killed worker leaves one behind.
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ class CleanupStats:
     tasks_deleted: int = 0
     files_deleted: int = 0
     orphan_files_deleted: int = 0
+    temp_files_deleted: int = 0
     bytes_freed: int = 0
 
 
@@ -56,6 +57,23 @@ def orphan_files(*, grace_seconds: int) -> list[Path]:
     return found
 
 
+def stale_upload_temp_files(*, grace_seconds: int) -> list[Path]:
+    """Return upload spool files (FILE_UPLOAD_TEMP_DIR) untouched for the grace period.
+
+    Django deletes them when a request ends; a worker killed mid-upload (gunicorn's
+    timeout) leaves them behind. A live upload keeps writing, so its file stays fresh.
+    """
+    folder = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - grace_seconds
+    return [
+        path
+        for path in folder.iterdir()
+        if path.is_file() and not path.is_symlink() and path.stat().st_mtime <= cutoff
+    ]
+
+
 def cleanup_tasks(
     *,
     older_than_days: int,
@@ -76,6 +94,7 @@ def cleanup_tasks(
     old = OcrTask.objects.filter(created_at__lt=cutoff)
     root = Path(settings.MEDIA_ROOT)
     orphans = orphan_files(grace_seconds=settings.OCR_ORPHAN_GRACE_SECONDS)
+    spooled = stale_upload_temp_files(grace_seconds=settings.OCR_ORPHAN_GRACE_SECONDS)
     with transaction.atomic():
         rows = list(old.values_list("file", "size"))
         stats.tasks_deleted = len(rows)
@@ -85,6 +104,8 @@ def cleanup_tasks(
         )
         stats.orphan_files_deleted = len(orphans)
         stats.bytes_freed += sum(path.stat().st_size for path in orphans)
+        stats.temp_files_deleted = len(spooled)
+        stats.bytes_freed += sum(path.stat().st_size for path in spooled)
         if not dry_run:
             with deleting(actor=actor, via="cleanup"):
                 for task in old.select_related("owner").iterator(chunk_size=500):
@@ -92,6 +113,8 @@ def cleanup_tasks(
             transaction.on_commit(
                 lambda: [remove_stored(path.relative_to(root).as_posix()) for path in orphans]
             )
+            # Not storage files: the spool is a local directory of this machine.
+            transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in spooled])
         record_event(
             event_type="admin_cleanup",
             user=actor,

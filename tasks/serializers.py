@@ -40,4 +40,5 @@ class CleanupOutputSerializer(serializers.Serializer):
     tasks_deleted = serializers.IntegerField()
     files_deleted = serializers.IntegerField()
     orphan_files_deleted = serializers.IntegerField()
+    temp_files_deleted = serializers.IntegerField()
     bytes_freed = serializers.IntegerField()

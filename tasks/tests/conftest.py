@@ -23,6 +23,9 @@ _row_numbers = itertools.count(1)
 def media_root(settings, tmp_path):
     """Give each test its own MEDIA_ROOT so files on disk can be counted exactly."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    # The upload spool too, so cleanup tests count only what the test left there.
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
+    (tmp_path / "spool").mkdir()
     return settings.MEDIA_ROOT
 
 

@@ -4,6 +4,7 @@ import io
 import os
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -64,6 +65,7 @@ def scene(settings, user, other_user, make_task, make_task_row, media_root):
             "tasks_deleted": 2,
             "files_deleted": 1,
             "orphan_files_deleted": 2,
+            "temp_files_deleted": 0,
             "bytes_freed": len(PNG) + 300 + 45,
         },
     }
@@ -222,8 +224,8 @@ def test_cleanup_command_prints_statistics(scene, stored_files, audit_events):
 
     bytes_freed = scene["stats"]["bytes_freed"]
     assert out.getvalue() == (
-        "Would delete 2 task(s), 1 task file(s) and 2 orphaned file(s); "
-        f"{bytes_freed:,} bytes freed.\n"
+        "Would delete 2 task(s), 1 task file(s), 2 orphaned file(s) and 0 abandoned upload "
+        f"spool file(s); {bytes_freed:,} bytes freed.\n"
     )
     assert OcrTask.objects.count() == 3
     assert stored_files() == before
@@ -237,7 +239,7 @@ def test_cleanup_command_deletes(scene, stored_files, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         call_command("cleanup_tasks", "--older-than-days", "30", stdout=out)
 
-    assert out.getvalue().startswith("Deleted 2 task(s), 1 task file(s) and 2 orphaned file(s)")
+    assert out.getvalue().startswith("Deleted 2 task(s), 1 task file(s), 2 orphaned file(s)")
     assert stored_files() == [scene["recent"].file.name]
 
 
@@ -283,3 +285,20 @@ def test_admin_cleanup_page_needs_delete_permission(scene, make_user, client_for
     assert AuditEvent.objects.filter(event_type="access_denied", username="viewer").exists()
     assert OcrTask.objects.count() == 3
     assert stored_files() == before
+
+
+def test_cleanup_sweeps_upload_spool_files_a_killed_worker_left(
+    db, settings, django_capture_on_commit_callbacks
+):
+    spool = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    abandoned, live = spool / "abandoned.upload", spool / "live.upload"
+    abandoned.write_bytes(b"x" * 100)
+    live.write_bytes(b"y" * 10)
+    old = time.time() - settings.OCR_ORPHAN_GRACE_SECONDS - 60
+    os.utime(abandoned, (old, old))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = cleanup_tasks(older_than_days=30, dry_run=False, actor=None, via="command")
+
+    assert (stats.temp_files_deleted, stats.bytes_freed) == (1, 100)
+    assert sorted(path.name for path in spool.iterdir()) == ["live.upload"]

@@ -24,6 +24,7 @@ class Command(BaseCommand):
         )
         prefix = "Would delete" if dry_run else "Deleted"
         self.stdout.write(
-            f"{prefix} {stats.tasks_deleted} task(s), {stats.files_deleted} task file(s) and "
-            f"{stats.orphan_files_deleted} orphaned file(s); {stats.bytes_freed:,} bytes freed."
+            f"{prefix} {stats.tasks_deleted} task(s), {stats.files_deleted} task file(s), "
+            f"{stats.orphan_files_deleted} orphaned file(s) and {stats.temp_files_deleted} "
+            f"abandoned upload spool file(s); {stats.bytes_freed:,} bytes freed."
         )
