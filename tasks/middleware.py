@@ -4,11 +4,16 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import AuthenticationFailed
+
+from accounts.authentication import RevocableJWTAuthentication
 
 from .forms import UploadForm
 from .services import refuse_oversized_body
@@ -25,6 +30,10 @@ class RequestBodyLimitMiddleware:
     request.POST before the view runs; so without this a 250 MB body would be read in
     full only to be refused. Placed after AuthenticationMiddleware (the refusal of an
     upload is audited against the session's user) and MessageMiddleware.
+
+    An upload from nobody is refused here too, whatever its size: before CSRF parses
+    (and spools to disk) a body the view would refuse anyway, and without an audit row,
+    so a client without an account cannot write to the trail.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -40,8 +49,11 @@ class RequestBodyLimitMiddleware:
     def refusal(self, request: HttpRequest) -> HttpResponse | None:
         upload_paths = (reverse("tasks:upload"), reverse("api-tasks"))
         if request.path in upload_paths:
+            uploader = authenticated_uploader(request)
+            if uploader is None:
+                return self.unauthenticated(request)
             try:
-                refuse_oversized_body(owner=request.user, request=request)
+                refuse_oversized_body(owner=uploader, request=request)
             except UploadRejected as error:
                 return self.too_large(request, error.message)
             return None
@@ -63,6 +75,15 @@ class RequestBodyLimitMiddleware:
             return self.too_large(request, message)
         return None
 
+    def unauthenticated(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                {"detail": "Authentication credentials were not provided."}, status=401
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response
+        return redirect_to_login(request.get_full_path())
+
     def too_large(self, request: HttpRequest, message: str) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=413)
@@ -70,3 +91,20 @@ class RequestBodyLimitMiddleware:
             messages.error(request, message)
             return render(request, "tasks/upload.html", {"form": UploadForm()}, status=413)
         return HttpResponse(str(message), content_type="text/plain; charset=utf-8", status=413)
+
+
+def authenticated_uploader(request: HttpRequest) -> AbstractBaseUser | None:
+    """Return who is uploading: the session's user, else a valid bearer token's, else None.
+
+    DRF authenticates API requests only inside the view, after this middleware; the
+    same authentication class is asked here so a refusal is attributed to its user.
+    """
+    if request.user.is_authenticated:
+        return request.user
+    if not request.path.startswith("/api/"):
+        return None
+    try:
+        authenticated = RevocableJWTAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return None
+    return authenticated[0] if authenticated is not None else None

@@ -1,6 +1,7 @@
 """Oversized bodies are refused before CSRF or a view parses them."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -93,3 +94,38 @@ def test_a_body_just_over_the_data_limit_is_413_not_a_parser_error(
     assert response.status_code == 413
     detail = response.json()["detail"] if url.startswith("/api/") else response.content.decode()
     assert f"the limit here is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes" in detail
+
+
+@pytest.mark.django_db
+def test_api_upload_over_the_limit_is_attributed_to_the_token_user(limits, api_login, user, client):
+    access = api_login(user)["access"]
+    response = client.post(
+        "/api/v2/tasks", big_multipart(1024 * 1024 + 30_000), HTTP_AUTHORIZATION=f"Bearer {access}"
+    )
+    assert response.status_code == 413
+    event = AuditEvent.objects.get(event_type="file_upload")
+    assert (event.user_id, event.username) == (user.pk, "alice")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", [1000, 300_000_000])
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/api/v2/tasks", {}, 401),
+        ("/api/v2/tasks", {"HTTP_AUTHORIZATION": "Bearer not.a.token"}, 401),
+        ("/tasks/upload/", {}, 302),
+    ],
+)
+def test_an_anonymous_upload_is_refused_unread_and_unrecorded(
+    limits, settings, path, headers, status, size
+):
+    client = Client(enforce_csrf_checks=True)
+    # A declared length larger than the body: nothing may wait to read that much.
+    declared = {"CONTENT_LENGTH": str(size)} if size > 1000 else {}
+    response = client.post(path, big_multipart(1000), **declared, **headers)
+    assert response.status_code == status
+    if status == 302:
+        assert response["Location"].startswith("/accounts/login/")
+    assert not AuditEvent.objects.exists()
+    assert list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir()) == []
