@@ -19,12 +19,10 @@ from .serializers import (
     UserOutputSerializer,
 )
 from .services import AuthError, jwt_login, jwt_logout, jwt_refresh, logout_everywhere
-from .throttling import AuthRateThrottle
+from .throttling import LoginRateThrottle, LogoutRateThrottle, RefreshRateThrottle
 
 
 class AuthApi(APIView):
-    throttle_classes = [AuthRateThrottle]
-
     def get_authenticate_header(self, request) -> str:
         # DRF turns AuthenticationFailed into 403 when no authentication class names a
         # scheme, as on login and refresh; refused credentials are 401, as documented.
@@ -36,6 +34,7 @@ class LoginApi(AuthApi):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginRateThrottle]
 
     @extend_schema(
         request=LoginInputSerializer,
@@ -57,6 +56,7 @@ class RefreshApi(AuthApi):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [RefreshRateThrottle]
 
     @extend_schema(
         request=RefreshInputSerializer,
@@ -76,6 +76,7 @@ class LogoutApi(AuthApi):
     """Revoke one of your refresh tokens."""
 
     permission_classes = [IsAuthenticated]
+    throttle_classes = [LogoutRateThrottle]
 
     @extend_schema(
         request=RefreshInputSerializer,
@@ -101,6 +102,7 @@ class LogoutAllApi(AuthApi):
     """End all your sessions and revoke all your tokens, on every device."""
 
     permission_classes = [IsAuthenticated]
+    throttle_classes = [LogoutRateThrottle]
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):

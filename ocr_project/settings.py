@@ -114,6 +114,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any view-phase middleware (CSRF) reads the body.
     "tasks.middleware.RequestBodyLimitMiddleware",
+    # Password logins through the form and the admin share the API login's throttle.
+    "accounts.throttling.PasswordLoginThrottleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Last, as django-axes requires, so it sees the outcome of every login view.
@@ -263,7 +265,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("AUTH_THROTTLE_RATE", "30/min")},
+    # Password logins per client address (form, admin and API share it); refreshes per
+    # token family; logouts per user. See accounts.throttling.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": os.environ.get("AUTH_THROTTLE_RATE", "20/min"),
+        "refresh": os.environ.get("REFRESH_THROTTLE_RATE", "12/min"),
+        "logout": os.environ.get("LOGOUT_THROTTLE_RATE", "30/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -1,4 +1,4 @@
-"""Brute force: django-axes lockout per username + IP, and throttling of the auth API."""
+"""Brute force: django-axes lockout per username + IP, and the throttles of the auth endpoints."""
 
 from datetime import timedelta
 
@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.throttling import AuthRateThrottle
+from accounts.throttling import LoginRateThrottle, LogoutRateThrottle, RefreshRateThrottle
 from audit.events import Outcome
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
@@ -207,18 +207,19 @@ def test_changing_user_agent_does_not_reset_the_count(staff, settings):
     assert response.status_code == 429
 
 
-# --- DRF throttling of /api/v2/auth/* -------------------------------------------------
+# --- Throttles: password logins per address, refresh per family, logout per user -----
 
 
 @pytest.fixture
 def three_per_minute(monkeypatch):
     # DRF copies the rates onto the class when it is defined; settings alone come too late.
-    monkeypatch.setattr(AuthRateThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+    for throttle in (LoginRateThrottle, RefreshRateThrottle, LogoutRateThrottle):
+        monkeypatch.setattr(throttle, "THROTTLE_RATES", {throttle.scope: "3/min"})
 
 
-def refresh(client: Client, **extra):
+def refresh(client: Client, token: str = "not-a-token", **extra):  # noqa: S107
     return client.post(
-        "/api/v2/auth/refresh", {"refresh": "not-a-token"}, content_type="application/json", **extra
+        "/api/v2/auth/refresh", {"refresh": token}, content_type="application/json", **extra
     )
 
 
@@ -239,14 +240,70 @@ def test_auth_api_answers_429_with_retry_after_past_the_rate(user, call):
 
 
 @pytest.mark.usefixtures("three_per_minute")
-def test_login_and_refresh_share_one_bucket_per_address(user):
+@pytest.mark.parametrize("last", ["session", "admin", "jwt"])
+def test_password_logins_share_one_bucket_per_address_across_form_admin_and_api(make_user, last):
     client = at(ATTACKER)
-    refresh(client)
-    refresh(client)
-    jwt_login(client, user.username, "wrong")
+    # Spraying: a different username each time, so no lockout is ever reached.
+    session_login(client, "ann", "guess")
+    admin_login(client, "ben", "guess")
+    jwt_login(client, "cat", "guess")
+    before = AuditEvent.objects.count()
 
-    assert jwt_login(client, user.username, PASSWORD).status_code == 429
-    assert jwt_ok(jwt_login(at(ELSEWHERE), user.username, PASSWORD))
+    login, _ = SURFACES[last]
+    throttled = login(client, "dan", "guess")
+
+    assert throttled.status_code == 429
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    # Refused before any backend: not an attempt for the trail or for django-axes.
+    assert AuditEvent.objects.count() == before
+    assert not AccessAttempt.objects.filter(username="dan").exists()
+    other = make_user(username="other")
+    assert session_ok(session_login(at(ELSEWHERE), other.username, PASSWORD))
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_showing_the_login_form_is_not_an_attempt(db):
+    client = at(ATTACKER)
+    assert [client.get("/accounts/login/").status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_refresh_is_throttled_per_token_family_not_per_address(make_user):
+    office = at(ATTACKER)
+    # Many clients behind one address, each rotating its own family up to the rate.
+    tokens = [
+        jwt_login(at(f"192.0.2.{n}"), make_user().username, PASSWORD).json()["refresh"]
+        for n in range(4)
+    ]
+    for _ in range(3):
+        answers = [refresh(office, token) for token in tokens]
+        assert [answer.status_code for answer in answers] == [200] * 4
+        tokens = [answer.json()["refresh"] for answer in answers]
+    # One family past its own rate is throttled; login from the address is not affected.
+    assert refresh(office, tokens[0]).status_code == 429
+    assert jwt_ok(jwt_login(office, make_user().username, PASSWORD))
+
+
+@pytest.mark.usefixtures("three_per_minute")
+def test_logout_is_throttled_per_user(make_user):
+    office = at(ATTACKER)
+    alice, bob = make_user(), make_user()
+    pairs = [jwt_login(at(f"192.0.2.{n}"), alice.username, PASSWORD).json() for n in range(4)]
+    statuses = [
+        office.post(
+            "/api/v2/auth/logout",
+            {"refresh": pair["refresh"]},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {pair['access']}",
+        ).status_code
+        for pair in pairs
+    ]
+    assert statuses == [204, 204, 204, 429]
+    other = jwt_login(at(ELSEWHERE), bob.username, PASSWORD).json()
+    response = office.post(
+        "/api/v2/auth/logout-all", HTTP_AUTHORIZATION=f"Bearer {other['access']}"
+    )
+    assert response.status_code == 204
 
 
 @pytest.mark.usefixtures("three_per_minute")

@@ -54,6 +54,7 @@ def base_env(workdir: Path, static_root: Path, *, axes: bool) -> dict[str, str]:
             "AXES_ENABLED": "1" if axes else "0",
             "AXES_FAILURE_LIMIT": "1000000",
             "AUTH_THROTTLE_RATE": "100000/min",
+            "REFRESH_THROTTLE_RATE": "100000/min",
             "AUDIT_LOG_STDOUT": "1",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
