@@ -3,8 +3,10 @@
 import re
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from .access import NOTE_ATTRIBUTE, record_access_denied
 from .client import client_context, current_client, current_request
@@ -43,11 +45,19 @@ class RequestIdMiddleware:
         return response
 
 
+def sent_to_admin_login(request: HttpRequest, response: HttpResponse) -> bool:
+    """Return whether the response turns a signed-in visitor away to the admin login."""
+    login = reverse("admin:login")
+    location = urlsplit(response.get("Location", "")).path
+    return location == login and request.path != login
+
+
 class AccessDeniedMiddleware:
     """Record access_denied when a signed-in user is refused a staff surface or a resource.
 
-    Two refusals count: a 403 from a permission check (the admin's, HasDjangoPermission,
-    staff_page) and a 404 that hides someone else's resource (noted by the reader).
+    Three refusals count: a 403 from a permission check (the admin's, HasDjangoPermission,
+    staff_page), the admin's redirect of a non-staff user to its login page, and a 404
+    that hides someone else's resource (noted by the reader).
     Other 403s (CSRF, a foreign token on logout) are recorded by their own events or are
     not access decisions. Anonymous refusals are not recorded: they carry no identity.
     """
@@ -65,6 +75,9 @@ class AccessDeniedMiddleware:
             match = getattr(request, "resolver_match", None)
             if permission or (match is not None and match.namespace == "admin"):
                 record_access_denied(request=request, user=user, status=403, permission=permission)
+        elif response.status_code == 302 and sent_to_admin_login(request, response):
+            # Django admin answers a signed-in non-staff user with its login page.
+            record_access_denied(request=request, user=user, status=302)
         elif response.status_code == 404:
             refused = getattr(request, NOTE_ATTRIBUTE, None)
             if refused is not None:

@@ -68,3 +68,14 @@ def test_a_task_that_does_not_exist_is_a_plain_404(user, client_for):
     response = client_for(user).get(f"/api/v2/tasks/{uuid.uuid4()}")
     assert response.status_code == 404
     assert refusals() == []
+
+
+def test_a_signed_in_non_staff_user_turned_away_from_the_admin_is_recorded(user, client_for):
+    response = client_for(user).get("/admin/dashboard/")
+    assert response.status_code == 302
+    [event] = refusals()
+    assert (event.username, event.metadata["path"], event.metadata["status"]) == (
+        "alice",
+        "/admin/dashboard/",
+        302,
+    )
