@@ -54,7 +54,9 @@ class RefreshRateThrottle(SimpleRateThrottle):
     scope = "refresh"
 
     def get_cache_key(self, request, view) -> str:
-        family = verified_family(request.data.get("refresh"))
+        data = request.data
+        # A JSON array or string is refused by the view (400); here it simply has no token.
+        family = verified_family(data.get("refresh") if hasattr(data, "get") else None)
         ident = f"family:{family}" if family else f"address:{client_ip(request) or 'unknown'}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
@@ -55,9 +56,10 @@ def sent_to_admin_login(request: HttpRequest, response: HttpResponse) -> bool:
 class AccessDeniedMiddleware:
     """Record access_denied when a signed-in user is refused a staff surface or a resource.
 
-    Three refusals count: a 403 from a permission check (the admin's, HasDjangoPermission,
-    staff_page), the admin's redirect of a non-staff user to its login page, and a 404
-    that hides someone else's resource (noted by the reader).
+    Three refusals count: a 403 from a permission check (PermissionDenied raised by a
+    view, as Django admin and staff_page do, or HasDjangoPermission), the admin's
+    redirect of a non-staff user to its login page, and a 404 that hides someone else's
+    resource (noted by the reader).
     Other 403s (CSRF, a foreign token on logout) are recorded by their own events or are
     not access decisions. Anonymous refusals are not recorded: they carry no identity.
     """
@@ -72,8 +74,7 @@ class AccessDeniedMiddleware:
             return response
         if response.status_code == 403:
             permission = getattr(request, "audit_required_permission", "")
-            match = getattr(request, "resolver_match", None)
-            if permission or (match is not None and match.namespace == "admin"):
+            if permission or getattr(request, "audit_permission_denied", False):
                 record_access_denied(request=request, user=user, status=403, permission=permission)
         elif response.status_code == 302 and sent_to_admin_login(request, response):
             # Django admin answers a signed-in non-staff user with its login page.
@@ -90,3 +91,9 @@ class AccessDeniedMiddleware:
                     resource_id=resource_id,
                 )
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        # A view that raised PermissionDenied (Django admin, staff_page) made an access
+        # decision; a CSRF rejection is returned by CsrfViewMiddleware, never raised.
+        if isinstance(exception, PermissionDenied):
+            request.audit_permission_denied = True

@@ -64,9 +64,15 @@ def make_user(db):
     def make(*, username: str | None = None, staff: bool = False, superuser: bool = False):
         name = username or f"user{next(_numbers)}"
         User = get_user_model()
-        if superuser:
-            return User.objects.create_superuser(username=name, password=PASSWORD)
-        return User.objects.create_user(username=name, password=PASSWORD, is_staff=staff)
+        account = User(
+            username=name, is_staff=staff or superuser, is_superuser=superuser, is_active=True
+        )
+        account.set_password(PASSWORD)
+        # Inserted in bulk, as an import would be: no model signals, so no user_create
+        # event. Test accounts are scenery; accounts/tests/test_account_events.py creates
+        # them through the admin, the commands and a shell, where the events are the point.
+        [account] = User.objects.bulk_create([account])
+        return account
 
     return make
 

@@ -73,8 +73,11 @@ def test_deleting_a_user_keeps_their_events_and_the_chain(user):
     record_event(event_type="auth_logout", user=user)
     user_id = user.pk
     get_user_model().objects.filter(pk=user_id).delete()
-    events = AuditEvent.objects.order_by("sequence")
+    *events, deletion = AuditEvent.objects.order_by("sequence")
     assert [(e.user_id, e.username) for e in events] == [(None, "alice"), (None, "alice")]
+    # The deletion is recorded too (from a shell here: no signed-in actor).
+    assert (deletion.event_type, deletion.resource_id) == ("user_delete", str(user_id))
+    assert deletion.metadata["target"] == "alice"
     assert not AuditEvent.objects.filter(user_id=user_id).exists()
     assert verify_chain().ok
 

@@ -73,9 +73,10 @@ def test_staff_see_the_figures_of_the_last_30_days(
     with monkeypatch.context() as patched:
         patched.setattr(timezone, "now", lambda: long_ago)
         failed_login("old-attempt", OTHER_IP)
-    # Created after it: creating an account is an event of today (user_create).
     staff = make_user(username="staffer", superuser=True)
     user = make_user(username="alice")
+    user.email = "alice@example.org"
+    user.save()  # an account change: one user_update event of today
     staff_client = client_for(staff)  # its login is one authentication event of today
     for _ in range(3):
         failed_login("mallory", ATTACKER_IP)
@@ -115,8 +116,8 @@ def test_staff_see_the_figures_of_the_last_30_days(
     today = timezone.localdate().isoformat()
     # Categories in order: authentication, task, file, admin, audit, account.
     # The staff login and six seeded authentication events; three task_complete events and
-    # the task_delete the trail recorded for the deleted task; two accounts created.
-    assert table_rows(html, "events-table")[-1] == [today, "7", "4", "0", "0", "0", "2"]
+    # the task_delete the trail recorded for the deleted task; one account change.
+    assert table_rows(html, "events-table")[-1] == [today, "7", "4", "0", "0", "0", "1"]
     assert table_rows(html, "tasks-table")[-1] == [today, "2", "1", "1.50"]
     assert "old-attempt" not in html
 
