@@ -5,10 +5,10 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csp import csp_override
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from tasks.dashboard import dashboard
