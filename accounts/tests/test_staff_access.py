@@ -303,3 +303,10 @@ def test_a_staff_member_without_permissions_reads_nothing_of_the_trail(make_user
     assert refused == [403] * 7
     assert not AuditEvent.objects.filter(event_type__in=["audit_view", "audit_export"]).exists()
     assert staff.is_staff
+
+
+@pytest.mark.parametrize("path", ["/admin/audit-logs", "/admin/audit-logs/"])
+def test_the_audit_log_address_people_type_leads_to_the_audit_log(path, staff, client_for):
+    response = client_for(staff).get(path, {"outcome__exact": "failure"}, follow=True)
+    assert response.redirect_chain == [("/admin/audit/auditevent/?outcome__exact=failure", 302)]
+    assert response.status_code == 200
