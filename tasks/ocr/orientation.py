@@ -183,9 +183,7 @@ def _apply(image: Image.Image, *, quarter: int, skew: float) -> Image.Image:
         image = image.rotate(quarter, expand=True)
     if abs(skew) >= _MIN_SKEW_DEGREES:
         fill = 255 if image.mode == "L" else (255, 255, 255)
-        image = image.rotate(
-            skew, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill
-        )
+        image = image.rotate(skew, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill)
     if "dpi" in info:
         image.info["dpi"] = info["dpi"]
     return image

@@ -20,12 +20,57 @@ FONT_FILES = {
 }
 
 _WORDS = (
-    "invoice harbour quantum lantern meadow copper budget report office building seven "
-    "account balance payment received customer order delivery address total amount "
-    "reference number quarterly summary approved signature date page due monthly "
-    "contract supplier warehouse shipment freight insurance premium renewal notice "
-    "council planning permission garden fence boundary survey estate agent tenant"
-).split()
+    "invoice",
+    "harbour",
+    "quantum",
+    "lantern",
+    "meadow",
+    "copper",
+    "budget",
+    "report",
+    "office",
+    "building",
+    "seven",
+    "account",
+    "balance",
+    "payment",
+    "received",
+    "customer",
+    "order",
+    "delivery",
+    "address",
+    "total",
+    "amount",
+    "reference",
+    "number",
+    "quarterly",
+    "summary",
+    "approved",
+    "signature",
+    "date",
+    "page",
+    "due",
+    "monthly",
+    "contract",
+    "supplier",
+    "warehouse",
+    "shipment",
+    "freight",
+    "insurance",
+    "premium",
+    "renewal",
+    "notice",
+    "council",
+    "planning",
+    "permission",
+    "garden",
+    "fence",
+    "boundary",
+    "survey",
+    "estate",
+    "agent",
+    "tenant",
+)
 
 # Page of 6 x 4.5 inches: big enough for orientation detection, small enough to bench.
 PAGE_INCHES = (6.0, 4.5)
