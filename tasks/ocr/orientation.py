@@ -31,6 +31,9 @@ _MIN_POINTS = 400
 _MIN_SKEW_DEGREES = 0.2
 # Ascender ink over descender ink (or the reverse) at least this: the direction is clear.
 _DIRECTION_RATIO = 1.5
+# The right text direction lines ink up about four times as sharply as the wrong one on
+# every corpus page; under this ratio the page is a table or a few aligned words.
+_AXIS_RATIO = 2.5
 # Tesseract OSD's confidence below which its answer is not taken (OCRmyPDF uses 14 for
 # --rotate-pages-threshold; at 50 sampled characters our corpus gave 4 to 30 when right).
 _OSD_MIN_CONFIDENCE = 5.0
@@ -161,6 +164,9 @@ def measure(image: Image.Image) -> tuple[int, float, bool]:
     across, across_score = _best_angle(points)
     # The same points once the page is turned a quarter: sideways text now runs in rows.
     sideways, sideways_score = _best_angle(_turned(points, 90))
+    if max(across_score, sideways_score) < _AXIS_RATIO * min(across_score, sideways_score):
+        # Rows and columns both line up (a table, a few aligned words): let OSD say.
+        return _ask_osd(image, quarter=0, skew=across, sideways_skew=sideways)
     quarter, skew = (90, sideways) if sideways_score > across_score else (0, across)
     ratio = _ascender_ratio(_turned(points, quarter + skew))
     if ratio >= _DIRECTION_RATIO:
@@ -168,12 +174,28 @@ def measure(image: Image.Image) -> tuple[int, float, bool]:
     if ratio <= 1 / _DIRECTION_RATIO:
         return (quarter + 180) % 360, skew, True
     # The ink does not say which way is up: ask Tesseract, on the page set straight.
+    return _ask_osd(image, quarter=quarter, skew=skew, sideways_skew=skew)
+
+
+def _ask_osd(
+    image: Image.Image, *, quarter: int, skew: float, sideways_skew: float
+) -> tuple[int, float, bool]:
+    """Return Tesseract OSD's answer for the page turned `quarter`, or "read as it is"."""
     straight = _apply(image, quarter=quarter, skew=skew)
     answer = _osd.orientation(straight)
-    if answer is None or answer[1] < _OSD_MIN_CONFIDENCE or answer[0] % 180:
-        # Unsure which way up, or OSD disagrees about the text direction: read as it is.
+    if answer is None or answer[1] < _OSD_MIN_CONFIDENCE:
         return 0, 0.0, False
-    return (quarter + answer[0]) % 360, skew, True
+    turn = answer[0]
+    return (quarter + turn) % 360, (sideways_skew if turn % 180 else skew), True
+
+
+def _paper_shade(image: Image.Image) -> int | tuple[int, ...]:
+    """Return the median colour of the image's outermost pixels: the paper, on a scan."""
+    small = image.reduce(max(1, max(image.size) // 200))
+    pixels = np.asarray(small)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    shade = np.median(border, axis=0)
+    return int(shade) if np.ndim(shade) == 0 else tuple(int(v) for v in shade)
 
 
 def _apply(image: Image.Image, *, quarter: int, skew: float) -> Image.Image:
@@ -182,7 +204,9 @@ def _apply(image: Image.Image, *, quarter: int, skew: float) -> Image.Image:
     if quarter:
         image = image.rotate(quarter, expand=True)
     if abs(skew) >= _MIN_SKEW_DEGREES:
-        fill = 255 if image.mode == "L" else (255, 255, 255)
+        # The corners turned in are filled with the paper's own shade: a white wedge on grey
+        # paper (a photo) makes an edge the engines read as a column of junk characters.
+        fill = _paper_shade(image)
         image = image.rotate(skew, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill)
     if "dpi" in info:
         image.info["dpi"] = info["dpi"]

@@ -126,10 +126,10 @@ def upright_page(*, seed: int, font: str, dpi: int) -> tuple[Image.Image, str]:
     return image, "\n".join(kept)
 
 
-def skewed(image: Image.Image, degrees: float) -> Image.Image:
+def skewed(image: Image.Image, degrees: float, *, fill: int = 255) -> Image.Image:
     """Return `image` turned `degrees` anticlockwise on a white background, like a skewed scan."""
     dpi = image.info.get("dpi")
-    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
     if dpi:
         turned.info["dpi"] = dpi
     return turned
@@ -168,7 +168,8 @@ def photographed(image: Image.Image, *, seed: int) -> Image.Image:
     paper = paper + rng.normal(0, 0.03, paper.shape)
     out = Image.fromarray(np.clip(paper * 255, 0, 255).astype(np.uint8))
     out = out.filter(ImageFilter.GaussianBlur(radius=1.0))
-    out = skewed(out, 3.0)
+    # Cropped to the sheet, as phone scanner apps do: the corners show more paper, not a desk.
+    out = skewed(out, 3.0, fill=int(np.median(np.asarray(out)[-20:, -20:])))
     buffer = io.BytesIO()
     out.convert("RGB").save(buffer, format="JPEG", quality=70)
     photo = Image.open(io.BytesIO(buffer.getvalue()))
