@@ -22,7 +22,7 @@ from audit.services import record_event
 
 from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
-from .outputs import remove_derived
+from .outputs import remove_derived, store_searchable_pdf
 from .uploads import (
     CheckedUpload,
     UploadRejected,
@@ -391,3 +391,21 @@ def end_abandoned_jobs(*, cutoff, now) -> int:
             if task is not None and task.status == Status.QUEUED:
                 transaction.on_commit(lambda pk=task.pk: enqueue(pk))
     return ended
+
+
+def build_missing_searchable_pdfs() -> tuple[int, int]:
+    """Store a searchable PDF for each completed task without one; return (built, failed)."""
+    built = failed = 0
+    missing = OcrTask.objects.filter(status=Status.COMPLETED, searchable_pdf="")
+    for task in missing.iterator():
+        try:
+            name = store_searchable_pdf(task=task)
+        except Exception:  # one unreadable original must not stop the rest
+            logger.exception("Could not build the searchable PDF of task %s", task.pk)
+            failed += 1
+            continue
+        if OcrTask.objects.filter(pk=task.pk, searchable_pdf="").update(searchable_pdf=name):
+            built += 1
+        else:
+            remove_derived(name)  # deleted, or built by someone else, meanwhile
+    return built, failed

@@ -55,7 +55,11 @@ def measure_engine(engine_name: str, *, quick: bool) -> dict:
             upright_before.append(character_error_rate(expected=page.text, actual=plain))
         else:
             damaged.append((page.name, cer))
-        print(f"[ocr-scans] {engine_name} {page.name}: CER {cer:.3f}", flush=True)
+        print(
+            f"[ocr-scans] {engine_name} {page.name}: CER {cer:.3f}, "
+            f"correction {fix_seconds[-1] * 1000:.0f} ms, OCR {ocr_seconds[-1]:.2f} s",
+            flush=True,
+        )
     return {
         "pages": len(pages),
         "damaged": damaged,
@@ -137,7 +141,7 @@ def main() -> None:
     for engine_name in engines:
         figures = measure_engine(engine_name, quick=quick)
         for row in rows_for(engine_name, figures, backend="-"):
-            print(format_row(row), flush=True)
+            print(format_row(row), f"(value {row.value:.4f})", flush=True)
 
 
 if __name__ == "__main__":
