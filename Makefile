@@ -29,13 +29,9 @@ setup: $(VENV)/.installed
 ## Set up (venv, migrations, static files, first admin) and serve web + worker.
 run: setup
 	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"
-	@$(VENV)/bin/gunicorn ocr_project.wsgi --bind 127.0.0.1:$(PORT) --workers $(WEB_WORKERS) \
-		--access-logfile /dev/stderr & web=$$!; \
-	$(PY) manage.py reclaim_stale_tasks; \
-	$(PY) manage.py db_worker & worker=$$!; \
-	stop() { kill $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null; }; \
-	trap 'stop; exit 0' INT TERM; \
-	wait -n $$web $$worker; echo "A process stopped; stopping the other."; stop; exit 0
+	@# The supervisor restarts a web server or worker that dies, and says so; the new
+	@# worker takes back a task the dead one left half-read after OCR_STALE_AFTER_SECONDS.
+	@$(PY) -m ocr_project.supervisor --port $(PORT) --web-workers $(WEB_WORKERS)
 
 ## Run the whole test suite (on PostgreSQL when DATABASE_URL points there).
 ## The browser tests need /usr/bin/chromium; without it they are skipped, and said so.

@@ -362,7 +362,7 @@ OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 50_000_000)
 OCR_PDF_DPI = env_int("OCR_PDF_DPI", 300)
 OCR_DEFAULT_ENGINE = os.environ.get("OCR_DEFAULT_ENGINE", "tesseract")
 # A task whose worker sent no progress for this long is taken back and retried.
-OCR_STALE_AFTER_SECONDS = env_int("OCR_STALE_AFTER_SECONDS", 600)
+OCR_STALE_AFTER_SECONDS = env_int("OCR_STALE_AFTER_SECONDS", 60)
 OCR_MAX_ATTEMPTS = env_int("OCR_MAX_ATTEMPTS", 3)
 OCR_CLEANUP_DAYS = env_int("OCR_CLEANUP_DAYS", 30)
 # Files younger than this are never treated as orphans: their upload may still be committing.

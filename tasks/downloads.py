@@ -7,8 +7,7 @@ from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.http import content_disposition_header
 
 from .models import OcrTask, Status
-from .ocr.inspect import DocumentRejected
-from .searchable_pdf import searchable_pdf_file, searchable_pdf_name
+from .searchable_pdf import searchable_pdf_name
 from .selectors import task_result_document
 
 RESULT_FORMATS = ("txt", "json", "pdf")
@@ -25,10 +24,13 @@ def result_download(*, task: OcrTask, fmt: str) -> HttpResponse:
     if task.status != Status.COMPLETED:
         raise ResultUnavailable(f"No result yet: the task is {task.status}.")
     if fmt == "pdf":
+        # Built and stored by the worker when the task completed: a download only reads it.
+        if not task.searchable_pdf:
+            raise ResultUnavailable("No searchable PDF was built for this task.")
         try:
-            handle = searchable_pdf_file(task=task)
-        except (DocumentRejected, FileNotFoundError):
-            raise ResultUnavailable("The original document is no longer readable.") from None
+            handle = task.searchable_pdf.open("rb")
+        except FileNotFoundError:
+            raise ResultUnavailable("The searchable PDF is missing from storage.") from None
         return FileResponse(
             handle,
             as_attachment=True,

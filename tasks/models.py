@@ -14,6 +14,15 @@ class Status(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class Phase(models.TextChoices):
+    """What a processing task is doing right now (a queued or finished task has none)."""
+
+    NONE = "", _("None")
+    RENDERING = "rendering", _("Rendering")
+    READING = "reading", _("Reading")
+    BUILDING = "building", _("Building outputs")
+
+
 class PageSource(models.TextChoices):
     OCR = "ocr"
     TEXT_LAYER = "text_layer"
@@ -47,6 +56,11 @@ class OcrTask(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Touched after every page: a processing task that stops beating was orphaned.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    phase = models.CharField(max_length=12, choices=Phase.choices, blank=True, default="")
+    # The django-tasks job row running this attempt, ended too when the task is reclaimed.
+    job_id = models.CharField(max_length=64, blank=True)
+    # Built by the worker when the task completes; downloads serve it as stored.
+    searchable_pdf = models.FileField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -66,6 +80,36 @@ class OcrTask(models.Model):
         if not self.page_count:
             return 0
         return min(100, round(100 * self.pages_done / self.page_count))
+
+    @property
+    def current_phase(self) -> str:
+        """Return "queued", "rendering", "reading", "building", or "" once finished."""
+        if self.status == Status.QUEUED:
+            return "queued"
+        if self.status != Status.PROCESSING:
+            return ""
+        return self.phase or Phase.RENDERING
+
+    @property
+    def no_text_found(self) -> bool:
+        """Return True for a completed task in which no page had any text."""
+        return self.status == Status.COMPLETED and not self.result_text.replace("\f", "").strip()
+
+    @property
+    def phase_label(self) -> str:
+        """Return what the task is doing, e.g. "Reading page 3 of 8", for page and API."""
+        if self.status == Status.QUEUED:
+            return str(_("Queued"))
+        if self.status != Status.PROCESSING:
+            return ""
+        if self.phase == Phase.READING:
+            return str(
+                _("Reading page %(number)d of %(count)d")
+                % {"number": min(self.pages_done + 1, self.page_count), "count": self.page_count}
+            )
+        if self.phase == Phase.BUILDING:
+            return str(_("Building outputs"))
+        return str(_("Rendering"))
 
     @property
     def is_active(self) -> bool:
@@ -91,6 +135,13 @@ class OcrPage(models.Model):
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
+    # Clockwise turns applied before OCR; lines, width and height are in the turned image.
+    rotation = models.PositiveSmallIntegerField(default=0)
+    skew = models.FloatField(default=0)
+    # False: which way up the page is could not be told, so it was read as scanned.
+    orientation_certain = models.BooleanField(default=True)
+    # The page as it was read, when it was turned: what the preview and the PDF show.
+    image = models.FileField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["task", "index"]
@@ -104,3 +155,7 @@ class OcrPage(models.Model):
     @property
     def number(self) -> int:
         return self.index + 1
+
+    @property
+    def no_text_found(self) -> bool:
+        return not self.text.strip()

@@ -14,11 +14,14 @@ from audit.client import ClientContext
 from audit.events import Outcome
 from audit.services import in_english, record_event
 
-from .models import OcrPage, OcrTask, Status
+from . import heartbeat
+from .models import OcrPage, OcrTask, Phase, Status
 from .ocr.detect import ACCEPTED_TYPES
 from .ocr.engines import PageResult, get_engine
 from .ocr.inspect import DocumentRejected
+from .ocr.orientation import Straightening, straighten
 from .ocr.pages import iter_pages
+from .outputs import remove_derived, store_page_image, store_searchable_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ def worker_client(task: OcrTask) -> ClientContext:
     return ClientContext(ip_address=None, user_agent="", request_id=task.request_id)
 
 
-def claim(task_id) -> OcrTask | None:
+def claim(task_id, *, job_id: str = "") -> OcrTask | None:
     """Mark a queued task as processing and return it, or None if it is not claimable."""
     with transaction.atomic():
         # of=("self",): lock the task row only. Locking the joined owner row too
@@ -57,7 +60,11 @@ def claim(task_id) -> OcrTask | None:
         task.started_at = now
         task.heartbeat_at = now
         task.attempts += 1
-        task.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
+        task.phase = Phase.RENDERING
+        task.job_id = job_id
+        task.save(
+            update_fields=["status", "started_at", "heartbeat_at", "attempts", "phase", "job_id"]
+        )
         record_event(
             event_type="task_process",
             user=task.owner,
@@ -75,12 +82,36 @@ def claim(task_id) -> OcrTask | None:
     return task
 
 
-def save_page(task: OcrTask, *, index: int, result: PageResult, size, seconds: float) -> None:
+def this_attempt(task: OcrTask):
+    """Return the task's row while this worker's attempt still holds it."""
+    # attempts fences off a worker that was given up for dead but wakes up again: the
+    # attempt that took over counts one more, so the old one can write nothing.
+    return OcrTask.objects.filter(pk=task.pk, status=Status.PROCESSING, attempts=task.attempts)
+
+
+def set_phase(task: OcrTask, phase: str) -> None:
+    """Say what the task is doing now, for the detail page and the API."""
+    if task.phase == phase:
+        return
+    if not this_attempt(task).update(phase=phase, heartbeat_at=timezone.now()):
+        raise TaskVanished(str(task.pk))
+    task.phase = phase
+
+
+def save_page(
+    task: OcrTask,
+    *,
+    index: int,
+    result: PageResult,
+    size,
+    seconds: float,
+    straightening: Straightening | None = None,
+    image_name: str = "",
+) -> None:
     """Store one page's result and advance the task's progress."""
+    straightening = straightening or Straightening()
     with transaction.atomic():
-        updated = OcrTask.objects.filter(pk=task.pk, status=Status.PROCESSING).update(
-            pages_done=index + 1, heartbeat_at=timezone.now()
-        )
+        updated = this_attempt(task).update(pages_done=index + 1, heartbeat_at=timezone.now())
         if not updated:
             raise TaskVanished(str(task.pk))
         OcrPage.objects.update_or_create(
@@ -97,15 +128,27 @@ def save_page(task: OcrTask, *, index: int, result: PageResult, size, seconds: f
                 "width": size[0],
                 "height": size[1],
                 "seconds": round(seconds, 4),
+                "rotation": straightening.rotation,
+                "skew": straightening.skew,
+                "orientation_certain": straightening.orientation_certain,
+                "image": image_name,
             },
         )
 
 
-def finish(task: OcrTask, *, outcome: str, error: str = "", seconds: float) -> None:
+def finish(
+    task: OcrTask, *, outcome: str, error: str = "", seconds: float, searchable_pdf: str = ""
+) -> None:
     """Mark the task completed or failed and record task_complete."""
     with transaction.atomic():
-        current = OcrTask.objects.select_for_update().filter(pk=task.pk).first()
+        current = (
+            OcrTask.objects.select_for_update()
+            .filter(pk=task.pk, attempts=task.attempts, status=Status.PROCESSING)
+            .first()
+        )
         if current is None:
+            # Deleted, or taken over by another worker after this one was given up for dead.
+            remove_derived(searchable_pdf)
             return
         pages = list(current.pages.order_by("index").values_list("text", flat=True))
         current.status = Status.COMPLETED if outcome == Outcome.SUCCESS else Status.FAILED
@@ -113,6 +156,8 @@ def finish(task: OcrTask, *, outcome: str, error: str = "", seconds: float) -> N
         current.error = error[:500]
         # Pages are separated by form feeds, as pdftotext does, so they stay findable.
         current.result_text = "\f".join(pages) if outcome == Outcome.SUCCESS else ""
+        current.phase = Phase.NONE
+        current.searchable_pdf = searchable_pdf
         current.save()
         record_event(
             event_type="task_complete",
@@ -133,15 +178,56 @@ def finish(task: OcrTask, *, outcome: str, error: str = "", seconds: float) -> N
         )
 
 
-def process_task(*, task_id) -> str:
+def read_page(task: OcrTask, *, engine, page) -> None:
+    """Set one page upright and straight, read it, and store its result."""
+    started = time.perf_counter()
+    set_phase(task, Phase.READING)
+    image, straightening = straighten(page.image)
+    result = engine.recognize(image, language=task.language)
+    name = ""
+    if straightening.changed:
+        # The preview and the PDF must show the page as it was read, or the boxes miss.
+        name = store_page_image(task_id=task.pk, index=page.index, image=image)
+    try:
+        save_page(
+            task,
+            index=page.index,
+            result=result,
+            size=image.size,
+            seconds=time.perf_counter() - started,
+            straightening=straightening,
+            image_name=name,
+        )
+    except BaseException:
+        remove_derived(name)
+        raise
+
+
+def build_outputs(task: OcrTask) -> str:
+    """Build and store the searchable PDF; return its storage name ("" if it failed)."""
+    set_phase(task, Phase.BUILDING)
+    try:
+        return store_searchable_pdf(task=task)
+    except Exception:  # the text is read; a broken PDF build must not throw it away
+        logger.exception("Building the searchable PDF failed for task %s", task.pk)
+        return ""
+
+
+def process_task(*, task_id, job_id: str = "") -> str:
     """OCR one task from start to finish; return its final status (or why it was skipped).
 
     Failure is a state: a corrupt file or an engine error ends the task `failed` with a
     readable message; nothing raised here reaches the worker loop.
     """
-    task = claim(task_id)
+    task = claim(task_id, job_id=job_id)
     if task is None:
         return "skipped"
+    with heartbeat.beating(task_id=task.pk, attempts=task.attempts):
+        return _process_claimed(task)
+
+
+def _process_claimed(task: OcrTask) -> str:
+    task_id = task.pk
     started = time.perf_counter()
     path = Path(settings.MEDIA_ROOT) / task.file.name
     try:
@@ -152,18 +238,13 @@ def process_task(*, task_id) -> str:
             path=str(path), kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
         )
         for page in pages:
-            page_started = time.perf_counter()
             if page.text_layer is not None:
-                result = page.text_layer
+                save_page(
+                    task, index=page.index, result=page.text_layer, size=page.size, seconds=0.0
+                )
             else:
-                result = engine.recognize(page.image, language=task.language)
-            save_page(
-                task,
-                index=page.index,
-                result=result,
-                size=page.size,
-                seconds=time.perf_counter() - page_started,
-            )
+                read_page(task, engine=engine, page=page)
+        searchable_pdf = build_outputs(task)
     except TaskVanished:
         logger.info("Task %s was deleted while processing; stopped.", task_id)
         return "deleted"
@@ -192,7 +273,7 @@ def process_task(*, task_id) -> str:
             seconds=elapsed(started),
         )
         return Status.FAILED
-    finish(task, outcome=Outcome.SUCCESS, seconds=elapsed(started))
+    finish(task, outcome=Outcome.SUCCESS, seconds=elapsed(started), searchable_pdf=searchable_pdf)
     return Status.COMPLETED
 
 

@@ -7,7 +7,8 @@ from django.dispatch import receiver
 from audit.client import current_request
 from audit.services import record_event
 
-from .models import OcrTask
+from .models import OcrPage, OcrTask
+from .outputs import remove_derived
 from .services import current_deletion
 from .uploads import remove_stored
 
@@ -42,3 +43,13 @@ def audit_task_delete(sender, instance: OcrTask, **kwargs) -> None:
     )
     name = instance.file.name
     transaction.on_commit(lambda: remove_stored(name))
+    pdf = instance.searchable_pdf.name
+    transaction.on_commit(lambda: remove_derived(pdf))
+
+
+@receiver(post_delete, sender=OcrPage, dispatch_uid="remove_page_image")
+def remove_page_image(sender, instance: OcrPage, **kwargs) -> None:
+    """Remove a turned page's stored image once its row is gone (task deleted or re-read)."""
+    name = instance.image.name
+    if name:
+        transaction.on_commit(lambda: remove_derived(name))

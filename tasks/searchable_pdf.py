@@ -16,7 +16,6 @@ and every other script survives into the text layer, not only what WinAnsi encod
 
 import ctypes
 import io
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -32,6 +31,7 @@ from .models import OcrPage, OcrTask, PageSource
 from .ocr.detect import DetectedType
 from .ocr.inspect import open_pdf, pdfium_lock
 from .ocr.pages import render_page_image
+from .outputs import open_page_image
 from .processing import KIND_BY_CONTENT_TYPE
 from .selectors import task_pages
 
@@ -182,8 +182,14 @@ def image_dpi(image: Image.Image) -> float:
     return horizontal if low <= horizontal <= high else DEFAULT_IMAGE_DPI
 
 
-def page_picture(task: OcrTask, *, kind: DetectedType, index: int) -> tuple[Image.Image, float]:
+def page_picture(
+    task: OcrTask, *, kind: DetectedType, index: int, page: OcrPage | None = None
+) -> tuple[Image.Image, float]:
     """Return the image shown for page `index` and the resolution it is laid out at."""
+    if page is not None and page.image:
+        # The page was turned before it was read: show it as read, so the text lines up.
+        image = open_page_image(page)
+        return image, image_dpi(image)
     dpi = min(settings.OCR_PDF_DPI, RENDER_DPI)
     image = render_page_image(
         path=task.file.path, kind=kind, index=index, dpi=dpi, max_pixels=settings.OCR_MAX_PIXELS
@@ -249,8 +255,8 @@ def write_searchable_pdf(*, task: OcrTask, output: BinaryIO) -> None:
             for index in range(task.page_count):
                 if index in copied:
                     continue
-                image, dpi = page_picture(task, kind=kind, index=index)
                 page = pages.get(index)
+                image, dpi = page_picture(task, kind=kind, index=index, page=page)
                 size = (image.width * POINTS_PER_INCH / dpi, image.height * POINTS_PER_INCH / dpi)
                 add_image_page(
                     document,
@@ -278,18 +284,3 @@ def build_searchable_pdf(*, task: OcrTask) -> bytes:
     buffer = io.BytesIO()
     write_searchable_pdf(task=task, output=buffer)
     return buffer.getvalue()
-
-
-def searchable_pdf_file(*, task: OcrTask) -> BinaryIO:
-    """Return a temporary file holding the task's searchable PDF, positioned at the start.
-
-    Spooled to disk past a few megabytes, so a 50-page scan is not held in memory twice.
-    """
-    handle = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-    try:
-        write_searchable_pdf(task=task, output=handle)
-    except BaseException:
-        handle.close()
-        raise
-    handle.seek(0)
-    return handle

@@ -47,10 +47,20 @@ def task_result_document(task: OcrTask) -> dict:
                 "confidence": page.confidence,
                 "width": page.width,
                 "height": page.height,
+                "rotation": page.rotation,
+                "skew": page.skew,
+                "orientation_certain": page.orientation_certain,
+                "no_text_found": page.no_text_found,
                 "text": page.text,
                 "lines": page.lines,
             }
             for page in task_pages(task)
         ],
+        "no_text_found": task.no_text_found,
         "text": task.result_text,
     }
+
+
+def turned_page(task: OcrTask, *, index: int) -> OcrPage | None:
+    """Return page `index` if it was turned before it was read (its image is stored)."""
+    return task.pages.filter(index=index).exclude(image="").first()

@@ -12,6 +12,10 @@ class TaskOutputSerializer(serializers.Serializer):
     sha256 = serializers.CharField()
     page_count = serializers.IntegerField()
     pages_done = serializers.IntegerField()
+    # queued, rendering, reading, building; "" once the task has finished.
+    phase = serializers.CharField(source="current_phase")
+    phase_label = serializers.CharField()
+    no_text_found = serializers.BooleanField()
     engine = serializers.CharField()
     language = serializers.CharField()
     error = serializers.CharField()

@@ -20,8 +20,9 @@ from audit.client import ClientContext
 from audit.events import Outcome
 from audit.services import record_event
 
-from .models import OcrTask, Status
+from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
+from .outputs import remove_derived, store_searchable_pdf
 from .uploads import (
     CheckedUpload,
     UploadRejected,
@@ -267,8 +268,15 @@ def task_retry(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest |
 
 def reset_for_queue(task: OcrTask) -> None:
     """Forget a task's partial results so it runs again from the start (caller saves)."""
+    # Page rows take their stored images with them (tasks.receivers).
     task.pages.all().delete()
+    if task.searchable_pdf:
+        name = task.searchable_pdf.name
+        transaction.on_commit(lambda: remove_derived(name))
+        task.searchable_pdf = ""
     task.status = Status.QUEUED
+    task.phase = Phase.NONE
+    task.job_id = ""
     task.pages_done = 0
     task.result_text = ""
     task.started_at = None
@@ -306,6 +314,7 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
             if task is None:
                 continue
             client = ClientContext(request_id=task.request_id)
+            end_dead_job(task.job_id, now=now)
             if task.attempts < settings.OCR_MAX_ATTEMPTS:
                 reset_for_queue(task)
                 task.save()
@@ -332,6 +341,71 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
                 message=message,
                 metadata={"attempts": task.attempts, "status": task.status},
             )
-    if stale_ids:
-        logger.warning("Reclaimed stale OCR tasks: %s", stats)
+    jobs_ended = end_abandoned_jobs(cutoff=cutoff, now=now)
+    if stale_ids or jobs_ended:
+        logger.warning("Reclaimed stale OCR tasks: %s; job rows ended: %d", stats, jobs_ended)
     return stats
+
+
+DEAD_JOB_MESSAGE = "The worker running this job stopped responding; its task was reclaimed."
+
+
+def end_dead_job(job_id: str, *, now) -> int:
+    """End the django-tasks job row of a reclaimed attempt, which its dead worker cannot."""
+    from django_tasks_db.models import DBTaskResult
+
+    if not job_id:
+        return 0
+    return DBTaskResult.objects.filter(pk=job_id, status="RUNNING").update(
+        status="FAILED",
+        finished_at=now,
+        exception_class_path="tasks.services.WorkerLost",
+        traceback=DEAD_JOB_MESSAGE,
+        return_value=None,
+    )
+
+
+def end_abandoned_jobs(*, cutoff, now) -> int:
+    """End OCR job rows left RUNNING since before `cutoff` that no live attempt owns.
+
+    A worker killed between taking a job and claiming its task leaves such a row (and a
+    task still queued, which is queued again here).
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    from .jobs import run_ocr_task
+
+    ended = 0
+    rows = DBTaskResult.objects.filter(
+        status="RUNNING", task_path=run_ocr_task.module_path, started_at__lt=cutoff
+    )
+    for job in rows.only("pk", "args_kwargs"):
+        args = (job.args_kwargs or {}).get("args") or [None]
+        task = OcrTask.objects.filter(pk=args[0]).only("status", "job_id").first()
+        if task is not None and task.status == Status.PROCESSING:
+            continue  # its task is reclaimed (and this row ended) once the heartbeat stops
+        with transaction.atomic():
+            if not end_dead_job(str(job.pk), now=now):
+                continue
+            ended += 1
+            if task is not None and task.status == Status.QUEUED:
+                transaction.on_commit(lambda pk=task.pk: enqueue(pk))
+    return ended
+
+
+def build_missing_searchable_pdfs() -> tuple[int, int]:
+    """Store a searchable PDF for each completed task without one; return (built, failed)."""
+    built = failed = 0
+    missing = OcrTask.objects.filter(status=Status.COMPLETED, searchable_pdf="")
+    for task in missing.iterator():
+        try:
+            name = store_searchable_pdf(task=task)
+        except Exception:  # one unreadable original must not stop the rest
+            logger.exception("Could not build the searchable PDF of task %s", task.pk)
+            failed += 1
+            continue
+        if OcrTask.objects.filter(pk=task.pk, searchable_pdf="").update(searchable_pdf=name):
+            built += 1
+        else:
+            remove_derived(name)  # deleted, or built by someone else, meanwhile
+    return built, failed

@@ -16,8 +16,9 @@ from .downloads import ResultUnavailable, result_download
 from .forms import StatusFilterForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
+from .outputs import open_page_image
 from .processing import KIND_BY_CONTENT_TYPE
-from .selectors import task_get_for, task_list_for, task_pages
+from .selectors import task_get_for, task_list_for, task_pages, turned_page
 from .services import (
     EngineChoiceError,
     TaskError,
@@ -79,6 +80,8 @@ def task_progress(request: HttpRequest) -> JsonResponse:
                     "pages_done": task.pages_done,
                     "page_count": task.page_count,
                     "percent": task.progress_percent,
+                    "phase": task.current_phase,
+                    "phase_label": task.phase_label,
                 }
                 for task in tasks
             ]
@@ -140,14 +143,19 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
     task = task_get_for(request.user, task_id)
     if not 1 <= number <= task.page_count:
         raise Http404("No such page.")
+    turned = turned_page(task, index=number - 1)
     try:
-        image = render_page_image(
-            path=task.file.path,
-            kind=KIND_BY_CONTENT_TYPE[task.content_type],
-            index=number - 1,
-            dpi=PREVIEW_DPI,
-            max_pixels=settings.OCR_MAX_PIXELS,
-        )
+        if turned is not None:
+            # Shown as it was read (turned upright, straightened), so it matches the text.
+            image = open_page_image(turned)
+        else:
+            image = render_page_image(
+                path=task.file.path,
+                kind=KIND_BY_CONTENT_TYPE[task.content_type],
+                index=number - 1,
+                dpi=PREVIEW_DPI,
+                max_pixels=settings.OCR_MAX_PIXELS,
+            )
     except (DocumentRejected, FileNotFoundError):
         raise Http404("Page preview unavailable.") from None
     image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))

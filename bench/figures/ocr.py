@@ -111,7 +111,8 @@ def forget_queued_jobs() -> None:
 
 def run_pipeline(ctx: Context) -> None:
     """Figure 7: upload -> worker job -> stored result, vs engine.recognize, per page."""
-    from tasks.jobs import run_ocr_task
+    from django.core.management import call_command
+
     from tasks.ocr.engines import get_engine
 
     user = get_user_model().objects.get(pk=ctx.seed.user_ids[2])
@@ -132,7 +133,8 @@ def run_pipeline(ctx: Context) -> None:
             (task_id,) = upload(
                 client, headers, [(f"page-{n}.png", documents[n])], engine=engine_name
             )
-            run_ocr_task.call(task_id)
+            # The real worker runs the queued job (it needs the job row for its context).
+            call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
             result = client.get(f"/api/v2/tasks/{task_id}/result?format=json", **headers)
             assert result.status_code == 200, result.content[:300]
 

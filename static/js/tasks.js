@@ -36,6 +36,8 @@
         if (!task) { return; }
         document.getElementById("detail-progress").value = task.percent;
         document.getElementById("detail-pages").textContent = task.pages_done + "/" + task.page_count;
+        var phase = document.getElementById("detail-phase");
+        if (phase) { phase.textContent = task.phase_label; }
         if (task.status === "completed" || task.status === "failed") { window.location.reload(); return; }
         setTimeout(pollDetail, POLL_MS);
       }).catch(function () { setTimeout(pollDetail, POLL_MS * 4); });

@@ -59,7 +59,7 @@ def test_change_view_is_read_only_with_the_pages(
     assert attempt.status_code == 403
     task.refresh_from_db()
     assert (task.original_name, task.status) == ("receipt.png", "completed")
-    assert stored_files() == [task.file.name]
+    assert stored_files() == sorted([task.file.name, task.searchable_pdf.name])
 
 
 def test_tasks_cannot_be_added_in_admin(admin_client, stored_files):

@@ -23,6 +23,9 @@ TASK_KEYS = {
     "sha256",
     "page_count",
     "pages_done",
+    "phase",
+    "phase_label",
+    "no_text_found",
     "engine",
     "language",
     "error",
@@ -91,6 +94,7 @@ def test_task_json_has_exactly_the_documented_keys(api, user, make_task):
         None,
         None,
     )
+    assert (one["phase"], one["phase_label"], one["no_text_found"]) == ("queued", "Queued", False)
 
 
 @pytest.mark.parametrize(
@@ -273,7 +277,7 @@ def test_another_users_task_is_404_on_every_route(
     assert [response.status_code for response in responses] == [404] * 5
     assert responses[0].json() == {"detail": "No such task."}
     assert OcrTask.objects.get().status == Status.COMPLETED
-    assert stored_files() == [task.file.name]
+    assert stored_files() == sorted([task.file.name, task.searchable_pdf.name])
     assert intruder.get(API_TASKS).json()["count"] == 0
 
 

@@ -125,6 +125,8 @@ def test_progress_reports_only_own_tasks(page_client, user, other_user, make_tas
                 "pages_done": 1,
                 "page_count": 3,
                 "percent": 33,
+                "phase": "rendering",
+                "phase_label": "Rendering",
             }
         ]
     }
@@ -430,7 +432,7 @@ def test_another_users_task_is_404_on_every_page(
 
     assert [response.status_code for response in responses] == [404] * 8
     assert OcrTask.objects.get().status == Status.COMPLETED
-    assert stored_files() == [task.file.name]
+    assert stored_files() == sorted([task.file.name, task.searchable_pdf.name])
 
 
 def test_anonymous_visitor_is_sent_to_log_in(client, user, make_task):

@@ -1,10 +1,12 @@
 """Searchable PDF downloads: page images under an invisible text layer at the OCR boxes."""
 
+import io
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from tasks.models import OcrPage, OcrTask, Status
@@ -285,9 +287,23 @@ def test_unfinished_task_has_no_pdf(user, client_for, make_task_row):
 
 
 @pytest.mark.django_db
-def test_missing_original_is_not_found(user, client_for, make_task, processed, media_root):
+def test_download_serves_the_pdf_the_worker_stored(
+    user, client_for, make_task, processed, media_root
+):
     task = processed(make_task(user))
+    stored = (media_root / task.searchable_pdf.name).read_bytes()
+    # The original is not read again: the PDF was built when the task completed.
     (media_root / task.file.name).unlink()
+
+    response = client_for(user).get(f"/tasks/{task.pk}/download.pdf")
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == stored
+
+
+def test_missing_stored_pdf_is_not_found(user, client_for, make_task, processed, media_root):
+    task = processed(make_task(user))
+    (media_root / task.searchable_pdf.name).unlink()
 
     assert client_for(user).get(f"/tasks/{task.pk}/download.pdf").status_code == 404
     assert client_for(user).get(f"{API_TASKS}/{task.pk}/result?format=pdf").status_code == 404
@@ -303,3 +319,21 @@ def test_anonymous_is_sent_to_log_in(make_task_row, user):
     assert page.status_code == 302
     assert page["Location"].startswith("/accounts/login/")
     assert api.status_code == 401
+
+
+def test_tasks_completed_before_stored_pdfs_get_one_from_the_command(
+    user, client_for, make_task, processed, media_root
+):
+    task = processed(make_task(user))
+    (media_root / task.searchable_pdf.name).unlink()
+    OcrTask.objects.filter(pk=task.pk).update(searchable_pdf="")
+    client = client_for(user)
+    assert client.get(f"/tasks/{task.pk}/download.pdf").status_code == 404
+    out = io.StringIO()
+
+    call_command("build_searchable_pdfs", stdout=out)
+
+    assert out.getvalue().strip() == "Built 1 searchable PDF(s); 0 could not be built."
+    response = client.get(f"/tasks/{task.pk}/download.pdf")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF")

