@@ -9,6 +9,7 @@ from audit.services import record_event
 
 from .models import OcrTask
 from .services import current_deletion
+from .thumbnails import remove_thumbnail
 from .uploads import remove_stored
 
 
@@ -40,5 +41,6 @@ def audit_task_delete(sender, instance: OcrTask, **kwargs) -> None:
             "status": instance.status,
         },
     )
-    name = instance.file.name
+    name, pk = instance.file.name, instance.pk
     transaction.on_commit(lambda: remove_stored(name))
+    transaction.on_commit(lambda: remove_thumbnail(pk))
