@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "7", "7b", "8")
+FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "7", "7b", "8", "10")
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -98,7 +98,7 @@ def main() -> None:
     settings.ROOT_URLCONF = "bench.urls"
 
     from bench.context import Context
-    from bench.figures import admin, api, export, ocr, writes
+    from bench.figures import admin, api, export, ocr, search, writes
     from bench.seed import SeedInfo, seed
     from bench.timing import Row
 
@@ -135,6 +135,7 @@ def main() -> None:
         # No database in this path: measured once, on the last backend.
         "7b": lambda: ocr.run_text_layer(ctx) if args.last else None,
         "8": lambda: ocr.run_workers(ctx, env) if args.backend == "postgresql" else None,
+        "10": lambda: search.run(ctx),
     }
     for figure in FIGURES:
         if figure in only:

@@ -91,7 +91,7 @@ def test_search_uses_the_gin_index_on_postgresql(user, make_task_row):
         finally:
             cursor.execute("RESET enable_seqscan")
 
-    assert "task_result_text_fts" in plan
+    assert "task_text_search" in plan
 
 
 # --- Empty states ------------------------------------------------------------------------
