@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .downloads import ResultUnavailable, result_download
@@ -49,7 +49,8 @@ PREVIEW_MAX_SIDE = 1400
 SORT_COLUMNS = [
     ("name", gettext_lazy("Document")),
     ("status", gettext_lazy("Status")),
-    ("pages", gettext_lazy("Pages")),
+    # A context of its own: "Pages" also names the pager, which Chinese words differently.
+    ("pages", pgettext_lazy("task list column", "Pages")),
     ("created", gettext_lazy("Uploaded")),
 ]
 # The same sorts as a list for the search form's select (phones have no column headings).
