@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "7", "7b", "8", "9")
+FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "7", "7b", "8", "9", "10")
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -98,7 +98,7 @@ def main() -> None:
     settings.ROOT_URLCONF = "bench.urls"
 
     from bench.context import Context
-    from bench.figures import admin, api, export, ocr, ocr_scans, writes
+    from bench.figures import admin, api, export, ocr, ocr_scans, search, writes
     from bench.seed import SeedInfo, seed
     from bench.timing import Row
 
@@ -137,6 +137,7 @@ def main() -> None:
         "8": lambda: ocr.run_workers(ctx, env) if args.backend == "postgresql" else None,
         # Engines on images, no database: measured once, on the last backend.
         "9": lambda: ocr_scans.run(ctx) if args.last else None,
+        "10": lambda: search.run(ctx),
     }
     for figure in FIGURES:
         if figure in only:

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Status
 from .ocr.engines import available_engines
+from .selectors import SEARCH_MAX_CHARS, SORT_FIELDS
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -63,7 +64,29 @@ class UploadForm(forms.Form):
         }
 
 
-class StatusFilterForm(forms.Form):
+class TaskListForm(forms.Form):
+    """Search, filter and sort the task list; a field with a bad value is ignored."""
+
+    q = forms.CharField(label=_("Search the text"), required=False)
     status = forms.ChoiceField(
         choices=[("", _("All")), *Status.choices], required=False, label=_("Status")
     )
+    sort = forms.ChoiceField(
+        choices=[(key, key) for name in SORT_FIELDS for key in (name, f"-{name}")],
+        required=False,
+    )
+
+    def clean_q(self) -> str:
+        # Cut, not refused: a pasted paragraph still searches, on its first words.
+        return self.cleaned_data["q"][:SEARCH_MAX_CHARS]
+
+    def value(self, name: str) -> str:
+        """Return the cleaned value of a field, or "" when it was missing or invalid."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        return self.cleaned_data.get(name) or ""
+
+    @property
+    def is_narrowed(self) -> bool:
+        """Whether a search or filter hides some of the user's tasks."""
+        return bool(self.value("q").strip() or self.value("status"))

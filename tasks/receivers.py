@@ -10,6 +10,7 @@ from audit.services import record_event
 from .models import OcrPage, OcrTask
 from .outputs import remove_derived
 from .services import current_deletion
+from .thumbnails import remove_thumbnail
 from .uploads import remove_stored
 
 
@@ -41,10 +42,11 @@ def audit_task_delete(sender, instance: OcrTask, **kwargs) -> None:
             "status": instance.status,
         },
     )
-    name = instance.file.name
+    name, pk = instance.file.name, instance.pk
     transaction.on_commit(lambda: remove_stored(name))
     pdf = instance.searchable_pdf.name
     transaction.on_commit(lambda: remove_derived(pdf))
+    transaction.on_commit(lambda: remove_thumbnail(pk))
 
 
 @receiver(post_delete, sender=OcrPage, dispatch_uid="remove_page_image")

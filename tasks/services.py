@@ -290,6 +290,16 @@ def task_delete(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest 
         task.delete()
 
 
+def task_delete_many(
+    *, tasks: Sequence[OcrTask], actor: AbstractBaseUser, request: HttpRequest | None, via: str
+) -> int:
+    """Delete several tasks, all or none, each through task_delete (one task_delete event each)."""
+    with transaction.atomic():
+        for task in tasks:
+            task_delete(task=task, actor=actor, request=request, via=via)
+    return len(tasks)
+
+
 def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
     """Take back tasks whose worker stopped sending progress: requeue, or fail them.
 

@@ -10,23 +10,35 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .downloads import ResultUnavailable, result_download
-from .forms import StatusFilterForm, UploadForm
+from .forms import TaskListForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
 from .processing import KIND_BY_CONTENT_TYPE
-from .selectors import task_get_for, task_list_for, task_pages, turned_page
+from .selectors import (
+    DEFAULT_SORT,
+    SEARCH_MAX_CHARS,
+    task_get_for,
+    task_list_for,
+    task_pages,
+    task_search,
+    task_sort,
+    turned_page,
+)
 from .services import (
     EngineChoiceError,
     TaskError,
     refuse_oversized_body,
     task_create_batch,
     task_delete,
+    task_delete_many,
     task_retry,
 )
+from .thumbnails import ThumbnailUnavailable, task_thumbnail
 from .uploads import UploadRejected, download_name
 
 TASKS_PER_PAGE = 20
@@ -35,16 +47,69 @@ PREVIEW_DPI = 100
 PREVIEW_MAX_SIDE = 1400
 
 
+# The sortable columns of the task list, in table order: (sort key, heading).
+SORT_COLUMNS = [
+    ("name", gettext_lazy("Document")),
+    ("status", gettext_lazy("Status")),
+    # A context of its own: "Pages" also names the pager, which Chinese words differently.
+    ("pages", pgettext_lazy("task list column", "Pages")),
+    ("created", gettext_lazy("Uploaded")),
+]
+# The same sorts as a list for the search form's select (phones have no column headings).
+SORT_CHOICES = [
+    ("-created", gettext_lazy("Newest first")),
+    ("created", gettext_lazy("Oldest first")),
+    ("name", gettext_lazy("Name, A to Z")),
+    ("-name", gettext_lazy("Name, Z to A")),
+    ("status", gettext_lazy("Status, queued first")),
+    ("-status", gettext_lazy("Status, failed first")),
+    ("-pages", gettext_lazy("Most pages")),
+    ("pages", gettext_lazy("Fewest pages")),
+]
+# Bulk delete takes at most one list page's worth of tasks and then some.
+BULK_DELETE_MAX = 100
+
+
+def sort_columns(current: str) -> list[dict]:
+    """Return each sortable heading with the sort its link asks for and its aria-sort."""
+    columns = []
+    for key, label in SORT_COLUMNS:
+        if current == key:
+            aria, next_sort = "ascending", f"-{key}"
+        elif current == f"-{key}":
+            aria, next_sort = "descending", key
+        else:
+            # Names read best A to Z; dates, statuses and page counts biggest first.
+            aria, next_sort = None, key if key == "name" else f"-{key}"
+        columns.append({"key": key, "label": label, "sort": next_sort, "aria_sort": aria})
+    return columns
+
+
 @login_required
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
-    """Show the user's tasks, newest first, optionally filtered by status."""
-    form = StatusFilterForm(request.GET)
+    """Show the user's tasks: searched in their text, filtered by status, sorted."""
+    form = TaskListForm(request.GET)
     tasks = task_list_for(request.user)
-    if form.is_valid() and form.cleaned_data["status"]:
-        tasks = tasks.filter(status=form.cleaned_data["status"])
+    has_tasks = tasks.exists()
+    tasks = task_search(tasks, query=form.value("q"))
+    if form.value("status"):
+        tasks = tasks.filter(status=form.value("status"))
+    sort = form.value("sort") or DEFAULT_SORT
+    # The list never shows the text itself: do not fetch 20 documents' worth of it.
+    tasks = task_sort(tasks, sort=sort).defer("result_text")
     page = Paginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "tasks/list.html", {"page": page, "form": form})
+    context = {
+        "page": page,
+        "form": form,
+        "has_tasks": has_tasks,
+        "columns": sort_columns(sort),
+        "query": form.value("q"),
+        "current_sort": sort,
+        "sort_choices": SORT_CHOICES,
+        "search_max_chars": SEARCH_MAX_CHARS,
+    }
+    return render(request, "tasks/list.html", context)
 
 
 def requested_ids(request: HttpRequest) -> list[uuid.UUID]:
@@ -168,6 +233,20 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
 
 @login_required
 @require_GET
+def task_thumbnail_view(request: HttpRequest, task_id) -> HttpResponse:
+    """Return the small first-page image shown in the task list, only to the owner."""
+    task = task_get_for(request.user, task_id)
+    try:
+        data = task_thumbnail(task=task)
+    except ThumbnailUnavailable:
+        raise Http404("Thumbnail unavailable.") from None
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+@require_GET
 def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
     """Download the recognised text (.txt), the full result (.json) or a searchable PDF."""
     task = task_get_for(request.user, task_id)
@@ -218,3 +297,30 @@ def task_delete_view(request: HttpRequest, task_id) -> HttpResponse:
         messages.success(request, _("Deleted “%(name)s”.") % {"name": name})
         return redirect("tasks:list")
     return render(request, "tasks/confirm_delete.html", {"task": task})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_bulk_delete_view(request: HttpRequest) -> HttpResponse:
+    """List the chosen tasks and ask; on POST delete them all, each audited."""
+    data = request.POST if request.method == "POST" else request.GET
+    ids = []
+    for value in data.getlist("ids")[:BULK_DELETE_MAX]:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    # Other users' ids simply match nothing: the page never says they exist.
+    tasks = list(task_list_for(request.user).filter(pk__in=ids))
+    if not tasks:
+        messages.error(request, _("Choose at least one task to delete."))
+        return redirect("tasks:list")
+    if request.method == "POST":
+        count = task_delete_many(tasks=tasks, actor=request.user, request=request, via="page")
+        messages.success(
+            request,
+            ngettext("Deleted %(count)d task.", "Deleted %(count)d tasks.", count)
+            % {"count": count},
+        )
+        return redirect("tasks:list")
+    return render(request, "tasks/confirm_bulk_delete.html", {"tasks": tasks})

@@ -17,10 +17,27 @@
     }).then(function (html) {
       var body = document.createElement("tbody");
       body.innerHTML = html;
+      var news = [];
       Array.prototype.forEach.call(body.querySelectorAll("tr[data-task-id]"), function (row) {
         var current = document.getElementById(row.id);
-        if (current) { current.replaceWith(row); }
+        if (!current) { return; }
+        // Keep what the user ticked for bulk delete, and where the keyboard focus was.
+        var oldBox = current.querySelector("input[type=checkbox]");
+        var newBox = row.querySelector("input[type=checkbox]");
+        if (oldBox && newBox) { newBox.checked = oldBox.checked; }
+        var focused = current.contains(document.activeElement) ? document.activeElement : null;
+        if (current.dataset.status !== row.dataset.status) {
+          news.push(row.dataset.name + ": " + row.querySelector(".badge").textContent);
+        }
+        current.replaceWith(row);
+        if (focused && focused.id) {
+          var again = document.getElementById(focused.id);
+          if (again) { again.focus(); }
+        }
       });
+      // Screen readers hear status changes through the list's aria-live region.
+      var announcer = document.getElementById("task-announcer");
+      if (announcer && news.length) { announcer.textContent = news.join(". "); }
       setTimeout(pollRows, POLL_MS);
     }).catch(function () { setTimeout(pollRows, POLL_MS * 4); });
   }
@@ -43,6 +60,29 @@
       }).catch(function () { setTimeout(pollDetail, POLL_MS * 4); });
   }
   if (badge && badge.hasAttribute("data-active")) { setTimeout(pollDetail, POLL_MS); }
+
+  // Upload: while the files are sent, the button is disabled and a progress bar shows.
+  var form = document.getElementById("upload-form");
+  if (form) {
+    var button = document.getElementById("upload-button");
+    var label = button.textContent;
+    form.addEventListener("submit", function () {
+      // After the browser has taken the form data: disabling it now cannot drop a field.
+      setTimeout(function () {
+        button.disabled = true;
+        button.textContent = button.dataset.busyLabel;
+        document.getElementById("upload-progress").hidden = false;
+        document.getElementById("upload-status").textContent = button.dataset.busyLabel;
+      }, 0);
+    });
+    // Back from the next page (bfcache): the form is usable again.
+    window.addEventListener("pageshow", function () {
+      button.disabled = false;
+      button.textContent = label;
+      document.getElementById("upload-progress").hidden = true;
+      document.getElementById("upload-status").textContent = "";
+    });
+  }
 
   // Upload: dropping files onto the zone fills the form's file input.
   var zone = document.getElementById("dropzone");

@@ -107,13 +107,39 @@ def test_task_json_has_exactly_the_documented_keys(api, user, make_task):
         ("created_after={week_ago}", ["failed-rapid", "done-tess"]),
         ("created_before={week_ago}", ["old-tess"]),
         ("status=queued&engine=tesseract", ["old-tess"]),
+        ("q=harbour", ["failed-rapid", "old-tess"]),
+        ("q=tides%20harbour", ["old-tess"]),
+        ("q=harbour&sort=name", ["failed-rapid", "old-tess"]),
+        ("q=nowhere", []),
+        ("sort=name", ["done-tess", "failed-rapid", "old-tess"]),
+        ("sort=-name", ["old-tess", "failed-rapid", "done-tess"]),
+        ("sort=status", ["old-tess", "done-tess", "failed-rapid"]),
+        ("sort=-pages", ["done-tess", "old-tess", "failed-rapid"]),
+        ("sort=created", ["old-tess", "done-tess", "failed-rapid"]),
     ],
 )
 def test_list_filters(api, user, make_task_row, query, expected):
-    make_task_row(user, original_name="old-tess", age=timedelta(days=10))
-    make_task_row(user, original_name="done-tess", status=Status.COMPLETED, age=timedelta(days=1))
     make_task_row(
-        user, original_name="failed-rapid", status=Status.FAILED, engine="rapidocr", language="ch"
+        user,
+        original_name="old-tess",
+        age=timedelta(days=10),
+        result_text="Harbour\fTides",
+        page_count=2,
+    )
+    make_task_row(
+        user,
+        original_name="done-tess",
+        status=Status.COMPLETED,
+        age=timedelta(days=1),
+        page_count=5,
+    )
+    make_task_row(
+        user,
+        original_name="failed-rapid",
+        status=Status.FAILED,
+        engine="rapidocr",
+        language="ch",
+        result_text="harbour",
     )
     week_ago = (timezone.now() - timedelta(days=7)).isoformat()
 
@@ -130,6 +156,7 @@ def test_list_filters(api, user, make_task_row, query, expected):
         ("engine=abbyy", "engine"),
         ("created_after=yesterday", "created_after"),
         ("created_before=2024-13-45", "created_before"),
+        ("sort=size", "sort"),
     ],
 )
 def test_bad_filter_values_are_400_naming_the_filter(api, query, field):

@@ -122,11 +122,11 @@ class Devices:
         self.contexts: list[BrowserContext] = []
         self.console: list[str] = []
 
-    def new_page(self, *, locale: str = "en-US") -> Page:
+    def new_page(self, *, locale: str = "en-US", width: int = 1280) -> Page:
         context = self.browser.new_context(
             base_url=self.base_url,
             locale=locale,
-            viewport={"width": 1280, "height": 860},
+            viewport={"width": width, "height": 860},
             accept_downloads=True,
         )
         context.set_default_timeout(15_000)

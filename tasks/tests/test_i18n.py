@@ -180,6 +180,7 @@ class PoEntry:
     msgstr: str
     plural: str | None = None
     fuzzy: bool = False
+    context: str | None = None
 
 
 def po_entries(path: Path) -> list[PoEntry]:
@@ -190,7 +191,7 @@ def po_entries(path: Path) -> list[PoEntry]:
     fuzzy = False
     for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         keyword = line.split(" ", 1)[0]
-        if keyword in ("msgid", "msgid_plural", "msgstr", "msgstr[0]"):
+        if keyword in ("msgctxt", "msgid", "msgid_plural", "msgstr", "msgstr[0]"):
             current = keyword.removesuffix("[0]")
             fields[current] = line.split(" ", 1)[1]
         elif line.startswith('"') and current:
@@ -207,6 +208,7 @@ def po_entries(path: Path) -> list[PoEntry]:
                         if "msgid_plural" in fields
                         else None,
                         fuzzy=fuzzy,
+                        context=unquote(fields["msgctxt"]) if "msgctxt" in fields else None,
                     )
                 )
             fields, current, fuzzy = {}, None, False
@@ -236,6 +238,8 @@ def test_catalogue_is_complete_and_compiled():
         if (
             compiled.ngettext(entry.msgid, entry.plural, 1)
             if entry.plural
+            else compiled.pgettext(entry.context, entry.msgid)
+            if entry.context
             else compiled.gettext(entry.msgid)
         )
         != entry.msgstr

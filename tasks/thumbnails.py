@@ -1,0 +1,61 @@
+"""First-page thumbnails for the task list: made once on first view, kept in storage."""
+
+import io
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from .models import OcrTask
+from .ocr.inspect import DocumentRejected
+from .ocr.pages import render_page_image
+from .processing import KIND_BY_CONTENT_TYPE
+
+THUMBNAIL_DPI = 40
+THUMBNAIL_SIDE = 96
+
+
+class ThumbnailUnavailable(Exception):
+    """The document's first page cannot be drawn (file gone, or refused when rendered)."""
+
+
+def thumbnail_name(task_id) -> str:
+    """Return the storage name of a task's thumbnail: from its id, never its file name."""
+    return f"thumbnails/{task_id}.png"
+
+
+def render_thumbnail(task: OcrTask) -> bytes:
+    """Return the first page of the task's document as a small PNG."""
+    try:
+        image = render_page_image(
+            path=task.file.path,
+            kind=KIND_BY_CONTENT_TYPE[task.content_type],
+            index=0,
+            dpi=THUMBNAIL_DPI,
+            max_pixels=settings.OCR_MAX_PIXELS,
+        )
+    except (DocumentRejected, FileNotFoundError) as error:
+        raise ThumbnailUnavailable(str(task.pk)) from error
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def task_thumbnail(*, task: OcrTask) -> bytes:
+    """Return the task's thumbnail, drawing and storing it the first time it is asked for."""
+    name = thumbnail_name(task.pk)
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    data = render_thumbnail(task)
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:
+        # Another request stored it first; keep one copy.
+        default_storage.delete(saved)
+    return data
+
+
+def remove_thumbnail(task_id) -> None:
+    """Delete a task's thumbnail, if one was ever made."""
+    default_storage.delete(thumbnail_name(task_id))
