@@ -233,7 +233,7 @@ def test_a_pruned_checkpoint_verifies_only_with_its_archive(tmp_path):
     retention("--older-than-days", "30", "--archive", str(archive_path))
     # Without the archive: a non-zero exit naming the archive it needs.
     out = StringIO()
-    with pytest.raises(CommandError, match="--archive a.ndjson.gz") as refused:
+    with pytest.raises(CommandError, match=r"--archive a\.ndjson\.gz") as refused:
         call_command("verify_audit_chain", "--checkpoint", str(checkpoint_path), stdout=out)
     assert refused.value.returncode == 1
     assert "falls in #1-#10, pruned by audit_prune #12" in out.getvalue()
@@ -262,7 +262,7 @@ def test_an_archive_other_than_the_recorded_one_is_refused(tmp_path):
     retention("--older-than-days", "30", "--archive", str(tmp_path / "a.ndjson.gz"))
     other = tmp_path / "other.ndjson.gz"
     other.write_bytes(b"")
-    with pytest.raises(CommandError, match="--archive a.ndjson.gz"):
+    with pytest.raises(CommandError, match=r"--archive a\.ndjson\.gz"):
         call_command(
             "verify_audit_chain",
             "--checkpoint",
