@@ -596,8 +596,11 @@ def end_checks(
 
 
 def summary(notes: list[str]) -> str:
-    """Return many checkpoint notes as a count and the newest one."""
-    return f"{len(notes)} checkpoints hold, the newest: {notes[-1]}"
+    """Return many checkpoint notes as a count, the files named, and the newest stored one."""
+    files = [note for note in notes if not note.startswith("stored checkpoint")]
+    stored = [note for note in notes if note.startswith("stored checkpoint")]
+    shown = "; ".join([*files, *stored[-1:]])
+    return f"{len(notes)} checkpoints hold: {shown}"
 
 
 # --- Archives ----------------------------------------------------------------

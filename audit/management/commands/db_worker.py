@@ -33,8 +33,6 @@ def check_once() -> None:
     else:
         if checkpoint is not None:
             logger.info("Audit checkpoint #%s signed", checkpoint.sequence)
-    finally:
-        close_old_connections()
 
 
 def poll_seconds() -> float:
@@ -45,6 +43,8 @@ def checkpoint_loop(stop: threading.Event) -> None:
     """Check for a due checkpoint every poll_seconds() until ``stop`` is set."""
     while not stop.wait(poll_seconds()):
         check_once()
+        # This thread's own connection: dropped when broken or past CONN_MAX_AGE.
+        close_old_connections()
 
 
 class Command(db_worker.Command):
