@@ -93,14 +93,14 @@ def test_the_worker_refuses_to_sign_a_broken_chain_and_keeps_working(db, every_t
 def test_automatic_checkpoints_walk_only_from_the_previous_one(db, every_three):
     record(3)
     check_once()
+    # Changed before the previous checkpoint: that checkpoint vouched for it, so the
+    # worker's walk (#3 on) does not look; verify_audit_chain walks everything.
+    raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 1")
     record(3)
     check_once()
-    assert list(
-        AuditCheckpoint.objects.order_by("sequence").values_list("sequence", flat=True)
-    ) == [
-        3,
-        6,
-    ]
+    signed = AuditCheckpoint.objects.order_by("sequence").values_list("sequence", flat=True)
+    assert list(signed) == [3, 6]
+    assert "BROKEN at #1: #1 hash mismatch" in refused()
 
 
 # --- Verification against the stored checkpoints ---------------------------------
