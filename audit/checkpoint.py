@@ -42,6 +42,14 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be made, read or trusted."""
 
 
+class StoredCheckpointForged(CheckpointError):
+    """A stored checkpoint row whose signature fails; names its sequence."""
+
+    def __init__(self, message: str, *, sequence: int) -> None:
+        super().__init__(message)
+        self.sequence = sequence
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A signed (sequence, hash) pair: the chain's newest link when it was made."""
@@ -193,10 +201,11 @@ def stored_anchors() -> list[Anchor]:
     for record in AuditCheckpoint.objects.order_by("sequence", "id"):
         checkpoint = as_checkpoint(record)
         if not checkpoint.is_signed_correctly():
-            raise CheckpointError(
-                f"The stored checkpoint #{checkpoint.sequence} of {checkpoint.created_at} "
+            raise StoredCheckpointForged(
+                f"the stored checkpoint #{checkpoint.sequence} of {checkpoint.created_at} "
                 f"(row {record.pk}) does not match its signature: edited or forged "
-                "(or signed with an AUDIT_SIGNING_KEY since rotated)."
+                "(or signed with an AUDIT_SIGNING_KEY since rotated)",
+                sequence=checkpoint.sequence,
             )
         anchors.append(Anchor(checkpoint, "stored checkpoint", off_machine=False))
     return anchors

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from audit.anchors import Anchor
 from audit.checkpoint import (
     CheckpointError,
+    StoredCheckpointForged,
     newest_checkpoint_file,
     read_checkpoint,
     stored_anchors,
@@ -111,9 +112,10 @@ class Command(BaseCommand):
         if from_sequence is None and to_sequence is None:
             try:
                 anchors += stored_anchors()
-            except CheckpointError as error:
-                self.stdout.write(self.style.ERROR(f"BROKEN: {error}"))
-                raise CommandError(f"Audit checkpoints tampered with: {error}", returncode=1)
+            except StoredCheckpointForged as error:
+                where = f"at #{error.sequence}"
+                self.stdout.write(self.style.ERROR(f"BROKEN {where}: {error}."))
+                raise CommandError(f"Audit chain broken {where}: {error}.", returncode=EXIT_BROKEN)
         result = verify_chain(
             from_sequence=from_sequence,
             to_sequence=to_sequence,
