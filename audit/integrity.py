@@ -33,6 +33,7 @@ from .chain import (
     key_ring,
     link,
 )
+from .events import KEY_CHANGE_EVENT
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 
@@ -51,7 +52,6 @@ _HASH = len(HASHED_FIELDS)
 _KEY_ID = _HASH + 1
 CHUNK_SIZE = 5000
 PRUNE_EVENT = "audit_prune"
-KEY_CHANGE_EVENT = "audit_chain_key"
 # Not __name__: "audit.*" loggers feed the SIEM stream, one JSON event per line.
 logger = logging.getLogger("chain_verification")
 

@@ -13,7 +13,7 @@ from django.utils.functional import Promise
 
 from .chain import GENESIS_HASH, ChainKey, event_hash, key_ring, normalise_metadata
 from .client import ClientContext, client_context, valid_ip
-from .events import Outcome, category_for
+from .events import KEY_CHANGE_EVENT, Outcome, category_for
 from .models import AuditEvent, ChainHead
 from .sanitize import clean_free_text, clean_text, redact
 from .stream import publish_after_commit
@@ -146,9 +146,6 @@ def record_event(
         event = link_and_append(fields=fields, head=head, key=key, user=user)
         publish_after_commit(event)
     return event
-
-
-KEY_CHANGE_EVENT = "audit_chain_key"
 
 
 def link_and_append(
