@@ -91,7 +91,10 @@ def check_anchors(
     notes = []
     prunes: list[Prune] | None = None
     digests: dict[str, Path] | None = None
-    for anchor in sorted(anchors, key=lambda anchor: anchor.checkpoint.sequence):
+    anchors = sorted(anchors, key=lambda anchor: anchor.checkpoint.sequence)
+    # Years of checkpoints every few minutes are many: their events are read in bulk.
+    hashes = stored_hashes({anchor.checkpoint.sequence for anchor in anchors})
+    for anchor in anchors:
         checkpoint = anchor.checkpoint
         sequence = checkpoint.sequence
         label = f"{anchor.source} #{sequence} of {checkpoint.created_at}"
@@ -101,8 +104,7 @@ def check_anchors(
                 f"the chain head #{head_sequence} is behind {label}: "
                 f"#{head_sequence + 1}-#{sequence} were removed (or an older backup restored)",
             )
-        stored = AuditEvent.objects.filter(sequence=sequence).values_list("hash", flat=True)
-        row = stored.first()
+        row = hashes.get(sequence)
         if row is not None:
             if not hmac.compare_digest(row, checkpoint.hash):
                 raise ChainBroken(sequence, f"#{sequence} differs from {label} (chain rewritten)")
@@ -136,6 +138,16 @@ def check_anchors(
         check_through_archive(checkpoint, prune=prune, archive=archive, label=label)
         notes.append(f"{label} matches in {archive.name}")
     return notes
+
+
+def stored_hashes(sequences: set[int], *, batch: int = 1000) -> dict[int, str]:
+    """Return {sequence: hash} of the stored events among the given sequence numbers."""
+    ordered = sorted(sequences)
+    found: dict[int, str] = {}
+    for start in range(0, len(ordered), batch):
+        rows = AuditEvent.objects.filter(sequence__in=ordered[start : start + batch])
+        found.update(rows.values_list("sequence", "hash"))
+    return found
 
 
 def check_through_archive(
