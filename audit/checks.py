@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from .chain import ChainKeyError, parse_key_ring
+
 
 @register()
 def check_proxy_count(app_configs, **kwargs):
@@ -34,4 +36,27 @@ def check_proxy_count(app_configs, **kwargs):
                 id="audit.E003",
             )
         )
+    return errors
+
+
+@register()
+def check_chain_keys(app_configs, **kwargs):
+    try:
+        ring = parse_key_ring(getattr(settings, "AUDIT_CHAIN_KEYS", "") or "")
+    except ChainKeyError as error:
+        return [Error(f"AUDIT_CHAIN_KEYS cannot be read: {error}.", id="audit.E004")]
+    # The chain key must be a secret of its own: SECRET_KEY signs sessions and tokens
+    # handed to every browser, and a key shared with them widens who could forge links.
+    secrets = {settings.SECRET_KEY, getattr(settings, "AUDIT_SIGNING_KEY", "")}
+    errors = []
+    for key_id, key in ring.keys.items():
+        if key.secret in secrets:
+            errors.append(
+                Error(
+                    f"Chain key {key_id!r} in AUDIT_CHAIN_KEYS equals SECRET_KEY or "
+                    "AUDIT_SIGNING_KEY.",
+                    hint="Generate a separate key; keep the old one in the ring to verify.",
+                    id="audit.E005",
+                )
+            )
     return errors

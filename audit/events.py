@@ -35,12 +35,16 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "audit_view": Category.AUDIT,
     "audit_export": Category.AUDIT,
     "audit_prune": Category.AUDIT,
+    "audit_chain_key": Category.AUDIT,
     "user_create": Category.ACCOUNT,
     "user_update": Category.ACCOUNT,
     "user_delete": Category.ACCOUNT,
     "password_change": Category.ACCOUNT,
     "group_update": Category.ACCOUNT,
 }
+
+# Recorded before the first event linked under a new chain key (audit.services).
+KEY_CHANGE_EVENT = "audit_chain_key"
 
 EVENT_TYPE_CHOICES = [(name, name) for name in EVENT_CATEGORIES]
 
@@ -64,5 +68,6 @@ RESOURCE_TYPES = (
     "page",
     "audit_log",
     "audit_archive",
+    "audit_chain",
     "dashboard",
 )

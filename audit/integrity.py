@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -23,20 +23,33 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min
 
-from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, canonical_timestamp, row_hash
+from .chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    PLAIN,
+    CanonicalMetadata,
+    KeyRing,
+    canonical_timestamp,
+    key_ring,
+    link,
+)
+from .events import KEY_CHANGE_EVENT
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 
 if TYPE_CHECKING:
+    from .anchors import Anchor
     from .checkpoint import Checkpoint
 
-# The hashed fields, then the stored hash: the tuple shape every walk consumes.
-ROW_FIELDS = (*HASHED_FIELDS, "hash")
+# The hashed fields, the stored link and its key id: the tuple shape every walk consumes.
+ROW_FIELDS = (*HASHED_FIELDS, "hash", "key_id")
 _PREV_HASH = HASHED_FIELDS.index("prev_hash")
 _TIMESTAMP = HASHED_FIELDS.index("timestamp")
 _METADATA = HASHED_FIELDS.index("metadata")
 _STAMP_WIDTH = len("2026-01-01T00:00:00.000000Z")
+_EVENT_TYPE = HASHED_FIELDS.index("event_type")
 _HASH = len(HASHED_FIELDS)
+_KEY_ID = _HASH + 1
 CHUNK_SIZE = 5000
 PRUNE_EVENT = "audit_prune"
 # Not __name__: "audit.*" loggers feed the SIEM stream, one JSON event per line.
@@ -63,6 +76,7 @@ class Link:
     sequence: int
     hash: str
     timestamp: datetime | None = None
+    key_id: str | None = None  # None: not known (an archive's untrusted start)
 
 
 def span(first: int, last: int) -> str:
@@ -102,8 +116,9 @@ class ChainWalk:
     start of the chain: #1 after the genesis hash, or the first row after a prune.
     """
 
-    def __init__(self, *, previous: Link | None = None) -> None:
+    def __init__(self, *, previous: Link | None = None, ring: KeyRing | None = None) -> None:
         self.previous = previous
+        self.ring = ring or key_ring()
         self.rows_checked = 0
         self.first_sequence: int | None = None
         self.first_timestamp: datetime | None = None
@@ -150,9 +165,14 @@ class ChainWalk:
             prev_stamp = canonical_timestamp(previous.timestamp).rjust(_STAMP_WIDTH, "0")
         first_stamp = None
         checked = 0
+        keys = self.ring.keys
+        prev_key_id = previous.key_id if previous else None
         try:
             for row in rows:
                 sequence = row[0]
+                key_id = row[_KEY_ID]
+                if key_id != prev_key_id:
+                    self.check_key_change(row, prev_key_id)
                 if expected is None:
                     self.check_start(sequence, row[_PREV_HASH])
                 else:
@@ -172,9 +192,11 @@ class ChainWalk:
                             f"differs from the hash of #{prev_sequence} "
                             "(row deleted, inserted, reordered or rehashed)",
                         )
-                if row_hash(row) != row[_HASH]:
+                if link(row, keys.get(key_id)) != row[_HASH]:
                     raise ChainBroken(
-                        sequence, f"#{sequence} hash mismatch: its recorded fields were changed"
+                        sequence,
+                        f"#{sequence} hash mismatch: its recorded fields were changed"
+                        + (" (or its link was made without the chain key)" if key_id else ""),
                     )
                 stamp = row[_TIMESTAMP]
                 if stamp.__class__ is not str:
@@ -191,6 +213,7 @@ class ChainWalk:
                 prev_sequence = sequence
                 prev_hash = row[_HASH]
                 prev_stamp = stamp
+                prev_key_id = key_id
                 expected = sequence + 1
                 checked += 1
         finally:
@@ -199,8 +222,39 @@ class ChainWalk:
             if first_stamp is not None:
                 self.first_timestamp = datetime.fromisoformat(first_stamp)
             if checked:
-                self.previous = Link(prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp))
+                self.previous = Link(
+                    prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp), prev_key_id
+                )
         return self.previous if checked else None
+
+    def check_key_change(self, row: tuple, prev_key_id: str | None) -> None:
+        """Raise ChainBroken unless a row may use another key id than the row before it.
+
+        Plain SHA-256 links are the old form: accepted only up to the first keyed link,
+        else anyone with database access could append or rewrite rows in that form. A
+        keyed chain changes key only at an audit_chain_key event, linked under the new key.
+        """
+        sequence, key_id = row[0], row[_KEY_ID]
+        if key_id == PLAIN:
+            if prev_key_id:
+                raise ChainBroken(
+                    sequence,
+                    f"#{sequence} has a plain SHA-256 link after keyed links "
+                    "(rewritten without the chain key)",
+                )
+            return
+        if key_id not in self.ring.keys:
+            raise ChainBroken(
+                sequence,
+                f"#{sequence} is linked with key id {key_id!r}, which AUDIT_CHAIN_KEYS does not "
+                "hold (key id changed, or an old key was dropped from the ring)",
+            )
+        if prev_key_id is not None and row[_EVENT_TYPE] != KEY_CHANGE_EVENT:
+            raise ChainBroken(
+                sequence,
+                f"#{sequence} changes the chain key from {prev_key_id or 'plain SHA-256'!r} "
+                f"to {key_id!r} without an {KEY_CHANGE_EVENT} event (key id swapped)",
+            )
 
 
 def event_rows(*, first: int | None = None, last: int | None = None, chunk_size: int = CHUNK_SIZE):
@@ -233,7 +287,7 @@ def predecessor(sequence: int) -> Link | None:
     row = (
         AuditEvent.objects.filter(sequence__lt=sequence)
         .order_by("-sequence")
-        .values_list("sequence", "hash", "timestamp")
+        .values_list("sequence", "hash", "timestamp", "key_id")
         .first()
     )
     return Link(*row) if row else None
@@ -391,20 +445,28 @@ def verify_chain(
     from_sequence: int | None = None,
     to_sequence: int | None = None,
     checkpoint: "Checkpoint | None" = None,
+    anchors: "Sequence[Anchor]" = (),
+    archives: Sequence[Path] = (),
     chunk_size: int = CHUNK_SIZE,
 ) -> VerificationResult:
     """Recompute the chain (or the stretch from..to) and return the verdict.
 
     When the stretch reaches the newest event it is compared with the chain head, so
     removing the newest rows is caught too. ``checkpoint`` (an audit.checkpoint
-    Checkpoint whose signature was checked) must still be in the chain, unchanged.
+    Checkpoint whose signature was checked) and every one of ``anchors`` must still be
+    in the chain, unchanged, or in the archive (among ``archives``) a prune moved it to.
     """
+    from .anchors import Anchor
+
+    if checkpoint is not None:
+        anchors = [*anchors, Anchor(checkpoint, "signed checkpoint", off_machine=False)]
     share_out = can_share_out()
     with consistent_read():
         return _verify_chain(
             from_sequence=from_sequence,
             to_sequence=to_sequence,
-            checkpoint=checkpoint,
+            anchors=anchors,
+            archives=archives,
             chunk_size=chunk_size,
             share_out=share_out,
         )
@@ -414,10 +476,13 @@ def _verify_chain(
     *,
     from_sequence: int | None,
     to_sequence: int | None,
-    checkpoint: "Checkpoint | None",
+    anchors: "Sequence[Anchor]",
+    archives: Sequence[Path],
     chunk_size: int,
     share_out: bool = False,
 ) -> VerificationResult:
+    from .anchors import check_anchors
+
     # The head is read first and bounds the walk: events committed while we read
     # are not mistaken for rows past the head.
     head = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
@@ -451,7 +516,8 @@ def _verify_chain(
             reaches_head=reaches_head,
             from_sequence=from_sequence,
         )
-        checkpoint_note = check_checkpoint(checkpoint) if checkpoint is not None else ""
+        notes = check_anchors(anchors, head_sequence=head[0] if head else 0, archives=archives)
+        checkpoint_note = "; ".join(notes) if len(notes) < 4 else summary(notes)
     except ChainBroken as broken:
         return VerificationResult(
             ok=False,
@@ -509,6 +575,14 @@ def end_checks(
         return
     if final is not None and final.sequence == head[0] and final.hash != head[1]:
         raise ChainBroken(head[0], f"#{head[0]} does not match the hash held by the chain head")
+    if final is not None and final.sequence == head[0] and final.key_id == PLAIN:
+        # An upgraded trail links an audit_chain_key event right after migrating, so a
+        # chain that ends in a plain link was written (or rewritten) without the key.
+        raise ChainBroken(
+            final.sequence,
+            f"#{final.sequence}, the newest event, has a plain SHA-256 link: the chain "
+            "was rewritten without the chain key (or never switched to keyed links)",
+        )
     # Read the newest sequence before the head: a row committed in between moves the
     # head as well, so only rows no writer accounted for show up as past the head.
     newest_row = AuditEvent.objects.aggregate(newest=Max("sequence"))["newest"]
@@ -521,28 +595,12 @@ def end_checks(
         )
 
 
-def check_checkpoint(checkpoint: "Checkpoint") -> str:
-    """Return a note on the checkpoint; raise ChainBroken if its event is gone or changed."""
-    sequence, expected_hash = checkpoint.sequence, checkpoint.hash
-    row = AuditEvent.objects.filter(sequence=sequence).values_list("hash", flat=True).first()
-    if row is not None:
-        if row != expected_hash:
-            raise ChainBroken(
-                sequence, f"#{sequence} differs from the signed checkpoint (chain rewritten)"
-            )
-        return f"checkpoint #{sequence} of {checkpoint.created_at} matches"
-    oldest = AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True).first()
-    pruned = oldest is not None and sequence < oldest
-    if pruned and any(sequence <= boundary for boundary in prune_boundaries()):
-        # Gone through the retention command, which the chain itself records (and the
-        # walk has checked that the oldest remaining row follows the prune boundary).
-        return f"checkpoint #{sequence} of {checkpoint.created_at} was pruned by retention"
-    before = predecessor(sequence)
-    missing = before.sequence + 1 if before else 1
-    raise ChainBroken(
-        missing,
-        f"#{sequence} from the signed checkpoint is gone: rows from #{missing} were removed",
-    )
+def summary(notes: list[str]) -> str:
+    """Return many checkpoint notes as a count, the files named, and the newest stored one."""
+    files = [note for note in notes if not note.startswith("stored checkpoint")]
+    stored = [note for note in notes if note.startswith("stored checkpoint")]
+    shown = "; ".join([*files, *stored[-1:]])
+    return f"{len(notes)} checkpoints hold: {shown}"
 
 
 # --- Archives ----------------------------------------------------------------
@@ -562,6 +620,7 @@ def archive_rows(path: Path) -> Iterator[tuple]:
                 number += 1
                 document = json.loads(line)
                 document["timestamp"] = parse_canonical_timestamp(document["timestamp"])
+                document.setdefault("key_id", PLAIN)  # archives written before keyed links
                 yield tuple(document[name] for name in ROW_FIELDS)
     except (ValueError, KeyError, TypeError) as error:
         raise ChainBroken(None, f"archive line {number} is not an event: {error}")
@@ -592,7 +651,7 @@ def verify_archive(path: Path) -> VerificationResult:
         if first is None:
             raise ChainBroken(None, "the archive holds no events")
         # The archive's first row follows a link that is not in the file: trust it.
-        walk.previous = Link(first[0] - 1, first[_PREV_HASH], None)
+        walk.previous = Link(first[0] - 1, first[_PREV_HASH], None, first[_KEY_ID])
         walk.walk([first])
         walk.walk(rows)
     except ChainBroken as broken:

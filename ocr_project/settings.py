@@ -76,6 +76,12 @@ def persistent_secret(env_name: str, filename: str) -> str:
 SECRET_KEY = persistent_secret("SECRET_KEY", "secret_key")
 # Separate from SECRET_KEY so rotating one never invalidates the other's signatures.
 AUDIT_SIGNING_KEY = persistent_secret("AUDIT_SIGNING_KEY", "audit_signing_key")
+# The keys the audit chain's links are HMACs under: "newest_id:secret,older_id:secret".
+# The newest links new events, every one verifies. A laptop gets one generated key, id
+# "local". Its own setting, not AUDIT_SIGNING_KEY: see the README (Tamper evidence).
+AUDIT_CHAIN_KEYS = os.environ.get("AUDIT_CHAIN_KEYS", "").strip() or (
+    "local:" + persistent_secret("AUDIT_CHAIN_KEYS", "audit_chain_key")
+)
 
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -93,9 +99,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # audit before django_tasks_db: its db_worker also signs audit checkpoints.
+    "audit",
     "django_tasks_db",
     "axes",
-    "audit",
     "accounts",
     "tasks",
 ]
@@ -324,6 +331,13 @@ AXES_VERBOSE = False
 # --- Audit ------------------------------------------------------------------
 AUDIT_USER_AGENT_MAX_LENGTH = 512
 # Processes verify_audit_chain spreads a long chain over (1: verify in this process).
+# The worker signs the chain head every so many events, or every so many minutes when
+# the chain grew at all (see audit/management/commands/db_worker.py).
+AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))
+AUDIT_CHECKPOINT_EVERY_MINUTES = max(1, env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 5))
+# Optional: a directory (another disk, a mount off this machine) each checkpoint is
+# also written to as checkpoint-<sequence>-<time>.json.
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", "")
 AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
 LOGGING = {

@@ -1,10 +1,14 @@
-"""Run the django-tasks database worker with the OCR heartbeat beside it."""
+"""Run the django-tasks database worker with the OCR heartbeat beside it.
+
+It extends audit's db_worker (not django-tasks-db's own), so the one worker process
+`make run` starts also signs the automatic audit checkpoints.
+"""
 
 import os
 
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
-from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from audit.management.commands.db_worker import Command as DbWorkerCommand
 from tasks.heartbeat import Heartbeat
 from tasks.services import reclaim_stale_tasks
 

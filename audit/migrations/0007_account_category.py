@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0005_user_index_covered_by_user_sequence'),
+        ('audit', '0006_keyed_chain_key_id'),
     ]
 
     operations = [
