@@ -41,6 +41,8 @@ NOT_STAFF = {
     "tasks/<uuid:task_id>/original/",
     "tasks/<uuid:task_id>/retry/",
     "tasks/<uuid:task_id>/delete/",
+    "tasks/<uuid:task_id>/thumbnail.png",
+    "tasks/delete/",
     "accounts/login/",
     "accounts/logout/",
     "accounts/logout-all/",
@@ -192,7 +194,7 @@ def doors(objects, make_user) -> list[Door]:
         # Only answers a well-formed widget query; the refusal of strangers is what counts.
         Door("admin/autocomplete/", "/admin/autocomplete/", "admin", "", 403),
         Door(
-            "admin/^(?P<app_label>auth|token_blacklist|django_tasks_database|axes|audit|tasks)/$",
+            "admin/^(?P<app_label>auth|token_blacklist|audit|django_tasks_database|axes|tasks)/$",
             "/admin/audit/",
             "admin",
             "audit.view_auditevent",
