@@ -109,6 +109,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Inside Locale and Authentication: error pages in the visitor's language, for them.
+    "ocr_project.error_pages.ErrorPageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any view-phase middleware (CSRF) reads the body.
     "tasks.middleware.RequestBodyLimitMiddleware",
