@@ -8,6 +8,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from .events import Category, Outcome
+from .expressions import FoldedUsername
 
 
 class AppendOnlyError(Exception):
@@ -235,6 +236,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["category", "sequence"], name="audit_cat_seq"),
             models.Index(fields=["user", "sequence"], name="audit_user_seq"),
             models.Index(fields=["username", "sequence"], name="audit_username_seq"),
+            # Case-insensitive prefix search on the username (admin search box).
+            models.Index(FoldedUsername("username"), name="audit_username_folded"),
             models.Index(fields=["ip_address", "sequence"], name="audit_ip_seq"),
             models.Index(fields=["request_id"], name="audit_request"),
             models.Index(fields=["resource_type", "resource_id"], name="audit_resource"),

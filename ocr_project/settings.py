@@ -200,6 +200,8 @@ LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# One timestamp format in every language ("2026-11-27 14:47:05 UTC"): ocr_project/formats.
+FORMAT_MODULE_PATH = ["ocr_project.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
