@@ -14,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from ocr_project.openapi_errors import ERROR_COMPONENTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -262,7 +264,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema, plus the error responses each operation can give.
+    "DEFAULT_SCHEMA_CLASS": "ocr_project.openapi.ErrorDocumentingAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("AUTH_THROTTLE_RATE", "30/min")},
@@ -287,6 +290,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The JSON bodies of error responses (ocr_project/openapi.py).
+    "APPEND_COMPONENTS": ERROR_COMPONENTS,
 }
 
 # --- Background tasks -------------------------------------------------------
