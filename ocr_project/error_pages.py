@@ -155,3 +155,10 @@ class ErrorPageMiddleware:
             if header in response.headers:
                 replacement[header] = response[header]
         return replacement
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Answer a refused form (CSRF): the 403 page, saying to reload and try again."""
+    if is_api(request):
+        return api_error(403, f"CSRF verification failed: {reason}")
+    return render(request, "403.html", {"csrf_failed": True}, status=403)

@@ -123,6 +123,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "ocr_project.urls"
+# A refused form gets the site's 403 page, not Django's bare one.
+CSRF_FAILURE_VIEW = "ocr_project.error_pages.csrf_failure"
 
 TEMPLATES = [
     {

@@ -134,3 +134,15 @@ def test_500_answer_needs_no_database_and_keeps_the_layout(rf, path, json):
     else:
         assert '<header class="topbar">' in body(response)
         assert "Something went wrong on our side" in body(response)
+
+
+def test_a_form_sent_without_its_csrf_token_gets_the_styled_403(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.post("/accounts/logout-all/")
+
+    assert response.status_code == 403
+    page = body(response)
+    assert '<header class="topbar">' in page
+    assert "reload the page and send it again" in page
