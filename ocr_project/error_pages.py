@@ -111,18 +111,12 @@ def too_many_requests(request: HttpRequest, response: HttpResponse) -> HttpRespo
     return page
 
 
-def is_json(response: HttpResponse) -> bool:
-    return response.headers.get("Content-Type", "").startswith(
-        ("application/json", "application/problem+json")
-    )
-
-
 def is_html(response: HttpResponse) -> bool:
     return response.headers.get("Content-Type", "").startswith("text/html")
 
 
 class ErrorPageMiddleware:
-    """Make every error under /api/ JSON, and every 429 elsewhere the styled page.
+    """Make Django's error answers under /api/ JSON, and every 429 elsewhere the styled page.
 
     Errors come from many places that know nothing of the other: Django's 405 and CSRF
     refusal, the lockout of django-axes, throttles. Rewriting the finished response here
@@ -139,9 +133,11 @@ class ErrorPageMiddleware:
         if status < 400 or getattr(response, "streaming", False):
             return response
         if is_api(request):
-            if is_json(response):
-                return response
-            return self.as_json(request, response)
+            # Django's own answers (HTML pages, empty 405s) become JSON; a body a DRF
+            # renderer chose (JSON, or plain text for a client that asked for text) stays.
+            if is_html(response) or not response.content:
+                return self.as_json(request, response)
+            return response
         if status == 429 and not is_html(response):
             return too_many_requests(request, response)
         return response

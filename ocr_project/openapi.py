@@ -28,6 +28,11 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         for response in responses.values():
             self.describe_streams(response.get("content") or {})
         declared = [code for code in responses if code.startswith(("4", "5"))]
+        text_results = any(
+            "text/plain" in (response.get("content") or {})
+            for code, response in responses.items()
+            if code.startswith("2")
+        )
         for code in sorted({*self.error_codes(), *declared}):
             existing = responses.get(code)
             if existing is None or not existing.get("content"):
@@ -35,10 +40,11 @@ class ErrorDocumentingAutoSchema(AutoSchema):
                 description = (existing or {}).get("description") or ERROR_DESCRIPTIONS.get(
                     code, "Error."
                 )
-                responses[code] = {
-                    "description": description,
-                    "content": {"application/json": {"schema": schema}},
-                }
+                content = {"application/json": {"schema": schema}}
+                if text_results and code != "400":
+                    # A client that asked for text gets its error as text too.
+                    content["text/plain"] = {"schema": {"type": "string"}}
+                responses[code] = {"description": description, "content": content}
         return dict(sorted(responses.items()))
 
     def describe_streams(self, content: dict) -> None:

@@ -116,6 +116,7 @@ def calls(user, staff, own, theirs, failed) -> list[Call]:
         Call("GET", f"{tasks}/{theirs.pk}", 404, "user"),
         Call("GET", f"{tasks}/{own.pk}", 401),
         Call("GET", f"{tasks}/{theirs.pk}/result", 404, "user"),
+        Call("GET", f"{tasks}/{theirs.pk}/result?format=txt", 404, "user"),
         Call("POST", f"{tasks}/{own.pk}/retry", 400, "user"),
         Call("POST", f"{tasks}/{theirs.pk}/retry", 404, "user"),
         Call("POST", f"{tasks}/{failed.pk}/retry", 202, "user"),

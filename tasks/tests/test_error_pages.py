@@ -114,8 +114,8 @@ def test_api_trailing_slash_mistake_names_the_right_path(staff, client_for):
     assert response.json()["detail"] == "Not found. Did you mean /api/v2/admin/audit-logs?"
 
 
-def test_api_method_not_allowed_from_django_is_json(user, client_for):
-    response = client_for(user).delete("/api/schema/")
+def test_api_method_not_allowed_on_an_html_page_is_json(user, client_for):
+    response = client_for(user).delete("/api/docs/")
 
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
