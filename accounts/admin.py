@@ -1,13 +1,19 @@
 """Django admin for users: listing them is an audited staff action."""
 
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from audit.events import Outcome
 from audit.services import record_event
+
+from .services import UNLOCK_PERMISSION, account_unlock
 
 User = get_user_model()
 admin.site.unregister(User)
@@ -52,3 +58,41 @@ class AuditedUserAdmin(UserAdmin):
                 metadata={"surface": "admin", "filters": dict(request.GET.items())},
             )
         return response
+
+
+# django-axes' attempt records: lifting a lockout here is recorded like on the dashboard.
+if AccessAttempt in admin.site._registry:
+    admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class UnlockingAccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """django-axes' attempt list, whose only way to clear attempts records auth_unlock."""
+
+    actions = ["unlock"]
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        # Bulk delete would lift lockouts without a trace in the audit trail.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # One by one it would be the same untraced unlock; the action does it audited.
+        return False
+
+    @admin.action(description=_("Unlock the selected username + address pairs"))
+    def unlock(self, request, queryset):
+        if not request.user.has_perm(UNLOCK_PERMISSION):
+            raise PermissionDenied
+        pairs = set(queryset.values_list("username", "ip_address"))
+        for username, ip_address in sorted(pairs, key=lambda pair: (pair[0] or "", pair[1] or "")):
+            account_unlock(
+                username=username or "", ip_address=ip_address, actor=request.user, request=request
+            )
+        self.message_user(
+            request,
+            ngettext("Unlocked %(count)d pair.", "Unlocked %(count)d pairs.", len(pairs))
+            % {"count": len(pairs)},
+            messages.SUCCESS,
+        )

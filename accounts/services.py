@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from axes.utils import reset
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -206,3 +207,38 @@ def logout_everywhere(*, request: HttpRequest, user: AbstractBaseUser, method: s
             metadata={"method": method, "scope": "all", **stats},
         )
     return stats
+
+
+# Who may lift a lockout: django-axes' own permission to delete its attempt records,
+# which is what lifting a lockout does; the same check on the dashboard and in the admin.
+UNLOCK_PERMISSION = "axes.delete_accessattempt"
+
+
+def account_unlock(
+    *,
+    username: str,
+    ip_address: str | None,
+    actor: AbstractBaseUser,
+    request: HttpRequest | None = None,
+) -> int:
+    """Lift django-axes' lockout of a username (from one address, or all); return rows cleared.
+
+    Recorded as auth_unlock whether or not a lock was still in place: staff asked.
+    """
+    with transaction.atomic():
+        # Both given: only that pair, as AXES_LOCKOUT_PARAMETERS locks username + IP.
+        cleared = reset(ip=ip_address or None, username=username)
+        record_event(
+            event_type="auth_unlock",
+            user=actor,
+            request=request,
+            resource_type="user",
+            resource_id=username[:64],
+            message=f"Unlocked {username}" + (f" from {ip_address}" if ip_address else ""),
+            metadata={
+                "unlocked_username": username,
+                "unlocked_ip_address": ip_address or "",
+                "attempts_cleared": cleared,
+            },
+        )
+    return cleared

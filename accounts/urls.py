@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("logout-all/", views.logout_all, name="logout_all"),
+    path("unlock/", views.unlock_account, name="unlock"),
     path(
         "password/",
         auth_views.PasswordChangeView.as_view(

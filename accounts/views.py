@@ -1,14 +1,17 @@
 """Server-rendered account pages: the parts Django's auth views do not cover."""
 
+from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .services import logout_everywhere
+from .services import UNLOCK_PERMISSION, account_unlock, logout_everywhere
 
 
 @require_POST
@@ -26,3 +29,24 @@ def logout_all(request: HttpRequest) -> HttpResponse:
         % {"sessions": stats["sessions_ended"], "tokens": stats["tokens_revoked"]},
     )
     return redirect("accounts:login")
+
+
+class UnlockForm(forms.Form):
+    username = forms.CharField(max_length=255)
+    ip_address = forms.GenericIPAddressField(required=False, unpack_ipv4=True)
+
+
+@require_POST
+@staff_member_required
+@permission_required(UNLOCK_PERMISSION, raise_exception=True)
+def unlock_account(request: HttpRequest) -> HttpResponse:
+    """Lift a login lockout (username, optionally one address); back to the dashboard."""
+    form = UnlockForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Nothing unlocked: give a username (and a valid IP address)."))
+        return redirect("dashboard")
+    username = form.cleaned_data["username"]
+    ip_address = form.cleaned_data["ip_address"] or None
+    account_unlock(username=username, ip_address=ip_address, actor=request.user, request=request)
+    messages.success(request, _("%(username)s can log in again.") % {"username": username})
+    return redirect(f"{reverse('dashboard')}#locked-now")

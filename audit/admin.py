@@ -9,18 +9,24 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import DataError, NotSupportedError, OperationalError, connection, transaction
-from django.db.models import Lookup, Q
+from django.db.models import Lookup, Q, Value
 from django.db.models.sql.where import AND, WhereNode
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from .admin_filters import READ_EVENT_TYPES, ReadsOfTheLogFilter, UsernameFilter
 from .client import valid_ip
 from .events import EVENT_CATEGORIES, RESOURCE_TYPES
 from .export import csv_lines, rows
+from .expressions import LAST_CHARACTER, FoldedUsername
 from .models import AuditEvent, bound_by_sequence
 from .services import record_event
+
+# The message column shows this many characters; the change page shows it whole.
+MESSAGE_CHARS = 80
 
 
 def only_sequence_bounds(where: WhereNode) -> bool:
@@ -40,30 +46,59 @@ def only_sequence_bounds(where: WhereNode) -> bool:
     return True
 
 
+def is_reads_exclusion(node) -> bool:
+    """Return True for the WHERE that ReadsOfTheLogFilter adds: NOT (event_type IN reads)."""
+    if not (isinstance(node, WhereNode) and node.negated and len(node.children) == 1):
+        return False
+    [lookup] = node.children
+    return (
+        isinstance(lookup, Lookup)
+        and lookup.lookup_name == "in"
+        and getattr(getattr(lookup.lhs, "target", None), "name", None) == "event_type"
+        and set(lookup.rhs) == set(READ_EVENT_TYPES)
+    )
+
+
 class EstimatedCountPaginator(Paginator):
     """A paginator that never runs COUNT(*) over the whole table.
 
     Unfiltered, or bounded only by sequence numbers (a date drill-down, see
     SequenceBoundChangeList), the count is the newest sequence number minus the oldest:
     exact, because the chain has no gaps (retention prunes only the oldest rows).
+    The default listing hides reads of the log: its count is that minus the reads in
+    the range, a range of the (event_type, sequence) index.
     Other filters fall back to a real count, which the indexes keep cheap.
     """
 
     @cached_property
     def count(self) -> int:
-        if self.is_whole_chain():
+        if self.is_whole_chain(allow_hidden_reads=True):
             newest, oldest = self.sequence_bounds()
-            return 0 if newest is None else newest - oldest + 1
+            if newest is None:
+                return 0
+            whole = newest - oldest + 1
+            if self.is_whole_chain():
+                return whole
+            reads = self.object_list.model.objects.filter(
+                event_type__in=READ_EVENT_TYPES, sequence__gte=oldest, sequence__lte=newest
+            )
+            return whole - reads.count()
         return super().count
 
-    def is_whole_chain(self) -> bool:
+    def is_whole_chain(self, *, allow_hidden_reads: bool = False) -> bool:
         """Return True for the listing of every event in a sequence range, newest first."""
         query = self.object_list.query
         newest_first = bool(query.order_by) and query.order_by[0] == "-sequence"
-        return newest_first and only_sequence_bounds(query.where)
+        where = query.where
+        if allow_hidden_reads and any(is_reads_exclusion(child) for child in where.children):
+            where = where.clone()
+            where.children = [child for child in where.children if not is_reads_exclusion(child)]
+        return newest_first and only_sequence_bounds(where)
 
     @cached_property
     def _bounds(self) -> tuple[int | None, int | None]:
+        # With reads hidden, the newest and oldest events shown: every read between them
+        # is subtracted by count, none outside them is in the range.
         sequences = self.object_list.values_list("sequence", flat=True)
         newest = sequences.order_by("-sequence").first()
         oldest = sequences.order_by("sequence").first()
@@ -77,7 +112,7 @@ class EstimatedCountPaginator(Paginator):
 
         Sequence numbers have no gaps (the chain forbids them), so page n of the
         newest-first listing starts at newest - (n - 1) * per_page: an index seek
-        instead of skipping n * per_page rows.
+        instead of skipping n * per_page rows. With reads hidden, pages are OFFSET.
         """
         number = self.validate_number(number)
         if not self.is_whole_chain():
@@ -182,12 +217,22 @@ class AuditEventAdmin(admin.ModelAdmin):
         "ip_address",
         "resource_type",
         "resource_id",
+        "short_message",
     )
-    list_filter = (EventTypeFilter, "category", "outcome", ("timestamp", TimestampListFilter))
+    list_filter = (
+        ReadsOfTheLogFilter,
+        UsernameFilter,
+        EventTypeFilter,
+        "category",
+        "outcome",
+        ("timestamp", TimestampListFilter),
+    )
     # Searched exactly (get_search_results): the admin's own "=" lookups are
     # case-insensitive, which no index answers at a million rows.
     search_fields = ("username", "ip_address", "resource_id", "request_id")
-    search_help_text = _("Exact username, IP address, resource id or request id.")
+    search_help_text = _(
+        "Start of a username (any case), or an exact IP address, resource id or request id."
+    )
     date_hierarchy = "timestamp"
     ordering = ("-sequence",)
     show_full_result_count = False
@@ -206,15 +251,28 @@ class AuditEventAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        match = (
-            Q(username=term)
-            | Q(request_id=term)
-            | Q(resource_type__in=RESOURCE_TYPES, resource_id=term)
+        # Usernames by case-insensitive prefix ("ali" finds "Alice"), as a range of the
+        # audit_username_folded index; the other keys exactly, each by its own index.
+        queryset = queryset.alias(folded_username=FoldedUsername("username"))
+        match = Q(
+            folded_username__gte=FoldedUsername(Value(term)),
+            folded_username__lt=FoldedUsername(Value(term + LAST_CHARACTER)),
         )
+        exact = [Q(request_id=term), Q(resource_type__in=RESOURCE_TYPES, resource_id=term)]
         address = valid_ip(term)
         if address:
-            match |= Q(ip_address=address)
+            exact.append(Q(ip_address=address))
+        # Only exact keys that occur join the OR: each check is one index lookup, and a
+        # username search stays a single range the index covers (an OR of index scans
+        # reads every matching row: 10 s instead of 0.5 s for 75,000 matches at 1M rows).
+        for key in exact:
+            if AuditEvent.objects.filter(key).exists():
+                match |= key
         return queryset.filter(match), False
+
+    @admin.display(description=_("message"), ordering=None)
+    def short_message(self, event: AuditEvent) -> str:
+        return Truncator(event.message).chars(MESSAGE_CHARS)
 
     def has_add_permission(self, request) -> bool:
         return False

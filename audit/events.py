@@ -22,6 +22,7 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "auth_logout": Category.AUTHENTICATION,
     "auth_token_refresh": Category.AUTHENTICATION,
     "auth_lockout": Category.AUTHENTICATION,
+    "auth_unlock": Category.AUTHENTICATION,
     "access_denied": Category.AUTHENTICATION,
     "task_create": Category.TASK,
     "task_process": Category.TASK,

@@ -77,3 +77,25 @@ def values_as_text(
         .values_list(*(as_text.get(name, name) for name in columns))
         .iterator(chunk_size=chunk_size)
     )
+
+
+class FoldedUsername(Func):
+    """A username folded to lower case, compared byte by byte: the key of prefix search.
+
+    PostgreSQL collates text by the database's locale, in which a range of strings is
+    not a range of prefixes; "C" collation orders by code point, as SQLite does, so
+    `key >= 'ali' AND key < 'ali' || U+10FFFF` is exactly "starts with ali" and an
+    index on the same expression answers it (audit_username_folded). Both sides are
+    folded by the database, so they agree on what lower case is.
+    """
+
+    function = "LOWER"
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = super().as_sql(compiler, connection, **extra_context)
+        return f'({sql} COLLATE "C")', params
+
+
+# Sorts after every character a username holds: the upper end of a prefix range.
+LAST_CHARACTER = "\U0010ffff"

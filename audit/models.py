@@ -8,6 +8,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from .events import Category, Outcome
+from .expressions import FoldedUsername
 
 
 class AppendOnlyError(Exception):
@@ -239,6 +240,15 @@ class AuditEvent(models.Model):
             models.Index(fields=["category", "sequence"], name="audit_cat_seq"),
             models.Index(fields=["user", "sequence"], name="audit_user_seq"),
             models.Index(fields=["username", "sequence"], name="audit_username_seq"),
+            # Case-insensitive prefix search on the username (admin search box).
+            # event_type and sequence make it covering: a prefix with many matches is
+            # counted, filtered (reads hidden) and ordered from the index alone.
+            models.Index(
+                FoldedUsername("username"),
+                F("event_type"),
+                F("sequence"),
+                name="audit_username_folded",
+            ),
             models.Index(fields=["ip_address", "sequence"], name="audit_ip_seq"),
             models.Index(fields=["request_id"], name="audit_request"),
             models.Index(fields=["resource_type", "resource_id"], name="audit_resource"),

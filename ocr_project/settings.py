@@ -14,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from ocr_project.openapi_errors import ERROR_COMPONENTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -116,7 +118,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Sees every response to a signed-in user: records refusals as access_denied.
+    # Inside Locale and Authentication: error pages in the visitor's language, for them.
+    "ocr_project.error_pages.ErrorPageMiddleware",
+    # Sees every response to a signed-in user (inside the error pages, so it sees the
+    # refusal as the view gave it): records refusals as access_denied.
     "audit.middleware.AccessDeniedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any view-phase middleware (CSRF) reads the body.
@@ -130,6 +135,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "ocr_project.urls"
+# A refused form gets the site's 403 page, not Django's bare one.
+CSRF_FAILURE_VIEW = "ocr_project.error_pages.csrf_failure"
 
 TEMPLATES = [
     {
@@ -209,6 +216,8 @@ LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# One timestamp format in every language ("2026-11-27 14:47:05 UTC"): ocr_project/formats.
+FORMAT_MODULE_PATH = ["ocr_project.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -269,7 +278,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema, plus the error responses each operation can give.
+    "DEFAULT_SCHEMA_CLASS": "ocr_project.openapi.ErrorDocumentingAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # Password logins per client address (form, admin and API share it); refreshes per
@@ -300,6 +310,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # The JSON bodies of error responses (ocr_project/openapi.py).
+    "APPEND_COMPONENTS": ERROR_COMPONENTS,
 }
 
 # --- Background tasks -------------------------------------------------------

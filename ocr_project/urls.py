@@ -38,6 +38,10 @@ api_v2 = [
     path("", include("tasks.api_urls")),
 ]
 
+handler403 = "ocr_project.error_pages.permission_denied"
+handler404 = "ocr_project.error_pages.page_not_found"
+handler500 = "ocr_project.error_pages.server_error"
+
 urlpatterns = [
     path("", include("tasks.urls")),
     path("accounts/", include("accounts.urls")),

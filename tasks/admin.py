@@ -6,11 +6,13 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
+from .cleanup import CLEANUP_PERMISSION, cleanup_cutoff, cleanup_tasks, orphan_files
 from .models import OcrPage, OcrTask
+from .selectors import cleanup_plan
 
 
 class OcrPageInline(admin.TabularInline):
@@ -41,6 +43,9 @@ class CleanupForm(forms.Form):
         label=gettext_lazy("Dry run"),
         help_text=gettext_lazy("Only count what would be deleted."),
     )
+    # Set by the confirmation page: "yes" and the moment its listing was made.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    as_of = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
 
 @admin.register(OcrTask)
@@ -83,26 +88,60 @@ class OcrTaskAdmin(admin.ModelAdmin):
         return custom + urls
 
     def cleanup_view(self, request):
-        """Clean up old tasks: a form, then the statistics."""
+        """Clean up old tasks: a form, a confirmation listing what will go, the statistics.
+
+        A real run (dry run unticked) first shows Django admin's "Are you sure?" page;
+        only its "Yes" deletes, and only tasks created before the moment it listed.
+        """
         if not request.user.has_perm(CLEANUP_PERMISSION):
             # The same permission the cleanup API asks for; a 403 is recorded as access_denied.
             raise PermissionDenied
         stats = None
         form = CleanupForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if not data["dry_run"] and not data["confirmed"]:
+                return self.cleanup_confirmation(request, older_than_days=data["older_than_days"])
             stats = cleanup_tasks(
-                older_than_days=form.cleaned_data["older_than_days"],
-                dry_run=form.cleaned_data["dry_run"],
+                older_than_days=data["older_than_days"],
+                dry_run=data["dry_run"],
                 actor=request.user,
                 request=request,
                 via="admin",
+                as_of=data["as_of"],
             )
+            # Back with "Dry run" ticked: the next click never deletes by accident.
+            form = CleanupForm(initial={"older_than_days": data["older_than_days"]})
         context = {
-            **self.admin_site.each_context(request),
+            **self.cleanup_context(request),
             "title": _("Clean up old tasks"),
             "form": form,
             "stats": stats,
-            "opts": self.model._meta,
-            "changelist_url": reverse("admin:tasks_ocrtask_changelist"),
         }
         return TemplateResponse(request, "admin/tasks/ocrtask/cleanup.html", context)
+
+    def cleanup_confirmation(self, request, *, older_than_days: int) -> TemplateResponse:
+        """Return the "Are you sure?" page: whose tasks and files a real run deletes."""
+        as_of = timezone.now()
+        created_before = cleanup_cutoff(older_than_days=older_than_days, as_of=as_of)
+        plan = cleanup_plan(created_before=created_before)
+        context = {
+            **self.cleanup_context(request),
+            "title": _("Are you sure?"),
+            "plan": plan,
+            "total_tasks": sum(row["tasks"] for row in plan),
+            "total_files": sum(row["files"] for row in plan),
+            "orphans": len(orphan_files(grace_seconds=settings.OCR_ORPHAN_GRACE_SECONDS)),
+            "created_before": created_before,
+            "older_than_days": older_than_days,
+            "as_of": as_of.isoformat(),
+        }
+        return TemplateResponse(request, "admin/tasks/ocrtask/cleanup_confirm.html", context)
+
+    def cleanup_context(self, request) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "changelist_url": reverse("admin:tasks_ocrtask_changelist"),
+            "cleanup_url": reverse("admin:tasks_ocrtask_cleanup"),
+        }

@@ -185,8 +185,12 @@ def horizontal_bar_chart(
     value_format: ValueFormat = whole,
     width: int = WIDTH,
     empty_text: str = "No data",
+    links: Sequence[str | None] | None = None,
 ) -> SafeString:
-    """Return an SVG chart with one labelled horizontal bar per (label, value) row."""
+    """Return an SVG chart with one labelled horizontal bar per (label, value) row.
+
+    With `links`, each row (label, bar and value) links to the URL at its index.
+    """
     row_height = 24
     label_width = 170.0
     left, right = label_width + 8, width - 40.0
@@ -210,6 +214,9 @@ def horizontal_bar_chart(
     for index, (label, value) in enumerate(rows):
         y = top + index * row_height
         bar = value * scale
+        link = links[index] if links else None
+        if link:
+            parts.append(f'<a href="{escape(link)}">')
         parts.append(
             _text(label_width, y + row_height / 2 + 4, _shorten(label, 26), anchor="end", css="row")
         )
@@ -221,6 +228,8 @@ def horizontal_bar_chart(
         parts.append(
             _text(left + bar + 6, y + row_height / 2 + 4, value_format(value), css="value")
         )
+        if link:
+            parts.append("</a>")
     parts.append(
         f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{top:.1f}" y2="{bottom:.1f}" '
         f'stroke="{AXIS_COLOUR}" stroke-width="1"/>'

@@ -2,7 +2,7 @@
 
 import time
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -74,6 +74,16 @@ def stale_upload_temp_files(*, grace_seconds: int) -> list[Path]:
     ]
 
 
+def cleanup_cutoff(*, older_than_days: int, as_of: datetime | None = None) -> datetime:
+    """Return the creation time before which tasks are old: N days before `as_of`.
+
+    `as_of` is when a confirmation page listed what would go; a later run deletes no task
+    that page did not count. It is never later than now.
+    """
+    now = timezone.now()
+    return min(as_of or now, now) - timedelta(days=older_than_days)
+
+
 def cleanup_tasks(
     *,
     older_than_days: int,
@@ -81,6 +91,7 @@ def cleanup_tasks(
     actor: AbstractBaseUser | None,
     request: HttpRequest | None = None,
     via: str = "api",
+    as_of: datetime | None = None,
 ) -> CleanupStats:
     """Delete tasks created more than N days ago and orphaned files; return statistics.
 
@@ -90,7 +101,7 @@ def cleanup_tasks(
     if older_than_days < 0:
         raise ValueError("older_than_days must be zero or more.")
     stats = CleanupStats(older_than_days=older_than_days, dry_run=dry_run)
-    cutoff = timezone.now() - timedelta(days=older_than_days)
+    cutoff = cleanup_cutoff(older_than_days=older_than_days, as_of=as_of)
     old = OcrTask.objects.filter(created_at__lt=cutoff)
     root = Path(settings.MEDIA_ROOT)
     orphans = orphan_files(grace_seconds=settings.OCR_ORPHAN_GRACE_SECONDS)

@@ -17,10 +17,14 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from accounts.selectors import locked_accounts
+from accounts.services import UNLOCK_PERMISSION
 from audit.events import Category, Outcome
 from audit.models import AuditEvent, ChainHead
 from audit.permissions import staff_page
@@ -121,11 +125,46 @@ def login_totals(window: Window) -> dict[str, int]:
 
 def recent_lockouts(window: Window) -> list[dict[str, Any]]:
     """Return the newest lockouts in the window: when, who, from where, after how many."""
-    return list(
+    rows = list(
         AuditEvent.objects.filter(event_type="auth_lockout", timestamp__gte=window.since)
         .order_by("-timestamp")
-        .values("sequence", "timestamp", "username", "ip_address", "metadata")[:LOCKOUT_ROWS]
+        .values("pk", "sequence", "timestamp", "username", "ip_address", "metadata")[:LOCKOUT_ROWS]
     )
+    for row in rows:
+        row["url"] = reverse("admin:audit_auditevent_change", args=[row["pk"]])
+    return rows
+
+
+def audit_list_url(window: Window, **filters: str) -> str:
+    """Return the admin audit list filtered to the window and these filters."""
+    # str(datetime) is the form the admin's date filter reads back: "2026-10-29 00:00:00+00:00".
+    query = {**filters, "timestamp__gte": str(window.since)}
+    return f"{reverse('admin:audit_auditevent_changelist')}?{urlencode(query)}"
+
+
+def dashboard_links(window: Window) -> dict[str, str]:
+    """Return the audit list URL behind each total on the dashboard."""
+    failed = {"event_type__exact": "auth_login", "outcome__exact": Outcome.FAILURE.value}
+    done = {"event_type__exact": "task_complete"}
+    return {
+        # Every event, reads of the log included, as the total counts them.
+        "events": audit_list_url(window, reads="shown"),
+        "failed_logins": audit_list_url(window, **failed),
+        "lockouts": audit_list_url(window, event_type__exact="auth_lockout"),
+        "tasks_completed": audit_list_url(window, **done, outcome__exact="success"),
+        "tasks_failed": audit_list_url(window, **done, outcome__exact="failure"),
+    }
+
+
+def failed_login_links(window: Window, field: str, rows: list[tuple[str, int]]) -> list:
+    """Return the audit list URL of each row's failed logins (None for a blank value)."""
+    failed = {"event_type__exact": "auth_login", "outcome__exact": Outcome.FAILURE.value}
+    # An address is found by the search box (exactly); a username by the user filter.
+    parameter = "q" if field == "ip_address" else "username"
+    return [
+        audit_list_url(window, **failed, **{parameter: value}) if value else None
+        for value, _ in rows
+    ]
 
 
 def ocr_outcomes_by_day(window: Window) -> dict[tuple[date, str], dict[str, float]]:
@@ -216,6 +255,8 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
 
     by_ip = failed_logins_by("ip_address", window)
     by_username = failed_logins_by("username", window)
+    ip_links = failed_login_links(window, "ip_address", by_ip)
+    username_links = failed_login_links(window, "username", by_username)
     totals = login_totals(window)
 
     outcomes = ocr_outcomes_by_day(window)
@@ -254,7 +295,11 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
             x_label=_("Day"),
             empty_text=_("No events in this period"),
         ),
-        "failed_by_ip": [(ip or _("unknown"), count) for ip, count in by_ip],
+        "links": dashboard_links(window),
+        "failed_by_ip": [
+            (ip or _("unknown"), count, link)
+            for (ip, count), link in zip(by_ip, ip_links, strict=True)
+        ],
         "failed_by_ip_chart": horizontal_bar_chart(
             chart_id="failed-ip",
             title=_("Failed logins by IP address"),
@@ -263,8 +308,12 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
             width=PAIRED_CHART_WIDTH,
             x_label=_("Failed logins"),
             empty_text=_("No failed logins"),
+            links=ip_links,
         ),
-        "failed_by_username": [(name or _("(blank)"), count) for name, count in by_username],
+        "failed_by_username": [
+            (name or _("(blank)"), count, link)
+            for (name, count), link in zip(by_username, username_links, strict=True)
+        ],
         "failed_by_username_chart": horizontal_bar_chart(
             chart_id="failed-username",
             title=_("Failed logins by username"),
@@ -273,6 +322,7 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
             width=PAIRED_CHART_WIDTH,
             x_label=_("Failed logins"),
             empty_text=_("No failed logins"),
+            links=username_links,
         ),
         "lockouts": recent_lockouts(window),
         "lockout_rows": LOCKOUT_ROWS,
@@ -316,6 +366,8 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Show the staff dashboard, and record that the audit data was viewed."""
     context = dashboard_context(refresh_verdict=request.GET.get("verify") == "1")
+    context["locked_now"] = locked_accounts()
+    context["can_unlock"] = request.user.has_perm(UNLOCK_PERMISSION)
     record_event(
         event_type="audit_view",
         user=request.user,

@@ -1,5 +1,8 @@
 """Read OCR tasks. Users only ever see their own."""
 
+from datetime import datetime
+
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import BooleanField, Case, IntegerField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
@@ -124,3 +127,18 @@ def task_result_document(task: OcrTask) -> dict:
 def turned_page(task: OcrTask, *, index: int) -> OcrPage | None:
     """Return page `index` if it was turned before it was read (its image is stored)."""
     return task.pages.filter(index=index).exclude(image="").first()
+
+
+def cleanup_plan(*, created_before: datetime) -> list[dict]:
+    """Return, per owner, how many tasks and stored files a cleanup would delete.
+
+    Rows are {"username", "tasks", "files"}, most tasks first; a task whose file is
+    already gone counts as a task but not a file, as the cleanup's statistics do.
+    """
+    by_owner: dict[str, dict] = {}
+    old = OcrTask.objects.filter(created_at__lt=created_before)
+    for username, name in old.values_list("owner__username", "file").iterator(chunk_size=2000):
+        row = by_owner.setdefault(username, {"username": username, "tasks": 0, "files": 0})
+        row["tasks"] += 1
+        row["files"] += bool(name) and default_storage.exists(name)
+    return sorted(by_owner.values(), key=lambda row: (-row["tasks"], row["username"]))

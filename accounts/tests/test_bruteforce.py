@@ -331,3 +331,24 @@ def test_behind_one_proxy_the_right_most_forwarded_address_is_the_key(user, sett
 
     assert same_client.status_code == 429
     assert other_client.status_code == 401
+
+
+def test_staff_unlock_from_the_axes_admin_is_recorded_and_bulk_delete_is_gone(staff, settings):
+    fail_until_locked(session_login, settings, staff.username, ATTACKER)
+    other = at(ELSEWHERE)
+    other.force_login(staff)
+    changelist = "/admin/axes/accessattempt/"
+    attempt = AccessAttempt.objects.get(username=staff.username)
+
+    page = other.get(changelist)
+    response = other.post(
+        changelist, {"action": "unlock", "_selected_action": [attempt.pk]}, follow=True
+    )
+
+    assert "delete_selected" not in page.content.decode()
+    assert response.status_code == 200
+    assert not AccessAttempt.objects.filter(username=staff.username).exists()
+    [event] = AuditEvent.objects.filter(event_type="auth_unlock")
+    assert event.metadata["unlocked_username"] == staff.username
+    assert event.metadata["unlocked_ip_address"] == ATTACKER
+    assert session_ok(session_login(at(ATTACKER), staff.username, PASSWORD))

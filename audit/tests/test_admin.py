@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -192,3 +193,49 @@ def test_staff_without_permission_are_refused(client_for, make_user, events):
     response = client_for(make_user(staff=True)).get(CHANGELIST)
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(event_type="audit_view").exists()
+
+
+def test_reads_of_the_log_are_hidden_by_default_behind_a_toggle_and_still_recorded(
+    admin_client,
+):
+    from audit.services import record_event
+
+    record_event(event_type="auth_login", username="alice", resource_type="user")
+    admin_client.get("/admin/audit/auditevent/")  # an audit_view, recorded
+
+    default = admin_client.get("/admin/audit/auditevent/")
+    shown = admin_client.get("/admin/audit/auditevent/", {"reads": "shown"})
+
+    types = {event.event_type for event in default.context["cl"].result_list}
+    assert "audit_view" not in types and "auth_login" in types
+    assert default.context["cl"].result_count == len(default.context["cl"].result_list)
+    assert "audit_view" in {event.event_type for event in shown.context["cl"].result_list}
+    assert "?reads=shown" in default.content.decode()
+    assert AuditEvent.objects.filter(event_type="audit_view").count() == 3
+
+
+def test_user_filter_is_a_searchable_field_with_suggestions(admin_client, make_user):
+    from audit.services import record_event
+
+    make_user(username="bob")
+    record_event(event_type="auth_login", username="bob", resource_type="user")
+    record_event(event_type="auth_login", username="alice", resource_type="user")
+
+    page = admin_client.get("/admin/audit/auditevent/", {"username": "bob"})
+
+    body = page.content.decode()
+    assert [event.username for event in page.context["cl"].result_list] == ["bob"]
+    assert 'list="username-suggestions"' in body and '<option value="bob">' in body
+
+
+def test_audit_list_shows_the_message_and_seconds_with_the_zone(admin_client):
+    from audit.services import record_event
+
+    record_event(
+        event_type="admin_cleanup", username="root", resource_type="task", message="Cleanup done"
+    )
+
+    body = admin_client.get("/admin/audit/auditevent/").content.decode()
+
+    assert '<td class="field-short_message">Cleanup done</td>' in body
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", body)

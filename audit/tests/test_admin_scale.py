@@ -42,11 +42,16 @@ def events(request, db, monkeypatch):
 
 
 def uncapped_counts(queries) -> list[str]:
-    """Return the COUNT queries that could read the whole table (no LIMIT inside)."""
+    """Return the COUNT queries that could read the whole table (no LIMIT inside).
+
+    The count of the reads of the log the default listing hides reads only their range
+    of the (event_type, sequence) index, not the table.
+    """
+    reads_only = """WHERE ("audit_auditevent"."event_type" IN ('audit_view', 'audit_export')"""
     return [
         q["sql"]
         for q in queries.captured_queries
-        if "COUNT(" in q["sql"].upper() and "LIMIT" not in q["sql"]
+        if "COUNT(" in q["sql"].upper() and "LIMIT" not in q["sql"] and reads_only not in q["sql"]
     ]
 
 
@@ -93,23 +98,25 @@ def test_deep_pages_of_the_whole_chain_seek_by_sequence(events, admin_client, mo
     newest_first = list(AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True))
 
     with CaptureQueriesContext(connection) as queries:
-        response = admin_client.get(URL, {"p": "3"})
+        response = admin_client.get(URL, {"p": "3", "reads": "shown"})
 
     shown = [event.sequence for event in response.context["cl"].result_list]
     assert shown == newest_first[4:6]
     assert not [q for q in queries.captured_queries if " OFFSET " in q["sql"].upper()]
 
 
-def test_search_is_exact_and_finds_each_kind_of_key(events, admin_client):
+def test_search_finds_username_prefixes_in_any_case_and_other_keys_exactly(events, admin_client):
     event = AuditEvent.objects.get(username="user2")
 
-    by_name = admin_client.get(URL, {"q": "user2"}).context["cl"].result_list
+    by_name = admin_client.get(URL, {"q": "USER2"}).context["cl"].result_list
     by_request = admin_client.get(URL, {"q": event.request_id or "none"}).context["cl"]
-    partial = admin_client.get(URL, {"q": "user"}).context["cl"].result_list
+    prefix = admin_client.get(URL, {"q": "Use"}).context["cl"].result_list
+    inside = admin_client.get(URL, {"q": "ser"}).context["cl"].result_list
 
     assert [row.pk for row in by_name] == [event.pk]
     assert by_request.result_list is not None
-    assert list(partial) == []
+    assert sorted(row.username for row in prefix) == [f"user{n}" for n in range(7)]
+    assert list(inside) == []
 
 
 def test_period_starts_of_a_filtered_list_match_djangos_distinct_dates(events):
@@ -240,7 +247,9 @@ def test_a_search_that_matches_little_reads_its_rows_instead_of_walking_the_chai
     walks = [
         q["sql"]
         for q in queries.captured_queries
-        if "'nobody'" in q["sql"] and q["sql"].rstrip().endswith("LIMIT 1")
+        if "'nobody'" in q["sql"]
+        and "ORDER BY" in q["sql"]
+        and q["sql"].rstrip().endswith("LIMIT 1")
     ]
     assert walks == []
 

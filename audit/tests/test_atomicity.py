@@ -263,7 +263,10 @@ def test_cleanup_deletes_nothing_when_its_audit_event_fails(
             content_type="application/json",
         )
     else:
-        response = client.post("/admin/tasks/ocrtask/cleanup/", {"older_than_days": 30})
+        # The confirmed real run: without "confirmed" the admin only asks "Are you sure?".
+        response = client.post(
+            "/admin/tasks/ocrtask/cleanup/", {"older_than_days": 30, "confirmed": "on"}
+        )
 
     assert response.status_code == 500
     assert OcrTask.objects.filter(pk=old.pk).exists()

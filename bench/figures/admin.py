@@ -10,7 +10,7 @@ TARGET_MS = 300
 
 
 def admin_urls(ctx: Context) -> dict[str, str]:
-    """Return {case: URL} of the changelist: unfiltered, filtered, drilled by date, searched."""
+    """Return {case: URL} of the changelist: default, filtered, drilled by date, searched."""
     middle = datetime.fromisoformat(ctx.seed.first_timestamp)
     last = datetime.fromisoformat(ctx.seed.last_timestamp)
     middle = middle + (last - middle) / 2
@@ -24,6 +24,17 @@ def admin_urls(ctx: Context) -> dict[str, str]:
     }
 
 
+def people_urls(ctx: Context) -> dict[str, str]:
+    """Return {case: URL} of what people do in the audit list (issue 14), ours only."""
+    return {
+        "reads shown (toggle)": f"{CHANGELIST}?reads=shown",
+        "user filter username=<user>": f"{CHANGELIST}?username=user0001",
+        # Ten of 2,000 users; typed in another case than stored.
+        "searched q=USER001 (prefix, any case)": f"{CHANGELIST}?q=USER001",
+        "searched q=zzz (prefix, no match)": f"{CHANGELIST}?q=zzz",
+    }
+
+
 def get_ok(client, url: str):
     response = client.get(url)
     assert response.status_code == 200, (url, response.status_code, response.content[:300])
@@ -32,7 +43,7 @@ def get_ok(client, url: str):
 
 def run(ctx: Context) -> None:
     client = ctx.staff_client()
-    for case, url in admin_urls(ctx).items():
+    for case, url in {**admin_urls(ctx), **people_urls(ctx)}.items():
         series = interleaved(
             {"admin": lambda n, u=url: get_ok(client, u)},
             repeats=max(5, ctx.repeats // 2),

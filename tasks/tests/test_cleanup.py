@@ -2,6 +2,7 @@
 
 import io
 import os
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from tasks.cleanup import cleanup_tasks
@@ -251,14 +253,20 @@ def test_admin_cleanup_page(
 
     form = admin.get(url)
     dry = admin.post(url, {"older_than_days": 30, "dry_run": "on"})
+    confirmation = admin.post(url, {"older_than_days": 30})
+    assert OcrTask.objects.count() == 3
+    as_of = re.search(r'name="as_of" value="([^"]+)"', confirmation.content.decode()).group(1)
     with django_capture_on_commit_callbacks(execute=True):
-        done = admin.post(url, {"older_than_days": 30})
+        done = admin.post(url, {"older_than_days": 30, "confirmed": "on", "as_of": as_of})
 
     assert form.status_code == 200
     assert 'name="older_than_days"' in form.content.decode()
     assert "Dry run: would delete" in dry.content.decode()
     assert f"({scene['stats']['bytes_freed']})" in dry.content.decode()
     assert "<h2>Deleted</h2>" in done.content.decode()
+    # Back with "Dry run" ticked and the same age.
+    assert re.search(r'name="dry_run"[^>]* checked', done.content.decode())
+    assert 'name="older_than_days" value="30"' in done.content.decode()
     assert stored_files() == [scene["recent"].file.name]
     assert [event.metadata["via"] for event in audit_events("admin_cleanup")] == [
         "admin",
@@ -302,3 +310,41 @@ def test_cleanup_sweeps_upload_spool_files_a_killed_worker_left(
 
     assert (stats.temp_files_deleted, stats.bytes_freed) == (1, 100)
     assert sorted(path.name for path in spool.iterdir()) == ["live.upload"]
+
+
+def test_admin_real_cleanup_asks_first_listing_whose_tasks_and_files_go(
+    scene, staff, user, other_user, client_for, stored_files
+):
+    before = stored_files()
+
+    page = client_for(staff).post("/admin/tasks/ocrtask/cleanup/", {"older_than_days": 30})
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Are you sure? 2 tasks created before" in body
+    # One row per owner: tasks, stored files (the other user's file is already gone).
+    plan = re.search(r'<table id="cleanup-plan">(.*?)</table>', body, re.S).group(1)
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td></tr>", plan)
+    assert sorted(rows) == sorted([(user.username, "1", "1"), (other_user.username, "1", "0")])
+    assert "2 orphaned files" in body
+    assert '<ol class="breadcrumbs">' in body
+    assert OcrTask.objects.count() == 3
+    assert stored_files() == before
+
+
+def test_confirmed_cleanup_spares_tasks_that_aged_after_the_listing(scene, staff, client_for):
+    # The page listed tasks older than 30 days two days ago: the 31-day-old task was
+    # 29 days old then and was not listed, so the "Yes" does not delete it.
+    client_for(staff).post(
+        "/admin/tasks/ocrtask/cleanup/",
+        {
+            "older_than_days": 30,
+            "confirmed": "on",
+            "as_of": (timezone.now() - timedelta(days=2)).isoformat(),
+        },
+    )
+
+    assert set(OcrTask.objects.values_list("pk", flat=True)) == {
+        scene["recent"].pk,
+        scene["old_missing"].pk,
+    }

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -15,6 +16,7 @@ from audit.client import ClientContext
 from audit.events import Outcome
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.fixtures import PASSWORD
 from tasks.charts import nice_ticks
 from tasks.dashboard import VERDICT_CACHE_KEY
 from tasks.models import OcrTask, Status
@@ -102,10 +104,10 @@ def test_staff_see_the_figures_of_the_last_30_days(
     response = staff_client.get(DASHBOARD)
 
     assert response.status_code == 200
-    assertContains(response, '<dd id="total-failed-logins">4</dd>', html=True)
-    assertContains(response, '<dd id="total-lockouts">1</dd>', html=True)
-    assertContains(response, '<dd id="total-tasks-completed">2</dd>', html=True)
-    assertContains(response, '<dd id="total-tasks-failed">1</dd>', html=True)
+    assert figure(response, "total-failed-logins") == "4"
+    assert figure(response, "total-lockouts") == "1"
+    assert figure(response, "total-tasks-completed") == "2"
+    assert figure(response, "total-tasks-failed") == "1"
     # 4.5 seconds over 3 pages of completed tasks.
     assertContains(response, '<dd id="total-seconds-per-page">1.50</dd>', html=True)
     html = response.content.decode()
@@ -120,6 +122,13 @@ def test_staff_see_the_figures_of_the_last_30_days(
     assert table_rows(html, "events-table")[-1] == [today, "7", "4", "0", "0", "0", "1"]
     assert table_rows(html, "tasks-table")[-1] == [today, "2", "1", "1.50"]
     assert "old-attempt" not in html
+
+
+def figure(response, dd_id: str) -> str:
+    """Return the text of the total with `dd_id` (a link to its events)."""
+    found = re.search(rf'<dd id="{dd_id}">(.*?)</dd>', response.content.decode(), re.S)
+    assert found, f"total {dd_id} is on the page"
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
 
 
 def table_rows(html: str, table_id: str) -> list[list[str]]:
@@ -255,3 +264,77 @@ def test_last_checkpoint_is_shown(staff_client, user):
 )
 def test_axis_ticks_are_round_numbers_covering_the_maximum(maximum, ticks):
     assert nice_ticks(maximum) == ticks
+
+
+def links_of(html: str, table_id: str) -> dict[str, str]:
+    """Return {link text: URL} of the links in the table with `table_id`."""
+    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S).group(0)
+    return {
+        text: href.replace("&amp;", "&")
+        for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', table)
+    }
+
+
+def test_figures_link_to_the_matching_events_in_the_audit_list(staff_client):
+    for _ in range(2):
+        failed_login("mallory", ATTACKER_IP)
+    failed_login("bob", OTHER_IP)
+    record_event(event_type="auth_login", username="mallory", resource_type="user")
+    page = staff_client.get(DASHBOARD).content.decode()
+
+    by_username = links_of(page, "failed-username-table")
+    by_ip = links_of(page, "failed-ip-table")
+    listed = staff_client.get(by_username["mallory"]).context["cl"].result_list
+    from_ip = staff_client.get(by_ip[ATTACKER_IP]).context["cl"].result_list
+    total = re.search(r'<dd id="total-failed-logins"><a href="([^"]+)">', page).group(1)
+    all_failed = staff_client.get(total.replace("&amp;", "&")).context["cl"].result_list
+
+    assert [(e.username, e.outcome) for e in listed] == [("mallory", "failure")] * 2
+    assert [e.ip_address for e in from_ip] == [ATTACKER_IP] * 2
+    assert sorted(e.username for e in all_failed) == ["bob", "mallory", "mallory"]
+
+
+def lock_out(username: str, ip: str, settings) -> None:
+    client = Client(REMOTE_ADDR=ip)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": username, "password": "wrong"})
+
+
+def test_staff_with_the_permission_unlock_a_locked_account_from_the_dashboard(
+    staff_client, user, settings
+):
+    cache.clear()
+    lock_out(user.username, ATTACKER_IP, settings)
+    page = staff_client.get(DASHBOARD).content.decode()
+    assert table_rows(page, "locked-table")[0][:3] == [user.username, ATTACKER_IP, "5"]
+
+    response = staff_client.post(
+        "/accounts/unlock/", {"username": user.username, "ip_address": ATTACKER_IP}
+    )
+
+    assert response.status_code == 302
+    assert "No account is locked out now." in staff_client.get(DASHBOARD).content.decode()
+    event = AuditEvent.objects.get(event_type="auth_unlock")
+    assert (event.username, event.resource_id) == ("staffer", user.username)
+    assert event.metadata["unlocked_ip_address"] == ATTACKER_IP
+    again = Client(REMOTE_ADDR=ATTACKER_IP).post(
+        "/accounts/login/", {"username": user.username, "password": PASSWORD}
+    )
+    assert again.status_code == 302
+
+
+def test_unlock_needs_the_axes_permission(make_user, client_for, user, settings):
+    cache.clear()
+    lock_out(user.username, ATTACKER_IP, settings)
+    clerk = make_user(username="clerk", staff=True)
+    form = {"username": user.username, "ip_address": ATTACKER_IP}
+
+    refused = client_for(clerk).post("/accounts/unlock/", form)
+    page = client_for(clerk).get(DASHBOARD).content.decode()
+    clerk.user_permissions.add(Permission.objects.get(codename="delete_accessattempt"))
+    allowed = client_for(clerk).post("/accounts/unlock/", form)
+
+    assert refused.status_code == 403
+    assert "Can delete access attempt" in page and 'action="/accounts/unlock/"' not in page
+    assert allowed.status_code == 302
+    assert AuditEvent.objects.filter(event_type="auth_unlock").count() == 1

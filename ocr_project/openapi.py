@@ -1,0 +1,95 @@
+"""The OpenAPI contract's error answers: every operation lists the errors it can give.
+
+drf-spectacular documents the success an operation declares. The errors follow from how
+the view is wired, the same way for every view: authentication (401), a permission
+beyond "logged in" or a session's CSRF check (403), a path parameter or a page (404),
+a body (400 when invalid, 413 when too large), a throttle or lockout (429). Their JSON
+bodies are two components appended to the schema (SPECTACULAR_SETTINGS).
+"""
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
+
+from .openapi_errors import ERROR_DESCRIPTIONS, ERROR_REF, VALIDATION_ERROR_REF
+
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class ErrorDocumentingAutoSchema(AutoSchema):
+    """An AutoSchema that adds each error response an operation can give, with its body."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for response in responses.values():
+            self.describe_streams(response.get("content") or {})
+        declared = [code for code in responses if code.startswith(("4", "5"))]
+        text_results = any(
+            "text/plain" in (response.get("content") or {})
+            for code, response in responses.items()
+            if code.startswith("2")
+        )
+        for code in sorted({*self.error_codes(), *declared}):
+            existing = responses.get(code)
+            if existing is None or not existing.get("content"):
+                schema = VALIDATION_ERROR_REF if code == "400" else ERROR_REF
+                description = (existing or {}).get("description") or ERROR_DESCRIPTIONS.get(
+                    code, "Error."
+                )
+                content = {"application/json": {"schema": schema}}
+                if text_results and code != "400":
+                    # A client that asked for text gets its error as text too.
+                    content["text/plain"] = {"schema": {"type": "string"}}
+                responses[code] = {"description": description, "content": content}
+        return dict(sorted(responses.items()))
+
+    def describe_streams(self, content: dict) -> None:
+        """Describe CSV and NDJSON exports as streams of single events, not as JSON pages."""
+        if "text/csv" in content:
+            content["text/csv"] = {
+                "schema": {
+                    "type": "string",
+                    "description": (
+                        "A header row naming the fields, then one row per event, unpaginated."
+                    ),
+                }
+            }
+        if "application/x-ndjson" in content:
+            item = self.resolve_serializer(self.get_response_serializers(), "response")
+            content["application/x-ndjson"] = {
+                "schema": {
+                    "allOf": [item.ref],
+                    "description": "One JSON object per line, one line per event, unpaginated.",
+                }
+            }
+
+    def error_codes(self) -> list[str]:
+        """Return the error statuses this operation can answer, from the view's wiring."""
+        view, method = self.view, self.method.upper()
+        permissions = [type(permission) for permission in view.get_permissions()]
+        authenticators = [type(auth) for auth in view.get_authenticators()]
+        needs_login = any(permission is not AllowAny for permission in permissions)
+        codes = set()
+        if needs_login:
+            codes.add("401")
+            beyond_login = any(p not in (AllowAny, IsAuthenticated) for p in permissions)
+            csrf = method in UNSAFE_METHODS and SessionAuthentication in authenticators
+            if beyond_login or csrf:
+                codes.add("403")
+        paginator = self._get_paginator()
+        # A page number past the end is a 404 (DRF's NotFound); a bad cursor here is a 400.
+        paged = isinstance(paginator, PageNumberPagination) and self._is_list_view()
+        if "{" in self.path or (method == "GET" and paged):
+            codes.add("404")
+        if method in BODY_METHODS:
+            # RequestBodyLimitMiddleware refuses any body over its limit before parsing.
+            codes.update(("400", "413"))
+        if method == "GET" and getattr(view, "filterset_class", None):
+            codes.add("400")
+        if view.get_throttles():
+            codes.add("429")
+        return sorted(codes)
