@@ -206,8 +206,29 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # WhiteNoise warns at start-up when the directory is missing (before collectstatic).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Where uploads wait, on this host only, while they are checked; never shared storage.
+OCR_STAGING_DIR = Path(os.environ.get("OCR_STAGING_DIR", VAR_DIR / "staging"))
+# Uploaded documents go through Django's Storage API. A local folder by default; a
+# deployment on several hosts names an object store instead, for example
+# storages.backends.s3.S3Storage (pip install django-storages[s3]); see the README.
+FILE_STORAGE_BACKEND = os.environ.get(
+    "FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+)
+FILE_STORAGE_OPTIONS: dict[str, object] = {}
+if FILE_STORAGE_BACKEND.startswith("storages.backends.s3"):
+    # Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (read by boto3 itself)
+    # or the host's instance role; only where the bucket is goes through settings.
+    FILE_STORAGE_OPTIONS = {
+        "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+        "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+        # Documents are private: served only through the owner-checked download views.
+        "default_acl": None,
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": FILE_STORAGE_BACKEND, "OPTIONS": FILE_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -4,7 +4,6 @@ import logging
 import os
 import socket
 import time
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -19,6 +18,7 @@ from .ocr.detect import ACCEPTED_TYPES
 from .ocr.engines import PageResult, get_engine
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import iter_pages
+from .storage import local_copy
 
 logger = logging.getLogger(__name__)
 
@@ -143,27 +143,27 @@ def process_task(*, task_id) -> str:
     if task is None:
         return "skipped"
     started = time.perf_counter()
-    path = Path(settings.MEDIA_ROOT) / task.file.name
     try:
         # Inside the try: a claimed task must end completed or failed, never stay processing.
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
         engine = get_engine(task.engine)
-        pages = iter_pages(
-            path=str(path), kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
-        )
-        for page in pages:
-            page_started = time.perf_counter()
-            if page.text_layer is not None:
-                result = page.text_layer
-            else:
-                result = engine.recognize(page.image, language=task.language)
-            save_page(
-                task,
-                index=page.index,
-                result=result,
-                size=page.size,
-                seconds=time.perf_counter() - page_started,
+        with local_copy(task.file.name) as path:
+            pages = iter_pages(
+                path=path, kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
             )
+            for page in pages:
+                page_started = time.perf_counter()
+                if page.text_layer is not None:
+                    result = page.text_layer
+                else:
+                    result = engine.recognize(page.image, language=task.language)
+                save_page(
+                    task,
+                    index=page.index,
+                    result=result,
+                    size=page.size,
+                    seconds=time.perf_counter() - page_started,
+                )
     except TaskVanished:
         logger.info("Task %s was deleted while processing; stopped.", task_id)
         return "deleted"

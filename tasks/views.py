@@ -26,6 +26,7 @@ from .services import (
     task_delete,
     task_retry,
 )
+from .storage import local_copy
 from .uploads import UploadRejected, download_name
 
 TASKS_PER_PAGE = 20
@@ -141,13 +142,14 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
     if not 1 <= number <= task.page_count:
         raise Http404("No such page.")
     try:
-        image = render_page_image(
-            path=task.file.path,
-            kind=KIND_BY_CONTENT_TYPE[task.content_type],
-            index=number - 1,
-            dpi=PREVIEW_DPI,
-            max_pixels=settings.OCR_MAX_PIXELS,
-        )
+        with local_copy(task.file.name) as path:
+            image = render_page_image(
+                path=path,
+                kind=KIND_BY_CONTENT_TYPE[task.content_type],
+                index=number - 1,
+                dpi=PREVIEW_DPI,
+                max_pixels=settings.OCR_MAX_PIXELS,
+            )
     except (DocumentRejected, FileNotFoundError):
         raise Http404("Page preview unavailable.") from None
     image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))

@@ -25,8 +25,8 @@ INLINE_HANDLER = re.compile(rb"<[^>]+\son[a-z]+\s*=|javascript:", re.IGNORECASE)
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def own_storage(media_root):
+    return media_root
 
 
 @pytest.fixture

@@ -285,9 +285,9 @@ def test_unfinished_task_has_no_pdf(user, client_for, make_task_row):
 
 
 @pytest.mark.django_db
-def test_missing_original_is_not_found(user, client_for, make_task, processed, media_root):
+def test_missing_original_is_not_found(user, client_for, make_task, processed, file_store):
     task = processed(make_task(user))
-    (media_root / task.file.name).unlink()
+    file_store.delete(task.file.name)
 
     assert client_for(user).get(f"/tasks/{task.pk}/download.pdf").status_code == 404
     assert client_for(user).get(f"{API_TASKS}/{task.pk}/result?format=pdf").status_code == 404
