@@ -44,11 +44,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 
+# Names of the secrets this process took from a generated file instead of the
+# environment: fine on a laptop, an error (audit.E004) once the site serves other hosts.
+GENERATED_SECRETS: list[str] = []
+
+
 def persistent_secret(env_name: str, filename: str) -> str:
     """Return a secret from the environment, else from a generated git-ignored file."""
     value = os.environ.get(env_name, "").strip()
     if value:
         return value
+    GENERATED_SECRETS.append(env_name)
     path = VAR_DIR / filename
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
