@@ -1,13 +1,23 @@
-"""The hash chain: how an event's fields and its predecessor's hash become its hash.
+"""The hash chain: how an event's fields and its predecessor's hash become its link.
 
 The serialisation is canonical (sorted keys, fixed separators, UTC timestamps with
 microseconds) so the same row hashes the same on SQLite and PostgreSQL, today and
 when verified years later.
+
+A link is an HMAC-SHA256 of that serialisation under a chain key the database does
+not hold (AUDIT_CHAIN_KEYS), so someone who can write to the database cannot compute
+the links of rows they change or add. Rows written before keyed links existed carry
+a plain SHA-256 and an empty key id; verification accepts them only before the first
+keyed row. ``link`` is the one place a link is computed: record_event, a batch sealer
+and the verifier all call it.
 """
 
 import hashlib
 import json
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -100,9 +110,9 @@ def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def event_hash(fields: dict[str, Any]) -> str:
-    """Return the SHA-256 hex digest of an event's canonical serialisation."""
-    return row_hash(tuple(fields[name] for name in HASHED_FIELDS))
+def event_hash(fields: dict[str, Any], key: "ChainKey | None" = None) -> str:
+    """Return an event's link from a dict of its HASHED_FIELDS (plain SHA-256 without a key)."""
+    return link(tuple(fields[name] for name in HASHED_FIELDS), key)
 
 
 # canonical_json of the payload dict, its keys already in sorted order. Spelled out
@@ -115,10 +125,10 @@ _PAYLOAD = (
 _HASHED_COUNT = len(HASHED_FIELDS)
 
 
-def row_hash(values: tuple) -> str:
-    """Return the hash of an event given as a tuple of HASHED_FIELDS values, in order.
+def row_payload(values: tuple) -> bytes:
+    """Return the canonical serialisation of an event given as HASHED_FIELDS values, in order.
 
-    Equal to the SHA-256 of canonical_json({field: value, ...}) with the timestamp as
+    Equal to canonical_json({field: value, ...}) with the timestamp as
     canonical_timestamp and a missing IP address as "". The timestamp may come as that
     text already, and the metadata as CanonicalJSON.
     """
@@ -154,4 +164,101 @@ def row_hash(values: tuple) -> str:
         _encode_string(user_agent),
         _encode_string(username),
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return text.encode("utf-8")
+
+
+def row_hash(values: tuple) -> str:
+    """Return the plain SHA-256 link of an event: the form written before keyed links."""
+    return hashlib.sha256(row_payload(values)).hexdigest()
+
+
+# --- Keyed links --------------------------------------------------------------
+
+# The key id of rows linked with plain SHA-256 (no key).
+PLAIN = ""
+KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,16}")
+MIN_KEY_LENGTH = 32
+
+
+class ChainKeyError(ValueError):
+    """AUDIT_CHAIN_KEYS cannot be read as a key ring."""
+
+
+class ChainKey:
+    """One chain key, with HMAC's padded key states computed once.
+
+    Copying the two prepared SHA-256 states is a third cheaper per row than
+    hmac.digest, and verification computes a million links.
+    """
+
+    __slots__ = ("_inner", "_outer", "key_id", "secret")
+
+    def __init__(self, key_id: str, secret: bytes) -> None:
+        self.key_id = key_id
+        self.secret = secret.decode("utf-8")  # for the start-up check against SECRET_KEY
+        if len(secret) > 64:  # HMAC hashes a key longer than the block size first
+            secret = hashlib.sha256(secret).digest()
+        padded = secret.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
+        self._outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
+
+    def mac(self, payload: bytes) -> str:
+        """Return the HMAC-SHA256 hex digest of a payload under this key."""
+        inner = self._inner.copy()
+        inner.update(payload)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+def link(values: tuple, key: ChainKey | None) -> str:
+    """Return an event's link: HMAC-SHA256 under the key, or plain SHA-256 without one.
+
+    ``values`` are the HASHED_FIELDS in order (prev_hash last). Pure: it reads no
+    database row and takes no lock, so a batch sealer can link events it has read.
+    """
+    payload = row_payload(values)
+    if key is None:
+        return hashlib.sha256(payload).hexdigest()
+    return key.mac(payload)
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The chain keys by id; the first one (the newest) links new events."""
+
+    signing: ChainKey
+    keys: dict[str, ChainKey]
+
+    def get(self, key_id: str) -> ChainKey | None:
+        """Return the key with this id, or None if the ring does not hold it."""
+        return self.keys.get(key_id)
+
+
+def parse_key_ring(text: str) -> KeyRing:
+    """Return the key ring written as "newest_id:secret,older_id:secret,..."."""
+    keys: dict[str, ChainKey] = {}
+    for entry in text.split(","):
+        key_id, colon, secret = entry.strip().partition(":")
+        if not colon or not KEY_ID.fullmatch(key_id):
+            raise ChainKeyError(
+                "each AUDIT_CHAIN_KEYS entry is id:secret, the id 1-16 of A-Z a-z 0-9 _ . -"
+            )
+        if len(secret) < MIN_KEY_LENGTH:
+            raise ChainKeyError(f"chain key {key_id!r} is shorter than {MIN_KEY_LENGTH} characters")
+        if key_id in keys:
+            raise ChainKeyError(f"chain key id {key_id!r} appears twice")
+        keys[key_id] = ChainKey(key_id, secret.encode("utf-8"))
+    return KeyRing(signing=next(iter(keys.values())), keys=keys)
+
+
+@lru_cache(maxsize=4)
+def _ring_from(text: str) -> KeyRing:
+    return parse_key_ring(text)
+
+
+def key_ring() -> KeyRing:
+    """Return the key ring configured in AUDIT_CHAIN_KEYS (parsed once per value)."""
+    from django.conf import settings
+
+    return _ring_from(settings.AUDIT_CHAIN_KEYS)

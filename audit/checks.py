@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from .chain import ChainKeyError, parse_key_ring
+
 # Host names that reach only this machine: a site that answers nothing else is a laptop.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1", "testserver"})
 
@@ -62,7 +64,30 @@ def check_keys_come_from_the_environment(app_configs, **kwargs):
             f"{name} is not set in the environment, so this host generated its own.",
             hint=f"Set {name} to the same secret on every host (ALLOWED_HOSTS names "
             "hosts beyond this machine and DEBUG is off).",
-            id="audit.E004",
+            id="audit.E006",
         )
         for name in getattr(settings, "GENERATED_SECRETS", [])
     ]
+
+
+@register()
+def check_chain_keys(app_configs, **kwargs):
+    try:
+        ring = parse_key_ring(getattr(settings, "AUDIT_CHAIN_KEYS", "") or "")
+    except ChainKeyError as error:
+        return [Error(f"AUDIT_CHAIN_KEYS cannot be read: {error}.", id="audit.E004")]
+    # The chain key must be a secret of its own: SECRET_KEY signs sessions and tokens
+    # handed to every browser, and a key shared with them widens who could forge links.
+    secrets = {settings.SECRET_KEY, getattr(settings, "AUDIT_SIGNING_KEY", "")}
+    errors = []
+    for key_id, key in ring.keys.items():
+        if key.secret in secrets:
+            errors.append(
+                Error(
+                    f"Chain key {key_id!r} in AUDIT_CHAIN_KEYS equals SECRET_KEY or "
+                    "AUDIT_SIGNING_KEY.",
+                    hint="Generate a separate key; keep the old one in the ring to verify.",
+                    id="audit.E005",
+                )
+            )
+    return errors

@@ -33,6 +33,7 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "audit_view": Category.AUDIT,
     "audit_export": Category.AUDIT,
     "audit_prune": Category.AUDIT,
+    "audit_chain_key": Category.AUDIT,
 }
 
 EVENT_TYPE_CHOICES = [(name, name) for name in EVENT_CATEGORIES]
@@ -48,4 +49,13 @@ def category_for(event_type: str) -> Category:
 
 # What events point at (resource_type). Listed so a search by resource id can name
 # them and use the (resource_type, resource_id) index.
-RESOURCE_TYPES = ("user", "token", "task", "file", "audit_log", "audit_archive", "dashboard")
+RESOURCE_TYPES = (
+    "user",
+    "token",
+    "task",
+    "file",
+    "audit_log",
+    "audit_archive",
+    "audit_chain",
+    "dashboard",
+)

@@ -23,22 +23,34 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Min
 
-from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, canonical_timestamp, row_hash
+from .chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    PLAIN,
+    CanonicalMetadata,
+    KeyRing,
+    canonical_timestamp,
+    key_ring,
+    link,
+)
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint
 
-# The hashed fields, then the stored hash: the tuple shape every walk consumes.
-ROW_FIELDS = (*HASHED_FIELDS, "hash")
+# The hashed fields, the stored link and its key id: the tuple shape every walk consumes.
+ROW_FIELDS = (*HASHED_FIELDS, "hash", "key_id")
 _PREV_HASH = HASHED_FIELDS.index("prev_hash")
 _TIMESTAMP = HASHED_FIELDS.index("timestamp")
 _METADATA = HASHED_FIELDS.index("metadata")
 _STAMP_WIDTH = len("2026-01-01T00:00:00.000000Z")
+_EVENT_TYPE = HASHED_FIELDS.index("event_type")
 _HASH = len(HASHED_FIELDS)
+_KEY_ID = _HASH + 1
 CHUNK_SIZE = 5000
 PRUNE_EVENT = "audit_prune"
+KEY_CHANGE_EVENT = "audit_chain_key"
 # Not __name__: "audit.*" loggers feed the SIEM stream, one JSON event per line.
 logger = logging.getLogger("chain_verification")
 
@@ -63,6 +75,7 @@ class Link:
     sequence: int
     hash: str
     timestamp: datetime | None = None
+    key_id: str | None = None  # None: not known (an archive's untrusted start)
 
 
 def span(first: int, last: int) -> str:
@@ -102,8 +115,9 @@ class ChainWalk:
     start of the chain: #1 after the genesis hash, or the first row after a prune.
     """
 
-    def __init__(self, *, previous: Link | None = None) -> None:
+    def __init__(self, *, previous: Link | None = None, ring: KeyRing | None = None) -> None:
         self.previous = previous
+        self.ring = ring or key_ring()
         self.rows_checked = 0
         self.first_sequence: int | None = None
         self.first_timestamp: datetime | None = None
@@ -150,9 +164,14 @@ class ChainWalk:
             prev_stamp = canonical_timestamp(previous.timestamp).rjust(_STAMP_WIDTH, "0")
         first_stamp = None
         checked = 0
+        keys = self.ring.keys
+        prev_key_id = previous.key_id if previous else None
         try:
             for row in rows:
                 sequence = row[0]
+                key_id = row[_KEY_ID]
+                if key_id != prev_key_id:
+                    self.check_key_change(row, prev_key_id)
                 if expected is None:
                     self.check_start(sequence, row[_PREV_HASH])
                 else:
@@ -172,9 +191,11 @@ class ChainWalk:
                             f"differs from the hash of #{prev_sequence} "
                             "(row deleted, inserted, reordered or rehashed)",
                         )
-                if row_hash(row) != row[_HASH]:
+                if link(row, keys.get(key_id)) != row[_HASH]:
                     raise ChainBroken(
-                        sequence, f"#{sequence} hash mismatch: its recorded fields were changed"
+                        sequence,
+                        f"#{sequence} hash mismatch: its recorded fields were changed"
+                        + (" (or its link was made without the chain key)" if key_id else ""),
                     )
                 stamp = row[_TIMESTAMP]
                 if stamp.__class__ is not str:
@@ -191,6 +212,7 @@ class ChainWalk:
                 prev_sequence = sequence
                 prev_hash = row[_HASH]
                 prev_stamp = stamp
+                prev_key_id = key_id
                 expected = sequence + 1
                 checked += 1
         finally:
@@ -199,8 +221,39 @@ class ChainWalk:
             if first_stamp is not None:
                 self.first_timestamp = datetime.fromisoformat(first_stamp)
             if checked:
-                self.previous = Link(prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp))
+                self.previous = Link(
+                    prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp), prev_key_id
+                )
         return self.previous if checked else None
+
+    def check_key_change(self, row: tuple, prev_key_id: str | None) -> None:
+        """Raise ChainBroken unless a row may use another key id than the row before it.
+
+        Plain SHA-256 links are the old form: accepted only up to the first keyed link,
+        else anyone with database access could append or rewrite rows in that form. A
+        keyed chain changes key only at an audit_chain_key event, linked under the new key.
+        """
+        sequence, key_id = row[0], row[_KEY_ID]
+        if key_id == PLAIN:
+            if prev_key_id:
+                raise ChainBroken(
+                    sequence,
+                    f"#{sequence} has a plain SHA-256 link after keyed links "
+                    "(rewritten without the chain key)",
+                )
+            return
+        if key_id not in self.ring.keys:
+            raise ChainBroken(
+                sequence,
+                f"#{sequence} is linked with key id {key_id!r}, which AUDIT_CHAIN_KEYS does not "
+                "hold (key id changed, or an old key was dropped from the ring)",
+            )
+        if prev_key_id is not None and row[_EVENT_TYPE] != KEY_CHANGE_EVENT:
+            raise ChainBroken(
+                sequence,
+                f"#{sequence} changes the chain key from {prev_key_id or 'plain SHA-256'!r} "
+                f"to {key_id!r} without an {KEY_CHANGE_EVENT} event (key id swapped)",
+            )
 
 
 def event_rows(*, first: int | None = None, last: int | None = None, chunk_size: int = CHUNK_SIZE):
@@ -233,7 +286,7 @@ def predecessor(sequence: int) -> Link | None:
     row = (
         AuditEvent.objects.filter(sequence__lt=sequence)
         .order_by("-sequence")
-        .values_list("sequence", "hash", "timestamp")
+        .values_list("sequence", "hash", "timestamp", "key_id")
         .first()
     )
     return Link(*row) if row else None
@@ -509,6 +562,14 @@ def end_checks(
         return
     if final is not None and final.sequence == head[0] and final.hash != head[1]:
         raise ChainBroken(head[0], f"#{head[0]} does not match the hash held by the chain head")
+    if final is not None and final.sequence == head[0] and final.key_id == PLAIN:
+        # An upgraded trail links an audit_chain_key event right after migrating, so a
+        # chain that ends in a plain link was written (or rewritten) without the key.
+        raise ChainBroken(
+            final.sequence,
+            f"#{final.sequence}, the newest event, has a plain SHA-256 link: the chain "
+            "was rewritten without the chain key (or never switched to keyed links)",
+        )
     # Read the newest sequence before the head: a row committed in between moves the
     # head as well, so only rows no writer accounted for show up as past the head.
     newest_row = AuditEvent.objects.aggregate(newest=Max("sequence"))["newest"]
@@ -562,6 +623,7 @@ def archive_rows(path: Path) -> Iterator[tuple]:
                 number += 1
                 document = json.loads(line)
                 document["timestamp"] = parse_canonical_timestamp(document["timestamp"])
+                document.setdefault("key_id", PLAIN)  # archives written before keyed links
                 yield tuple(document[name] for name in ROW_FIELDS)
     except (ValueError, KeyError, TypeError) as error:
         raise ChainBroken(None, f"archive line {number} is not an event: {error}")
@@ -592,7 +654,7 @@ def verify_archive(path: Path) -> VerificationResult:
         if first is None:
             raise ChainBroken(None, "the archive holds no events")
         # The archive's first row follows a link that is not in the file: trust it.
-        walk.previous = Link(first[0] - 1, first[_PREV_HASH], None)
+        walk.previous = Link(first[0] - 1, first[_PREV_HASH], None, first[_KEY_ID])
         walk.walk([first])
         walk.walk(rows)
     except ChainBroken as broken:

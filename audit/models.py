@@ -219,6 +219,10 @@ class AuditEvent(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, editable=False)
+    # Which AUDIT_CHAIN_KEYS key made `hash` (an HMAC); "" for the plain SHA-256 links
+    # written before keyed links. Not hashed itself: the wrong id names a key under
+    # which the link does not verify, so changing it is caught all the same.
+    key_id = models.CharField(max_length=16, blank=True, default="", editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -264,6 +268,9 @@ class ChainHead(models.Model):
     # The newest event's timestamp: the next one is never stamped earlier, even when
     # the system clock steps backwards, so verification can treat a step back as tampering.
     timestamp = models.DateTimeField(null=True, editable=False)
+    # The newest event's key id: a writer whose signing key differs records the switch
+    # (or rotation) as an event first, so every key change is a link of the chain.
+    key_id = models.CharField(max_length=16, blank=True, default="", editable=False)
 
     def __str__(self) -> str:
         return f"head #{self.sequence}"

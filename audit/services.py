@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 
-from .chain import GENESIS_HASH, event_hash, normalise_metadata
+from .chain import GENESIS_HASH, ChainKey, event_hash, key_ring, normalise_metadata
 from .client import ClientContext, client_context, valid_ip
 from .events import Outcome, category_for
 from .models import AuditEvent, ChainHead
@@ -19,25 +19,27 @@ from .sanitize import clean_free_text, clean_text, redact
 from .stream import publish_after_commit
 
 
-def lock_chain_head() -> tuple[int, str, datetime | None]:
-    """Return the chain head's (sequence, hash, timestamp), locked for the transaction.
+def lock_chain_head() -> tuple[int, str, datetime | None, str]:
+    """Return the chain head's (sequence, hash, timestamp, key id), locked for the transaction.
 
     On PostgreSQL SELECT ... FOR UPDATE on the single head row makes concurrent
     writers take turns. SQLite ignores FOR UPDATE, but its IMMEDIATE transactions
     (settings) already hold the database write lock from BEGIN.
     """
     head = ChainHead.objects.select_for_update().filter(pk=1)
-    row = head.values_list("sequence", "hash", "timestamp").first()
+    row = head.values_list("sequence", "hash", "timestamp", "key_id").first()
     if row is None:
         # First event ever: create the row; a racing creator loses on the primary key.
         ChainHead.objects.get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
-        row = head.values_list("sequence", "hash", "timestamp").get()
+        row = head.values_list("sequence", "hash", "timestamp", "key_id").get()
     return row
 
 
 # Every column of an event row but the primary key, in INSERT order.
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
-_HEAD_FIELDS = [ChainHead._meta.get_field(name) for name in ("sequence", "hash", "timestamp")]
+_HEAD_FIELDS = [
+    ChainHead._meta.get_field(name) for name in ("sequence", "hash", "timestamp", "key_id")
+]
 
 
 @cache
@@ -64,7 +66,7 @@ def _append_sql(vendor: str) -> tuple[str, str]:
 def append(event: AuditEvent) -> None:
     """Insert the event and make it the chain head; call with the head locked."""
     move_head, insert = _append_sql(connection.vendor)
-    # The head takes the event's sequence, hash and timestamp.
+    # The head takes the event's sequence, hash, timestamp and key id.
     head_params = [
         field.get_db_prep_save(getattr(event, field.attname), connection) for field in _HEAD_FIELDS
     ]
@@ -136,16 +138,82 @@ def record_event(
         "message": clean_free_text(in_english(message), max_length=500),
         "metadata": normalise_metadata(redact(metadata or {})),
     }
+    key = key_ring().signing
     with transaction.atomic():
-        head_sequence, head_hash, head_timestamp = lock_chain_head()
-        fields["sequence"] = head_sequence + 1
-        fields["prev_hash"] = head_hash
-        # Stamped under the lock and never before the previous event, so timestamps do
-        # not run backwards along the chain even if the system clock is stepped back.
-        now = timezone.now()
-        fields["timestamp"] = max(now, head_timestamp) if head_timestamp else now
-        fields["hash"] = event_hash(fields)
-        event = AuditEvent(user=user, **fields)
-        append(event)
+        head = lock_chain_head()
+        if head[0] and head[3] != key.key_id:
+            head = link_key_change(head=head, key=key)
+        event = link_and_append(fields=fields, head=head, key=key, user=user)
         publish_after_commit(event)
     return event
+
+
+KEY_CHANGE_EVENT = "audit_chain_key"
+
+
+def link_and_append(
+    *,
+    fields: dict[str, Any],
+    head: tuple[int, str, datetime | None, str],
+    key: ChainKey,
+    user: AbstractBaseUser | None = None,
+) -> AuditEvent:
+    """Link the event after the locked head under the key, insert it and move the head."""
+    head_sequence, head_hash, head_timestamp, _ = head
+    fields["sequence"] = head_sequence + 1
+    fields["prev_hash"] = head_hash
+    # Stamped under the lock and never before the previous event, so timestamps do
+    # not run backwards along the chain even if the system clock is stepped back.
+    now = timezone.now()
+    fields["timestamp"] = max(now, head_timestamp) if head_timestamp else now
+    fields["hash"] = event_hash(fields, key)
+    event = AuditEvent(user=user, key_id=key.key_id, **fields)
+    append(event)
+    return event
+
+
+def link_key_change(
+    *, head: tuple[int, str, datetime | None, str], key: ChainKey
+) -> tuple[int, str, datetime | None, str]:
+    """Record the switch to (or rotation of) the chain key as an event; return the new head.
+
+    Linked under the new key, so it cannot be forged without it; verification accepts
+    a change of key id only at such an event, and a plain link only before the first
+    keyed one.
+    """
+    previous = head[3] or "sha256"
+    event = link_and_append(
+        fields={
+            "event_type": KEY_CHANGE_EVENT,
+            "category": str(category_for(KEY_CHANGE_EVENT)),
+            "outcome": str(Outcome.SUCCESS),
+            "username": "",
+            "ip_address": None,
+            "user_agent": "",
+            "request_id": "",
+            "resource_type": "audit_chain",
+            "resource_id": key.key_id,
+            "message": f"Chain links from #{head[0] + 1} on are keyed with {key.key_id} "
+            f"(before: {previous})",
+            "metadata": normalise_metadata({"previous_key_id": head[3], "key_id": key.key_id}),
+        },
+        head=head,
+        key=key,
+    )
+    publish_after_commit(event)
+    return event.sequence, event.hash, event.timestamp, event.key_id
+
+
+def switch_to_keyed_chain() -> AuditEvent | None:
+    """Link the current chain key into a non-empty chain whose head uses another; idempotent.
+
+    Run after migrations, so an upgraded trail becomes keyed at once rather than at its
+    next event: verification then treats a chain ending in a plain link as rewritten.
+    """
+    key = key_ring().signing
+    with transaction.atomic():
+        head = lock_chain_head()
+        if not head[0] or head[3] == key.key_id:
+            return None
+        new_head = link_key_change(head=head, key=key)
+    return AuditEvent.objects.get(sequence=new_head[0])

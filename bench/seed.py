@@ -2,9 +2,10 @@
 
 Events are generated in sequence order with a realistic mix (mostly token refreshes
 and logins, uploads with their worker events, a few admin and audit actions) from
-2,000 users and 5,000 client addresses over 180 days. Each hash is computed with
-audit.chain.event_hash exactly as record_event does, so verify_audit_chain passes;
-rows go in with COPY on PostgreSQL and executemany on SQLite, in batches.
+2,000 users and 5,000 client addresses over 180 days. Each link is computed with
+audit.chain.event_hash under the chain key, exactly as record_event does, so
+verify_audit_chain passes; rows go in with COPY on PostgreSQL and executemany on
+SQLite, in batches.
 """
 
 import ipaddress
@@ -22,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, event_hash, normalise_metadata
+from audit.chain import GENESIS_HASH, event_hash, key_ring, normalise_metadata
 from audit.client import valid_ip
 from audit.events import EVENT_CATEGORIES
 from audit.models import AuditEvent, ChainHead
@@ -77,6 +78,7 @@ COLUMNS = (
     "metadata",
     "prev_hash",
     "hash",
+    "key_id",
 )
 
 
@@ -396,6 +398,7 @@ def chained_rows(*, rows: int, stream: EventStream, start: datetime, span: timed
     step_us = max(1, int(step.total_seconds() * 1_000_000))
     rng = stream.rng
     prev_hash = GENESIS_HASH
+    key = key_ring().signing
     events = iter(stream)
     for sequence in range(1, rows + 1):
         fields = next(events)
@@ -406,7 +409,8 @@ def chained_rows(*, rows: int, stream: EventStream, start: datetime, span: timed
         )
         fields["metadata"] = normalise_metadata(fields["metadata"])
         fields["prev_hash"] = prev_hash
-        fields["hash"] = prev_hash = event_hash(fields)
+        fields["hash"] = prev_hash = event_hash(fields, key)
+        fields["key_id"] = key.key_id
         yield fields
 
 
@@ -471,7 +475,7 @@ def seed(*, rows: int, users: int = 2000, ips: int = 5000, days: int = 180, seed
     if batch:
         _write_batch(batch)
     if last is not None:
-        head = {"sequence": last["sequence"], "hash": last["hash"]}
+        head = {"sequence": last["sequence"], "hash": last["hash"], "key_id": last["key_id"]}
         if any(f.name == "timestamp" for f in ChainHead._meta.concrete_fields):
             head["timestamp"] = last["timestamp"]
         ChainHead.objects.update_or_create(pk=1, defaults=head)

@@ -45,7 +45,7 @@ VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 
 # Names of the secrets this process took from a generated file instead of the
-# environment: fine on a laptop, an error (audit.E004) once the site serves other hosts.
+# environment: fine on a laptop, an error (audit.E006) once the site serves other hosts.
 GENERATED_SECRETS: list[str] = []
 
 
@@ -82,6 +82,12 @@ def persistent_secret(env_name: str, filename: str) -> str:
 SECRET_KEY = persistent_secret("SECRET_KEY", "secret_key")
 # Separate from SECRET_KEY so rotating one never invalidates the other's signatures.
 AUDIT_SIGNING_KEY = persistent_secret("AUDIT_SIGNING_KEY", "audit_signing_key")
+# The keys the audit chain's links are HMACs under: "newest_id:secret,older_id:secret".
+# The newest links new events, every one verifies. A laptop gets one generated key, id
+# "local". Its own setting, not AUDIT_SIGNING_KEY: see the README (Tamper evidence).
+AUDIT_CHAIN_KEYS = os.environ.get("AUDIT_CHAIN_KEYS", "").strip() or (
+    "local:" + persistent_secret("AUDIT_CHAIN_KEYS", "audit_chain_key")
+)
 
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])

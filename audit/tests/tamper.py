@@ -12,7 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, event_hash, normalise_metadata
+from audit.chain import GENESIS_HASH, ChainKey, event_hash, key_ring, normalise_metadata
 from audit.models import AuditEvent, ChainHead
 
 TABLE = AuditEvent._meta.db_table
@@ -52,12 +52,21 @@ def event_fields(sequence: int) -> dict[str, Any]:
 
 
 def append_chain(
-    count: int, *, start: datetime | None = None, step: timedelta = timedelta(minutes=1)
+    count: int,
+    *,
+    start: datetime | None = None,
+    step: timedelta = timedelta(minutes=1),
+    key: ChainKey | None = None,
+    plain: bool = False,
 ) -> list[AuditEvent]:
     """Append correctly chained events stamped from ``start`` on; move the head.
 
     record_event stamps "now"; retention tests need events that are already old.
+    Linked under ``key``, by default the configured signing key (as record_event does),
+    or with ``plain`` as plain SHA-256 links, as written before keyed links existed.
     """
+    key = None if plain else key or key_ring().signing
+    key_id = key.key_id if key else ""
     current = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
     sequence, prev_hash = current if current else (0, GENESIS_HASH)
     moment = start or timezone.now()
@@ -80,22 +89,28 @@ def append_chain(
             "metadata": normalise_metadata({"n": sequence, "note": "ünïcode ✓"}),
             "prev_hash": prev_hash,
         }
-        fields["hash"] = prev_hash = event_hash(fields)
-        events.append(AuditEvent(**fields))
+        fields["hash"] = prev_hash = event_hash(fields, key)
+        events.append(AuditEvent(key_id=key_id, **fields))
     AuditEvent.objects.bulk_create(events)
     last = events[-1]
     ChainHead.objects.update_or_create(
         pk=1,
-        defaults={"sequence": last.sequence, "hash": last.hash, "timestamp": last.timestamp},
+        defaults={
+            "sequence": last.sequence,
+            "hash": last.hash,
+            "timestamp": last.timestamp,
+            "key_id": last.key_id,
+        },
     )
     return events
 
 
-def rehash_from(sequence: int) -> None:
+def rehash_from(sequence: int, *, key: ChainKey | None = None, plain: bool = False) -> None:
     """Recompute prev_hash and hash from an event onwards and move the head: a full rewrite.
 
-    What an attacker who knows the algorithm does after editing a row; only a signed
-    checkpoint (or a timestamp running backwards) gives it away.
+    What an attacker who knows the algorithm does after editing a row. Without ``key``
+    (someone with database access only) the links are plain SHA-256 under the rows'
+    key ids, or under an empty key id with ``plain``; with it, a key holder's rewrite.
     """
     previous = (
         AuditEvent.objects.filter(sequence__lt=sequence)
@@ -107,10 +122,15 @@ def rehash_from(sequence: int) -> None:
     with triggers_disabled(), connection.cursor() as cursor:
         for row in rows:
             row["prev_hash"] = previous
-            row["hash"] = previous = event_hash(row)
+            row["hash"] = previous = event_hash(row, key)
+            if key is not None:
+                row["key_id"] = key.key_id
+            elif plain:
+                row["key_id"] = ""
             cursor.execute(
-                f"UPDATE {TABLE} SET prev_hash = %s, hash = %s WHERE id = %s",  # noqa: S608
-                [row["prev_hash"], row["hash"], row["id"]],
+                f"UPDATE {TABLE} SET prev_hash = %s, hash = %s, key_id = %s "  # noqa: S608
+                "WHERE id = %s",
+                [row["prev_hash"], row["hash"], row["key_id"], row["id"]],
             )
     if rows:
         ChainHead.objects.filter(pk=1).update(sequence=rows[-1]["sequence"], hash=previous)

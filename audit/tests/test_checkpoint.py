@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audit.chain import canonical_timestamp
+from audit.chain import canonical_timestamp, key_ring
 from audit.checkpoint import (
     CheckpointError,
     checkpoint_json,
@@ -130,7 +130,7 @@ def test_next_checkpoint_checks_the_previous_one_still_holds(events):
     create_checkpoint()
     record_event(event_type="auth_logout")
     raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 8")
-    rehash_from(8)
+    rehash_from(8, key=key_ring().signing)
     with pytest.raises(CheckpointError, match="#8 differs from the signed checkpoint"):
         create_checkpoint()
 
@@ -168,7 +168,7 @@ def test_checkpoint_catches_newest_rows_removed_with_the_head(checkpoint_file):
 
 def test_checkpoint_catches_a_full_rewrite(checkpoint_file):
     raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 2")
-    rehash_from(2)
+    rehash_from(2, key=key_ring().signing)
     assert verify_chain().ok
     error, _ = refused("--checkpoint", str(checkpoint_file))
     assert "broken at #8" in str(error)

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from audit.chain import event_hash
+from audit.chain import event_hash, key_ring
 from audit.client import ClientContext, client_ip, user_agent
 from audit.models import AuditEvent
 from audit.services import record_event
@@ -123,7 +123,7 @@ def test_stored_address_reads_back_as_it_was_hashed(db, settings, raw):
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.ip_address == event.ip_address
     fields = {field.name: getattr(stored, field.name) for field in AuditEvent._meta.fields}
-    assert event_hash(fields) == stored.hash
+    assert event_hash(fields, key_ring().signing) == stored.hash
 
 
 def test_a_hand_built_client_context_cannot_store_an_invalid_address(db):

@@ -20,6 +20,7 @@ from audit.chain import (
     canonical_json,
     canonical_timestamp,
     event_hash,
+    key_ring,
     row_hash,
 )
 from audit.client import ClientContext
@@ -255,7 +256,7 @@ def test_changed_and_rehashed_row_breaks_the_next_link(chain):
     fields["message"] = "rewritten"
     raw_sql(
         "UPDATE {table} SET message = %s, hash = %s WHERE sequence = 4",
-        ["rewritten", event_hash(fields)],
+        ["rewritten", event_hash(fields, key_ring().signing)],
     )
     result = verify_chain()
     assert result.first_bad_sequence == 5
@@ -302,7 +303,7 @@ def test_inserted_row_past_the_head_is_named(chain):
 def test_inserted_row_far_past_the_head_is_named(chain):
     forged = {**event_fields(10), "sequence": 15, "prev_hash": hash_of(10)}
     forged.pop("id")
-    forged["hash"] = event_hash(forged)
+    forged["hash"] = event_hash(forged, key_ring().signing)
     AuditEvent.objects.create(**forged)
     result = verify_chain()
     assert result.first_bad_sequence == 15
@@ -316,7 +317,7 @@ def test_inserted_row_in_the_middle_is_named(chain):
         raw_sql("UPDATE {table} SET sequence = %s WHERE sequence = %s", [sequence + 1, sequence])
     forged = {**event_fields(4), "sequence": 5, "prev_hash": hash_of(4), "message": "forged"}
     forged.pop("id")
-    forged["hash"] = event_hash(forged)
+    forged["hash"] = event_hash(forged, key_ring().signing)
     AuditEvent.objects.create(**forged)
     result = verify_chain()
     assert not result.ok
@@ -344,7 +345,7 @@ def test_swapped_timestamps_are_named(chain):
 def test_timestamp_running_backwards_is_named_even_when_rehashed(chain):
     earlier = event_fields(2)["timestamp"] - timedelta(seconds=1)
     raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = 6", [earlier])
-    rehash_from(6)
+    rehash_from(6, key=key_ring().signing)
     result = verify_chain()
     assert result.first_bad_sequence == 6
     assert "timestamped before #5" in result.reason
@@ -377,10 +378,27 @@ def test_everything_deleted_is_named(chain):
     assert not result.ok
 
 
-def test_full_rewrite_passes_without_a_checkpoint(chain):
-    # The limit of a hash chain alone; test_checkpoint shows a checkpoint catching it.
+def test_full_rewrite_without_the_chain_key_is_named(chain):
+    # Database access alone: the links can only be recomputed as plain SHA-256.
     raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 3")
     rehash_from(3)
+    result = verify_chain()
+    assert result.first_bad_sequence == 3
+    assert "hash mismatch" in result.reason
+
+
+def test_full_rewrite_as_plain_links_is_named(chain):
+    raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 3")
+    rehash_from(3, plain=True)
+    result = verify_chain()
+    assert result.first_bad_sequence == 3
+    assert "plain SHA-256 link after keyed links" in result.reason
+
+
+def test_full_rewrite_with_the_chain_key_passes_without_a_checkpoint(chain):
+    # The limit of a keyed chain alone; test_checkpoint shows a checkpoint catching it.
+    raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 3")
+    rehash_from(3, key=key_ring().signing)
     assert verify_chain().ok
 
 

@@ -87,7 +87,7 @@ def test_archive_holds_every_column_and_verifies(trail, archive):
     retention("--older-than-days", "30", "--archive", str(archive))
     documents = archived_documents(archive)
     assert [document["sequence"] for document in documents] == list(range(1, 11))
-    assert set(documents[0]) == {"id", "user_id", *HASHED_FIELDS, "hash"}
+    assert set(documents[0]) == {"id", "user_id", *HASHED_FIELDS, "hash", "key_id"}
     assert [document["hash"] for document in documents] == [event.hash for event in old]
     assert documents[0]["metadata"] == {"n": 1, "note": "ünïcode ✓"}
     assert documents[3]["prev_hash"] == documents[2]["hash"]

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
-from audit.chain import GENESIS_HASH, event_hash
+from audit.chain import GENESIS_HASH, event_hash, key_ring
 from audit.client import ClientContext
 from audit.models import AppendOnlyError, AuditEvent
 from audit.sanitize import REDACTED
@@ -55,7 +55,10 @@ def test_events_are_chained_in_sequence(db):
     assert second.timestamp >= first.timestamp
     for event in (first, second):
         fields = {field.name: getattr(event, field.name) for field in AuditEvent._meta.fields}
-        assert event_hash(fields) == event.hash
+        # An HMAC under the configured chain key, not a hash anyone could recompute.
+        assert event.key_id == key_ring().signing.key_id
+        assert event_hash(fields, key_ring().signing) == event.hash
+        assert event_hash(fields) != event.hash
 
 
 def test_the_first_event_links_to_the_genesis_hash(db):

@@ -15,7 +15,7 @@ PUBLIC = ["ocr.example.com"]
 def manage_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
     """Run `manage.py check` in a fresh process on an empty VAR_DIR with `env` on top."""
     base = {**os.environ, "VAR_DIR": str(tmp_path / "var")}
-    for name in ("SECRET_KEY", "AUDIT_SIGNING_KEY", "DEBUG", "ALLOWED_HOSTS"):
+    for name in ("SECRET_KEY", "AUDIT_SIGNING_KEY", "AUDIT_CHAIN_KEYS", "DEBUG", "ALLOWED_HOSTS"):
         base.pop(name, None)
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -28,12 +28,19 @@ def manage_check(tmp_path, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_a_public_site_without_secret_key_does_not_start(tmp_path):
-    result = manage_check(tmp_path, DEBUG="0", ALLOWED_HOSTS=PUBLIC[0], AUDIT_SIGNING_KEY="a" * 40)
+    result = manage_check(
+        tmp_path,
+        DEBUG="0",
+        ALLOWED_HOSTS=PUBLIC[0],
+        AUDIT_SIGNING_KEY="a" * 40,
+        AUDIT_CHAIN_KEYS="k1:" + "c" * 40,
+    )
 
     assert result.returncode != 0
-    assert "audit.E004" in result.stderr
+    assert "audit.E006" in result.stderr
     assert "SECRET_KEY is not set in the environment" in result.stderr
     assert "AUDIT_SIGNING_KEY is not set" not in result.stderr
+    assert "AUDIT_CHAIN_KEYS is not set" not in result.stderr
 
 
 def test_the_laptop_default_still_starts_on_generated_keys(tmp_path):
@@ -48,12 +55,20 @@ def test_the_laptop_default_still_starts_on_generated_keys(tmp_path):
     ("generated", "debug", "hosts", "refused"),
     [
         (["AUDIT_SIGNING_KEY"], False, PUBLIC, ["AUDIT_SIGNING_KEY"]),
+        (["AUDIT_CHAIN_KEYS"], False, PUBLIC, ["AUDIT_CHAIN_KEYS"]),
         (["SECRET_KEY", "AUDIT_SIGNING_KEY"], False, ["*"], ["SECRET_KEY", "AUDIT_SIGNING_KEY"]),
         (["SECRET_KEY", "AUDIT_SIGNING_KEY"], True, PUBLIC, []),
         (["SECRET_KEY", "AUDIT_SIGNING_KEY"], False, ["localhost", "127.0.0.1", "[::1]"], []),
         ([], False, PUBLIC, []),
     ],
-    ids=["audit-key-missing", "any-host", "debug-on", "loopback-only", "both-set"],
+    ids=[
+        "audit-key-missing",
+        "chain-key-missing",
+        "any-host",
+        "debug-on",
+        "loopback-only",
+        "both-set",
+    ],
 )
 def test_generated_keys_are_refused_only_beyond_loopback_without_debug(
     settings, generated, debug, hosts, refused
@@ -65,4 +80,4 @@ def test_generated_keys_are_refused_only_beyond_loopback_without_debug(
     errors = check_keys_come_from_the_environment(None)
 
     assert [error.msg.split()[0] for error in errors] == refused
-    assert all(error.id == "audit.E004" for error in errors)
+    assert all(error.id == "audit.E006" for error in errors)
