@@ -26,16 +26,17 @@ setup: $(VENV)/.installed
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
 
-## Set up (venv, migrations, static files, first admin) and serve web + worker.
+## Set up (venv, migrations, static files, first admin) and serve web + worker + audit sealer.
 run: setup
-	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"
+	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server, the worker and the sealer)"
 	@$(VENV)/bin/gunicorn ocr_project.wsgi --bind 127.0.0.1:$(PORT) --workers $(WEB_WORKERS) \
 		--access-logfile /dev/stderr & web=$$!; \
 	$(PY) manage.py reclaim_stale_tasks; \
 	$(PY) manage.py db_worker & worker=$$!; \
-	stop() { kill $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null; }; \
+	$(PY) manage.py audit_sealer & sealer=$$!; \
+	stop() { kill $$web $$worker $$sealer 2>/dev/null; wait $$web $$worker $$sealer 2>/dev/null; }; \
 	trap 'stop; exit 0' INT TERM; \
-	wait -n $$web $$worker; echo "A process stopped; stopping the other."; stop; exit 0
+	wait -n $$web $$worker $$sealer; echo "A process stopped; stopping the others."; stop; exit 0
 
 ## Run the whole test suite (on PostgreSQL when DATABASE_URL points there).
 ## The browser tests need /usr/bin/chromium; without it they are skipped, and said so.

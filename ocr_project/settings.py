@@ -347,6 +347,14 @@ AXES_VERBOSE = False
 # --- Audit ------------------------------------------------------------------
 AUDIT_USER_AGENT_MAX_LENGTH = 512
 # Processes verify_audit_chain spreads a long chain over (1: verify in this process).
+# "background": record_event is one INSERT with no shared lock and a sealer
+# (manage.py audit_sealer, started by `make run`) links committed events into the chain.
+# "inline": the locked design, each event linked in its writer's transaction under the
+# chain head lock (one writer at a time; kept for comparison and single-process installs).
+AUDIT_SEALING = os.environ.get("AUDIT_SEALING", "background")
+AUDIT_SEAL_INTERVAL_SECONDS = float(os.environ.get("AUDIT_SEAL_INTERVAL_SECONDS", "0.2"))
+AUDIT_SEAL_WINDOW_SECONDS = float(os.environ.get("AUDIT_SEAL_WINDOW_SECONDS", "2"))
+AUDIT_SEAL_BATCH = env_int("AUDIT_SEAL_BATCH", 2000)
 AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
 LOGGING = {
