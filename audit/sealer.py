@@ -193,14 +193,12 @@ def write_links(linked: list[tuple], head: Head) -> None:
     )
 
 
-def seal_batch(
-    *, limit: int | None = None, ids: list[int] | None = None, key_only: bool = False
-) -> Seal | None:
+def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Seal | None:
     """Seal up to `limit` committed events; return the seal, or None if another sealer has it.
 
     With `ids` (the locked design, settings.AUDIT_SEALING = "inline"), seal exactly
     those events, now, in the caller's transaction: no cutoff, the head lock orders them.
-    With `key_only`, only link a change of chain key (if the head's key is not current).
+    A change of chain key is linked first, also when there is nothing else to seal.
     """
     limit = limit or settings.AUDIT_SEAL_BATCH
     key = key_ring().signing
@@ -209,7 +207,7 @@ def seal_batch(
             return None
         cutoff = None if ids is not None else sealing_cutoff()
         head = lock_chain_head()
-        rows = [] if key_only else unsealed_rows(cutoff=cutoff, limit=limit, ids=ids)
+        rows = unsealed_rows(cutoff=cutoff, limit=limit, ids=ids)
         changing_key = bool(head[0]) and head[3] != key.key_id
         if not rows and not changing_key:
             return Seal(sealed_at=utc_now(), links=[], prev_hashes=[], key_id=key.key_id)
@@ -247,8 +245,12 @@ def seal_batch(
 
 
 def switch_chain_key() -> AuditEvent | None:
-    """Record the switch to the configured chain key now, if the head uses another."""
-    seal = seal_batch(ids=[], key_only=True)
+    """Record the switch to the configured chain key now, if the head uses another.
+
+    A sealing round like any other (with its cutoff), so events already committed are
+    linked before or after the change in timestamp order, never out of it.
+    """
+    seal = seal_batch()
     return seal.key_change if seal else None
 
 
