@@ -132,9 +132,11 @@ def record_event(
     # a sealer (audit/sealer.py) links it once it has committed.
     if connection.vendor != "postgresql":
         event.timestamp = timezone.now()
-    with transaction.atomic():
-        insert_unsealed(event)
-        publish_after_commit(event)
+    # No savepoint: a single statement needs none (it commits by itself outside a
+    # transaction, and a failure inside one fails the caller's block all the same),
+    # and SAVEPOINT/RELEASE would double the round trips of every audited request.
+    insert_unsealed(event)
+    publish_after_commit(event)
     return event
 
 
