@@ -170,11 +170,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs):
         return SequenceBoundChangeList
 
-    def get_queryset(self, request):
-        # Listed once sealed (within AUDIT_SEAL_WINDOW_SECONDS), as in the API: the
-        # listing pages by sequence, which an unsealed event does not have yet.
-        return super().get_queryset(request).filter(sequence__isnull=False)
-
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
