@@ -1,5 +1,6 @@
 """Django admin for the audit trail: read-only for everyone, superusers included."""
 
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from django.contrib import admin
@@ -7,6 +8,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import DataError, NotSupportedError, OperationalError, connection, transaction
 from django.db.models import Lookup, Q
 from django.db.models.sql.where import AND, WhereNode
 from django.http import StreamingHttpResponse
@@ -108,8 +110,38 @@ class SequenceBoundChangeList(ChangeList):
         return specs, has_filters, lookup_params, duplicates, active
 
     def get_queryset(self, request, exclude_parameters=None):
-        queryset = super().get_queryset(request, exclude_parameters)
-        return bound_by_sequence(queryset, self.sequence_bounds)
+        with refused_filter_values():
+            queryset = super().get_queryset(request, exclude_parameters)
+            return bound_by_sequence(queryset, self.sequence_bounds)
+
+    def get_results(self, request):
+        # Run the listing's queries here rather than in the template, so a value the
+        # database cannot take surfaces while the admin can still answer it.
+        with refused_filter_values():
+            super().get_results(request)
+            self.result_list = list(self.result_list)
+
+
+@contextmanager
+def refused_filter_values():
+    """Turn a filter value the database cannot take into the admin's own "Database error".
+
+    Staff may type any lookup into the URL (the admin allows lookups on local fields):
+    a date that overflows when converted to UTC, a year past any integer column, a
+    lookup SQLite lacks (metadata__contains) or a regex SQLite's function refuses.
+    IncorrectLookupParameters makes the admin show the list again with its message.
+    """
+    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    try:
+        with savepoint:
+            yield
+    except (OverflowError, ValueError, DataError, NotSupportedError) as error:
+        raise IncorrectLookupParameters(error) from error
+    except OperationalError as error:
+        # SQLite's REGEXP and date functions are Python: their exceptions arrive as this.
+        if "user-defined function raised exception" not in str(error):
+            raise
+        raise IncorrectLookupParameters(error) from error
 
 
 class TimestampListFilter(admin.DateFieldListFilter):
@@ -123,7 +155,7 @@ class TimestampListFilter(admin.DateFieldListFilter):
                 bounds[lookup] = values[-1] if isinstance(values, list) else values
         try:
             return bound_by_sequence(queryset, bounds)
-        except (ValueError, ValidationError) as error:
+        except (ValueError, OverflowError, ValidationError) as error:
             raise IncorrectLookupParameters(error) from error
 
 

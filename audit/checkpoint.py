@@ -10,19 +10,26 @@ signatures valid.
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from .anchors import Anchor
 from .chain import canonical_json, canonical_timestamp
 from .integrity import verify_chain
 from .models import AuditCheckpoint, AuditEvent, ChainHead
+
+# The SIEM stream (audit.stream): a checkpoint published there leaves the machine.
+stream = logging.getLogger("audit")
 
 CHECKPOINT_VERSION = 1
 # Bound into every signature so an HMAC made with the same key for another purpose
@@ -33,6 +40,14 @@ HEX_64 = re.compile(r"[0-9a-f]{64}")
 
 class CheckpointError(Exception):
     """A checkpoint that cannot be made, read or trusted."""
+
+
+class StoredCheckpointForged(CheckpointError):
+    """A stored checkpoint row whose signature fails; names its sequence."""
+
+    def __init__(self, message: str, *, sequence: int) -> None:
+        super().__init__(message)
+        self.sequence = sequence
 
 
 @dataclass(frozen=True)
@@ -89,12 +104,14 @@ def as_checkpoint(record: AuditCheckpoint) -> Checkpoint:
     )
 
 
-def create_checkpoint() -> Checkpoint:
-    """Verify the whole chain up to its newest link, then sign that link and record it.
+def create_checkpoint(*, since_previous: bool = False) -> Checkpoint:
+    """Verify the chain up to its newest link, then sign that link, record and publish it.
 
     Only a chain that verifies is signed, so "checkpoint made" also means "chain
     intact". The previous checkpoint's event must still carry its signed hash, and the
     head may not be behind it: a rewrite or a truncation since then is refused too.
+    With ``since_previous`` (the worker's automatic checkpoints) only the events from
+    the previous signed checkpoint on are walked: that checkpoint vouches for the rest.
     """
     head = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
     if head is None or head[0] == 0:
@@ -112,7 +129,8 @@ def create_checkpoint() -> Checkpoint:
     # A recorded checkpoint whose signature fails (AUDIT_SIGNING_KEY rotated, or the
     # row edited) proves nothing; the full walk below still has to pass.
     trusted = previous if previous is not None and previous.is_signed_correctly() else None
-    result = verify_chain(to_sequence=sequence, checkpoint=trusted)
+    start = trusted.sequence if since_previous and trusted is not None else None
+    result = verify_chain(from_sequence=start, to_sequence=sequence, checkpoint=trusted)
     if not result.ok:
         raise CheckpointError(
             f"Refusing to sign a broken chain: #{result.first_bad_sequence}: {result.reason}"
@@ -129,13 +147,74 @@ def create_checkpoint() -> Checkpoint:
         created_at=stamp,
         signature=sign(sequence=sequence, hash=head_hash, created_at=stamp),
     )
-    AuditCheckpoint.objects.create(
-        sequence=sequence,
-        hash=head_hash,
-        created_at=created_at,
-        signature=checkpoint.signature,
-    )
+    with transaction.atomic():
+        AuditCheckpoint.objects.create(
+            sequence=sequence,
+            hash=head_hash,
+            created_at=created_at,
+            signature=checkpoint.signature,
+        )
+        # A copy leaves the machine: whoever can write to the database cannot reach it.
+        line = json.dumps({"audit_checkpoint": checkpoint.document()}, sort_keys=True)
+        transaction.on_commit(lambda: stream.info(line))
+    if settings.AUDIT_CHECKPOINT_DIR:
+        directory = Path(settings.AUDIT_CHECKPOINT_DIR)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_checkpoint(checkpoint, directory / checkpoint_file_name(checkpoint))
     return checkpoint
+
+
+def checkpoint_file_name(checkpoint: Checkpoint) -> str:
+    """Return the file name of a checkpoint in AUDIT_CHECKPOINT_DIR (sorts by sequence)."""
+    stamp = re.sub(r"[^0-9]", "", checkpoint.created_at)
+    return f"checkpoint-{checkpoint.sequence:012d}-{stamp}.json"
+
+
+def checkpoint_due(*, now: datetime | None = None) -> bool:
+    """Return True when the chain grew AUDIT_CHECKPOINT_EVERY_EVENTS events since the last
+    checkpoint, or grew at all and AUDIT_CHECKPOINT_EVERY_MINUTES have passed."""
+    head = ChainHead.objects.filter(pk=1).values_list("sequence", flat=True).first() or 0
+    last = latest_checkpoint()
+    if last is None:
+        return head > 0
+    grown = head - last.sequence
+    if grown >= settings.AUDIT_CHECKPOINT_EVERY_EVENTS:
+        return True
+    age = (now or timezone.now()) - last.created_at
+    return grown > 0 and age >= timedelta(minutes=settings.AUDIT_CHECKPOINT_EVERY_MINUTES)
+
+
+def checkpoint_if_due() -> Checkpoint | None:
+    """Make the automatic checkpoint when one is due; return it, or None if none was due."""
+    if not checkpoint_due():
+        return None
+    return create_checkpoint(since_previous=True)
+
+
+def stored_anchors() -> list[Anchor]:
+    """Return the recorded checkpoints to hold the chain against.
+
+    A row whose signature fails was edited or inserted by someone without
+    AUDIT_SIGNING_KEY (or signed before that key was rotated): it is reported, not skipped.
+    """
+    anchors = []
+    for record in AuditCheckpoint.objects.order_by("sequence", "id"):
+        checkpoint = as_checkpoint(record)
+        if not checkpoint.is_signed_correctly():
+            raise StoredCheckpointForged(
+                f"the stored checkpoint #{checkpoint.sequence} of {checkpoint.created_at} "
+                f"(row {record.pk}) does not match its signature: edited or forged "
+                "(or signed with an AUDIT_SIGNING_KEY since rotated)",
+                sequence=checkpoint.sequence,
+            )
+        anchors.append(Anchor(checkpoint, "stored checkpoint", off_machine=False))
+    return anchors
+
+
+def newest_checkpoint_file(directory: Path) -> Path | None:
+    """Return the checkpoint file with the highest sequence in a directory, if any."""
+    files = sorted(Path(directory).glob("checkpoint-*.json"))
+    return files[-1] if files else None
 
 
 def parse_checkpoint(text: str) -> Checkpoint:

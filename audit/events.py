@@ -36,6 +36,9 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "audit_chain_key": Category.AUDIT,
 }
 
+# Recorded before the first event linked under a new chain key (audit.services).
+KEY_CHANGE_EVENT = "audit_chain_key"
+
 EVENT_TYPE_CHOICES = [(name, name) for name in EVENT_CATEGORIES]
 
 

@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -33,10 +33,12 @@ from .chain import (
     key_ring,
     link,
 )
+from .events import KEY_CHANGE_EVENT
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 
 if TYPE_CHECKING:
+    from .anchors import Anchor
     from .checkpoint import Checkpoint
 
 # The hashed fields, the stored link and its key id: the tuple shape every walk consumes.
@@ -50,7 +52,6 @@ _HASH = len(HASHED_FIELDS)
 _KEY_ID = _HASH + 1
 CHUNK_SIZE = 5000
 PRUNE_EVENT = "audit_prune"
-KEY_CHANGE_EVENT = "audit_chain_key"
 # Not __name__: "audit.*" loggers feed the SIEM stream, one JSON event per line.
 logger = logging.getLogger("chain_verification")
 
@@ -445,20 +446,28 @@ def verify_chain(
     from_sequence: int | None = None,
     to_sequence: int | None = None,
     checkpoint: "Checkpoint | None" = None,
+    anchors: "Sequence[Anchor]" = (),
+    archives: Sequence[Path] = (),
     chunk_size: int = CHUNK_SIZE,
 ) -> VerificationResult:
     """Recompute the chain (or the stretch from..to) and return the verdict.
 
     When the stretch reaches the newest event it is compared with the chain head, so
     removing the newest rows is caught too. ``checkpoint`` (an audit.checkpoint
-    Checkpoint whose signature was checked) must still be in the chain, unchanged.
+    Checkpoint whose signature was checked) and every one of ``anchors`` must still be
+    in the chain, unchanged, or in the archive (among ``archives``) a prune moved it to.
     """
+    from .anchors import Anchor
+
+    if checkpoint is not None:
+        anchors = [*anchors, Anchor(checkpoint, "signed checkpoint", off_machine=False)]
     share_out = can_share_out()
     with consistent_read():
         return _verify_chain(
             from_sequence=from_sequence,
             to_sequence=to_sequence,
-            checkpoint=checkpoint,
+            anchors=anchors,
+            archives=archives,
             chunk_size=chunk_size,
             share_out=share_out,
         )
@@ -468,10 +477,13 @@ def _verify_chain(
     *,
     from_sequence: int | None,
     to_sequence: int | None,
-    checkpoint: "Checkpoint | None",
+    anchors: "Sequence[Anchor]",
+    archives: Sequence[Path],
     chunk_size: int,
     share_out: bool = False,
 ) -> VerificationResult:
+    from .anchors import check_anchors
+
     # The head is read first and bounds the walk: events committed while we read
     # are not mistaken for rows past the head.
     head = ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
@@ -505,7 +517,8 @@ def _verify_chain(
             reaches_head=reaches_head,
             from_sequence=from_sequence,
         )
-        checkpoint_note = check_checkpoint(checkpoint) if checkpoint is not None else ""
+        notes = check_anchors(anchors, head_sequence=head[0] if head else 0, archives=archives)
+        checkpoint_note = "; ".join(notes) if len(notes) < 4 else summary(notes)
     except ChainBroken as broken:
         return VerificationResult(
             ok=False,
@@ -583,28 +596,12 @@ def end_checks(
         )
 
 
-def check_checkpoint(checkpoint: "Checkpoint") -> str:
-    """Return a note on the checkpoint; raise ChainBroken if its event is gone or changed."""
-    sequence, expected_hash = checkpoint.sequence, checkpoint.hash
-    row = AuditEvent.objects.filter(sequence=sequence).values_list("hash", flat=True).first()
-    if row is not None:
-        if row != expected_hash:
-            raise ChainBroken(
-                sequence, f"#{sequence} differs from the signed checkpoint (chain rewritten)"
-            )
-        return f"checkpoint #{sequence} of {checkpoint.created_at} matches"
-    oldest = AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True).first()
-    pruned = oldest is not None and sequence < oldest
-    if pruned and any(sequence <= boundary for boundary in prune_boundaries()):
-        # Gone through the retention command, which the chain itself records (and the
-        # walk has checked that the oldest remaining row follows the prune boundary).
-        return f"checkpoint #{sequence} of {checkpoint.created_at} was pruned by retention"
-    before = predecessor(sequence)
-    missing = before.sequence + 1 if before else 1
-    raise ChainBroken(
-        missing,
-        f"#{sequence} from the signed checkpoint is gone: rows from #{missing} were removed",
-    )
+def summary(notes: list[str]) -> str:
+    """Return many checkpoint notes as a count, the files named, and the newest stored one."""
+    files = [note for note in notes if not note.startswith("stored checkpoint")]
+    stored = [note for note in notes if note.startswith("stored checkpoint")]
+    shown = "; ".join([*files, *stored[-1:]])
+    return f"{len(notes)} checkpoints hold: {shown}"
 
 
 # --- Archives ----------------------------------------------------------------

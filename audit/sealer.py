@@ -29,14 +29,14 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, ChainKey, key_ring, link
-from .events import Outcome, category_for
+from .events import KEY_CHANGE_EVENT, Outcome, category_for
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 from .stream import publish_after_commit
 
 # One advisory lock key for "the sealer of this database" (any 64-bit number works).
 SEALER_LOCK = 0x61756469745F7365  # "audit_se"
-KEY_CHANGE_EVENT = "audit_chain_key"
+
 _SEQUENCE = HASHED_FIELDS.index("sequence")
 _TIMESTAMP = HASHED_FIELDS.index("timestamp")
 _METADATA = HASHED_FIELDS.index("metadata")

@@ -31,6 +31,7 @@ def event_document(event) -> dict[str, Any]:
         "metadata": event.metadata,
         "prev_hash": event.prev_hash,
         "hash": event.hash,
+        "key_id": event.key_id,
     }
 
 

@@ -5,7 +5,9 @@ One command gathers the four figures of the issue "Audit trail integrity":
 
 - events lost or duplicated under load: `bench/load.py --quick --database both`
   (a real gunicorn, concurrent clients, every row matched to its request);
-- tamper cases detected: the chain-verification tests, audit/tests/test_integrity*.py;
+- tamper cases detected: the chain-verification tests, audit/tests/test_integrity*.py,
+  among them the tamper matrix (audit/tests/tamper_matrix.py), printed case by case
+  with its verdict and first bad sequence, grouped by threat model;
 - hostile inputs handled: the hostile-input tests, */tests/test_hostile*.py;
 - secrets found in audit rows: the secrets tests, accounts/tests/test_secrets*.py, and
   the load run's scan of every column of every row it recorded.
@@ -139,6 +141,8 @@ def run_pytest(
     # running at the same time.
     env["VAR_DIR"] = str(workdir / f"var-{database}")
     env.pop("DATABASE_URL", None)
+    # The tamper matrix appends one JSON line per case here (test_integrity_tamper_matrix).
+    env["TAMPER_MATRIX_JSON"] = str(workdir / f"matrix-{database}.jsonl")
     if database == "postgres":
         env["DATABASE_URL"] = postgres_url
     command = [
@@ -217,6 +221,73 @@ def load_cells(load: dict | None) -> dict[str, tuple[str, bool]]:
         "scan": (f"{found} in {load['secrets_scanned']['cells']} cells", found == 0),
         "verdict": ("PASS" if load["ok"] else "FAIL", load["ok"]),
     }
+
+
+THREATS = {
+    "db": "database write access without the key (all must be detected)",
+    "key": "key holder, after an off-machine checkpoint (detected up to it)",
+    "limit": "not detected: the documented limits (asserted)",
+}
+
+
+def read_matrix(workdir: Path) -> dict[str, dict[str, dict]]:
+    """Return {case: {database: outcome}} from the matrix files, in case order."""
+    cases: dict[str, dict[str, dict]] = {}
+    for database in DATABASES:
+        path = workdir / f"matrix-{database}.jsonl"
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            outcome = json.loads(line)
+            cases.setdefault(outcome["case"], {})[database] = outcome
+    return cases
+
+
+def matrix_cell(outcome: dict | None) -> tuple[str, bool]:
+    """Return "detected #n" / "not detected" for one case on one database, and if as asserted."""
+    if outcome is None:
+        return "no result", False
+    text = "not detected"
+    if outcome["detected"]:
+        text = f"detected #{outcome['first_bad']}" if outcome["first_bad"] else "detected"
+    passed = outcome["detected"] == outcome["expected_detected"] and (
+        not outcome["detected"] or outcome["first_bad"] == outcome["expected_first_bad"]
+    )
+    return text, passed
+
+
+def print_matrix(workdir: Path) -> list[str]:
+    """Print the tamper matrix grouped by threat model; return the cases not as asserted."""
+    cases = read_matrix(workdir)
+    if not cases:
+        print("\nTamper matrix: no results (audit/tests/test_integrity_tamper_matrix.py)")
+        return ["tamper matrix: no results"]
+    failed = []
+    width = max(len(name) for name in cases) + 2
+    for threat, title in THREATS.items():
+        names = [
+            name
+            for name, by_db in cases.items()
+            if any(outcome["threat"] == threat for outcome in by_db.values())
+        ]
+        if not names:
+            continue
+        counts = []
+        for database in DATABASES:
+            cells = [matrix_cell(cases[name].get(database)) for name in names]
+            hits = sum(text.startswith("detected") for text, _ in cells)
+            counts.append(f"{NAMES[database]} {hits}/{len(names)} detected")
+        print(f"\nTamper matrix: {title}; " + ", ".join(counts))
+        print(f"  {'case':<{width}}{'SQLite':<18}PostgreSQL")
+        for name in names:
+            line = f"  {name:<{width}}"
+            for database in DATABASES:
+                text, passed = matrix_cell(cases[name].get(database))
+                line += f"{text + ('' if passed else ' <-'):<18}"
+                if not passed:
+                    failed.append(f"tamper case {name!r} on {NAMES[database]}: {text}")
+            print(line.rstrip())
+    return failed
 
 
 def print_table(rows: list[tuple[str, dict[str, tuple[str, bool]]]]) -> list[str]:
@@ -330,7 +401,8 @@ def report(options: argparse.Namespace, workdir: Path) -> int:
                 {db: cells[db].get("scan", ("-", False)) for db in DATABASES},
             )
         )
-    failed = print_table(rows)
+    failed = print_matrix(workdir)
+    failed += print_table(rows)
     for database in DATABASES:
         for count in counts[database].values():
             for failure in count.failures:

@@ -105,9 +105,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # audit before django_tasks_db: its db_worker also signs audit checkpoints.
+    "audit",
     "django_tasks_db",
     "axes",
-    "audit",
     "accounts",
     "tasks",
 ]
@@ -355,6 +356,13 @@ AUDIT_SEALING = os.environ.get("AUDIT_SEALING", "background")
 AUDIT_SEAL_INTERVAL_SECONDS = float(os.environ.get("AUDIT_SEAL_INTERVAL_SECONDS", "0.2"))
 AUDIT_SEAL_WINDOW_SECONDS = float(os.environ.get("AUDIT_SEAL_WINDOW_SECONDS", "2"))
 AUDIT_SEAL_BATCH = env_int("AUDIT_SEAL_BATCH", 2000)
+# The worker signs the chain head every so many events, or every so many minutes when
+# the chain grew at all (see audit/management/commands/db_worker.py).
+AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))
+AUDIT_CHECKPOINT_EVERY_MINUTES = max(1, env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 5))
+# Optional: a directory (another disk, a mount off this machine) each checkpoint is
+# also written to as checkpoint-<sequence>-<time>.json.
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", "")
 AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
 LOGGING = {

@@ -224,18 +224,53 @@ def test_a_second_prune_moves_the_boundary(tmp_path):
     )
 
 
-def test_a_pruned_checkpoint_is_accounted_for(tmp_path):
+def test_a_pruned_checkpoint_verifies_only_with_its_archive(tmp_path):
     append_chain(10, start=timezone.now() - timedelta(days=60))
     checkpoint_path = tmp_path / "checkpoint.json"
     write_checkpoint(create_checkpoint(), checkpoint_path)
     record_event(event_type="auth_login")
-    retention("--older-than-days", "30", "--archive", str(tmp_path / "a.ndjson.gz"))
+    archive_path = tmp_path / "a.ndjson.gz"
+    retention("--older-than-days", "30", "--archive", str(archive_path))
+    # Without the archive: a non-zero exit naming the archive it needs.
     out = StringIO()
-    call_command("verify_audit_chain", "--checkpoint", str(checkpoint_path), stdout=out)
-    assert "checkpoint #10 of" in out.getvalue()
-    assert "was pruned by retention" in out.getvalue()
+    with pytest.raises(CommandError, match=r"--archive a\.ndjson\.gz") as refused:
+        call_command("verify_audit_chain", "--checkpoint", str(checkpoint_path), stdout=out)
+    assert refused.value.returncode == 1
+    assert "falls in #1-#10, pruned by audit_prune #12" in out.getvalue()
+    # With it: the checkpointed link is found in the archive the prune recorded.
+    out = StringIO()
+    call_command(
+        "verify_audit_chain",
+        "--checkpoint",
+        str(checkpoint_path),
+        "--archive",
+        str(archive_path),
+        stdout=out,
+    )
+    assert "checkpoint.json #10 of" in out.getvalue()
+    assert "matches in a.ndjson.gz" in out.getvalue()
+    # The stored copy of that checkpoint does not make plain verification fail.
+    call_command("verify_audit_chain", stdout=StringIO())
     # And a new checkpoint can be made over the pruned trail.
     assert create_checkpoint().sequence == 12
+
+
+def test_an_archive_other_than_the_recorded_one_is_refused(tmp_path):
+    append_chain(10, start=timezone.now() - timedelta(days=60))
+    checkpoint_path = tmp_path / "checkpoint.json"
+    write_checkpoint(create_checkpoint(), checkpoint_path)
+    retention("--older-than-days", "30", "--archive", str(tmp_path / "a.ndjson.gz"))
+    other = tmp_path / "other.ndjson.gz"
+    other.write_bytes(b"")
+    with pytest.raises(CommandError, match=r"--archive a\.ndjson\.gz"):
+        call_command(
+            "verify_audit_chain",
+            "--checkpoint",
+            str(checkpoint_path),
+            "--archive",
+            str(other),
+            stdout=StringIO(),
+        )
 
 
 @pytest.mark.skipif(not is_postgresql, reason="the append-only trigger is PostgreSQL-only")

@@ -35,6 +35,7 @@ def test_a_committed_event_emits_exactly_one_json_line(audit_stream):
     assert document["sequence"] == stored.sequence
     assert document["hash"] == stored.hash
     assert document["prev_hash"] == stored.prev_hash
+    assert document["key_id"] == stored.key_id != ""
     assert document["event_type"] == "auth_login"
     assert document["outcome"] == "failure"
     assert document["username"] == stored.username

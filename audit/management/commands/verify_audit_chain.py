@@ -7,7 +7,14 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.checkpoint import CheckpointError, read_checkpoint
+from audit.anchors import Anchor
+from audit.checkpoint import (
+    CheckpointError,
+    StoredCheckpointForged,
+    newest_checkpoint_file,
+    read_checkpoint,
+    stored_anchors,
+)
 from audit.integrity import CHUNK_SIZE, VerificationResult, verify_archive, verify_chain
 from audit.sealer import unsealed_backlog
 
@@ -30,11 +37,12 @@ def positive_int(value: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Recompute the audit trail's hash chain in sequence order and compare it with the "
-        "chain head. Exits 1 naming the first bad sequence number when an event was "
-        "changed, deleted, inserted or reordered, or the newest events were removed; "
-        "exits 2 when a checkpoint or the range is refused. A chain of 200,000 rows or "
-        "more is shared out over AUDIT_VERIFY_PROCESSES processes."
+        "Recompute the audit trail's keyed hash chain in sequence order and compare it with "
+        "the chain head and every stored checkpoint (and any checkpoint files given). "
+        "Exits 1 naming the first bad sequence number when an event was changed, deleted, "
+        "inserted or reordered, the newest events were removed, or a checkpoint no longer "
+        "holds; exits 2 when a checkpoint or the range is refused. A chain of 200,000 rows "
+        "or more is shared out over AUDIT_VERIFY_PROCESSES processes."
     )
 
     def add_arguments(self, parser):
@@ -43,37 +51,78 @@ class Command(BaseCommand):
         parser.add_argument(
             "--checkpoint",
             type=Path,
+            action="append",
+            default=[],
             metavar="FILE",
-            help="A signed checkpoint from audit_checkpoint: its event must still be there.",
+            help="A signed checkpoint file (repeatable): its event must still be there, "
+            "or in the archive given with --archive if retention pruned it.",
+        )
+        parser.add_argument(
+            "--checkpoint-dir",
+            type=Path,
+            metavar="DIR",
+            help="Hold the chain against the newest checkpoint file in DIR "
+            "(AUDIT_CHECKPOINT_DIR, or its copy off this machine).",
         )
         parser.add_argument(
             "--archive",
             type=Path,
+            action="append",
+            default=[],
             metavar="FILE",
-            help="Verify a retention archive (.ndjson.gz) instead of the database.",
+            help="A retention archive (.ndjson.gz, repeatable). With a checkpoint: what "
+            "stands in for the pruned events it names. Alone: verify the archive itself.",
         )
         parser.add_argument("--chunk-size", type=positive_int, default=CHUNK_SIZE)
 
-    def handle(self, *args, from_sequence, to_sequence, checkpoint, archive, chunk_size, **opts):
+    def handle(
+        self,
+        *args,
+        from_sequence,
+        to_sequence,
+        checkpoint,
+        checkpoint_dir,
+        archive,
+        chunk_size,
+        **opts,
+    ):
         if from_sequence and to_sequence and from_sequence > to_sequence:
             raise CommandError("--from must not be after --to.", returncode=EXIT_REFUSED)
         started = time.monotonic()
-        if archive is not None:
-            if not archive.is_file():
-                raise CommandError(f"No archive at {archive}.", returncode=EXIT_REFUSED)
-            result = verify_archive(archive)
-            self.report(result, what=f"archived audit events in {archive}", started=started)
+        for path in archive:
+            if not path.is_file():
+                raise CommandError(f"No archive at {path}.", returncode=EXIT_REFUSED)
+        if archive and not checkpoint and checkpoint_dir is None:
+            for path in archive:
+                result = verify_archive(path)
+                self.report(result, what=f"archived audit events in {path}", started=started)
             return
-        signed = None
-        if checkpoint is not None:
+        files = list(checkpoint)
+        if checkpoint_dir is not None:
+            newest = newest_checkpoint_file(checkpoint_dir)
+            if newest is None:
+                raise CommandError(
+                    f"No checkpoint-*.json in {checkpoint_dir}.", returncode=EXIT_REFUSED
+                )
+            files.append(newest)
+        anchors = []
+        for path in files:
             try:
-                signed = read_checkpoint(checkpoint)
+                anchors.append(Anchor(read_checkpoint(path), path.name, off_machine=True))
             except CheckpointError as error:
                 raise CommandError(f"Checkpoint refused: {error}", returncode=EXIT_REFUSED)
+        if from_sequence is None and to_sequence is None:
+            try:
+                anchors += stored_anchors()
+            except StoredCheckpointForged as error:
+                where = f"at #{error.sequence}"
+                self.stdout.write(self.style.ERROR(f"BROKEN {where}: {error}."))
+                raise CommandError(f"Audit chain broken {where}: {error}.", returncode=EXIT_BROKEN)
         result = verify_chain(
             from_sequence=from_sequence,
             to_sequence=to_sequence,
-            checkpoint=signed,
+            anchors=anchors,
+            archives=archive,
             chunk_size=chunk_size,
         )
         self.report(result, what="audit events", started=started)

@@ -1,0 +1,68 @@
+"""django-tasks-db's db_worker, which also signs audit checkpoints while it runs.
+
+The worker is the one long-running process every deployment already has, so the
+automatic checkpoints (AUDIT_CHECKPOINT_EVERY_EVENTS / _MINUTES) ride on it: one check
+at start, then a daemon thread that looks every half minute (two index lookups) and
+signs the head when one is due. "audit" precedes "django_tasks_db" in INSTALLED_APPS,
+so this command is the one `manage.py db_worker` runs.
+"""
+
+import logging
+import os
+import threading
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+from django_tasks_db.management.commands import db_worker
+
+from audit.checkpoint import CheckpointError, checkpoint_if_due
+
+logger = logging.getLogger("audit_checkpoints")
+
+
+def check_once() -> None:
+    """Sign the chain head if a checkpoint is due; log (never raise) what happened."""
+    try:
+        checkpoint = checkpoint_if_due()
+    except CheckpointError as error:
+        # A chain that no longer verifies is an alarm, not a reason to stop OCR work.
+        logger.error("Audit checkpoint refused: %s", error)
+    except Exception:
+        logger.exception("Audit checkpoint failed")
+    else:
+        if checkpoint is not None:
+            logger.info("Audit checkpoint #%s signed", checkpoint.sequence)
+
+
+def poll_seconds() -> float:
+    return min(30.0, settings.AUDIT_CHECKPOINT_EVERY_MINUTES * 60.0)
+
+
+def checkpoint_loop(stop: threading.Event) -> None:
+    """Check for a due checkpoint every poll_seconds() until ``stop`` is set."""
+    while not stop.wait(poll_seconds()):
+        check_once()
+        # This thread's own connection: dropped when broken or past CONN_MAX_AGE.
+        close_old_connections()
+
+
+class Command(db_worker.Command):
+    help = (
+        db_worker.Command.help or "Run the database-backed task worker."
+    ) + " Also signs audit checkpoints every AUDIT_CHECKPOINT_EVERY_EVENTS events or minutes."
+
+    def handle(self, *args, **options):
+        # With --reload the parent process only watches files; the child does the work.
+        reloader_parent = options.get("reload") and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true"
+        stop = threading.Event()
+        if not reloader_parent:
+            check_once()
+            if not options.get("batch"):
+                threading.Thread(
+                    target=checkpoint_loop, args=(stop,), name="audit-checkpoints", daemon=True
+                ).start()
+        try:
+            return super().handle(*args, **options)
+        finally:
+            stop.set()
