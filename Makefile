@@ -26,9 +26,9 @@ setup: $(VENV)/.installed
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
 
-## Set up (venv, migrations, static files, first admin) and serve web + worker.
+## Set up (venv, migrations, static files, first admin) and serve web + worker + audit sealer.
 run: setup
-	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"
+	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server, the worker and the audit sealer)"
 	@# The supervisor restarts a web server or worker that dies, and says so; the new
 	@# worker takes back a task the dead one left half-read after OCR_STALE_AFTER_SECONDS.
 	@$(PY) -m ocr_project.supervisor --port $(PORT) --web-workers $(WEB_WORKERS)

@@ -5,6 +5,9 @@ from django.core.checks import Error, Warning, register
 
 from .chain import ChainKeyError, parse_key_ring
 
+# Host names that reach only this machine: a site that answers nothing else is a laptop.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1", "testserver"})
+
 
 @register()
 def check_proxy_count(app_configs, **kwargs):
@@ -37,6 +40,34 @@ def check_proxy_count(app_configs, **kwargs):
             )
         )
     return errors
+
+
+def serves_other_hosts() -> bool:
+    """Return True when the site runs without DEBUG for a name beyond this machine."""
+    hosts = {host.strip().lower() for host in settings.ALLOWED_HOSTS}
+    return not settings.DEBUG and bool(hosts - LOOPBACK_HOSTS)
+
+
+@register()
+def check_keys_come_from_the_environment(app_configs, **kwargs):
+    """Refuse generated keys once the site serves other hosts.
+
+    A key generated into VAR_DIR is private to one host: two web hosts would sign
+    sessions, JWTs and audit checkpoints with different keys, and a lost var/ makes
+    every checkpoint unverifiable. On a laptop (DEBUG, or loopback names only) the
+    generated key is what `make run` wants, so it stays allowed there.
+    """
+    if not serves_other_hosts():
+        return []
+    return [
+        Error(
+            f"{name} is not set in the environment, so this host generated its own.",
+            hint=f"Set {name} to the same secret on every host (ALLOWED_HOSTS names "
+            "hosts beyond this machine and DEBUG is off).",
+            id="audit.E006",
+        )
+        for name in getattr(settings, "GENERATED_SECRETS", [])
+    ]
 
 
 @register()

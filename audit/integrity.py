@@ -259,7 +259,8 @@ class ChainWalk:
 
 def event_rows(*, first: int | None = None, last: int | None = None, chunk_size: int = CHUNK_SIZE):
     """Yield events as ROW_FIELDS tuples in sequence order, a chunk at a time."""
-    queryset = AuditEvent.objects.order_by("sequence")
+    # Unsealed events are not links yet; the sealer's backlog is reported beside the verdict.
+    queryset = AuditEvent.objects.filter(sequence__isnull=False).order_by("sequence")
     if first is not None:
         queryset = queryset.filter(sequence__gte=first)
     if last is not None:

@@ -191,7 +191,9 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One security-relevant action, who did it, from where, and what it touched."""
 
-    sequence = models.PositiveBigIntegerField(unique=True, editable=False)
+    # NULL until the sealer links the event into the chain (audit/sealer.py), then
+    # filled once with prev_hash, hash and key_id; never changed after that.
+    sequence = models.PositiveBigIntegerField(unique=True, null=True, editable=False)
     timestamp = models.DateTimeField(editable=False)
     # Validated against audit.events at write time; not DB choices, so adding an event
     # type never needs a migration.
@@ -218,8 +220,9 @@ class AuditEvent(models.Model):
     resource_id = models.CharField(max_length=64, blank=True)
     message = models.CharField(max_length=500, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, editable=False)
+    # NULL, not "", while unsealed: "no link yet" must never read as a link.
+    prev_hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
     # Which AUDIT_CHAIN_KEYS key made `hash` (an HMAC); "" for the plain SHA-256 links
     # written before keyed links. Not hashed itself: the wrong id names a key under
     # which the link does not verify, so changing it is caught all the same.
@@ -252,6 +255,12 @@ class AuditEvent(models.Model):
             models.Index(fields=["ip_address", "sequence"], name="audit_ip_seq"),
             models.Index(fields=["request_id"], name="audit_request"),
             models.Index(fields=["resource_type", "resource_id"], name="audit_resource"),
+            # The sealer's work list: only unsealed rows are in it, so it stays tiny.
+            models.Index(
+                fields=["timestamp", "id"],
+                name="audit_unsealed",
+                condition=models.Q(sequence__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -267,7 +276,7 @@ class AuditEvent(models.Model):
 
 
 class ChainHead(models.Model):
-    """The newest link of the chain; its row lock serialises writers.
+    """The newest link of the chain; its row lock serialises sealers.
 
     Exactly one row (id=1). It also lets verification notice when the newest events
     were removed: the head then points past the last row that exists.

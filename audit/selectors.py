@@ -25,8 +25,12 @@ LISTING_FIELDS = (
 
 
 def audit_events() -> QuerySet[AuditEvent]:
-    """Return all audit events, newest first."""
-    return AuditEvent.objects.order_by("-sequence")
+    """Return the sealed audit events, newest first.
+
+    An event joins listings once the sealer has given it its place in the chain (within
+    AUDIT_SEAL_WINDOW_SECONDS): listings page by sequence, which unsealed events lack.
+    """
+    return AuditEvent.objects.filter(sequence__isnull=False).order_by("-sequence")
 
 
 def audit_events_for_listing() -> QuerySet[AuditEvent]:

@@ -1,6 +1,5 @@
 """Record audit events. The one write path into the trail."""
 
-from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -11,76 +10,51 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 
-from .chain import GENESIS_HASH, ChainKey, event_hash, key_ring, normalise_metadata
+from .chain import normalise_metadata
 from .client import ClientContext, client_context, valid_ip
-from .events import KEY_CHANGE_EVENT, Outcome, category_for
-from .models import AuditEvent, ChainHead
+from .events import Outcome, category_for
+from .models import AuditEvent
 from .sanitize import clean_free_text, clean_text, redact
+from .sealer import lock_chain_head, seal_batch, switch_chain_key
 from .stream import publish_after_commit
-
-
-def lock_chain_head() -> tuple[int, str, datetime | None, str]:
-    """Return the chain head's (sequence, hash, timestamp, key id), locked for the transaction.
-
-    On PostgreSQL SELECT ... FOR UPDATE on the single head row makes concurrent
-    writers take turns. SQLite ignores FOR UPDATE, but its IMMEDIATE transactions
-    (settings) already hold the database write lock from BEGIN.
-    """
-    head = ChainHead.objects.select_for_update().filter(pk=1)
-    row = head.values_list("sequence", "hash", "timestamp", "key_id").first()
-    if row is None:
-        # First event ever: create the row; a racing creator loses on the primary key.
-        ChainHead.objects.get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
-        row = head.values_list("sequence", "hash", "timestamp", "key_id").get()
-    return row
-
 
 # Every column of an event row but the primary key, in INSERT order.
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
-_HEAD_FIELDS = [
-    ChainHead._meta.get_field(name) for name in ("sequence", "hash", "timestamp", "key_id")
-]
+_TIMESTAMP_INDEX = [field.name for field in _EVENT_FIELDS].index("timestamp")
 
 
 @cache
-def _append_sql(vendor: str) -> tuple[str, str]:
-    """Return the SQL that moves the head and the SQL that inserts the event.
+def _insert_sql(vendor: str, *, database_clock: bool) -> str:
+    """Return the INSERT of one event, written once instead of compiled per event.
 
-    Written once instead of compiled by the ORM for every event: this runs while the
-    chain head is locked, so its cost is paid by every writer waiting behind it. On
-    PostgreSQL both go in one statement (a data-modifying WITH), one round trip less.
+    With `database_clock` (PostgreSQL, background sealing) the event is stamped by the
+    database: one clock for every host, and never before the inserting transaction
+    began, which is what lets the sealer know when every earlier event has committed.
     """
     # Only quoted names from the models are formatted in; every value is a parameter.
     quote = connection.ops.quote_name
-    head = ", ".join(f"{quote(field.column)} = %s" for field in _HEAD_FIELDS)
-    move_head = f"UPDATE {quote(ChainHead._meta.db_table)} SET {head} WHERE {quote('id')} = 1"  # noqa: S608
     columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)
-    values = ", ".join(["%s"] * len(_EVENT_FIELDS))
+    values = ["%s"] * len(_EVENT_FIELDS)
+    if database_clock:
+        values[_TIMESTAMP_INDEX] = "clock_timestamp()"
     table = quote(AuditEvent._meta.db_table)
-    insert = f"INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING {quote('id')}"  # noqa: S608
-    if vendor == "postgresql":
-        return "", f"WITH moved_head AS ({move_head}) {insert}"
-    return move_head, insert
+    returning = f"{quote('id')}, {quote('timestamp')}"
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join(values)}) RETURNING {returning}"  # noqa: S608
 
 
-def append(event: AuditEvent) -> None:
-    """Insert the event and make it the chain head; call with the head locked."""
-    move_head, insert = _append_sql(connection.vendor)
-    # The head takes the event's sequence, hash, timestamp and key id.
-    head_params = [
-        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _HEAD_FIELDS
-    ]
-    event_params = [
-        field.get_db_prep_save(field.pre_save(event, add=True), connection)
-        for field in _EVENT_FIELDS
-    ]
+def insert_unsealed(event: AuditEvent) -> None:
+    """Insert the event unsealed (no sequence or links yet): one statement, no shared lock."""
+    database_clock = connection.vendor == "postgresql" and event.timestamp is None
+    params = []
+    for index, field in enumerate(_EVENT_FIELDS):
+        if database_clock and index == _TIMESTAMP_INDEX:
+            continue
+        params.append(field.get_db_prep_save(field.pre_save(event, add=True), connection))
     with connection.cursor() as cursor:
-        if move_head:
-            cursor.execute(move_head, head_params)
-            cursor.execute(insert, event_params)
-        else:
-            cursor.execute(insert, head_params + event_params)
-        event.pk = cursor.fetchone()[0]
+        cursor.execute(_insert_sql(connection.vendor, database_clock=database_clock), params)
+        event.pk, stamp = cursor.fetchone()
+    if database_clock:
+        event.timestamp = stamp
     event._state.adding = False
     event._state.db = connection.alias
 
@@ -138,67 +112,32 @@ def record_event(
         "message": clean_free_text(in_english(message), max_length=500),
         "metadata": normalise_metadata(redact(metadata or {})),
     }
-    key = key_ring().signing
-    with transaction.atomic():
-        head = lock_chain_head()
-        if head[0] and head[3] != key.key_id:
-            head = link_key_change(head=head, key=key)
-        event = link_and_append(fields=fields, head=head, key=key, user=user)
-        publish_after_commit(event)
-    return event
-
-
-def link_and_append(
-    *,
-    fields: dict[str, Any],
-    head: tuple[int, str, datetime | None, str],
-    key: ChainKey,
-    user: AbstractBaseUser | None = None,
-) -> AuditEvent:
-    """Link the event after the locked head under the key, insert it and move the head."""
-    head_sequence, head_hash, head_timestamp, _ = head
-    fields["sequence"] = head_sequence + 1
-    fields["prev_hash"] = head_hash
-    # Stamped under the lock and never before the previous event, so timestamps do
-    # not run backwards along the chain even if the system clock is stepped back.
-    now = timezone.now()
-    fields["timestamp"] = max(now, head_timestamp) if head_timestamp else now
-    fields["hash"] = event_hash(fields, key)
-    event = AuditEvent(user=user, key_id=key.key_id, **fields)
-    append(event)
-    return event
-
-
-def link_key_change(
-    *, head: tuple[int, str, datetime | None, str], key: ChainKey
-) -> tuple[int, str, datetime | None, str]:
-    """Record the switch to (or rotation of) the chain key as an event; return the new head.
-
-    Linked under the new key, so it cannot be forged without it; verification accepts
-    a change of key id only at such an event, and a plain link only before the first
-    keyed one.
-    """
-    previous = head[3] or "sha256"
-    event = link_and_append(
-        fields={
-            "event_type": KEY_CHANGE_EVENT,
-            "category": str(category_for(KEY_CHANGE_EVENT)),
-            "outcome": str(Outcome.SUCCESS),
-            "username": "",
-            "ip_address": None,
-            "user_agent": "",
-            "request_id": "",
-            "resource_type": "audit_chain",
-            "resource_id": key.key_id,
-            "message": f"Chain links from #{head[0] + 1} on are keyed with {key.key_id} "
-            f"(before: {previous})",
-            "metadata": normalise_metadata({"previous_key_id": head[3], "key_id": key.key_id}),
-        },
-        head=head,
-        key=key,
-    )
+    event = AuditEvent(user=user, key_id="", **fields)
+    if settings.AUDIT_SEALING == "inline":
+        # The locked design, kept as a setting for comparison and tiny installs: the
+        # event is linked in the writer's own transaction under the chain head lock.
+        with transaction.atomic():
+            head_timestamp = lock_chain_head()[2]
+            now = timezone.now()
+            # Stamped under the lock and never before the previous event, so timestamps
+            # do not run backwards along the chain even if the clock is stepped back.
+            event.timestamp = max(now, head_timestamp) if head_timestamp else now
+            insert_unsealed(event)
+            seal = seal_batch(ids=[event.pk])
+            event.sequence, event.hash = seal.links[-1][1], seal.links[-1][2]
+            event.prev_hash, event.key_id = seal.prev_hashes[-1], seal.key_id
+            publish_after_commit(event)
+        return event
+    # Background sealing: one INSERT in the caller's transaction and nothing shared;
+    # a sealer (audit/sealer.py) links it once it has committed.
+    if connection.vendor != "postgresql":
+        event.timestamp = timezone.now()
+    # No savepoint: a single statement needs none (it commits by itself outside a
+    # transaction, and a failure inside one fails the caller's block all the same),
+    # and SAVEPOINT/RELEASE would double the round trips of every audited request.
+    insert_unsealed(event)
     publish_after_commit(event)
-    return event.sequence, event.hash, event.timestamp, event.key_id
+    return event
 
 
 def switch_to_keyed_chain() -> AuditEvent | None:
@@ -207,10 +146,4 @@ def switch_to_keyed_chain() -> AuditEvent | None:
     Run after migrations, so an upgraded trail becomes keyed at once rather than at its
     next event: verification then treats a chain ending in a plain link as rewritten.
     """
-    key = key_ring().signing
-    with transaction.atomic():
-        head = lock_chain_head()
-        if not head[0] or head[3] == key.key_id:
-            return None
-        new_head = link_key_change(head=head, key=key)
-    return AuditEvent.objects.get(sequence=new_head[0])
+    return switch_chain_key()

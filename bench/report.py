@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.databases import ROOT
 
-FIGURE_ORDER = ["1", "2", "3", "3b", "4", "4b", "5", "6", "7", "7b", "8", "9", "10"]
+FIGURE_ORDER = ["1", "1p", "2", "3", "3b", "4", "4b", "5", "6", "7", "7b", "8", "9", "10"]
 BACKEND_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "7", "7b", "8", "9", "10")
+FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "1p", "7", "7b", "8", "9", "10")
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -98,7 +98,7 @@ def main() -> None:
     settings.ROOT_URLCONF = "bench.urls"
 
     from bench.context import Context
-    from bench.figures import admin, api, export, ocr, ocr_scans, search, writes
+    from bench.figures import admin, api, export, ocr, ocr_scans, search, write_processes, writes
     from bench.seed import SeedInfo, seed
     from bench.timing import Row
 
@@ -130,6 +130,8 @@ def main() -> None:
         "5": lambda: export.run(ctx, env),
         "2": lambda: writes.run_overhead(ctx),
         "1": lambda: writes.run_writes(ctx),
+        # Separate processes (as gunicorn workers are), locked design beside the sealer.
+        "1p": lambda: write_processes.run(ctx),
         # OCR time is the engine's; the quick run measures the pipeline on PostgreSQL only.
         "7": lambda: None if args.quick and args.backend == "sqlite" else ocr.run_pipeline(ctx),
         # No database in this path: measured once, on the last backend.

@@ -46,11 +46,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 
+# Names of the secrets this process took from a generated file instead of the
+# environment: fine on a laptop, an error (audit.E006) once the site serves other hosts.
+GENERATED_SECRETS: list[str] = []
+
+
 def persistent_secret(env_name: str, filename: str) -> str:
     """Return a secret from the environment, else from a generated git-ignored file."""
     value = os.environ.get(env_name, "").strip()
     if value:
         return value
+    GENERATED_SECRETS.append(env_name)
     path = VAR_DIR / filename
     if not path.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -226,8 +232,29 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # WhiteNoise warns at start-up when the directory is missing (before collectstatic).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Where uploads wait, on this host only, while they are checked; never shared storage.
+OCR_STAGING_DIR = Path(os.environ.get("OCR_STAGING_DIR", VAR_DIR / "staging"))
+# Uploaded documents go through Django's Storage API. A local folder by default; a
+# deployment on several hosts names an object store instead, for example
+# storages.backends.s3.S3Storage (pip install django-storages[s3]); see the README.
+FILE_STORAGE_BACKEND = os.environ.get(
+    "FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+)
+FILE_STORAGE_OPTIONS: dict[str, object] = {}
+if FILE_STORAGE_BACKEND.startswith("storages.backends.s3"):
+    # Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (read by boto3 itself)
+    # or the host's instance role; only where the bucket is goes through settings.
+    FILE_STORAGE_OPTIONS = {
+        "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+        "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+        "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+        # Documents are private: served only through the owner-checked download views.
+        "default_acl": None,
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": FILE_STORAGE_BACKEND, "OPTIONS": FILE_STORAGE_OPTIONS},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -343,6 +370,14 @@ AXES_VERBOSE = False
 # --- Audit ------------------------------------------------------------------
 AUDIT_USER_AGENT_MAX_LENGTH = 512
 # Processes verify_audit_chain spreads a long chain over (1: verify in this process).
+# "background": record_event is one INSERT with no shared lock and a sealer
+# (manage.py audit_sealer, started by `make run`) links committed events into the chain.
+# "inline": the locked design, each event linked in its writer's transaction under the
+# chain head lock (one writer at a time; kept for comparison and single-process installs).
+AUDIT_SEALING = os.environ.get("AUDIT_SEALING", "background")
+AUDIT_SEAL_INTERVAL_SECONDS = float(os.environ.get("AUDIT_SEAL_INTERVAL_SECONDS", "0.2"))
+AUDIT_SEAL_WINDOW_SECONDS = float(os.environ.get("AUDIT_SEAL_WINDOW_SECONDS", "2"))
+AUDIT_SEAL_BATCH = env_int("AUDIT_SEAL_BATCH", 2000)
 # The worker signs the chain head every so many events, or every so many minutes when
 # the chain grew at all (see audit/management/commands/db_worker.py).
 AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))

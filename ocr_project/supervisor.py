@@ -71,6 +71,8 @@ def children(*, port: int, web_workers: int) -> list[Child]:
             ],
         ),
         Child(name="OCR worker", argv=[python, "manage.py", "ocr_worker", "--no-reload"]),
+        # Links committed audit events into the keyed chain (AUDIT_SEALING=background).
+        Child(name="audit sealer", argv=[python, "manage.py", "audit_sealer"]),
     ]
 
 

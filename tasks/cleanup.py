@@ -15,6 +15,7 @@ from audit.services import record_event
 
 from .models import OcrTask
 from .services import deleting
+from .storage import file_size, is_local_symlink, modified_at, walk_files
 from .uploads import remove_stored
 
 # Who may run a cleanup from the admin page or the API (the command needs shell access):
@@ -33,27 +34,37 @@ class CleanupStats:
     bytes_freed: int = 0
 
 
-def orphan_files(*, grace_seconds: int) -> list[Path]:
-    """Return files under MEDIA_ROOT/uploads and staging that no task refers to.
+@dataclass(frozen=True)
+class Orphan:
+    """A file no task refers to: in the storage (`name`) or in local staging (`path`)."""
 
-    Files younger than the grace period are skipped: their upload may still be
-    committing. Symlinks are never followed.
+    size: int
+    name: str = ""
+    path: Path | None = None
+
+    def remove(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+        else:
+            remove_stored(self.name)
+
+
+def stored_orphans(*, cutoff: datetime) -> list[Orphan]:
+    """Return files under the storage's uploads/ that no task refers to, older than cutoff.
+
+    A file whose age the storage cannot tell is kept: its upload may still be committing.
     """
-    root = Path(settings.MEDIA_ROOT)
     referenced = set(OcrTask.objects.values_list("file", flat=True))
-    cutoff = time.time() - grace_seconds
     found = []
-    for folder in (root / "uploads", root / "staging"):
-        if not folder.is_dir():
+    for name in walk_files("uploads"):
+        if name in referenced or is_local_symlink(name):
             continue
-        for path in folder.rglob("*"):
-            if path.is_symlink() or not path.is_file():
-                continue
-            if path.relative_to(root).as_posix() in referenced:
-                continue
-            if path.stat().st_mtime > cutoff:
-                continue
-            found.append(path)
+        written = modified_at(name)
+        if written is None or written > cutoff:
+            continue
+        size = file_size(name)
+        if size is not None:
+            found.append(Orphan(size=size, name=name))
     return found
 
 
@@ -84,6 +95,34 @@ def cleanup_cutoff(*, older_than_days: int, as_of: datetime | None = None) -> da
     return min(as_of or now, now) - timedelta(days=older_than_days)
 
 
+def staging_orphans(*, cutoff: datetime) -> list[Orphan]:
+    """Return this host's abandoned staging files (a crash mid-check), older than cutoff.
+
+    Symlinks are never followed.
+    """
+    root = Path(settings.OCR_STAGING_DIR)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        stat = path.stat()
+        if stat.st_mtime > cutoff.timestamp():
+            continue
+        found.append(Orphan(size=stat.st_size, path=path))
+    return found
+
+
+def orphan_files(*, grace_seconds: int) -> list[Orphan]:
+    """Return stored and staged files that no task refers to, older than the grace period.
+
+    Younger files are skipped: their upload may still be committing.
+    """
+    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
+    return stored_orphans(cutoff=cutoff) + staging_orphans(cutoff=cutoff)
+
+
 def cleanup_tasks(
     *,
     older_than_days: int,
@@ -103,27 +142,23 @@ def cleanup_tasks(
     stats = CleanupStats(older_than_days=older_than_days, dry_run=dry_run)
     cutoff = cleanup_cutoff(older_than_days=older_than_days, as_of=as_of)
     old = OcrTask.objects.filter(created_at__lt=cutoff)
-    root = Path(settings.MEDIA_ROOT)
     orphans = orphan_files(grace_seconds=settings.OCR_ORPHAN_GRACE_SECONDS)
     spooled = stale_upload_temp_files(grace_seconds=settings.OCR_ORPHAN_GRACE_SECONDS)
     with transaction.atomic():
         rows = list(old.values_list("file", "size"))
         stats.tasks_deleted = len(rows)
-        stats.files_deleted = sum(1 for name, _ in rows if (root / name).exists())
-        stats.bytes_freed = sum(
-            (root / name).stat().st_size for name, _ in rows if (root / name).exists()
-        )
+        sizes = [size for name, _ in rows if (size := file_size(name)) is not None]
+        stats.files_deleted = len(sizes)
+        stats.bytes_freed = sum(sizes)
         stats.orphan_files_deleted = len(orphans)
-        stats.bytes_freed += sum(path.stat().st_size for path in orphans)
+        stats.bytes_freed += sum(orphan.size for orphan in orphans)
         stats.temp_files_deleted = len(spooled)
         stats.bytes_freed += sum(path.stat().st_size for path in spooled)
         if not dry_run:
             with deleting(actor=actor, via="cleanup"):
                 for task in old.select_related("owner").iterator(chunk_size=500):
                     task.delete()
-            transaction.on_commit(
-                lambda: [remove_stored(path.relative_to(root).as_posix()) for path in orphans]
-            )
+            transaction.on_commit(lambda: [orphan.remove() for orphan in orphans])
             # Not storage files: the spool is a local directory of this machine.
             transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in spooled])
         record_event(

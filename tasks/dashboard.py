@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, FloatField, IntegerField, Q, Sum
 from django.db.models.fields.json import KT
@@ -28,6 +29,7 @@ from accounts.services import UNLOCK_PERMISSION
 from audit.events import Category, Outcome
 from audit.models import AuditEvent, ChainHead
 from audit.permissions import staff_page
+from audit.sealer import unsealed_backlog
 from audit.services import record_event
 
 from .charts import Series, horizontal_bar_chart, stacked_bar_chart
@@ -223,6 +225,17 @@ def verify_newest_events() -> dict[str, Any] | None:
     }
 
 
+def sealing_backlog() -> dict[str, Any]:
+    """Return the events not yet linked into the chain, and whether the oldest is late."""
+    backlog = unsealed_backlog()
+    return {
+        "count": backlog.count,
+        "oldest_seconds": backlog.oldest_seconds,
+        "late": (backlog.oldest_seconds or 0) > settings.AUDIT_SEAL_WINDOW_SECONDS,
+        "window_seconds": settings.AUDIT_SEAL_WINDOW_SECONDS,
+    }
+
+
 def chain_verdict(*, refresh: bool = False) -> dict[str, Any] | None:
     """Return the cached verdict on the newest events, verifying again when stale or asked."""
     verdict = None if refresh else cache.get(VERDICT_CACHE_KEY)
@@ -354,6 +367,7 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
             empty_text=_("No pages read in this period"),
         ),
         "verdict": verdict,
+        "sealing": sealing_backlog(),
         "verify_newest": VERIFY_NEWEST,
         "verdict_cache_minutes": VERDICT_CACHE_SECONDS // 60,
         "checkpoint": checkpoint,

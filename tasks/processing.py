@@ -4,7 +4,6 @@ import logging
 import os
 import socket
 import time
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -22,6 +21,7 @@ from .ocr.inspect import DocumentRejected
 from .ocr.orientation import Straightening, straighten
 from .ocr.pages import iter_pages
 from .outputs import remove_derived, store_page_image, store_searchable_pdf
+from .storage import local_copy
 
 logger = logging.getLogger(__name__)
 
@@ -229,21 +229,21 @@ def process_task(*, task_id, job_id: str = "") -> str:
 def _process_claimed(task: OcrTask) -> str:
     task_id = task.pk
     started = time.perf_counter()
-    path = Path(settings.MEDIA_ROOT) / task.file.name
     try:
         # Inside the try: a claimed task must end completed or failed, never stay processing.
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
         engine = get_engine(task.engine)
-        pages = iter_pages(
-            path=str(path), kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
-        )
-        for page in pages:
-            if page.text_layer is not None:
-                save_page(
-                    task, index=page.index, result=page.text_layer, size=page.size, seconds=0.0
-                )
-            else:
-                read_page(task, engine=engine, page=page)
+        with local_copy(task.file.name) as path:
+            pages = iter_pages(
+                path=path, kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
+            )
+            for page in pages:
+                if page.text_layer is not None:
+                    save_page(
+                        task, index=page.index, result=page.text_layer, size=page.size, seconds=0.0
+                    )
+                else:
+                    read_page(task, engine=engine, page=page)
         searchable_pdf = build_outputs(task)
     except TaskVanished:
         logger.info("Task %s was deleted while processing; stopped.", task_id)

@@ -34,6 +34,7 @@ from .ocr.pages import render_page_image
 from .outputs import open_page_image
 from .processing import KIND_BY_CONTENT_TYPE
 from .selectors import task_pages
+from .storage import local_copy
 
 # PDF pages are rendered for the download at this resolution, or at the OCR resolution if
 # that is lower: 200 dpi keeps scans legible at about a third of the bytes of 300 dpi.
@@ -183,7 +184,7 @@ def image_dpi(image: Image.Image) -> float:
 
 
 def page_picture(
-    task: OcrTask, *, kind: DetectedType, index: int, page: OcrPage | None = None
+    *, path: str, kind: DetectedType, index: int, page: OcrPage | None = None
 ) -> tuple[Image.Image, float]:
     """Return the image shown for page `index` and the resolution it is laid out at."""
     if page is not None and page.image:
@@ -192,7 +193,7 @@ def page_picture(
         return image, image_dpi(image)
     dpi = min(settings.OCR_PDF_DPI, RENDER_DPI)
     image = render_page_image(
-        path=task.file.path, kind=kind, index=index, dpi=dpi, max_pixels=settings.OCR_MAX_PIXELS
+        path=path, kind=kind, index=index, dpi=dpi, max_pixels=settings.OCR_MAX_PIXELS
     )
     return image, (dpi if kind.is_pdf else image_dpi(image))
 
@@ -241,14 +242,15 @@ def write_searchable_pdf(*, task: OcrTask, output: BinaryIO) -> None:
         for line in page.lines or []
         if isinstance(line, dict)
     )
+    # The original is read through the storage (PDFium and Pillow get a local path), and
     # PDFium is not thread-safe: the whole build, reading and writing, holds its lock.
-    with pdfium_lock:
+    with local_copy(task.file.name) as source, pdfium_lock:
         document = pdfium.PdfDocument.new()
         font = None
         try:
             font = TextLayerFont(document, codes)
             if copied:
-                with open_pdf(task.file.path) as original:
+                with open_pdf(source) as original:
                     # One import for all of them, so shared fonts and images are copied once.
                     document.import_pages(original, pages=copied, index=0)
             # Pages go in in order: page i is inserted once every page before it is in place.
@@ -256,7 +258,7 @@ def write_searchable_pdf(*, task: OcrTask, output: BinaryIO) -> None:
                 if index in copied:
                     continue
                 page = pages.get(index)
-                image, dpi = page_picture(task, kind=kind, index=index, page=page)
+                image, dpi = page_picture(path=source, kind=kind, index=index, page=page)
                 size = (image.width * POINTS_PER_INCH / dpi, image.height * POINTS_PER_INCH / dpi)
                 add_image_page(
                     document,

@@ -10,6 +10,7 @@ from .models import OcrTask
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .processing import KIND_BY_CONTENT_TYPE
+from .storage import local_copy
 
 THUMBNAIL_DPI = 40
 THUMBNAIL_SIDE = 96
@@ -27,13 +28,15 @@ def thumbnail_name(task_id) -> str:
 def render_thumbnail(task: OcrTask) -> bytes:
     """Return the first page of the task's document as a small PNG."""
     try:
-        image = render_page_image(
-            path=task.file.path,
-            kind=KIND_BY_CONTENT_TYPE[task.content_type],
-            index=0,
-            dpi=THUMBNAIL_DPI,
-            max_pixels=settings.OCR_MAX_PIXELS,
-        )
+        # Through the storage: an object store hands out no local path.
+        with local_copy(task.file.name) as path:
+            image = render_page_image(
+                path=path,
+                kind=KIND_BY_CONTENT_TYPE[task.content_type],
+                index=0,
+                dpi=THUMBNAIL_DPI,
+                max_pixels=settings.OCR_MAX_PIXELS,
+            )
     except (DocumentRejected, FileNotFoundError) as error:
         raise ThumbnailUnavailable(str(task.pk)) from error
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))

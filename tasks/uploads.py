@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from audit.sanitize import clean_text
 
 from .ocr.detect import HEAD_SIZE, DetectedType, detect_kind
 from .ocr.inspect import DocumentRejected, inspect_document
+from .storage import delete_file, save_file
 
 COPY_CHUNK = 1024 * 1024
 
@@ -98,8 +98,12 @@ def download_name(*, original_name: str, kind: DetectedType) -> str:
 
 
 def staging_dir() -> Path:
-    """Return the private directory where uploads wait while they are checked."""
-    path = Path(settings.MEDIA_ROOT) / "staging"
+    """Return this host's private directory where uploads wait while they are checked.
+
+    Local scratch space, not the storage: the checks need a real file, and a refused
+    upload must never reach shared storage at all.
+    """
+    path = Path(settings.OCR_STAGING_DIR)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
@@ -189,28 +193,14 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
 
 
 def store_checked(checked: CheckedUpload) -> str:
-    """Move a checked upload to its permanent generated name; return the storage name."""
+    """Copy a checked upload into the storage under a generated name; return that name."""
     now = timezone.now()
     relative = f"uploads/{now:%Y}/{now:%m}/{uuid.uuid4().hex}.{checked.kind.extension}"
-    target = Path(settings.MEDIA_ROOT) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(checked.temp_path, target)
-    os.chmod(target, settings.FILE_UPLOAD_PERMISSIONS)
-    return relative
+    name = save_file(name=relative, local_path=checked.temp_path)
+    checked.discard()
+    return name
 
 
 def remove_stored(relative: str) -> int:
     """Delete a stored file; return the bytes freed (0 when it was already gone)."""
-    if not relative:
-        return 0
-    root = Path(settings.MEDIA_ROOT).resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):
-        # Storage names are generated, so this means a tampered row: never follow it out.
-        raise ValueError(f"Refusing to delete outside MEDIA_ROOT: {relative!r}")
-    try:
-        size = path.stat().st_size
-        path.unlink()
-    except FileNotFoundError:
-        return 0
-    return size
+    return delete_file(relative)

@@ -38,6 +38,7 @@ from .services import (
     task_delete_many,
     task_retry,
 )
+from .storage import local_copy
 from .thumbnails import ThumbnailUnavailable, task_thumbnail
 from .uploads import UploadRejected, download_name
 
@@ -214,13 +215,14 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
             # Shown as it was read (turned upright, straightened), so it matches the text.
             image = open_page_image(turned)
         else:
-            image = render_page_image(
-                path=task.file.path,
-                kind=KIND_BY_CONTENT_TYPE[task.content_type],
-                index=number - 1,
-                dpi=PREVIEW_DPI,
-                max_pixels=settings.OCR_MAX_PIXELS,
-            )
+            with local_copy(task.file.name) as path:
+                image = render_page_image(
+                    path=path,
+                    kind=KIND_BY_CONTENT_TYPE[task.content_type],
+                    index=number - 1,
+                    dpi=PREVIEW_DPI,
+                    max_pixels=settings.OCR_MAX_PIXELS,
+                )
     except (DocumentRejected, FileNotFoundError):
         raise Http404("Page preview unavailable.") from None
     image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))

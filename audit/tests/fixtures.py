@@ -45,6 +45,17 @@ def request_id(response: HttpResponseBase) -> str:
 
 
 @pytest.fixture(autouse=True)
+def sealed_at_once(settings):
+    """Link each event in its own transaction (AUDIT_SEALING=inline) unless a test says not.
+
+    Most tests read an event's sequence and links right after recording it; inline
+    sealing goes through the same sealer code, only at once. The background sealer has
+    its own tests (audit/tests/test_sealer.py), which set "background".
+    """
+    settings.AUDIT_SEALING = "inline"
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # The default PBKDF2 work factor makes each login ~0.3 s; tests need correctness, not cost.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

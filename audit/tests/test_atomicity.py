@@ -4,8 +4,6 @@ The audit insert is made to fail in the database itself (a trigger refusing inse
 the audit table), and each action must then leave no trace: no row, no file, no token.
 """
 
-import os
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -83,25 +81,9 @@ def fresh_cache(db):
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def stored_files(media_root) -> Callable[[], list[str]]:
-    """Return every file under MEDIA_ROOT, staging included."""
-
-    def files() -> list[str]:
-        if not media_root.exists():
-            return []
-        return sorted(
-            path.relative_to(media_root).as_posix()
-            for path in media_root.rglob("*")
-            if path.is_file()
-        )
-
-    return files
+def own_storage(media_root):
+    """Give each test its own empty storage so files can be counted exactly."""
+    return media_root
 
 
 def browser(user=None) -> Client:
@@ -243,15 +225,11 @@ def test_task_retry_leaves_the_task_failed_when_its_audit_event_fails(user, audi
 
 @pytest.mark.parametrize("surface", ["api", "admin"])
 def test_cleanup_deletes_nothing_when_its_audit_event_fails(
-    user, staff, audit_down, stored_files, settings, media_root, surface
+    user, staff, audit_down, stored_files, settings, file_store, surface
 ):
     settings.OCR_ORPHAN_GRACE_SECONDS = 0
     old = make_task(user, days_old=40)
-    orphan = media_root / "uploads/2020/01" / ("a" * 32 + ".png")
-    orphan.parent.mkdir(parents=True, exist_ok=True)
-    orphan.write_bytes(b"orphan")
-    past = time.time() - 7200
-    os.utime(orphan, (past, past))
+    file_store.write("uploads/2020/01/" + "a" * 32 + ".png", b"orphan", age_seconds=7200)
     before = stored_files()
     client = browser(staff)
     audit_down(True)

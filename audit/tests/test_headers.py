@@ -25,8 +25,8 @@ INLINE_HANDLER = re.compile(rb"<[^>]+\son[a-z]+\s*=|javascript:", re.IGNORECASE)
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def own_storage(media_root):
+    return media_root
 
 
 @pytest.fixture
@@ -206,6 +206,7 @@ def check_deploy(tmp_path, **env: str) -> subprocess.CompletedProcess:
         "VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": secrets.token_urlsafe(60),
         "AUDIT_SIGNING_KEY": secrets.token_urlsafe(60),
+        "AUDIT_CHAIN_KEYS": "k1:" + secrets.token_urlsafe(60),
         **env,
     }
     if os.environ.get("DATABASE_URL"):

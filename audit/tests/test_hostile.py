@@ -16,7 +16,6 @@ import jwt
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
@@ -70,33 +69,9 @@ def xref_unrecoverable(pdf: bytes) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # Throttle counters live in the database cache, which outlives transactional tests.
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def stored_files(media_root):
-    """Return every file under MEDIA_ROOT, staging included."""
-
-    def files() -> list[str]:
-        if not media_root.exists():
-            return []
-        return sorted(
-            path.relative_to(media_root).as_posix()
-            for path in media_root.rglob("*")
-            if path.is_file()
-        )
-
-    return files
+def own_storage(media_root):
+    """Give each test its own empty storage so files can be counted exactly."""
+    return media_root
 
 
 def upload(data: bytes, name: str = "scan.png") -> SimpleUploadedFile:
@@ -233,12 +208,12 @@ def test_pdf_with_a_repairable_xref_is_accepted_and_read(owner_client, stored_fi
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_survives_a_file_corrupted_after_upload(user, stored_files, media_root):
+def test_worker_survives_a_file_corrupted_after_upload(user, stored_files, file_store):
     first, second = (
         task_create_batch(owner=user, uploads=[upload(PNG, f"{name}.png")])[0]
         for name in ("damaged", "fine")
     )
-    (media_root / first.file.name).write_bytes(PNG_SIGNATURE + HTML)
+    file_store.write(first.file.name, PNG_SIGNATURE + HTML)
 
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 

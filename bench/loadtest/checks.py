@@ -69,23 +69,33 @@ def compare_events(result: RunResult, exchanges: list[Exchange], rows: list[dict
 
 
 def compare_stream(result: RunResult, stream_log: Path, rows: list[dict]) -> None:
-    """Compare the SIEM lines gunicorn printed with the rows: each exactly once."""
+    """Compare the SIEM lines gunicorn printed with the rows: each exactly once.
+
+    Events are printed when they commit, by id; their sequence and hash come in the
+    same line (inline sealing) or in the sealer's seal lines.
+    """
     printed: Counter = Counter()
-    hashes: dict[int, str] = {}
+    hashes: dict[str, str] = {}
     for line in stream_log.read_text(errors="replace").splitlines():
         with contextlib.suppress(ValueError):
             document = json.loads(line)
-            if isinstance(document, dict) and "sequence" in document and "hash" in document:
-                printed[document["sequence"]] += 1
-                hashes[document["sequence"]] = document["hash"]
-    stored = {row["sequence"]: row["hash"] for row in rows}
+            if not isinstance(document, dict):
+                continue
+            if "seal" in document:
+                for event_id, _sequence, digest in document["seal"]["events"]:
+                    hashes[str(event_id)] = digest
+            elif "id" in document and "hash" in document:
+                printed[str(document["id"])] += 1
+                if document["hash"] is not None:
+                    hashes[str(document["id"])] = document["hash"]
+    stored = {str(row["id"]): row["hash"] for row in rows}
     result.stream = {
         "lines": sum(printed.values()),
-        "missing": sum(1 for sequence in stored if sequence not in printed),
+        "missing": sum(1 for event_id in stored if event_id not in printed),
         "duplicated": sum(count - 1 for count in printed.values() if count > 1),
-        "not_in_table": sum(1 for sequence in printed if sequence not in stored),
+        "not_in_table": sum(1 for event_id in printed if event_id not in stored),
         "hash_differs": sum(
-            1 for sequence, digest in hashes.items() if stored.get(sequence, digest) != digest
+            1 for event_id, digest in hashes.items() if stored.get(event_id, digest) != digest
         ),
     }
 

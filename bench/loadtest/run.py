@@ -5,6 +5,7 @@ import json
 import os
 import secrets
 import subprocess
+import sys
 import threading
 import time
 
@@ -19,7 +20,7 @@ from bench.loadtest.checks import (
 from bench.loadtest.clients import LoadClient
 from bench.loadtest.events import TASK_CREATE, TASK_DELETE
 from bench.loadtest.results import RunResult, summarise_requests
-from bench.loadtest.server import LoadError, Server, Target, manage_ok
+from bench.loadtest.server import MANAGE, ROOT, LoadError, Server, Target, manage_ok
 
 # Run inside `manage.py shell -c`: write every column of every audit row as text.
 DUMP_SNIPPET = """
@@ -82,6 +83,9 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
             ),
             flush=True,
         )
+        # The audit sealer runs beside gunicorn, as `make run` starts it; its seal lines
+        # join the SIEM stream gunicorn prints.
+        sealer = start_sealer(target.env, server.stream_log)
         load_started = time.monotonic()
         result.load_average.append(os.getloadavg()[0])
         deadline = None if options.iterations else load_started + options.seconds
@@ -108,6 +112,12 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
     finally:
         stop.set()
         server.stop()
+        if "sealer" in locals():
+            sealer.terminate()
+            sealer.wait(timeout=60)
+    # Whatever the last round left, sealed now; its seal line goes to the stream too.
+    with open(server.stream_log, "a") as out:
+        out.write(manage_ok(target.env, "audit_sealer", "--once", extra={"AUDIT_LOG_STDOUT": "1"}))
     crashes = [client.crash for client in clients if client.crash]
     if crashes:
         raise LoadError(f"a load client crashed:\n{crashes[0]}")
@@ -135,3 +145,15 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
     verify_chain(result, target.env)
     judge(result)
     return result
+
+
+def start_sealer(env: dict[str, str], stream_log) -> subprocess.Popen:
+    """Start `manage.py audit_sealer`, its SIEM lines appended to the stream log."""
+    with open(stream_log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, str(MANAGE), "audit_sealer"],
+            cwd=ROOT,
+            env={**env, "AUDIT_LOG_STDOUT": "1"},
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )

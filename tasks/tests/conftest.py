@@ -13,6 +13,7 @@ from tasks.processing import process_task
 from tasks.services import task_create_batch
 
 from .samples import KNOWN_WORDS, encode_image, make_text_image
+from .stored import *  # noqa: F403
 
 API_TASKS = "/api/v2/tasks"
 
@@ -20,29 +21,9 @@ _row_numbers = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Give each test its own MEDIA_ROOT so files on disk can be counted exactly."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    # The upload spool too, so cleanup tests count only what the test left there.
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
-    (tmp_path / "spool").mkdir()
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def stored_files(media_root):
-    """Return the files currently under MEDIA_ROOT (relative paths)."""
-
-    def files() -> list[str]:
-        if not media_root.exists():
-            return []
-        return sorted(
-            path.relative_to(media_root).as_posix()
-            for path in media_root.rglob("*")
-            if path.is_file()
-        )
-
-    return files
+def own_storage(media_root):
+    """Give each test its own empty storage so files can be counted exactly."""
+    return media_root
 
 
 def upload_file(data: bytes, name: str = "scan.png") -> SimpleUploadedFile:

@@ -101,6 +101,8 @@ class LiveSite:
             "DJANGO_SETTINGS_MODULE": "ocr_project.settings",
             "DEBUG": "0",
             "PYTHONUNBUFFERED": "1",
+            # Pages are under test here, not the sealer: events are linked as they commit.
+            "AUDIT_SEALING": "inline",
         }
         env.pop("DATABASE_URL", None)
         if self.database_url:

@@ -252,17 +252,16 @@ def test_retry_of_a_completed_task_is_400(api, user, make_task, processed, audit
 
 @pytest.mark.django_db(transaction=True)
 def test_retry_of_a_failed_task_completes_after_the_worker_runs(
-    user, client_for, make_task, run_worker, media_root
+    user, client_for, make_task, run_worker, file_store
 ):
     api = client_for(user)
     task = make_task(user)
-    stored = media_root / task.file.name
-    good = stored.read_bytes()
-    stored.write_bytes(b"garbage")
+    good = file_store.read(task.file.name)
+    file_store.write(task.file.name, b"garbage")
     run_worker()
     task.refresh_from_db()
     assert task.status == Status.FAILED
-    stored.write_bytes(good)
+    file_store.write(task.file.name, good)
 
     response = api.post(f"{detail(task)}/retry")
 

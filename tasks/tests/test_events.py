@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from audit.events import Outcome
 from audit.models import AuditEvent
+from tasks.models import OcrTask
 
 from . import samples
 from .conftest import API_TASKS, upload_file
@@ -91,11 +92,11 @@ def test_callers_request_id_is_carried_to_the_worker_events(
 
 @pytest.mark.django_db(transaction=True)
 def test_failed_processing_records_task_complete_failure(
-    user, client_for, api_upload, run_worker, media_root, audit_events
+    user, client_for, api_upload, run_worker, file_store, audit_events
 ):
     response = api_upload(client_for(user), upload_file(PNG))
     [body] = response.json()
-    next((media_root / "uploads").rglob("*.png")).write_bytes(b"not a png any more")
+    file_store.write(OcrTask.objects.get(pk=body["id"]).file.name, b"not a png any more")
 
     run_worker()
 
@@ -109,9 +110,9 @@ def test_failed_processing_records_task_complete_failure(
 
 
 @pytest.mark.django_db
-def test_retry_is_recorded(user, client_for, make_task, processed, media_root, audit_events):
+def test_retry_is_recorded(user, client_for, make_task, processed, file_store, audit_events):
     task = make_task(user)
-    (media_root / task.file.name).write_bytes(b"garbage")
+    file_store.write(task.file.name, b"garbage")
     error = processed(task).error
 
     response = client_for(user).post(f"{API_TASKS}/{task.pk}/retry")

@@ -162,10 +162,10 @@ def test_api_refusals_follow_accept_language_and_stay_english_by_default(user, c
 
 
 def test_worker_errors_are_stored_in_english_whatever_language_is_active(
-    user, make_task, processed, media_root
+    user, make_task, processed, file_store
 ):
     task = make_task(user)
-    (media_root / task.file.name).write_bytes(b"this is no longer an image")
+    file_store.write(task.file.name, b"this is no longer an image")
 
     with translation.override("zh-hans"):
         task = processed(task)

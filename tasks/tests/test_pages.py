@@ -350,9 +350,9 @@ def test_page_image_outside_the_document_is_404(page_client, user, make_task):
     assert page_client.get(f"/tasks/{task.pk}/pages/2.png").status_code == 404
 
 
-def test_page_image_of_a_missing_file_is_404(page_client, user, make_task, media_root):
+def test_page_image_of_a_missing_file_is_404(page_client, user, make_task, file_store):
     task = make_task(user)
-    (media_root / task.file.name).unlink()
+    file_store.delete(task.file.name)
 
     assert page_client.get(f"/tasks/{task.pk}/pages/1.png").status_code == 404
     assert page_client.get(f"/tasks/{task.pk}/original/").status_code == 404
@@ -386,13 +386,12 @@ def test_delete_asks_then_deletes(
     assert stored_files() == []
 
 
-def test_retry_page_requeues_a_failed_task(page_client, user, make_task, media_root, processed):
+def test_retry_page_requeues_a_failed_task(page_client, user, make_task, file_store, processed):
     task = make_task(user)
-    stored = media_root / task.file.name
-    good = stored.read_bytes()
-    stored.write_bytes(b"garbage")
+    good = file_store.read(task.file.name)
+    file_store.write(task.file.name, b"garbage")
     assert processed(task).status == Status.FAILED
-    stored.write_bytes(good)
+    file_store.write(task.file.name, good)
 
     response = page_client.post(f"/tasks/{task.pk}/retry/", follow=True)
 

@@ -113,10 +113,10 @@ def test_each_page_of_a_multipage_tiff_is_read(upload_and_run):
 
 @worker_db
 def test_file_missing_at_processing_fails_the_task_readably(
-    user, make_task, run_worker, media_root
+    user, make_task, run_worker, file_store
 ):
     task = make_task(user)
-    (media_root / task.file.name).unlink()
+    file_store.delete(task.file.name)
 
     run_worker()
 
@@ -137,10 +137,10 @@ def test_file_missing_at_processing_fails_the_task_readably(
     ids=["garbage", "truncated"],
 )
 def test_file_corrupted_after_upload_fails_the_task_readably(
-    user, make_task, run_worker, media_root, replacement, error
+    user, make_task, run_worker, file_store, replacement, error
 ):
     task = make_task(user)
-    (media_root / task.file.name).write_bytes(replacement)
+    file_store.write(task.file.name, replacement)
 
     run_worker()
 
@@ -152,11 +152,11 @@ def test_file_corrupted_after_upload_fails_the_task_readably(
 
 @worker_db
 def test_pdf_corrupted_after_upload_fails_the_task_readably(
-    user, make_task, run_worker, media_root
+    user, make_task, run_worker, file_store
 ):
     data = samples.image_pdf_bytes([PAGE, SECOND_PAGE])
     task = make_task(user, upload_file(data, "scan.pdf"))
-    (media_root / task.file.name).write_bytes(samples.truncated(data))
+    file_store.write(task.file.name, samples.truncated(data))
 
     run_worker()
 

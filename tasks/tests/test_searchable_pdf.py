@@ -288,12 +288,12 @@ def test_unfinished_task_has_no_pdf(user, client_for, make_task_row):
 
 @pytest.mark.django_db
 def test_download_serves_the_pdf_the_worker_stored(
-    user, client_for, make_task, processed, media_root
+    user, client_for, make_task, processed, file_store
 ):
     task = processed(make_task(user))
-    stored = (media_root / task.searchable_pdf.name).read_bytes()
+    stored = file_store.read(task.searchable_pdf.name)
     # The original is not read again: the PDF was built when the task completed.
-    (media_root / task.file.name).unlink()
+    file_store.delete(task.file.name)
 
     response = client_for(user).get(f"/tasks/{task.pk}/download.pdf")
 
@@ -301,9 +301,9 @@ def test_download_serves_the_pdf_the_worker_stored(
     assert b"".join(response.streaming_content) == stored
 
 
-def test_missing_stored_pdf_is_not_found(user, client_for, make_task, processed, media_root):
+def test_missing_stored_pdf_is_not_found(user, client_for, make_task, processed, file_store):
     task = processed(make_task(user))
-    (media_root / task.searchable_pdf.name).unlink()
+    file_store.delete(task.searchable_pdf.name)
 
     assert client_for(user).get(f"/tasks/{task.pk}/download.pdf").status_code == 404
     assert client_for(user).get(f"{API_TASKS}/{task.pk}/result?format=pdf").status_code == 404

@@ -4,6 +4,7 @@ import argparse
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.anchors import Anchor
@@ -15,6 +16,7 @@ from audit.checkpoint import (
     stored_anchors,
 )
 from audit.integrity import CHUNK_SIZE, VerificationResult, verify_archive, verify_chain
+from audit.sealer import unsealed_backlog
 
 # Exit status: 1 when the trail fails verification, 2 when an input is refused (a
 # forged checkpoint, a bad range), so a monitor can tell tampering from misuse.
@@ -136,6 +138,15 @@ class Command(BaseCommand):
         shared = f" by {result.processes} processes" if result.processes > 1 else ""
         self.stdout.write(
             f"Checked {result.rows_checked:,} {what}{span} in {elapsed:.2f} s{shared}{rate}."
+        )
+        backlog = unsealed_backlog()
+        late = (backlog.oldest_seconds or 0) > settings.AUDIT_SEAL_WINDOW_SECONDS
+        self.stdout.write(
+            (self.style.WARNING if late else str)(
+                f"{backlog}"
+                + (" (is a sealer running? manage.py audit_sealer)" if late else "")
+                + "."
+            )
         )
         if result.ok:
             self.stdout.write(self.style.SUCCESS(f"OK: {result.reason}."))

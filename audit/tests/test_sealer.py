@@ -1,0 +1,185 @@
+"""Background sealing: record_event is one INSERT; a sealer links committed events later."""
+
+import io
+import json
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, connections, transaction
+
+from audit.integrity import verify_chain
+from audit.models import AuditEvent, ChainHead
+from audit.sealer import seal_batch, seal_pending, take_sealer_lock, unsealed_backlog
+from audit.services import record_event
+from audit.tests.tamper import TABLE, is_postgresql
+
+postgresql_only = pytest.mark.skipif(
+    not is_postgresql, reason="concurrent writers and the trigger are PostgreSQL's"
+)
+
+
+@pytest.fixture(autouse=True)
+def background(settings):
+    settings.AUDIT_SEALING = "background"
+
+
+def stream_documents(lines: list[str]) -> list[dict]:
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_is_recorded_unsealed_then_sealed_and_the_chain_verifies(user, audit_stream):
+    first = record_event(event_type="auth_login", user=user)
+    second = record_event(event_type="task_create", user=user, resource_id=7)
+
+    stored = AuditEvent.objects.get(pk=first.pk)
+    assert (stored.sequence, stored.prev_hash, stored.hash) == (None, None, None)
+    assert unsealed_backlog().count == 2
+
+    assert seal_pending() == 2
+
+    sealed = list(AuditEvent.objects.order_by("sequence").values_list("pk", "sequence"))
+    assert sealed == [(first.pk, 1), (second.pk, 2)]
+    assert ChainHead.objects.get(pk=1).sequence == 2
+    assert verify_chain().ok
+    assert unsealed_backlog().count == 0
+    # The stream: each event once, after its commit (not yet sealed), then the seal.
+    events, seal = stream_documents(audit_stream())[:2], stream_documents(audit_stream())[2]
+    assert [(doc["id"], doc["sequence"]) for doc in events] == [(first.pk, None), (second.pk, None)]
+    assert seal["seal"]["events"] == [
+        [first.pk, 1, AuditEvent.objects.get(pk=first.pk).hash],
+        [second.pk, 2, AuditEvent.objects.get(pk=second.pk).hash],
+    ]
+    assert seal["seal"]["sealed_at"]
+    assert len(audit_stream()) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_event_is_never_sealed_nor_streamed(user, audit_stream):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record_event(event_type="auth_login", user=user)
+        raise RuntimeError("the action failed")
+
+    assert seal_pending() == 0
+    assert not AuditEvent.objects.exists()
+    assert audit_stream() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_audit_chain_reports_the_unsealed_backlog(user):
+    record_event(event_type="auth_login", user=user)
+    seal_pending()
+    record_event(event_type="auth_logout", user=user)
+    out = io.StringIO()
+
+    call_command("verify_audit_chain", stdout=out)
+
+    assert "1 events not yet sealed, oldest" in out.getvalue()
+    assert "OK:" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_shows_the_unsealed_backlog(admin_client, user):
+    record_event(event_type="auth_login", user=user)
+
+    page = admin_client.get("/admin/dashboard/")
+
+    assert page.status_code == 200
+    assert "not yet sealed, oldest" in page.content.decode()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_event_committed_late_is_sealed_after_and_in_time_order(user):
+    # Writer A records first and commits last; writer B records later, commits first.
+    a_recorded, b_committed, a_may_commit = threading.Event(), threading.Event(), threading.Event()
+
+    def writer_a():
+        try:
+            with transaction.atomic():
+                record_event(event_type="auth_login", username="slow")
+                a_recorded.set()
+                a_may_commit.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer_a)
+    thread.start()
+    assert a_recorded.wait(30)
+    late = record_event(event_type="auth_login", username="fast")
+    b_committed.set()
+
+    # A is still open: B, stamped after A's transaction began, must wait for it.
+    assert seal_pending() == 0
+    a_may_commit.set()
+    thread.join(30)
+    assert seal_pending() == 2
+
+    order = list(AuditEvent.objects.order_by("sequence").values_list("username", "pk"))
+    assert order[1] == ("fast", late.pk)
+    assert order[0][0] == "slow"
+    assert verify_chain().ok
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_only_one_sealer_takes_a_batch(user):
+    record_event(event_type="auth_login", user=user)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_sealer():
+        try:
+            with transaction.atomic():
+                assert take_sealer_lock()
+                holding.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_sealer)
+    thread.start()
+    assert holding.wait(30)
+    assert seal_batch() is None  # the other sealer has this round
+    release.set()
+    thread.join(30)
+    assert seal_batch().count == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_unsealed_rows_are_append_only_and_links_are_filled_once(user):
+    event = record_event(event_type="task_create", user=user, message="made")
+
+    for sql in (
+        f"UPDATE {TABLE} SET message = 'changed' WHERE id = %s",  # noqa: S608
+        f"UPDATE {TABLE} SET sequence = 99, prev_hash = 'x', hash = 'y' WHERE id = %s",  # noqa: S608
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [event.pk])
+    with (
+        pytest.raises(DatabaseError, match="only the sealer"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            f"INSERT INTO {TABLE} (sequence, timestamp, event_type, category, outcome,"  # noqa: S608
+            " username, user_agent, request_id, resource_type, resource_id, message,"
+            " metadata, prev_hash, hash, key_id) VALUES (5, now(), 'x', 'audit',"
+            " 'success', '', '', '', '', '', '', '{}', 'a', 'b', '')"
+        )
+
+    seal_pending()
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT set_config('audit.sealing', 'on', true)")
+        cursor.execute(f"UPDATE {TABLE} SET hash = 'forged' WHERE id = %s", [event.pk])  # noqa: S608
+    assert AuditEvent.objects.get(pk=event.pk).message == "made"
+    assert verify_chain().ok
