@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import Group, Permission
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from audit.services import record_event
@@ -251,13 +251,37 @@ def audit_group_saved(sender, instance, created, raw=False, **kwargs) -> None:
     )
 
 
+@receiver(pre_delete, sender=Group, dispatch_uid="audit_group_before_delete")
+def remember_group_before_delete(sender, instance, **kwargs) -> None:
+    # The memberships are deleted with the group in one cascade, which sends no
+    # m2m_changed: without this, members would lose its permissions off the record.
+    instance.__dict__[BEFORE] = {
+        "members": list(instance.user_set.order_by("pk")),
+        "permissions": permission_names(instance.permissions.values_list("pk", flat=True)),
+    }
+
+
 @receiver(post_delete, sender=Group, dispatch_uid="audit_group_deleted")
 def audit_group_deleted(sender, instance, **kwargs) -> None:
+    before = instance.__dict__.pop(BEFORE, None) or {"members": [], "permissions": []}
+    members = before["members"]
+    for user in members:
+        record_account_event(
+            event_type="user_update",
+            resource_type="user",
+            resource_id=user.pk,
+            metadata={"target": user.get_username(), "groups_removed": [instance.name]},
+        )
     record_account_event(
         event_type="group_update",
         resource_type="group",
         resource_id=instance.pk,
-        metadata={"action": "delete", "name": instance.name},
+        metadata={
+            "action": "delete",
+            "name": instance.name,
+            "members": sorted(user.get_username() for user in members),
+            "permissions": before["permissions"],
+        },
     )
 
 

@@ -236,8 +236,10 @@ def test_group_lifecycle_is_recorded(db, make_user):
     assert events[1].metadata["changes"] == {"name": {"old": "auditors", "new": "trail readers"}}
     assert events[2].metadata["permissions_added"] == ["audit.view_auditevent"]
     assert events[3].metadata["permissions_removed"] == ["audit.view_auditevent"]
-    [joined] = account_events(event_type="user_update", resource_id=str(member.pk))
+    joined, left = account_events(event_type="user_update", resource_id=str(member.pk))
     assert joined.metadata["groups_added"] == ["trail readers"]
+    # Deleting the group took carol out of it.
+    assert left.metadata["groups_removed"] == ["trail readers"]
 
 
 def test_signing_in_is_not_an_account_change(browser, user):
@@ -246,3 +248,20 @@ def test_signing_in_is_not_an_account_change(browser, user):
     assert account_events(sequence__gt=0, resource_id=str(user.pk)) == account_events(
         event_type="user_create"
     )
+
+
+def test_deleting_a_group_with_members_records_what_each_member_lost(admin_client, make_user):
+    # The membership rows go with the group in one cascade, which sends no m2m_changed.
+    group = Group.objects.create(name="auditors")
+    group.permissions.add(permission("audit.view_auditevent"))
+    carol, dave = make_user(username="carol"), make_user(username="dave")
+    group.user_set.add(carol, dave)
+    response = admin_client.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    [deleted] = account_events(event_type="group_update", metadata__action="delete")
+    assert deleted.metadata["members"] == ["carol", "dave"]
+    assert deleted.metadata["permissions"] == ["audit.view_auditevent"]
+    for member in (carol, dave):
+        lost = account_events(event_type="user_update", resource_id=str(member.pk))[-1]
+        assert lost.metadata["groups_removed"] == ["auditors"]
+        assert lost.username == "staffer"
