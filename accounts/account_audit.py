@@ -9,7 +9,7 @@ comes from the request being served (audit.middleware), else the command or shel
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.contrib.auth.models import Group, Permission
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
@@ -102,14 +102,29 @@ def audit_user_saved(sender, instance, created, raw=False, **kwargs) -> None:
             resource_id=instance.pk,
             metadata={"target": instance.get_username(), "changes": changes},
         )
-    if before["password"] != instance.password and not is_rehash(instance, before["password"]):
+    changed = before["password"] != instance.password
+    if changed and not is_rehash(instance, before["password"], kwargs.get("update_fields")):
         audit_password_change(instance)
 
 
-def is_rehash(user, old_hash: str) -> bool:
-    """Return whether a new hash only re-encodes the same secret (hasher upgrade at sign-in)."""
-    raw = getattr(user, "_password", None)
-    return raw is not None and bool(old_hash) and check_password(raw, old_hash)
+def is_rehash(user, old_hash: str, update_fields) -> bool:
+    """Return whether a new hash only re-encodes the same secret (hasher upgrade at sign-in).
+
+    Django's upgrade (AbstractBaseUser.check_password) saves only the password and clears
+    the raw one set_password kept; and it runs only for a hash the current hashers would
+    replace. Setting the same password again is a change the user asked for: recorded,
+    and it ends their tokens.
+    """
+    if getattr(user, "_password", None) is not None:
+        return False
+    if update_fields is None or set(update_fields) != {"password"}:
+        return False
+    try:
+        hasher = identify_hasher(old_hash)
+    except ValueError:
+        return False
+    preferred = get_hasher("default")
+    return hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
 
 
 def audit_password_change(user) -> None:

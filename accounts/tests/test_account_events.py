@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.test import Client
 
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
@@ -265,3 +266,33 @@ def test_deleting_a_group_with_members_records_what_each_member_lost(admin_clien
         lost = account_events(event_type="user_update", resource_id=str(member.pk))[-1]
         assert lost.metadata["groups_removed"] == ["auditors"]
         assert lost.username == "staffer"
+
+
+def test_setting_the_same_password_again_is_a_password_change(client_for, user, api_login):
+    # Someone who fears their password leaked may "change" it to itself; that is a change
+    # they asked for, and it must end their API tokens like any other.
+    tokens = api_login(user)
+    response = client_for(user).post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": PASSWORD, "new_password2": PASSWORD},
+    )
+    assert response.status_code == 302
+    [event] = account_events(event_type="password_change")
+    assert event.metadata["by"] == "self"
+    refused = Client().post(
+        "/api/v2/auth/refresh", {"refresh": tokens["refresh"]}, content_type="application/json"
+    )
+    assert refused.status_code == 401
+
+
+def test_a_hasher_upgrade_at_sign_in_is_not_a_password_change(browser, user, settings):
+    # The stored hash is from a retired hasher; signing in re-encodes the same password.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    response = browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$")
+    assert account_events(event_type="password_change") == []
