@@ -61,8 +61,9 @@ def group_names(pks) -> list[str]:
 
 
 @receiver(pre_save, sender=User, dispatch_uid="audit_user_before_save")
-def remember_user_before_save(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
-    if raw or instance.pk is None:
+def remember_user_before_save(sender, instance, update_fields=None, **kwargs) -> None:
+    # Raw saves (loaddata) included: a fixture can make a superuser as well as a shell can.
+    if instance.pk is None:
         return
     watched = {*TRACKED_FIELDS, "password"}
     if update_fields is not None and not watched & set(update_fields):
@@ -72,9 +73,7 @@ def remember_user_before_save(sender, instance, raw=False, update_fields=None, *
 
 
 @receiver(post_save, sender=User, dispatch_uid="audit_user_saved")
-def audit_user_saved(sender, instance, created, raw=False, **kwargs) -> None:
-    if raw:
-        return  # fixtures loaded by loaddata are not account changes
+def audit_user_saved(sender, instance, created, **kwargs) -> None:
     if created:
         record_account_event(
             event_type="user_create",
@@ -242,15 +241,13 @@ def audit_user_permissions(sender, instance, action, reverse, pk_set, **kwargs) 
 
 
 @receiver(pre_save, sender=Group, dispatch_uid="audit_group_before_save")
-def remember_group_before_save(sender, instance, raw=False, **kwargs) -> None:
-    if not raw and instance.pk is not None:
+def remember_group_before_save(sender, instance, **kwargs) -> None:
+    if instance.pk is not None:
         instance.__dict__[BEFORE] = sender.objects.filter(pk=instance.pk).values("name").first()
 
 
 @receiver(post_save, sender=Group, dispatch_uid="audit_group_saved")
-def audit_group_saved(sender, instance, created, raw=False, **kwargs) -> None:
-    if raw:
-        return
+def audit_group_saved(sender, instance, created, **kwargs) -> None:
     if created:
         metadata: dict[str, Any] = {"action": "create", "name": instance.name}
     else:

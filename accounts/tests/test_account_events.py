@@ -296,3 +296,27 @@ def test_a_hasher_upgrade_at_sign_in_is_not_a_password_change(browser, user, set
     user.refresh_from_db()
     assert user.password.startswith("pbkdf2_sha256$")
     assert account_events(event_type="password_change") == []
+
+
+def test_loaddata_making_a_superuser_is_recorded_as_a_command(db, make_user, tmp_path, monkeypatch):
+    # loaddata writes accounts like any other command: a fixture is a way in, too.
+    mallory = make_user(username="mallory")
+    fixture = tmp_path / "accounts.json"
+    fixture.write_text(
+        json.dumps(
+            [
+                {
+                    "model": "auth.user",
+                    "pk": mallory.pk,
+                    "fields": {"username": "mallory", "password": "", "is_superuser": True},
+                },
+                {"model": "auth.user", "pk": 9999, "fields": {"username": "ghost", "password": ""}},
+            ]
+        )
+    )
+    monkeypatch.setattr("sys.argv", ["manage.py", "loaddata", str(fixture)])
+    call_command("loaddata", str(fixture), verbosity=0)
+    update, create = account_events(event_type__in=["user_update", "user_create"])
+    assert update.metadata["changes"]["is_superuser"] == {"old": False, "new": True}
+    assert (update.metadata["via"], update.metadata["command"]) == ("command", "loaddata")
+    assert (create.metadata["target"], create.resource_id) == ("ghost", "9999")
