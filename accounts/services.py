@@ -108,7 +108,9 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     except TokenError as error:
         if "blacklist" in str(error).lower():
             raise replayed_refresh(request, raw_refresh) from None
-        raise refresh_failed(request, "invalid", "Refresh token is invalid, expired or revoked.")
+        raise refresh_failed(
+            request, "invalid", "Refresh token is invalid, expired or revoked."
+        ) from error
     jti = token["jti"]
     with transaction.atomic():
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
@@ -141,8 +143,10 @@ def jwt_logout(*, request: HttpRequest, user: AbstractBaseUser, raw_refresh: str
     """Blacklist one refresh token of the user's."""
     try:
         token = RefreshToken(raw_refresh)
-    except TokenError:
-        raise AuthError("Refresh token is invalid, expired or revoked.", reason="invalid")
+    except TokenError as error:
+        raise AuthError(
+            "Refresh token is invalid, expired or revoked.", reason="invalid"
+        ) from error
     if str(token.get("user_id")) != str(user.pk):
         record_event(
             event_type="auth_logout",

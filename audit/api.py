@@ -126,7 +126,9 @@ class AuditLogListApi(generics.ListAPIView):
             # DRF answers an unknown ?format= with 404; it is a bad parameter, not a
             # missing page.
             formats = ", ".join(renderer.format for renderer in self.get_renderers())
-            raise ValidationError({"format": [f"Unknown format; choose one of: {formats}."]})
+            raise ValidationError(
+                {"format": [f"Unknown format; choose one of: {formats}."]}
+            ) from None
 
     def finalize_response(self, request, response, *args, **kwargs):
         # The CSV and NDJSON renderers only stream rows; an error (400 naming the bad

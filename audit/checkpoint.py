@@ -143,7 +143,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     try:
         document = json.loads(text)
     except ValueError as error:
-        raise CheckpointError(f"The checkpoint is not JSON: {error}")
+        raise CheckpointError(f"The checkpoint is not JSON: {error}") from error
     if not isinstance(document, dict) or document.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"The checkpoint is not a version {CHECKPOINT_VERSION} checkpoint.")
     sequence = document.get("sequence")
@@ -174,7 +174,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"Cannot read checkpoint {path}: {error}")
+        raise CheckpointError(f"Cannot read checkpoint {path}: {error}") from error
     return parse_checkpoint(text)
 
 

@@ -221,7 +221,9 @@ def event_rows(*, first: int | None = None, last: int | None = None, chunk_size:
                 try:
                     row[_TIMESTAMP] = stored_timestamp_text(AuditEvent, sequence=row[0])
                 except ValueError as error:
-                    raise ChainBroken(row[0], f"#{row[0]} has an unreadable timestamp: {error}")
+                    raise ChainBroken(
+                        row[0], f"#{row[0]} has an unreadable timestamp: {error}"
+                    ) from error
             row[_METADATA] = canonical(row[_METADATA])
             yield row
     finally:
@@ -564,10 +566,10 @@ def archive_rows(path: Path) -> Iterator[tuple]:
                 document["timestamp"] = parse_canonical_timestamp(document["timestamp"])
                 yield tuple(document[name] for name in ROW_FIELDS)
     except (ValueError, KeyError, TypeError) as error:
-        raise ChainBroken(None, f"archive line {number} is not an event: {error}")
+        raise ChainBroken(None, f"archive line {number} is not an event: {error}") from error
     except (OSError, EOFError) as error:
         # A truncated or corrupted gzip stream, or a file that is not gzip at all.
-        raise ChainBroken(None, f"archive unreadable after line {number}: {error}")
+        raise ChainBroken(None, f"archive unreadable after line {number}: {error}") from error
 
 
 def file_sha256(path: Path) -> str:

@@ -121,13 +121,13 @@ def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_
         Path(temporary).unlink()
     except FileExistsError:
         Path(temporary).unlink(missing_ok=True)
-        raise RetentionError(f"{path} already exists; an archive is never overwritten.")
+        raise RetentionError(f"{path} already exists; an archive is never overwritten.") from None
     except ChainBroken as broken:
         Path(temporary).unlink(missing_ok=True)
         raise RetentionError(
             f"Refusing to prune: the chain is broken at #{broken.sequence}: {broken.reason}. "
             "Nothing was deleted."
-        )
+        ) from broken
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

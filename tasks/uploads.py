@@ -174,7 +174,7 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 format_lazy("{name}: {reason}", name=name, reason=rejected.message),
                 code=rejected.code,
                 name=name,
-            )
+            ) from rejected
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise

@@ -31,7 +31,7 @@ class Command(BaseCommand):
         try:
             result = prune_events(older_than_days=older_than_days, archive=archive, dry_run=dry_run)
         except RetentionError as error:
-            raise CommandError(str(error))
+            raise CommandError(str(error)) from error
         cutoff = canonical_timestamp(result.cutoff)
         if result.count == 0:
             self.stdout.write(f"No audit events older than {cutoff}; nothing to do.")

@@ -20,7 +20,7 @@ def positive_int(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer")
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
     return number
@@ -67,7 +67,9 @@ class Command(BaseCommand):
             try:
                 signed = read_checkpoint(checkpoint)
             except CheckpointError as error:
-                raise CommandError(f"Checkpoint refused: {error}", returncode=EXIT_REFUSED)
+                raise CommandError(
+                    f"Checkpoint refused: {error}", returncode=EXIT_REFUSED
+                ) from error
         result = verify_chain(
             from_sequence=from_sequence,
             to_sequence=to_sequence,
