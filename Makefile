@@ -9,7 +9,6 @@ WEB_WORKERS ?= 3
 
 $(VENV)/.created:
 	@PYTHON=$$(.ci/find-python.sh) && echo "Using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
 	@touch $@
 
 # Installs come only from the hash-pinned locks (generated from pyproject.toml by
@@ -52,9 +51,11 @@ test: $(VENV)/.installed-dev
 screenshots: $(VENV)/.installed-dev
 	DOC_SCREENSHOTS=1 $(PY) -m pytest -m browser -q
 
+## ruff (lint + format) and mypy with the Django and DRF stubs (cache in .mypy_cache/).
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
@@ -65,7 +66,7 @@ format: $(VENV)/.installed-dev
 ## install on any Python >= 3.12 and platform. The runtime lock is constrained by the dev
 ## lock, so the two never disagree.
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
-	--custom-compile-command 'make upgrade' --quiet
+	--custom-compile-command 'make lock' --quiet
 lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
 	$(UV_COMPILE) -c requirements-dev.txt -o requirements.txt

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -33,7 +33,7 @@ class TokenPair:
     refresh: str
 
 
-def issue_tokens(user: AbstractBaseUser) -> tuple[TokenPair, RefreshToken]:
+def issue_tokens(user: User) -> tuple[TokenPair, RefreshToken]:
     """Return a fresh access/refresh pair for the user (the refresh token is tracked)."""
     refresh = RefreshToken.for_user(user)
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh)), refresh
@@ -82,12 +82,14 @@ def replayed_refresh(request: HttpRequest, raw_refresh: str) -> AuthError:
     a replay after rotation (or after logout), which a SIEM wants attributed.
     """
     try:
-        payload = token_backend.decode(raw_refresh, verify=True)
+        # simplejwt annotates the encoded token as a Token; it takes the string.
+        payload = token_backend.decode(raw_refresh, verify=True)  # type: ignore[arg-type]
     except TokenBackendError:
         return refresh_failed(
             request, "blacklisted", "Refresh token is invalid, expired or revoked."
         )
-    owner = get_user_model().objects.filter(pk=payload.get("user_id")).first()
+    # A payload without user_id (pk=None) matches no one.
+    owner = get_user_model().objects.filter(pk=payload.get("user_id")).first()  # type: ignore[misc]
     return refresh_failed(
         request,
         "reused",
@@ -104,7 +106,7 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     parallel refreshes of one token cannot both succeed.
     """
     try:
-        token = RefreshToken(raw_refresh)
+        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]  # the string, see above
     except TokenError as error:
         if "blacklist" in str(error).lower():
             raise replayed_refresh(request, raw_refresh) from None
@@ -114,6 +116,7 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     jti = token["jti"]
     with transaction.atomic():
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+        failure: tuple[str, str, User | None] | None
         if outstanding is None or outstanding.user is None:
             failure = ("unknown", "Refresh token is not recognised.", None)
         elif BlacklistedToken.objects.filter(token=outstanding).exists():
@@ -139,10 +142,10 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     return pair
 
 
-def jwt_logout(*, request: HttpRequest, user: AbstractBaseUser, raw_refresh: str) -> None:
+def jwt_logout(*, request: HttpRequest, user: User, raw_refresh: str) -> None:
     """Blacklist one refresh token of the user's."""
     try:
-        token = RefreshToken(raw_refresh)
+        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]  # the string, see above
     except TokenError as error:
         raise AuthError(
             "Refresh token is invalid, expired or revoked.", reason="invalid"
@@ -173,7 +176,7 @@ def jwt_logout(*, request: HttpRequest, user: AbstractBaseUser, raw_refresh: str
         )
 
 
-def logout_everywhere(*, request: HttpRequest, user: AbstractBaseUser, method: str) -> dict:
+def logout_everywhere(*, request: HttpRequest, user: User, method: str) -> dict:
     """End every session of the user and revoke every token; return what was ended."""
     now = timezone.now()
     with transaction.atomic():

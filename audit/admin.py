@@ -7,7 +7,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Lookup, Q
+from django.db.models import Lookup, Q, QuerySet
 from django.db.models.sql.where import AND, WhereNode
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -47,11 +47,13 @@ class EstimatedCountPaginator(Paginator):
     Other filters fall back to a real count, which the indexes keep cheap.
     """
 
+    object_list: QuerySet  # the admin's changelist always pages a queryset
+
     @cached_property
     def count(self) -> int:
         if self.is_whole_chain():
             newest, oldest = self.sequence_bounds()
-            return 0 if newest is None else newest - oldest + 1
+            return 0 if newest is None or oldest is None else newest - oldest + 1
         return super().count
 
     def is_whole_chain(self) -> bool:

@@ -73,7 +73,8 @@ class AuditLogListApi(generics.ListAPIView):
     serializer_class = AuditEventOutputSerializer
     filterset_class = AuditEventFilter
     pagination_class = AuditCursorPagination
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer, NdjsonRenderer]
+    # djangorestframework-stubs type the setting as its dotted paths; DRF imports them.
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer, NdjsonRenderer]  # type: ignore[list-item]
 
     def get_queryset(self):
         queryset = audit_events_for_listing()
@@ -154,5 +155,7 @@ class AuditLogListApi(generics.ListAPIView):
         """Return the filter parameters of this request, for the audit_view record."""
         known = set(AuditEventFilter.base_filters) | {"ordering"}
         return {
-            key: value[:200] for key, value in self.request.query_params.items() if key in known
+            key: str(value)[:200]
+            for key, value in self.request.query_params.items()
+            if key in known
         }

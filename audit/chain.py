@@ -7,6 +7,7 @@ when verified years later.
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,7 +101,7 @@ def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def event_hash(fields: dict[str, Any]) -> str:
+def event_hash(fields: Mapping[str, Any]) -> str:
     """Return the SHA-256 hex digest of an event's canonical serialisation."""
     return row_hash(tuple(fields[name] for name in HASHED_FIELDS))
 

@@ -199,7 +199,8 @@ class ChainWalk:
             if first_stamp is not None:
                 self.first_timestamp = datetime.fromisoformat(first_stamp)
             if checked:
-                self.previous = Link(prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp))
+                # All three are set once a row is checked; mypy cannot see it through the loop.
+                self.previous = Link(prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp))  # type: ignore[arg-type]
         return self.previous if checked else None
 
 
@@ -325,7 +326,8 @@ def can_share_out() -> bool:
     """
     if connection.in_atomic_block or connection.vendor not in ("postgresql", "sqlite"):
         return False
-    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+    # is_in_memory_db() exists on SQLite's wrapper only, which the vendor test selects.
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())  # type: ignore[attr-defined]
 
 
 def plan_parts(*, first: int, last: int, starts_chain: bool, chunk_size: int) -> list[Part]:
@@ -429,7 +431,7 @@ def _verify_chain(
     reaches_head = head is not None and last == head[0]
 
     starts_chain = not (from_sequence and from_sequence > 1)
-    previous = None if starts_chain else predecessor(from_sequence)
+    previous = None if starts_chain or from_sequence is None else predecessor(from_sequence)
     walk = ChainWalk(previous=previous)
     parts = []
     if share_out and last:

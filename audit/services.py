@@ -5,7 +5,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
@@ -37,7 +37,11 @@ def lock_chain_head() -> tuple[int, str, datetime | None]:
 
 # Every column of an event row but the primary key, in INSERT order.
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
-_HEAD_FIELDS = [ChainHead._meta.get_field(name) for name in ("sequence", "hash", "timestamp")]
+_HEAD_FIELDS = [
+    field
+    for field in ChainHead._meta.concrete_fields
+    if field.name in ("sequence", "hash", "timestamp")
+]
 
 
 @cache
@@ -50,9 +54,10 @@ def _append_sql(vendor: str) -> tuple[str, str]:
     """
     # Only quoted names from the models are formatted in; every value is a parameter.
     quote = connection.ops.quote_name
-    head = ", ".join(f"{quote(field.column)} = %s" for field in _HEAD_FIELDS)
+    # django-stubs type Field.column as optional; a concrete field always has one.
+    head = ", ".join(f"{quote(field.column)} = %s" for field in _HEAD_FIELDS)  # type: ignore[arg-type]
     move_head = f"UPDATE {quote(ChainHead._meta.db_table)} SET {head} WHERE {quote('id')} = 1"  # noqa: S608
-    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)
+    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)  # type: ignore[arg-type]
     values = ", ".join(["%s"] * len(_EVENT_FIELDS))
     table = quote(AuditEvent._meta.db_table)
     insert = f"INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING {quote('id')}"  # noqa: S608
@@ -99,13 +104,13 @@ def record_event(
     *,
     event_type: str,
     outcome: str = Outcome.SUCCESS,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     username: str = "",
     request: HttpRequest | None = None,
     client: ClientContext | None = None,
     resource_type: str = "",
     resource_id: Any = "",
-    message: str = "",
+    message: str | Promise = "",
     metadata: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the audit trail and return it.

@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from .forms import UploadForm
 from .services import refuse_oversized_body
@@ -63,7 +64,7 @@ class RequestBodyLimitMiddleware:
             return self.too_large(request, message)
         return None
 
-    def too_large(self, request: HttpRequest, message: str) -> HttpResponse:
+    def too_large(self, request: HttpRequest, message: StrOrPromise) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=413)
         if request.path == reverse("tasks:upload") and request.user.is_authenticated:

@@ -143,7 +143,7 @@ def process_task(*, task_id) -> str:
     if task is None:
         return "skipped"
     started = time.perf_counter()
-    path = Path(settings.MEDIA_ROOT) / task.file.name
+    path = Path(settings.MEDIA_ROOT) / task.file.name  # type: ignore[operator]  # a task has a file
     try:
         # Inside the try: a claimed task must end completed or failed, never stay processing.
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
@@ -156,7 +156,8 @@ def process_task(*, task_id) -> str:
             if page.text_layer is not None:
                 result = page.text_layer
             else:
-                result = engine.recognize(page.image, language=task.language)
+                # A page without a text layer carries its image.
+                result = engine.recognize(page.image, language=task.language)  # type: ignore[arg-type]
             save_page(
                 task,
                 index=page.index,

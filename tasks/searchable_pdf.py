@@ -19,7 +19,7 @@ import io
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -173,7 +173,7 @@ def jpeg_bytes(image: Image.Image) -> bytes:
 
 def image_dpi(image: Image.Image) -> float:
     """Return the resolution an image frame says it was scanned at, or the default."""
-    dpi = image.info.get("dpi")
+    dpi = image.info.get("dpi", ())
     try:
         horizontal = float(dpi[0])
     except (TypeError, ValueError, IndexError):
@@ -216,7 +216,7 @@ def add_image_page(
         page.close()
 
 
-def write_searchable_pdf(*, task: OcrTask, output: BinaryIO) -> None:
+def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
     """Write the task's searchable PDF to `output`; the task must be completed.
 
     Raises DocumentRejected or FileNotFoundError when the original cannot be read.
@@ -280,7 +280,7 @@ def build_searchable_pdf(*, task: OcrTask) -> bytes:
     return buffer.getvalue()
 
 
-def searchable_pdf_file(*, task: OcrTask) -> BinaryIO:
+def searchable_pdf_file(*, task: OcrTask) -> IO[bytes]:
     """Return a temporary file holding the task's searchable PDF, positioned at the start.
 
     Spooled to disk past a few megabytes, so a 50-page scan is not held in memory twice.

@@ -12,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
+
 from .downloads import ResultUnavailable, result_download
 from .forms import StatusFilterForm, UploadForm
 from .ocr.inspect import DocumentRejected
@@ -88,7 +90,7 @@ def task_progress(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_upload(request: HttpRequest) -> HttpResponse:
+def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload one or more documents for OCR."""
     if request.method == "POST":
         try:
@@ -160,7 +162,7 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
+def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse | FileResponse:
     """Download the recognised text (.txt), the full result (.json) or a searchable PDF."""
     task = task_get_for(request.user, task_id)
     try:
@@ -171,7 +173,7 @@ def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def task_original(request: HttpRequest, task_id) -> HttpResponse:
+def task_original(request: HttpRequest, task_id) -> HttpResponse | FileResponse:
     """Download the uploaded document itself, only to its owner."""
     task = task_get_for(request.user, task_id)
     try:
@@ -189,7 +191,7 @@ def task_original(request: HttpRequest, task_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def task_retry_view(request: HttpRequest, task_id) -> HttpResponse:
+def task_retry_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     task = task_get_for(request.user, task_id)
     try:
         task_retry(task=task, actor=request.user, request=request)
@@ -201,7 +203,7 @@ def task_retry_view(request: HttpRequest, task_id) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_delete_view(request: HttpRequest, task_id) -> HttpResponse:
+def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     """Confirm, then delete a task with its file and results."""
     task = task_get_for(request.user, task_id)
     if request.method == "POST":

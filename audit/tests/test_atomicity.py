@@ -6,7 +6,7 @@ the audit table), and each action must then leave no trace: no row, no file, no 
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -59,7 +59,7 @@ def run_sql(statements: list[str]) -> None:
 
 
 @pytest.fixture
-def audit_down(db) -> Callable[[bool], None]:
+def audit_down(db) -> Iterator[Callable[[bool], None]]:
     """Return a switch: audit_down(True) makes every audit insert fail in the database."""
     vendor = connection.vendor
     if vendor not in INSTALL_TRIGGER:
