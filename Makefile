@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_WORKERS ?= 3
 
-.PHONY: run test lint format lock upgrade bench load security setup migrate clean screenshots
+.PHONY: run test lint format lock lock-check upgrade bench load security setup migrate clean screenshots
 
 $(VENV)/.created:
 	@PYTHON=$$(.ci/find-python.sh) && echo "Using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
@@ -73,6 +73,19 @@ lock: $(VENV)/.installed-dev
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $(VENV)/.installed $(VENV)/.installed-dev
 	@echo "Locks written: review 'git diff requirements*.txt', run make lint and make test, commit."
+
+## Fail when pyproject.toml changed without make lock (CI runs this): re-lock into a
+## scratch copy and compare the pins and hashes (comments name the scratch path).
+pins = grep -v '^ *\#' $(1)
+lock-check: $(VENV)/.installed-dev
+	@tmp=$$(mktemp -d) && cp requirements.txt requirements-dev.txt "$$tmp"/ && \
+	$(UV_COMPILE) --group dev -o "$$tmp/requirements-dev.txt" && \
+	$(UV_COMPILE) -c "$$tmp/requirements-dev.txt" -o "$$tmp/requirements.txt" && \
+	if diff -u <($(call pins,requirements-dev.txt)) <($(call pins,$$tmp/requirements-dev.txt)) && \
+	   diff -u <($(call pins,requirements.txt)) <($(call pins,$$tmp/requirements.txt)); then \
+	  echo "Locks match pyproject.toml."; rm -rf "$$tmp"; \
+	else echo "The locks do not match pyproject.toml: run make lock and commit both." >&2; \
+	  rm -rf "$$tmp"; exit 1; fi
 
 ## Move every package to the newest version pyproject.toml allows, then as make lock.
 upgrade:
