@@ -4,7 +4,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
@@ -33,7 +33,8 @@ def _insert_sql(vendor: str, *, database_clock: bool) -> str:
     """
     # Only quoted names from the models are formatted in; every value is a parameter.
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)
+    # django-stubs type Field.column as optional; a concrete field always has one.
+    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)  # type: ignore[arg-type]
     values = ["%s"] * len(_EVENT_FIELDS)
     if database_clock:
         values[_TIMESTAMP_INDEX] = "clock_timestamp()"
@@ -75,13 +76,13 @@ def record_event(
     *,
     event_type: str,
     outcome: str = Outcome.SUCCESS,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     username: str = "",
     request: HttpRequest | None = None,
     client: ClientContext | None = None,
     resource_type: str = "",
     resource_id: Any = "",
-    message: str = "",
+    message: str | Promise = "",
     metadata: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the audit trail and return it.

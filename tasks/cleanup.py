@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -127,7 +127,7 @@ def cleanup_tasks(
     *,
     older_than_days: int,
     dry_run: bool,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     request: HttpRequest | None = None,
     via: str = "api",
     as_of: datetime | None = None,

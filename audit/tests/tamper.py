@@ -49,7 +49,7 @@ def hash_of(sequence: int) -> str:
 
 def event_fields(sequence: int) -> dict[str, Any]:
     """Return the stored hashed fields of an event."""
-    return AuditEvent.objects.filter(sequence=sequence).values().get()
+    return dict(AuditEvent.objects.filter(sequence=sequence).values().get())
 
 
 def append_chain(

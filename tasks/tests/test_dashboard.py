@@ -135,7 +135,9 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
     """Return the text of each body row's cells of the table with `table_id`."""
     table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
     assert table, f"table {table_id} is on the page"
-    body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S).group(1)
+    rows = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S)
+    assert rows, f"table {table_id} has a body"
+    body = rows.group(1)
     return [
         [
             re.sub(r"<[^>]+>", "", cell).strip()
