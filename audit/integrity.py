@@ -222,8 +222,12 @@ class ChainWalk:
             if first_stamp is not None:
                 self.first_timestamp = datetime.fromisoformat(first_stamp)
             if checked:
+                # All three are set once a row is checked; mypy cannot see it through the loop.
                 self.previous = Link(
-                    prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp), prev_key_id
+                    prev_sequence,  # type: ignore[arg-type]
+                    prev_hash,  # type: ignore[arg-type]
+                    datetime.fromisoformat(prev_stamp),  # type: ignore[arg-type]
+                    prev_key_id,
                 )
         return self.previous if checked else None
 
@@ -293,7 +297,8 @@ def predecessor(sequence: int) -> Link | None:
         .values_list("sequence", "hash", "timestamp", "key_id")
         .first()
     )
-    return Link(*row) if row else None
+    # A sealed event (sequence__lt matched it) has its sequence and hash.
+    return Link(*row) if row else None  # type: ignore[arg-type]
 
 
 @contextmanager

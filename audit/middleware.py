@@ -98,4 +98,5 @@ class AccessDeniedMiddleware:
         # A view that raised PermissionDenied (Django admin, staff_page) made an access
         # decision; a CSRF rejection is returned by CsrfViewMiddleware, never raised.
         if isinstance(exception, PermissionDenied):
-            request.audit_permission_denied = True
+            # A marker for process_response on this request, which Django's type lacks.
+            request.audit_permission_denied = True  # type: ignore[attr-defined]

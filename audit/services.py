@@ -125,8 +125,9 @@ def record_event(
             event.timestamp = max(now, head_timestamp) if head_timestamp else now
             insert_unsealed(event)
             seal = seal_batch(ids=[event.pk])
-            event.sequence, event.hash = seal.links[-1][1], seal.links[-1][2]
-            event.prev_hash, event.key_id = seal.prev_hashes[-1], seal.key_id
+            # seal_batch gives way to another sealer (None) only when not given ids.
+            event.sequence, event.hash = seal.links[-1][1], seal.links[-1][2]  # type: ignore[union-attr]
+            event.prev_hash, event.key_id = seal.prev_hashes[-1], seal.key_id  # type: ignore[union-attr]
             publish_after_commit(event)
         return event
     # Background sealing: one INSERT in the caller's transaction and nothing shared;

@@ -105,7 +105,8 @@ def authenticated_uploader(request: HttpRequest) -> AbstractBaseUser | None:
     if not request.path.startswith("/api/"):
         return None
     try:
-        authenticated = RevocableJWTAuthentication().authenticate(request)
+        # Before the view, so no DRF Request: authenticate() reads only the headers.
+        authenticated = RevocableJWTAuthentication().authenticate(request)  # type: ignore[arg-type]
     except AuthenticationFailed:
         return None
     return authenticated[0] if authenticated is not None else None

@@ -400,7 +400,7 @@ def end_abandoned_jobs(*, cutoff, now) -> int:
                 continue
             ended += 1
             if task is not None and task.status == Status.QUEUED:
-                transaction.on_commit(lambda pk=task.pk: enqueue(pk))
+                transaction.on_commit(partial(enqueue, task.pk))
     return ended
 
 

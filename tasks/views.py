@@ -305,7 +305,7 @@ def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_bulk_delete_view(request: HttpRequest) -> HttpResponse:
+def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the chosen tasks and ask; on POST delete them all, each audited."""
     data = request.POST if request.method == "POST" else request.GET
     ids = []
