@@ -1,6 +1,6 @@
 """Record refused access (access_denied), coalescing repeats so a script cannot flood the trail."""
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.http import HttpRequest
 
@@ -44,7 +44,7 @@ def refusals_in_window(user: AbstractBaseUser) -> int:
 def record_access_denied(
     *,
     request: HttpRequest,
-    user: AbstractBaseUser,
+    user: User,
     status: int,
     resource_type: str = "",
     resource_id: str = "",

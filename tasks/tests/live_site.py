@@ -198,6 +198,7 @@ class LiveSite:
             self.worker = None
 
     def wait_until_serving(self) -> None:
+        assert self.web is not None, "start() first"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.web.poll() is not None:

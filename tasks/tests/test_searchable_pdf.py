@@ -109,7 +109,7 @@ def download(client: Client, task: OcrTask) -> bytes:
     response = client.get(f"/tasks/{task.pk}/download.pdf")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    return b"".join(response.streaming_content)
+    return response.getvalue()
 
 
 @worker_db
