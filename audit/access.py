@@ -29,7 +29,7 @@ def note_refused_resource(*, resource_type: str, resource_id: str) -> None:
         setattr(request, NOTE_ATTRIBUTE, (resource_type, str(resource_id)))
 
 
-def refusals_in_window(user: AbstractBaseUser) -> int:
+def refusals_in_window(user: User) -> int:
     """Count this refusal in the user's window; return how many the window now holds."""
     key = f"access_denied:{user.pk}"
     if cache.add(key, 1, timeout=COALESCE_SECONDS):
