@@ -90,6 +90,20 @@ def test_task_phase_and_no_text_notes_are_chinese(user, client_for, make_task_ro
     assert "此文档中未找到文字。" in blank_page.content.decode()
 
 
+def test_admin_names_the_models_properly_in_both_languages(staff, client_for):
+    client = client_for(staff)
+
+    tasks_english = client.get("/admin/tasks/ocrtask/").content.decode()
+    events_chinese = client.get(
+        "/admin/audit/auditevent/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+
+    assert "OCR tasks" in tasks_english
+    assert "Ocr tasks" not in tasks_english
+    assert "审计事件" in events_chinese
+    assert "audit event" not in events_chinese.lower()
+
+
 def test_login_page_is_chinese_for_anonymous_visitors():
     page = Client().get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="zh-hans")
 
