@@ -336,6 +336,8 @@ def test_unlock_needs_the_axes_permission(make_user, client_for, user, settings)
     cache.clear()
     lock_out(user.username, ATTACKER_IP, settings)
     clerk = make_user(username="clerk", staff=True)
+    # The dashboard itself needs the audit permission; unlocking needs axes' on top.
+    clerk.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
     form = {"username": user.username, "ip_address": ATTACKER_IP}
 
     refused = client_for(clerk).post("/accounts/unlock/", form)
