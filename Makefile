@@ -5,19 +5,20 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_WORKERS ?= 3
 
-.PHONY: run test lint format bench load security setup migrate clean screenshots
+.PHONY: run test lint format lock lock-check upgrade bench load security setup migrate clean screenshots
 
 $(VENV)/.created:
 	@PYTHON=$$(.ci/find-python.sh) && echo "Using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
 	@touch $@
 
+# Installs come only from the hash-pinned locks (generated from pyproject.toml by
+# `make upgrade`), so every machine gets the same packages; a lock change reinstalls.
 $(VENV)/.installed: $(VENV)/.created requirements.txt
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -46,13 +47,45 @@ test: $(VENV)/.installed-dev
 screenshots: $(VENV)/.installed-dev
 	DOC_SCREENSHOTS=1 $(PY) -m pytest -m browser -q
 
+## ruff (lint + format) and mypy with the Django and DRF stubs (cache in .mypy_cache/).
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## Rewrite both locks from pyproject.toml, keeping every pin that still fits (after adding
+## or changing a dependency). Hashes cover every file of every pinned package, so the locks
+## install on any Python >= 3.12 and platform. The runtime lock is constrained by the dev
+## lock, so the two never disagree.
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
+	--custom-compile-command 'make lock' --quiet
+lock: $(VENV)/.installed-dev
+	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
+	$(UV_COMPILE) -c requirements-dev.txt -o requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
+	@touch $(VENV)/.installed $(VENV)/.installed-dev
+	@echo "Locks written: review 'git diff requirements*.txt', run make lint and make test, commit."
+
+## Fail when pyproject.toml changed without make lock (CI runs this): re-lock into a
+## scratch copy and compare the pins and hashes (comments name the scratch path).
+pins = grep -v '^ *\#' $(1)
+lock-check: $(VENV)/.installed-dev
+	@tmp=$$(mktemp -d) && cp requirements.txt requirements-dev.txt "$$tmp"/ && \
+	$(UV_COMPILE) --group dev -o "$$tmp/requirements-dev.txt" && \
+	$(UV_COMPILE) -c "$$tmp/requirements-dev.txt" -o "$$tmp/requirements.txt" && \
+	if diff -u <($(call pins,requirements-dev.txt)) <($(call pins,$$tmp/requirements-dev.txt)) && \
+	   diff -u <($(call pins,requirements.txt)) <($(call pins,$$tmp/requirements.txt)); then \
+	  echo "Locks match pyproject.toml."; rm -rf "$$tmp"; \
+	else echo "The locks do not match pyproject.toml: run make lock and commit both." >&2; \
+	  rm -rf "$$tmp"; exit 1; fi
+
+## Move every package to the newest version pyproject.toml allows, then as make lock.
+upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
 
 clean:
 	rm -rf var/test-db.sqlite3* .pytest_cache

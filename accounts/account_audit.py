@@ -9,9 +9,9 @@ comes from the request being served (audit.middleware), else the command or shel
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.contrib.auth.models import Group, Permission
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from audit.services import record_event
@@ -61,8 +61,9 @@ def group_names(pks) -> list[str]:
 
 
 @receiver(pre_save, sender=User, dispatch_uid="audit_user_before_save")
-def remember_user_before_save(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
-    if raw or instance.pk is None:
+def remember_user_before_save(sender, instance, update_fields=None, **kwargs) -> None:
+    # Raw saves (loaddata) included: a fixture can make a superuser as well as a shell can.
+    if instance.pk is None:
         return
     watched = {*TRACKED_FIELDS, "password"}
     if update_fields is not None and not watched & set(update_fields):
@@ -72,9 +73,7 @@ def remember_user_before_save(sender, instance, raw=False, update_fields=None, *
 
 
 @receiver(post_save, sender=User, dispatch_uid="audit_user_saved")
-def audit_user_saved(sender, instance, created, raw=False, **kwargs) -> None:
-    if raw:
-        return  # fixtures loaded by loaddata are not account changes
+def audit_user_saved(sender, instance, created, **kwargs) -> None:
     if created:
         record_account_event(
             event_type="user_create",
@@ -102,14 +101,29 @@ def audit_user_saved(sender, instance, created, raw=False, **kwargs) -> None:
             resource_id=instance.pk,
             metadata={"target": instance.get_username(), "changes": changes},
         )
-    if before["password"] != instance.password and not is_rehash(instance, before["password"]):
+    changed = before["password"] != instance.password
+    if changed and not is_rehash(instance, before["password"], kwargs.get("update_fields")):
         audit_password_change(instance)
 
 
-def is_rehash(user, old_hash: str) -> bool:
-    """Return whether a new hash only re-encodes the same secret (hasher upgrade at sign-in)."""
-    raw = getattr(user, "_password", None)
-    return raw is not None and bool(old_hash) and check_password(raw, old_hash)
+def is_rehash(user, old_hash: str, update_fields) -> bool:
+    """Return whether a new hash only re-encodes the same secret (hasher upgrade at sign-in).
+
+    Django's upgrade (AbstractBaseUser.check_password) saves only the password and clears
+    the raw one set_password kept; and it runs only for a hash the current hashers would
+    replace. Setting the same password again is a change the user asked for: recorded,
+    and it ends their tokens.
+    """
+    if getattr(user, "_password", None) is not None:
+        return False
+    if update_fields is None or set(update_fields) != {"password"}:
+        return False
+    try:
+        hasher = identify_hasher(old_hash)
+    except ValueError:
+        return False
+    preferred = get_hasher("default")
+    return hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)
 
 
 def audit_password_change(user) -> None:
@@ -227,15 +241,13 @@ def audit_user_permissions(sender, instance, action, reverse, pk_set, **kwargs) 
 
 
 @receiver(pre_save, sender=Group, dispatch_uid="audit_group_before_save")
-def remember_group_before_save(sender, instance, raw=False, **kwargs) -> None:
-    if not raw and instance.pk is not None:
+def remember_group_before_save(sender, instance, **kwargs) -> None:
+    if instance.pk is not None:
         instance.__dict__[BEFORE] = sender.objects.filter(pk=instance.pk).values("name").first()
 
 
 @receiver(post_save, sender=Group, dispatch_uid="audit_group_saved")
-def audit_group_saved(sender, instance, created, raw=False, **kwargs) -> None:
-    if raw:
-        return
+def audit_group_saved(sender, instance, created, **kwargs) -> None:
     if created:
         metadata: dict[str, Any] = {"action": "create", "name": instance.name}
     else:
@@ -251,13 +263,37 @@ def audit_group_saved(sender, instance, created, raw=False, **kwargs) -> None:
     )
 
 
+@receiver(pre_delete, sender=Group, dispatch_uid="audit_group_before_delete")
+def remember_group_before_delete(sender, instance, **kwargs) -> None:
+    # The memberships are deleted with the group in one cascade, which sends no
+    # m2m_changed: without this, members would lose its permissions off the record.
+    instance.__dict__[BEFORE] = {
+        "members": list(instance.user_set.order_by("pk")),
+        "permissions": permission_names(instance.permissions.values_list("pk", flat=True)),
+    }
+
+
 @receiver(post_delete, sender=Group, dispatch_uid="audit_group_deleted")
 def audit_group_deleted(sender, instance, **kwargs) -> None:
+    before = instance.__dict__.pop(BEFORE, None) or {"members": [], "permissions": []}
+    members = before["members"]
+    for user in members:
+        record_account_event(
+            event_type="user_update",
+            resource_type="user",
+            resource_id=user.pk,
+            metadata={"target": user.get_username(), "groups_removed": [instance.name]},
+        )
     record_account_event(
         event_type="group_update",
         resource_type="group",
         resource_id=instance.pk,
-        metadata={"action": "delete", "name": instance.name},
+        metadata={
+            "action": "delete",
+            "name": instance.name,
+            "members": sorted(user.get_username() for user in members),
+            "permissions": before["permissions"],
+        },
     )
 
 

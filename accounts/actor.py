@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from audit.client import current_request
@@ -16,11 +16,11 @@ from audit.client import current_request
 class Actor:
     """The account that acted (None outside a request) and how it got there."""
 
-    user: AbstractBaseUser | None
+    user: User | None
     request: HttpRequest | None
     details: dict[str, Any] = field(default_factory=dict)
 
-    def by(self, subject: AbstractBaseUser) -> str:
+    def by(self, subject: User) -> str:
         """Return "self", "staff", "command" or "shell" for a change made to ``subject``."""
         if self.user is not None:
             return "self" if self.user.pk == subject.pk else "staff"

@@ -1,4 +1,4 @@
-"""Django admin for users: listing them is an audited staff action."""
+"""Django admin for users (listing them is an audited staff action) and their API tokens."""
 
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
@@ -9,6 +9,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from audit.events import Outcome
 from audit.services import record_event
@@ -96,3 +98,20 @@ class UnlockingAccessAttemptAdmin(AxesAccessAttemptAdmin):
             % {"count": len(pairs)},
             messages.SUCCESS,
         )
+
+
+admin.site.unregister(OutstandingToken)
+
+
+@admin.register(OutstandingToken)
+class OutstandingTokenAdmin(token_blacklist_admin.OutstandingTokenAdmin):
+    """Refresh tokens by owner, jti and expiry; never the token itself.
+
+    A live refresh token is its owner's API access: shown on this page it would turn the
+    view permission into signing in as anyone listed, superusers included.
+    """
+
+    exclude = ("token",)
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [name for name in super().get_readonly_fields(request, obj) if name != "token"]

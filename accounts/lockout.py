@@ -1,7 +1,8 @@
 """How django-axes names a login attempt and what it answers a locked-out one."""
 
+# axes.conf is django.conf.settings with the AXES_* defaults filled in.
+from axes.conf import settings
 from axes.helpers import get_cool_off, get_lockout_message
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .login_surface import login_surface

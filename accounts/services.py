@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from axes.utils import reset
 from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -35,9 +35,7 @@ class TokenPair:
     refresh: str
 
 
-def issue_tokens(
-    user: AbstractBaseUser, *, family: str | None = None
-) -> tuple[TokenPair, RefreshToken]:
+def issue_tokens(user: User, *, family: str | None = None) -> tuple[TokenPair, RefreshToken]:
     """Return a fresh access/refresh pair for the user (the refresh token is tracked)."""
     refresh = new_refresh_token(user, family=family)
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh)), refresh
@@ -86,12 +84,14 @@ def replayed_refresh(request: HttpRequest, raw_refresh: str) -> AuthError:
     a replay after rotation (or after logout), which a SIEM wants attributed.
     """
     try:
-        payload = token_backend.decode(raw_refresh, verify=True)
+        # simplejwt annotates the encoded token as a Token; it takes the string.
+        payload = token_backend.decode(raw_refresh, verify=True)  # type: ignore[arg-type]
     except TokenBackendError:
         return refresh_failed(
             request, "blacklisted", "Refresh token is invalid, expired or revoked."
         )
-    owner = get_user_model().objects.filter(pk=payload.get("user_id")).first()
+    # A payload without user_id (pk=None) matches no one.
+    owner = get_user_model().objects.filter(pk=payload.get("user_id")).first()  # type: ignore[misc]
     family = str(payload.get(FAMILY_CLAIM, ""))[:64]
     with transaction.atomic():
         revoked = revoke_family(user_id=owner.pk, family=family) if owner is not None else 0
@@ -113,14 +113,17 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     parallel refreshes of one token cannot both succeed.
     """
     try:
-        token = RefreshToken(raw_refresh)
+        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]  # the string, see above
     except TokenError as error:
         if "blacklist" in str(error).lower():
             raise replayed_refresh(request, raw_refresh) from None
-        raise refresh_failed(request, "invalid", "Refresh token is invalid, expired or revoked.")
+        raise refresh_failed(
+            request, "invalid", "Refresh token is invalid, expired or revoked."
+        ) from error
     jti = token["jti"]
     with transaction.atomic():
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+        failure: tuple[str, str, User | None] | None
         if outstanding is None or outstanding.user is None:
             failure = ("unknown", "Refresh token is not recognised.", None)
         elif BlacklistedToken.objects.filter(token=outstanding).exists():
@@ -153,12 +156,14 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     return pair
 
 
-def jwt_logout(*, request: HttpRequest, user: AbstractBaseUser, raw_refresh: str) -> None:
+def jwt_logout(*, request: HttpRequest, user: User, raw_refresh: str) -> None:
     """Blacklist one refresh token of the user's."""
     try:
-        token = RefreshToken(raw_refresh)
-    except TokenError:
-        raise AuthError("Refresh token is invalid, expired or revoked.", reason="invalid")
+        token = RefreshToken(raw_refresh)  # type: ignore[arg-type]  # the string, see above
+    except TokenError as error:
+        raise AuthError(
+            "Refresh token is invalid, expired or revoked.", reason="invalid"
+        ) from error
     if str(token.get("user_id")) != str(user.pk):
         record_event(
             event_type="auth_logout",
@@ -185,7 +190,7 @@ def jwt_logout(*, request: HttpRequest, user: AbstractBaseUser, raw_refresh: str
         )
 
 
-def logout_everywhere(*, request: HttpRequest, user: AbstractBaseUser, method: str) -> dict:
+def logout_everywhere(*, request: HttpRequest, user: User, method: str) -> dict:
     """End every session of the user and revoke every token; return what was ended."""
     now = timezone.now()
     with transaction.atomic():
@@ -218,7 +223,7 @@ def account_unlock(
     *,
     username: str,
     ip_address: str | None,
-    actor: AbstractBaseUser,
+    actor: User,
     request: HttpRequest | None = None,
 ) -> int:
     """Lift django-axes' lockout of a username (from one address, or all); return rows cleared.

@@ -1,6 +1,6 @@
 """JWT lifecycle: token versions (revoke everything at once) and refresh-token families."""
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,7 +22,7 @@ def token_version(user_id) -> int:
     return version.first() or 0
 
 
-def new_refresh_token(user: AbstractBaseUser, *, family: str | None = None) -> RefreshToken:
+def new_refresh_token(user: User, *, family: str | None = None) -> RefreshToken:
     """Return a tracked refresh token stamped with the user's version and its family.
 
     A family is every token rotated from one login; it is named by the first jti.
@@ -41,7 +41,7 @@ def is_current(payload, user_id) -> bool:
     return payload.get(VERSION_CLAIM, 0) == token_version(user_id)
 
 
-def revoke_all_tokens(*, user: AbstractBaseUser) -> int:
+def revoke_all_tokens(*, user: User) -> int:
     """Make every token issued to the user so far fail; return the refresh tokens revoked.
 
     The version moves first, so an access token still in flight is refused at once;
@@ -74,7 +74,8 @@ def revoke_all_tokens(*, user: AbstractBaseUser) -> int:
 def family_of(encoded: str) -> str:
     """Return the family claim of a stored token ("" when it has none or is unreadable)."""
     try:
-        payload = token_backend.decode(encoded, verify=False)
+        # simplejwt annotates the encoded token as a Token; it takes the string.
+        payload = token_backend.decode(encoded, verify=False)  # type: ignore[arg-type]
     except TokenBackendError:
         return ""
     return str(payload.get(FAMILY_CLAIM, ""))

@@ -5,24 +5,25 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from .http import AuthenticatedHttpRequest
 from .services import UNLOCK_PERMISSION, account_unlock, logout_everywhere
 
 
 @require_POST
 @login_required
-def logout_all(request: HttpRequest) -> HttpResponse:
+def logout_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     """End this user's sessions on every device and revoke all their API tokens."""
     stats = logout_everywhere(request=request, user=request.user, method="session")
     # The current session was among those deleted; drop it from this request without
     # Django's logout(), which would record a second, single-session logout.
     request.session.flush()
-    request.user = AnonymousUser()
+    request.user = AnonymousUser()  # type: ignore[assignment]  # signed out from here on
     messages.success(
         request,
         _("Logged out of %(sessions)d session(s); %(tokens)d API token(s) revoked.")
@@ -39,7 +40,7 @@ class UnlockForm(forms.Form):
 @require_POST
 @staff_member_required
 @permission_required(UNLOCK_PERMISSION, raise_exception=True)
-def unlock_account(request: HttpRequest) -> HttpResponse:
+def unlock_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Lift a login lockout (username, optionally one address); back to the dashboard."""
     form = UnlockForm(request.POST)
     if not form.is_valid():

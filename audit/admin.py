@@ -9,7 +9,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import DataError, NotSupportedError, OperationalError, connection, transaction
-from django.db.models import Lookup, Q, Value
+from django.db.models import Lookup, Q, QuerySet, Value
 from django.db.models.sql.where import AND, WhereNode
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -70,11 +70,13 @@ class EstimatedCountPaginator(Paginator):
     Other filters fall back to a real count, which the indexes keep cheap.
     """
 
+    object_list: QuerySet  # the admin's changelist always pages a queryset
+
     @cached_property
     def count(self) -> int:
         if self.is_whole_chain(allow_hidden_reads=True):
             newest, oldest = self.sequence_bounds()
-            if newest is None:
+            if newest is None or oldest is None:
                 return 0
             whole = newest - oldest + 1
             if self.is_whole_chain():

@@ -74,7 +74,8 @@ class AuditLogListApi(generics.ListAPIView):
     serializer_class = AuditEventOutputSerializer
     filterset_class = AuditEventFilter
     pagination_class = AuditCursorPagination
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer, NdjsonRenderer]
+    # djangorestframework-stubs type the setting as its dotted paths; DRF imports them.
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer, NdjsonRenderer]  # type: ignore[list-item]
 
     def get_queryset(self):
         queryset = audit_events_for_listing()
@@ -127,7 +128,9 @@ class AuditLogListApi(generics.ListAPIView):
             # DRF answers an unknown ?format= with 404; it is a bad parameter, not a
             # missing page.
             formats = ", ".join(renderer.format for renderer in self.get_renderers())
-            raise ValidationError({"format": [f"Unknown format; choose one of: {formats}."]})
+            raise ValidationError(
+                {"format": [f"Unknown format; choose one of: {formats}."]}
+            ) from None
 
     def finalize_response(self, request, response, *args, **kwargs):
         # The CSV and NDJSON renderers only stream rows; an error (400 naming the bad
@@ -153,5 +156,7 @@ class AuditLogListApi(generics.ListAPIView):
         """Return the filter parameters of this request, for the audit_view record."""
         known = set(AuditEventFilter.base_filters) | {"ordering"}
         return {
-            key: value[:200] for key, value in self.request.query_params.items() if key in known
+            key: str(value)[:200]
+            for key, value in self.request.query_params.items()
+            if key in known
         }

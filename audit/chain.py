@@ -15,6 +15,7 @@ and the verifier all call it.
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -110,7 +111,7 @@ def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def event_hash(fields: dict[str, Any], key: "ChainKey | None" = None) -> str:
+def event_hash(fields: Mapping[str, Any], key: "ChainKey | None" = None) -> str:
     """Return an event's link from a dict of its HASHED_FIELDS (plain SHA-256 without a key)."""
     return link(tuple(fields[name] for name in HASHED_FIELDS), key)
 

@@ -222,7 +222,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     try:
         document = json.loads(text)
     except ValueError as error:
-        raise CheckpointError(f"The checkpoint is not JSON: {error}")
+        raise CheckpointError(f"The checkpoint is not JSON: {error}") from error
     if not isinstance(document, dict) or document.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"The checkpoint is not a version {CHECKPOINT_VERSION} checkpoint.")
     sequence = document.get("sequence")
@@ -232,9 +232,10 @@ def parse_checkpoint(text: str) -> Checkpoint:
     # bool is an int in Python; "sequence": true is not a sequence number.
     if type(sequence) is not int or sequence < 1:
         raise CheckpointError("The checkpoint's sequence is not a positive integer.")
-    for name, value in (("hash", chain_hash), ("signature", signature)):
-        if not isinstance(value, str) or not HEX_64.fullmatch(value):
-            raise CheckpointError(f"The checkpoint's {name} is not 64 hex digits.")
+    if not isinstance(chain_hash, str) or not HEX_64.fullmatch(chain_hash):
+        raise CheckpointError("The checkpoint's hash is not 64 hex digits.")
+    if not isinstance(signature, str) or not HEX_64.fullmatch(signature):
+        raise CheckpointError("The checkpoint's signature is not 64 hex digits.")
     if not isinstance(created_at, str):
         raise CheckpointError("The checkpoint's created_at is not a timestamp.")
     checkpoint = Checkpoint(
@@ -253,7 +254,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"Cannot read checkpoint {path}: {error}")
+        raise CheckpointError(f"Cannot read checkpoint {path}: {error}") from error
     return parse_checkpoint(text)
 
 

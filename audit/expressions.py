@@ -1,6 +1,6 @@
 """Database expressions that render audit columns as the trail's canonical text."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 
 from django.db import NotSupportedError
 from django.db.models import CharField, Func, QuerySet, TextField
@@ -62,7 +62,7 @@ def stored_timestamp_text(model, **lookup) -> str:
 
 def values_as_text(
     queryset: QuerySet, columns: Sequence[str], *, chunk_size: int
-) -> Iterator[tuple]:
+) -> Generator[tuple, None, None]:
     """Stream values_list(*columns) with "timestamp" and "metadata" as the database's text.
 
     The timestamp comes as CanonicalTimestampText (None where stored_timestamp_text must

@@ -222,8 +222,12 @@ class ChainWalk:
             if first_stamp is not None:
                 self.first_timestamp = datetime.fromisoformat(first_stamp)
             if checked:
+                # All three are set once a row is checked; mypy cannot see it through the loop.
                 self.previous = Link(
-                    prev_sequence, prev_hash, datetime.fromisoformat(prev_stamp), prev_key_id
+                    prev_sequence,  # type: ignore[arg-type]
+                    prev_hash,  # type: ignore[arg-type]
+                    datetime.fromisoformat(prev_stamp),  # type: ignore[arg-type]
+                    prev_key_id,
                 )
         return self.previous if checked else None
 
@@ -276,7 +280,9 @@ def event_rows(*, first: int | None = None, last: int | None = None, chunk_size:
                 try:
                     row[_TIMESTAMP] = stored_timestamp_text(AuditEvent, sequence=row[0])
                 except ValueError as error:
-                    raise ChainBroken(row[0], f"#{row[0]} has an unreadable timestamp: {error}")
+                    raise ChainBroken(
+                        row[0], f"#{row[0]} has an unreadable timestamp: {error}"
+                    ) from error
             row[_METADATA] = canonical(row[_METADATA])
             yield row
     finally:
@@ -291,7 +297,8 @@ def predecessor(sequence: int) -> Link | None:
         .values_list("sequence", "hash", "timestamp", "key_id")
         .first()
     )
-    return Link(*row) if row else None
+    # A sealed event (sequence__lt matched it) has its sequence and hash.
+    return Link(*row) if row else None  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -378,7 +385,8 @@ def can_share_out() -> bool:
     """
     if connection.in_atomic_block or connection.vendor not in ("postgresql", "sqlite"):
         return False
-    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+    # is_in_memory_db() exists on SQLite's wrapper only, which the vendor test selects.
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())  # type: ignore[attr-defined]
 
 
 def plan_parts(*, first: int, last: int, starts_chain: bool, chunk_size: int) -> list[Part]:
@@ -493,7 +501,7 @@ def _verify_chain(
     reaches_head = head is not None and last == head[0]
 
     starts_chain = not (from_sequence and from_sequence > 1)
-    previous = None if starts_chain else predecessor(from_sequence)
+    previous = None if starts_chain or from_sequence is None else predecessor(from_sequence)
     walk = ChainWalk(previous=previous)
     parts = []
     if share_out and last:
@@ -624,10 +632,10 @@ def archive_rows(path: Path) -> Iterator[tuple]:
                 document.setdefault("key_id", PLAIN)  # archives written before keyed links
                 yield tuple(document[name] for name in ROW_FIELDS)
     except (ValueError, KeyError, TypeError) as error:
-        raise ChainBroken(None, f"archive line {number} is not an event: {error}")
+        raise ChainBroken(None, f"archive line {number} is not an event: {error}") from error
     except (OSError, EOFError) as error:
         # A truncated or corrupted gzip stream, or a file that is not gzip at all.
-        raise ChainBroken(None, f"archive unreadable after line {number}: {error}")
+        raise ChainBroken(None, f"archive unreadable after line {number}: {error}") from error
 
 
 def file_sha256(path: Path) -> str:

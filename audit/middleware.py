@@ -34,7 +34,9 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.request_id = incoming_request_id(request)
+        request_id = incoming_request_id(request)
+        # HttpRequest takes attributes; this one is read back with getattr by the services.
+        request.request_id = request_id  # type: ignore[attr-defined]
         token = current_client.set(client_context(request))
         request_token = current_request.set(request)
         try:
@@ -42,7 +44,7 @@ class RequestIdMiddleware:
         finally:
             current_request.reset(request_token)
             current_client.reset(token)
-        response[REQUEST_ID_HEADER] = request.request_id
+        response[REQUEST_ID_HEADER] = request_id
         return response
 
 
@@ -96,4 +98,5 @@ class AccessDeniedMiddleware:
         # A view that raised PermissionDenied (Django admin, staff_page) made an access
         # decision; a CSRF rejection is returned by CsrfViewMiddleware, never raised.
         if isinstance(exception, PermissionDenied):
-            request.audit_permission_denied = True
+            # A marker for process_response on this request, which Django's type lacks.
+            request.audit_permission_denied = True  # type: ignore[attr-defined]

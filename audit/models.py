@@ -35,7 +35,7 @@ def period_start(moment: datetime, kind: str) -> datetime:
     return start
 
 
-def first_sequence_at_or_after(moment: datetime) -> int | None:
+def first_sequence_at_or_after(moment: datetime | str) -> int | None:
     """Return the lowest sequence stamped at or after ``moment``, or None if there is none.
 
     Timestamps never run backwards along the chain (record_event stamps under the chain
@@ -56,7 +56,7 @@ def first_sequence_at_or_after(moment: datetime) -> int | None:
     return events.filter(timestamp=first_stamp).aggregate(first=Min("sequence"))["first"]
 
 
-def bound_by_sequence(queryset, bounds: dict[str, object]):
+def bound_by_sequence(queryset, bounds: dict[str, datetime | str]):
     """Return the queryset limited to events stamped >= bounds["gte"] and < bounds["lt"].
 
     Each time bound becomes a sequence bound (first_sequence_at_or_after), so a
@@ -127,7 +127,7 @@ def period_starts(queryset, *, kind: str, descending: bool, tz) -> list[datetime
         start = period_start(stamp.astimezone(tz), kind)
         found.append(start)
         following = next_period(start, kind)
-        if following > last:
+        if last is None or following > last:
             break
         boundary = first_sequence_at_or_after(following)
         if boundary is None:
@@ -147,7 +147,8 @@ def is_plain_timestamp_extreme(aggregate) -> bool:
     if getattr(aggregate, "default", None) is not None:
         return False
     source = aggregate.get_source_expressions()[0]
-    return isinstance(source, F) and source.name == "timestamp"
+    # django-stubs omit F.name, which F.__init__ sets.
+    return isinstance(source, F) and source.name == "timestamp"  # type: ignore[attr-defined]
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -41,7 +41,8 @@ def staff_page(permission: str) -> Callable:
         @wraps(view)
         def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             # Named in the access_denied event if the check refuses (a 403).
-            request.audit_required_permission = permission
+            # A marker for AuditAccessMiddleware on this request, which Django's type lacks.
+            request.audit_required_permission = permission  # type: ignore[attr-defined]
             return checked(request, *args, **kwargs)
 
         return staff_member_required(guarded)

@@ -121,21 +121,22 @@ def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_
         Path(temporary).unlink()
     except FileExistsError:
         Path(temporary).unlink(missing_ok=True)
-        raise RetentionError(f"{path} already exists; an archive is never overwritten.")
+        raise RetentionError(f"{path} already exists; an archive is never overwritten.") from None
     except ChainBroken as broken:
         Path(temporary).unlink(missing_ok=True)
         raise RetentionError(
             f"Refusing to prune: the chain is broken at #{broken.sequence}: {broken.reason}. "
             "Nothing was deleted."
-        )
+        ) from broken
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     fsync_directory(directory)
+    # Both are set: the stretch first..last holds at least one event, and it was walked.
     return Archived(
         count=walk.rows_checked,
-        first_timestamp=walk.first_timestamp,
-        last_timestamp=walk.previous.timestamp,
+        first_timestamp=walk.first_timestamp,  # type: ignore[arg-type]
+        last_timestamp=walk.previous.timestamp,  # type: ignore[arg-type]
         last_hash=walk.previous.hash,
         sha256=sink.digest.hexdigest(),
     )
@@ -167,7 +168,11 @@ def delete_stretch(*, first: int, last: int) -> int:
 
 
 def prune_events(
-    *, older_than_days: int, archive: Path, dry_run: bool = False, chunk_size: int = CHUNK_SIZE
+    *,
+    older_than_days: int,
+    archive: Path | None,
+    dry_run: bool = False,
+    chunk_size: int = CHUNK_SIZE,
 ) -> PruneResult:
     """Archive and delete the events older than a number of days.
 
@@ -194,6 +199,8 @@ def prune_events(
             last_sequence=last,
         )
 
+    if archive is None:
+        raise RetentionError("An archive path is required (except for a dry run).")
     archive = Path(archive)
     if archive.exists():
         raise RetentionError(f"{archive} already exists; an archive is never overwritten.")

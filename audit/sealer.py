@@ -225,7 +225,8 @@ def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Sea
                 stamp = max(filter(None, (head[2], cutoff or utc_now())))
             change = key_change_row(head=head, key=key, stamp=stamp)
             linked.append((change.pk, change.sequence, change.prev_hash, change.hash, key.key_id))
-            head = (change.sequence, change.hash, change.timestamp, key.key_id)
+            # key_change_row saved the event linked: its sequence and hash are set.
+            head = (change.sequence, change.hash, change.timestamp, key.key_id)  # type: ignore[assignment]
             publish_after_commit(change)
         more, head = link_rows(rows=rows, head=head, key=key)
         linked += more

@@ -4,7 +4,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone, translation
@@ -33,7 +33,8 @@ def _insert_sql(vendor: str, *, database_clock: bool) -> str:
     """
     # Only quoted names from the models are formatted in; every value is a parameter.
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)
+    # django-stubs type Field.column as optional; a concrete field always has one.
+    columns = ", ".join(quote(field.column) for field in _EVENT_FIELDS)  # type: ignore[arg-type]
     values = ["%s"] * len(_EVENT_FIELDS)
     if database_clock:
         values[_TIMESTAMP_INDEX] = "clock_timestamp()"
@@ -75,13 +76,13 @@ def record_event(
     *,
     event_type: str,
     outcome: str = Outcome.SUCCESS,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     username: str = "",
     request: HttpRequest | None = None,
     client: ClientContext | None = None,
     resource_type: str = "",
     resource_id: Any = "",
-    message: str = "",
+    message: str | Promise = "",
     metadata: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the audit trail and return it.
@@ -124,8 +125,9 @@ def record_event(
             event.timestamp = max(now, head_timestamp) if head_timestamp else now
             insert_unsealed(event)
             seal = seal_batch(ids=[event.pk])
-            event.sequence, event.hash = seal.links[-1][1], seal.links[-1][2]
-            event.prev_hash, event.key_id = seal.prev_hashes[-1], seal.key_id
+            # seal_batch gives way to another sealer (None) only when not given ids.
+            event.sequence, event.hash = seal.links[-1][1], seal.links[-1][2]  # type: ignore[union-attr]
+            event.prev_hash, event.key_id = seal.prev_hashes[-1], seal.key_id  # type: ignore[union-attr]
             publish_after_commit(event)
         return event
     # Background sealing: one INSERT in the caller's transaction and nothing shared;

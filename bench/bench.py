@@ -34,7 +34,7 @@ def postgres_version() -> str:
         import psycopg
 
         with psycopg.connect(f"{databases.PG_SERVER}/postgres") as conn:
-            return conn.execute("SHOW server_version").fetchone()[0]
+            return conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]  # one row
     except Exception as error:
         return f"unavailable ({type(error).__name__})"
 

@@ -38,7 +38,7 @@ def probe(fmt: str) -> dict:
     assert response.status_code == 200, response.status_code
     lines = 0
     size = 0
-    for chunk in response.streaming_content:
+    for chunk in response.streaming_content:  # type: ignore[attr-defined]  # a streaming response
         lines += chunk.count(b"\n")
         size += len(chunk)
     response.close()

@@ -19,7 +19,7 @@ class CountingPagination(PageNumberPagination):
 class PagedAuditLogListApi(AuditLogListApi):
     """The same view, filters and serializer; only the paginator differs."""
 
-    pagination_class = CountingPagination
+    pagination_class = CountingPagination  # type: ignore[assignment]  # the one difference
 
     def paginate_queryset(self, queryset):
         # Skip the cursor-ordering tweak of the parent: page numbers keep -sequence.

@@ -4,6 +4,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 
@@ -87,7 +88,7 @@ def interleaved(
             break
         order = names if round_number % 2 == 0 else list(reversed(names))
         for name in order:
-            series[name].samples.append(time_once(lambda n=name, r=round_number: sides[n](r)))
+            series[name].samples.append(time_once(partial(sides[name], round_number)))
     return series
 
 

@@ -41,7 +41,7 @@ class Child:
         say(f"{self.name} started (pid {self.process.pid}).")
 
     def exit_description(self) -> str:
-        code = self.process.returncode
+        code = self.process.returncode if self.process is not None else None
         if code is not None and code < 0:
             return f"killed by {signal.Signals(-code).name}"
         return f"exit code {code}"

@@ -1,5 +1,7 @@
 """URL wiring: pages, the v2 API, the admin and the API docs."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpResponseRedirect
@@ -18,7 +20,7 @@ admin.site.site_title = _("OCR service admin")
 
 # Swagger UI positions its widgets with style="" attributes; only its page may use them.
 # Scripts stay 'self'-only: the UI and its start-up script are served as files.
-swagger_csp = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
+swagger_csp: dict[str, Any] = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
 swagger_view = csp_override(swagger_csp)(SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
 
 

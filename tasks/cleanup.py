@@ -3,10 +3,11 @@
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -47,6 +48,15 @@ class Orphan:
             self.path.unlink(missing_ok=True)
         else:
             remove_stored(self.name)
+
+
+def remove_files(*, orphans: list[Orphan], spooled: list[Path]) -> None:
+    """Delete the orphans and the stale upload spool, once the cleanup has committed."""
+    for orphan in orphans:
+        orphan.remove()
+    # Not storage files: the spool is a local directory of this machine.
+    for path in spooled:
+        path.unlink(missing_ok=True)
 
 
 def stored_orphans(*, cutoff: datetime) -> list[Orphan]:
@@ -127,7 +137,7 @@ def cleanup_tasks(
     *,
     older_than_days: int,
     dry_run: bool,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     request: HttpRequest | None = None,
     via: str = "api",
     as_of: datetime | None = None,
@@ -158,9 +168,7 @@ def cleanup_tasks(
             with deleting(actor=actor, via="cleanup"):
                 for task in old.select_related("owner").iterator(chunk_size=500):
                     task.delete()
-            transaction.on_commit(lambda: [orphan.remove() for orphan in orphans])
-            # Not storage files: the spool is a local directory of this machine.
-            transaction.on_commit(lambda: [path.unlink(missing_ok=True) for path in spooled])
+            transaction.on_commit(partial(remove_files, orphans=orphans, spooled=spooled))
         record_event(
             event_type="admin_cleanup",
             user=actor,

@@ -37,11 +37,11 @@ from .charts import Series, horizontal_bar_chart, stacked_bar_chart
 try:  # Chain verification and signed checkpoints, where this installation has them.
     from audit.integrity import verify_chain
 except ImportError:  # pragma: no cover - depends on the audit app's version
-    verify_chain = None
+    verify_chain = None  # type: ignore[assignment]
 try:
     from audit.checkpoint import as_checkpoint, latest_checkpoint
 except ImportError:  # pragma: no cover - depends on the audit app's version
-    as_checkpoint = latest_checkpoint = None
+    as_checkpoint = latest_checkpoint = None  # type: ignore[assignment]
 
 WINDOW_DAYS = 30
 TOP_COUNT = 10
@@ -127,8 +127,9 @@ def login_totals(window: Window) -> dict[str, int]:
 
 def recent_lockouts(window: Window) -> list[dict[str, Any]]:
     """Return the newest lockouts in the window: when, who, from where, after how many."""
-    rows = list(
-        AuditEvent.objects.filter(event_type="auth_lockout", timestamp__gte=window.since)
+    # values() rows are plain dicts at run time; the stubs type them as a TypedDict.
+    rows: list[dict[str, Any]] = list(
+        AuditEvent.objects.filter(event_type="auth_lockout", timestamp__gte=window.since)  # type: ignore[arg-type]
         .order_by("-timestamp")
         .values("pk", "sequence", "timestamp", "username", "ip_address", "metadata")[:LOCKOUT_ROWS]
     )
@@ -192,7 +193,7 @@ def ocr_outcomes_by_day(window: Window) -> dict[tuple[date, str], dict[str, floa
     }
 
 
-def seconds_per_page(seconds: float, pages: int) -> float | None:
+def seconds_per_page(seconds: float, pages: float) -> float | None:
     return seconds / pages if pages else None
 
 

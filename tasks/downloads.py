@@ -17,7 +17,7 @@ class ResultUnavailable(Exception):
     """The task has no downloadable result (yet); the message says why."""
 
 
-def result_download(*, task: OcrTask, fmt: str) -> HttpResponse:
+def result_download(*, task: OcrTask, fmt: str) -> HttpResponse | FileResponse:
     """Return the task's result in ``fmt`` as an attachment, or raise ResultUnavailable."""
     if fmt not in RESULT_FORMATS:
         raise ResultUnavailable(f"Unknown format; choose one of: {', '.join(RESULT_FORMATS)}.")

@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from .models import Status
 from .ocr.engines import available_engines
@@ -33,9 +34,9 @@ def engine_choices() -> list[tuple[str, str]]:
     return [(name, labels.get(name, name)) for name in available_engines()]
 
 
-def language_choices() -> list[tuple[str, str]]:
+def language_choices() -> list[tuple[str, StrOrPromise]]:
     labels = {"eng": _("English"), "en": _("English"), "ch": _("Chinese and English")}
-    choices = [("", _("Engine default"))]
+    choices: list[tuple[str, StrOrPromise]] = [("", _("Engine default"))]
     for engine, languages in available_engines().items():
         for code in languages:
             choices.append((code, f"{labels.get(code, code)} ({engine}: {code})"))

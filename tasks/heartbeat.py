@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-_in_hand: dict[str, object] = {}
+_in_hand: dict[str, Any] = {}
 _in_hand_lock = threading.Lock()
 
 

@@ -56,7 +56,7 @@ def store_searchable_pdf(*, task: OcrTask) -> str:
         return default_storage.save(derived_name(task.pk, "searchable.pdf"), File(handle))
 
 
-def remove_derived(name: str) -> None:
+def remove_derived(name: str | None) -> None:
     """Delete one derived file; a file already gone is not an error."""
     if not name:
         return

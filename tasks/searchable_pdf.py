@@ -18,7 +18,7 @@ import ctypes
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -174,7 +174,7 @@ def jpeg_bytes(image: Image.Image) -> bytes:
 
 def image_dpi(image: Image.Image) -> float:
     """Return the resolution an image frame says it was scanned at, or the default."""
-    dpi = image.info.get("dpi")
+    dpi = image.info.get("dpi", ())
     try:
         horizontal = float(dpi[0])
     except (TypeError, ValueError, IndexError):
@@ -223,7 +223,7 @@ def add_image_page(
         page.close()
 
 
-def write_searchable_pdf(*, task: OcrTask, output: BinaryIO) -> None:
+def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
     """Write the task's searchable PDF to `output`; the task must be completed.
 
     Raises DocumentRejected or FileNotFoundError when the original cannot be read.

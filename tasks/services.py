@@ -6,9 +6,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import HttpRequest
@@ -54,7 +55,7 @@ class EngineChoiceError(ValueError):
 class Deletion:
     """Who is deleting tasks and through which surface, for the post_delete receiver."""
 
-    actor: AbstractBaseUser | None
+    actor: User | None
     via: str
     client: ClientContext | None = None
 
@@ -63,7 +64,7 @@ current_deletion: ContextVar[Deletion | None] = ContextVar("current_deletion", d
 
 
 @contextmanager
-def deleting(*, actor: AbstractBaseUser | None, via: str, client: ClientContext | None = None):
+def deleting(*, actor: User | None, via: str, client: ClientContext | None = None):
     """Tell the task_delete receiver who is deleting and how, for the enclosed block."""
     token = current_deletion.set(Deletion(actor=actor, via=via, client=client))
     try:
@@ -165,7 +166,7 @@ def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[Checke
 
 def task_create_batch(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     uploads: Sequence[UploadedFile],
     engine: str | None = None,
     language: str | None = None,
@@ -220,7 +221,7 @@ def task_create_batch(
                     metadata={"engine": engine, "language": language, "pages": item.page_count},
                 )
                 tasks.append(task)
-                transaction.on_commit(lambda pk=task.pk: enqueue(pk))
+                transaction.on_commit(partial(enqueue, task.pk))
     except BaseException:
         # The database rolled back; the files it would have pointed to go too.
         for name in stored:
@@ -238,7 +239,7 @@ def enqueue(task_id) -> None:
     run_ocr_task.enqueue(str(task_id))
 
 
-def task_retry(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest | None) -> OcrTask:
+def task_retry(*, task: OcrTask, actor: User, request: HttpRequest | None) -> OcrTask:
     """Queue a failed task again from its first page."""
     with transaction.atomic():
         task = OcrTask.objects.select_for_update().get(pk=task.pk)
@@ -284,14 +285,14 @@ def reset_for_queue(task: OcrTask) -> None:
     task.heartbeat_at = None
 
 
-def task_delete(*, task: OcrTask, actor: AbstractBaseUser, request: HttpRequest | None, via: str):
+def task_delete(*, task: OcrTask, actor: User, request: HttpRequest | None, via: str):
     """Delete a task, its results and (after commit) its file; audited by post_delete."""
     with deleting(actor=actor, via=via), transaction.atomic():
         task.delete()
 
 
 def task_delete_many(
-    *, tasks: Sequence[OcrTask], actor: AbstractBaseUser, request: HttpRequest | None, via: str
+    *, tasks: Sequence[OcrTask], actor: User, request: HttpRequest | None, via: str
 ) -> int:
     """Delete several tasks, all or none, each through task_delete (one task_delete event each)."""
     with transaction.atomic():
@@ -329,7 +330,7 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
                 reset_for_queue(task)
                 task.save()
                 stats["requeued"] += 1
-                transaction.on_commit(lambda pk=pk: enqueue(pk))
+                transaction.on_commit(partial(enqueue, pk))
                 outcome, message = Outcome.SUCCESS, "Worker stopped responding; task requeued"
             else:
                 task.status = Status.FAILED
@@ -399,7 +400,7 @@ def end_abandoned_jobs(*, cutoff, now) -> int:
                 continue
             ended += 1
             if task is not None and task.status == Status.QUEUED:
-                transaction.on_commit(lambda pk=task.pk: enqueue(pk))
+                transaction.on_commit(partial(enqueue, task.pk))
     return ended
 
 

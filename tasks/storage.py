@@ -27,7 +27,8 @@ def safe_name(name: str) -> str:
     must never reach a storage's delete or open, whatever that storage does with it.
     """
     try:
-        return validate_file_name(name, allow_relative_path=True)
+        # The stubs widen the result to PathLike; it returns the str it was given.
+        return validate_file_name(name, allow_relative_path=True)  # type: ignore[return-value]
     except SuspiciousFileOperation as error:
         raise ValueError(f"Refusing a storage name outside the storage: {name!r}") from error
 
@@ -39,7 +40,7 @@ def save_file(*, name: str, local_path: Path) -> str:
         return default_storage.save(safe_name(name), File(handle, name=Path(name).name))
 
 
-def delete_file(name: str) -> int:
+def delete_file(name: str | None) -> int:
     """Delete a stored file; return the bytes freed (0 when it was already gone)."""
     if not name:
         return 0
@@ -104,13 +105,15 @@ def modified_at(name: str) -> datetime | None:
 
 
 @contextmanager
-def local_copy(name: str, *, suffix: str = "") -> Iterator[str]:
+def local_copy(name: str | None, *, suffix: str = "") -> Iterator[str]:
     """Yield a local path holding the stored file's bytes; a copy is removed afterwards.
 
     Raises FileNotFoundError when the file is not in the storage. The engines and
     PDFium need a path; a local storage hands out its own, object stores have none, so
     their bytes are copied to a private temporary file (mode 0600) for the duration.
     """
+    if not name:  # a FileField with no file
+        raise FileNotFoundError("no stored file")
     name = safe_name(name)
     path = local_path(name)
     if path is not None:

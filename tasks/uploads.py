@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from audit.sanitize import clean_text
 
@@ -25,7 +26,9 @@ COPY_CHUNK = 1024 * 1024
 class UploadRejected(Exception):
     """An upload this service will not store; ``status`` is the HTTP status to answer."""
 
-    def __init__(self, message: str, *, code: str, status: int = 400, name: str = "") -> None:
+    def __init__(
+        self, message: StrOrPromise, *, code: str, status: int = 400, name: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -178,7 +181,7 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 format_lazy("{name}: {reason}", name=name, reason=rejected.message),
                 code=rejected.code,
                 name=name,
-            )
+            ) from rejected
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise
@@ -201,6 +204,6 @@ def store_checked(checked: CheckedUpload) -> str:
     return name
 
 
-def remove_stored(relative: str) -> int:
+def remove_stored(relative: str | None) -> int:
     """Delete a stored file; return the bytes freed (0 when it was already gone)."""
     return delete_file(relative)

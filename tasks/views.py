@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
+
 from .downloads import ResultUnavailable, result_download
 from .forms import TaskListForm, UploadForm
 from .ocr.inspect import DocumentRejected
@@ -157,7 +159,7 @@ def task_progress(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_upload(request: HttpRequest) -> HttpResponse:
+def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload one or more documents for OCR."""
     if request.method == "POST":
         try:
@@ -252,7 +254,7 @@ def task_thumbnail_view(request: HttpRequest, task_id) -> HttpResponse:
 
 @login_required
 @require_GET
-def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
+def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse | FileResponse:
     """Download the recognised text (.txt), the full result (.json) or a searchable PDF."""
     task = task_get_for(request.user, task_id)
     try:
@@ -263,7 +265,7 @@ def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def task_original(request: HttpRequest, task_id) -> HttpResponse:
+def task_original(request: HttpRequest, task_id) -> HttpResponse | FileResponse:
     """Download the uploaded document itself, only to its owner."""
     task = task_get_for(request.user, task_id)
     try:
@@ -281,7 +283,7 @@ def task_original(request: HttpRequest, task_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def task_retry_view(request: HttpRequest, task_id) -> HttpResponse:
+def task_retry_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     task = task_get_for(request.user, task_id)
     try:
         task_retry(task=task, actor=request.user, request=request)
@@ -293,7 +295,7 @@ def task_retry_view(request: HttpRequest, task_id) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_delete_view(request: HttpRequest, task_id) -> HttpResponse:
+def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     """Confirm, then delete a task with its file and results."""
     task = task_get_for(request.user, task_id)
     if request.method == "POST":
@@ -306,7 +308,7 @@ def task_delete_view(request: HttpRequest, task_id) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_bulk_delete_view(request: HttpRequest) -> HttpResponse:
+def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the chosen tasks and ask; on POST delete them all, each audited."""
     data = request.POST if request.method == "POST" else request.GET
     ids = []

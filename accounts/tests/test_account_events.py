@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
+from django.test import Client
 
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
@@ -236,8 +237,10 @@ def test_group_lifecycle_is_recorded(db, make_user):
     assert events[1].metadata["changes"] == {"name": {"old": "auditors", "new": "trail readers"}}
     assert events[2].metadata["permissions_added"] == ["audit.view_auditevent"]
     assert events[3].metadata["permissions_removed"] == ["audit.view_auditevent"]
-    [joined] = account_events(event_type="user_update", resource_id=str(member.pk))
+    joined, left = account_events(event_type="user_update", resource_id=str(member.pk))
     assert joined.metadata["groups_added"] == ["trail readers"]
+    # Deleting the group took carol out of it.
+    assert left.metadata["groups_removed"] == ["trail readers"]
 
 
 def test_signing_in_is_not_an_account_change(browser, user):
@@ -246,3 +249,74 @@ def test_signing_in_is_not_an_account_change(browser, user):
     assert account_events(sequence__gt=0, resource_id=str(user.pk)) == account_events(
         event_type="user_create"
     )
+
+
+def test_deleting_a_group_with_members_records_what_each_member_lost(admin_client, make_user):
+    # The membership rows go with the group in one cascade, which sends no m2m_changed.
+    group = Group.objects.create(name="auditors")
+    group.permissions.add(permission("audit.view_auditevent"))
+    carol, dave = make_user(username="carol"), make_user(username="dave")
+    group.user_set.add(carol, dave)
+    response = admin_client.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    [deleted] = account_events(event_type="group_update", metadata__action="delete")
+    assert deleted.metadata["members"] == ["carol", "dave"]
+    assert deleted.metadata["permissions"] == ["audit.view_auditevent"]
+    for member in (carol, dave):
+        lost = account_events(event_type="user_update", resource_id=str(member.pk))[-1]
+        assert lost.metadata["groups_removed"] == ["auditors"]
+        assert lost.username == "staffer"
+
+
+def test_setting_the_same_password_again_is_a_password_change(client_for, user, api_login):
+    # Someone who fears their password leaked may "change" it to itself; that is a change
+    # they asked for, and it must end their API tokens like any other.
+    tokens = api_login(user)
+    response = client_for(user).post(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": PASSWORD, "new_password2": PASSWORD},
+    )
+    assert response.status_code == 302
+    [event] = account_events(event_type="password_change")
+    assert event.metadata["by"] == "self"
+    refused = Client().post(
+        "/api/v2/auth/refresh", {"refresh": tokens["refresh"]}, content_type="application/json"
+    )
+    assert refused.status_code == 401
+
+
+def test_a_hasher_upgrade_at_sign_in_is_not_a_password_change(browser, user, settings):
+    # The stored hash is from a retired hasher; signing in re-encodes the same password.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    response = browser.post("/accounts/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$")
+    assert account_events(event_type="password_change") == []
+
+
+def test_loaddata_making_a_superuser_is_recorded_as_a_command(db, make_user, tmp_path, monkeypatch):
+    # loaddata writes accounts like any other command: a fixture is a way in, too.
+    mallory = make_user(username="mallory")
+    fixture = tmp_path / "accounts.json"
+    fixture.write_text(
+        json.dumps(
+            [
+                {
+                    "model": "auth.user",
+                    "pk": mallory.pk,
+                    "fields": {"username": "mallory", "password": "", "is_superuser": True},
+                },
+                {"model": "auth.user", "pk": 9999, "fields": {"username": "ghost", "password": ""}},
+            ]
+        )
+    )
+    monkeypatch.setattr("sys.argv", ["manage.py", "loaddata", str(fixture)])
+    call_command("loaddata", str(fixture), verbosity=0)
+    update, create = account_events(event_type__in=["user_update", "user_create"])
+    assert update.metadata["changes"]["is_superuser"] == {"old": False, "new": True}
+    assert (update.metadata["via"], update.metadata["command"]) == ("command", "loaddata")
+    assert (create.metadata["target"], create.resource_id) == ("ghost", "9999")

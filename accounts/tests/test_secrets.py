@@ -2,6 +2,7 @@
 
 import json
 import logging
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -95,7 +96,7 @@ def walk_every_auth_path(user, staff, browser_headers):
         )
         assert reuse.status_code == 401
 
-        bearer = {"HTTP_AUTHORIZATION": f"Bearer {pairs[1]['access']}"}
+        bearer: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {pairs[1]['access']}"}
         # Logout with another user's token (refused), then with one's own.
         foreign = api.post(
             "/api/v2/auth/logout", {"refresh": other["refresh"]}, content_type=JSON, **bearer
@@ -107,7 +108,7 @@ def walk_every_auth_path(user, staff, browser_headers):
         assert own.status_code == 204
 
         # Logout everywhere: the API, then the page.
-        everywhere = {"HTTP_AUTHORIZATION": f"Bearer {rotated.json()['access']}"}
+        everywhere: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {rotated.json()['access']}"}
         assert api.post("/api/v2/auth/logout-all", **everywhere).status_code == 204
         assert browser.post("/accounts/logout-all/").status_code == 302
         return secrets

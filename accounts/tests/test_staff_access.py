@@ -10,6 +10,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Model
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_tasks_db.models import DBTaskResult
@@ -99,7 +100,7 @@ def routes(patterns, prefix: str = ""):
             yield prefix + str(pattern.pattern)
 
 
-def admin_model_doors(objects: dict[str, object], superuser) -> list[Door]:
+def admin_model_doors(objects: dict[str, Model], superuser) -> list[Door]:
     """Return a row for every page of every registered ModelAdmin."""
     request = RequestFactory().get("/admin/")
     request.user = superuser

@@ -44,12 +44,13 @@ def head() -> tuple[int, str]:
 
 
 def hash_of(sequence: int) -> str:
-    return AuditEvent.objects.values_list("hash", flat=True).get(sequence=sequence)
+    # Found by its sequence, so sealed: the hash is set.
+    return AuditEvent.objects.values_list("hash", flat=True).get(sequence=sequence)  # type: ignore[return-value]
 
 
 def event_fields(sequence: int) -> dict[str, Any]:
     """Return the stored hashed fields of an event."""
-    return AuditEvent.objects.filter(sequence=sequence).values().get()
+    return dict(AuditEvent.objects.filter(sequence=sequence).values().get())
 
 
 def append_chain(
@@ -96,7 +97,8 @@ def append_chain(
         allow_sealing(True)  # already linked rows: the trigger admits them only so
         AuditEvent.objects.bulk_create(events)
     last = events[-1]
-    ChainHead.objects.update_or_create(
+    # The seeded events are linked: their sequence and hash are set.
+    ChainHead.objects.update_or_create(  # type: ignore[misc]
         pk=1,
         defaults={
             "sequence": last.sequence,

@@ -373,7 +373,7 @@ def test_a_smaller_page_size_can_be_asked_for(staff_client):
 
 def body_of(response) -> str:
     assert isinstance(response, StreamingHttpResponse)
-    return b"".join(response.streaming_content).decode("utf-8")
+    return response.getvalue().decode("utf-8")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ The audit insert is made to fail in the database itself (a trigger refusing inse
 the audit table), and each action must then leave no trace: no row, no file, no token.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -57,7 +57,7 @@ def run_sql(statements: list[str]) -> None:
 
 
 @pytest.fixture
-def audit_down(db) -> Callable[[bool], None]:
+def audit_down(db) -> Iterator[Callable[[bool], None]]:
     """Return a switch: audit_down(True) makes every audit insert fail in the database."""
     vendor = connection.vendor
     if vendor not in INSTALL_TRIGGER:

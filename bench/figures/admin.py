@@ -45,7 +45,7 @@ def run(ctx: Context) -> None:
     client = ctx.staff_client()
     for case, url in {**admin_urls(ctx), **people_urls(ctx)}.items():
         series = interleaved(
-            {"admin": lambda n, u=url: get_ok(client, u)},
+            {"admin": lambda n, u=url: get_ok(client, u)},  # type: ignore[misc]  # mypy cannot infer a lambda with a default
             repeats=max(5, ctx.repeats // 2),
             budget_s=45,
         )["admin"]

@@ -91,8 +91,8 @@ def run(ctx: Context) -> None:
     for case, (cursor_url, paged_url) in cases(ctx, client).items():
         series = interleaved(
             {
-                "cursor": lambda n, build=cursor_url: get_ok(client, build(abs(n))),
-                "paged": lambda n, build=paged_url: get_ok(client, build(abs(n))),
+                "cursor": lambda n, build=cursor_url: get_ok(client, build(abs(n))),  # type: ignore[misc]  # mypy cannot infer a lambda with a default
+                "paged": lambda n, build=paged_url: get_ok(client, build(abs(n))),  # type: ignore[misc]  # mypy cannot infer a lambda with a default
             },
             repeats=ctx.repeats,
             warmup=2,

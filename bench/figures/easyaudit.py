@@ -139,8 +139,8 @@ def main() -> None:
     for case, url in theirs.items():
         series = interleaved(
             {
-                "ours": lambda n, u=ours[case]: get_ok(client, u),
-                "easyaudit": lambda n, u=url: get_ok(client, u),
+                "ours": lambda n, u=ours[case]: get_ok(client, u),  # type: ignore[misc]  # mypy cannot infer a lambda with a default
+                "easyaudit": lambda n, u=url: get_ok(client, u),  # type: ignore[misc]  # mypy cannot infer a lambda with a default
             },
             repeats=max(5, ctx.repeats // 2),
             budget_s=60,

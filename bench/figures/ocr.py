@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -90,7 +91,7 @@ def api_client(user) -> tuple[Client, dict]:
 
 def upload(client, headers, files: list[tuple[str, bytes]], *, engine: str) -> list[str]:
     """Upload documents through POST /api/v2/tasks; return the new task ids."""
-    payload = {
+    payload: dict[str, Any] = {
         "file": [io.BytesIO(data) for _, data in files],
         "engine": engine,
         "language": ENGLISH[engine],
@@ -307,7 +308,7 @@ def run_workers(ctx: Context, env: dict[str, str]) -> None:
             .annotate(n=Count("id"))
         )
         twice = [tid for tid in ids if claims.get(tid, 0) != 1]
-        page_rows = OcrPage.objects.filter(task_id__in=ids)
+        page_rows = OcrPage.objects.filter(task_id__in=ids)  # type: ignore[misc]  # UUID strings
         unique_pages = page_rows.values("task_id", "index").distinct().count()
         if failed or twice or page_rows.count() != pages or unique_pages != pages:
             problems.append(

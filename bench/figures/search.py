@@ -12,6 +12,7 @@ import time
 from itertools import accumulate
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.test import Client
 
@@ -41,7 +42,7 @@ def vocabulary(rng: random.Random) -> list[str]:
     return sorted(words)
 
 
-def seed_tasks(ctx: Context, *, pages: int) -> tuple[object, int]:
+def seed_tasks(ctx: Context, *, pages: int) -> tuple[User, int]:
     """Create the reader and their tasks unless a reused database has them; return both."""
     user_model = get_user_model()
     reader, created = user_model.objects.get_or_create(username=READER)

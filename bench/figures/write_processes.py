@@ -89,7 +89,7 @@ def measure(*, processes: int, events: int, user_id: int | None) -> dict:
     began = time.perf_counter()
     start.set()
     window = 0.0
-    collected = []
+    collected: list[tuple[list[float], str]] = []
     while len(collected) < len(workers):
         try:
             collected.append(results.get(timeout=0.1))

@@ -254,12 +254,14 @@ class LoadClient(threading.Thread):
         if reply is None or reply.status != 302 or self.rng.random() < 0.5:
             return
         # Login rotated the CSRF secret; the cookie now holds the one to send back.
-        form = urllib.parse.urlencode({"csrfmiddlewaretoken": self.cookies.get("csrftoken", "")})
+        logout_form = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": self.cookies.get("csrftoken", "")}
+        )
         self.send(
             "session_logout",
             "POST",
             "/accounts/logout/",
-            body=form.encode(),
+            body=logout_form.encode(),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             ok=(302,),
             expect=fixed({302: [LOGOUT_SESSION]}),

@@ -92,7 +92,9 @@ def prepared_target(
                 postgres_admin(postgres_url, "CREATE DATABASE {}", target.dbname)
             except Exception as error:
                 target.dbname = ""
-                raise LoadError(f"cannot create a PostgreSQL database at {postgres_url}: {error}")
+                raise LoadError(
+                    f"cannot create a PostgreSQL database at {postgres_url}: {error}"
+                ) from error
             target.env["DATABASE_URL"] = with_database(postgres_url, target.dbname)
         yield target
     finally:

@@ -18,7 +18,7 @@ DEFAULT_ENGINE = "tesseract"
 
 # PP-OCRv6 "small" is one multilingual model; these are the languages it was trained for that
 # we offer. Both codes use the same weights, so the choice only records what the user asked.
-RAPIDOCR_LANGUAGES = ("ch", "en")
+RAPIDOCR_LANGUAGES: tuple[str, ...] = ("ch", "en")
 
 # Tesseract's orientation/script model ships next to the languages but cannot read text.
 _NOT_LANGUAGES = frozenset({"osd", "equ"})

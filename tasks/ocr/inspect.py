@@ -15,6 +15,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 from PIL import Image
 
 from tasks.ocr.detect import HEAD_SIZE, DetectedType, detect_kind
@@ -38,7 +39,7 @@ DEFAULT_DPI = 300
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
 
 
-def corrupt(detail) -> str:
+def corrupt(detail) -> StrOrPromise:
     """Return the message for a file that cannot be read; ``detail`` says where."""
     return format_lazy(_("File is truncated or corrupt: {detail}"), detail=detail)
 
@@ -46,7 +47,7 @@ def corrupt(detail) -> str:
 class DocumentRejected(Exception):
     """Raised when an upload is not a document this service will store and read."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: StrOrPromise, code: str) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -81,7 +82,9 @@ def pillow_pixel_limit(max_pixels: int) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = previous
 
 
-def _too_many_pixels(*, label: str, width: int, height: int, max_pixels: int) -> DocumentRejected:
+def _too_many_pixels(
+    *, label: StrOrPromise, width: int, height: int, max_pixels: int
+) -> DocumentRejected:
     return DocumentRejected(
         format_lazy(
             _("{label} is {size} pixels; the limit is {limit} pixels."),
@@ -93,7 +96,7 @@ def _too_many_pixels(*, label: str, width: int, height: int, max_pixels: int) ->
     )
 
 
-def _frame_label(*, kind: DetectedType, index: int) -> str:
+def _frame_label(*, kind: DetectedType, index: int) -> StrOrPromise:
     return (
         format_lazy(_("Page {number}"), number=index + 1)
         if kind.extension == "tiff"
@@ -120,10 +123,13 @@ def _pillow_refusal(exc: Exception, *, max_pixels: int) -> DocumentRejected:
 @contextmanager
 def open_image(*, path: str, kind: DetectedType, max_pixels: int) -> Iterator[Image.Image]:
     """Open `path` with exactly the Pillow decoder its bytes announced; use under a pixel limit."""
+    pillow_format = kind.pillow_format
+    if pillow_format is None:
+        raise ValueError(f"{kind.content_type} is not an image type")
     # Opened here, outside the error mapping: a missing file is not a corrupt upload.
     with open(path, "rb") as file:
         try:
-            image = Image.open(file, formats=[kind.pillow_format])
+            image = Image.open(file, formats=[pillow_format])
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _pillow_refusal(exc, max_pixels=max_pixels) from exc
         except Image.UnidentifiedImageError as exc:

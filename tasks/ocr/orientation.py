@@ -16,6 +16,7 @@ without ascenders, sparse pages); if OSD is not sure either, the page is read as
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -127,7 +128,8 @@ class _OsdReader:
     """Tesseract orientation detection, built on first use and shared under a lock."""
 
     def __init__(self) -> None:
-        self._api = None
+        # A tesserocr.PyTessBaseAPI once built (tesserocr ships no types).
+        self._api: Any = None
         self._lock = threading.Lock()
 
     def orientation(self, image: Image.Image) -> tuple[int, float] | None:

@@ -47,7 +47,7 @@ def ocr_ready(image: Image.Image) -> Image.Image:
     if image.mode in _SIXTEEN_BIT_MODES:
         # convert("L") clips 16-bit values instead of scaling them: a white page at 65535
         # and grey text at 30000 would both come out 255, a blank page.
-        pixels = np.asarray(image, dtype=np.uint32)
+        pixels: np.ndarray = np.asarray(image, dtype=np.uint32)
         if pixels.max(initial=0) > 255:
             pixels = pixels >> 8
         return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))

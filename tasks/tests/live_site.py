@@ -103,6 +103,10 @@ class LiveSite:
             "PYTHONUNBUFFERED": "1",
             # Pages are under test here, not the sealer: events are linked as they commit.
             "AUDIT_SEALING": "inline",
+            # Every browser here signs in from 127.0.0.1: the per-address password-login
+            # throttle (tested in accounts/tests/test_bruteforce.py) would refuse the
+            # suite's own sign-ins. The per-username lockout (django-axes) stays on.
+            "AUTH_THROTTLE_RATE": "10000/min",
         }
         env.pop("DATABASE_URL", None)
         if self.database_url:
@@ -194,6 +198,7 @@ class LiveSite:
             self.worker = None
 
     def wait_until_serving(self) -> None:
+        assert self.web is not None, "start() first"
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.web.poll() is not None:

@@ -147,7 +147,7 @@ def rotated(image: Image.Image, quarter_turns_clockwise: int) -> Image.Image:
 def noisy(image: Image.Image, *, seed: int, sigma: float = 18.0, specks: float = 0.002):
     """Return `image` with sensor noise and dust specks, as a cheap scanner leaves them."""
     rng = np.random.default_rng(seed)
-    pixels = np.asarray(image, dtype=np.float32)
+    pixels: np.ndarray = np.asarray(image, dtype=np.float32)
     pixels = pixels + rng.normal(0, sigma, pixels.shape)
     mask = rng.random(pixels.shape) < specks
     pixels[mask] = 0

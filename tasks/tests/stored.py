@@ -51,7 +51,7 @@ class FileStore:
         path = local_path(name)
         if path is None:
             # InMemoryStorage keeps its times on the file node; no public API sets them.
-            node = default_storage._resolve(name)
+            node = default_storage._resolve(name)  # type: ignore[attr-defined]  # private, above
             node.modified_time = timezone.now() - timedelta(seconds=age_seconds)
         else:
             stamp = time.time() - age_seconds

@@ -2,6 +2,7 @@
 
 import uuid
 
+from audit.access import ACCESS_DENIED_PER_USER_PER_MINUTE
 from audit.models import AuditEvent
 
 AUDIT_API = "/api/v2/admin/audit-logs"
@@ -79,3 +80,21 @@ def test_a_signed_in_non_staff_user_turned_away_from_the_admin_is_recorded(user,
         "/admin/dashboard/",
         302,
     )
+
+
+def test_varying_the_path_does_not_flood_the_trail(user, other_user, client_for, make_task_row):
+    # /download.<fmt> and /pages/<n>.png take any value: each is a new path, so the
+    # per-path window alone let one script write a row per request.
+    theirs = make_task_row(other_user)
+    client = client_for(user)
+    statuses = {client.get(f"/tasks/{theirs.pk}/download.x{n}").status_code for n in range(40)}
+    assert statuses == {404}
+    events = refusals()
+    assert len(events) == ACCESS_DENIED_PER_USER_PER_MINUTE + 1
+    # The last row says the rest went unrecorded, so the flood itself stays visible.
+    assert [event.metadata.get("further_refusals_suppressed") for event in events] == [None] * (
+        ACCESS_DENIED_PER_USER_PER_MINUTE
+    ) + [True]
+    # Another user's refusals have their own allowance.
+    assert client_for(other_user).get("/admin/dashboard/").status_code == 302
+    assert refusals()[-1].username == other_user.username

@@ -18,7 +18,9 @@ AA = 4.5
 
 
 def variables() -> dict[str, str]:
-    root = re.search(r":root\s*{([^}]*)}", CSS).group(1)
+    match = re.search(r":root\s*{([^}]*)}", CSS)
+    assert match is not None, "no :root block in the stylesheet"
+    root = match.group(1)
     return dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{3,6})", root))
 
 

@@ -135,7 +135,9 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
     """Return the text of each body row's cells of the table with `table_id`."""
     table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
     assert table, f"table {table_id} is on the page"
-    body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S).group(1)
+    rows = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S)
+    assert rows, f"table {table_id} has a body"
+    body = rows.group(1)
     return [
         [
             re.sub(r"<[^>]+>", "", cell).strip()
@@ -277,7 +279,9 @@ def test_axis_ticks_are_round_numbers_covering_the_maximum(maximum, ticks):
 
 def links_of(html: str, table_id: str) -> dict[str, str]:
     """Return {link text: URL} of the links in the table with `table_id`."""
-    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S).group(0)
+    match = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
+    assert match is not None, f"no table #{table_id} on the page"
+    table = match.group(0)
     return {
         text: href.replace("&amp;", "&")
         for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', table)
@@ -336,7 +340,7 @@ def test_unlock_needs_the_axes_permission(make_user, client_for, user, settings)
     cache.clear()
     lock_out(user.username, ATTACKER_IP, settings)
     clerk = make_user(username="clerk", staff=True)
-    # The dashboard itself needs the audit permission; unlocking needs axes' on top.
+    # The dashboard itself needs the audit permission; unlocking needs axes' own on top.
     clerk.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
     form = {"username": user.username, "ip_address": ATTACKER_IP}
 

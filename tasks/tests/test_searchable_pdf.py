@@ -109,7 +109,7 @@ def download(client: Client, task: OcrTask) -> bytes:
     response = client.get(f"/tasks/{task.pk}/download.pdf")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    return b"".join(response.streaming_content)
+    return response.getvalue()
 
 
 @worker_db
@@ -322,10 +322,10 @@ def test_anonymous_is_sent_to_log_in(make_task_row, user):
 
 
 def test_tasks_completed_before_stored_pdfs_get_one_from_the_command(
-    user, client_for, make_task, processed, media_root
+    user, client_for, make_task, processed, file_store
 ):
     task = processed(make_task(user))
-    (media_root / task.searchable_pdf.name).unlink()
+    file_store.delete(task.searchable_pdf.name)
     OcrTask.objects.filter(pk=task.pk).update(searchable_pdf="")
     client = client_for(user)
     assert client.get(f"/tasks/{task.pk}/download.pdf").status_code == 404

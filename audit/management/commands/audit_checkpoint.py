@@ -23,7 +23,7 @@ class Command(BaseCommand):
         try:
             checkpoint = create_checkpoint()
         except CheckpointError as error:
-            raise CommandError(str(error))
+            raise CommandError(str(error)) from error
         if output is None:
             # The document alone, so `audit_checkpoint > file` or a pipe gets clean JSON.
             self.stdout.write(checkpoint_json(checkpoint), ending="")

@@ -31,7 +31,7 @@ class Command(BaseCommand):
         try:
             result = prune_events(older_than_days=older_than_days, archive=archive, dry_run=dry_run)
         except RetentionError as error:
-            raise CommandError(str(error))
+            raise CommandError(str(error)) from error
         cutoff = canonical_timestamp(result.cutoff)
         if result.count == 0:
             self.stdout.write(f"No audit events older than {cutoff}; nothing to do.")
@@ -43,10 +43,11 @@ class Command(BaseCommand):
                 f"(older than {cutoff}). Nothing was changed."
             )
             return
+        # An archived stretch has both timestamps; only an empty or dry run lacks them.
         self.stdout.write(
             f"Archived {result.count:,} audit events {span} "
-            f"({canonical_timestamp(result.first_timestamp)} to "
-            f"{canonical_timestamp(result.last_timestamp)}) to {result.archive}, "
+            f"({canonical_timestamp(result.first_timestamp)} to "  # type: ignore[arg-type]
+            f"{canonical_timestamp(result.last_timestamp)}) to {result.archive}, "  # type: ignore[arg-type]
             f"sha256 {result.archive_sha256}."
         )
         self.stdout.write(

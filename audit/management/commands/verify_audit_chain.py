@@ -29,7 +29,7 @@ def positive_int(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer")
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive integer")
     return number
@@ -110,14 +110,18 @@ class Command(BaseCommand):
             try:
                 anchors.append(Anchor(read_checkpoint(path), path.name, off_machine=True))
             except CheckpointError as error:
-                raise CommandError(f"Checkpoint refused: {error}", returncode=EXIT_REFUSED)
+                raise CommandError(
+                    f"Checkpoint refused: {error}", returncode=EXIT_REFUSED
+                ) from error
         if from_sequence is None and to_sequence is None:
             try:
                 anchors += stored_anchors()
             except StoredCheckpointForged as error:
                 where = f"at #{error.sequence}"
                 self.stdout.write(self.style.ERROR(f"BROKEN {where}: {error}."))
-                raise CommandError(f"Audit chain broken {where}: {error}.", returncode=EXIT_BROKEN)
+                raise CommandError(
+                    f"Audit chain broken {where}: {error}.", returncode=EXIT_BROKEN
+                ) from error
         result = verify_chain(
             from_sequence=from_sequence,
             to_sequence=to_sequence,
