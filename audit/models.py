@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Max, Min
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .events import Category, Outcome
 from .expressions import FoldedUsername
@@ -232,6 +233,8 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-sequence"]
         # Every listing orders by -sequence (the API's cursor, the admin), so each filter
         # column is paired with sequence: the index hands rows over already in order and

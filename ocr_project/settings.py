@@ -317,6 +317,8 @@ REST_FRAMEWORK = {
         "logout": os.environ.get("LOGOUT_THROTTLE_RATE", "30/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Every API error is {"detail", "code"}, like the 404/405/500 answers of error_pages.
+    "EXCEPTION_HANDLER": "ocr_project.api_errors.api_exception_handler",
 }
 
 SIMPLE_JWT = {

@@ -63,6 +63,9 @@ class OcrTask(models.Model):
     searchable_pdf = models.FileField(max_length=255, blank=True)
 
     class Meta:
+        # Not Django's "Ocr task": the admin's sidebar, breadcrumbs and headings, translated.
+        verbose_name = _("OCR task")
+        verbose_name_plural = _("OCR tasks")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="task_owner_created"),

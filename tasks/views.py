@@ -231,7 +231,10 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)
     response = HttpResponse(buffer.getvalue(), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
+    # Until the task is done the preview is the original as uploaded; once read, a turned
+    # page is served upright at the same URL, so a cached sideways copy would stay beside
+    # text that says "Turned 90°" after the page reloads itself.
+    response["Cache-Control"] = "private, no-store" if task.is_active else "private, max-age=3600"
     return response
 
 

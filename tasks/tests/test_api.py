@@ -221,7 +221,7 @@ def test_result_of_an_unfinished_task_is_404_with_a_message(api, user, make_task
     response = api.get(f"{detail(task)}/result?format=json")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": f"No result yet: the task is {status}."}
+    assert response.json()["detail"] == f"No result yet: the task is {status}."
 
 
 def test_text_result_errors_are_plain_text(api, user, other_user, make_task_row):
@@ -301,7 +301,7 @@ def test_another_users_task_is_404_on_every_route(
     ]
 
     assert [response.status_code for response in responses] == [404] * 5
-    assert responses[0].json() == {"detail": "No such task."}
+    assert responses[0].json() == {"detail": "No such task.", "code": "not_found"}
     assert OcrTask.objects.get().status == Status.COMPLETED
     assert stored_files() == sorted([task.file.name, task.searchable_pdf.name])
     assert intruder.get(API_TASKS).json()["count"] == 0

@@ -272,6 +272,15 @@ def test_admin_cleanup_page(
     assert "/admin/tasks/ocrtask/cleanup/" in admin.get("/admin/tasks/ocrtask/").content.decode()
 
 
+def test_admin_cleanup_form_shows_no_labels_for_its_hidden_fields(staff, client_for):
+    page = client_for(staff).get("/admin/tasks/ocrtask/cleanup/").content.decode()
+
+    assert 'name="confirmed"' in page and 'name="as_of"' in page
+    assert "Confirmed:" not in page
+    assert "As of:" not in page
+    assert "Older than (days):" in page
+
+
 def test_admin_cleanup_page_is_not_for_users(scene, user, client_for):
     response = client_for(user).post("/admin/tasks/ocrtask/cleanup/", {"older_than_days": 0})
 

@@ -217,6 +217,15 @@ def test_admin_index_links_to_the_dashboard(staff_client):
     assertContains(response, f'<a href="{DASHBOARD}">Staff dashboard</a>', html=True)
 
 
+def test_admin_index_hides_the_dashboard_from_staff_without_the_permission(make_user, client_for):
+    plain_staff = make_user(username="plainstaff", staff=True)
+
+    response = client_for(plain_staff).get("/admin/")
+
+    assert response.status_code == 200
+    assertNotContains(response, DASHBOARD)
+
+
 def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
     pytest.importorskip("audit.integrity")
     tamper = pytest.importorskip("audit.tests.tamper")

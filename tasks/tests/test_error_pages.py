@@ -1,6 +1,7 @@
 """Error pages: styled, translated, with a way back; JSON for every error under /api/."""
 
 import json as json_module
+import uuid
 
 import pytest
 from django.core.cache import cache
@@ -120,6 +121,23 @@ def test_api_method_not_allowed_on_an_html_page_is_json(user, client_for):
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
     assert response.json()["code"] == "method_not_allowed"
+
+
+def test_api_views_refusals_carry_a_code(make_user, client_for, client):
+    staff_without_permissions = make_user(username="plainstaff", staff=True)
+    anonymous = client.get("/api/v2/tasks")
+    forbidden = client_for(staff_without_permissions).get("/api/v2/admin/audit-logs")
+    missing = client_for(staff_without_permissions).get(f"/api/v2/tasks/{uuid.uuid4()}")
+
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "not_authenticated"
+    assert forbidden.status_code == 403
+    assert forbidden.json() == {
+        "detail": "You do not have permission to perform this action.",
+        "code": "permission_denied",
+    }
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
 
 
 @pytest.mark.parametrize(("path", "json"), [("/tasks/", False), ("/api/v2/tasks", True)])

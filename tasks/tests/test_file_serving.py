@@ -95,13 +95,22 @@ def test_downloads_are_attachments_with_nosniff(
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_page_image_is_a_private_png_with_nosniff(client_for, user, task):
-    response = client_for(user).get(urls(task)["page-image"])
+def test_page_image_is_a_private_png_with_nosniff(client_for, user, completed):
+    response = client_for(user).get(urls(completed)["page-image"])
 
     assert response["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Cache-Control"] == "private, max-age=3600"
+
+
+def test_page_image_of_a_task_not_yet_read_is_not_cached(client_for, user, task):
+    # Once read, a turned page is served upright at this URL: the browser must ask again.
+    response = client_for(user).get(urls(task)["page-image"])
+
+    assert task.status == Status.QUEUED
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
 
 
 @pytest.mark.parametrize(

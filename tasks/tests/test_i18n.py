@@ -12,7 +12,7 @@ from django.utils import translation
 
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
-from tasks.models import Status
+from tasks.models import Phase, Status
 
 from .conftest import upload_file
 
@@ -74,6 +74,34 @@ def test_accept_language_renders_chinese(user, client_for, make_task_row, accept
     assert all(text in body for text in CHINESE_TASK_LIST)
     # Status labels come from the model's choices, translated too.
     assert '<span class="badge completed">已完成</span>' in body
+
+
+def test_task_phase_and_no_text_notes_are_chinese(user, client_for, make_task_row):
+    reading = make_task_row(
+        user, status=Status.PROCESSING, phase=Phase.READING, page_count=3, pages_done=1
+    )
+    blank = make_task_row(user, status=Status.COMPLETED, pages_done=1, result_text="")
+    client = client_for(user)
+
+    reading_page = client.get(f"/tasks/{reading.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    blank_page = client.get(f"/tasks/{blank.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert "正在识别第 2 页，共 3 页" in reading_page.content.decode()  # noqa: RUF001
+    assert "此文档中未找到文字。" in blank_page.content.decode()
+
+
+def test_admin_names_the_models_properly_in_both_languages(staff, client_for):
+    client = client_for(staff)
+
+    tasks_english = client.get("/admin/tasks/ocrtask/").content.decode()
+    events_chinese = client.get(
+        "/admin/audit/auditevent/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+
+    assert "OCR tasks" in tasks_english
+    assert "Ocr tasks" not in tasks_english
+    assert "审计事件" in events_chinese
+    assert "audit event" not in events_chinese.lower()
 
 
 def test_login_page_is_chinese_for_anonymous_visitors():

@@ -33,8 +33,9 @@ def test_a_document_goes_from_upload_to_deletion_without_a_local_folder(
     [body] = response.json()
     task = processed(OcrTask.objects.get(pk=body["id"]))
     assert isinstance(storages["default"], InMemoryStorage)
-    # The original and the searchable PDF the worker built when the task completed.
-    assert stored_files() == sorted([task.file.name, task.searchable_pdf.name])
+    # The upload, and the searchable PDF the worker built when the task completed.
+    assert task.searchable_pdf.name.startswith(f"derived/{task.pk}/")
+    assert sorted(stored_files()) == sorted([task.file.name, task.searchable_pdf.name])
 
     assert task.status == "completed"
     assert "invoice" in task.result_text.lower()

@@ -119,7 +119,8 @@ def test_file_over_the_size_limit_is_refused_with_413(upload_refused, settings, 
 
     assert response.status_code == 413
     assert response.json() == {
-        "detail": f"big.png: file is {len(PNG):,} bytes; the limit is 1,000 bytes."
+        "detail": f"big.png: file is {len(PNG):,} bytes; the limit is 1,000 bytes.",
+        "code": "too_large",
     }
     [event] = audit_events("file_upload", outcome=Outcome.FAILURE)
     assert event.metadata == {"filename": "big.png", "size": len(PNG), "reason": "too_large"}
