@@ -12,6 +12,8 @@ UPLOAD_OK = "file_upload success"
 UPLOAD_FAILED = "file_upload failure"
 TASK_CREATE = "task_create success"
 TASK_DELETE = "task_delete success"
+# The setup creates the load accounts in a shell: audited, with no request id.
+USER_CREATE = "user_create success"
 LABELS = (
     LOGIN_SESSION,
     LOGIN_JWT,
@@ -24,5 +26,6 @@ LABELS = (
     UPLOAD_FAILED,
     TASK_CREATE,
     TASK_DELETE,
+    USER_CREATE,
 )
 WITH_METHOD = {"auth_login", "auth_logout"}

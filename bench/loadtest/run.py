@@ -18,7 +18,8 @@ from bench.loadtest.checks import (
     verify_chain,
 )
 from bench.loadtest.clients import LoadClient
-from bench.loadtest.events import TASK_CREATE, TASK_DELETE
+from bench.loadtest.events import TASK_CREATE, TASK_DELETE, USER_CREATE
+from bench.loadtest.exchanges import Exchange
 from bench.loadtest.results import RunResult, summarise_requests
 from bench.loadtest.server import MANAGE, ROOT, LoadError, Server, Target, manage_ok
 
@@ -61,7 +62,22 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
         {"username": f"load-user-{index:03d}", "password": secrets.token_urlsafe(18)}
         for index in range(options.users)
     ]
-    manage_ok(target.env, "shell", "-c", SETUP_SNIPPET, extra={"LOAD_USERS": json.dumps(users)})
+    # Creating the accounts is audited too (user_create, via: shell): their events and SIEM
+    # lines are part of what is judged, as the setup's own exchange.
+    setup_stream = manage_ok(
+        target.env,
+        "shell",
+        "-c",
+        SETUP_SNIPPET,
+        extra={"LOAD_USERS": json.dumps(users), "AUDIT_LOG_STDOUT": "1"},
+    )
+    setup = Exchange(
+        action="setup",
+        request_id="",
+        status=None,
+        latency=0.0,
+        expected=[USER_CREATE] * len(users),
+    )
     if static_job.poll() is None or static_job.returncode:
         output, _ = static_job.communicate(timeout=300)
         if static_job.returncode:
@@ -117,6 +133,7 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
             sealer.wait(timeout=60)
     # Whatever the last round left, sealed now; its seal line goes to the stream too.
     with open(server.stream_log, "a") as out:
+        out.write(setup_stream)
         out.write(manage_ok(target.env, "audit_sealer", "--once", extra={"AUDIT_LOG_STDOUT": "1"}))
     crashes = [client.crash for client in clients if client.crash]
     if crashes:
@@ -134,7 +151,7 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
     columns, raw_rows = dump["columns"], dump["rows"]
     rows = [dict(zip(columns, row, strict=True)) for row in raw_rows]
     result.rows = len(rows)
-    compare_events(result, exchanges, rows)
+    compare_events(result, [*exchanges, setup], rows)
     compare_stream(result, server.stream_log, rows)
     scan_secrets(result, columns, raw_rows, clients)
     scan_server_log(result, server.error_log)
