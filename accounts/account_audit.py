@@ -50,6 +50,16 @@ def record_account_event(
     )
 
 
+def record_user_update(user, metadata: dict[str, Any]) -> None:
+    """Record a user_update of `user`: the account is the resource, named in `target`."""
+    record_account_event(
+        event_type="user_update",
+        resource_type="user",
+        resource_id=user.pk,
+        metadata={"target": user.get_username(), **metadata},
+    )
+
+
 def permission_names(pks) -> list[str]:
     """Return "app_label.codename" for permission ids, sorted."""
     rows = Permission.objects.filter(pk__in=pks).values_list("content_type__app_label", "codename")
@@ -95,12 +105,7 @@ def audit_user_saved(sender, instance, created, **kwargs) -> None:
         if before[name] != getattr(instance, name)
     }
     if changes:
-        record_account_event(
-            event_type="user_update",
-            resource_type="user",
-            resource_id=instance.pk,
-            metadata={"target": instance.get_username(), "changes": changes},
-        )
+        record_user_update(instance, {"changes": changes})
     changed = before["password"] != instance.password
     if changed and not is_rehash(instance, before["password"], kwargs.get("update_fields")):
         audit_password_change(instance)
@@ -189,25 +194,9 @@ def audit_user_groups(sender, instance, action, reverse, pk_set, **kwargs) -> No
     if reverse:
         # group.user_set.add(...): one event per user, naming this group.
         for user in User.objects.filter(pk__in=ids):
-            record_account_event(
-                event_type="user_update",
-                resource_type="user",
-                resource_id=user.pk,
-                metadata={
-                    "target": user.get_username(),
-                    change_key(action, "groups"): [instance.name],
-                },
-            )
+            record_user_update(user, {change_key(action, "groups"): [instance.name]})
         return
-    record_account_event(
-        event_type="user_update",
-        resource_type="user",
-        resource_id=instance.pk,
-        metadata={
-            "target": instance.get_username(),
-            change_key(action, "groups"): group_names(ids),
-        },
-    )
+    record_user_update(instance, {change_key(action, "groups"): group_names(ids)})
 
 
 @receiver(m2m_changed, sender=User.user_permissions.through, dispatch_uid="audit_user_permissions")
@@ -219,25 +208,12 @@ def audit_user_permissions(sender, instance, action, reverse, pk_set, **kwargs) 
             return
         name = permission_names([instance.pk])
         for user in User.objects.filter(pk__in=ids):
-            record_account_event(
-                event_type="user_update",
-                resource_type="user",
-                resource_id=user.pk,
-                metadata={"target": user.get_username(), change_key(action, "permissions"): name},
-            )
+            record_user_update(user, {change_key(action, "permissions"): name})
         return
     ids = m2m_ids(sender, instance, action, pk_set, "user_permissions")
     if not ids:
         return
-    record_account_event(
-        event_type="user_update",
-        resource_type="user",
-        resource_id=instance.pk,
-        metadata={
-            "target": instance.get_username(),
-            change_key(action, "permissions"): permission_names(ids),
-        },
-    )
+    record_user_update(instance, {change_key(action, "permissions"): permission_names(ids)})
 
 
 @receiver(pre_save, sender=Group, dispatch_uid="audit_group_before_save")
@@ -278,12 +254,7 @@ def audit_group_deleted(sender, instance, **kwargs) -> None:
     before = instance.__dict__.pop(BEFORE, None) or {"members": [], "permissions": []}
     members = before["members"]
     for user in members:
-        record_account_event(
-            event_type="user_update",
-            resource_type="user",
-            resource_id=user.pk,
-            metadata={"target": user.get_username(), "groups_removed": [instance.name]},
-        )
+        record_user_update(user, {"groups_removed": [instance.name]})
     record_account_event(
         event_type="group_update",
         resource_type="group",
