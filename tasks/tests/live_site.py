@@ -8,10 +8,12 @@ DATABASE_URL names PostgreSQL, a database created for the tests and dropped afte
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -231,3 +233,22 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@contextmanager
+def served_site(
+    *, log_dir: Path, prefix: str, users: list[tuple[str, bool]], password: str
+) -> Iterator[LiveSite]:
+    """Yield a started LiveSite on a fresh VAR_DIR and database; stop and remove it after."""
+    shutil.rmtree(log_dir, ignore_errors=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as var_dir,
+        throwaway_database(os.environ.get("DATABASE_URL")) as database_url,
+    ):
+        site = LiveSite(var_dir=Path(var_dir), log_dir=log_dir, database_url=database_url)
+        try:
+            site.prepare(users=users, password=password)
+            site.start()
+            yield site
+        finally:
+            site.close()

@@ -15,7 +15,6 @@ import io
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +27,7 @@ from audit.tests.fixtures import PASSWORD
 
 from . import samples
 from .conftest import phase_reports
-from .live_site import LiveSite, throwaway_database
+from .live_site import LiveSite, served_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's chromium, headless, with nothing that phones home or needs a GPU or a sandbox
@@ -89,18 +88,8 @@ def live_site() -> Iterator[LiveSite]:
     """
     # One directory per run: two test runs on one checkout must not clobber each other's logs.
     log_dir = ARTIFACTS / "browser-logs" / f"run-{os.getpid()}"
-    shutil.rmtree(log_dir, ignore_errors=True)
-    with (
-        tempfile.TemporaryDirectory(prefix="ocr-live-") as var_dir,
-        throwaway_database(os.environ.get("DATABASE_URL")) as database_url,
-    ):
-        site = LiveSite(var_dir=Path(var_dir), log_dir=log_dir, database_url=database_url)
-        try:
-            site.prepare(users=USERS, password=PASSWORD)
-            site.start()
-            yield site
-        finally:
-            site.close()
+    with served_site(log_dir=log_dir, prefix="ocr-live-", users=USERS, password=PASSWORD) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

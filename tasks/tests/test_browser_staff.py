@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from audit.tests.fixtures import PASSWORD
 
 from . import samples
-from .live_site import LiveSite, throwaway_database
+from .live_site import LiveSite, served_site
 from .test_browser import (  # noqa: F401 - fixtures are found by name
     ARTIFACTS,
     MISSING,
@@ -48,18 +45,10 @@ USERS = [
 def live_site() -> Iterator[LiveSite]:
     """Serve this checkout with gunicorn and a worker on a fresh database of its own."""
     log_dir = ARTIFACTS / "browser-logs" / f"run-{os.getpid()}-staff"
-    shutil.rmtree(log_dir, ignore_errors=True)
-    with (
-        tempfile.TemporaryDirectory(prefix="ocr-live-staff-") as var_dir,
-        throwaway_database(os.environ.get("DATABASE_URL")) as database_url,
-    ):
-        site = LiveSite(var_dir=Path(var_dir), log_dir=log_dir, database_url=database_url)
-        try:
-            site.prepare(users=USERS, password=PASSWORD)
-            site.start()
-            yield site
-        finally:
-            site.close()
+    with served_site(
+        log_dir=log_dir, prefix="ocr-live-staff-", users=USERS, password=PASSWORD
+    ) as site:
+        yield site
 
 
 @pytest.fixture(params=list(WIDTHS))
