@@ -179,15 +179,26 @@ def write_links(linked: list[tuple], head: Head) -> None:
     """Fill in the links of the sealed rows and move the chain head, in this transaction."""
     quote = connection.ops.quote_name
     table = quote(AuditEvent._meta.db_table)
-    update = (
-        f"UPDATE {table} SET {quote('sequence')} = %s, {quote('prev_hash')} = %s, "  # noqa: S608
-        f"{quote('hash')} = %s, {quote('key_id')} = %s "
-        f"WHERE {quote('id')} = %s AND {quote('sequence')} IS NULL"
-    )
     with connection.cursor() as cursor:
-        cursor.executemany(
-            update, [(seq, prev, digest, key_id, pk) for pk, seq, prev, digest, key_id in linked]
-        )
+        if connection.vendor == "postgresql" and linked:
+            # One statement for the whole batch: a round trip per row cost the sealer
+            # (and the writers sharing its CPU) more than linking the rows did.
+            ids, sequences, prevs, digests, key_ids = (list(column) for column in zip(*linked))
+            cursor.execute(
+                f"UPDATE {table} AS event SET sequence = batch.sequence, "  # noqa: S608
+                "prev_hash = batch.prev_hash, hash = batch.hash, key_id = batch.key_id "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+                "AS batch(id, sequence, prev_hash, hash, key_id) "
+                "WHERE event.id = batch.id AND event.sequence IS NULL",
+                [ids, sequences, prevs, digests, key_ids],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {quote('sequence')} = %s, {quote('prev_hash')} = %s, "  # noqa: S608
+                f"{quote('hash')} = %s, {quote('key_id')} = %s "
+                f"WHERE {quote('id')} = %s AND {quote('sequence')} IS NULL",
+                [(seq, prev, digest, key_id, pk) for pk, seq, prev, digest, key_id in linked],
+            )
     ChainHead.objects.filter(pk=1).update(
         sequence=head[0], hash=head[1], timestamp=head[2], key_id=head[3]
     )
@@ -272,13 +283,21 @@ def publish_seal(seal: Seal) -> None:
 
 
 def seal_pending(*, limit: int | None = None) -> int:
-    """Seal batches until nothing sealable is left (or another sealer holds the lock)."""
+    """Seal batches until nothing sealable is left (or another sealer holds the lock).
+
+    A batch smaller than the limit took everything sealable at its cutoff, so the round
+    ends there: sealing again at once would link a handful of events per transaction
+    and spend the writers' CPU on the sealer's round trips instead of theirs.
+    """
+    limit = limit or settings.AUDIT_SEAL_BATCH
     sealed = 0
     while True:
         seal = seal_batch(limit=limit)
-        if seal is None or not seal.count:
+        if seal is None:
             return sealed
         sealed += seal.count
+        if seal.count < limit:
+            return sealed
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def run(ctx) -> None:
     from audit.integrity import verify_chain
     from bench.timing import Row
 
-    total = 1000 if ctx.quick else 8000
+    total = 1000 if ctx.quick else 16000
     for mode, label in (("inline", "locked"), ("background", "sealer")):
         # Children read the mode from the environment, this process from settings.
         os.environ["AUDIT_SEALING"] = settings.AUDIT_SEALING = mode
