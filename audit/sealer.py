@@ -82,14 +82,19 @@ def sealing_cutoff() -> datetime:
     """Return the time before which every stamped event has committed or rolled back."""
     if connection.vendor != "postgresql":
         return utc_now()
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
     with connection.cursor() as cursor:
         # Backend status is cached per transaction; clear it to see the present.
         cursor.execute("SELECT pg_stat_clear_snapshot()")
+        # A transaction that has written holds a transaction id. An event INSERT still
+        # running may not have one yet: its clock_timestamp() is taken before the row
+        # (and the id) is written, so it counts from its statement's start as well.
         cursor.execute(
             "SELECT LEAST(clock_timestamp(), ("
             " SELECT min(xact_start) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND backend_xid IS NOT NULL"
-            " AND pid <> pg_backend_pid()))"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND (backend_xid IS NOT NULL OR (state = 'active' AND starts_with(query, %s)))))",
+            [f"INSERT INTO {table} "],
         )
         return cursor.fetchone()[0]
 

@@ -132,12 +132,20 @@ def record_event(
         return event
     # Background sealing: one INSERT in the caller's transaction and nothing shared;
     # a sealer (audit/sealer.py) links it once it has committed.
-    if connection.vendor != "postgresql":
-        event.timestamp = timezone.now()
-    # No savepoint: a single statement needs none (it commits by itself outside a
-    # transaction, and a failure inside one fails the caller's block all the same),
-    # and SAVEPOINT/RELEASE would double the round trips of every audited request.
-    insert_unsealed(event)
+    if connection.vendor != "postgresql" and not connection.in_atomic_block:
+        # SQLite: stamp only while holding the write lock (transactions are IMMEDIATE),
+        # as the sealer assumes. Stamped first and queued on the lock after, the event
+        # could commit behind later events already sealed, out of time order.
+        with transaction.atomic():
+            event.timestamp = timezone.now()
+            insert_unsealed(event)
+    else:
+        if connection.vendor != "postgresql":
+            event.timestamp = timezone.now()  # the caller's IMMEDIATE block holds the lock
+        # No savepoint: a single statement needs none (it commits by itself outside a
+        # transaction, and a failure inside one fails the caller's block all the same),
+        # and SAVEPOINT/RELEASE would double the round trips of every audited request.
+        insert_unsealed(event)
     publish_after_commit(event)
     return event
 

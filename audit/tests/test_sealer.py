@@ -3,6 +3,7 @@
 import io
 import json
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -119,6 +120,76 @@ def test_an_event_committed_late_is_sealed_after_and_in_time_order(user):
     order = list(AuditEvent.objects.order_by("sequence").values_list("username", "pk"))
     assert order[1] == ("fast", late.pk)
     assert order[0][0] == "slow"
+    assert verify_chain().ok
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_still_running_holds_back_the_cutoff(user):
+    # An INSERT takes its clock_timestamp() before it writes the row and gets a
+    # transaction id; the pg_sleep in between stretches that moment to a second.
+    # (Its first id from the sequence is WAL-logged and that takes a transaction id
+    # early; the next ones come from the session's cache, as on a busy server.)
+    started = threading.Event()
+
+    def slow_writer():
+        try:
+            record_event(event_type="auth_login", username="warm")
+            with connections["default"].cursor() as cursor:
+                started.set()
+                cursor.execute(
+                    f'INSERT INTO "{TABLE}" ("timestamp", event_type, category, outcome, '
+                    "username, user_agent, request_id, resource_type, resource_id, message, "
+                    "metadata, key_id) VALUES (clock_timestamp(), 'auth_login', "
+                    "'authentication', 'success', 'slow', '', '', '', '', "
+                    "pg_sleep(1)::text, '{}', '')"
+                )
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert started.wait(30)
+    time.sleep(0.3)  # the slow INSERT is past its timestamp, inside pg_sleep
+    record_event(event_type="auth_login", username="fast")
+
+    # "fast" committed, but a row stamped before it may still arrive: only "warm" is.
+    assert seal_pending() == 1
+    thread.join(30)
+    assert seal_pending() == 2
+    order = list(AuditEvent.objects.order_by("sequence").values_list("username", flat=True))
+    assert order == ["warm", "slow", "fast"]
+    assert verify_chain().ok
+
+
+@pytest.mark.skipif(is_postgresql, reason="SQLite's write lock; PostgreSQL is the test above")
+@pytest.mark.django_db(transaction=True)
+def test_an_event_waiting_for_sqlites_write_lock_is_stamped_once_it_has_it(user):
+    # B holds the write lock while A tries to record outside any transaction. Had A
+    # taken its timestamp before waiting for the lock, B's later event, sealed first,
+    # would precede A's earlier timestamp in the chain and verification would fail.
+    b_holds_lock, a_done = threading.Event(), threading.Event()
+
+    def writer_a():
+        try:
+            assert b_holds_lock.wait(30)
+            record_event(event_type="auth_login", username="waited")
+        finally:
+            a_done.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=writer_a)
+    with transaction.atomic():  # IMMEDIATE: the write lock from here to the commit
+        thread.start()
+        b_holds_lock.set()
+        assert not a_done.wait(0.5)  # A is queued on the lock, not finished
+        record_event(event_type="auth_login", username="holder")
+        assert seal_batch().count == 1  # sealed before A can insert
+    thread.join(30)
+    assert seal_pending() == 1
+
+    order = list(AuditEvent.objects.order_by("sequence").values_list("username", flat=True))
+    assert order == ["holder", "waited"]
     assert verify_chain().ok
 
 
