@@ -138,7 +138,7 @@ def test_an_insert_still_running_holds_back_the_cutoff(user):
             with connections["default"].cursor() as cursor:
                 started.set()
                 cursor.execute(
-                    f'INSERT INTO "{TABLE}" ("timestamp", event_type, category, outcome, '
+                    f'INSERT INTO "{TABLE}" ("timestamp", event_type, category, outcome, '  # noqa: S608
                     "username, user_agent, request_id, resource_type, resource_id, message, "
                     "metadata, key_id) VALUES (clock_timestamp(), 'auth_login', "
                     "'authentication', 'success', 'slow', '', '', '', '', "
