@@ -7,6 +7,7 @@ forged header can never make them disagree about who sent a request.
 import ipaddress
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -28,6 +29,7 @@ class ClientContext:
 current_client: ContextVar[ClientContext | None] = ContextVar("current_client", default=None)
 
 
+@lru_cache(maxsize=4096)
 def valid_ip(value: str | None) -> str | None:
     """Return the normalised address, or None when the value is not an IP address.
 
