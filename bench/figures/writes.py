@@ -1,112 +1,115 @@
-"""Figures 1 and 2: recording throughput, and what auditing adds to a request."""
+"""Figures 1 and 2: what the keyed chain costs a record, and what auditing adds to a request.
 
-import statistics
+Throughput from several writer processes is figure 1p (write_processes.py).
+"""
+
+import hashlib
 import sys
-import threading
-import time
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
+from django.db import connection, transaction
 from django.test import Client
 
-from audit import services
+from audit import sealer, services
+from audit.chain import ChainKey, KeyRing, key_ring
 from audit.client import ClientContext
-from audit.integrity import verify_chain
-from audit.models import ChainHead
 from bench.context import Context
-from bench.timing import Row, interleaved, median_ratio, percentile
-
-WRITE_TARGET = 1500
+from bench.timing import Row, interleaved, median_ratio
 
 
-def writer(*, events: int, latencies: list[float], errors: list[str], user, barrier) -> None:
-    """Record `events` events on this thread's own database connection."""
-    client = ClientContext(ip_address="203.0.113.9", user_agent="bench-writer", request_id="")
+class PlainKey(ChainKey):
+    """The chain before keys: a plain SHA-256 link, under the real key's id."""
+
+    def mac(self, payload: bytes) -> str:
+        return hashlib.sha256(payload).hexdigest()
+
+
+@contextmanager
+def signing_with(key: ChainKey):
+    """Make `key` the signing key of the ring record_event and the sealer use."""
+    real = sealer.key_ring
+
+    def ring():
+        ring = real()
+        return KeyRing(signing=key, keys={**ring.keys, key.key_id: key})
+
+    sealer.key_ring = ring
     try:
-        barrier.wait()
-        for index in range(events):
-            started = time.perf_counter()
-            services.record_event(
-                event_type="auth_token_refresh",
-                user=user,
-                client=ClientContext(
-                    ip_address=client.ip_address,
-                    user_agent=client.user_agent,
-                    request_id=f"bench-{threading.get_ident()}-{index}",
-                ),
-                metadata={"bench": True, "index": index},
-            )
-            latencies.append(time.perf_counter() - started)
-    except Exception as error:  # reported in the table, not raised from a thread
-        errors.append(f"{type(error).__name__}: {error}")
+        yield
     finally:
-        connections.close_all()
+        sealer.key_ring = real
 
 
 def run_writes(ctx: Context) -> None:
+    """Figure 1: what the keyed chain costs record_event, side by side with plain SHA-256.
+
+    The locked design (AUDIT_SEALING=inline) links each event in its writer, so the
+    link is part of record_event's cost there; with the sealer it is not at all. Both
+    sides run interleaved in one transaction that is rolled back: the plain links
+    would not verify under the key id they carry, and must not stay in the trail.
+    """
     user = get_user_model().objects.get(pk=ctx.seed.user_ids[0])
-    total = 300 if ctx.quick else 4000
-    first_new = ChainHead.objects.get(pk=1).sequence + 1
-    for threads in (1, 4, 8):
-        per_thread = max(1, total // threads)
-        latencies: list[float] = []
-        errors: list[str] = []
-        barrier = threading.Barrier(threads + 1)
-        workers = [
-            threading.Thread(
-                target=writer,
-                kwargs={
-                    "events": per_thread,
-                    "latencies": latencies,
-                    "errors": errors,
-                    "user": user,
-                    "barrier": barrier,
-                },
-            )
-            for _ in range(threads)
-        ]
-        for thread in workers:
-            thread.start()
-        barrier.wait()
-        started = time.perf_counter()
-        for thread in workers:
-            thread.join()
-        seconds = time.perf_counter() - started
-        recorded = len(latencies)
-        rate = recorded / seconds
-        target = f">= {WRITE_TARGET:,}/s with 8 writers (PostgreSQL)"
-        ctx.add(
-            Row(
-                figure="1",
-                backend=ctx.backend,
-                case=f"{threads} writer{'s' if threads > 1 else ''}",
-                p50=statistics.median(latencies) * 1000 if latencies else None,
-                p95=percentile(latencies, 0.95) * 1000 if latencies else None,
-                value=rate,
-                value_label="events/s",
-                target=target if threads == 8 else "",
-                ok=(rate >= WRITE_TARGET and not errors)
-                if (threads == 8 and ctx.backend == "postgresql")
-                else None,
-                samples=recorded,
-                note=f"{recorded:,} events in {seconds:.2f} s"
-                + (f"; {len(errors)} errors: {errors[0][:120]}" if errors else ""),
-            )
+    keyed = key_ring().signing
+    plain = PlainKey(keyed.key_id, keyed.secret.encode("utf-8"))
+    client = ClientContext(ip_address="203.0.113.9", user_agent="bench-writer", request_id="")
+
+    def record(n):
+        services.record_event(
+            event_type="auth_token_refresh",
+            user=user,
+            client=client,
+            metadata={"bench": True, "index": n},
         )
-    started = time.perf_counter()
-    result = verify_chain(from_sequence=first_new)
+
+    def with_key(key):
+        def run(n):
+            with signing_with(key):
+                record(n)
+
+        return run
+
+    repeats = 200 if ctx.quick else 2000
+    settings.AUDIT_SEALING = "inline"
+    try:
+        with transaction.atomic():
+            series = interleaved(
+                {"keyed": with_key(keyed), "plain": with_key(plain)}, repeats=repeats, warmup=20
+            )
+            transaction.set_rollback(True)
+    finally:
+        settings.AUDIT_SEALING = "background"
+    ratio = median_ratio(series["keyed"], series["plain"])
     ctx.add(
         Row(
             figure="1",
             backend=ctx.backend,
-            case="chain verifies afterwards",
-            unit="",
-            target="verify_chain ok",
-            ok=result.ok,
-            note=f"{result.rows_checked:,} new events checked in "
-            f"{time.perf_counter() - started:.2f} s: {result.reason}",
+            case="record_event, HMAC-SHA256 link vs plain SHA-256 [locked]",
+            p50=series["keyed"].p50_ms,
+            p95=series["keyed"].p95_ms,
+            value=ratio,
+            value_label="keyed/plain",
+            target="ratio <= 1.10",
+            ok=ratio <= 1.10,
+            samples=len(series["keyed"].samples),
+            note=f"plain: p50 {series['plain'].p50_ms:.2f} ms, "
+            f"p95 {series['plain'].p95_ms:.2f} ms; rolled back",
+        )
+    )
+    # The sealer design: record_event computes no link at all.
+    with transaction.atomic():
+        series = interleaved({"background": record}, repeats=repeats, warmup=20)
+        transaction.set_rollback(True)
+    ctx.add(
+        Row(
+            figure="1",
+            backend=ctx.backend,
+            case="record_event, one INSERT, linked later [sealer]",
+            p50=series["background"].p50_ms,
+            p95=series["background"].p95_ms,
+            samples=len(series["background"].samples),
+            note="no link computed in the writer; rolled back",
         )
     )
 
