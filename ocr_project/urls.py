@@ -13,7 +13,7 @@ from django.views.decorators.csp import csp_override
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from tasks.dashboard import dashboard
+from audit.dashboard import dashboard
 
 admin.site.site_header = _("OCR service administration")
 admin.site.site_title = _("OCR service admin")

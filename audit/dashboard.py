@@ -390,4 +390,4 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         resource_type="dashboard",
         metadata={"surface": "dashboard", "window_days": WINDOW_DAYS},
     )
-    return render(request, "dashboard.html", context)
+    return render(request, "admin/audit/dashboard.html", context)
