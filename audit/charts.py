@@ -1,18 +1,21 @@
-"""Draw small bar charts as inline SVG, on the server, for pages that must work without JS.
+"""Lay out small bar charts for inline SVG, on the server, for pages that must work without JS.
 
-The SVG uses presentation attributes (fill=, font-size=) and classes styled from
-static/css/site.css, never style attributes or <style> elements: the CSP allows no
-inline styles. Every bar carries a <title>, which browsers show as a tooltip and
-screen readers announce; pages also print the figures as a table.
+This module only computes geometry and text; templates/admin/audit/chart.svg draws it,
+so every label goes through the template engine's autoescaping. The SVG uses
+presentation attributes (fill=, font-size=) and classes styled from static/css/site.css,
+never style attributes or <style> elements: the CSP allows no inline styles. Every bar
+carries a <title>, which browsers show as a tooltip and screen readers announce; pages
+also print the figures as a table.
 """
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+TEMPLATE = "admin/audit/chart.svg"
 WIDTH = 720
 FONT_SIZE = 11
 # Rough advance of one character at FONT_SIZE, for laying out labels and the legend.
@@ -30,6 +33,68 @@ class Series:
     name: str
     colour: str
     values: Sequence[float]
+
+
+@dataclass(frozen=True)
+class Text:
+    """A line of text at (x, y); `vertical` turns it a quarter anticlockwise about that point."""
+
+    x: float
+    y: float
+    content: str
+    anchor: str = "start"
+    css: str = ""
+    vertical: bool = False
+
+
+@dataclass(frozen=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    colour: str
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A filled rectangle; `title` is its tooltip (none for a legend swatch)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str = ""
+    rounded: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a horizontal bar chart: its label, bar and value, linked together."""
+
+    label: Text
+    bar: Rect
+    value: Text
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Everything the chart template draws, back to front, in the SVG's own units."""
+
+    chart_id: str
+    title: str
+    summary: str
+    width: int
+    height: int
+    font_size: int = FONT_SIZE
+    grid: list[Line] = field(default_factory=list)
+    legend: list[tuple[Rect, Text]] = field(default_factory=list)
+    bars: list[Rect] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    axes: list[Line] = field(default_factory=list)
+    texts: list[Text] = field(default_factory=list)
 
 
 def whole(value: float) -> str:
@@ -51,45 +116,41 @@ def tick_label(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2g}"
 
 
-def _text(x: float, y: float, content: str, *, anchor: str = "start", css: str = "") -> str:
-    css_attr = f' class="{css}"' if css else ""
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{FONT_SIZE}"'
-        f"{css_attr}>{escape(content)}</text>"
-    )
+def at(value: float) -> float:
+    """Round a coordinate to a tenth of a unit: finer is invisible and only lengthens the SVG."""
+    return round(float(value), 1)
 
 
-def _open_svg(*, chart_id: str, title: str, summary: str, width: float, height: float) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        f'aria-labelledby="{chart_id}-title {chart_id}-desc">'
-        f'<title id="{chart_id}-title">{escape(title)}</title>'
-        f'<desc id="{chart_id}-desc">{escape(summary)}</desc>'
-    )
+def grid_line(x1: float, y1: float, x2: float, y2: float) -> Line:
+    return Line(at(x1), at(y1), at(x2), at(y2), GRID_COLOUR)
 
 
-def _shorten(label: str, limit: int) -> str:
+def axis_line(x1: float, y1: float, x2: float, y2: float) -> Line:
+    return Line(at(x1), at(y1), at(x2), at(y2), AXIS_COLOUR)
+
+
+def text(x: float, y: float, content: str, **options) -> Text:
+    return Text(at(x), at(y), content, **options)
+
+
+def shorten(label: str, limit: int) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def _legend(
+def legend(
     series: Sequence[Series], *, x: float, y: float, width: float
-) -> tuple[list[str], float]:
-    """Return legend parts laid out in rows from (x, y), and the height they take."""
-    parts = []
+) -> tuple[list[tuple[Rect, Text]], float]:
+    """Return legend entries laid out in rows from (x, y), and the height they take."""
+    entries = []
     cursor_x, cursor_y = x, y
     for layer in series:
         entry_width = 16 + len(layer.name) * CHAR_WIDTH + 18
         if cursor_x + entry_width > width and cursor_x > x:
             cursor_x, cursor_y = x, cursor_y + 18
-        parts.append(
-            f'<rect x="{cursor_x:.1f}" y="{cursor_y - 9:.1f}" width="11" height="11" rx="2" '
-            f'fill="{layer.colour}"/>'
-        )
-        parts.append(_text(cursor_x + 16, cursor_y, layer.name, css="legend"))
+        swatch = Rect(at(cursor_x), at(cursor_y - 9), 11, 11, layer.colour, rounded=True)
+        entries.append((swatch, text(cursor_x + 16, cursor_y, layer.name, css="legend")))
         cursor_x += entry_width
-    return parts, cursor_y - y + 18
+    return entries, cursor_y - y + 18
 
 
 def stacked_bar_chart(
@@ -104,20 +165,21 @@ def stacked_bar_chart(
     width: int = WIDTH,
     height: int = 280,
     empty_text: str = "No data",
-) -> SafeString:
-    """Return an SVG chart with one bar per label, the series stacked bottom to top."""
+) -> Chart:
+    """Return a chart with one bar per label, the series stacked bottom to top."""
     totals = [sum(layer.values[i] for layer in series) for i in range(len(labels))]
-    grand_total = sum(totals)
-    summary = (
-        f"{title}: {len(labels)} bars, "
-        + ", ".join(f"{layer.name} {value_format(sum(layer.values))}" for layer in series)
-        + "."
-    )
-    parts = [_open_svg(chart_id=chart_id, title=title, summary=summary, width=width, height=height)]
-    legend, legend_height = (
-        _legend(series, x=56, y=14, width=width) if len(series) > 1 else ([], 0.0)
-    )
-    parts += legend
+    summary = ngettext(
+        "%(title)s: %(bars)d bar; %(totals)s.", "%(title)s: %(bars)d bars; %(totals)s.", len(labels)
+    ) % {
+        "title": title,
+        "bars": len(labels),
+        "totals": ", ".join(f"{layer.name} {value_format(sum(layer.values))}" for layer in series),
+    }
+    chart = Chart(chart_id=chart_id, title=title, summary=summary, width=width, height=height)
+    legend_height = 0.0
+    if len(series) > 1:
+        entries, legend_height = legend(series, x=56, y=14, width=width)
+        chart.legend.extend(entries)
 
     left, right = 56.0, width - 12.0
     top, bottom = 12.0 + legend_height, height - 44.0
@@ -125,19 +187,11 @@ def stacked_bar_chart(
     scale = (bottom - top) / ticks[-1]
     for tick in ticks:
         y = bottom - tick * scale
-        parts.append(
-            f'<line x1="{left:.1f}" x2="{right:.1f}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{GRID_COLOUR}" stroke-width="1"/>'
-        )
-        parts.append(_text(left - 6, y + 4, tick_label(tick), anchor="end", css="tick"))
-    parts.append(
-        f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{top:.1f}" y2="{bottom:.1f}" '
-        f'stroke="{AXIS_COLOUR}" stroke-width="1"/>'
-    )
-    parts.append(
-        f'<text x="14" y="{(top + bottom) / 2:.1f}" text-anchor="middle" font-size="{FONT_SIZE}" '
-        f'class="axis-label" transform="rotate(-90 14 {(top + bottom) / 2:.1f})">'
-        f"{escape(y_label)}</text>"
+        chart.grid.append(grid_line(left, y, right, y))
+        chart.texts.append(text(left - 6, y + 4, tick_label(tick), anchor="end", css="tick"))
+    chart.axes.append(axis_line(left, top, left, bottom))
+    chart.texts.append(
+        text(14, (top + bottom) / 2, y_label, anchor="middle", css="axis-label", vertical=True)
     )
 
     band = (right - left) / max(1, len(labels))
@@ -154,25 +208,29 @@ def stacked_bar_chart(
                 continue
             bar_height = value * scale
             base -= bar_height
-            parts.append(
-                f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_width:.1f}" '
-                f'height="{bar_height:.1f}" fill="{layer.colour}">'
-                f"<title>{escape(f'{label} · {layer.name}: {value_format(value)}')}</title></rect>"
+            chart.bars.append(
+                Rect(
+                    at(x),
+                    at(base),
+                    at(bar_width),
+                    at(bar_height),
+                    layer.colour,
+                    title=f"{label} · {layer.name}: {value_format(value)}",
+                )
             )
         if (len(labels) - 1 - index) % every == 0:
-            parts.append(_text(x + bar_width / 2, bottom + 16, label, anchor="middle", css="tick"))
-    parts.append(
-        f'<line x1="{left:.1f}" x2="{right:.1f}" y1="{bottom:.1f}" y2="{bottom:.1f}" '
-        f'stroke="{AXIS_COLOUR}" stroke-width="1"/>'
+            chart.texts.append(
+                text(x + bar_width / 2, bottom + 16, label, anchor="middle", css="tick")
+            )
+    chart.axes.append(axis_line(left, bottom, right, bottom))
+    chart.texts.append(
+        text((left + right) / 2, height - 6, x_label, anchor="middle", css="axis-label")
     )
-    parts.append(_text((left + right) / 2, height - 6, x_label, anchor="middle", css="axis-label"))
-    if not grand_total:
-        parts.append(
-            _text((left + right) / 2, (top + bottom) / 2, empty_text, anchor="middle", css="empty")
+    if not sum(totals):
+        chart.texts.append(
+            text((left + right) / 2, (top + bottom) / 2, empty_text, anchor="middle", css="empty")
         )
-    parts.append("</svg>")
-    # Every piece of text was escaped above; numbers and colours come from this module.
-    return mark_safe("".join(parts))  # noqa: S308
+    return chart
 
 
 def horizontal_bar_chart(
@@ -186,8 +244,8 @@ def horizontal_bar_chart(
     width: int = WIDTH,
     empty_text: str = "No data",
     links: Sequence[str | None] | None = None,
-) -> SafeString:
-    """Return an SVG chart with one labelled horizontal bar per (label, value) row.
+) -> Chart:
+    """Return a chart with one labelled horizontal bar per (label, value) row.
 
     With `links`, each row (label, bar and value) links to the URL at its index.
     """
@@ -196,49 +254,43 @@ def horizontal_bar_chart(
     left, right = label_width + 8, width - 40.0
     top = 8.0
     height = top + max(1, len(rows)) * row_height + 36
-    summary = f"{title}: " + (
-        "; ".join(f"{label} {value_format(value)}" for label, value in rows) or empty_text
+    figures = "; ".join(f"{label} {value_format(value)}" for label, value in rows)
+    summary = _("%(title)s: %(figures)s.") % {"title": title, "figures": figures or empty_text}
+    chart = Chart(
+        chart_id=chart_id, title=title, summary=summary, width=width, height=round(height)
     )
-    parts = [_open_svg(chart_id=chart_id, title=title, summary=summary, width=width, height=height)]
-    maximum = max((value for _, value in rows), default=0)
-    ticks = nice_ticks(maximum)
+    ticks = nice_ticks(max((value for _, value in rows), default=0))
     scale = (right - left) / ticks[-1]
     bottom = top + max(1, len(rows)) * row_height
     for tick in ticks:
         x = left + tick * scale
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top:.1f}" y2="{bottom:.1f}" '
-            f'stroke="{GRID_COLOUR}" stroke-width="1"/>'
-        )
-        parts.append(_text(x, bottom + 14, tick_label(tick), anchor="middle", css="tick"))
+        chart.grid.append(grid_line(x, top, x, bottom))
+        chart.texts.append(text(x, bottom + 14, tick_label(tick), anchor="middle", css="tick"))
     for index, (label, value) in enumerate(rows):
         y = top + index * row_height
         bar = value * scale
-        link = links[index] if links else None
-        if link:
-            parts.append(f'<a href="{escape(link)}">')
-        parts.append(
-            _text(label_width, y + row_height / 2 + 4, _shorten(label, 26), anchor="end", css="row")
+        middle = y + row_height / 2 + 4
+        chart.rows.append(
+            Row(
+                label=text(label_width, middle, shorten(label, 26), anchor="end", css="row"),
+                bar=Rect(
+                    at(left),
+                    at(y + 4),
+                    at(bar),
+                    row_height - 8,
+                    colour,
+                    title=f"{label}: {value_format(value)}",
+                ),
+                value=text(left + bar + 6, middle, value_format(value), css="value"),
+                link=links[index] if links else None,
+            )
         )
-        parts.append(
-            f'<rect x="{left:.1f}" y="{y + 4:.1f}" width="{bar:.1f}" '
-            f'height="{row_height - 8}" fill="{colour}">'
-            f"<title>{escape(f'{label}: {value_format(value)}')}</title></rect>"
-        )
-        parts.append(
-            _text(left + bar + 6, y + row_height / 2 + 4, value_format(value), css="value")
-        )
-        if link:
-            parts.append("</a>")
-    parts.append(
-        f'<line x1="{left:.1f}" x2="{left:.1f}" y1="{top:.1f}" y2="{bottom:.1f}" '
-        f'stroke="{AXIS_COLOUR}" stroke-width="1"/>'
+    chart.axes.append(axis_line(left, top, left, bottom))
+    chart.texts.append(
+        text((left + right) / 2, height - 4, x_label, anchor="middle", css="axis-label")
     )
-    parts.append(_text((left + right) / 2, height - 4, x_label, anchor="middle", css="axis-label"))
     if not rows:
-        parts.append(
-            _text((left + right) / 2, top + row_height / 2 + 4, empty_text, anchor="middle")
+        chart.texts.append(
+            text((left + right) / 2, top + row_height / 2 + 4, empty_text, anchor="middle")
         )
-    parts.append("</svg>")
-    # Every piece of text was escaped above; numbers and colours come from this module.
-    return mark_safe("".join(parts))  # noqa: S308
+    return chart
