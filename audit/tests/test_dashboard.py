@@ -308,6 +308,22 @@ def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
     assertContains(refreshed, "First bad event: #2.")
 
 
+def test_the_chain_notes_are_whole_sentences_in_chinese(staff_client, user):
+    record_event(event_type="auth_login", user=user, resource_type="user")
+
+    page = staff_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans").text
+
+    found = re.search(r'<p class="muted" id="chain-scope">(.*?)</p>', page, re.S)
+    assert found, "the page says what was checked"
+    scope = found.group(1)
+    # One translated sentence holds the count, the range, the time and how long it is kept.
+    checked = r"已于 .+ 校验整条链：\d+ 个事件（#1–#\d+）；结果保留 5 分钟。"  # noqa: RUF001
+    assert re.search(checked, scope)
+    assert "运行 <code>python manage.py verify_audit_chain</code> 以校验全部事件。" in scope
+    make_one = "尚无检查点。创建命令：<code>python manage.py audit_checkpoint</code>。"  # noqa: RUF001
+    assert make_one in page
+
+
 def test_last_checkpoint_is_shown(staff_client, user):
     assertContains(staff_client.get(DASHBOARD), "No checkpoint yet.")
     record_event(event_type="auth_login", user=user, resource_type="user")
