@@ -117,8 +117,9 @@ def event_hash(fields: Mapping[str, Any], key: "ChainKey | None" = None) -> str:
 
 
 # canonical_json of the payload dict, its keys already in sorted order. Spelled out
-# because verification hashes a million rows: this is ~2x faster than building the
-# dict and sorting it, and a test checks it against canonical_json byte for byte.
+# because verification hashes every row of the trail: building the dict and sorting it
+# per row cost far more (docs/benchmark-notes.md); a test checks it against
+# canonical_json byte for byte.
 _SLOTS = {"sequence": "%d", "timestamp": '"%s"'}
 _PAYLOAD = (
     "{" + ",".join(f'"{name}":{_SLOTS.get(name, "%s")}' for name in sorted(HASHED_FIELDS)) + "}"

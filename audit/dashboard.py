@@ -38,8 +38,8 @@ TEMPLATE = "admin/audit/dashboard.html"
 WINDOW_DAYS = 30
 TOP_COUNT = 10
 LOCKOUT_ROWS = 20
-# Verifying the whole chain takes seconds per million events: the dashboard checks the
-# newest events only, and keeps the verdict for a few minutes so reloading is free.
+# Verifying the whole chain grows with the trail: the dashboard checks the newest events
+# only, and keeps the verdict for a few minutes so reloading is free.
 # `manage.py verify_audit_chain` checks everything.
 VERIFY_NEWEST = 10_000
 VERDICT_CACHE_KEY = "dashboard:chain-verdict"
