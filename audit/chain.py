@@ -65,7 +65,7 @@ def canonical_json(value: Any) -> str:
 
 
 class CanonicalJSON(str):
-    """Text that already is canonical_json(value): row_hash takes it as it is."""
+    """Text that already is canonical_json(value): row_payload takes it as it is."""
 
 
 class CanonicalMetadata:
@@ -167,11 +167,6 @@ def row_payload(values: tuple) -> bytes:
         _encode_string(username),
     )
     return text.encode("utf-8")
-
-
-def row_hash(values: tuple) -> str:
-    """Return the plain SHA-256 link of an event: the form written before keyed links."""
-    return hashlib.sha256(row_payload(values)).hexdigest()
 
 
 # --- Keyed links --------------------------------------------------------------
