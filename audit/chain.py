@@ -50,7 +50,8 @@ def canonical_timestamp(value: datetime) -> str:
     if value.year < 1000:
         # strftime does not zero-pad such years; kept so old hashes never change.
         return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # The same text as the strftime above, at half the cost (verification is hot).
+    # The same text as the strftime above, for less (verification is hot; the figure is in
+    # docs/benchmark-notes.md).
     return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
@@ -71,9 +72,10 @@ class CanonicalJSON(str):
 class CanonicalMetadata:
     """Stored metadata JSON text -> CanonicalJSON, remembering recent documents.
 
-    Verification rebuilds every row's canonical record; decoding and re-encoding the
-    metadata was a third of that. Trails repeat a few documents ({}, the login method,
-    the engine settings) most of the time, so each distinct text is converted once.
+    Verification rebuilds every row's canonical record, and decoding and re-encoding the
+    metadata was a large part of that (docs/benchmark-notes.md). Trails repeat a few
+    documents ({}, the login method, the engine settings) most of the time, so each
+    distinct text is converted once.
     The conversion is a pure function of the text, so a remembered answer is the answer.
     """
 
@@ -184,8 +186,8 @@ class ChainKeyError(ValueError):
 class ChainKey:
     """One chain key, with HMAC's padded key states computed once.
 
-    Copying the two prepared SHA-256 states is a third cheaper per row than
-    hmac.digest, and verification computes a million links.
+    Copying the two prepared SHA-256 states costs less per row than hmac.digest
+    (docs/benchmark-notes.md), and verification computes a link for every row.
     """
 
     __slots__ = ("_inner", "_outer", "key_id", "secret")
