@@ -5,13 +5,14 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from .http import AuthenticatedHttpRequest
+from .selectors import locked_accounts
 from .services import UNLOCK_PERMISSION, account_unlock, logout_everywhere
 
 
@@ -45,9 +46,17 @@ def unlock_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = UnlockForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Nothing unlocked: give a username (and a valid IP address)."))
-        return redirect("dashboard")
+        return redirect("admin:dashboard")
     username = form.cleaned_data["username"]
     ip_address = form.cleaned_data["ip_address"] or None
     account_unlock(username=username, ip_address=ip_address, actor=request.user, request=request)
     messages.success(request, _("%(username)s can log in again.") % {"username": username})
-    return redirect(f"{reverse('dashboard')}#locked-now")
+    return redirect(f"{reverse('admin:dashboard')}#locked-now")
+
+
+def locked_now_context(request: HttpRequest) -> dict[str, object]:
+    """Return the staff dashboard's "Locked now" figures (accounts/locked_now.html)."""
+    return {
+        "locked_now": locked_accounts(),
+        "can_unlock": request.user.has_perm(UNLOCK_PERMISSION),
+    }

@@ -50,7 +50,8 @@ def canonical_timestamp(value: datetime) -> str:
     if value.year < 1000:
         # strftime does not zero-pad such years; kept so old hashes never change.
         return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # The same text as the strftime above, at half the cost (verification is hot).
+    # The same text as the strftime above, for less (verification is hot; the figure is in
+    # docs/benchmark-notes.md).
     return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
@@ -65,15 +66,16 @@ def canonical_json(value: Any) -> str:
 
 
 class CanonicalJSON(str):
-    """Text that already is canonical_json(value): row_hash takes it as it is."""
+    """Text that already is canonical_json(value): row_payload takes it as it is."""
 
 
 class CanonicalMetadata:
     """Stored metadata JSON text -> CanonicalJSON, remembering recent documents.
 
-    Verification rebuilds every row's canonical record; decoding and re-encoding the
-    metadata was a third of that. Trails repeat a few documents ({}, the login method,
-    the engine settings) most of the time, so each distinct text is converted once.
+    Verification rebuilds every row's canonical record, and decoding and re-encoding the
+    metadata was a large part of that (docs/benchmark-notes.md). Trails repeat a few
+    documents ({}, the login method, the engine settings) most of the time, so each
+    distinct text is converted once.
     The conversion is a pure function of the text, so a remembered answer is the answer.
     """
 
@@ -117,8 +119,9 @@ def event_hash(fields: Mapping[str, Any], key: "ChainKey | None" = None) -> str:
 
 
 # canonical_json of the payload dict, its keys already in sorted order. Spelled out
-# because verification hashes a million rows: this is ~2x faster than building the
-# dict and sorting it, and a test checks it against canonical_json byte for byte.
+# because verification hashes every row of the trail: building the dict and sorting it
+# per row cost far more (docs/benchmark-notes.md); a test checks it against
+# canonical_json byte for byte.
 _SLOTS = {"sequence": "%d", "timestamp": '"%s"'}
 _PAYLOAD = (
     "{" + ",".join(f'"{name}":{_SLOTS.get(name, "%s")}' for name in sorted(HASHED_FIELDS)) + "}"
@@ -168,11 +171,6 @@ def row_payload(values: tuple) -> bytes:
     return text.encode("utf-8")
 
 
-def row_hash(values: tuple) -> str:
-    """Return the plain SHA-256 link of an event: the form written before keyed links."""
-    return hashlib.sha256(row_payload(values)).hexdigest()
-
-
 # --- Keyed links --------------------------------------------------------------
 
 # The key id of rows linked with plain SHA-256 (no key).
@@ -188,8 +186,8 @@ class ChainKeyError(ValueError):
 class ChainKey:
     """One chain key, with HMAC's padded key states computed once.
 
-    Copying the two prepared SHA-256 states is a third cheaper per row than
-    hmac.digest, and verification computes a million links.
+    Copying the two prepared SHA-256 states costs less per row than hmac.digest
+    (docs/benchmark-notes.md), and verification computes a link for every row.
     """
 
     __slots__ = ("_inner", "_outer", "key_id", "secret")

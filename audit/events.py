@@ -47,8 +47,6 @@ EVENT_CATEGORIES: dict[str, Category] = {
 # Recorded before the first event linked under a new chain key (audit.services).
 KEY_CHANGE_EVENT = "audit_chain_key"
 
-EVENT_TYPE_CHOICES = [(name, name) for name in EVENT_CATEGORIES]
-
 
 def category_for(event_type: str) -> Category:
     """Return the category of an event type; unknown types are a programming error."""

@@ -1,9 +1,9 @@
 """Stream the audit trail as CSV or NDJSON with constant memory.
 
-A million rows are exported at the speed of a few string operations per row: the
-database renders the timestamp as canonical text and hands back the metadata as its
-own JSON text, so no row is turned into datetimes and dicts only to be written out
-again (that decoding and encoding was two thirds of an export's time).
+Each row costs a few string operations: the database renders the timestamp as
+canonical text and hands back the metadata as its own JSON text, so no row is turned
+into datetimes and dicts only to be written out again (that decoding and encoding was
+most of an export's time; docs/benchmark-notes.md).
 """
 
 import csv

@@ -1,8 +1,9 @@
 """Verify the audit hash chain: recompute every link in sequence order, streaming.
 
-Rows are read as plain tuples (values_list + a chunked cursor) so a million events
-take seconds and constant memory. The walk stops at the first broken link and names
-its sequence number; a staff dashboard and the verify_audit_chain command share it.
+Rows are read as plain tuples (values_list + a chunked cursor), so no model object is
+built per row and memory stays constant however long the trail. The walk stops at the
+first broken link and names its sequence number; the staff dashboard and the
+verify_audit_chain command share it.
 """
 
 import gzip

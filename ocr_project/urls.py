@@ -8,15 +8,8 @@ from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.csp import CSP
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csp import csp_override
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-
-from tasks.dashboard import dashboard
-
-admin.site.site_header = _("OCR service administration")
-admin.site.site_title = _("OCR service admin")
 
 # Swagger UI positions its widgets with style="" attributes; only its page may use them.
 # Scripts stay 'self'-only: the UI and its start-up script are served as files.
@@ -29,10 +22,6 @@ def favicon(request):
     # Resolved per request and not permanent: the static URL carries the file's hash.
     return HttpResponseRedirect(static("favicon.svg"))
 
-
-audit_log_redirect = RedirectView.as_view(
-    pattern_name="admin:audit_auditevent_changelist", permanent=False, query_string=True
-)
 
 api_v2 = [
     path("", include("accounts.api_urls")),
@@ -47,11 +36,7 @@ handler500 = "ocr_project.error_pages.server_error"
 urlpatterns = [
     path("", include("tasks.urls")),
     path("accounts/", include("accounts.urls")),
-    # Before admin.site.urls: its app-label and catch-all patterns would claim the path.
-    path("admin/dashboard/", dashboard, name="dashboard"),
-    # The address people type for the audit log; the changelist checks the permission.
-    path("admin/audit-logs", audit_log_redirect, name="admin-audit-logs"),
-    path("admin/audit-logs/", audit_log_redirect),
+    # The project's site (ocr_project/admin.py): the staff dashboard is among its pages.
     path("admin/", admin.site.urls),
     path("api/v2/", include(api_v2)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -279,10 +279,3 @@ def searchable_pdf_name(task: OcrTask) -> str:
     """Return the download's file name: never the original's, even for a PDF upload."""
     stem = task.original_name.rsplit(".", 1)[0] or "result"
     return f"{stem}-searchable.pdf"
-
-
-def build_searchable_pdf(*, task: OcrTask) -> bytes:
-    """Return the task's searchable PDF as bytes."""
-    buffer = io.BytesIO()
-    write_searchable_pdf(task=task, output=buffer)
-    return buffer.getvalue()

@@ -1,9 +1,11 @@
 """Brute force: django-axes lockout per username + IP, and the throttles of the auth endpoints."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -352,3 +354,62 @@ def test_staff_unlock_from_the_axes_admin_is_recorded_and_bulk_delete_is_gone(st
     assert event.metadata["unlocked_username"] == staff.username
     assert event.metadata["unlocked_ip_address"] == ATTACKER
     assert session_ok(session_login(at(ATTACKER), staff.username, PASSWORD))
+
+
+DASHBOARD = "/admin/dashboard/"
+
+
+def locked_rows(page: str) -> list[list[str]]:
+    """Return the username, address and failures of each row of the dashboard's "Locked now"."""
+    table = re.search(r'<table[^>]*id="locked-table".*?</table>', page, re.S)
+    assert table, "the dashboard lists locked accounts"
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(0).split("<tbody>")[1], re.S)
+    return [[cell.strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)[:3]] for row in rows]
+
+
+def test_staff_with_the_permission_unlock_a_locked_account_from_the_dashboard(
+    staff, user, client_for, settings
+):
+    fail_until_locked(session_login, settings, user.username, ATTACKER)
+    staff_client = client_for(staff)
+    page = staff_client.get(DASHBOARD).content.decode()
+    assert locked_rows(page)[0] == [user.username, ATTACKER, "5"]
+
+    response = staff_client.post(
+        "/accounts/unlock/", {"username": user.username, "ip_address": ATTACKER}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{DASHBOARD}#locked-now"
+    assert "No account is locked out now." in staff_client.get(DASHBOARD).content.decode()
+    event = AuditEvent.objects.get(event_type="auth_unlock")
+    assert (event.username, event.resource_id) == (staff.username, user.username)
+    assert event.metadata["unlocked_ip_address"] == ATTACKER
+    assert session_ok(session_login(at(ATTACKER), user.username, PASSWORD))
+
+
+def test_unlock_from_the_dashboard_needs_the_axes_permission(make_user, client_for, user, settings):
+    fail_until_locked(session_login, settings, user.username, ATTACKER)
+    clerk = make_user(username="clerk", staff=True)
+    # The dashboard itself needs the audit permission; unlocking needs axes' own on top.
+    clerk.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    form = {"username": user.username, "ip_address": ATTACKER}
+
+    refused = client_for(clerk).post("/accounts/unlock/", form)
+    page = client_for(clerk).get(DASHBOARD).content.decode()
+    clerk.user_permissions.add(Permission.objects.get(codename="delete_accessattempt"))
+    allowed = client_for(clerk).post("/accounts/unlock/", form)
+
+    assert refused.status_code == 403
+    assert locked_rows(page)[0] == [user.username, ATTACKER, "5"]
+    assert "Can delete access attempt" in page and 'action="/accounts/unlock/"' not in page
+    assert allowed.status_code == 302
+    assert AuditEvent.objects.filter(event_type="auth_unlock").count() == 1
+
+
+def test_an_invalid_unlock_from_the_dashboard_unlocks_nothing(staff, client_for):
+    response = client_for(staff).post("/accounts/unlock/", {"username": "", "ip_address": "x"})
+
+    assert response.status_code == 302
+    assert response["Location"] == DASHBOARD
+    assert not AuditEvent.objects.filter(event_type="auth_unlock").exists()

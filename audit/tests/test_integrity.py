@@ -21,7 +21,7 @@ from audit.chain import (
     canonical_timestamp,
     event_hash,
     key_ring,
-    row_hash,
+    link,
 )
 from audit.client import ClientContext
 from audit.integrity import verify_chain
@@ -122,7 +122,8 @@ def test_row_hash_is_the_canonical_json_hash(overrides):
     }
     expected = reference_hash(fields)
     assert event_hash(fields) == expected
-    assert row_hash(tuple(fields[name] for name in HASHED_FIELDS)) == expected
+    # The sealer's and the verifier's path: the HASHED_FIELDS in order, no key.
+    assert link(tuple(fields[name] for name in HASHED_FIELDS), None) == expected
 
 
 def test_canonical_metadata_from_stored_text_hashes_as_the_document_does():
@@ -134,7 +135,7 @@ def test_canonical_metadata_from_stored_text_hashes_as_the_document_does():
     fields = {name: f"{name}-value" for name in HASHED_FIELDS}
     fields.update(sequence=3, timestamp=datetime(2026, 1, 1, tzinfo=UTC), metadata=document)
     from_text = {**fields, "metadata": canonical}
-    assert row_hash(tuple(from_text[n] for n in HASHED_FIELDS)) == reference_hash(fields)
+    assert link(tuple(from_text[n] for n in HASHED_FIELDS), None) == reference_hash(fields)
 
 
 def test_canonical_metadata_forgets_when_full_and_still_answers():

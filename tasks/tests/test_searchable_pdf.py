@@ -6,11 +6,13 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.test import Client
 
 from tasks.models import OcrPage, OcrTask, Status
-from tasks.searchable_pdf import build_searchable_pdf, place_lines
+from tasks.outputs import store_searchable_pdf
+from tasks.searchable_pdf import place_lines
 
 from . import samples
 from .conftest import API_TASKS, upload_file
@@ -214,7 +216,9 @@ def test_chinese_text_survives_into_the_text_layer(user, make_task):
     OcrTask.objects.filter(pk=task.pk).update(status=Status.COMPLETED, pages_done=1)
     task.refresh_from_db()
 
-    [pdf_page] = read_pdf(build_searchable_pdf(task=task))
+    # As the worker builds it after the last page.
+    with default_storage.open(store_searchable_pdf(task=task)) as stored:
+        [pdf_page] = read_pdf(stored.read())
 
     assert pdf_page.text.split("\r\n") == [line["text"] for line in lines]
     assert_lines_placed(task.pages.get(), pdf_page)

@@ -7,6 +7,7 @@ task_complete events rather than OcrTask rows, because the trail keeps counting
 tasks that users or the cleanup command have since deleted.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -24,30 +25,21 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from accounts.selectors import locked_accounts
-from accounts.services import UNLOCK_PERMISSION
-from audit.events import Category, Outcome
-from audit.models import AuditEvent, ChainHead
-from audit.permissions import staff_page
-from audit.sealer import unsealed_backlog
-from audit.services import record_event
-
 from .charts import Series, horizontal_bar_chart, stacked_bar_chart
+from .checkpoint import as_checkpoint, latest_checkpoint
+from .events import Category, Outcome
+from .integrity import verify_chain
+from .models import AuditEvent, ChainHead
+from .permissions import staff_page
+from .sealer import unsealed_backlog
+from .services import record_event
 
-try:  # Chain verification and signed checkpoints, where this installation has them.
-    from audit.integrity import verify_chain
-except ImportError:  # pragma: no cover - depends on the audit app's version
-    verify_chain = None  # type: ignore[assignment]
-try:
-    from audit.checkpoint import as_checkpoint, latest_checkpoint
-except ImportError:  # pragma: no cover - depends on the audit app's version
-    as_checkpoint = latest_checkpoint = None  # type: ignore[assignment]
-
+TEMPLATE = "admin/audit/dashboard.html"
 WINDOW_DAYS = 30
 TOP_COUNT = 10
 LOCKOUT_ROWS = 20
-# Verifying the whole chain takes seconds per million events: the dashboard checks the
-# newest events only, and keeps the verdict for a few minutes so reloading is free.
+# Verifying the whole chain grows with the trail: the dashboard checks the newest events
+# only, and keeps the verdict for a few minutes so reloading is free.
 # `manage.py verify_audit_chain` checks everything.
 VERIFY_NEWEST = 10_000
 VERDICT_CACHE_KEY = "dashboard:chain-verdict"
@@ -197,15 +189,13 @@ def seconds_per_page(seconds: float, pages: float) -> float | None:
     return seconds / pages if pages else None
 
 
-def verify_newest_events() -> dict[str, Any] | None:
-    """Verify the newest VERIFY_NEWEST events (and the last checkpoint); None if unsupported."""
-    if verify_chain is None:
-        return None
+def verify_newest_events() -> dict[str, Any]:
+    """Verify the newest VERIFY_NEWEST events, and the last checkpoint."""
     head = ChainHead.objects.filter(pk=1).values_list("sequence", flat=True).first() or 0
     first = max(1, head - VERIFY_NEWEST + 1)
     checkpoint = None
     checkpoint_signature_ok = None
-    record = latest_checkpoint() if latest_checkpoint is not None else None
+    record = latest_checkpoint()
     if record is not None:
         signed = as_checkpoint(record)
         checkpoint_signature_ok = signed.is_signed_correctly()
@@ -237,13 +227,12 @@ def sealing_backlog() -> dict[str, Any]:
     }
 
 
-def chain_verdict(*, refresh: bool = False) -> dict[str, Any] | None:
+def chain_verdict(*, refresh: bool = False) -> dict[str, Any]:
     """Return the cached verdict on the newest events, verifying again when stale or asked."""
     verdict = None if refresh else cache.get(VERDICT_CACHE_KEY)
     if verdict is None:
         verdict = verify_newest_events()
-        if verdict is not None:
-            cache.set(VERDICT_CACHE_KEY, verdict, VERDICT_CACHE_SECONDS)
+        cache.set(VERDICT_CACHE_KEY, verdict, VERDICT_CACHE_SECONDS)
     return verdict
 
 
@@ -285,7 +274,6 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
         return f"{value:.2f} s"
 
     verdict = chain_verdict(refresh=refresh_verdict)
-    checkpoint = latest_checkpoint() if latest_checkpoint is not None else None
     return {
         "window_days": WINDOW_DAYS,
         "since": window.since,
@@ -371,18 +359,27 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
         "sealing": sealing_backlog(),
         "verify_newest": VERIFY_NEWEST,
         "verdict_cache_minutes": VERDICT_CACHE_SECONDS // 60,
-        "checkpoint": checkpoint,
-        "checkpoints_supported": latest_checkpoint is not None,
+        "checkpoint": latest_checkpoint(),
     }
 
 
 @staff_page("audit.view_auditevent")
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """Show the staff dashboard, and record that the audit data was viewed."""
+def dashboard(
+    request: HttpRequest,
+    *,
+    template_name: str = TEMPLATE,
+    extra_context: Callable[[HttpRequest], Mapping[str, Any]] | None = None,
+) -> HttpResponse:
+    """Show the staff dashboard, and record that the audit data was viewed.
+
+    The admin site that serves the page may add sections from other apps: a template
+    extending TEMPLATE, and `extra_context` for their figures, asked only once the
+    visitor's permission is checked.
+    """
     context = dashboard_context(refresh_verdict=request.GET.get("verify") == "1")
-    context["locked_now"] = locked_accounts()
-    context["can_unlock"] = request.user.has_perm(UNLOCK_PERMISSION)
+    if extra_context is not None:
+        context.update(extra_context(request))
     record_event(
         event_type="audit_view",
         user=request.user,
@@ -390,4 +387,4 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         resource_type="dashboard",
         metadata={"surface": "dashboard", "window_days": WINDOW_DAYS},
     )
-    return render(request, "dashboard.html", context)
+    return render(request, template_name, context)
