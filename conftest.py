@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.http import HttpResponseBase
 from django.test import Client
 
@@ -101,6 +102,12 @@ def client_for(browser_headers):
 
 
 @pytest.fixture
+def staff_client(staff, client_for) -> Client:
+    """Return a test client logged in as the staff superuser."""
+    return client_for(staff)
+
+
+@pytest.fixture
 def api_login(client):
     """Log in through the JWT API and return the token pair."""
 
@@ -158,6 +165,17 @@ def audit_stream():
     yield lambda: buffer.getvalue().splitlines()
     for handler, stream in zip(handlers, previous, strict=True):
         handler.setStream(stream)
+
+
+@pytest.fixture
+def fresh_cache(db):
+    """Empty the cache before and after a test (modules ask with usefixtures).
+
+    Throttle counters live in the database cache, whose table outlives transactional tests.
+    """
+    cache.clear()
+    yield
+    cache.clear()
 
 
 # Each test's own file storage, whichever backend FILE_STORAGE_BACKEND names; tests reach

@@ -128,3 +128,9 @@ def audit_events(db):
 @pytest.fixture
 def other_user(make_user):
     return make_user(username="mallory")
+
+
+@pytest.fixture
+def page_client(user, client_for) -> Client:
+    """Return a test client logged in as the user who owns the tasks."""
+    return client_for(user)
