@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
@@ -16,19 +15,11 @@ from audit.events import Outcome
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 ATTACKER = "198.51.100.66"
 ELSEWHERE = "192.0.2.10"
 JWT_LOGIN = "/api/v2/auth/login"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # Throttle counters live in the database cache, which outlives transactional tests.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def at(ip: str, **headers) -> Client:

@@ -105,9 +105,9 @@ def seeded(user, staff):
 
 
 @pytest.fixture
-def staff_client(client_for, staff, seeded):
+def staff_client(seeded, staff_client):
     # Logging in records an auth_login (stamped now), so it comes after the seeds.
-    return client_for(staff)
+    return staff_client
 
 
 def listed(response, seeded) -> list[int]:

@@ -37,11 +37,6 @@ def no_cached_verdict():
     cache.delete(VERDICT_CACHE_KEY)
 
 
-@pytest.fixture
-def staff_client(staff, client_for) -> Client:
-    return client_for(staff)
-
-
 def failed_login(username: str, ip: str) -> None:
     record_event(
         event_type="auth_login",

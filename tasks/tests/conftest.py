@@ -7,13 +7,11 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.tests.fixtures import *  # noqa: F403
 from tasks.models import OcrTask, Status
 from tasks.processing import process_task
 from tasks.services import task_create_batch
 
 from .samples import KNOWN_WORDS, encode_image, make_text_image
-from .stored import *  # noqa: F403
 
 API_TASKS = "/api/v2/tasks"
 
@@ -132,13 +130,7 @@ def other_user(make_user):
     return make_user(username="mallory")
 
 
-# Each phase's report, kept on the test item so fixtures can tell a failed test in teardown
-# (the browser tests save a screenshot of every open page then).
-phase_reports = pytest.StashKey[dict[str, pytest.TestReport]]()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    item.stash.setdefault(phase_reports, {})[report.when] = report
-    return report
+@pytest.fixture
+def page_client(user, client_for) -> Client:
+    """Return a test client logged in as the user who owns the tasks."""
+    return client_for(user)

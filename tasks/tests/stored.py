@@ -1,23 +1,21 @@
 """Each test's own file storage, whichever backend FILE_STORAGE_BACKEND names.
 
 Tests reach stored files only through the Storage API (never MEDIA_ROOT paths), so the
-suite runs unchanged on a local folder and on Django's InMemoryStorage (.ci/run).
+suite runs unchanged on a local folder and on Django's InMemoryStorage (.ci/run). The
+fixtures that hand a test its storage (media_root, file_store, stored_files) are in the
+root conftest.py.
 """
 
 import os
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage, storages
 from django.utils import timezone
 
 from tasks.storage import local_path, walk_files
-
-__all__ = ["FileStore", "file_store", "media_root", "stored_files"]
 
 
 class FileStore:
@@ -79,32 +77,3 @@ class FileStore:
                 if path.is_file()
             ]
         return sorted(found)
-
-
-@pytest.fixture
-def media_root(settings, tmp_path) -> Path:
-    """Give each test an empty storage and staging directory, so files count exactly."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.OCR_STAGING_DIR = tmp_path / "staging"
-    # The upload spool too, so cleanup tests count only what the test left there.
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
-    (tmp_path / "spool").mkdir(exist_ok=True)
-    backend = settings.STORAGES["default"]["BACKEND"]
-    if backend != "django.core.files.storage.FileSystemStorage":
-        # A fresh instance per test: changing STORAGES makes Django build a new one.
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": {"BACKEND": backend, "OPTIONS": {"location": str(tmp_path / "media")}},
-        }
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def file_store(media_root, tmp_path) -> FileStore:
-    return FileStore(staging=tmp_path / "staging")
-
-
-@pytest.fixture
-def stored_files(file_store) -> Callable[[], list[str]]:
-    """Return the files currently stored or staged (names relative to the storage)."""
-    return file_store.files

@@ -21,20 +21,13 @@ from tasks.models import Status
 
 from . import samples
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 PNG = samples.encode_image(samples.make_text_image(["contract"]), format="PNG")
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
     return SchemaGenerator().get_schema(request=None, public=True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_schema_is_valid_openapi(schema):

@@ -4,21 +4,13 @@ import json as json_module
 import uuid
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import translation
 
 from audit.tests.fixtures import PASSWORD
 from ocr_project.error_pages import wait_in_words
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_cache")]
 
 
 def body(response) -> str:

@@ -6,7 +6,6 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from django.test import Client
 from PIL import Image
 
 from audit.events import Outcome
@@ -22,11 +21,6 @@ PNG = samples.encode_image(PAGE, format="PNG")
 HOSTILE_NAME = "<script>alert(1)<script>.png"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def page_client(user, client_for) -> Client:
-    return client_for(user)
 
 
 def task_urls(task) -> list[str]:

@@ -22,11 +22,6 @@ pytestmark = pytest.mark.django_db
 PNG = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
 
 
-@pytest.fixture
-def page_client(user, client_for) -> Client:
-    return client_for(user)
-
-
 def row_ids(html: str) -> list[str]:
     return re.findall(r'<tr id="task-([0-9a-f-]+)"', html)
 

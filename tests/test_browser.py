@@ -24,10 +24,10 @@ from django.conf import settings
 
 from audit.export import EXPORT_COLUMNS
 from audit.tests.fixtures import PASSWORD
+from tasks.tests import samples
+from tasks.tests.live_site import LiveSite, served_site
 
-from . import samples
 from .conftest import phase_reports
-from .live_site import LiveSite, served_site
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's chromium, headless, with nothing that phones home or needs a GPU or a sandbox

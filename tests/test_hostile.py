@@ -68,12 +68,6 @@ def xref_unrecoverable(pdf: bytes) -> bytes:
     return body + b"\nxref\ngarbage\ntrailer\n<< /Size 3 >>\nstartxref\n999999\n%%EOF\n"
 
 
-@pytest.fixture(autouse=True)
-def own_storage(media_root):
-    """Give each test its own empty storage so files can be counted exactly."""
-    return media_root
-
-
 def upload(data: bytes, name: str = "scan.png") -> SimpleUploadedFile:
     # The client's content type is deliberately generic: only the bytes count.
     return SimpleUploadedFile(name, data, content_type="application/octet-stream")
@@ -94,11 +88,6 @@ def multipart_with_disposition(disposition: str, data: bytes) -> tuple[bytes, st
 @pytest.fixture
 def owner_client(user, client_for):
     return client_for(user)
-
-
-@pytest.fixture
-def staff_client(staff, client_for):
-    return client_for(staff)
 
 
 def events(event_type: str, **filters) -> list[AuditEvent]:

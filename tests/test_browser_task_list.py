@@ -11,7 +11,9 @@ import re
 
 import pytest
 
-from . import samples, test_browser
+from tasks.tests import samples
+
+from . import test_browser
 from .test_browser import MISSING, OCR_TIMEOUT_MS, log_in, rows_done_js, shoot, worker_paused
 
 # The live site, the browser and its devices, as test_browser defines them (one site per module).

@@ -24,11 +24,6 @@ SCRIPT_TAG = re.compile(rb"<script\b[^>]*>", re.IGNORECASE)
 INLINE_HANDLER = re.compile(rb"<[^>]+\son[a-z]+\s*=|javascript:", re.IGNORECASE)
 
 
-@pytest.fixture(autouse=True)
-def own_storage(media_root):
-    return media_root
-
-
 @pytest.fixture
 def task(user):
     png = samples.encode_image(samples.make_text_image(["header"]), format="PNG")

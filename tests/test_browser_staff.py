@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import pytest
 
 from audit.tests.fixtures import PASSWORD
+from tasks.tests import samples
+from tasks.tests.live_site import LiveSite, served_site
 
-from . import samples
-from .live_site import LiveSite, served_site
 from .test_browser import (  # noqa: F401 - fixtures are found by name
     ARTIFACTS,
     MISSING,

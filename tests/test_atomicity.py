@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
@@ -24,7 +23,7 @@ from tasks.services import task_create_batch
 from tasks.tests import samples
 
 # Real commits: on_commit work (file removal, job enqueueing) happens or not as in production.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_cache")]
 
 PNG = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
 REFUSAL = "audit store unavailable"
@@ -70,20 +69,6 @@ def audit_down(db) -> Iterator[Callable[[bool], None]]:
 
     yield switch
     switch(False)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache(db):
-    # Throttle counters live in the database cache, which transactional tests do not flush.
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def own_storage(media_root):
-    """Give each test its own empty storage so files can be counted exactly."""
-    return media_root
 
 
 def browser(user=None) -> Client:

@@ -1,1 +1,0 @@
-from audit.tests.fixtures import *  # noqa: F403
