@@ -183,7 +183,9 @@ def write_links(linked: list[tuple], head: Head) -> None:
         if connection.vendor == "postgresql" and linked:
             # One statement for the whole batch: a round trip per row cost the sealer
             # (and the writers sharing its CPU) more than linking the rows did.
-            ids, sequences, prevs, digests, key_ids = (list(column) for column in zip(*linked))
+            ids, sequences, prevs, digests, key_ids = (
+                list(column) for column in zip(*linked, strict=True)
+            )
             cursor.execute(
                 f"UPDATE {table} AS event SET sequence = batch.sequence, "  # noqa: S608
                 "prev_hash = batch.prev_hash, hash = batch.hash, key_id = batch.key_id "
