@@ -386,7 +386,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     record_event(
         event_type="audit_view",
         user=request.user,
-        request=request,
         resource_type="dashboard",
         metadata={"surface": "dashboard", "window_days": WINDOW_DAYS},
     )
