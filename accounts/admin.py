@@ -33,7 +33,6 @@ class AuditedAdminAuthenticationForm(AdminAuthenticationForm):
                 event_type="auth_login",
                 outcome=Outcome.FAILURE,
                 user=user,
-                request=self.request,
                 resource_type="user",
                 resource_id=user.pk,
                 message="Admin login refused: account is not staff",
@@ -55,7 +54,6 @@ class AuditedUserAdmin(UserAdmin):
             record_event(
                 event_type="admin_view_users",
                 user=request.user,
-                request=request,
                 resource_type="user",
                 metadata={"surface": "admin", "filters": dict(request.GET.items())},
             )
@@ -89,9 +87,7 @@ class UnlockingAccessAttemptAdmin(AxesAccessAttemptAdmin):
             raise PermissionDenied
         pairs = set(queryset.values_list("username", "ip_address"))
         for username, ip_address in sorted(pairs, key=lambda pair: (pair[0] or "", pair[1] or "")):
-            account_unlock(
-                username=username or "", ip_address=ip_address, actor=request.user, request=request
-            )
+            account_unlock(username=username or "", ip_address=ip_address, actor=request.user)
         self.message_user(
             request,
             ngettext("Unlocked %(count)d pair.", "Unlocked %(count)d pairs.", len(pairs))

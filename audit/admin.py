@@ -138,7 +138,6 @@ class AuditEventAdmin(admin.ModelAdmin):
             record_event(
                 event_type="audit_view",
                 user=request.user,
-                request=request,
                 resource_type="audit_log",
                 metadata={"surface": "admin", "filters": dict(request.GET.items())},
             )
@@ -149,7 +148,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         record_event(
             event_type="audit_export",
             user=request.user,
-            request=request,
             resource_type="audit_log",
             metadata={"surface": "admin", "format": "csv", "filters": dict(request.GET.items())},
         )

@@ -147,7 +147,6 @@ class AuditLogListApi(generics.ListAPIView):
         record_event(
             event_type=event_type,
             user=self.request.user,
-            request=self.request,
             resource_type="audit_log",
             metadata={"format": fmt, "filters": self.active_filters()},
         )

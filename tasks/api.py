@@ -102,7 +102,7 @@ class TaskDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, task_id):
         task = task_get_for(request.user, task_id)
-        task_delete(task=task, actor=request.user, request=request._request, via="api")
+        task_delete(task=task, actor=request.user, via="api")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -169,7 +169,7 @@ class TaskRetryApi(APIView):
     def post(self, request, task_id):
         task = task_get_for(request.user, task_id)
         try:
-            task = task_retry(task=task, actor=request.user, request=request._request)
+            task = task_retry(task=task, actor=request.user)
         except TaskError as error:
             raise ValidationError({"status": [str(error)]}) from None
         return Response(TaskOutputSerializer(task).data, status=status.HTTP_202_ACCEPTED)
@@ -189,7 +189,6 @@ class CleanupApi(APIView):
             older_than_days=data.validated_data.get("older_than_days", settings.OCR_CLEANUP_DAYS),
             dry_run=data.validated_data["dry_run"],
             actor=request.user,
-            request=request._request,
             via="api",
         )
         return Response(CleanupOutputSerializer(stats).data)

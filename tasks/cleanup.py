@@ -1,6 +1,7 @@
 """Delete old tasks with their files, and files no task refers to."""
 
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -9,13 +10,12 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import record_event
 
 from .models import OcrTask
-from .services import deleting
+from .services import task_delete_many
 from .storage import file_size, is_local_symlink, modified_at, walk_files
 from .uploads import remove_stored
 
@@ -138,7 +138,6 @@ def cleanup_tasks(
     older_than_days: int,
     dry_run: bool,
     actor: User | None,
-    request: HttpRequest | None = None,
     via: str = "api",
     as_of: datetime | None = None,
 ) -> CleanupStats:
@@ -165,14 +164,13 @@ def cleanup_tasks(
         stats.temp_files_deleted = len(spooled)
         stats.bytes_freed += sum(path.stat().st_size for path in spooled)
         if not dry_run:
-            with deleting(actor=actor, via="cleanup"):
-                for task in old.select_related("owner").iterator(chunk_size=500):
-                    task.delete()
+            # Closed even when a deletion fails part way, so no cursor outlives the request.
+            with closing(old.select_related("owner").iterator(chunk_size=500)) as tasks:
+                task_delete_many(tasks=tasks, actor=actor, via="cleanup")
             transaction.on_commit(partial(remove_files, orphans=orphans, spooled=spooled))
         record_event(
             event_type="admin_cleanup",
             user=actor,
-            request=request,
             resource_type="task",
             message=("Dry run: nothing deleted" if dry_run else "Cleanup done"),
             metadata={"via": via, **asdict(stats)},
