@@ -14,6 +14,7 @@ from .admin_queries import (
     admin_events,
     chain_range_of,
 )
+from .audited_admin import AuditedChangelistAdmin
 from .client import valid_ip
 from .events import EVENT_CATEGORIES, RESOURCE_TYPES
 from .export import csv_lines, rows
@@ -39,7 +40,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(AuditedChangelistAdmin):
     list_display = (
         "timestamp",
         "event_type",
@@ -74,6 +75,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 100
     actions = ["export_csv"]
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
+    # Reading the trail is recorded too, once per page view.
+    changelist_event = "audit_view"
+    changelist_resource_type = "audit_log"
 
     def get_queryset(self, request):
         return admin_events(super().get_queryset(request))
@@ -131,17 +135,6 @@ class AuditEventAdmin(admin.ModelAdmin):
         # Bulk delete would bypass the chain; refuse it outright.
         actions.pop("delete_selected", None)
         return actions
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        if request.method == "GET" and getattr(response, "status_code", 200) == 200:
-            record_event(
-                event_type="audit_view",
-                user=request.user,
-                resource_type="audit_log",
-                metadata={"surface": "admin", "filters": dict(request.GET.items())},
-            )
-        return response
 
     @admin.action(description=_("Export selected events as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):

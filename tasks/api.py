@@ -10,6 +10,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.api_errors import JsonErrorsAPIView
 from audit.permissions import HasDjangoPermission
 
 from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
@@ -132,10 +133,12 @@ class PdfRenderer(renderers.BaseRenderer):
         return data
 
 
-class TaskResultApi(APIView):
+class TaskResultApi(JsonErrorsAPIView):
     """Download a completed task's text, full result or searchable PDF (`format=txt|json|pdf`)."""
 
     renderer_classes = [renderers.JSONRenderer, PlainTextRenderer, PdfRenderer]
+    # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
+    data_only_renderers = (PdfRenderer,)
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["txt", "json", "pdf"])],
@@ -151,15 +154,6 @@ class TaskResultApi(APIView):
             return result_download(task=task, fmt=request.accepted_renderer.format)
         except ResultUnavailable as error:
             raise NotFound(str(error)) from None
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
-        if getattr(response, "exception", False) and isinstance(
-            getattr(request, "accepted_renderer", None), PdfRenderer
-        ):
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = request.accepted_renderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class TaskRetryApi(APIView):

@@ -165,7 +165,9 @@ def cleanup_tasks(
         stats.bytes_freed += sum(path.stat().st_size for path in spooled)
         if not dry_run:
             # Closed even when a deletion fails part way, so no cursor outlives the request.
-            with closing(old.select_related("owner").iterator(chunk_size=500)) as tasks:
+            # django-stubs type iterator() as an Iterator; it returns a generator.
+            old_tasks = old.select_related("owner").iterator(chunk_size=500)
+            with closing(old_tasks) as tasks:  # type: ignore[type-var]
                 task_delete_many(tasks=tasks, actor=actor, via="cleanup")
             transaction.on_commit(partial(remove_files, orphans=orphans, spooled=spooled))
         record_event(
