@@ -1,7 +1,6 @@
 """Delete old tasks with their files, and files no task refers to."""
 
 import time
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -22,6 +21,8 @@ from .uploads import remove_stored
 # Who may run a cleanup from the admin page or the API (the command needs shell access):
 # it deletes other users' tasks, so it takes the permission to delete tasks.
 CLEANUP_PERMISSION = "tasks.delete_ocrtask"
+# Tasks loaded and deleted at a time by a cleanup (their recognised text can be large).
+DELETE_BATCH = 500
 
 
 @dataclass
@@ -164,11 +165,10 @@ def cleanup_tasks(
         stats.temp_files_deleted = len(spooled)
         stats.bytes_freed += sum(path.stat().st_size for path in spooled)
         if not dry_run:
-            # Closed even when a deletion fails part way, so no cursor outlives the request.
-            # django-stubs type iterator() as an Iterator; it returns a generator.
-            old_tasks = old.select_related("owner").iterator(chunk_size=500)
-            with closing(old_tasks) as tasks:  # type: ignore[type-var]
-                task_delete_many(tasks=tasks, actor=actor, via="cleanup")
+            # A batch at a time, read afresh (the deleted ones are gone from the next
+            # read): memory stays bounded, and no cursor is left open if one fails.
+            while batch := list(old.select_related("owner").order_by("pk")[:DELETE_BATCH]):
+                task_delete_many(tasks=batch, actor=actor, via="cleanup")
             transaction.on_commit(partial(remove_files, orphans=orphans, spooled=spooled))
         record_event(
             event_type="admin_cleanup",
