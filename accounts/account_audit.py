@@ -43,7 +43,6 @@ def record_account_event(
     record_event(
         event_type=event_type,
         user=actor.user,
-        request=actor.request,
         resource_type=resource_type,
         resource_id=resource_id,
         metadata={**metadata, **actor.details},
@@ -140,7 +139,6 @@ def audit_password_change(user) -> None:
     record_event(
         event_type="password_change",
         user=actor.user,
-        request=actor.request,
         resource_type="user",
         resource_id=user.pk,
         metadata={

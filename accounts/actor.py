@@ -17,7 +17,6 @@ class Actor:
     """The account that acted (None outside a request) and how it got there."""
 
     user: User | None
-    request: HttpRequest | None
     details: dict[str, Any] = field(default_factory=dict)
 
     def by(self, subject: User) -> str:
@@ -55,11 +54,11 @@ def current_actor() -> Actor:
     if request is not None:
         user = getattr(request, "user", None)
         signed_in = user if user is not None and user.is_authenticated else None
-        return Actor(signed_in, request, {"via": request_surface(request)})
+        return Actor(signed_in, {"via": request_surface(request)})
     argv = sys.argv
     command = argv[1] if len(argv) > 1 and os.path.basename(argv[0]) == "manage.py" else ""
     if command and command not in ("shell", "dbshell", "shell_plus"):
         details = {"via": "command", "command": command[:64]}
     else:
         details = {"via": "shell"}
-    return Actor(None, None, {**details, "os_user": os_account()[:64]})
+    return Actor(None, {**details, "os_user": os_account()[:64]})

@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from audit.audited_admin import AuditedChangelistAdmin
 from audit.events import Outcome
 from audit.services import record_event
 
@@ -33,7 +34,6 @@ class AuditedAdminAuthenticationForm(AdminAuthenticationForm):
                 event_type="auth_login",
                 outcome=Outcome.FAILURE,
                 user=user,
-                request=self.request,
                 resource_type="user",
                 resource_id=user.pk,
                 message="Admin login refused: account is not staff",
@@ -46,20 +46,11 @@ admin.site.login_form = AuditedAdminAuthenticationForm
 
 
 @admin.register(User)
-class AuditedUserAdmin(UserAdmin):
+class AuditedUserAdmin(AuditedChangelistAdmin, UserAdmin):
     show_full_result_count = False
-
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        if request.method == "GET" and getattr(response, "status_code", 200) == 200:
-            record_event(
-                event_type="admin_view_users",
-                user=request.user,
-                request=request,
-                resource_type="user",
-                metadata={"surface": "admin", "filters": dict(request.GET.items())},
-            )
-        return response
+    # Listing users is a staff action on personal data: recorded.
+    changelist_event = "admin_view_users"
+    changelist_resource_type = "user"
 
 
 # django-axes' attempt records: lifting a lockout here is recorded like on the dashboard.
@@ -89,9 +80,7 @@ class UnlockingAccessAttemptAdmin(AxesAccessAttemptAdmin):
             raise PermissionDenied
         pairs = set(queryset.values_list("username", "ip_address"))
         for username, ip_address in sorted(pairs, key=lambda pair: (pair[0] or "", pair[1] or "")):
-            account_unlock(
-                username=username or "", ip_address=ip_address, actor=request.user, request=request
-            )
+            account_unlock(username=username or "", ip_address=ip_address, actor=request.user)
         self.message_user(
             request,
             ngettext("Unlocked %(count)d pair.", "Unlocked %(count)d pairs.", len(pairs))

@@ -66,7 +66,7 @@ class RefreshApi(AuthApi):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            pair = jwt_refresh(request=request._request, raw_refresh=data.validated_data["refresh"])
+            pair = jwt_refresh(raw_refresh=data.validated_data["refresh"])
         except AuthError as error:
             raise AuthenticationFailed(error.message, code=error.reason) from None
         return Response(TokenPairOutputSerializer(pair).data)
@@ -86,11 +86,7 @@ class LogoutApi(AuthApi):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            jwt_logout(
-                request=request._request,
-                user=request.user,
-                raw_refresh=data.validated_data["refresh"],
-            )
+            jwt_logout(user=request.user, raw_refresh=data.validated_data["refresh"])
         except AuthError as error:
             if error.reason == "foreign_token":
                 raise PermissionDenied(error.message) from None
@@ -106,7 +102,7 @@ class LogoutAllApi(AuthApi):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
-        logout_everywhere(request=request._request, user=request.user, method="jwt")
+        logout_everywhere(user=request.user, method="jwt")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -125,7 +121,6 @@ class UserListApi(ListAPIView):
         record_event(
             event_type="admin_view_users",
             user=request.user,
-            request=request,
             resource_type="user",
             metadata={"surface": "api", "page": request.query_params.get("page", "1")[:10]},
         )

@@ -15,7 +15,6 @@ def audit_login(sender, request, user, **kwargs) -> None:
     record_event(
         event_type="auth_login",
         user=user,
-        request=request,
         resource_type="user",
         resource_id=user.pk,
         metadata={"method": login_surface(request)},
@@ -30,7 +29,6 @@ def audit_logout(sender, request, user, **kwargs) -> None:
     record_event(
         event_type="auth_logout",
         user=user,
-        request=request,
         resource_type="user",
         resource_id=user.pk,
         metadata={"method": login_surface(request), "scope": "session", "sessions_ended": 1},
@@ -51,7 +49,6 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
         event_type="auth_login",
         outcome=Outcome.FAILURE,
         username=attempted,
-        request=request,
         resource_type="user",
         message="Login refused: locked out" if locked else "Login refused: invalid credentials",
         metadata={
@@ -71,7 +68,6 @@ def audit_lockout(sender, request, username, ip_address, **kwargs) -> None:
         event_type="auth_lockout",
         outcome=Outcome.FAILURE,
         username=username or "",
-        request=request,
         resource_type="user",
         message="Too many failed logins: username locked out from this address",
         metadata={

@@ -55,7 +55,6 @@ def jwt_login(*, request: HttpRequest, username: str, password: str) -> TokenPai
         record_event(
             event_type="auth_login",
             user=user,
-            request=request,
             resource_type="user",
             resource_id=user.pk,
             metadata={"method": "jwt", "jti": refresh["jti"]},
@@ -63,13 +62,12 @@ def jwt_login(*, request: HttpRequest, username: str, password: str) -> TokenPai
     return pair
 
 
-def refresh_failed(request: HttpRequest, reason: str, message: str, **metadata) -> AuthError:
+def refresh_failed(reason: str, message: str, **metadata) -> AuthError:
     """Record a refused refresh and return the error to raise."""
     record_event(
         event_type="auth_token_refresh",
         outcome=Outcome.FAILURE,
         user=metadata.pop("user", None),
-        request=request,
         resource_type="token",
         message=message,
         metadata={"reason": reason, **metadata},
@@ -77,7 +75,7 @@ def refresh_failed(request: HttpRequest, reason: str, message: str, **metadata) 
     return AuthError(message, reason=reason)
 
 
-def replayed_refresh(request: HttpRequest, raw_refresh: str) -> AuthError:
+def replayed_refresh(raw_refresh: str) -> AuthError:
     """Record a refused refresh of a revoked token, naming its owner when genuine.
 
     A validly signed, unexpired token that is already blacklisted was used before:
@@ -87,16 +85,13 @@ def replayed_refresh(request: HttpRequest, raw_refresh: str) -> AuthError:
         # simplejwt annotates the encoded token as a Token; it takes the string.
         payload = token_backend.decode(raw_refresh, verify=True)  # type: ignore[arg-type]
     except TokenBackendError:
-        return refresh_failed(
-            request, "blacklisted", "Refresh token is invalid, expired or revoked."
-        )
+        return refresh_failed("blacklisted", "Refresh token is invalid, expired or revoked.")
     # A payload without user_id (pk=None) matches no one.
     owner = get_user_model().objects.filter(pk=payload.get("user_id")).first()  # type: ignore[misc]
     family = str(payload.get(FAMILY_CLAIM, ""))[:64]
     with transaction.atomic():
         revoked = revoke_family(user_id=owner.pk, family=family) if owner is not None else 0
         return refresh_failed(
-            request,
             "reused",
             "Refresh token was already used or revoked.",
             user=owner,
@@ -106,7 +101,7 @@ def replayed_refresh(request: HttpRequest, raw_refresh: str) -> AuthError:
         )
 
 
-def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
+def jwt_refresh(*, raw_refresh: str) -> TokenPair:
     """Rotate a refresh token: blacklist it and return a new pair.
 
     The token's tracking row is locked while it is checked and blacklisted, so two
@@ -116,10 +111,8 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
         token = RefreshToken(raw_refresh)  # type: ignore[arg-type]  # the string, see above
     except TokenError as error:
         if "blacklist" in str(error).lower():
-            raise replayed_refresh(request, raw_refresh) from None
-        raise refresh_failed(
-            request, "invalid", "Refresh token is invalid, expired or revoked."
-        ) from error
+            raise replayed_refresh(raw_refresh) from None
+        raise refresh_failed("invalid", "Refresh token is invalid, expired or revoked.") from error
     jti = token["jti"]
     with transaction.atomic():
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
@@ -143,7 +136,6 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
             record_event(
                 event_type="auth_token_refresh",
                 user=user,
-                request=request,
                 resource_type="token",
                 resource_id=new_refresh["jti"],
                 metadata={"rotated_from_jti": jti, "family": family},
@@ -151,12 +143,12 @@ def jwt_refresh(*, request: HttpRequest, raw_refresh: str) -> TokenPair:
     if failure is not None:
         reason, message, owner = failure
         if reason == "replayed":
-            raise replayed_refresh(request, raw_refresh)
-        raise refresh_failed(request, reason, message, user=owner, jti=jti)
+            raise replayed_refresh(raw_refresh)
+        raise refresh_failed(reason, message, user=owner, jti=jti)
     return pair
 
 
-def jwt_logout(*, request: HttpRequest, user: User, raw_refresh: str) -> None:
+def jwt_logout(*, user: User, raw_refresh: str) -> None:
     """Blacklist one refresh token of the user's."""
     try:
         token = RefreshToken(raw_refresh)  # type: ignore[arg-type]  # the string, see above
@@ -169,7 +161,6 @@ def jwt_logout(*, request: HttpRequest, user: User, raw_refresh: str) -> None:
             event_type="auth_logout",
             outcome=Outcome.FAILURE,
             user=user,
-            request=request,
             resource_type="token",
             resource_id=token["jti"],
             message="Refused to revoke another user's token",
@@ -183,14 +174,13 @@ def jwt_logout(*, request: HttpRequest, user: User, raw_refresh: str) -> None:
         record_event(
             event_type="auth_logout",
             user=user,
-            request=request,
             resource_type="token",
             resource_id=token["jti"],
             metadata={"method": "jwt", "scope": "token", "tokens_revoked": 1},
         )
 
 
-def logout_everywhere(*, request: HttpRequest, user: User, method: str) -> dict:
+def logout_everywhere(*, user: User, method: str) -> dict:
     """End every session of the user and revoke every token; return what was ended."""
     now = timezone.now()
     with transaction.atomic():
@@ -205,7 +195,6 @@ def logout_everywhere(*, request: HttpRequest, user: User, method: str) -> dict:
         record_event(
             event_type="auth_logout",
             user=user,
-            request=request,
             resource_type="user",
             resource_id=user.pk,
             message="Logged out of all sessions",
@@ -224,7 +213,6 @@ def account_unlock(
     username: str,
     ip_address: str | None,
     actor: User,
-    request: HttpRequest | None = None,
 ) -> int:
     """Lift django-axes' lockout of a username (from one address, or all); return rows cleared.
 
@@ -236,7 +224,6 @@ def account_unlock(
         record_event(
             event_type="auth_unlock",
             user=actor,
-            request=request,
             resource_type="user",
             resource_id=username[:64],
             message=f"Unlocked {username}" + (f" from {ip_address}" if ip_address else ""),

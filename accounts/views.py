@@ -20,7 +20,7 @@ from .services import UNLOCK_PERMISSION, account_unlock, logout_everywhere
 @login_required
 def logout_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     """End this user's sessions on every device and revoke all their API tokens."""
-    stats = logout_everywhere(request=request, user=request.user, method="session")
+    stats = logout_everywhere(user=request.user, method="session")
     # The current session was among those deleted; drop it from this request without
     # Django's logout(), which would record a second, single-session logout.
     request.session.flush()
@@ -49,7 +49,7 @@ def unlock_account(request: AuthenticatedHttpRequest) -> HttpResponse:
         return redirect("admin:dashboard")
     username = form.cleaned_data["username"]
     ip_address = form.cleaned_data["ip_address"] or None
-    account_unlock(username=username, ip_address=ip_address, actor=request.user, request=request)
+    account_unlock(username=username, ip_address=ip_address, actor=request.user)
     messages.success(request, _("%(username)s can log in again.") % {"username": username})
     return redirect(f"{reverse('admin:dashboard')}#locked-now")
 

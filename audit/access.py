@@ -71,7 +71,6 @@ def record_access_denied(
         event_type="access_denied",
         outcome=Outcome.FAILURE,
         user=user,
-        request=request,
         resource_type=resource_type,
         resource_id=resource_id,
         message="Access refused",

@@ -1,199 +1,29 @@
 """Django admin for the audit trail: read-only for everyone, superusers included."""
 
-from contextlib import contextmanager, nullcontext
-from datetime import datetime
-
 from django.contrib import admin
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import DataError, NotSupportedError, OperationalError, connection, transaction
-from django.db.models import Lookup, Q, QuerySet, Value
-from django.db.models.sql.where import AND, WhereNode
+from django.db.models import Q, Value
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from .admin_filters import READ_EVENT_TYPES, ReadsOfTheLogFilter, UsernameFilter
+from .admin_filters import ReadsOfTheLogFilter, TimestampListFilter, UsernameFilter
+from .admin_queries import (
+    EstimatedCountPaginator,
+    SequenceBoundChangeList,
+    admin_events,
+    chain_range_of,
+)
+from .audited_admin import AuditedChangelistAdmin
 from .client import valid_ip
 from .events import EVENT_CATEGORIES, RESOURCE_TYPES
 from .export import csv_lines, rows
 from .expressions import LAST_CHARACTER, FoldedUsername
-from .models import AuditEvent, bound_by_sequence
+from .models import AuditEvent
 from .services import record_event
 
 # The message column shows this many characters; the change page shows it whole.
 MESSAGE_CHARS = 80
-
-
-def only_sequence_bounds(where: WhereNode) -> bool:
-    """Return True when a query's WHERE is nothing but comparisons of the sequence."""
-    if where.negated or (where.connector != AND and len(where.children) > 1):
-        return False
-    for child in where.children:
-        if isinstance(child, WhereNode):
-            if not only_sequence_bounds(child):
-                return False
-        elif not (
-            isinstance(child, Lookup)
-            and child.lookup_name in ("gt", "gte", "lt", "lte")
-            and getattr(getattr(child.lhs, "target", None), "name", None) == "sequence"
-        ):
-            return False
-    return True
-
-
-def is_reads_exclusion(node) -> bool:
-    """Return True for the WHERE that ReadsOfTheLogFilter adds: NOT (event_type IN reads)."""
-    if not (isinstance(node, WhereNode) and node.negated and len(node.children) == 1):
-        return False
-    [lookup] = node.children
-    return (
-        isinstance(lookup, Lookup)
-        and lookup.lookup_name == "in"
-        and getattr(getattr(lookup.lhs, "target", None), "name", None) == "event_type"
-        and set(lookup.rhs) == set(READ_EVENT_TYPES)
-    )
-
-
-class EstimatedCountPaginator(Paginator):
-    """A paginator that never runs COUNT(*) over the whole table.
-
-    Unfiltered, or bounded only by sequence numbers (a date drill-down, see
-    SequenceBoundChangeList), the count is the newest sequence number minus the oldest:
-    exact, because the chain has no gaps (retention prunes only the oldest rows).
-    The default listing hides reads of the log: its count is that minus the reads in
-    the range, a range of the (event_type, sequence) index.
-    Other filters fall back to a real count, which the indexes keep cheap.
-    """
-
-    object_list: QuerySet  # the admin's changelist always pages a queryset
-
-    @cached_property
-    def count(self) -> int:
-        if self.is_whole_chain(allow_hidden_reads=True):
-            newest, oldest = self.sequence_bounds()
-            if newest is None or oldest is None:
-                return 0
-            whole = newest - oldest + 1
-            if self.is_whole_chain():
-                return whole
-            reads = self.object_list.model.objects.filter(
-                event_type__in=READ_EVENT_TYPES, sequence__gte=oldest, sequence__lte=newest
-            )
-            return whole - reads.count()
-        return super().count
-
-    def is_whole_chain(self, *, allow_hidden_reads: bool = False) -> bool:
-        """Return True for the listing of every event in a sequence range, newest first."""
-        query = self.object_list.query
-        newest_first = bool(query.order_by) and query.order_by[0] == "-sequence"
-        where = query.where
-        if allow_hidden_reads and any(is_reads_exclusion(child) for child in where.children):
-            where = where.clone()
-            where.children = [child for child in where.children if not is_reads_exclusion(child)]
-        return newest_first and only_sequence_bounds(where)
-
-    @cached_property
-    def _bounds(self) -> tuple[int | None, int | None]:
-        # With reads hidden, the newest and oldest events shown: every read between them
-        # is subtracted by count, none outside them is in the range.
-        sequences = self.object_list.values_list("sequence", flat=True)
-        newest = sequences.order_by("-sequence").first()
-        oldest = sequences.order_by("sequence").first()
-        return newest, oldest
-
-    def sequence_bounds(self) -> tuple[int | None, int | None]:
-        return self._bounds
-
-    def page(self, number):
-        """Return a page; deep pages of the whole chain are a sequence range, not OFFSET.
-
-        Sequence numbers have no gaps (the chain forbids them), so page n of the
-        newest-first listing starts at newest - (n - 1) * per_page: an index seek
-        instead of skipping n * per_page rows. With reads hidden, pages are OFFSET.
-        """
-        number = self.validate_number(number)
-        if not self.is_whole_chain():
-            return super().page(number)
-        newest, _ = self.sequence_bounds()
-        top = newest - (number - 1) * self.per_page
-        rows = self.object_list.filter(sequence__lte=top)[: self.per_page]
-        return self._get_page(rows, number, self)
-
-
-class SequenceBoundChangeList(ChangeList):
-    """The changelist with the date hierarchy's time range applied as a sequence range.
-
-    Django turns ?timestamp__year=..&timestamp__month=.. into a timestamp range, which
-    the newest-first listing can only meet by walking the sequence index and discarding
-    rows outside the month (0.8 s on SQLite at a million rows). The same range as
-    sequence numbers (audit.models.first_sequence_at_or_after) is an index range scan.
-    """
-
-    def get_filters(self, request):
-        specs, has_filters, lookup_params, duplicates, active = super().get_filters(request)
-        self.sequence_bounds = {}
-        field = self.date_hierarchy
-        for lookup in ("gte", "lt"):
-            values = lookup_params.get(f"{field}__{lookup}")
-            # Only the date hierarchy puts datetimes here; anything else is left to Django.
-            if values and all(isinstance(value, datetime) for value in values):
-                del lookup_params[f"{field}__{lookup}"]
-                self.sequence_bounds[lookup] = values[-1]
-        return specs, has_filters, lookup_params, duplicates, active
-
-    def get_queryset(self, request, exclude_parameters=None):
-        with refused_filter_values():
-            queryset = super().get_queryset(request, exclude_parameters)
-            return bound_by_sequence(queryset, self.sequence_bounds)
-
-    def get_results(self, request):
-        # Run the listing's queries here rather than in the template, so a value the
-        # database cannot take surfaces while the admin can still answer it.
-        with refused_filter_values():
-            super().get_results(request)
-            self.result_list = list(self.result_list)
-
-
-@contextmanager
-def refused_filter_values():
-    """Turn a filter value the database cannot take into the admin's own "Database error".
-
-    Staff may type any lookup into the URL (the admin allows lookups on local fields):
-    a date that overflows when converted to UTC, a year past any integer column, a
-    lookup SQLite lacks (metadata__contains) or a regex SQLite's function refuses.
-    IncorrectLookupParameters makes the admin show the list again with its message.
-    """
-    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    try:
-        with savepoint:
-            yield
-    except (OverflowError, ValueError, DataError, NotSupportedError) as error:
-        raise IncorrectLookupParameters(error) from error
-    except OperationalError as error:
-        # SQLite's REGEXP and date functions are Python: their exceptions arrive as this.
-        if "user-defined function raised exception" not in str(error):
-            raise
-        raise IncorrectLookupParameters(error) from error
-
-
-class TimestampListFilter(admin.DateFieldListFilter):
-    """The sidebar's "Today / Past 7 days / This month / This year", as sequence ranges."""
-
-    def queryset(self, request, queryset):
-        bounds = {}
-        for lookup in ("gte", "lt"):
-            values = self.used_parameters.get(f"{self.field_path}__{lookup}")
-            if values:
-                bounds[lookup] = values[-1] if isinstance(values, list) else values
-        try:
-            return bound_by_sequence(queryset, bounds)
-        except (ValueError, OverflowError, ValidationError) as error:
-            raise IncorrectLookupParameters(error) from error
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -210,7 +40,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(AuditedChangelistAdmin):
     list_display = (
         "timestamp",
         "event_type",
@@ -245,9 +75,24 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 100
     actions = ["export_csv"]
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
+    # Reading the trail is recorded too, once per page view.
+    changelist_event = "audit_view"
+    changelist_resource_type = "audit_log"
+
+    def get_queryset(self, request):
+        return admin_events(super().get_queryset(request))
 
     def get_changelist(self, request, **kwargs):
         return SequenceBoundChangeList
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return self.paginator(
+            queryset,
+            per_page,
+            orphans,
+            allow_empty_first_page,
+            chain_range=chain_range_of(request),
+        )
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -291,24 +136,11 @@ class AuditEventAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        if request.method == "GET" and getattr(response, "status_code", 200) == 200:
-            record_event(
-                event_type="audit_view",
-                user=request.user,
-                request=request,
-                resource_type="audit_log",
-                metadata={"surface": "admin", "filters": dict(request.GET.items())},
-            )
-        return response
-
     @admin.action(description=_("Export selected events as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
         record_event(
             event_type="audit_export",
             user=request.user,
-            request=request,
             resource_type="audit_log",
             metadata={"surface": "admin", "format": "csv", "filters": dict(request.GET.items())},
         )

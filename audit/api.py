@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.settings import api_settings
 
+from .api_errors import JsonErrorsAPIView
 from .export import csv_lines, ndjson_lines, rows
 from .filters import AuditEventFilter
 from .permissions import HasDjangoPermission
@@ -66,7 +67,7 @@ STREAMS = {
 }
 
 
-class AuditLogListApi(generics.ListAPIView):
+class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
     """List audit events, newest first; needs audit.view_auditevent."""
 
     permission_classes = [HasDjangoPermission]
@@ -76,6 +77,8 @@ class AuditLogListApi(generics.ListAPIView):
     pagination_class = AuditCursorPagination
     # djangorestframework-stubs type the setting as its dotted paths; DRF imports them.
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer, NdjsonRenderer]  # type: ignore[list-item]
+    # The CSV and NDJSON renderers only stream rows: a 400 naming the bad filter is JSON.
+    data_only_renderers = (StreamingFormatRenderer,)
 
     def get_queryset(self):
         queryset = audit_events_for_listing()
@@ -132,22 +135,11 @@ class AuditLogListApi(generics.ListAPIView):
                 {"format": [f"Unknown format; choose one of: {formats}."]}
             ) from None
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        # The CSV and NDJSON renderers only stream rows; an error (400 naming the bad
-        # filter, 401, 403) is still reported as JSON rather than an empty body.
-        if getattr(response, "exception", False) and isinstance(
-            getattr(request, "accepted_renderer", None), StreamingFormatRenderer
-        ):
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = request.accepted_renderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
-
     def record_access(self, event_type: str, fmt: str) -> None:
         """Record that staff read or exported the log: one event per request."""
         record_event(
             event_type=event_type,
             user=self.request.user,
-            request=self.request,
             resource_type="audit_log",
             metadata={"format": fmt, "filters": self.active_filters()},
         )

@@ -11,9 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .anchors import Anchor
+from .atomic_files import atomic_write
 from .chain import canonical_json, canonical_timestamp
 from .integrity import verify_chain
 from .models import AuditCheckpoint, AuditEvent, ChainHead
@@ -265,25 +264,5 @@ def checkpoint_json(checkpoint: Checkpoint) -> str:
 
 def write_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
     """Write the checkpoint file atomically and durably (temp file, fsync, rename)."""
-    path = Path(path)
-    directory = path.parent.resolve()
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(checkpoint_json(checkpoint))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_directory(directory)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in a directory durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with atomic_write(path) as handle:
+        handle.write(checkpoint_json(checkpoint))

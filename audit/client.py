@@ -24,8 +24,8 @@ class ClientContext:
     request_id: str = ""
 
 
-# Set by RequestIdMiddleware for the duration of a request, so events recorded deep
-# inside a service still carry the request's client details.
+# Set by RequestIdMiddleware for the duration of a request: where record_event learns
+# the client of every event recorded while serving it, however deep in a service.
 current_client: ContextVar[ClientContext | None] = ContextVar("current_client", default=None)
 
 
@@ -87,10 +87,8 @@ def user_agent(request: HttpRequest) -> str:
     )
 
 
-def client_context(request: HttpRequest | None) -> ClientContext:
-    """Return the client details of a request, or of the current request if None."""
-    if request is None:
-        return current_client.get() or ClientContext()
+def client_context(request: HttpRequest) -> ClientContext:
+    """Return the client details of a request."""
     return ClientContext(
         ip_address=client_ip(request),
         user_agent=user_agent(request),

@@ -383,7 +383,6 @@ def dashboard(
     record_event(
         event_type="audit_view",
         user=request.user,
-        request=request,
         resource_type="dashboard",
         metadata={"surface": "dashboard", "window_days": WINDOW_DAYS},
     )

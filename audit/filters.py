@@ -7,7 +7,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .events import EVENT_CATEGORIES, Category, Outcome
-from .models import AuditEvent, bound_by_sequence
+from .models import AuditEvent
+from .time_bounds import bound_by_sequence
 
 
 class EventTypeListField(forms.CharField):
@@ -67,7 +68,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class TimeBoundFilter(UtcDateTimeFilter):
-    """A time bound applied as a sequence bound (audit.models.bound_by_sequence).
+    """A time bound applied as a sequence bound (audit.time_bounds.bound_by_sequence).
 
     The listing then reads a range of the sequence index it is ordered by, instead of
     walking that index and discarding rows outside the range (seconds at 1M rows for a

@@ -9,19 +9,17 @@ remaining chain still verifies from its new first row.
 import gzip
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from .atomic_files import atomic_write
 from .chain import canonical_timestamp
-from .checkpoint import fsync_directory
 from .integrity import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
 from .models import AuditEvent
 from .services import record_event
@@ -54,7 +52,7 @@ class PruneResult:
 class _HashingWriter:
     """A binary sink that hashes every byte on its way to the file."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
 
@@ -97,10 +95,10 @@ def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_
         .iterator(chunk_size=chunk_size)
     )
     walk = ChainWalk(previous=None)
-    directory = path.parent.resolve()
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
     try:
-        with consistent_read(), os.fdopen(fd, "wb") as raw:
+        # Not overwriting: the archive is linked into place, which fails if the name was
+        # taken meanwhile (say, by a concurrent run), so an archive is never overwritten.
+        with consistent_read(), atomic_write(path, binary=True, overwrite=False) as raw:
             sink = _HashingWriter(raw)
             # mtime=0 and no file name in the header: the same rows give the same bytes.
             with gzip.GzipFile(filename="", mode="wb", fileobj=sink, mtime=0) as archive:
@@ -111,27 +109,15 @@ def write_archive(path: Path, *, first: int, last: int, chunk_size: int = CHUNK_
                         write_batch(archive, walk, batch)
                         batch.clear()
                 write_batch(archive, walk, batch)
-            raw.flush()
-            os.fsync(raw.fileno())
-        if walk.previous is None:
-            raise RetentionError(f"No events #{first}-#{last} to archive.")
-        # A hard link, not a rename: it fails if the name was taken meanwhile (say, by
-        # a concurrent run), so an archive is never overwritten.
-        os.link(temporary, path)
-        Path(temporary).unlink()
+            if walk.previous is None:
+                raise RetentionError(f"No events #{first}-#{last} to archive.")
     except FileExistsError:
-        Path(temporary).unlink(missing_ok=True)
         raise RetentionError(f"{path} already exists; an archive is never overwritten.") from None
     except ChainBroken as broken:
-        Path(temporary).unlink(missing_ok=True)
         raise RetentionError(
             f"Refusing to prune: the chain is broken at #{broken.sequence}: {broken.reason}. "
             "Nothing was deleted."
         ) from broken
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_directory(directory)
     # Both are set: the stretch first..last holds at least one event, and it was walked.
     return Archived(
         count=walk.rows_checked,

@@ -6,12 +6,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
-from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 
 from .chain import normalise_metadata
-from .client import ClientContext, client_context, valid_ip
+from .client import ClientContext, current_client, valid_ip
 from .events import Outcome, category_for
 from .models import AuditEvent
 from .sanitize import clean_free_text, clean_text, redact
@@ -78,7 +77,6 @@ def record_event(
     outcome: str = Outcome.SUCCESS,
     user: User | AnonymousUser | None = None,
     username: str = "",
-    request: HttpRequest | None = None,
     client: ClientContext | None = None,
     resource_type: str = "",
     resource_id: Any = "",
@@ -88,13 +86,14 @@ def record_event(
     """Append one event to the audit trail and return it.
 
     Runs inside the caller's transaction when there is one, so an action and its
-    event commit together or not at all. Client details come from ``client``, else
-    from ``request``, else from the request being served.
+    event commit together or not at all. The client (address, user agent, request id)
+    is the request being served, as RequestIdMiddleware noted it; work outside a request
+    (the OCR worker, reclaiming stale tasks) names its own with ``client``.
     """
     category = category_for(event_type)
     if outcome not in Outcome.values:
         raise ValueError(f"Unknown outcome: {outcome!r}")
-    client = client or client_context(request)
+    client = client or current_client.get() or ClientContext()
     if user is not None and not user.is_authenticated:
         user = None
     snapshot = username or (user.get_username() if user is not None else "")

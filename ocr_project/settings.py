@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from audit.atomic_files import atomic_write
 from ocr_project.openapi_errors import ERROR_COMPONENTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,16 +66,11 @@ def persistent_secret(env_name: str, filename: str) -> str:
         # place: the link is atomic and refuses an existing name, so the first one wins,
         # nobody reads a half-written file, and every process ends up with the same key.
         # Owner-only permissions; never committed (var/ is ignored).
-        candidate = VAR_DIR / f".{filename}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "w") as handle:
+            with atomic_write(path, overwrite=False) as handle:
                 handle.write(secrets.token_urlsafe(50))
-            os.link(candidate, path)
         except FileExistsError:
             pass  # another process published its key first; use that one
-        finally:
-            candidate.unlink()
     value = path.read_text().strip()
     if not value:
         raise ImproperlyConfigured(f"{path} is empty: delete it to generate a new {env_name}")

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from .cleanup import CLEANUP_PERMISSION, cleanup_cutoff, cleanup_tasks, orphan_files
 from .models import OcrPage, OcrTask
 from .selectors import cleanup_plan
+from .services import task_delete, task_delete_many
 
 
 class OcrPageInline(admin.TabularInline):
@@ -76,6 +77,13 @@ class OcrTaskAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def delete_model(self, request, obj) -> None:
+        task_delete(task=obj, actor=request.user, via="admin")
+
+    def delete_queryset(self, request, queryset) -> None:
+        # The "Delete selected" action: one task_delete event per task, like the pages.
+        task_delete_many(tasks=queryset.select_related("owner"), actor=request.user, via="admin")
+
     def get_urls(self):
         urls = super().get_urls()
         custom = [
@@ -106,7 +114,6 @@ class OcrTaskAdmin(admin.ModelAdmin):
                 older_than_days=data["older_than_days"],
                 dry_run=data["dry_run"],
                 actor=request.user,
-                request=request,
                 via="admin",
                 as_of=data["as_of"],
             )

@@ -10,6 +10,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.api_errors import JsonErrorsAPIView
 from audit.permissions import HasDjangoPermission
 
 from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
@@ -102,7 +103,7 @@ class TaskDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, task_id):
         task = task_get_for(request.user, task_id)
-        task_delete(task=task, actor=request.user, request=request._request, via="api")
+        task_delete(task=task, actor=request.user, via="api")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -132,10 +133,12 @@ class PdfRenderer(renderers.BaseRenderer):
         return data
 
 
-class TaskResultApi(APIView):
+class TaskResultApi(JsonErrorsAPIView):
     """Download a completed task's text, full result or searchable PDF (`format=txt|json|pdf`)."""
 
     renderer_classes = [renderers.JSONRenderer, PlainTextRenderer, PdfRenderer]
+    # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
+    data_only_renderers = (PdfRenderer,)
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["txt", "json", "pdf"])],
@@ -152,15 +155,6 @@ class TaskResultApi(APIView):
         except ResultUnavailable as error:
             raise NotFound(str(error)) from None
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
-        if getattr(response, "exception", False) and isinstance(
-            getattr(request, "accepted_renderer", None), PdfRenderer
-        ):
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = request.accepted_renderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
-
 
 class TaskRetryApi(APIView):
     """Queue a failed task again."""
@@ -169,7 +163,7 @@ class TaskRetryApi(APIView):
     def post(self, request, task_id):
         task = task_get_for(request.user, task_id)
         try:
-            task = task_retry(task=task, actor=request.user, request=request._request)
+            task = task_retry(task=task, actor=request.user)
         except TaskError as error:
             raise ValidationError({"status": [str(error)]}) from None
         return Response(TaskOutputSerializer(task).data, status=status.HTTP_202_ACCEPTED)
@@ -189,7 +183,6 @@ class CleanupApi(APIView):
             older_than_days=data.validated_data.get("older_than_days", settings.OCR_CLEANUP_DAYS),
             dry_run=data.validated_data["dry_run"],
             actor=request.user,
-            request=request._request,
             via="api",
         )
         return Response(CleanupOutputSerializer(stats).data)

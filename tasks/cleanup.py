@@ -9,19 +9,20 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import record_event
 
 from .models import OcrTask
-from .services import deleting
+from .services import task_delete_many
 from .storage import file_size, is_local_symlink, modified_at, walk_files
 from .uploads import remove_stored
 
 # Who may run a cleanup from the admin page or the API (the command needs shell access):
 # it deletes other users' tasks, so it takes the permission to delete tasks.
 CLEANUP_PERMISSION = "tasks.delete_ocrtask"
+# Tasks loaded and deleted at a time by a cleanup (their recognised text can be large).
+DELETE_BATCH = 500
 
 
 @dataclass
@@ -138,7 +139,6 @@ def cleanup_tasks(
     older_than_days: int,
     dry_run: bool,
     actor: User | None,
-    request: HttpRequest | None = None,
     via: str = "api",
     as_of: datetime | None = None,
 ) -> CleanupStats:
@@ -165,14 +165,14 @@ def cleanup_tasks(
         stats.temp_files_deleted = len(spooled)
         stats.bytes_freed += sum(path.stat().st_size for path in spooled)
         if not dry_run:
-            with deleting(actor=actor, via="cleanup"):
-                for task in old.select_related("owner").iterator(chunk_size=500):
-                    task.delete()
+            # A batch at a time, read afresh (the deleted ones are gone from the next
+            # read): memory stays bounded, and no cursor is left open if one fails.
+            while batch := list(old.select_related("owner").order_by("pk")[:DELETE_BATCH]):
+                task_delete_many(tasks=batch, actor=actor, via="cleanup")
             transaction.on_commit(partial(remove_files, orphans=orphans, spooled=spooled))
         record_event(
             event_type="admin_cleanup",
             user=actor,
-            request=request,
             resource_type="task",
             message=("Dry run: nothing deleted" if dry_run else "Cleanup done"),
             metadata={"via": via, **asdict(stats)},

@@ -1,52 +1,57 @@
-"""Record every task deletion, from any surface, exactly once; remove files after commit."""
+"""Remove a deleted task's files after commit; record the deletions no service made."""
 
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from audit.client import current_request
-from audit.services import record_event
+from accounts.actor import current_actor
 
 from .models import OcrPage, OcrTask
 from .outputs import remove_derived
-from .services import current_deletion
+from .services import record_task_delete, recorded_deletions
 from .thumbnails import remove_thumbnail
 from .uploads import remove_stored
 
 
-@receiver(post_delete, sender=OcrTask, dispatch_uid="audit_task_delete")
-def audit_task_delete(sender, instance: OcrTask, **kwargs) -> None:
-    deletion = current_deletion.get()
-    request = current_request.get()
-    if deletion is not None:
-        actor, via, client = deletion.actor, deletion.via, deletion.client
-    else:
-        # A delete no service announced (Django admin, shell): attribute it to the
-        # logged-in user of the current request, if any.
-        user = getattr(request, "user", None)
-        actor = user if user is not None and user.is_authenticated else None
-        match = getattr(request, "resolver_match", None)
-        via = "admin" if match is not None and match.namespace == "admin" else "other"
-        client = None
-    record_event(
-        event_type="task_delete",
-        user=actor,
-        request=request if client is None else None,
-        client=client,
-        resource_type="task",
-        resource_id=instance.pk,
-        metadata={
-            "via": via,
-            "owner": instance.owner.get_username() if instance.owner_id else "",
-            "filename": instance.original_name,
-            "status": instance.status,
-        },
-    )
-    name, pk = instance.file.name, instance.pk
+@receiver(post_delete, sender=OcrTask, dispatch_uid="remove_task_files")
+def remove_task_files(sender, instance: OcrTask, **kwargs) -> None:
+    """Remove the task's upload, searchable PDF and thumbnail once its row is gone."""
+    name, pdf, pk = instance.file.name, instance.searchable_pdf.name, instance.pk
     transaction.on_commit(lambda: remove_stored(name))
-    pdf = instance.searchable_pdf.name
     transaction.on_commit(lambda: remove_derived(pdf))
     transaction.on_commit(lambda: remove_thumbnail(pk))
+
+
+@receiver(post_delete, sender=OcrTask, dispatch_uid="audit_task_delete")
+def audit_unrecorded_task_delete(
+    sender, instance: OcrTask, origin: Model | QuerySet | None = None, **kwargs
+) -> None:
+    """Record task_delete for a deletion no service recorded.
+
+    Every surface deletes through tasks.services, which records the event itself. What
+    is left: a cascade (a user deleted with their tasks, from any surface) and tasks
+    deleted by hand from a shell, attributed to whoever is acting (accounts.actor).
+    """
+    if instance.pk in recorded_deletions.get():
+        return
+    actor = current_actor()
+    # The surface (admin, api, shell, command) and, outside a request, the command or
+    # the operating-system account.
+    details = dict(actor.details)
+    surface = details.pop("via")
+    origin_model = type(origin) if isinstance(origin, Model) else getattr(origin, "model", OcrTask)
+    if origin_model is OcrTask:
+        record_task_delete(instance, actor=actor.user, via=surface, **details)
+    else:
+        record_task_delete(
+            instance,
+            actor=actor.user,
+            via="cascade",
+            cascade_from=origin_model._meta.label_lower,
+            surface=surface,
+            **details,
+        )
 
 
 @receiver(post_delete, sender=OcrPage, dispatch_uid="remove_page_image")

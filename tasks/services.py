@@ -1,10 +1,9 @@
 """Write paths for OCR tasks: create from uploads, retry, delete, reclaim."""
 
 import logging
-from collections.abc import Sequence
-from contextlib import contextmanager
+import uuid
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -51,26 +50,11 @@ class EngineChoiceError(ValueError):
         self.field = field
 
 
-@dataclass(frozen=True)
-class Deletion:
-    """Who is deleting tasks and through which surface, for the post_delete receiver."""
-
-    actor: User | None
-    via: str
-    client: ClientContext | None = None
-
-
-current_deletion: ContextVar[Deletion | None] = ContextVar("current_deletion", default=None)
-
-
-@contextmanager
-def deleting(*, actor: User | None, via: str, client: ClientContext | None = None):
-    """Tell the task_delete receiver who is deleting and how, for the enclosed block."""
-    token = current_deletion.set(Deletion(actor=actor, via=via, client=client))
-    try:
-        yield
-    finally:
-        current_deletion.reset(token)
+# The tasks whose task_delete the deleting service has recorded: the post_delete
+# receiver records only the deletions no service made (cascades, a shell).
+recorded_deletions: ContextVar[frozenset[uuid.UUID]] = ContextVar(
+    "recorded_deletions", default=frozenset()
+)
 
 
 def resolve_engine(*, engine: str | None, language: str | None) -> tuple[str, str]:
@@ -91,13 +75,12 @@ def resolve_engine(*, engine: str | None, language: str | None) -> tuple[str, st
     return engine, language
 
 
-def record_rejection(*, owner, request: HttpRequest | None, error: UploadRejected, size) -> None:
+def record_rejection(*, owner, error: UploadRejected, size) -> None:
     """Audit a refused upload; it stores nothing, but the attempt is on record."""
     record_event(
         event_type="file_upload",
         outcome=Outcome.FAILURE,
         user=owner,
-        request=request,
         resource_type="file",
         message=error.message,
         metadata={"filename": error.name, "size": size, "reason": error.code},
@@ -124,11 +107,11 @@ def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
             code="too_large",
             status=413,
         )
-        record_rejection(owner=owner, request=request, error=error, size=length)
+        record_rejection(owner=owner, error=error, size=length)
         raise error
 
 
-def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[CheckedUpload]:
+def check_all(*, owner, uploads: Sequence[UploadedFile]) -> list[CheckedUpload]:
     """Check every upload; if any is refused, discard them all and say what is wrong
     with each refused file (one audited refusal per file)."""
     if not uploads:
@@ -144,7 +127,7 @@ def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[Checke
             code="too_many_files",
         )
         size = sum(upload.size or 0 for upload in uploads)
-        record_rejection(owner=owner, request=request, error=error, size=size)
+        record_rejection(owner=owner, error=error, size=size)
         raise error
     checked: list[CheckedUpload] = []
     refused: list[UploadRejected] = []
@@ -153,7 +136,7 @@ def check_all(*, owner, uploads: Sequence[UploadedFile], request) -> list[Checke
             try:
                 checked.append(check_upload(upload))
             except UploadRejected as error:
-                record_rejection(owner=owner, request=request, error=error, size=upload.size)
+                record_rejection(owner=owner, error=error, size=upload.size)
                 refused.append(error)
         if refused:
             raise refused[0] if len(refused) == 1 else UploadsRejected(refused)
@@ -177,7 +160,7 @@ def task_create_batch(
     All or nothing: one refused file refuses the request, and nothing of it is stored.
     """
     engine, language = resolve_engine(engine=engine, language=language)
-    checked = check_all(owner=owner, uploads=uploads, request=request)
+    checked = check_all(owner=owner, uploads=uploads)
     stored: list[str] = []
     request_id = getattr(request, "request_id", "")
     try:
@@ -201,7 +184,6 @@ def task_create_batch(
                 record_event(
                     event_type="file_upload",
                     user=owner,
-                    request=request,
                     resource_type="file",
                     resource_id=task.pk,
                     metadata={
@@ -215,7 +197,6 @@ def task_create_batch(
                 record_event(
                     event_type="task_create",
                     user=owner,
-                    request=request,
                     resource_type="task",
                     resource_id=task.pk,
                     metadata={"engine": engine, "language": language, "pages": item.page_count},
@@ -239,7 +220,7 @@ def enqueue(task_id) -> None:
     run_ocr_task.enqueue(str(task_id))
 
 
-def task_retry(*, task: OcrTask, actor: User, request: HttpRequest | None) -> OcrTask:
+def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
     """Queue a failed task again from its first page."""
     with transaction.atomic():
         task = OcrTask.objects.select_for_update().get(pk=task.pk)
@@ -254,7 +235,6 @@ def task_retry(*, task: OcrTask, actor: User, request: HttpRequest | None) -> Oc
         record_event(
             event_type="task_retry",
             user=actor,
-            request=request,
             resource_type="task",
             resource_id=task.pk,
             metadata={"previous_error": task.error, "attempts": task.attempts},
@@ -285,20 +265,45 @@ def reset_for_queue(task: OcrTask) -> None:
     task.heartbeat_at = None
 
 
-def task_delete(*, task: OcrTask, actor: User, request: HttpRequest | None, via: str):
-    """Delete a task, its results and (after commit) its file; audited by post_delete."""
-    with deleting(actor=actor, via=via), transaction.atomic():
-        task.delete()
+def task_delete(*, task: OcrTask, actor: User | None, via: str) -> None:
+    """Delete a task, its results and (after commit) its files; record task_delete."""
+    task_delete_many(tasks=[task], actor=actor, via=via)
 
 
-def task_delete_many(
-    *, tasks: Sequence[OcrTask], actor: User, request: HttpRequest | None, via: str
-) -> int:
-    """Delete several tasks, all or none, each through task_delete (one task_delete event each)."""
+def task_delete_many(*, tasks: Iterable[OcrTask], actor: User | None, via: str) -> int:
+    """Delete tasks, all or none, recording one task_delete each; return how many.
+
+    ``via`` names the surface: page, api, admin or cleanup. Files go after the commit
+    (tasks.receivers), so a rolled-back deletion never leaves a row without its file.
+    """
+    deleted = 0
     with transaction.atomic():
         for task in tasks:
-            task_delete(task=task, actor=actor, request=request, via=via)
-    return len(tasks)
+            record_task_delete(task, actor=actor, via=via)
+            token = recorded_deletions.set(recorded_deletions.get() | {task.pk})
+            try:
+                task.delete()
+            finally:
+                recorded_deletions.reset(token)
+            deleted += 1
+    return deleted
+
+
+def record_task_delete(task: OcrTask, *, actor: User | None, via: str, **metadata) -> None:
+    """Record that the task is being deleted: by whom, how, and what it was."""
+    record_event(
+        event_type="task_delete",
+        user=actor,
+        resource_type="task",
+        resource_id=task.pk,
+        metadata={
+            "via": via,
+            "owner": task.owner.get_username() if task.owner_id else "",
+            "filename": task.original_name,
+            "status": task.status,
+            **metadata,
+        },
+    )
 
 
 def reclaim_stale_tasks(*, now=None) -> dict[str, int]:

@@ -286,7 +286,7 @@ def task_original(request: HttpRequest, task_id) -> HttpResponse | FileResponse:
 def task_retry_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     task = task_get_for(request.user, task_id)
     try:
-        task_retry(task=task, actor=request.user, request=request)
+        task_retry(task=task, actor=request.user)
         messages.success(request, _("Task queued again."))
     except TaskError as error:
         messages.error(request, str(error))
@@ -300,7 +300,7 @@ def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse
     task = task_get_for(request.user, task_id)
     if request.method == "POST":
         name = task.original_name
-        task_delete(task=task, actor=request.user, request=request, via="page")
+        task_delete(task=task, actor=request.user, via="page")
         messages.success(request, _("Deleted “%(name)s”.") % {"name": name})
         return redirect("tasks:list")
     return render(request, "tasks/confirm_delete.html", {"task": task})
@@ -323,7 +323,7 @@ def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.error(request, _("Choose at least one task to delete."))
         return redirect("tasks:list")
     if request.method == "POST":
-        count = task_delete_many(tasks=tasks, actor=request.user, request=request, via="page")
+        count = task_delete_many(tasks=tasks, actor=request.user, via="page")
         messages.success(
             request,
             ngettext("Deleted %(count)d task.", "Deleted %(count)d tasks.", count)

@@ -7,7 +7,8 @@ from django.db import connection
 from django.db.models import Count, Max, Min
 from django.test.utils import CaptureQueriesContext
 
-from audit.models import AuditEvent, period_starts
+from audit.admin_queries import admin_events, period_starts
+from audit.models import AuditEvent
 from audit.services import record_event
 
 URL = "/admin/audit/auditevent/"
@@ -18,7 +19,7 @@ def events(request, db, monkeypatch):
     """Seven events spread over three months of two years.
 
     Each test runs twice: with the few matching events read outright, and with the
-    index walks audit.models uses when there are many (FEW_EVENTS = 0).
+    index walks audit.admin_queries uses when there are many (FEW_EVENTS = 0).
     """
     # Requested before admin_client in each test: timestamps never run backwards along
     # the chain, so these must be recorded before the (real-time) admin login.
@@ -37,7 +38,7 @@ def events(request, db, monkeypatch):
         record_event(event_type="auth_login", username=f"user{number}", resource_type="user")
     monkeypatch.undo()
     if request.param == "walk":
-        monkeypatch.setattr("audit.models.FEW_EVENTS", 0)
+        monkeypatch.setattr("audit.admin_queries.FEW_EVENTS", 0)
     return stamps
 
 
@@ -45,13 +46,18 @@ def uncapped_counts(queries) -> list[str]:
     """Return the COUNT queries that could read the whole table (no LIMIT inside).
 
     The count of the reads of the log the default listing hides reads only their range
-    of the (event_type, sequence) index, not the table.
+    of the (event_type, sequence) index, not the table; the count of events not sealed
+    yet reads only those (a few), by the index on sequence or the partial audit_unsealed.
     """
     reads_only = """WHERE ("audit_auditevent"."event_type" IN ('audit_view', 'audit_export')"""
+    unsealed_only = """"audit_auditevent"."sequence" IS NULL"""
     return [
         q["sql"]
         for q in queries.captured_queries
-        if "COUNT(" in q["sql"].upper() and "LIMIT" not in q["sql"] and reads_only not in q["sql"]
+        if "COUNT(" in q["sql"].upper()
+        and "LIMIT" not in q["sql"]
+        and reads_only not in q["sql"]
+        and not q["sql"].rstrip(")").endswith(unsealed_only)
     ]
 
 
@@ -131,19 +137,36 @@ def test_period_starts_of_a_filtered_list_match_djangos_distinct_dates(events):
 
 
 def test_min_and_max_timestamp_come_from_the_ends_of_the_chain(events):
-    filtered = AuditEvent.objects.filter(username__in=["user1", "user4"])
+    events_in_admin = admin_events(AuditEvent.objects.all())
+    filtered = events_in_admin.filter(username__in=["user1", "user4"])
 
     with CaptureQueriesContext(connection) as queries:
-        whole = AuditEvent.objects.aggregate(first=Min("timestamp"), last=Max("timestamp"))
+        whole = events_in_admin.aggregate(first=Min("timestamp"), last=Max("timestamp"))
         some = filtered.aggregate(first=Min("timestamp"), last=Max("timestamp"))
-        nothing = AuditEvent.objects.none().aggregate(first=Min("timestamp"))
+        nothing = events_in_admin.none().aggregate(first=Min("timestamp"))
 
     assert whole == {"first": events[0], "last": events[-1]}
     assert some == {"first": events[1], "last": events[4]}
     assert nothing == {"first": None}
     assert not [q for q in queries.captured_queries if "MIN(" in q["sql"].upper()]
     # Anything else is still an ordinary aggregate.
-    assert AuditEvent.objects.aggregate(n=Count("pk"), top=Max("sequence")) == {"n": 7, "top": 7}
+    assert events_in_admin.aggregate(n=Count("pk"), top=Max("sequence")) == {"n": 7, "top": 7}
+
+
+def test_only_the_admin_queryset_answers_from_the_chain(events):
+    # Everyone else gets Django's own aggregate and datetimes, whatever they ask.
+    with CaptureQueriesContext(connection) as queries:
+        whole = AuditEvent.objects.aggregate(first=Min("timestamp"), last=Max("timestamp"))
+        months = list(AuditEvent.objects.datetimes("timestamp", "month", tzinfo=UTC))
+
+    assert whole == {"first": events[0], "last": events[-1]}
+    assert months == [
+        datetime(2025, 12, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 1, tzinfo=UTC),
+    ]
+    sql = [q["sql"].upper() for q in queries.captured_queries]
+    assert len(sql) == 2 and "MIN(" in sql[0] and "DISTINCT" in sql[1]
 
 
 @pytest.mark.parametrize(
@@ -263,3 +286,113 @@ def test_filter_counts_are_never_offered_or_computed(events, admin_client):
     assert "_facets" not in offered
     assert response.status_code == 200
     assert uncapped_counts(queries) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "matches"),
+    [
+        ({"category": "task"}, lambda event: event.category == "task"),
+        ({"outcome": "failure"}, lambda event: event.outcome == "failure"),
+        ({"username": "bob"}, lambda event: event.username == "bob"),
+        ({"event_type__exact": "task_create"}, lambda event: event.event_type == "task_create"),
+        # A lookup typed into the URL that no sidebar filter takes.
+        ({"event_type": "task_create"}, lambda event: event.event_type == "task_create"),
+        ({"q": "bob"}, lambda event: event.username == "bob"),
+        ({"timestamp__year": "2026", "outcome": "failure"}, lambda e: e.outcome == "failure"),
+    ],
+)
+def test_a_filtered_listing_counts_and_pages_only_what_it_lists(
+    admin_client, monkeypatch, params, matches
+):
+    # Paged two at a time with reads shown: counting or seeking by sequence numbers
+    # (right for a range of the chain) would count and list events the filter left out.
+    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    for number in range(4):
+        record_event(event_type="task_create", username="bob", resource_type="task")
+        record_event(event_type="auth_login", outcome="failure", username="eve")
+        record_event(event_type="auth_login", username=f"user{number}")
+    newest_first = AuditEvent.objects.order_by("-sequence")
+    expected = [event.sequence for event in newest_first if matches(event)]
+
+    response = admin_client.get(URL, {**params, "reads": "shown", "p": "2"})
+
+    changelist = response.context["cl"]
+    assert changelist.result_count == len(expected)
+    assert [event.sequence for event in changelist.result_list] == expected[2:4]
+
+
+def test_a_listing_sorted_by_another_column_pages_in_that_order(admin_client, monkeypatch):
+    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    for number in range(3):
+        record_event(event_type="task_create", username="bob", resource_type="task")
+        record_event(event_type="auth_login", username=f"user{number}")
+    # The column's position in the listing (after the action checkbox) sorts by it.
+    oldest_first = str(admin_client.get(URL).context["cl"].list_display.index("timestamp"))
+    expected = list(
+        AuditEvent.objects.order_by("timestamp", "-sequence").values_list("sequence", flat=True)
+    )
+
+    response = admin_client.get(URL, {"o": oldest_first, "reads": "shown", "p": "2"})
+
+    changelist = response.context["cl"]
+    assert changelist.result_count == len(expected)
+    assert [event.sequence for event in changelist.result_list] == expected[2:4]
+
+
+def test_the_default_listing_counts_and_pages_without_the_reads_between_events(
+    admin_client, monkeypatch
+):
+    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    for number in range(4):
+        record_event(event_type="auth_login", username=f"user{number}")
+        record_event(event_type="audit_view", username="staff", resource_type="audit_log")
+        record_event(event_type="audit_export", username="staff", resource_type="audit_log")
+    expected = list(
+        AuditEvent.objects.exclude(event_type__in=["audit_view", "audit_export"])
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
+    )
+
+    response = admin_client.get(URL, {"p": "2"})
+
+    changelist = response.context["cl"]
+    assert changelist.result_count == len(expected)
+    assert [event.sequence for event in changelist.result_list] == expected[2:4]
+
+
+@pytest.mark.parametrize("reads", ["hidden", "shown"])
+def test_events_the_sealer_has_not_linked_yet_are_counted_and_paged(
+    admin_client, monkeypatch, settings, reads
+):
+    # Between a write and the sealer's next round an event has no sequence number yet.
+    # Counted as the sequence range alone, the listing read as empty and Django then
+    # rendered every row of the table on one page.
+    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    for number in range(3):
+        record_event(event_type="auth_login", username=f"sealed{number}")
+    settings.AUDIT_SEALING = "background"
+    for number in range(3):
+        record_event(event_type="auth_login", username=f"unsealed{number}")
+    assert AuditEvent.objects.filter(sequence__isnull=True).count() == 3
+    params = {"reads": "shown"} if reads == "shown" else {}
+    listed = AuditEvent.objects.all()
+    if reads == "hidden":
+        listed = listed.exclude(event_type__in=["audit_view", "audit_export"])
+    expected = set(listed.values_list("pk", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(URL, params)
+
+    changelist = response.context["cl"]
+    assert changelist.result_count == len(expected)
+    assert len(changelist.result_list) == 2
+    assert uncapped_counts(queries) == []
+    if reads == "hidden":
+        # Page by page, every event once (each page view adds only a hidden read).
+        pages = (len(expected) + 1) // 2
+        seen = [
+            event.pk
+            for number in range(1, pages + 1)
+            for event in admin_client.get(URL, {"p": str(number)}).context["cl"].result_list
+        ]
+        assert sorted(seen) == sorted(expected)

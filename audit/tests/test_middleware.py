@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from audit.client import ClientContext
+from audit.services import record_event
 from audit.tests.fixtures import PASSWORD
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -72,4 +74,25 @@ def test_events_recorded_deep_in_a_service_carry_the_request_client(
         "req-jwt-login-1",
         browser_headers["REMOTE_ADDR"],
         browser_headers["HTTP_USER_AGENT"],
+    )
+
+
+def test_the_request_client_ends_with_its_response(browser, user):
+    response = browser.get("/accounts/login/", HTTP_X_REQUEST_ID="req-over-and-done")
+    assert response.status_code == 200
+
+    # Recorded after the response, as a command or the worker would: no client of its own.
+    event = record_event(event_type="auth_login", user=user, resource_type="user")
+    assert (event.request_id, event.ip_address, event.user_agent) == ("", None, "")
+
+
+def test_an_explicit_client_names_work_done_outside_a_request(db):
+    client = ClientContext("198.51.100.77", "worker/1", "req-carried-over")
+
+    event = record_event(event_type="task_process", client=client, resource_type="task")
+
+    assert (event.request_id, event.ip_address, event.user_agent) == (
+        "req-carried-over",
+        "198.51.100.77",
+        "worker/1",
     )

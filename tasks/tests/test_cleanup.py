@@ -86,6 +86,21 @@ def test_cleanup_deletes_old_tasks_files_and_orphans(
     assert len(audit_events("task_delete")) == 2
 
 
+def test_cleanup_past_one_batch_deletes_and_records_every_old_task(
+    user, make_task_row, monkeypatch, audit_events
+):
+    monkeypatch.setattr("tasks.cleanup.DELETE_BATCH", 2)
+    old = [make_task_row(user, age=timedelta(days=40)) for _ in range(5)]
+    recent = make_task_row(user, age=timedelta(days=1))
+
+    stats = cleanup_tasks(older_than_days=30, dry_run=False, actor=None, via="command")
+
+    assert stats.tasks_deleted == 5
+    assert list(OcrTask.objects.all()) == [recent]
+    recorded = sorted(event.resource_id for event in audit_events("task_delete"))
+    assert recorded == sorted(str(task.pk) for task in old)
+
+
 def test_dry_run_reports_the_same_numbers_and_deletes_nothing(
     scene, staff, client_for, stored_files, audit_events, django_capture_on_commit_callbacks
 ):

@@ -214,3 +214,113 @@ def test_delete_by_the_cleanup_command_is_recorded_once(
     assert event.username == ""
     [cleanup] = audit_events("admin_cleanup")
     assert (cleanup.user, cleanup.metadata["via"]) == (None, "command")
+
+
+def task_deletes() -> dict[str, list[AuditEvent]]:
+    """Return the task_delete events by task id: a task deleted once has one."""
+    found: dict[str, list[AuditEvent]] = {}
+    for event in AuditEvent.objects.filter(event_type="task_delete").order_by("sequence"):
+        found.setdefault(event.resource_id, []).append(event)
+    return found
+
+
+@pytest.mark.django_db
+def test_bulk_delete_in_django_admin_is_recorded_once_per_task(
+    user, other_user, staff, client_for, make_task
+):
+    tasks = [make_task(user), make_task(other_user)]
+
+    response = client_for(staff).post(
+        "/admin/tasks/ocrtask/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [str(task.pk) for task in tasks],
+            "post": "yes",
+        },
+    )
+
+    assert response.status_code == 302
+    recorded = task_deletes()
+    assert sorted(recorded) == sorted(str(task.pk) for task in tasks)
+    for task in tasks:
+        [event] = recorded[str(task.pk)]
+        assert (event.user, event.metadata["via"], event.metadata["owner"]) == (
+            staff,
+            "admin",
+            task.owner.username,
+        )
+        assert fields(event, "ip_address", "user_agent", "request_id") == (
+            IP,
+            AGENT,
+            response["X-Request-ID"],
+        )
+
+
+@pytest.mark.django_db
+def test_a_user_deleted_in_django_admin_takes_their_tasks_each_recorded_once(
+    user, other_user, staff, client_for, make_task
+):
+    theirs = [make_task(user), make_task(user)]
+    kept = make_task(other_user)
+
+    response = client_for(staff).post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(OcrTask.objects.all()) == [kept]
+    recorded = task_deletes()
+    assert sorted(recorded) == sorted(str(task.pk) for task in theirs)
+    for task in theirs:
+        [event] = recorded[str(task.pk)]
+        assert (event.user, event.outcome) == (staff, Outcome.SUCCESS)
+        assert event.metadata == {
+            "via": "cascade",
+            "cascade_from": "auth.user",
+            "surface": "admin",
+            "owner": "alice",
+            "filename": task.original_name,
+            "status": task.status,
+        }
+        assert fields(event, "ip_address", "user_agent", "request_id") == (
+            IP,
+            AGENT,
+            response["X-Request-ID"],
+        )
+
+
+@pytest.mark.django_db
+def test_a_user_deleted_from_a_shell_takes_their_tasks_each_recorded_once(user, make_task):
+    task = make_task(user)
+
+    user.delete()
+
+    [event] = task_deletes()[str(task.pk)]
+    assert (event.user, event.username) == (None, "")
+    assert {key: event.metadata[key] for key in ("via", "cascade_from", "surface", "owner")} == {
+        "via": "cascade",
+        "cascade_from": "auth.user",
+        "surface": "shell",
+        "owner": "alice",
+    }
+    assert event.metadata["os_user"]
+    assert fields(event, "ip_address", "user_agent", "request_id") == (None, "", "")
+
+
+@pytest.mark.django_db
+def test_tasks_deleted_by_hand_in_a_shell_are_each_recorded_once(user, make_task):
+    one, two, three = make_task(user), make_task(user), make_task(user)
+    ids = sorted(str(task.pk) for task in (one, two, three))
+
+    OcrTask.objects.filter(pk__in=[one.pk, two.pk]).delete()
+    three.delete()
+
+    recorded = task_deletes()
+    assert sorted(recorded) == ids
+    for events in recorded.values():
+        [event] = events
+        assert (event.user, event.metadata["via"], event.metadata["owner"]) == (
+            None,
+            "shell",
+            "alice",
+        )
+        assert event.metadata["os_user"]
+        assert "cascade_from" not in event.metadata
