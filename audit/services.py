@@ -5,7 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 
@@ -20,6 +20,12 @@ from .stream import publish_after_commit
 # Every column of an event row but the primary key, in INSERT order.
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
 _TIMESTAMP_INDEX = [field.name for field in _EVENT_FIELDS].index("timestamp")
+# Text columns hold str values record_event has already cleaned, which every database
+# driver takes as they are; the others (time, address, JSON, keys) go through their
+# field's conversion for the database. Skipping fifteen conversions per event is a
+# measurable share of what auditing adds to a request.
+_OUTCOMES = frozenset(Outcome.values)
+_PLAIN_TEXT = tuple(type(field) is models.CharField for field in _EVENT_FIELDS)
 
 
 @cache
@@ -49,7 +55,10 @@ def insert_unsealed(event: AuditEvent) -> None:
     for index, field in enumerate(_EVENT_FIELDS):
         if database_clock and index == _TIMESTAMP_INDEX:
             continue
-        params.append(field.get_db_prep_save(field.pre_save(event, add=True), connection))
+        if _PLAIN_TEXT[index]:
+            params.append(getattr(event, field.attname))
+        else:
+            params.append(field.get_db_prep_save(field.pre_save(event, add=True), connection))
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(connection.vendor, database_clock=database_clock), params)
         event.pk, stamp = cursor.fetchone()
@@ -91,7 +100,7 @@ def record_event(
     (the OCR worker, reclaiming stale tasks) names its own with ``client``.
     """
     category = category_for(event_type)
-    if outcome not in Outcome.values:
+    if outcome not in _OUTCOMES:
         raise ValueError(f"Unknown outcome: {outcome!r}")
     client = client or current_client.get() or ClientContext()
     if user is not None and not user.is_authenticated:
