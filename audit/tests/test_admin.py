@@ -61,10 +61,35 @@ def test_changelist_lists_events_with_their_columns(admin_client, events):
     assert set(shown(response)) >= {event.pk for event in events}
     assert response.context["cl"].result_count == before
     html = response.content.decode()
-    for header in ("Timestamp", "Event type", "Outcome", "Username", "Ip address"):
+    for header in ("Timestamp", "Event type", "Outcome", "Username", "IP address"):
         assert header in html
     for value in ("mallory", "198.51.100.2", "task_create", "task-1"):
         assert value in html
+
+
+def test_columns_filters_and_fields_are_named_in_chinese_in_a_chinese_session(
+    admin_client, events
+):
+    html = admin_client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    columns = re.findall(
+        r'<th scope="col" class="[^"]*column-[^"]*">\s*(?:<div[^>]*>[^<]*</div>)?\s*'
+        r'<div class="text">(?:<a [^>]*>|<span>)?([^<]+)<',
+        html,
+    )
+    filters = re.findall(r'data-filter-title="([^"]+)"', html)
+    choices = re.findall(r'<a href="\?(?:category|outcome)__exact=\w+">([^<]+)</a>', html)
+    assert len(columns) == 8 and len(filters) == 6 and len(choices) == 8
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    assert [name for name in columns + filters + choices if not chinese.search(name)] == []
+    # The change page labels every field in Chinese too; the values stay as recorded.
+    page = admin_client.get(
+        f"/admin/audit/auditevent/{events[1].pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    labels = re.findall(r"<label>([^<]+):</label>", page)
+    assert len(labels) == len(AuditEvent._meta.fields)
+    # "ID" (the primary key) reads the same in Chinese.
+    assert [label for label in labels if not chinese.search(label)] == ["ID"]
+    assert "auth_login" in page and "mallory" in page
 
 
 def test_viewing_the_changelist_is_recorded_once(admin_client, staff, only_event):
