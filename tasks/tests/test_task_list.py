@@ -178,6 +178,42 @@ def test_search_uses_the_gin_index_on_postgresql(user, make_task_row):
     assert "task_text_search" in plan
 
 
+def test_a_search_is_counted_exactly_and_the_planner_left_as_it_was(
+    page_client, client_for, user, make_task_row
+):
+    from tasks.pagination import TaskPaginator
+    from tasks.selectors import task_list_for, task_search
+
+    for number in range(7):
+        make_task_row(user, result_text=f"heron {number}" if number % 2 else "gull")
+    searched = task_search(task_list_for(user), query="heron")
+
+    assert TaskPaginator(searched, 2).count == 3
+    assert len(row_ids(page_client.get("/", {"q": "heron"}).content.decode())) == 3
+    assert client_for(user).get("/api/v2/tasks", {"q": "heron"}).json()["count"] == 3
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan')"
+            )
+            assert cursor.fetchone() == ("on", "on")
+
+
+def test_counting_a_search_on_postgresql_reads_the_index_not_every_row(user, make_task_row):
+    if connection.vendor != "postgresql":
+        pytest.skip("the GIN index exists on PostgreSQL only")
+    from tasks.pagination import counting_from_indexes
+    from tasks.selectors import task_list_for, task_search
+
+    make_task_row(user, result_text="heron")
+    searched = task_search(task_list_for(user), query="heron")
+    # A word in every row: the planner's own choice is a scan that reads each row's vector.
+    with counting_from_indexes():
+        plan = searched.order_by().explain()
+
+    assert "Seq Scan" not in plan and "Bitmap" in plan
+
+
 # --- Empty states ------------------------------------------------------------------------
 
 
