@@ -8,6 +8,7 @@ SIEM stream) get the chain's canonical ISO 8601 text instead (audit.chain).
 """
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -26,6 +27,7 @@ _SAMPLE_FIELDS = {
     "59": slice(17, 19),  # second
 }
 _CHECK = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
 def display_timestamp(value: datetime) -> str:
@@ -81,3 +83,11 @@ def _compile(sample: str, check: str) -> Callable[[str], str]:
         return template % pick(text)
 
     return render if render("2001-02-03T04:05:06.000000Z") == check else _from_canonical
+
+
+def readable_utc(text: str) -> str:
+    """Return canonical timestamp text as utc_text() shows it; any other text as it is.
+
+    For timestamps read from checkpoint files, which need not be canonical at all.
+    """
+    return utc_text()(text) if CANONICAL.fullmatch(text) else text
