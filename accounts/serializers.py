@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from audit.serializers import CanonicalDateTimeField
+
 
 class LoginInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
@@ -26,5 +28,5 @@ class UserOutputSerializer(serializers.Serializer):
     is_active = serializers.BooleanField()
     is_staff = serializers.BooleanField()
     is_superuser = serializers.BooleanField()
-    date_joined = serializers.DateTimeField()
-    last_login = serializers.DateTimeField(allow_null=True)
+    date_joined = CanonicalDateTimeField()
+    last_login = CanonicalDateTimeField(allow_null=True)

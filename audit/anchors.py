@@ -23,6 +23,7 @@ from .integrity import (
     verify_archive,
 )
 from .models import AuditEvent
+from .timestamps import readable_utc
 
 if TYPE_CHECKING:
     from .checkpoint import Checkpoint
@@ -98,7 +99,7 @@ def check_anchors(
     for anchor in anchors:
         checkpoint = anchor.checkpoint
         sequence = checkpoint.sequence
-        label = f"{anchor.source} #{sequence} of {checkpoint.created_at}"
+        label = f"{anchor.source} #{sequence} of {readable_utc(checkpoint.created_at)}"
         if sequence > head_sequence:
             raise ChainBroken(
                 head_sequence + 1,

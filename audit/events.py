@@ -1,20 +1,21 @@
 """The closed vocabulary of audit events: each event type belongs to one category."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Category(models.TextChoices):
-    AUTHENTICATION = "authentication"
-    TASK = "task"
-    FILE = "file"
-    ADMIN = "admin"
-    AUDIT = "audit"
-    ACCOUNT = "account"
+    AUTHENTICATION = "authentication", _("Authentication")
+    TASK = "task", _("Task")
+    FILE = "file", _("File")
+    ADMIN = "admin", _("Admin")
+    AUDIT = "audit", _("Audit")
+    ACCOUNT = "account", _("Account")
 
 
 class Outcome(models.TextChoices):
-    SUCCESS = "success"
-    FAILURE = "failure"
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
 
 
 EVENT_CATEGORIES: dict[str, Category] = {

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent
 from .selectors import LISTING_FIELDS
+from .timestamps import utc_text
 
 # Exports carry exactly the columns the listing reads, in this order.
 EXPORT_COLUMNS = LISTING_FIELDS
@@ -72,8 +73,13 @@ class _Line:
 
 
 def csv_lines(source: Iterable[tuple]) -> Iterator[str]:
-    """Yield the CSV header and one line per row; None becomes an empty cell."""
+    """Yield the CSV header and one line per row; None becomes an empty cell.
+
+    Timestamps read as on the site's pages, in UTC ("2026-11-27 14:47:05 UTC"): a CSV
+    is for people and spreadsheets; NDJSON keeps the canonical text for programs.
+    """
     writer = csv.writer(_Line())
+    shown = utc_text()
     yield writer.writerow(EXPORT_COLUMNS)
     buffer: list[str] = []
     for (
@@ -97,7 +103,7 @@ def csv_lines(source: Iterable[tuple]) -> Iterator[str]:
         cells = (
             pk,
             sequence,
-            timestamp,
+            shown(timestamp),
             _plain_text(event_type),
             _plain_text(category),
             _plain_text(outcome),

@@ -31,40 +31,43 @@ class AuditEvent(models.Model):
 
     # NULL until the sealer links the event into the chain (audit/sealer.py), then
     # filled once with prev_hash, hash and key_id; never changed after that.
-    sequence = models.PositiveBigIntegerField(unique=True, null=True, editable=False)
-    timestamp = models.DateTimeField(editable=False)
+    sequence = models.PositiveBigIntegerField(_("sequence"), unique=True, null=True, editable=False)
+    timestamp = models.DateTimeField(_("timestamp"), editable=False)
     # Validated against audit.events at write time; not DB choices, so adding an event
     # type never needs a migration.
-    event_type = models.CharField(max_length=40)
-    category = models.CharField(max_length=20, choices=Category.choices)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    event_type = models.CharField(_("event type"), max_length=40)
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="audit_events",
+        verbose_name=_("user"),
         # The trail must outlive its users; the username snapshot keeps who it was.
         db_constraint=False,
         # audit_user_seq (user, sequence) answers every lookup by user, including the
         # SET NULL when a user is deleted; a second index would only slow each insert.
         db_index=False,
     )
-    username = models.CharField(max_length=150, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
-    resource_type = models.CharField(max_length=20, blank=True)
-    resource_id = models.CharField(max_length=64, blank=True)
-    message = models.CharField(max_length=500, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True)
+    request_id = models.CharField(_("request ID"), max_length=64, blank=True)
+    resource_type = models.CharField(_("resource type"), max_length=20, blank=True)
+    resource_id = models.CharField(_("resource ID"), max_length=64, blank=True)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     # NULL, not "", while unsealed: "no link yet" must never read as a link.
-    prev_hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
-    hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+    prev_hash = models.CharField(  # noqa: DJ001
+        _("previous hash"), max_length=64, null=True, editable=False
+    )
+    hash = models.CharField(_("hash"), max_length=64, null=True, editable=False)  # noqa: DJ001
     # Which AUDIT_CHAIN_KEYS key made `hash` (an HMAC); "" for the plain SHA-256 links
     # written before keyed links. Not hashed itself: the wrong id names a key under
     # which the link does not verify, so changing it is caught all the same.
-    key_id = models.CharField(max_length=16, blank=True, default="", editable=False)
+    key_id = models.CharField(_("key ID"), max_length=16, blank=True, default="", editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -1,12 +1,27 @@
 """Output shape of audit events in the API."""
 
+from datetime import datetime
+
 from rest_framework import serializers
+
+from .chain import canonical_timestamp
+
+
+class CanonicalDateTimeField(serializers.DateTimeField):
+    """A moment as programs get it everywhere: UTC ISO 8601 with microseconds and "Z".
+
+    The chain's own text (audit.chain.canonical_timestamp), so the API, NDJSON exports
+    and the SIEM stream agree byte for byte, whatever TIME_ZONE pages are shown in.
+    """
+
+    def to_representation(self, value: datetime) -> str:
+        return canonical_timestamp(value)
 
 
 class AuditEventOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sequence = serializers.IntegerField()
-    timestamp = serializers.DateTimeField()
+    timestamp = CanonicalDateTimeField()
     event_type = serializers.CharField()
     category = serializers.CharField()
     outcome = serializers.CharField()

@@ -17,6 +17,7 @@ from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
 from .downloads import ResultUnavailable, result_download
 from .filters import TaskFilter
 from .models import OcrTask
+from .pagination import TaskPagination
 from .selectors import task_get_for, task_list_for
 from .serializers import (
     CleanupInputSerializer,
@@ -53,6 +54,7 @@ class TaskListCreateApi(ListAPIView):
 
     serializer_class = TaskOutputSerializer
     filterset_class = TaskFilter
+    pagination_class = TaskPagination
     parser_classes = [MultiPartParser]
 
     def get_queryset(self):

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from audit.serializers import CanonicalDateTimeField
+
 
 class TaskOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
@@ -19,9 +21,9 @@ class TaskOutputSerializer(serializers.Serializer):
     engine = serializers.CharField()
     language = serializers.CharField()
     error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+    created_at = CanonicalDateTimeField()
+    started_at = CanonicalDateTimeField(allow_null=True)
+    finished_at = CanonicalDateTimeField(allow_null=True)
 
 
 class TaskUploadInputSerializer(serializers.Serializer):

@@ -6,7 +6,6 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from .forms import TaskListForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
+from .pagination import TaskPaginator
 from .processing import KIND_BY_CONTENT_TYPE
 from .selectors import (
     DEFAULT_SORT,
@@ -101,7 +101,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     sort = form.value("sort") or DEFAULT_SORT
     # The list never shows the text itself: do not fetch 20 documents' worth of it.
     tasks = task_sort(tasks, sort=sort).defer("result_text")
-    page = Paginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    page = TaskPaginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "form": form,

@@ -61,10 +61,33 @@ def test_changelist_lists_events_with_their_columns(admin_client, events):
     assert set(shown(response)) >= {event.pk for event in events}
     assert response.context["cl"].result_count == before
     html = response.content.decode()
-    for header in ("Timestamp", "Event type", "Outcome", "Username", "Ip address"):
+    for header in ("Timestamp", "Event type", "Outcome", "Username", "IP address"):
         assert header in html
     for value in ("mallory", "198.51.100.2", "task_create", "task-1"):
         assert value in html
+
+
+def test_columns_filters_and_fields_are_named_in_chinese_in_a_chinese_session(admin_client, events):
+    html = admin_client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    columns = re.findall(
+        r'<th scope="col" class="[^"]*column-[^"]*">\s*(?:<div[^>]*>[^<]*</div>)?\s*'
+        r'<div class="text">(?:<a [^>]*>|<span>)([^<]+)<',
+        html,
+    )
+    filters = re.findall(r'data-filter-title="([^"]+)"', html)
+    choices = re.findall(r'<a href="\?(?:category|outcome)__exact=\w+">([^<]+)</a>', html)
+    assert len(columns) == 7 and len(filters) == 6 and len(choices) == 8
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    assert [name for name in columns + filters + choices if not chinese.search(name)] == []
+    # The change page labels every field in Chinese too; the values stay as recorded.
+    page = admin_client.get(
+        f"/admin/audit/auditevent/{events[1].pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    labels = re.findall(r"<label>([^<]+):</label>", page)
+    assert len(labels) == len(AuditEvent._meta.fields)
+    # "ID" (the primary key) reads the same in Chinese.
+    assert [label for label in labels if not chinese.search(label)] == ["ID"]
+    assert "auth_login" in page and "mallory" in page
 
 
 def test_viewing_the_changelist_is_recorded_once(admin_client, staff, only_event):
@@ -228,6 +251,29 @@ def test_user_filter_is_a_searchable_field_with_suggestions(admin_client, make_u
     assert 'list="username-suggestions"' in body and '<option value="bob">' in body
 
 
+def test_long_messages_and_resource_ids_are_cut_short_with_the_whole_in_a_tooltip(
+    admin_client, user
+):
+    message = "Completed 12 pages of " + "a-very-long-file-name-" * 6 + ".pdf in 14.2 s"
+    task_id = "6d23d9ad-b0ae-48ea-9fe1-24eb9629ea6e"
+    record_event(
+        event_type="task_complete",
+        user=user,
+        resource_type="task",
+        resource_id=task_id,
+        message=message,
+    )
+
+    body = admin_client.get(CHANGELIST).content.decode()
+
+    shown = f"{message[:79]}…"
+    assert f'<td class="field-short_message"><span title="{message}">{shown}</span></td>' in body
+    assert (
+        f'<span class="resource-type">task</span> <span class="resource-id" title="{task_id}">'
+        in body
+    )
+
+
 def test_audit_list_shows_the_message_and_seconds_with_the_zone(admin_client):
     from audit.services import record_event
 
@@ -237,5 +283,8 @@ def test_audit_list_shows_the_message_and_seconds_with_the_zone(admin_client):
 
     body = admin_client.get("/admin/audit/auditevent/").content.decode()
 
-    assert '<td class="field-short_message">Cleanup done</td>' in body
+    assert (
+        '<td class="field-short_message"><span title="Cleanup done">Cleanup done</span></td>'
+        in body
+    )
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", body)

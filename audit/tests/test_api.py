@@ -181,7 +181,7 @@ def test_a_result_has_exactly_the_documented_keys_and_values(staff_client, seede
     assert row == {
         "id": seeded["login"].pk,
         "sequence": seeded["login"].sequence,
-        "timestamp": "2025-01-01T10:00:00Z",
+        "timestamp": "2025-01-01T10:00:00.000000Z",
         "event_type": "auth_login",
         "category": "authentication",
         "outcome": "success",
@@ -215,7 +215,7 @@ def test_ordering_by_timestamp_gives_oldest_first(staff_client, seeded):
     response = staff_client.get(URL, {"ordering": "timestamp", "until": "2025-12-31T00:00:00Z"})
     rows = response.json()["results"]
     assert [row["id"] for row in rows] == sorted(event.pk for event in seeded.values())
-    assert rows[0]["timestamp"] == "2025-01-01T10:00:00Z"
+    assert rows[0]["timestamp"] == "2025-01-01T10:00:00.000000Z"
     assert [row["timestamp"] for row in rows] == sorted(row["timestamp"] for row in rows)
 
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db.models import DateTimeField, Value
+from django.utils import formats, translation
+from django.utils import timezone as django_timezone
 
 from audit.chain import canonical_timestamp
 from audit.client import ClientContext
@@ -16,6 +18,7 @@ from audit.models import AuditEvent
 from audit.services import record_event
 from audit.tests.tamper import raw_sql
 from audit.tests.test_api import stamped
+from audit.timestamps import display_timestamp, utc_text
 
 URL = "/api/v2/admin/audit-logs"
 
@@ -126,7 +129,9 @@ def test_csv_cells_hold_the_event_with_readable_metadata(awkward):
     # Characters, not \uXXXX escapes, whatever the database stored.
     assert "東京" in upload["metadata"] and "\\u" not in upload["metadata"]
     assert upload["user_agent"] == 'agent "quoted" \\ 1'
-    assert upload["timestamp"] == "2025-03-01T00:00:00.000000Z"
+    # As the pages show it, in UTC; NDJSON keeps the canonical text.
+    assert upload["timestamp"] == "2025-03-01 00:00:00 UTC"
+    assert refused["timestamp"] == "2025-03-01 23:59:59 UTC"
     assert (refused["ip_address"], refused["user_id"]) == ("", "")
     assert refused["username"] == "'=cmd|' /C calc'!A0"
     assert refused["message"] == "'-1+1"
@@ -141,10 +146,7 @@ def test_the_api_export_agrees_with_the_api_listing(awkward, client_for, staff):
     response = client.get(URL, {"format": "ndjson", "request_id": "req-awkward-1"})
     [document] = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
     [listed] = listing
-    assert datetime.fromisoformat(document.pop("timestamp")) == datetime.fromisoformat(
-        listed.pop("timestamp")
-    )
-    assert document == listed
+    assert document == listed  # timestamps too, byte for byte
 
 
 @pytest.mark.django_db
@@ -163,3 +165,32 @@ def test_a_timestamp_written_by_hand_in_another_spelling_exports_as_django_reads
     raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = %s", [spelled, event.sequence])
     [line] = "".join(ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk)))).splitlines()
     assert json.loads(line)["timestamp"] == "2025-03-01T23:59:59.999999Z"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 27, 14, 47, 5, 134054, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 6, 1, 12, 0, 0, 7, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_csv_timestamps_are_display_timestamp_in_utc(moment, language):
+    with translation.override(language), django_timezone.override(UTC):
+        expected = display_timestamp(moment)
+        assert utc_text()(canonical_timestamp(moment)) == expected
+    assert expected.endswith(" UTC") and expected.count(":") == 2
+
+
+def test_a_format_the_template_cannot_mimic_falls_back_to_display_timestamp(settings):
+    settings.FORMAT_MODULE_PATH = None
+    formats.reset_format_cache()  # Django resets it for format settings, not for this one
+    moment = datetime(2026, 11, 27, 14, 47, 5, tzinfo=UTC)
+    with translation.override("en"), django_timezone.override(UTC):
+        # Django's own English format: "Nov. 27, 2026, 2:47 p.m.", month names, 12 hours.
+        assert "p.m." in display_timestamp(moment)
+        assert utc_text()(canonical_timestamp(moment)) == display_timestamp(moment)
+    formats.reset_format_cache()
