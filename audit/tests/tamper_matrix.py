@@ -207,6 +207,32 @@ def forge_prune(trail):
     move_head(NEWEST + 1)
 
 
+def insert_unsealed(**changes) -> None:
+    """Insert an event as record_event leaves it before sealing: no sequence, no links."""
+    fields = event_fields(NEWEST)
+    for name in ("id", "sequence", "prev_hash", "hash"):
+        fields.pop(name)
+    fields.update(timestamp=fields["timestamp"] + timedelta(seconds=1), **changes)
+    insert_row({**fields, "key_id": ""})
+
+
+def forge_unsealed_prune(trail):
+    # Cut history up to the checkpoint and leave an unsealed audit_prune "accounting"
+    # for it: no link is needed until a sealer comes by, and verification must not
+    # take the word of an event that is not in the chain.
+    last_hash = hash_of(9)
+    raw_sql("DELETE FROM {table} WHERE sequence <= 9")
+    metadata = {
+        "count": 9,
+        "first_sequence": 1,
+        "last_sequence": 9,
+        "last_hash": last_hash,
+        "archive": "audit-2026.ndjson.gz",
+        "archive_sha256": "0" * 64,
+    }
+    insert_unsealed(event_type="audit_prune", category="audit", message="Pruned", metadata=metadata)
+
+
 def swap_key_id(trail):
     raw_sql("UPDATE {table} SET key_id = 'k1' WHERE sequence = 6")
 
@@ -376,6 +402,13 @@ CASES = [
         reason="behind stored checkpoint #3",
     ),
     Case("forge an audit_prune over the checkpoint", "db", forge_prune, NEWEST + 1),
+    Case(
+        "forge an unsealed audit_prune over the checkpoint",
+        "db",
+        forge_unsealed_prune,
+        1,
+        reason="no audit_prune event accounts",
+    ),
     Case(
         "swap a key id for another key of the ring",
         "db",
