@@ -30,7 +30,10 @@ MESSAGE_CHARS = 80
 
 
 def only_sequence_bounds(where: WhereNode) -> bool:
-    """Return True when a query's WHERE is nothing but comparisons of the sequence."""
+    """Return True when a query's WHERE is nothing but comparisons of the sequence.
+
+    Sequence IS NOT NULL (sealed events only) counts as one: it holds for every number.
+    """
     if where.negated or (where.connector != AND and len(where.children) > 1):
         return False
     for child in where.children:
@@ -39,8 +42,12 @@ def only_sequence_bounds(where: WhereNode) -> bool:
                 return False
         elif not (
             isinstance(child, Lookup)
-            and child.lookup_name in ("gt", "gte", "lt", "lte")
             and getattr(getattr(child.lhs, "target", None), "name", None) == "sequence"
+            and (
+                child.lookup_name in ("gt", "gte", "lt", "lte")
+                # "sealed" (get_queryset): every sequence number is a sealed event
+                or (child.lookup_name == "isnull" and child.rhs is False)
+            )
         ):
             return False
     return True
@@ -260,6 +267,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return SequenceBoundChangeList
+
+    def get_queryset(self, request):
+        # Sealed events only, as in the API and exports: an unsealed row is anyone's
+        # INSERT until the sealer has linked it (within AUDIT_SEAL_WINDOW_SECONDS).
+        return super().get_queryset(request).filter(sequence__isnull=False)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -66,3 +66,22 @@ def test_an_unsealed_audit_prune_does_not_vouch_for_an_archive(tmp_path):
 
     assert result.ok
     assert "no audit_prune event in this database records its SHA-256" in result.reason
+
+
+
+@pytest.fixture
+def background(settings):
+    settings.AUDIT_SEALING = "background"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_lists_only_sealed_events_as_the_api_does(background, client_for, make_user):
+    # Unsealed rows are anyone's INSERT until the sealer has vetted and linked them.
+    insert_unsealed(timestamp=timezone.now(), username="mallory", message="forged-by-sql")
+    staff = client_for(make_user(username="root", staff=True, superuser=True))
+
+    listing = staff.get("/admin/audit/auditevent/", {"q": "mallory"})
+
+    assert listing.status_code == 200
+    assert "forged-by-sql" not in listing.content.decode()
+    assert staff.get("/api/v2/admin/audit-logs", {"username": "mallory"}).json()["results"] == []
