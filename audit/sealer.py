@@ -22,11 +22,14 @@ write lock already admits one at a time.
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 
 from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, ChainKey, key_ring, link
 from .events import KEY_CHANGE_EVENT, Outcome, category_for
@@ -67,15 +70,39 @@ class Seal:
         return len(self.links)
 
 
+def head_row(heads) -> Head | None:
+    """Return (sequence, hash, timestamp, key id) of the head in `heads`, or None.
+
+    The timestamp is the head event's own, which its link covers. ChainHead.timestamp
+    is a copy any database writer can move: to 2099, say, and the locked design then
+    stamped every later event 2099 (the chain still verified), while a sealer trusting
+    it would refuse every event as stamped before the head.
+    """
+    own = AuditEvent.objects.filter(sequence=OuterRef("sequence")).values("timestamp")[:1]
+    columns = ("sequence", "hash", "own_timestamp", "key_id")
+    try:
+        return heads.annotate(own_timestamp=Subquery(own)).values_list(*columns).first()
+    except ValueError:
+        # SQLite: the head event's timestamp is not a date (verification names it).
+        row = heads.values_list("sequence", "hash", "key_id").first()
+        return (row[0], row[1], None, row[2]) if row else None
+
+
 def lock_chain_head() -> Head:
     """Return the chain head's (sequence, hash, timestamp, key id), locked for the transaction."""
     head = ChainHead.objects.select_for_update().filter(pk=1)
-    row = head.values_list("sequence", "hash", "timestamp", "key_id").first()
+    row = head_row(head)
     if row is None:
         # First event ever: create the row; a racing creator loses on the primary key.
         ChainHead.objects.get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
-        row = head.values_list("sequence", "hash", "timestamp", "key_id").get()
-    return row
+        row = head_row(head)
+    return row  # type: ignore[return-value]
+
+
+def head_timestamp() -> datetime | None:
+    """Return the timestamp of the chain's newest event (None for an empty chain)."""
+    row = head_row(ChainHead.objects.filter(pk=1))
+    return row[2] if row else None
 
 
 def sealing_cutoff() -> datetime:
@@ -115,27 +142,114 @@ def allow_sealing(on: bool) -> None:
             cursor.execute("SELECT set_config('audit.sealing', %s, true)", ["on" if on else "off"])
 
 
-def unsealed_rows(*, cutoff: datetime | None, limit: int, ids: list[int] | None = None):
-    """Return (id, [HASHED_FIELDS values]) of unsealed events, oldest first."""
+@dataclass(frozen=True)
+class Refusal:
+    """An unsealed row the sealer will not link, and why."""
+
+    event_id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"unsealed event id {self.event_id} {self.reason}"
+
+
+def refusal_reason(fields: list, *, head: Head) -> str | None:
+    """Return why an unsealed row (HASHED_FIELDS, timestamp as text) must not be linked.
+
+    record_event never writes such a row: it is someone's INSERT into the table. Linked,
+    it would pass for a genuine event or, stamped before the head, break the chain for
+    good (every later verification and checkpoint would stop at it).
+    """
+    text = fields[_TIMESTAMP]
+    stamp = parse_timestamp(text) if text is not None else None
+    if stamp is None:
+        return "has a timestamp that is not a date and time"
+    if head[2] is not None and stamp < head[2]:
+        return f"is stamped before the chain head #{head[0]} ({text})"
+    return None
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Return the datetime of a canonical timestamp text, or None if it is not one."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # "…T19:32:60…", a year below 1000 (unpadded): none is genuine
+        return None
+
+
+def read_unsealed(queryset, *, limit: int) -> Iterator[tuple[int, list]]:
+    """Yield (id, [HASHED_FIELDS values]) of the queryset's events, timestamps as text."""
+    canonical = CanonicalMetadata()
+    # The link is computed from the values as the verifier will read them back: the
+    # database's canonical timestamp text and its JSON text made canonical.
+    for values in values_as_text(queryset[:limit], ("id", *HASHED_FIELDS), chunk_size=limit):
+        event_id, fields = values[0], list(values[1:])
+        if fields[_TIMESTAMP] is None:
+            with suppress(ValueError):  # left None: refused as not a date and time
+                fields[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=event_id)
+        fields[_METADATA] = canonical(fields[_METADATA])
+        yield event_id, fields
+
+
+def unsealed_rows(
+    *, cutoff: datetime | None, limit: int, head: Head, ids: list[int] | None = None
+) -> tuple[list[tuple[int, list]], list[Refusal]]:
+    """Return up to `limit` unsealed events to link, oldest first, and those refused."""
     queryset = AuditEvent.objects.filter(sequence__isnull=True)
     if ids is not None:
         # Inline: the writer's own event(s), in the order it recorded them.
         queryset = queryset.filter(pk__in=ids).order_by("id")
     else:
         queryset = queryset.order_by("timestamp", "id")
+        if head[2] is not None:
+            # Rows stamped before the head can never be linked; reading them again
+            # every round would only cost (verification reports them).
+            queryset = queryset.filter(timestamp__gte=head[2])
     if cutoff is not None:
         queryset = queryset.filter(timestamp__lt=cutoff)
-    canonical = CanonicalMetadata()
-    rows = []
-    # The link is computed from the values as the verifier will read them back: the
-    # database's canonical timestamp text and its JSON text made canonical.
-    for values in values_as_text(queryset[:limit], ("id", *HASHED_FIELDS), chunk_size=limit):
-        event_id, fields = values[0], list(values[1:])
-        if fields[_TIMESTAMP] is None:
-            fields[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=event_id)
-        fields[_METADATA] = canonical(fields[_METADATA])
-        rows.append((event_id, fields))
-    return rows
+    rows: list[tuple[int, list]] = []
+    refused: list[Refusal] = []
+    offset = 0
+    # A page full of refused rows does not end the round: rows behind it would starve.
+    while len(rows) < limit:
+        page = list(read_unsealed(queryset[offset:], limit=limit))
+        offset += len(page)
+        for event_id, fields in page:
+            reason = refusal_reason(fields, head=head)
+            if reason is None:
+                rows.append((event_id, fields))
+            else:
+                refused.append(Refusal(event_id, reason))
+        if len(page) < limit:
+            break
+    return rows[:limit], refused
+
+
+def refused_events(*, limit: int = 100_000) -> list[Refusal]:
+    """Return the unsealed rows the sealer will not link (of the oldest `limit`)."""
+    head = head_row(ChainHead.objects.filter(pk=1))
+    if head is None:
+        return []
+    queryset = AuditEvent.objects.filter(sequence__isnull=True).order_by("timestamp", "id")
+    refused = []
+    for event_id, fields in read_unsealed(queryset, limit=limit):
+        reason = refusal_reason(fields, head=head)
+        if reason is not None:
+            refused.append(Refusal(event_id, reason))
+    return refused
+
+
+_warned: set[int] = set()
+
+
+def warn_refused(refused: list[Refusal]) -> None:
+    """Log each refused row once per process (it is met again until the head passes it)."""
+    if len(_warned) > 100_000:  # a flood of forged rows: say it again rather than grow
+        _warned.clear()
+    for refusal in refused:
+        if refusal.event_id not in _warned:
+            _warned.add(refusal.event_id)
+            logger.error("not sealing %s: not written by record_event", refusal)
 
 
 def key_change_row(*, head: Head, key: ChainKey, stamp: datetime) -> AuditEvent:
@@ -210,6 +324,10 @@ def write_links(linked: list[tuple], head: Head) -> None:
     )
 
 
+class SealRefused(Exception):
+    """The writer's own event cannot be linked (inline sealing): a bug, never tampering."""
+
+
 def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Seal | None:
     """Seal up to `limit` committed events; return the seal, or None if another sealer has it.
 
@@ -224,7 +342,11 @@ def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Sea
             return None
         cutoff = None if ids is not None else sealing_cutoff()
         head = lock_chain_head()
-        rows = unsealed_rows(cutoff=cutoff, limit=limit, ids=ids)
+        rows, refused = unsealed_rows(cutoff=cutoff, limit=limit, head=head, ids=ids)
+        if refused and ids is not None:
+            # record_event stamps its own event under the head lock, never before it.
+            raise SealRefused(f"{refused[0]}")
+        warn_refused(refused)
         changing_key = bool(head[0]) and head[3] != key.key_id
         if not rows and not changing_key:
             return Seal(sealed_at=utc_now(), links=[], prev_hashes=[], key_id=key.key_id)
@@ -312,20 +434,41 @@ class Backlog:
 
     count: int
     oldest_seconds: float | None
+    refused: int = 0  # unsealed rows stamped before the chain head: never to be linked
 
     def __str__(self) -> str:
-        if not self.count:
-            return "every event is sealed"
-        return f"{self.count:,} events not yet sealed, oldest {self.oldest_seconds:.1f} s"
+        waiting = (
+            f"{self.count:,} events not yet sealed, oldest {self.oldest_seconds or 0.0:.1f} s"
+            if self.count
+            else "every event is sealed"
+        )
+        if self.refused:
+            waiting += (
+                f"; {self.refused:,} unsealed events stamped before the chain head "
+                "will never be (verify_audit_chain names them)"
+            )
+        return waiting
 
 
 def unsealed_backlog() -> Backlog:
     """Return how many events wait for the sealer and how long the oldest has waited."""
-    pending = AuditEvent.objects.filter(sequence__isnull=True).order_by("timestamp", "id")
-    count = pending.count()
-    oldest = pending.values_list("timestamp", flat=True).first()
+    unsealed = AuditEvent.objects.filter(sequence__isnull=True)
+    stamp = head_timestamp()
+    waiting = unsealed.filter(timestamp__gte=stamp) if stamp is not None else unsealed
+    count = waiting.count()
+    refused = unsealed.count() - count if stamp is not None else 0
+    # As text: on SQLite a row written by hand may hold a time that is no time at all.
+    oldest_text = next(
+        values_as_text(waiting.order_by("timestamp", "id")[:1], ("timestamp",), chunk_size=1),
+        (None,),
+    )[0]
+    oldest = parse_timestamp(oldest_text) if oldest_text else None
     age = (utc_now() - oldest).total_seconds() if oldest else None
-    return Backlog(count=count, oldest_seconds=max(age, 0.0) if age is not None else None)
+    return Backlog(
+        count=count,
+        oldest_seconds=max(age, 0.0) if age is not None else None,
+        refused=refused,
+    )
 
 
 def run_sealer(*, interval: float, stop=lambda: False) -> None:

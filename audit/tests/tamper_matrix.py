@@ -22,6 +22,7 @@ from pathlib import Path
 from audit.chain import event_hash, normalise_metadata, parse_key_ring
 from audit.checkpoint import create_checkpoint
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
+from audit.sealer import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import event_fields, hash_of, raw_sql, rehash_from, triggers_disabled
 
@@ -212,7 +213,7 @@ def insert_unsealed(**changes) -> None:
     fields = event_fields(NEWEST)
     for name in ("id", "sequence", "prev_hash", "hash"):
         fields.pop(name)
-    fields.update(timestamp=fields["timestamp"] + timedelta(seconds=1), **changes)
+    fields.update({"timestamp": fields["timestamp"] + timedelta(seconds=1), **changes})
     insert_row({**fields, "key_id": ""})
 
 
@@ -231,6 +232,12 @@ def forge_unsealed_prune(trail):
         "archive_sha256": "0" * 64,
     }
     insert_unsealed(event_type="audit_prune", category="audit", message="Pruned", metadata=metadata)
+
+
+def insert_backdated_unsealed_row(trail):
+    # Sealed in, it would break the chain for good at its place: refused instead.
+    insert_unsealed(timestamp=event_fields(2)["timestamp"], message="backdated")
+    seal_pending()
 
 
 def swap_key_id(trail):
@@ -408,6 +415,13 @@ CASES = [
         forge_unsealed_prune,
         1,
         reason="no audit_prune event accounts",
+    ),
+    Case(
+        "insert an unsealed row stamped before the head, let the sealer run",
+        "db",
+        insert_backdated_unsealed_row,
+        None,
+        reason="stamped before the chain head #12",
     ),
     Case(
         "swap a key id for another key of the ring",

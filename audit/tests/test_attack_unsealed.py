@@ -6,13 +6,19 @@ off) exactly as record_event leaves an event: sequence, prev_hash and hash NULL.
 """
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
-from audit.integrity import file_sha256, verify_archive
+from audit.integrity import file_sha256, verify_archive, verify_chain
+from audit.models import AuditEvent, ChainHead
 from audit.retention import write_archive
-from audit.tests.tamper import append_chain, raw_sql
+from audit.sealer import seal_pending, unsealed_backlog
+from audit.services import record_event
+from audit.tests.tamper import append_chain, is_postgresql, raw_sql
 
 INSERT = (
     "INSERT INTO {table} (timestamp, event_type, category, outcome, username, user_agent, "
@@ -68,10 +74,119 @@ def test_an_unsealed_audit_prune_does_not_vouch_for_an_archive(tmp_path):
     assert "no audit_prune event in this database records its SHA-256" in result.reason
 
 
+def verify_command() -> tuple[int, str]:
+    out = StringIO()
+    try:
+        call_command("verify_audit_chain", stdout=out)
+    except CommandError as error:
+        return error.returncode, out.getvalue() + str(error)
+    return 0, out.getvalue()
+
 
 @pytest.fixture
 def background(settings):
     settings.AUDIT_SEALING = "background"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backdated_unsealed_row_is_not_sealed_and_verification_names_it(background):
+    # Sealed in, it would have broken the chain for good ("timestamped before #2"): a
+    # way to stop every later verification and automatic checkpoint with one INSERT.
+    record_event(event_type="task_create", username="alice")
+    record_event(event_type="task_create", username="alice")
+    seal_pending()
+    insert_unsealed(timestamp=timezone.now() - timedelta(days=3), message="backdated")
+    record_event(event_type="task_create", username="bob")
+
+    seal_pending()
+
+    forged = AuditEvent.objects.get(message="backdated")
+    assert forged.sequence is None
+    assert AuditEvent.objects.get(username="bob").sequence == 3
+    assert verify_chain().ok
+    code, output = verify_command()
+    assert code == 1, output
+    assert f"unsealed event id {forged.pk} is stamped before the chain head #3" in output
+    assert "1 unsealed event the sealer will not link" in output
+    assert unsealed_backlog().refused == 1
+    assert unsealed_backlog().count == 0  # nothing waits: no "is a sealer running?"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_flags_a_row_the_sealer_will_not_link(background, admin_client):
+    record_event(event_type="task_create", username="alice")
+    seal_pending()
+    insert_unsealed(timestamp=timezone.now() - timedelta(days=3), message="backdated")
+
+    page = admin_client.get("/admin/dashboard/")
+
+    assert page.status_code == 200
+    assert "1 unsealed row is stamped before the chain head" in page.content.decode()
+
+
+@pytest.mark.skipif(is_postgresql, reason="PostgreSQL's timestamptz refuses such text")
+@pytest.mark.django_db(transaction=True)
+def test_an_unsealed_row_with_an_impossible_timestamp_is_refused(background, client_for, make_user):
+    # SQLite keeps any text. "19:32:60" sorts like a time, passes the canonical text's
+    # pattern and, sealed, made every listing of the trail a 500 (and the sealer, or
+    # verify_audit_chain's backlog line, died on it with a traceback).
+    record_event(event_type="task_create", username="alice")
+    seal_pending()
+    head = AuditEvent.objects.get(sequence=1).timestamp
+    impossible = (head - timedelta(seconds=head.second)).strftime("%Y-%m-%d %H:%M:60")
+    insert_unsealed(timestamp=impossible, message="impossible")
+    record_event(event_type="task_create", username="bob")
+
+    seal_pending()
+
+    assert AuditEvent.objects.filter(message="impossible", sequence__isnull=True).exists()
+    assert AuditEvent.objects.get(username="bob").sequence == 2
+    code, output = verify_command()
+    assert code == 1, output
+    assert "is not a date and time" in output or "stamped before the chain head" in output
+    staff = client_for(make_user(username="root", staff=True, superuser=True))
+    assert staff.get("/admin/audit/auditevent/").status_code == 200
+    assert staff.get("/api/v2/admin/audit-logs").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_moved_chain_head_timestamp_stamps_nothing_in_the_future():
+    # ChainHead.timestamp is a copy any database writer can move; the locked design
+    # stamped every later event with it, and the chain verified.
+    record_event(event_type="task_create", username="alice")
+    forged = timezone.now() + timedelta(days=365 * 70)
+    ChainHead.objects.filter(pk=1).update(timestamp=forged)
+
+    event = record_event(event_type="task_create", username="bob")
+
+    assert event.timestamp < forged
+    assert AuditEvent.objects.get(pk=event.pk).timestamp < forged
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_moved_chain_head_timestamp_does_not_stop_the_sealer(background):
+    record_event(event_type="task_create", username="alice")
+    seal_pending()
+    ChainHead.objects.filter(pk=1).update(timestamp=timezone.now() + timedelta(days=365 * 70))
+    record_event(event_type="task_create", username="bob")
+
+    assert seal_pending() == 1
+    assert verify_chain().ok
+
+
+@pytest.mark.skipif(is_postgresql, reason="PostgreSQL stamps with its own clock")
+@pytest.mark.django_db(transaction=True)
+def test_an_event_recorded_after_a_clock_step_back_is_stamped_after_the_head(background):
+    # The head event was stamped an hour ahead (a clock then stepped back): the next
+    # event is stamped no earlier, so it is sealed in order (once that hour has passed)
+    # instead of being refused, or breaking the chain, as stamped before the head.
+    append_chain(1, start=timezone.now() + timedelta(hours=1))
+    head = AuditEvent.objects.get(sequence=1).timestamp
+
+    event = record_event(event_type="task_create", username="bob")
+
+    assert event.timestamp >= head
+    assert AuditEvent.objects.get(pk=event.pk).timestamp >= head
 
 
 @pytest.mark.django_db(transaction=True)
