@@ -20,22 +20,39 @@ gets a transaction-scoped advisory lock (the others skip the round); on SQLite t
 write lock already admits one at a time.
 """
 
+import hmac
 import json
 import logging
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
-from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, ChainKey, key_ring, link
+from .chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    CanonicalMetadata,
+    ChainKey,
+    KeyRing,
+    canonical_timestamp,
+    key_ring,
+    link,
+    writer_mac,
+)
 from .events import KEY_CHANGE_EVENT, Outcome, category_for
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 from .stream import publish_after_commit
+
+# How far the stamp of an event may be from its writer's clock reading (in its writer
+# MAC): clock skew between application hosts and the database, plus a slow INSERT.
+# Beyond it the row is a copy of another event re-inserted later. Within it, a copy
+# is linked like the original: see the README (Tamper evidence).
+WRITER_CLOCK_TOLERANCE = timedelta(seconds=60)
 
 # One advisory lock key for "the sealer of this database" (any 64-bit number works).
 SEALER_LOCK = 0x61756469745F7365  # "audit_se"
@@ -153,19 +170,54 @@ class Refusal:
         return f"unsealed event id {self.event_id} {self.reason}"
 
 
-def refusal_reason(fields: list, *, head: Head) -> str | None:
+def writer_tag(event: AuditEvent, *, stamp: datetime) -> str:
+    """Return what record_event stores in writer_mac: "<key id> <stamp> <MAC>".
+
+    `stamp` is the writer's clock: the row's own timestamp where the application
+    stamps it, else the time just before the INSERT that the database stamps.
+    """
+    key = key_ring().signing
+    written = canonical_timestamp(stamp)
+    values = [getattr(event, name) for name in HASHED_FIELDS]
+    values[_SEQUENCE], values[_TIMESTAMP], values[_PREV_HASH] = 0, written, ""
+    return f"{key.key_id} {written} {writer_mac(tuple(values), key)}"
+
+
+def refusal_reason(fields: list, tag: str, *, head: Head, ring: KeyRing) -> str | None:
     """Return why an unsealed row (HASHED_FIELDS, timestamp as text) must not be linked.
 
-    record_event never writes such a row: it is someone's INSERT into the table. Linked,
-    it would pass for a genuine event or, stamped before the head, break the chain for
-    good (every later verification and checkpoint would stop at it).
+    Only record_event writes rows the sealer may link: it holds the chain key and MACs
+    every event it writes (writer_tag). Anything else is someone's INSERT or UPDATE.
+    Linked, it would pass for a genuine event or, stamped before the head, break the
+    chain for good (every later verification and checkpoint would stop at it).
     """
     text = fields[_TIMESTAMP]
     stamp = parse_timestamp(text) if text is not None else None
     if stamp is None:
         return "has a timestamp that is not a date and time"
+    key_id, _, rest = (tag or "").partition(" ")
+    written, _, digest = rest.partition(" ")
+    written_at = parse_timestamp(written) if written else None
+    if not digest or written_at is None:
+        return "has no writer MAC (not recorded by record_event)"
+    key = ring.get(key_id)
+    if key is None:
+        return f"has a writer MAC under key id {key_id!r}, which AUDIT_CHAIN_KEYS does not hold"
+    values = list(fields)
+    values[_SEQUENCE], values[_TIMESTAMP], values[_PREV_HASH] = 0, written, ""
+    if not hmac.compare_digest(writer_mac(tuple(values), key), digest):
+        return (
+            "has a writer MAC that does not match its fields "
+            "(changed after record_event wrote it, or not written by it)"
+        )
     if head[2] is not None and stamp < head[2]:
         return f"is stamped before the chain head #{head[0]} ({text})"
+    drift = abs((stamp - written_at).total_seconds())
+    if drift > WRITER_CLOCK_TOLERANCE.total_seconds():
+        return (
+            f"is stamped {drift:,.0f} s from when its writer recorded it ({written}): "
+            "a copy of another event"
+        )
     return None
 
 
@@ -177,22 +229,28 @@ def parse_timestamp(text: str) -> datetime | None:
         return None
 
 
-def read_unsealed(queryset, *, limit: int) -> Iterator[tuple[int, list]]:
-    """Yield (id, [HASHED_FIELDS values]) of the queryset's events, timestamps as text."""
+def read_unsealed(queryset, *, limit: int) -> Iterator[tuple[int, list, str]]:
+    """Yield (id, [HASHED_FIELDS values], writer MAC) of the queryset's events."""
     canonical = CanonicalMetadata()
     # The link is computed from the values as the verifier will read them back: the
     # database's canonical timestamp text and its JSON text made canonical.
-    for values in values_as_text(queryset[:limit], ("id", *HASHED_FIELDS), chunk_size=limit):
-        event_id, fields = values[0], list(values[1:])
+    columns = ("id", *HASHED_FIELDS, "writer_mac")
+    for values in values_as_text(queryset[:limit], columns, chunk_size=limit):
+        event_id, fields, tag = values[0], list(values[1:-1]), values[-1]
         if fields[_TIMESTAMP] is None:
             with suppress(ValueError):  # left None: refused as not a date and time
                 fields[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=event_id)
         fields[_METADATA] = canonical(fields[_METADATA])
-        yield event_id, fields
+        yield event_id, fields, tag
 
 
 def unsealed_rows(
-    *, cutoff: datetime | None, limit: int, head: Head, ids: list[int] | None = None
+    *,
+    cutoff: datetime | None,
+    limit: int,
+    head: Head,
+    ring: KeyRing,
+    ids: list[int] | None = None,
 ) -> tuple[list[tuple[int, list]], list[Refusal]]:
     """Return up to `limit` unsealed events to link, oldest first, and those refused."""
     queryset = AuditEvent.objects.filter(sequence__isnull=True)
@@ -214,8 +272,8 @@ def unsealed_rows(
     while len(rows) < limit:
         page = list(read_unsealed(queryset[offset:], limit=limit))
         offset += len(page)
-        for event_id, fields in page:
-            reason = refusal_reason(fields, head=head)
+        for event_id, fields, tag in page:
+            reason = refusal_reason(fields, tag, head=head, ring=ring)
             if reason is None:
                 rows.append((event_id, fields))
             else:
@@ -227,13 +285,12 @@ def unsealed_rows(
 
 def refused_events(*, limit: int = 100_000) -> list[Refusal]:
     """Return the unsealed rows the sealer will not link (of the oldest `limit`)."""
-    head = head_row(ChainHead.objects.filter(pk=1))
-    if head is None:
-        return []
+    head = head_row(ChainHead.objects.filter(pk=1)) or (0, GENESIS_HASH, None, "")
+    ring = key_ring()
     queryset = AuditEvent.objects.filter(sequence__isnull=True).order_by("timestamp", "id")
     refused = []
-    for event_id, fields in read_unsealed(queryset, limit=limit):
-        reason = refusal_reason(fields, head=head)
+    for event_id, fields, tag in read_unsealed(queryset, limit=limit):
+        reason = refusal_reason(fields, tag, head=head, ring=ring)
         if reason is not None:
             refused.append(Refusal(event_id, reason))
     return refused
@@ -249,7 +306,7 @@ def warn_refused(refused: list[Refusal]) -> None:
     for refusal in refused:
         if refusal.event_id not in _warned:
             _warned.add(refusal.event_id)
-            logger.error("not sealing %s: not written by record_event", refusal)
+            logger.error("not sealing %s", refusal)
 
 
 def key_change_row(*, head: Head, key: ChainKey, stamp: datetime) -> AuditEvent:
@@ -336,13 +393,14 @@ def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Sea
     A change of chain key is linked first, also when there is nothing else to seal.
     """
     limit = limit or settings.AUDIT_SEAL_BATCH
-    key = key_ring().signing
+    ring = key_ring()
+    key = ring.signing
     with transaction.atomic():
         if ids is None and not take_sealer_lock():
             return None
         cutoff = None if ids is not None else sealing_cutoff()
         head = lock_chain_head()
-        rows, refused = unsealed_rows(cutoff=cutoff, limit=limit, head=head, ids=ids)
+        rows, refused = unsealed_rows(cutoff=cutoff, limit=limit, head=head, ring=ring, ids=ids)
         if refused and ids is not None:
             # record_event stamps its own event under the head lock, never before it.
             raise SealRefused(f"{refused[0]}")

@@ -16,7 +16,7 @@ from .client import ClientContext, client_context, valid_ip
 from .events import Outcome, category_for
 from .models import AuditEvent
 from .sanitize import clean_free_text, clean_text, redact
-from .sealer import head_timestamp, lock_chain_head, seal_batch, switch_chain_key
+from .sealer import head_timestamp, lock_chain_head, seal_batch, switch_chain_key, writer_tag
 from .stream import publish_after_commit
 
 # Every column of an event row but the primary key, in INSERT order.
@@ -45,8 +45,13 @@ def _insert_sql(vendor: str, *, database_clock: bool) -> str:
 
 
 def insert_unsealed(event: AuditEvent) -> None:
-    """Insert the event unsealed (no sequence or links yet): one statement, no shared lock."""
+    """Insert the event unsealed (no sequence or links yet): one statement, no shared lock.
+
+    With its writer MAC: the sealer links only rows whose MAC holds, so a row someone
+    INSERTs without the chain key, or changes before it is sealed, is never linked.
+    """
     database_clock = connection.vendor == "postgresql" and event.timestamp is None
+    event.writer_mac = writer_tag(event, stamp=event.timestamp or timezone.now())
     params = []
     for index, field in enumerate(_EVENT_FIELDS):
         if database_clock and index == _TIMESTAMP_INDEX:

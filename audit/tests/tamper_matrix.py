@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from django.test import override_settings
+
 from audit.chain import event_hash, normalise_metadata, parse_key_ring
 from audit.checkpoint import create_checkpoint
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
@@ -214,7 +216,7 @@ def insert_unsealed(**changes) -> None:
     for name in ("id", "sequence", "prev_hash", "hash"):
         fields.pop(name)
     fields.update({"timestamp": fields["timestamp"] + timedelta(seconds=1), **changes})
-    insert_row({**fields, "key_id": ""})
+    insert_row({**fields, "key_id": "", "writer_mac": ""})
 
 
 def forge_unsealed_prune(trail):
@@ -237,6 +239,24 @@ def forge_unsealed_prune(trail):
 def insert_backdated_unsealed_row(trail):
     # Sealed in, it would break the chain for good at its place: refused instead.
     insert_unsealed(timestamp=event_fields(2)["timestamp"], message="backdated")
+    seal_pending()
+
+
+def insert_forged_unsealed_row(trail):
+    # Stamped like any fresh event: only the writer MAC tells it from one.
+    insert_unsealed(event_type="auth_login", category="authentication", username="admin")
+    seal_pending()
+
+
+def record_unsealed(**fields) -> AuditEvent:
+    """Record an event as the web processes do (background sealing): not yet linked."""
+    with override_settings(AUDIT_SEALING="background"):
+        return record_event(event_type="user_delete", username="admin", **fields)
+
+
+def change_unsealed_row(trail):
+    event = record_unsealed(resource_id="bob")
+    raw_sql("UPDATE {table} SET username = 'mallory' WHERE id = %s", [event.pk])
     seal_pending()
 
 
@@ -347,6 +367,29 @@ def truncate_after_newest_checkpoint(trail):
     move_head(10)
 
 
+def copy_a_fresh_unsealed_row(trail):
+    # Within WRITER_CLOCK_TOLERANCE of when it was recorded, a copy (MAC and all) is
+    # linked like the original: the same event twice.
+    event = record_unsealed(resource_id="bob")
+    columns = (
+        "event_type, category, outcome, username, ip_address, user_agent, request_id, "
+        "resource_type, resource_id, message, metadata, key_id, writer_mac"
+    )
+    raw_sql(
+        f"INSERT INTO {{table}} (timestamp, {columns}) "  # noqa: S608
+        f"SELECT timestamp, {columns} FROM {{table}} WHERE id = %s",
+        [event.pk],
+    )
+    seal_pending()
+
+
+def delete_an_unsealed_row(trail):
+    # Before the sealer's round (AUDIT_SEAL_INTERVAL_SECONDS): the SIEM copy is the record.
+    event = record_unsealed(resource_id="bob")
+    raw_sql("DELETE FROM {table} WHERE id = %s", [event.pk])
+    seal_pending()
+
+
 def repoint_user_id(trail):
     raw_sql("UPDATE {table} SET user_id = %s WHERE sequence = 9", [424242])
 
@@ -421,7 +464,21 @@ CASES = [
         "db",
         insert_backdated_unsealed_row,
         None,
-        reason="stamped before the chain head #12",
+        reason="1 unsealed event the sealer will not link",
+    ),
+    Case(
+        "insert a forged unsealed event stamped now, let the sealer run",
+        "db",
+        insert_forged_unsealed_row,
+        None,
+        reason="has no writer MAC",
+    ),
+    Case(
+        "change an unsealed event before the sealer links it",
+        "db",
+        change_unsealed_row,
+        None,
+        reason="writer MAC that does not match its fields",
     ),
     Case(
         "swap a key id for another key of the ring",
@@ -505,4 +562,18 @@ CASES = [
         offsite=True,
     ),
     Case("re-point user_id (not hashed)", "limit", repoint_user_id, None, detected=False),
+    Case(
+        "copy an event as a new unsealed row within a minute of it",
+        "limit",
+        copy_a_fresh_unsealed_row,
+        None,
+        detected=False,
+    ),
+    Case(
+        "delete an event before the sealer links it",
+        "limit",
+        delete_an_unsealed_row,
+        None,
+        detected=False,
+    ),
 ]
