@@ -80,7 +80,9 @@ class AuditEventAdmin(AuditedChangelistAdmin):
     changelist_resource_type = "audit_log"
 
     def get_queryset(self, request):
-        return admin_events(super().get_queryset(request))
+        # Sealed events only, as in the API and exports: an unsealed row is anyone's
+        # INSERT until the sealer has linked it (within AUDIT_SEAL_WINDOW_SECONDS).
+        return admin_events(super().get_queryset(request).filter(sequence__isnull=False))
 
     def get_changelist(self, request, **kwargs):
         return SequenceBoundChangeList

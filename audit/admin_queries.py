@@ -206,11 +206,11 @@ class EstimatedCountPaginator(Paginator):
     def count(self) -> int:
         if self.chain_range is None:
             return super().count
-        return self.sealed_count + self.unsealed_count
+        return self.sealed_count
 
     @cached_property
     def sealed_count(self) -> int:
-        """Return how many listed events are linked into the chain: a sequence range."""
+        """Return how many events the range lists (the admin lists sealed events only)."""
         newest, oldest = self.sequence_bounds
         if newest is None or oldest is None:
             return 0
@@ -221,14 +221,6 @@ class EstimatedCountPaginator(Paginator):
             event_type__in=READ_EVENT_TYPES, sequence__gte=oldest, sequence__lte=newest
         )
         return whole - reads.count()
-
-    @cached_property
-    def unsealed_count(self) -> int:
-        """Return how many listed events the sealer has not linked yet (no sequence number).
-
-        A few at most while the sealer runs, read from the partial index audit_unsealed.
-        """
-        return self.object_list.filter(sequence__isnull=True).count()
 
     @cached_property
     def sequence_bounds(self) -> tuple[int | None, int | None]:
@@ -249,11 +241,10 @@ class EstimatedCountPaginator(Paginator):
 
         Sequence numbers have no gaps (the chain forbids them), so page n of the
         newest-first listing starts at newest - (n - 1) * per_page: an index seek
-        instead of skipping n * per_page rows. With reads hidden, or events not yet
-        sealed in the listing (where they sort is the database's choice), pages are OFFSET.
+        instead of skipping n * per_page rows. With reads hidden, pages are OFFSET.
         """
         number = self.validate_number(number)
-        if self.chain_range is None or self.chain_range.hides_reads or self.unsealed_count:
+        if self.chain_range is None or self.chain_range.hides_reads:
             return super().page(number)
         newest, _ = self.sequence_bounds
         if newest is None:

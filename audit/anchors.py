@@ -50,11 +50,12 @@ def recorded_prunes() -> list[Prune]:
     """Return the prunes recorded in the chain, oldest first.
 
     Only events the walk has accepted count (verify_chain checks them first): under a
-    keyed chain nobody without the key can add one.
+    keyed chain nobody without the key can add one. Unsealed ones are in no link yet
+    (anyone who can write to the table can insert one), so they do not count.
     """
     prunes = []
     recorded = (
-        AuditEvent.objects.filter(event_type=PRUNE_EVENT)
+        AuditEvent.objects.filter(event_type=PRUNE_EVENT, sequence__isnull=False)
         .order_by("sequence")
         .values_list("sequence", "metadata")
     )
@@ -63,7 +64,7 @@ def recorded_prunes() -> list[Prune]:
             first, last = int(metadata.get("first_sequence", 1)), int(metadata["last_sequence"])
             prunes.append(
                 Prune(
-                    # Only an unsealed event has no sequence; ordering by it reads sealed ones.
+                    # Sealed events only: the sequence is set.
                     sequence=sequence,  # type: ignore[arg-type]
                     first=first,
                     last=last,

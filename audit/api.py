@@ -37,8 +37,12 @@ class AuditCursorPagination(CursorPagination):
         # The position is compared with the sequence column: anything but a whole number
         # that fits it was forged, and would fail in the database (500) rather than here.
         position = cursor.position if cursor is not None else None
+        # (Length first: int() refuses more than 4,300 digits with a ValueError.)
         if position is not None and not (
-            position.isascii() and position.isdigit() and int(position) < 2**63
+            position.isascii()
+            and position.isdigit()
+            and len(position) <= 19
+            and int(position) < 2**63
         ):
             raise ValidationError({"cursor": [self.invalid_cursor_message]})
         return cursor

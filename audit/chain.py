@@ -222,6 +222,21 @@ def link(values: tuple, key: ChainKey | None) -> str:
     return key.mac(payload)
 
 
+# Written before a writer MAC's payload: a link's payload starts with "{", so a MAC made
+# for one can never pass for the other.
+_WRITER_MAC_DOMAIN = b"audit unsealed event\n"
+
+
+def writer_mac(values: tuple, key: ChainKey) -> str:
+    """Return the MAC record_event gives an event before it is sealed (HMAC-SHA256).
+
+    ``values`` are the HASHED_FIELDS in order, with sequence 0, prev_hash "" and, as
+    the timestamp, the writer's clock when it recorded the event (the database may
+    stamp the row itself). The sealer recomputes it from the row it reads.
+    """
+    return key.mac(_WRITER_MAC_DOMAIN + row_payload(values))
+
+
 @dataclass(frozen=True)
 class KeyRing:
     """The chain keys by id; the first one (the newest) links new events."""

@@ -223,6 +223,7 @@ def sealing_backlog() -> dict[str, Any]:
         "count": backlog.count,
         "oldest_seconds": backlog.oldest_seconds,
         "late": (backlog.oldest_seconds or 0) > settings.AUDIT_SEAL_WINDOW_SECONDS,
+        "refused": backlog.refused,
         "window_seconds": settings.AUDIT_SEAL_WINDOW_SECONDS,
     }
 

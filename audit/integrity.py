@@ -98,10 +98,13 @@ def prune_boundaries() -> dict[int, str]:
     """Return {last pruned sequence: its hash} as recorded by audit_prune events.
 
     The prune events are themselves links of the chain, so a boundary cannot be
-    forged without breaking the chain after it.
+    forged without breaking the chain after it. Only sealed ones: an unsealed row is
+    in no link yet, and anyone who can write to the table can insert one.
     """
     boundaries: dict[int, str] = {}
-    recorded = AuditEvent.objects.filter(event_type=PRUNE_EVENT).values_list("metadata", flat=True)
+    recorded = AuditEvent.objects.filter(
+        event_type=PRUNE_EVENT, sequence__isnull=False
+    ).values_list("metadata", flat=True)
     for metadata in recorded:
         try:
             boundaries[int(metadata["last_sequence"])] = str(metadata["last_hash"])
@@ -675,7 +678,7 @@ def verify_archive(path: Path) -> VerificationResult:
         )
     digest = file_sha256(path)
     recorded = AuditEvent.objects.filter(
-        event_type=PRUNE_EVENT, metadata__archive_sha256=digest
+        event_type=PRUNE_EVENT, sequence__isnull=False, metadata__archive_sha256=digest
     ).values_list("sequence", flat=True)
     prune_sequence = recorded.first()
     reason = (

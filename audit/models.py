@@ -68,6 +68,13 @@ class AuditEvent(models.Model):
     # written before keyed links. Not hashed itself: the wrong id names a key under
     # which the link does not verify, so changing it is caught all the same.
     key_id = models.CharField(_("key ID"), max_length=16, blank=True, default="", editable=False)
+    # What record_event wrote before the event was sealed: "<key id> <its clock> <MAC>",
+    # an HMAC of the fields under the chain key (audit.sealer.writer_tag). The sealer
+    # links only events whose MAC holds: a row INSERTed by anyone without the key is not.
+    # "" on events linked as they were written (seeded, key changes, the locked design).
+    writer_mac = models.CharField(
+        max_length=120, blank=True, default="", db_default="", editable=False
+    )
 
     objects = AuditEventQuerySet.as_manager()
 

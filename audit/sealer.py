@@ -20,19 +20,39 @@ gets a transaction-scoped advisory lock (the others skip the round); on SQLite t
 write lock already admits one at a time.
 """
 
+import hmac
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 
-from .chain import GENESIS_HASH, HASHED_FIELDS, CanonicalMetadata, ChainKey, key_ring, link
+from .chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    CanonicalMetadata,
+    ChainKey,
+    KeyRing,
+    canonical_timestamp,
+    key_ring,
+    link,
+    writer_mac,
+)
 from .events import KEY_CHANGE_EVENT, Outcome, category_for
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent, ChainHead
 from .stream import publish_after_commit
+
+# How far the stamp of an event may be from its writer's clock reading (in its writer
+# MAC): clock skew between application hosts and the database, plus a slow INSERT.
+# Beyond it the row is a copy of another event re-inserted later. Within it, a copy
+# is linked like the original: see the README (Tamper evidence).
+WRITER_CLOCK_TOLERANCE = timedelta(seconds=60)
 
 # One advisory lock key for "the sealer of this database" (any 64-bit number works).
 SEALER_LOCK = 0x61756469745F7365  # "audit_se"
@@ -67,15 +87,39 @@ class Seal:
         return len(self.links)
 
 
+def head_row(heads) -> Head | None:
+    """Return (sequence, hash, timestamp, key id) of the head in `heads`, or None.
+
+    The timestamp is the head event's own, which its link covers. ChainHead.timestamp
+    is a copy any database writer can move: to 2099, say, and the locked design then
+    stamped every later event 2099 (the chain still verified), while a sealer trusting
+    it would refuse every event as stamped before the head.
+    """
+    own = AuditEvent.objects.filter(sequence=OuterRef("sequence")).values("timestamp")[:1]
+    columns = ("sequence", "hash", "own_timestamp", "key_id")
+    try:
+        return heads.annotate(own_timestamp=Subquery(own)).values_list(*columns).first()
+    except ValueError:
+        # SQLite: the head event's timestamp is not a date (verification names it).
+        row = heads.values_list("sequence", "hash", "key_id").first()
+        return (row[0], row[1], None, row[2]) if row else None
+
+
 def lock_chain_head() -> Head:
     """Return the chain head's (sequence, hash, timestamp, key id), locked for the transaction."""
     head = ChainHead.objects.select_for_update().filter(pk=1)
-    row = head.values_list("sequence", "hash", "timestamp", "key_id").first()
+    row = head_row(head)
     if row is None:
         # First event ever: create the row; a racing creator loses on the primary key.
         ChainHead.objects.get_or_create(pk=1, defaults={"hash": GENESIS_HASH})
-        row = head.values_list("sequence", "hash", "timestamp", "key_id").get()
-    return row
+        row = head_row(head)
+    return row  # type: ignore[return-value]
+
+
+def head_timestamp() -> datetime | None:
+    """Return the timestamp of the chain's newest event (None for an empty chain)."""
+    row = head_row(ChainHead.objects.filter(pk=1))
+    return row[2] if row else None
 
 
 def sealing_cutoff() -> datetime:
@@ -115,27 +159,154 @@ def allow_sealing(on: bool) -> None:
             cursor.execute("SELECT set_config('audit.sealing', %s, true)", ["on" if on else "off"])
 
 
-def unsealed_rows(*, cutoff: datetime | None, limit: int, ids: list[int] | None = None):
-    """Return (id, [HASHED_FIELDS values]) of unsealed events, oldest first."""
+@dataclass(frozen=True)
+class Refusal:
+    """An unsealed row the sealer will not link, and why."""
+
+    event_id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"unsealed event id {self.event_id} {self.reason}"
+
+
+def writer_tag(event: AuditEvent, *, stamp: datetime) -> str:
+    """Return what record_event stores in writer_mac: "<key id> <stamp> <MAC>".
+
+    `stamp` is the writer's clock: the row's own timestamp where the application
+    stamps it, else the time just before the INSERT that the database stamps.
+    """
+    key = key_ring().signing
+    written = canonical_timestamp(stamp)
+    values = [getattr(event, name) for name in HASHED_FIELDS]
+    values[_SEQUENCE], values[_TIMESTAMP], values[_PREV_HASH] = 0, written, ""
+    return f"{key.key_id} {written} {writer_mac(tuple(values), key)}"
+
+
+def refusal_reason(fields: list, tag: str, *, head: Head, ring: KeyRing) -> str | None:
+    """Return why an unsealed row (HASHED_FIELDS, timestamp as text) must not be linked.
+
+    Only record_event writes rows the sealer may link: it holds the chain key and MACs
+    every event it writes (writer_tag). Anything else is someone's INSERT or UPDATE.
+    Linked, it would pass for a genuine event or, stamped before the head, break the
+    chain for good (every later verification and checkpoint would stop at it).
+    """
+    text = fields[_TIMESTAMP]
+    stamp = parse_timestamp(text) if text is not None else None
+    if stamp is None:
+        return "has a timestamp that is not a date and time"
+    key_id, _, rest = (tag or "").partition(" ")
+    written, _, digest = rest.partition(" ")
+    written_at = parse_timestamp(written) if written else None
+    if not digest or written_at is None:
+        return "has no writer MAC (not recorded by record_event)"
+    key = ring.get(key_id)
+    if key is None:
+        return f"has a writer MAC under key id {key_id!r}, which AUDIT_CHAIN_KEYS does not hold"
+    values = list(fields)
+    values[_SEQUENCE], values[_TIMESTAMP], values[_PREV_HASH] = 0, written, ""
+    if not hmac.compare_digest(writer_mac(tuple(values), key), digest):
+        return (
+            "has a writer MAC that does not match its fields "
+            "(changed after record_event wrote it, or not written by it)"
+        )
+    if head[2] is not None and stamp < head[2]:
+        return f"is stamped before the chain head #{head[0]} ({text})"
+    drift = abs((stamp - written_at).total_seconds())
+    if drift > WRITER_CLOCK_TOLERANCE.total_seconds():
+        return (
+            f"is stamped {drift:,.0f} s from when its writer recorded it ({written}): "
+            "a copy of another event"
+        )
+    return None
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Return the datetime of a canonical timestamp text, or None if it is not one."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # "…T19:32:60…", a year below 1000 (unpadded): none is genuine
+        return None
+
+
+def read_unsealed(queryset, *, limit: int) -> Iterator[tuple[int, list, str]]:
+    """Yield (id, [HASHED_FIELDS values], writer MAC) of the queryset's events."""
+    canonical = CanonicalMetadata()
+    # The link is computed from the values as the verifier will read them back: the
+    # database's canonical timestamp text and its JSON text made canonical.
+    columns = ("id", *HASHED_FIELDS, "writer_mac")
+    for values in values_as_text(queryset[:limit], columns, chunk_size=limit):
+        event_id, fields, tag = values[0], list(values[1:-1]), values[-1]
+        if fields[_TIMESTAMP] is None:
+            with suppress(ValueError):  # left None: refused as not a date and time
+                fields[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=event_id)
+        fields[_METADATA] = canonical(fields[_METADATA])
+        yield event_id, fields, tag
+
+
+def unsealed_rows(
+    *,
+    cutoff: datetime | None,
+    limit: int,
+    head: Head,
+    ring: KeyRing,
+    ids: list[int] | None = None,
+) -> tuple[list[tuple[int, list]], list[Refusal]]:
+    """Return up to `limit` unsealed events to link, oldest first, and those refused."""
     queryset = AuditEvent.objects.filter(sequence__isnull=True)
     if ids is not None:
         # Inline: the writer's own event(s), in the order it recorded them.
         queryset = queryset.filter(pk__in=ids).order_by("id")
     else:
         queryset = queryset.order_by("timestamp", "id")
+        if head[2] is not None:
+            # Rows stamped before the head can never be linked; reading them again
+            # every round would only cost (verification reports them).
+            queryset = queryset.filter(timestamp__gte=head[2])
     if cutoff is not None:
         queryset = queryset.filter(timestamp__lt=cutoff)
-    canonical = CanonicalMetadata()
-    rows = []
-    # The link is computed from the values as the verifier will read them back: the
-    # database's canonical timestamp text and its JSON text made canonical.
-    for values in values_as_text(queryset[:limit], ("id", *HASHED_FIELDS), chunk_size=limit):
-        event_id, fields = values[0], list(values[1:])
-        if fields[_TIMESTAMP] is None:
-            fields[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=event_id)
-        fields[_METADATA] = canonical(fields[_METADATA])
-        rows.append((event_id, fields))
-    return rows
+    rows: list[tuple[int, list]] = []
+    refused: list[Refusal] = []
+    offset = 0
+    # A page full of refused rows does not end the round: rows behind it would starve.
+    while len(rows) < limit:
+        page = list(read_unsealed(queryset[offset:], limit=limit))
+        offset += len(page)
+        for event_id, fields, tag in page:
+            reason = refusal_reason(fields, tag, head=head, ring=ring)
+            if reason is None:
+                rows.append((event_id, fields))
+            else:
+                refused.append(Refusal(event_id, reason))
+        if len(page) < limit:
+            break
+    return rows[:limit], refused
+
+
+def refused_events(*, limit: int = 100_000) -> list[Refusal]:
+    """Return the unsealed rows the sealer will not link (of the oldest `limit`)."""
+    head = head_row(ChainHead.objects.filter(pk=1)) or (0, GENESIS_HASH, None, "")
+    ring = key_ring()
+    queryset = AuditEvent.objects.filter(sequence__isnull=True).order_by("timestamp", "id")
+    refused = []
+    for event_id, fields, tag in read_unsealed(queryset, limit=limit):
+        reason = refusal_reason(fields, tag, head=head, ring=ring)
+        if reason is not None:
+            refused.append(Refusal(event_id, reason))
+    return refused
+
+
+_warned: set[int] = set()
+
+
+def warn_refused(refused: list[Refusal]) -> None:
+    """Log each refused row once per process (it is met again until the head passes it)."""
+    if len(_warned) > 100_000:  # a flood of forged rows: say it again rather than grow
+        _warned.clear()
+    for refusal in refused:
+        if refusal.event_id not in _warned:
+            _warned.add(refusal.event_id)
+            logger.error("not sealing %s", refusal)
 
 
 def key_change_row(*, head: Head, key: ChainKey, stamp: datetime) -> AuditEvent:
@@ -210,6 +381,10 @@ def write_links(linked: list[tuple], head: Head) -> None:
     )
 
 
+class SealRefused(Exception):
+    """The writer's own event cannot be linked (inline sealing): a bug, never tampering."""
+
+
 def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Seal | None:
     """Seal up to `limit` committed events; return the seal, or None if another sealer has it.
 
@@ -218,13 +393,18 @@ def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Sea
     A change of chain key is linked first, also when there is nothing else to seal.
     """
     limit = limit or settings.AUDIT_SEAL_BATCH
-    key = key_ring().signing
+    ring = key_ring()
+    key = ring.signing
     with transaction.atomic():
         if ids is None and not take_sealer_lock():
             return None
         cutoff = None if ids is not None else sealing_cutoff()
         head = lock_chain_head()
-        rows = unsealed_rows(cutoff=cutoff, limit=limit, ids=ids)
+        rows, refused = unsealed_rows(cutoff=cutoff, limit=limit, head=head, ring=ring, ids=ids)
+        if refused and ids is not None:
+            # record_event stamps its own event under the head lock, never before it.
+            raise SealRefused(f"{refused[0]}")
+        warn_refused(refused)
         changing_key = bool(head[0]) and head[3] != key.key_id
         if not rows and not changing_key:
             return Seal(sealed_at=utc_now(), links=[], prev_hashes=[], key_id=key.key_id)
@@ -312,20 +492,41 @@ class Backlog:
 
     count: int
     oldest_seconds: float | None
+    refused: int = 0  # unsealed rows stamped before the chain head: never to be linked
 
     def __str__(self) -> str:
-        if not self.count:
-            return "every event is sealed"
-        return f"{self.count:,} events not yet sealed, oldest {self.oldest_seconds:.1f} s"
+        waiting = (
+            f"{self.count:,} events not yet sealed, oldest {self.oldest_seconds or 0.0:.1f} s"
+            if self.count
+            else "every event is sealed"
+        )
+        if self.refused:
+            waiting += (
+                f"; {self.refused:,} unsealed events stamped before the chain head "
+                "will never be (verify_audit_chain names them)"
+            )
+        return waiting
 
 
 def unsealed_backlog() -> Backlog:
     """Return how many events wait for the sealer and how long the oldest has waited."""
-    pending = AuditEvent.objects.filter(sequence__isnull=True).order_by("timestamp", "id")
-    count = pending.count()
-    oldest = pending.values_list("timestamp", flat=True).first()
+    unsealed = AuditEvent.objects.filter(sequence__isnull=True)
+    stamp = head_timestamp()
+    waiting = unsealed.filter(timestamp__gte=stamp) if stamp is not None else unsealed
+    count = waiting.count()
+    refused = unsealed.count() - count if stamp is not None else 0
+    # As text: on SQLite a row written by hand may hold a time that is no time at all.
+    oldest_text = next(
+        values_as_text(waiting.order_by("timestamp", "id")[:1], ("timestamp",), chunk_size=1),
+        (None,),
+    )[0]
+    oldest = parse_timestamp(oldest_text) if oldest_text else None
     age = (utc_now() - oldest).total_seconds() if oldest else None
-    return Backlog(count=count, oldest_seconds=max(age, 0.0) if age is not None else None)
+    return Backlog(
+        count=count,
+        oldest_seconds=max(age, 0.0) if age is not None else None,
+        refused=refused,
+    )
 
 
 def run_sealer(*, interval: float, stop=lambda: False) -> None:

@@ -1,5 +1,6 @@
 """Record audit events. The one write path into the trail."""
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -14,7 +15,7 @@ from .client import ClientContext, current_client, valid_ip
 from .events import Outcome, category_for
 from .models import AuditEvent
 from .sanitize import clean_free_text, clean_text, redact
-from .sealer import lock_chain_head, seal_batch, switch_chain_key
+from .sealer import head_timestamp, lock_chain_head, seal_batch, switch_chain_key, writer_tag
 from .stream import publish_after_commit
 
 # Every column of an event row but the primary key, in INSERT order.
@@ -49,8 +50,13 @@ def _insert_sql(vendor: str, *, database_clock: bool) -> str:
 
 
 def insert_unsealed(event: AuditEvent) -> None:
-    """Insert the event unsealed (no sequence or links yet): one statement, no shared lock."""
+    """Insert the event unsealed (no sequence or links yet): one statement, no shared lock.
+
+    With its writer MAC: the sealer links only rows whose MAC holds, so a row someone
+    INSERTs without the chain key, or changes before it is sealed, is never linked.
+    """
     database_clock = connection.vendor == "postgresql" and event.timestamp is None
+    event.writer_mac = writer_tag(event, stamp=event.timestamp or timezone.now())
     params = []
     for index, field in enumerate(_EVENT_FIELDS):
         if database_clock and index == _TIMESTAMP_INDEX:
@@ -66,6 +72,18 @@ def insert_unsealed(event: AuditEvent) -> None:
         event.timestamp = stamp
     event._state.adding = False
     event._state.db = connection.alias
+
+
+def sqlite_stamp() -> datetime:
+    """Return now, or the newest sealed event's time if the clock has stepped back behind it.
+
+    Called holding SQLite's write lock, so no sealer moves the head meanwhile. The
+    sealer never links an event stamped before the head (anyone can INSERT such a
+    row); a clock stepped back must not make genuine events look like that.
+    """
+    now = timezone.now()
+    head = head_timestamp()
+    return max(now, head) if head is not None else now
 
 
 def in_english(text: Any) -> str:
@@ -126,11 +144,11 @@ def record_event(
         # The locked design, kept as a setting for comparison and tiny installs: the
         # event is linked in the writer's own transaction under the chain head lock.
         with transaction.atomic():
-            head_timestamp = lock_chain_head()[2]
+            newest = lock_chain_head()[2]
             now = timezone.now()
             # Stamped under the lock and never before the previous event, so timestamps
             # do not run backwards along the chain even if the clock is stepped back.
-            event.timestamp = max(now, head_timestamp) if head_timestamp else now
+            event.timestamp = max(now, newest) if newest else now
             insert_unsealed(event)
             seal = seal_batch(ids=[event.pk])
             # seal_batch gives way to another sealer (None) only when not given ids.
@@ -145,11 +163,11 @@ def record_event(
         # as the sealer assumes. Stamped first and queued on the lock after, the event
         # could commit behind later events already sealed, out of time order.
         with transaction.atomic():
-            event.timestamp = timezone.now()
+            event.timestamp = sqlite_stamp()
             insert_unsealed(event)
     else:
         if connection.vendor != "postgresql":
-            event.timestamp = timezone.now()  # the caller's IMMEDIATE block holds the lock
+            event.timestamp = sqlite_stamp()  # the caller's IMMEDIATE block holds the lock
         # No savepoint: a single statement needs none (it commits by itself outside a
         # transaction, and a failure inside one fails the caller's block all the same),
         # and SAVEPOINT/RELEASE would double the round trips of every audited request.

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from django.test import override_settings
+
 from audit.chain import event_hash, normalise_metadata, parse_key_ring
 from audit.checkpoint import create_checkpoint
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
+from audit.sealer import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import event_fields, hash_of, raw_sql, rehash_from, triggers_disabled
 
@@ -207,6 +210,56 @@ def forge_prune(trail):
     move_head(NEWEST + 1)
 
 
+def insert_unsealed(**changes) -> None:
+    """Insert an event as record_event leaves it before sealing: no sequence, no links."""
+    fields = event_fields(NEWEST)
+    for name in ("id", "sequence", "prev_hash", "hash"):
+        fields.pop(name)
+    fields.update({"timestamp": fields["timestamp"] + timedelta(seconds=1), **changes})
+    insert_row({**fields, "key_id": "", "writer_mac": ""})
+
+
+def forge_unsealed_prune(trail):
+    # Cut history up to the checkpoint and leave an unsealed audit_prune "accounting"
+    # for it: no link is needed until a sealer comes by, and verification must not
+    # take the word of an event that is not in the chain.
+    last_hash = hash_of(9)
+    raw_sql("DELETE FROM {table} WHERE sequence <= 9")
+    metadata = {
+        "count": 9,
+        "first_sequence": 1,
+        "last_sequence": 9,
+        "last_hash": last_hash,
+        "archive": "audit-2026.ndjson.gz",
+        "archive_sha256": "0" * 64,
+    }
+    insert_unsealed(event_type="audit_prune", category="audit", message="Pruned", metadata=metadata)
+
+
+def insert_backdated_unsealed_row(trail):
+    # Sealed in, it would break the chain for good at its place: refused instead.
+    insert_unsealed(timestamp=event_fields(2)["timestamp"], message="backdated")
+    seal_pending()
+
+
+def insert_forged_unsealed_row(trail):
+    # Stamped like any fresh event: only the writer MAC tells it from one.
+    insert_unsealed(event_type="auth_login", category="authentication", username="admin")
+    seal_pending()
+
+
+def record_unsealed(**fields) -> AuditEvent:
+    """Record an event as the web processes do (background sealing): not yet linked."""
+    with override_settings(AUDIT_SEALING="background"):
+        return record_event(event_type="user_delete", username="admin", **fields)
+
+
+def change_unsealed_row(trail):
+    event = record_unsealed(resource_id="bob")
+    raw_sql("UPDATE {table} SET username = 'mallory' WHERE id = %s", [event.pk])
+    seal_pending()
+
+
 def swap_key_id(trail):
     raw_sql("UPDATE {table} SET key_id = 'k1' WHERE sequence = 6")
 
@@ -314,6 +367,29 @@ def truncate_after_newest_checkpoint(trail):
     move_head(10)
 
 
+def copy_a_fresh_unsealed_row(trail):
+    # Within WRITER_CLOCK_TOLERANCE of when it was recorded, a copy (MAC and all) is
+    # linked like the original: the same event twice.
+    event = record_unsealed(resource_id="bob")
+    columns = (
+        "event_type, category, outcome, username, ip_address, user_agent, request_id, "
+        "resource_type, resource_id, message, metadata, key_id, writer_mac"
+    )
+    raw_sql(
+        f"INSERT INTO {{table}} (timestamp, {columns}) "  # noqa: S608
+        f"SELECT timestamp, {columns} FROM {{table}} WHERE id = %s",
+        [event.pk],
+    )
+    seal_pending()
+
+
+def delete_an_unsealed_row(trail):
+    # Before the sealer's round (AUDIT_SEAL_INTERVAL_SECONDS): the SIEM copy is the record.
+    event = record_unsealed(resource_id="bob")
+    raw_sql("DELETE FROM {table} WHERE id = %s", [event.pk])
+    seal_pending()
+
+
 def repoint_user_id(trail):
     raw_sql("UPDATE {table} SET user_id = %s WHERE sequence = 9", [424242])
 
@@ -376,6 +452,34 @@ CASES = [
         reason="behind stored checkpoint #3",
     ),
     Case("forge an audit_prune over the checkpoint", "db", forge_prune, NEWEST + 1),
+    Case(
+        "forge an unsealed audit_prune over the checkpoint",
+        "db",
+        forge_unsealed_prune,
+        1,
+        reason="no audit_prune event accounts",
+    ),
+    Case(
+        "insert an unsealed row stamped before the head, let the sealer run",
+        "db",
+        insert_backdated_unsealed_row,
+        None,
+        reason="1 unsealed event the sealer will not link",
+    ),
+    Case(
+        "insert a forged unsealed event stamped now, let the sealer run",
+        "db",
+        insert_forged_unsealed_row,
+        None,
+        reason="has no writer MAC",
+    ),
+    Case(
+        "change an unsealed event before the sealer links it",
+        "db",
+        change_unsealed_row,
+        None,
+        reason="writer MAC that does not match its fields",
+    ),
     Case(
         "swap a key id for another key of the ring",
         "db",
@@ -458,4 +562,18 @@ CASES = [
         offsite=True,
     ),
     Case("re-point user_id (not hashed)", "limit", repoint_user_id, None, detected=False),
+    Case(
+        "copy an event as a new unsealed row within a minute of it",
+        "limit",
+        copy_a_fresh_unsealed_row,
+        None,
+        detected=False,
+    ),
+    Case(
+        "delete an event before the sealer links it",
+        "limit",
+        delete_an_unsealed_row,
+        None,
+        detected=False,
+    ),
 ]

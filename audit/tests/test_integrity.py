@@ -210,11 +210,12 @@ def test_command_prints_rows_checked_and_verdict(chain):
 
 
 def test_clock_stepped_back_does_not_break_the_chain(chain):
-    # The head remembers the newest timestamp; a clock running late keeps to it.
-    future = django_timezone.now() + timedelta(hours=1)
-    ChainHead.objects.filter(pk=1).update(timestamp=future)
+    # The newest event was stamped an hour ahead of a clock that then stepped back:
+    # the next event keeps to its time. (The head event's own timestamp, which its
+    # link covers; ChainHead.timestamp is only a copy, see test_attack_unsealed.)
+    [ahead] = append_chain(1, start=django_timezone.now() + timedelta(hours=1))
     event = record_event(event_type="auth_logout")
-    assert event.timestamp == future
+    assert event.timestamp == ahead.timestamp
     assert verify_chain().ok
 
 

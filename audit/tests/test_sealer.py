@@ -8,10 +8,17 @@ import time
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
 
 from audit.integrity import verify_chain
 from audit.models import AuditEvent, ChainHead
-from audit.sealer import seal_batch, seal_pending, take_sealer_lock, unsealed_backlog
+from audit.sealer import (
+    seal_batch,
+    seal_pending,
+    take_sealer_lock,
+    unsealed_backlog,
+    writer_tag,
+)
 from audit.services import record_event
 from audit.tests.tamper import TABLE, is_postgresql
 
@@ -135,14 +142,19 @@ def test_an_insert_still_running_holds_back_the_cutoff(user):
     def slow_writer():
         try:
             record_event(event_type="auth_login", username="warm")
+            # The message pg_sleep(1)::text is "": MAC'd as record_event would.
+            slow = AuditEvent(event_type="auth_login", category="authentication", outcome="success")
+            slow.username = "slow"
+            mac = writer_tag(slow, stamp=timezone.now())
             with connections["default"].cursor() as cursor:
                 started.set()
                 cursor.execute(
                     f'INSERT INTO "{TABLE}" ("timestamp", event_type, category, outcome, '  # noqa: S608
                     "username, user_agent, request_id, resource_type, resource_id, message, "
-                    "metadata, key_id) VALUES (clock_timestamp(), 'auth_login', "
+                    "metadata, key_id, writer_mac) VALUES (clock_timestamp(), 'auth_login', "
                     "'authentication', 'success', 'slow', '', '', '', '', "
-                    "pg_sleep(1)::text, '{}', '')"
+                    "pg_sleep(1)::text, '{}', '', %s)",
+                    [mac],
                 )
         finally:
             connections.close_all()

@@ -16,12 +16,14 @@ from audit.checkpoint import (
     stored_anchors,
 )
 from audit.integrity import CHUNK_SIZE, VerificationResult, verify_archive, verify_chain
-from audit.sealer import unsealed_backlog
+from audit.sealer import refused_events, unsealed_backlog
 
 # Exit status: 1 when the trail fails verification, 2 when an input is refused (a
 # forged checkpoint, a bad range), so a monitor can tell tampering from misuse.
 EXIT_BROKEN = 1
 EXIT_REFUSED = 2
+# Refused unsealed rows named one per line; the rest are counted.
+REFUSALS_SHOWN = 10
 
 
 def positive_int(value: str) -> int:
@@ -152,9 +154,25 @@ class Command(BaseCommand):
                 + "."
             )
         )
-        if result.ok:
+        if not result.ok:
+            where = f" at #{result.first_bad_sequence}" if result.first_bad_sequence else ""
+            self.stdout.write(self.style.ERROR(f"BROKEN{where}: {result.reason}."))
+            raise CommandError(
+                f"Audit chain broken{where}: {result.reason}.", returncode=EXIT_BROKEN
+            )
+        refused = refused_events() if what == "audit events" else []
+        if not refused:
             self.stdout.write(self.style.SUCCESS(f"OK: {result.reason}."))
             return
-        where = f" at #{result.first_bad_sequence}" if result.first_bad_sequence else ""
-        self.stdout.write(self.style.ERROR(f"BROKEN{where}: {result.reason}."))
-        raise CommandError(f"Audit chain broken{where}: {result.reason}.", returncode=EXIT_BROKEN)
+        # The chain holds, but someone wrote rows into the table that record_event
+        # did not: evidence of tampering a monitor must not read as "OK".
+        for refusal in refused[:REFUSALS_SHOWN]:
+            self.stdout.write(self.style.ERROR(f"  {refusal}"))
+        count = len(refused)
+        reason = (
+            f"{count:,} unsealed event{'s' if count > 1 else ''} the sealer will not link "
+            "(written into the table outside record_event); the chain itself: "
+            f"{result.reason}"
+        )
+        self.stdout.write(self.style.ERROR(f"BROKEN: {reason}."))
+        raise CommandError(f"Audit trail broken: {reason}.", returncode=EXIT_BROKEN)
