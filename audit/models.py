@@ -73,7 +73,7 @@ class AuditEvent(models.Model):
     # links only events whose MAC holds: a row INSERTed by anyone without the key is not.
     # "" on events linked as they were written (seeded, key changes, the locked design).
     writer_mac = models.CharField(
-        max_length=120, blank=True, default="", db_default="", editable=False
+        _("writer MAC"), max_length=120, blank=True, default="", db_default="", editable=False
     )
 
     objects = AuditEventQuerySet.as_manager()

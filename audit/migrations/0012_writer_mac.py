@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='auditevent',
             name='writer_mac',
-            field=models.CharField(blank=True, db_default='', default='', editable=False, max_length=120),
+            field=models.CharField(blank=True, db_default='', default='', editable=False, max_length=120, verbose_name='writer MAC'),
         ),
     ]
