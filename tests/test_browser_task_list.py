@@ -196,3 +196,16 @@ def test_keyboard_order_follows_the_page(devices):
     assert visited == focusable
     positive = "document.querySelectorAll('[tabindex]:not([tabindex=\"-1\"])').length"
     assert page.evaluate(positive) == 0
+
+
+def test_long_file_names_chosen_for_upload_fit_a_phone(devices):
+    page = devices.new_page(width=WIDTHS["phone"])
+    log_in(page, "chen")
+    page.goto("/tasks/upload/")
+    # A scanner's name for a file has no spaces to break at; the list of chosen files
+    # under the input must wrap it rather than widen the page.
+    name = "scan_2026_11_27_invoice_from_the_harbour_office_second_copy.png"
+    image = samples.encode_image(samples.make_text_image(["harbour"]), format="PNG")
+    page.set_input_files("#id_file", [{"name": name, "mimeType": "image/png", "buffer": image}])
+    expect(page.locator("#chosen")).to_have_text(name)
+    assert_fits(page)
