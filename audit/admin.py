@@ -68,8 +68,8 @@ class AuditEventAdmin(AuditedChangelistAdmin):
     date_hierarchy = "timestamp"
     ordering = ("-sequence",)
     show_full_result_count = False
-    # "Show counts" runs one COUNT per filter choice over the listing: 8.4 s on SQLite at
-    # a million rows. Totals per type and day are on the staff dashboard instead.
+    # "Show counts" runs one COUNT per filter choice over the whole listing (seconds at a
+    # million rows; docs/benchmark-notes.md). Totals per type and day are on the dashboard.
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     list_per_page = 100
@@ -113,7 +113,7 @@ class AuditEventAdmin(AuditedChangelistAdmin):
             exact.append(Q(ip_address=address))
         # Only exact keys that occur join the OR: each check is one index lookup, and a
         # username search stays a single range the index covers (an OR of index scans
-        # reads every matching row: 10 s instead of 0.5 s for 75,000 matches at 1M rows).
+        # reads every matching row; docs/benchmark-notes.md has the figures).
         for key in exact:
             if AuditEvent.objects.filter(key).exists():
                 match |= key

@@ -27,8 +27,7 @@ from .time_bounds import bound_by_sequence, first_sequence_at_or_after
 # Up to this many matching events, their timestamps are read outright. Finding the
 # first or last of a few events scattered over millions by walking the sequence index
 # (ORDER BY sequence LIMIT 1, which both databases choose for a filter no index orders)
-# reads the whole index when they are rare or absent: 0.45 s per walk on PostgreSQL
-# for an admin search that matches nothing at 1M rows.
+# reads the whole index when they are rare or absent (docs/benchmark-notes.md).
 FEW_EVENTS = 2000
 
 

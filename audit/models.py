@@ -85,8 +85,8 @@ class AuditEvent(models.Model):
         # Every listing orders by -sequence (the API's cursor, the admin), so each filter
         # column is paired with sequence: the index hands rows over already in order and
         # LIMIT stops early. Paired with timestamp instead, a filter with few or no
-        # matches made PostgreSQL walk the whole sequence index backwards (1M rows:
-        # ~1 s for a user with no events of the type; see docs/benchmarks.md).
+        # matches made PostgreSQL walk the whole sequence index backwards (see
+        # docs/benchmark-notes.md).
         indexes = [
             models.Index(fields=["timestamp"], name="audit_ts"),
             models.Index(fields=["event_type", "sequence"], name="audit_type_seq"),
