@@ -1,5 +1,6 @@
 """Record audit events. The one write path into the trail."""
 
+from contextlib import nullcontext
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -158,19 +159,17 @@ def record_event(
         return event
     # Background sealing: one INSERT in the caller's transaction and nothing shared;
     # a sealer (audit/sealer.py) links it once it has committed.
-    if connection.vendor != "postgresql" and not connection.in_atomic_block:
-        # SQLite: stamp only while holding the write lock (transactions are IMMEDIATE),
-        # as the sealer assumes. Stamped first and queued on the lock after, the event
-        # could commit behind later events already sealed, out of time order.
-        with transaction.atomic():
+    # SQLite: stamp only while holding the write lock (transactions are IMMEDIATE), as
+    # the sealer assumes; a caller's block already holds it, else one is opened. Stamped
+    # first and queued on the lock after, the event could commit behind later events
+    # already sealed, out of time order. PostgreSQL stamps in the INSERT itself.
+    # Otherwise no savepoint: a single statement needs none (it commits by itself outside
+    # a transaction, and a failure inside one fails the caller's block all the same), and
+    # SAVEPOINT/RELEASE would double the round trips of every audited request.
+    sqlite = connection.vendor != "postgresql"
+    with transaction.atomic() if sqlite and not connection.in_atomic_block else nullcontext():
+        if sqlite:
             event.timestamp = sqlite_stamp()
-            insert_unsealed(event)
-    else:
-        if connection.vendor != "postgresql":
-            event.timestamp = sqlite_stamp()  # the caller's IMMEDIATE block holds the lock
-        # No savepoint: a single statement needs none (it commits by itself outside a
-        # transaction, and a failure inside one fails the caller's block all the same),
-        # and SAVEPOINT/RELEASE would double the round trips of every audited request.
         insert_unsealed(event)
     publish_after_commit(event)
     return event
