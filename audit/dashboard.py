@@ -261,6 +261,9 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
     by_username = failed_logins_by("username", window)
     ip_links = failed_login_links(window, "ip_address", by_ip)
     username_links = failed_login_links(window, "username", by_username)
+    # Labelled once for the table and the chart: a failed login may lack either key.
+    ip_rows = [(ip or _("unknown"), count) for ip, count in by_ip]
+    username_rows = [(name or _("(blank)"), count) for name, count in by_username]
     totals = login_totals(window)
 
     outcomes = ocr_outcomes_by_day(window)
@@ -300,13 +303,12 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
         ),
         "links": dashboard_links(window),
         "failed_by_ip": [
-            (ip or _("unknown"), count, link)
-            for (ip, count), link in zip(by_ip, ip_links, strict=True)
+            (label, count, link) for (label, count), link in zip(ip_rows, ip_links, strict=True)
         ],
         "failed_by_ip_chart": horizontal_bar_chart(
             chart_id="failed-ip",
             title=_("Failed logins by IP address"),
-            rows=[(ip or _("unknown"), count) for ip, count in by_ip],
+            rows=ip_rows,
             colour=FAILED_COLOUR,
             width=PAIRED_CHART_WIDTH,
             x_label=_("Failed logins"),
@@ -314,13 +316,13 @@ def dashboard_context(*, refresh_verdict: bool = False) -> dict[str, Any]:
             links=ip_links,
         ),
         "failed_by_username": [
-            (name or _("(blank)"), count, link)
-            for (name, count), link in zip(by_username, username_links, strict=True)
+            (label, count, link)
+            for (label, count), link in zip(username_rows, username_links, strict=True)
         ],
         "failed_by_username_chart": horizontal_bar_chart(
             chart_id="failed-username",
             title=_("Failed logins by username"),
-            rows=[(name or _("(blank)"), count) for name, count in by_username],
+            rows=username_rows,
             colour=FAILED_COLOUR,
             width=PAIRED_CHART_WIDTH,
             x_label=_("Failed logins"),
