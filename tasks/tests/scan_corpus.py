@@ -19,7 +19,7 @@ FONT_FILES = {
     "Liberation Mono": "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf",
 }
 
-_WORDS = (
+SCAN_WORDS = (
     "invoice",
     "harbour",
     "quantum",
@@ -97,7 +97,7 @@ def page_lines(seed: int, *, count: int = LINES) -> list[str]:
     rng = random.Random(seed)
     lines = []
     for _ in range(count):
-        words = [rng.choice(_WORDS) for _ in range(rng.randint(5, 7))]
+        words = [rng.choice(SCAN_WORDS) for _ in range(rng.randint(5, 7))]
         words[0] = words[0].capitalize()
         words.insert(rng.randint(1, len(words)), str(rng.randint(10, 9999)))
         lines.append(" ".join(words) + rng.choice([".", ",", "", ":"]))
