@@ -29,6 +29,10 @@ from .time_bounds import bound_by_sequence, first_sequence_at_or_after
 # (ORDER BY sequence LIMIT 1, which both databases choose for a filter no index orders)
 # reads the whole index when they are rare or absent (docs/benchmark-notes.md).
 FEW_EVENTS = 2000
+# A filtered listing counts at most this many events (a hundred pages). Counting every
+# match reads every match: one event type or one busy user is 0.5-0.8 s at 10M rows
+# (docs/scale.md). Past it the page says "more than"; narrowing the filter pages further.
+COUNT_CAP = 10_000
 
 
 def next_period(start: datetime, kind: str) -> datetime:
@@ -184,7 +188,7 @@ class EstimatedCountPaginator(Paginator):
     number minus the oldest: exact, because the chain has no gaps (retention prunes only
     the oldest rows). With the reads of the log hidden, the count is that minus the
     reads in the range, a range of the (event_type, sequence) index.
-    Other filters fall back to a real count, which the indexes keep cheap.
+    Other filters count up to COUNT_CAP and set ``capped`` when there are more.
     """
 
     object_list: QuerySet  # the admin's changelist always pages a queryset
@@ -200,12 +204,21 @@ class EstimatedCountPaginator(Paginator):
     ) -> None:
         super().__init__(object_list, per_page, orphans, allow_empty_first_page)
         self.chain_range = chain_range
+        self.capped = False
 
     @cached_property
     def count(self) -> int:
         if self.chain_range is None:
-            return super().count
+            return self.capped_count
         return self.sealed_count
+
+    @property
+    def capped_count(self) -> int:
+        """Return the number of events listed, or COUNT_CAP if there are more (``capped``)."""
+        # COUNT over a LIMIT subquery: it stops reading at COUNT_CAP + 1 rows.
+        found = self.object_list.order_by()[: COUNT_CAP + 1].count()
+        self.capped = found > COUNT_CAP
+        return min(found, COUNT_CAP)
 
     @cached_property
     def sealed_count(self) -> int:
