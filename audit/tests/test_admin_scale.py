@@ -406,9 +406,9 @@ def test_a_filtered_listing_counts_no_further_than_the_cap_and_says_so(admin_cli
     for _ in range(6):
         record_event(event_type="task_create", username="bob", resource_type="task")
     newest = list(
-        AuditEvent.objects.filter(username="bob").order_by("-sequence").values_list(
-            "sequence", flat=True
-        )
+        AuditEvent.objects.filter(username="bob")
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
     )
 
     with CaptureQueriesContext(connection) as queries:
