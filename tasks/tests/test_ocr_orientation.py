@@ -9,6 +9,7 @@ from tasks.tests.ocr_fixtures import ocr_engine  # noqa: F401 - fixture
 from tasks.tests.samples import ENGLISH
 from tasks.tests.scan_corpus import (
     FONT_FILES,
+    SCAN_WORDS,
     character_error_rate,
     noisy,
     photographed,
@@ -93,3 +94,33 @@ def test_blank_page_is_not_turned():
 
     assert straight is image
     assert not done.changed and done.orientation_certain
+
+
+def sparse_page() -> Image.Image:
+    """Short lines far apart on a large page: rows and columns both line up only weakly."""
+    face = ImageFont.truetype(FONT_FILES["DejaVu Sans"], 30)
+    image = Image.new("L", (1240, 1754), 255)
+    draw = ImageDraw.Draw(image)
+    for line in range(22):
+        words = [SCAN_WORDS[(line * 7 + k * 13) % 30] for k in range(7)]
+        draw.text((90, 90 + line * 70), " ".join(words), font=face, fill=0)
+    return image
+
+
+@pytest.mark.parametrize(("turns", "rotation"), [(0, 0), (1, 270), (2, 180), (3, 90)])
+def test_sparse_page_is_set_upright_by_the_blank_lines_without_asking_osd(
+    monkeypatch, turns, rotation
+):
+    # Such a page asked Tesseract's OSD every time: 0.28 s, half as long again as
+    # reading it (docs/benchmark-notes.md). The blank space between its lines says
+    # which way the text runs; the ascenders, which way is up.
+    def no_osd(image):
+        raise AssertionError("OSD asked")
+
+    monkeypatch.setattr("tasks.ocr.orientation._osd.orientation", no_osd)
+    image = rotated(sparse_page(), turns) if turns else sparse_page()
+
+    _, done = straighten(image)
+
+    assert (done.rotation, done.orientation_certain) == (rotation, True)
+    assert done.skew == pytest.approx(0.0, abs=0.3)
