@@ -161,7 +161,7 @@ def test_cleanup_asks_first_and_comes_back_as_a_dry_run(devices, device):
         staff.locator("input[type=submit][value='Run cleanup']")
     ).click()
 
-    expect(staff.locator("#cleanup-summary")).to_contain_text("Are you sure?")
+    expect(staff.locator("#cleanup-summary")).to_contain_text("will be deleted")
     expect(staff.locator("#cleanup-plan")).to_contain_text(f"ann-{device}")
     shoot(staff, f"cleanup-confirm-{device}", doc=device == "desktop")
     staff.locator("#content form input[type=submit]").click()  # "Yes, I'm sure"

@@ -342,7 +342,10 @@ def test_admin_real_cleanup_asks_first_listing_whose_tasks_and_files_go(
 
     body = page.content.decode()
     assert page.status_code == 200
-    assert "Are you sure? 2 tasks created before" in body
+    # The heading asks "Are you sure?"; the summary says what goes, without asking twice.
+    summary = re.search(r'<p id="cleanup-summary">(.*?)</p>', body, re.S).group(1)
+    assert "<h1>Are you sure?</h1>" in body
+    assert summary.startswith("2 tasks created before")
     # One row per owner: tasks, stored files (the other user's file is already gone).
     plan = re.search(r'<table id="cleanup-plan">(.*?)</table>', body, re.S).group(1)
     rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td></tr>", plan)
