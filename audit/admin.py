@@ -1,6 +1,7 @@
 """Django admin for the audit trail: read-only for everyone, superusers included."""
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.db.models import Q, Value
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -166,7 +167,14 @@ class AuditEventAdmin(AuditedChangelistAdmin):
             event_type="audit_export",
             user=request.user,
             resource_type="audit_log",
-            metadata={"surface": "admin", "format": "csv", "filters": dict(request.GET.items())},
+            metadata={
+                "surface": "admin",
+                "format": "csv",
+                "filters": dict(request.GET.items()),
+                # Ticked rows, or every event the filters match ("Select all matching").
+                "selected": len(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)),
+                "select_across": request.POST.get("select_across") == "1",
+            },
         )
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response = StreamingHttpResponse(

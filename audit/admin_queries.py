@@ -11,9 +11,10 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.admin import SimpleListFilter
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import DataError, NotSupportedError, OperationalError, connection, transaction
 from django.db.models import F, Max, Min, QuerySet
 from django.http import HttpRequest
@@ -162,13 +163,15 @@ def admin_events(queryset: QuerySet[AuditEvent]) -> AdminEventQuerySet:
 
 @dataclass(frozen=True)
 class ChainRange:
-    """What a changelist applied: nothing but sequence bounds, newest first.
+    """What a changelist applied: nothing but sequence bounds, in some order.
 
     Its listing is then every event in a range of the chain, less the reads of the log
-    when ``hides_reads`` (ReadsOfTheLogFilter's default).
+    when ``hides_reads`` (ReadsOfTheLogFilter's default); ``newest_first`` when it is in
+    the chain's own order, so pages can be sought by sequence number.
     """
 
     hides_reads: bool
+    newest_first: bool = True
 
 
 # Where the changelist leaves its ChainRange (or None) for the admin's paginator.
@@ -212,6 +215,16 @@ class EstimatedCountPaginator(Paginator):
             return self.capped_count
         return self.sealed_count
 
+    def validate_number(self, number):
+        try:
+            return super().validate_number(number)
+        except EmptyPage:
+            # Past the pages a capped count offers (typed into the URL): the last of them,
+            # rather than Django's redirect to the whole, unfiltered list (?e=1).
+            if self.capped and int(number) > self.num_pages:
+                return self.num_pages
+            raise
+
     @property
     def capped_count(self) -> int:
         """Return the number of events listed, or COUNT_CAP if there are more (``capped``)."""
@@ -253,10 +266,12 @@ class EstimatedCountPaginator(Paginator):
 
         Sequence numbers have no gaps (the chain forbids them), so page n of the
         newest-first listing starts at newest - (n - 1) * per_page: an index seek
-        instead of skipping n * per_page rows. With reads hidden, pages are OFFSET.
+        instead of skipping n * per_page rows. With reads hidden, or in another order,
+        pages are OFFSET.
         """
         number = self.validate_number(number)
-        if self.chain_range is None or self.chain_range.hides_reads:
+        listed = self.chain_range
+        if listed is None or listed.hides_reads or not listed.newest_first:
             return super().page(number)
         newest, _ = self.sequence_bounds
         if newest is None:
@@ -303,15 +318,20 @@ class SequenceBoundChangeList(ChangeList):
         """Return the ChainRange this listing applied, or None if it filtered otherwise."""
         if self.other_lookups or self.query.strip():
             return None
-        if self.get_ordering(request, self.root_queryset)[:1] != ["-sequence"]:
-            return None
         hides_reads = False
         for spec in self.filter_specs:
             if isinstance(spec, ReadsOfTheLogFilter):
                 hides_reads = spec.value() != "shown"
-            elif spec.used_parameters and not isinstance(spec, TimestampListFilter):
+            elif isinstance(spec, TimestampListFilter):
+                continue
+            elif isinstance(spec, SimpleListFilter):
+                # Submitted empty (the user box left blank), it filters nothing.
+                if spec.value():
+                    return None
+            elif spec.used_parameters:
                 return None
-        return ChainRange(hides_reads=hides_reads)
+        newest_first = self.get_ordering(request, self.root_queryset)[:1] == ["-sequence"]
+        return ChainRange(hides_reads=hides_reads, newest_first=newest_first)
 
     def get_results(self, request):
         # Run the listing's queries here rather than in the template, so a value the
@@ -319,6 +339,9 @@ class SequenceBoundChangeList(ChangeList):
         with refused_filter_values():
             super().get_results(request)
             self.result_list = list(self.result_list)
+        # The page shown, where a page past a capped count was turned into its last.
+        if self.multi_page:
+            self.page_num = self.paginator.validate_number(self.page_num)
 
 
 # SQLite's answers to a filter value it cannot take, as opposed to a database in

@@ -15,6 +15,18 @@ class AddIndexWithoutBlockingWrites(migrations.AddIndex):
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
         model = to_state.apps.get_model(app_label, self.model_name)
         if self.allow_migrate_model(schema_editor.connection.alias, model):
+            # A CONCURRENTLY build that failed (or was interrupted) leaves an INVALID
+            # index of that name behind, and the next attempt would stop at "already
+            # exists": drop it first, so running migrate again is the whole recovery.
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM pg_index JOIN pg_class ON pg_class.oid = pg_index.indexrelid"
+                    " WHERE pg_class.relname = %s AND NOT pg_index.indisvalid",
+                    [self.index.name],
+                )
+                invalid = cursor.fetchone() is not None
+            if invalid:
+                schema_editor.remove_index(model, self.index, concurrently=True)
             schema_editor.add_index(model, self.index, concurrently=True)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):

@@ -202,7 +202,31 @@ def test_export_action_returns_csv_of_the_selected_rows(admin_client, events, st
     # One audit_export for the download; the POST is not also recorded as a view.
     event = only_event(response)
     assert (event.event_type, event.user_id) == ("audit_export", staff.pk)
-    assert event.metadata == {"surface": "admin", "format": "csv", "filters": {}}
+    assert event.metadata == {
+        "surface": "admin",
+        "format": "csv",
+        "filters": {},
+        "selected": 2,
+        "select_across": False,
+    }
+
+
+def test_export_of_every_match_says_so_in_its_event(admin_client, events, only_event):
+    # Ticking three rows and "Select all matching" read alike in the trail before.
+    response = admin_client.post(
+        CHANGELIST + "?outcome__exact=success",
+        {
+            "action": "export_csv",
+            ACTION_CHECKBOX_NAME: [events[0].pk],
+            "select_across": "1",
+            "index": 0,
+        },
+    )
+    b"".join(response.streaming_content)
+
+    event = only_event(response)
+    assert event.metadata["select_across"] is True
+    assert event.metadata["filters"] == {"outcome__exact": "success"}
 
 
 def test_non_staff_users_cannot_open_the_admin(client_for, user, events):
