@@ -22,6 +22,7 @@ from .atomic_files import atomic_write
 from .chain import canonical_timestamp
 from .integrity import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
 from .models import AuditEvent
+from .sealer import seal_pending
 from .services import record_event
 
 # Every column, so the archive alone is enough to recompute each hash and link.
@@ -223,6 +224,14 @@ def prune_events(
         # Nothing was deleted: an archive of rows still in the trail would mislead.
         archive.unlink(missing_ok=True)
         raise
+    if event.sequence is None:
+        # Background sealing: link the prune now rather than within the sealer's window,
+        # so the operator reads its place in the chain (only a sealed prune counts). A
+        # sealer busy elsewhere may take it instead; then it stays None here.
+        seal_pending()
+        event.sequence = (
+            AuditEvent.objects.filter(pk=event.pk).values_list("sequence", flat=True).first()
+        )
     return PruneResult(
         count=deleted,
         dry_run=False,

@@ -4,6 +4,7 @@ import io
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -20,7 +21,7 @@ from audit.sealer import (
     writer_tag,
 )
 from audit.services import record_event
-from audit.tests.tamper import TABLE, is_postgresql
+from audit.tests.tamper import TABLE, append_chain, is_postgresql
 
 postgresql_only = pytest.mark.skipif(
     not is_postgresql, reason="concurrent writers and the trigger are PostgreSQL's"
@@ -265,4 +266,28 @@ def test_unsealed_rows_are_append_only_and_links_are_filled_once(user):
         cursor.execute("SELECT set_config('audit.sealing', 'on', true)")
         cursor.execute(f"UPDATE {TABLE} SET hash = 'forged' WHERE id = %s", [event.pk])  # noqa: S608
     assert AuditEvent.objects.get(pk=event.pk).message == "made"
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retention_seals_its_prune_event_and_names_its_place_in_the_chain(user, tmp_path):
+    # With background sealing the command printed "recorded audit_prune event #None":
+    # its event was not linked yet, and only a sealed prune counts for verification.
+    append_chain(5, start=timezone.now() - timedelta(days=60))
+    record_event(event_type="auth_login", username="today")
+    seal_pending()
+    out = io.StringIO()
+
+    call_command(
+        "audit_retention",
+        "--older-than-days",
+        "30",
+        "--archive",
+        str(tmp_path / "a.gz"),
+        stdout=out,
+    )
+
+    prune = AuditEvent.objects.get(event_type="audit_prune")
+    assert prune.sequence is not None
+    assert f"recorded audit_prune event #{prune.sequence}." in out.getvalue()
     assert verify_chain().ok

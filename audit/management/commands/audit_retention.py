@@ -50,8 +50,9 @@ class Command(BaseCommand):
             f"{canonical_timestamp(result.last_timestamp)}) to {result.archive}, "  # type: ignore[arg-type]
             f"sha256 {result.archive_sha256}."
         )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Deleted them and recorded audit_prune event #{result.prune_event_sequence}."
-            )
+        recorded = (
+            f"audit_prune event #{result.prune_event_sequence}."
+            if result.prune_event_sequence is not None
+            else "an audit_prune event; a running sealer links it into the chain."
         )
+        self.stdout.write(self.style.SUCCESS(f"Deleted them and recorded {recorded}"))
