@@ -211,9 +211,12 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        if self.chain_range is None:
-            return self.capped_count
-        return self.sealed_count
+        if self.chain_range is not None:
+            return self.sealed_count
+        # COUNT over a LIMIT subquery: it stops reading at COUNT_CAP + 1 rows.
+        found = self.object_list.order_by()[: COUNT_CAP + 1].count()
+        self.capped = found > COUNT_CAP
+        return min(found, COUNT_CAP)
 
     def validate_number(self, number):
         try:
@@ -224,14 +227,6 @@ class EstimatedCountPaginator(Paginator):
             if self.capped and int(number) > self.num_pages:
                 return self.num_pages
             raise
-
-    @property
-    def capped_count(self) -> int:
-        """Return the number of events listed, or COUNT_CAP if there are more (``capped``)."""
-        # COUNT over a LIMIT subquery: it stops reading at COUNT_CAP + 1 rows.
-        found = self.object_list.order_by()[: COUNT_CAP + 1].count()
-        self.capped = found > COUNT_CAP
-        return min(found, COUNT_CAP)
 
     @cached_property
     def sealed_count(self) -> int:
