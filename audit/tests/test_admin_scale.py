@@ -398,18 +398,23 @@ def test_events_the_sealer_has_not_linked_yet_are_neither_listed_nor_counted(
         assert sorted(seen) == sorted(expected)
 
 
+def bobs_tasks(count: int) -> list[int | None]:
+    """Record `count` task_create events of bob; return their sequence numbers, newest first."""
+    for _ in range(count):
+        record_event(event_type="task_create", username="bob", resource_type="task")
+    return list(
+        AuditEvent.objects.filter(username="bob")
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
+    )
+
+
 def test_a_filtered_listing_counts_no_further_than_the_cap_and_says_so(admin_client, monkeypatch):
     # Counting every match of a filter reads every match (0.5-0.8 s for one event type
     # or one busy user at 10M rows); past the cap the page says "more than".
     monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
     monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 4)
-    for _ in range(6):
-        record_event(event_type="task_create", username="bob", resource_type="task")
-    newest = list(
-        AuditEvent.objects.filter(username="bob")
-        .order_by("-sequence")
-        .values_list("sequence", flat=True)
-    )
+    newest = bobs_tasks(6)
 
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get(URL, {"username": "bob", "p": "2"})
@@ -427,8 +432,7 @@ def test_a_filtered_listing_counts_no_further_than_the_cap_and_says_so(admin_cli
 
 def test_a_filtered_listing_under_the_cap_counts_exactly(admin_client, monkeypatch):
     monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 4)
-    for _ in range(4):
-        record_event(event_type="task_create", username="bob", resource_type="task")
+    bobs_tasks(4)
 
     response = admin_client.get(URL, {"username": "bob"})
 
@@ -440,8 +444,7 @@ def test_a_filtered_listing_under_the_cap_counts_exactly(admin_client, monkeypat
 
 def test_a_search_past_the_cap_says_more_than(admin_client, monkeypatch):
     monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 2)
-    for _ in range(3):
-        record_event(event_type="task_create", username="bob", resource_type="task")
+    bobs_tasks(3)
 
     page = admin_client.get(URL, {"q": "bob"}).content.decode()
 
@@ -485,13 +488,7 @@ def test_a_page_past_a_capped_count_shows_the_last_page_it_offers(admin_client, 
     # to the whole, unfiltered list (?e=1).
     monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
     monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 4)
-    for _ in range(7):
-        record_event(event_type="task_create", username="bob", resource_type="task")
-    newest = list(
-        AuditEvent.objects.filter(username="bob")
-        .order_by("-sequence")
-        .values_list("sequence", flat=True)
-    )
+    newest = bobs_tasks(7)
 
     response = admin_client.get(URL, {"username": "bob", "p": "3"})
 
