@@ -7,12 +7,10 @@ from django.db import DatabaseError, connection, transaction
 from audit.integrity import verify_chain
 from audit.models import AppendOnlyError, AuditEvent
 from audit.services import record_event
-from audit.tests.tamper import TABLE, is_postgresql
+from audit.tests.tamper import TABLE
 
-postgresql_only = pytest.mark.skipif(
-    not is_postgresql,
-    reason="the append-only trigger is PostgreSQL-only; SQLite relies on the model guards",
-)
+# The append-only trigger is PostgreSQL-only; SQLite relies on the model guards.
+postgresql_only = pytest.mark.postgresql
 
 
 @pytest.fixture

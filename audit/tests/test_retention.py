@@ -19,7 +19,7 @@ from audit.integrity import verify_archive, verify_chain
 from audit.models import AuditEvent
 from audit.retention import RetentionError, write_archive
 from audit.services import record_event
-from audit.tests.tamper import TABLE, append_chain, is_postgresql, raw_sql
+from audit.tests.tamper import TABLE, append_chain, raw_sql
 
 # Retention commits its own transaction and the trigger looks at SET LOCAL, so these
 # tests run against real commits.
@@ -273,7 +273,7 @@ def test_an_archive_other_than_the_recorded_one_is_refused(tmp_path):
         )
 
 
-@pytest.mark.skipif(not is_postgresql, reason="the append-only trigger is PostgreSQL-only")
+@pytest.mark.postgresql  # the append-only trigger is PostgreSQL-only
 def test_retention_leaves_deletes_refused_afterwards(trail, archive):
     retention("--older-than-days", "30", "--archive", str(archive))
     with connection.cursor() as cursor:

@@ -21,11 +21,10 @@ from audit.sealer import (
     writer_tag,
 )
 from audit.services import record_event
-from audit.tests.tamper import TABLE, append_chain, is_postgresql
+from audit.tests.tamper import TABLE, append_chain
 
-postgresql_only = pytest.mark.skipif(
-    not is_postgresql, reason="concurrent writers and the trigger are PostgreSQL's"
-)
+# Concurrent writers and the trigger are PostgreSQL's.
+postgresql_only = pytest.mark.postgresql
 
 
 @pytest.fixture(autouse=True)
@@ -175,7 +174,7 @@ def test_an_insert_still_running_holds_back_the_cutoff(user):
     assert verify_chain().ok
 
 
-@pytest.mark.skipif(is_postgresql, reason="SQLite's write lock; PostgreSQL is the test above")
+@pytest.mark.sqlite  # SQLite's write lock; PostgreSQL is the test above
 @pytest.mark.django_db(transaction=True)
 def test_an_event_waiting_for_sqlites_write_lock_is_stamped_once_it_has_it(user):
     # B holds the write lock while A tries to record outside any transaction. Had A

@@ -162,11 +162,10 @@ def test_recent_orphans_are_kept_for_the_grace_period(
     assert stored_files() == [fresh]
 
 
+@pytest.mark.local_storage  # only a local folder storage can hold a symbolic link
 def test_orphan_symlinks_are_not_followed(
     settings, staff, media_root, file_store, tmp_path, django_capture_on_commit_callbacks
 ):
-    if not file_store.is_local:
-        pytest.skip("only a local folder storage can hold a symbolic link")
     settings.OCR_ORPHAN_GRACE_SECONDS = 0
     precious = tmp_path / "precious.txt"
     precious.write_text("keep me")
