@@ -167,3 +167,26 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint #{self.sequence} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditLease(models.Model):
+    """Who holds a lease on a background job of the trail, and until when.
+
+    "sealer": the one sealer that may link events (audit/lease.py), with a generation
+    that fences a holder out once another took over. "checkpoint_signer": the worker
+    last seen signing checkpoints (no exclusivity: any worker may sign), so a signer
+    that stopped is noticed. Times are the database's clock on PostgreSQL.
+    """
+
+    name = models.CharField(primary_key=True, max_length=32)
+    holder = models.CharField(max_length=200, blank=True)
+    generation = models.PositiveBigIntegerField(default=0)
+    renewed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # The holder's PostgreSQL session (pid and start, which tell a reused pid apart):
+    # the session a taker ends when the holder is gone (see audit/lease.py).
+    backend_pid = models.IntegerField(null=True, blank=True)
+    backend_start = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} lease of {self.holder or 'nobody'} until {self.expires_at}"

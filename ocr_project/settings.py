@@ -377,6 +377,9 @@ AUDIT_SEALING = os.environ.get("AUDIT_SEALING", "background")
 AUDIT_SEAL_INTERVAL_SECONDS = float(os.environ.get("AUDIT_SEAL_INTERVAL_SECONDS", "0.2"))
 AUDIT_SEAL_WINDOW_SECONDS = float(os.environ.get("AUDIT_SEAL_WINDOW_SECONDS", "2"))
 AUDIT_SEAL_BATCH = env_int("AUDIT_SEAL_BATCH", 2000)
+# The sealer holds a lease this long and renews it every round; a sealer whose host
+# died is taken over once its lease expired (audit/lease.py). Above the interval.
+AUDIT_SEALER_LEASE_SECONDS = float(os.environ.get("AUDIT_SEALER_LEASE_SECONDS", "5"))
 # The worker signs the chain head every so many events, or every so many minutes when
 # the chain grew at all (see audit/management/commands/db_worker.py).
 AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))

@@ -12,11 +12,11 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from audit.integrity import verify_chain
+from audit.lease import LeaseHolder
 from audit.models import AuditEvent, ChainHead
 from audit.sealer import (
     seal_batch,
     seal_pending,
-    take_sealer_lock,
     unsealed_backlog,
     writer_tag,
 )
@@ -210,11 +210,14 @@ def test_an_event_waiting_for_sqlites_write_lock_is_stamped_once_it_has_it(user)
 def test_only_one_sealer_takes_a_batch(user):
     record_event(event_type="auth_login", user=user)
     holding, release = threading.Event(), threading.Event()
+    other = LeaseHolder(holder="other-host")
+    with transaction.atomic():
+        assert other.hold()  # the lease row, created once in a deployment's life
 
     def other_sealer():
         try:
             with transaction.atomic():
-                assert take_sealer_lock()
+                assert other.hold()
                 holding.set()
                 release.wait(30)
         finally:
@@ -226,7 +229,9 @@ def test_only_one_sealer_takes_a_batch(user):
     assert seal_batch() is None  # the other sealer has this round
     release.set()
     thread.join(30)
-    assert seal_batch().count == 1
+    # ...and the lease, until it stops renewing it: this sealer stands by.
+    assert seal_batch() is None
+    assert seal_batch(lease=other).count == 1
 
 
 @postgresql_only

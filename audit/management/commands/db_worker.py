@@ -10,6 +10,7 @@ so this command is the one `manage.py db_worker` runs.
 import logging
 import os
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -17,6 +18,7 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands import db_worker
 
 from audit.checkpoint import CheckpointError, checkpoint_if_due
+from audit.lease import note_signer_seen
 
 logger = logging.getLogger("audit_checkpoints")
 
@@ -24,6 +26,9 @@ logger = logging.getLogger("audit_checkpoints")
 def check_once() -> None:
     """Sign the chain head if a checkpoint is due; log (never raise) what happened."""
     try:
+        # Seen now, next due within three looks: verify_audit_chain reports a signer
+        # not seen since (exit 3), which a worker that died or hangs never says itself.
+        note_signer_seen(period=timedelta(seconds=3 * poll_seconds()))
         checkpoint = checkpoint_if_due()
     except CheckpointError as error:
         # A chain that no longer verifies is an alarm, not a reason to stop OCR work.
