@@ -47,6 +47,7 @@ from .events import KEY_CHANGE_EVENT, Outcome, category_for
 from .expressions import stored_timestamp_text, values_as_text
 from .lease import LeaseHolder, database_now, sealer_lease
 from .models import AuditEvent, ChainHead
+from .outage import CONNECTION_LOST, wait_for_database
 from .stream import publish_after_commit
 
 # How far the stamp of an event may be from its writer's clock reading (in its writer
@@ -556,6 +557,8 @@ def run_sealer(*, interval: float, stop=lambda: False) -> None:
             sealed = seal_pending()
             if sealed:
                 logger.debug("sealed %d events", sealed)
+        except CONNECTION_LOST as error:  # a database restart: wait, not a traceback a round
+            wait_for_database(error, what="Audit sealer", logger=logger, stop=stop)
         except Exception:  # a failed round is retried next round, never the end of the loop
             logger.exception("sealing failed; retrying")
         finally:

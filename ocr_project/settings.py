@@ -166,8 +166,17 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # A connection kept open (DB_CONN_MAX_AGE) is checked before a request or a
+        # worker round reuses it: after a database restart every process held a dead
+        # one, and each web worker answered its next request with a 500.
+        conn_health_checks=True,
     )
 }
+# Names the process in pg_stat_activity (web, worker, sealer), so an operator, or a
+# test, can tell whose connection is whose; beside any options the URL carries.
+_application_name = os.environ.get("DB_APPLICATION_NAME", "").strip()
+if _application_name and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = _application_name
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes SQLite's write lock at BEGIN, so concurrent writers queue on
@@ -264,6 +273,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The load balancer checks each backend over plain HTTP: a redirect would mark it down.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.client import ClientContext
 from audit.events import Outcome
+from audit.outage import CONNECTION_LOST
 from audit.services import in_english, record_event
 
 from . import heartbeat
@@ -217,7 +218,7 @@ def process_task(*, task_id, job_id: str = "") -> str:
     """OCR one task from start to finish; return its final status (or why it was skipped).
 
     Failure is a state: a corrupt file or an engine error ends the task `failed` with a
-    readable message; nothing raised here reaches the worker loop.
+    readable message; only a lost database connection reaches the worker loop.
     """
     task = claim(task_id, job_id=job_id)
     if task is None:
@@ -264,6 +265,10 @@ def _process_claimed(task: OcrTask) -> str:
             seconds=elapsed(started),
         )
         return Status.FAILED
+    except CONNECTION_LOST:
+        # The database went away (a restart), not the document: left `processing`
+        # without a heartbeat, the task is reclaimed and read again, not failed.
+        raise
     except Exception as error:  # any engine failure must end as a state, not a crash
         logger.exception("OCR failed for task %s", task_id)
         finish(

@@ -12,7 +12,6 @@ from audit.lease import SEALER, LeaseHolder
 from audit.models import AuditEvent, AuditLease
 from audit.sealer import run_sealer, seal_batch
 from audit.services import record_event
-from audit.tests.tamper import is_postgresql
 
 # Generous: the lease in these tests is 1 s; this only stops a hung test.
 TIMEOUT_SECONDS = 60
@@ -67,7 +66,7 @@ def test_a_holder_that_stops_renewing_is_taken_over_and_then_fenced_out(user):
     assert verify_chain().ok
 
 
-@pytest.mark.skipif(not is_postgresql, reason="a session outliving its host is PostgreSQL's")
+@pytest.mark.postgresql  # a session outliving its host is PostgreSQL's
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_hosts_session_holding_the_lease_and_the_head_is_taken_over(user, monkeypatch):
     # The issue: the sealing host's network went away mid-batch and it was killed.
