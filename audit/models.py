@@ -190,3 +190,40 @@ class AuditLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} lease of {self.holder or 'nobody'} until {self.expires_at}"
+
+
+class MerkleNodeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Merkle tree nodes cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Merkle tree nodes cannot be deleted.")
+
+
+class MerkleNode(models.Model):
+    """The RFC 6962 hash of one complete subtree of the audit trail's Merkle tree.
+
+    Level L, index k covers leaves [k * 2**L, (k + 1) * 2**L); level 0 holds the leaf
+    hashes. Only complete subtrees are stored, so a row never changes once written
+    (audit.transparency.merkle builds every root and proof from O(log n) of them).
+    """
+
+    # (level, index) is the key: no id column, and no second index over ~2 rows a leaf.
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    # Raw SHA-256 bytes: half the size of hex.
+    hash = models.BinaryField(max_length=32)
+
+    objects = MerkleNodeQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Merkle tree nodes cannot be changed once stored.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Merkle tree nodes cannot be deleted.")
