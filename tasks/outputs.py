@@ -32,9 +32,10 @@ def store_page_image(*, task_id, index: int, image: Image.Image) -> str:
     dpi = image.info.get("dpi")
     options = {"dpi": tuple(round(float(v)) for v in dpi)} if dpi else {}
     picture.save(buffer, format="JPEG", quality=PAGE_IMAGE_QUALITY, **options)
-    return default_storage.save(
-        derived_name(task_id, f"page-{index + 1:04d}.jpg"), ContentFile(buffer.getvalue())
-    )
+    name = derived_name(task_id, f"page-{index + 1:04d}.jpg")
+    if not OcrPage.objects.filter(image=name).exists():
+        remove_derived(name)  # left by an attempt that died before storing its page
+    return default_storage.save(name, ContentFile(buffer.getvalue()))
 
 
 def open_page_image(page: OcrPage) -> Image.Image:
@@ -53,7 +54,10 @@ def store_searchable_pdf(*, task: OcrTask) -> str:
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as handle:
         write_searchable_pdf(task=task, output=handle)
         handle.seek(0)
-        return default_storage.save(derived_name(task.pk, "searchable.pdf"), File(handle))
+        name = derived_name(task.pk, "searchable.pdf")
+        if not OcrTask.objects.filter(searchable_pdf=name).exists():
+            remove_derived(name)  # left by an attempt that died before it finished
+        return default_storage.save(name, File(handle))
 
 
 def remove_derived(name: str | None) -> None:

@@ -75,6 +75,8 @@ def claim(task_id, *, job_id: str = "") -> OcrTask | None:
                 "engine": task.engine,
                 "language": task.language,
                 "pages": task.page_count,
+                # Pages an earlier attempt stored: this attempt goes on after them.
+                "pages_kept": task.pages_done,
                 "attempt": task.attempts,
                 "worker": worker_name(),
             },
@@ -132,6 +134,7 @@ def save_page(
                 "skew": straightening.skew,
                 "orientation_certain": straightening.orientation_certain,
                 "image": image_name,
+                "attempt": task.attempts,
             },
         )
 
@@ -233,9 +236,15 @@ def _process_claimed(task: OcrTask) -> str:
         # Inside the try: a claimed task must end completed or failed, never stay processing.
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
         engine = get_engine(task.engine)
+        # A reclaimed task keeps what its dead worker stored: each page is read once.
+        stored = frozenset(task.pages.values_list("index", flat=True))
         with local_copy(task.file.name) as path:
             pages = iter_pages(
-                path=path, kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
+                path=path,
+                kind=kind,
+                dpi=settings.OCR_PDF_DPI,
+                max_pixels=settings.OCR_MAX_PIXELS,
+                skip=stored,
             )
             for page in pages:
                 if page.text_layer is not None:

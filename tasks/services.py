@@ -231,7 +231,7 @@ def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
                     status=task.status,
                 )
             )
-        reset_for_queue(task)
+        reset_for_queue(task, keep_pages=False)
         record_event(
             event_type="task_retry",
             user=actor,
@@ -247,10 +247,18 @@ def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
     return task
 
 
-def reset_for_queue(task: OcrTask) -> None:
-    """Forget a task's partial results so it runs again from the start (caller saves)."""
-    # Page rows take their stored images with them (tasks.receivers).
-    task.pages.all().delete()
+def reset_for_queue(task: OcrTask, *, keep_pages: bool) -> None:
+    """Queue a task again (caller saves): from its first page not stored, or from the start.
+
+    ``keep_pages``: a reclaimed task keeps the pages its dead worker stored, and the next
+    attempt reads only the rest; a retry asked for by a user starts again from page one.
+    """
+    if keep_pages:
+        task.pages_done = task.pages.count()
+    else:
+        # Page rows take their stored images with them (tasks.receivers).
+        task.pages.all().delete()
+        task.pages_done = 0
     if task.searchable_pdf:
         name = task.searchable_pdf.name
         transaction.on_commit(lambda: remove_derived(name))
@@ -258,7 +266,6 @@ def reset_for_queue(task: OcrTask) -> None:
     task.status = Status.QUEUED
     task.phase = Phase.NONE
     task.job_id = ""
-    task.pages_done = 0
     task.result_text = ""
     task.started_at = None
     task.finished_at = None
@@ -310,7 +317,8 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
     """Take back tasks whose worker stopped sending progress: requeue, or fail them.
 
     A worker killed mid-document leaves its task `processing` forever; after
-    OCR_STALE_AFTER_SECONDS without a heartbeat it is retried up to OCR_MAX_ATTEMPTS.
+    OCR_STALE_AFTER_SECONDS without a heartbeat it is retried up to OCR_MAX_ATTEMPTS,
+    keeping the pages already stored: the next attempt goes on at the first page not read.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.OCR_STALE_AFTER_SECONDS)
@@ -332,7 +340,7 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
             client = ClientContext(request_id=task.request_id)
             end_dead_job(task.job_id, now=now)
             if task.attempts < settings.OCR_MAX_ATTEMPTS:
-                reset_for_queue(task)
+                reset_for_queue(task, keep_pages=True)
                 task.save()
                 stats["requeued"] += 1
                 transaction.on_commit(partial(enqueue, pk))

@@ -1,6 +1,6 @@
 """Turn a validated document into pages: a text layer to keep or an image to OCR."""
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,16 +100,21 @@ def iter_pages(
     dpi: int,
     max_pixels: int,
     min_text_chars: int = MIN_TEXT_LAYER_CHARS,
+    skip: Container[int] = frozenset(),
 ) -> Iterator[SourcePage]:
     """Yield each page in order, as its PDF text layer when it has one, else as an image.
 
     PDF pages with at least `min_text_chars` readable characters of their own are not
     rendered at all; the rest are rendered at `dpi`. The document should have passed
     inspect_document; sizes are checked again so a page never renders past `max_pixels`.
+    Pages whose index is in `skip` (already read by an earlier attempt) are neither
+    decoded nor rendered.
     """
     if not kind.is_pdf:
         page_count = _image_page_count(path=path, kind=kind, max_pixels=max_pixels)
         for index in range(page_count):
+            if index in skip:
+                continue
             image = _image_frame(path=path, kind=kind, index=index, max_pixels=max_pixels)
             yield SourcePage(index=index, size=image.size, image=image)
         return
@@ -117,6 +122,8 @@ def iter_pages(
     with open_pdf(path) as document:
         page_count = len(document)
     for index in range(page_count):
+        if index in skip:
+            continue
         # Reopened per page: PDFium must stay behind its lock, and a generator paused at
         # `yield` for the length of an OCR run must not hold that lock.
         with open_pdf(path) as document:
