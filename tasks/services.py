@@ -23,12 +23,14 @@ from audit.services import record_event
 from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
 from .outputs import remove_derived, store_searchable_pdf
+from .storage import StorageWriteFailed, file_size
 from .uploads import (
     CheckedUpload,
     UploadRejected,
     UploadsRejected,
     check_upload,
     remove_stored,
+    storage_refusal,
     store_checked,
     upload_body_limit,
 )
@@ -85,6 +87,14 @@ def record_rejection(*, owner, error: UploadRejected, size) -> None:
         message=error.message,
         metadata={"filename": error.name, "size": size, "reason": error.code},
     )
+
+
+def refuse_unstorable(*, owner, name: str, error: BaseException, size) -> UploadRejected:
+    """Audit and return the refusal (507) of an upload the disk or storage could not take."""
+    refusal = storage_refusal(name=name, error=error)
+    logger.error("Upload refused, storage write failed: %s", error)
+    record_rejection(owner=owner, error=refusal, size=size)
+    return refusal
 
 
 def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
@@ -163,6 +173,7 @@ def task_create_batch(
     checked = check_all(owner=owner, uploads=uploads)
     stored: list[str] = []
     request_id = getattr(request, "request_id", "")
+    item = None
     try:
         with transaction.atomic():
             tasks = []
@@ -203,12 +214,18 @@ def task_create_batch(
                 )
                 tasks.append(task)
                 transaction.on_commit(partial(enqueue, task.pk))
-    except BaseException:
+    except BaseException as error:
         # The database rolled back; the files it would have pointed to go too.
         for name in stored:
             remove_stored(name)
-        for item in checked:
-            item.discard()
+        for each in checked:
+            each.discard()
+        if isinstance(error, StorageWriteFailed) and item is not None:
+            # Outside the rolled-back transaction, so the refusal stays on record.
+            refusal = refuse_unstorable(
+                owner=owner, name=item.original_name, error=error, size=item.size
+            )
+            raise refusal from error
         raise
     return tasks
 
@@ -418,18 +435,27 @@ def end_abandoned_jobs(*, cutoff, now) -> int:
 
 
 def build_missing_searchable_pdfs() -> tuple[int, int]:
-    """Store a searchable PDF for each completed task without one; return (built, failed)."""
+    """Store a searchable PDF for each completed task without a whole one; return (built, failed).
+
+    Without one: none was stored (the build failed, the storage was full), or the one
+    named is missing from storage or empty (a file cut short before writes were whole).
+    """
     built = failed = 0
-    missing = OcrTask.objects.filter(status=Status.COMPLETED, searchable_pdf="")
-    for task in missing.iterator():
+    completed = OcrTask.objects.filter(status=Status.COMPLETED)
+    for task in completed.only("pk", "searchable_pdf").iterator():
+        previous = task.searchable_pdf.name or ""
+        if previous and file_size(previous):
+            continue
         try:
-            name = store_searchable_pdf(task=task)
+            name = store_searchable_pdf(task=OcrTask.objects.get(pk=task.pk))
         except Exception:  # one unreadable original must not stop the rest
             logger.exception("Could not build the searchable PDF of task %s", task.pk)
             failed += 1
             continue
-        if OcrTask.objects.filter(pk=task.pk, searchable_pdf="").update(searchable_pdf=name):
+        if OcrTask.objects.filter(pk=task.pk, searchable_pdf=previous).update(searchable_pdf=name):
             built += 1
+            if previous and previous != name:
+                remove_derived(previous)
         else:
             remove_derived(name)  # deleted, or built by someone else, meanwhile
     return built, failed
