@@ -20,12 +20,24 @@ from .ocr.engines import PageResult, get_engine
 from .ocr.inspect import DocumentRejected
 from .ocr.orientation import Straightening, straighten
 from .ocr.pages import iter_pages
+from .ocr.render import RenderLimits
 from .outputs import remove_derived, store_page_image, store_searchable_pdf
 from .storage import local_copy
 
 logger = logging.getLogger(__name__)
 
 KIND_BY_CONTENT_TYPE = {kind.content_type: kind for kind in ACCEPTED_TYPES}
+
+# A preview or thumbnail is drawn while a web request waits: it gets this long at most.
+PREVIEW_RENDER_SECONDS = 10
+
+
+def render_limits(*, for_request: bool = False) -> RenderLimits:
+    """Return the time and memory a child process may spend drawing one PDF page."""
+    seconds = float(settings.OCR_RENDER_TIMEOUT_SECONDS)
+    if for_request:
+        seconds = min(seconds, PREVIEW_RENDER_SECONDS)
+    return RenderLimits(seconds=seconds, memory_bytes=settings.OCR_RENDER_MEMORY_MB * 2**20)
 
 
 class TaskVanished(Exception):
@@ -245,6 +257,7 @@ def _process_claimed(task: OcrTask) -> str:
                 dpi=settings.OCR_PDF_DPI,
                 max_pixels=settings.OCR_MAX_PIXELS,
                 skip=stored,
+                limits=render_limits(),
             )
             for page in pages:
                 if page.text_layer is not None:

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from .models import OcrTask
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
-from .processing import KIND_BY_CONTENT_TYPE
+from .processing import KIND_BY_CONTENT_TYPE, render_limits
 from .storage import StorageWriteFailed, local_copy, save_whole
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def render_thumbnail(task: OcrTask) -> bytes:
                 index=0,
                 dpi=THUMBNAIL_DPI,
                 max_pixels=settings.OCR_MAX_PIXELS,
+                limits=render_limits(for_request=True),
             )
     except (DocumentRejected, FileNotFoundError) as error:
         raise ThumbnailUnavailable(str(task.pk)) from error
