@@ -9,7 +9,10 @@ Run as `python -m tasks.ocr.render PATH INDEX DPI OUT` (the child's side); it im
 nothing but pypdfium2 and Pillow.
 """
 
+import contextlib
+import ctypes
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +23,7 @@ import pypdfium2 as pdfium
 from PIL import Image
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +49,9 @@ def render_pdf_page_bounded(
 
     def limit_memory() -> None:  # in the child, before it executes Python
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        # Linux: die with the worker, so a SIGKILLed worker leaves no child drawing on.
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     with tempfile.TemporaryDirectory(prefix="ocr-render-") as folder:
         out = Path(folder) / "page.ppm"
