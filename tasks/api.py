@@ -42,10 +42,19 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
+class InsufficientStorage(APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "The file storage could not store the upload."
+    default_code = "storage_full"
+
+
 def rejection_to_api(error: UploadRejected) -> APIException:
     messages = [refused.message for refused in error.refusals]
     if error.status == 413:
         return PayloadTooLarge(" ".join(str(message) for message in messages))
+    if error.status == 507:
+        # The file was fine; the server could not keep it. "code" names the cause.
+        return InsufficientStorage(" ".join(str(m) for m in messages), code=error.code)
     return ValidationError({"file": messages})
 
 

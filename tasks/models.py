@@ -145,6 +145,9 @@ class OcrPage(models.Model):
     orientation_certain = models.BooleanField(default=True)
     # The page as it was read, when it was turned: what the preview and the PDF show.
     image = models.FileField(max_length=255, blank=True)
+    # The task attempt that read the page. A reclaimed task keeps its stored pages, so a
+    # page read before its worker died keeps the number of the attempt that read it.
+    attempt = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         ordering = ["task", "index"]

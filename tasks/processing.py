@@ -21,12 +21,24 @@ from .ocr.engines import PageResult, get_engine
 from .ocr.inspect import DocumentRejected
 from .ocr.orientation import Straightening, straighten
 from .ocr.pages import iter_pages
+from .ocr.render import RenderLimits
 from .outputs import remove_derived, store_page_image, store_searchable_pdf
 from .storage import local_copy
 
 logger = logging.getLogger(__name__)
 
 KIND_BY_CONTENT_TYPE = {kind.content_type: kind for kind in ACCEPTED_TYPES}
+
+# A preview or thumbnail is drawn while a web request waits: it gets this long at most.
+PREVIEW_RENDER_SECONDS = 10
+
+
+def render_limits(*, for_request: bool = False) -> RenderLimits:
+    """Return the time and memory a child process may spend drawing one PDF page."""
+    seconds = float(settings.OCR_RENDER_TIMEOUT_SECONDS)
+    if for_request:
+        seconds = min(seconds, PREVIEW_RENDER_SECONDS)
+    return RenderLimits(seconds=seconds, memory_bytes=settings.OCR_RENDER_MEMORY_MB * 2**20)
 
 
 class TaskVanished(Exception):
@@ -76,6 +88,8 @@ def claim(task_id, *, job_id: str = "") -> OcrTask | None:
                 "engine": task.engine,
                 "language": task.language,
                 "pages": task.page_count,
+                # Pages an earlier attempt stored: this attempt goes on after them.
+                "pages_kept": task.pages_done,
                 "attempt": task.attempts,
                 "worker": worker_name(),
             },
@@ -133,6 +147,7 @@ def save_page(
                 "skew": straightening.skew,
                 "orientation_certain": straightening.orientation_certain,
                 "image": image_name,
+                "attempt": task.attempts,
             },
         )
 
@@ -234,9 +249,16 @@ def _process_claimed(task: OcrTask) -> str:
         # Inside the try: a claimed task must end completed or failed, never stay processing.
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
         engine = get_engine(task.engine)
+        # A reclaimed task keeps what its dead worker stored: each page is read once.
+        stored = frozenset(task.pages.values_list("index", flat=True))
         with local_copy(task.file.name) as path:
             pages = iter_pages(
-                path=path, kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
+                path=path,
+                kind=kind,
+                dpi=settings.OCR_PDF_DPI,
+                max_pixels=settings.OCR_MAX_PIXELS,
+                skip=stored,
+                limits=render_limits(),
             )
             for page in pages:
                 if page.text_layer is not None:

@@ -20,7 +20,7 @@ from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
 from .pagination import TaskPaginator
-from .processing import KIND_BY_CONTENT_TYPE
+from .processing import KIND_BY_CONTENT_TYPE, render_limits
 from .selectors import (
     DEFAULT_SORT,
     SEARCH_MAX_CHARS,
@@ -224,6 +224,7 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
                     index=number - 1,
                     dpi=PREVIEW_DPI,
                     max_pixels=settings.OCR_MAX_PIXELS,
+                    limits=render_limits(for_request=True),
                 )
     except (DocumentRejected, FileNotFoundError):
         raise Http404("Page preview unavailable.") from None

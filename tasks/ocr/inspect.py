@@ -236,6 +236,29 @@ def check_pdf_page_size(
 ) -> tuple[int, int]:
     """Return the page's render size at `dpi`, refusing pages with no area or too many pixels."""
     width_pt, height_pt = page.get_size()
+    return check_pdf_page_points(
+        width_pt=width_pt, height_pt=height_pt, index=index, dpi=dpi, max_pixels=max_pixels
+    )
+
+
+def pdf_page_points(document: pdfium.PdfDocument, index: int) -> tuple[float, float]:
+    """Return page `index`'s size in points from the page tree, without loading the page.
+
+    Loading a page parses its whole content stream, and a small file can inflate to
+    hundreds of megabytes of drawing operators; the page tree alone says how big it is.
+    """
+    try:
+        return document.get_page_size(index)
+    except pdfium.PdfiumError as exc:
+        raise DocumentRejected(
+            corrupt(format_lazy(_("page {number} cannot be read"), number=index + 1)), "corrupt"
+        ) from exc
+
+
+def check_pdf_page_points(
+    *, width_pt: float, height_pt: float, index: int, dpi: int, max_pixels: int
+) -> tuple[int, int]:
+    """Return a page's render size at `dpi`, refusing pages with no area or too many pixels."""
     width, height = render_size(width_pt=width_pt, height_pt=height_pt, dpi=dpi)
     if width < 1 or height < 1:
         raise DocumentRejected(
@@ -272,11 +295,12 @@ def _inspect_pdf(*, path: str, max_pages: int, max_pixels: int, dpi: int) -> Doc
                 "too_many_pages",
             )
         for index in range(page_count):
-            page = load_pdf_page(document, index)
-            try:
-                check_pdf_page_size(page, index=index, dpi=dpi, max_pixels=max_pixels)
-            finally:
-                page.close()
+            # Parse only, never a page's content: what a page draws (and how long that
+            # takes) is the worker's business, where a bad page fails its task cleanly.
+            width_pt, height_pt = pdf_page_points(document, index)
+            check_pdf_page_points(
+                width_pt=width_pt, height_pt=height_pt, index=index, dpi=dpi, max_pixels=max_pixels
+            )
     return DocumentInfo(page_count=page_count)
 
 
@@ -285,8 +309,10 @@ def inspect_document(
 ) -> DocumentInfo:
     """Return the page count of the document at `path`, or raise DocumentRejected.
 
-    Every page is parsed and, for images, fully decoded, so truncated files, decompression
-    bombs and oversized pages are refused here rather than in the OCR worker. `dpi` is the
+    Images are fully decoded (bounded by `max_pixels`), so truncated files, decompression
+    bombs and oversized pages are refused here rather than in the OCR worker. A PDF is
+    parsed, not drawn: its page tree and each page's size, never a content stream, so
+    the check takes the same milliseconds whatever a page contains. `dpi` is the
     resolution PDF pages will be rendered at for OCR.
     """
     with open(path, "rb") as file:

@@ -1,27 +1,36 @@
 """Turn a validated document into pages: a text layer to keep or an image to OCR."""
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pypdfium2 as pdfium
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 from PIL import Image, ImageOps
 
 from tasks.ocr.detect import DetectedType
 from tasks.ocr.engines import PageResult
 from tasks.ocr.inspect import (
+    DocumentRejected,
+    check_pdf_page_points,
     check_pdf_page_size,
+    corrupt,
     image_frame_count,
     load_frame,
     load_pdf_page,
     open_image,
     open_pdf,
+    pdf_page_points,
     pillow_pixel_limit,
 )
+from tasks.ocr.render import RenderLimits, RenderRefused, render_pdf_page_bounded
 from tasks.ocr.text_layer import MIN_TEXT_LAYER_CHARS, extract_text_layer
 
 # Pillow's own default, used when a caller showing a thumbnail gives no limit of its own.
 _PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+
+DEFAULT_RENDER_LIMITS = RenderLimits()
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
@@ -83,14 +92,27 @@ def _image_frame(*, path: str, kind: DetectedType, index: int, max_pixels: int) 
         return ocr_ready(image)
 
 
-def _render_pdf_page(page: pdfium.PdfPage, *, dpi: int) -> Image.Image:
+def _render_pdf_page(*, path: str, index: int, dpi: int, limits: RenderLimits) -> Image.Image:
     # Call only after check_pdf_page_size: the bitmap is allocated before anything is drawn.
-    bitmap = page.render(scale=dpi / 72)
-    # PDFium draws BGR; to_pil() reorders it into a new RGB image that outlives the bitmap.
-    image = bitmap.to_pil()
-    bitmap.close()
-    image.info["dpi"] = (dpi, dpi)
-    return image
+    try:
+        return render_pdf_page_bounded(path=path, index=index, dpi=dpi, limits=limits)
+    except RenderRefused as refused:
+        message: StrOrPromise
+        if refused.code == "render_timeout":
+            message = format_lazy(
+                _("Page {number} takes longer than {seconds} seconds to draw."),
+                number=index + 1,
+                seconds=f"{limits.seconds:g}",
+            )
+        elif refused.code == "render_memory":
+            message = format_lazy(
+                _("Page {number} needs more than {megabytes} MB of memory to draw."),
+                number=index + 1,
+                megabytes=limits.memory_bytes // 2**20,
+            )
+        else:
+            message = corrupt(format_lazy(_("page {number} cannot be drawn"), number=index + 1))
+        raise DocumentRejected(message, refused.code) from refused
 
 
 def iter_pages(
@@ -100,16 +122,22 @@ def iter_pages(
     dpi: int,
     max_pixels: int,
     min_text_chars: int = MIN_TEXT_LAYER_CHARS,
+    skip: Container[int] = frozenset(),
+    limits: RenderLimits = DEFAULT_RENDER_LIMITS,
 ) -> Iterator[SourcePage]:
     """Yield each page in order, as its PDF text layer when it has one, else as an image.
 
     PDF pages with at least `min_text_chars` readable characters of their own are not
     rendered at all; the rest are rendered at `dpi`. The document should have passed
     inspect_document; sizes are checked again so a page never renders past `max_pixels`.
+    Pages whose index is in `skip` (already read by an earlier attempt) are neither
+    decoded nor rendered. PDF pages are drawn by a child process within `limits`.
     """
     if not kind.is_pdf:
         page_count = _image_page_count(path=path, kind=kind, max_pixels=max_pixels)
         for index in range(page_count):
+            if index in skip:
+                continue
             image = _image_frame(path=path, kind=kind, index=index, max_pixels=max_pixels)
             yield SourcePage(index=index, size=image.size, image=image)
         return
@@ -117,6 +145,8 @@ def iter_pages(
     with open_pdf(path) as document:
         page_count = len(document)
     for index in range(page_count):
+        if index in skip:
+            continue
         # Reopened per page: PDFium must stay behind its lock, and a generator paused at
         # `yield` for the length of an OCR run must not hold that lock.
         with open_pdf(path) as document:
@@ -128,16 +158,14 @@ def iter_pages(
                 text_layer = extract_text_layer(
                     page, size=(width_px, height_px), min_chars=min_text_chars
                 )
-                if text_layer is not None:
-                    source = SourcePage(
-                        index=index, size=(width_px, height_px), text_layer=text_layer
-                    )
-                else:
-                    image = _render_pdf_page(page, dpi=dpi)
-                    source = SourcePage(index=index, size=image.size, image=image)
             finally:
                 page.close()
-        yield source
+        if text_layer is not None:
+            yield SourcePage(index=index, size=(width_px, height_px), text_layer=text_layer)
+        else:
+            # Outside the PDFium lock: the child has a PDFium of its own.
+            image = _render_pdf_page(path=path, index=index, dpi=dpi, limits=limits)
+            yield SourcePage(index=index, size=image.size, image=image)
 
 
 def render_page_image(
@@ -147,18 +175,20 @@ def render_page_image(
     index: int,
     dpi: int,
     max_pixels: int | None = None,
+    limits: RenderLimits = DEFAULT_RENDER_LIMITS,
 ) -> Image.Image:
     """Return page `index` as an RGB or L image, PDF pages rendered at `dpi`, for display.
 
-    Image frames come back at their own size; the caller thumbnails them.
+    Image frames come back at their own size; the caller thumbnails them. A PDF page is
+    drawn by a child process within `limits`, never in the caller (a web request).
     """
     limit = max_pixels if max_pixels is not None else _PILLOW_DEFAULT_MAX_PIXELS
     if not kind.is_pdf:
         return _image_frame(path=path, kind=kind, index=index, max_pixels=limit)
     with open_pdf(path) as document:
-        page = load_pdf_page(document, index)
-        try:
-            check_pdf_page_size(page, index=index, dpi=dpi, max_pixels=limit)
-            return _render_pdf_page(page, dpi=dpi)
-        finally:
-            page.close()
+        # The page tree only: loading the page would parse its content in this process.
+        width_pt, height_pt = pdf_page_points(document, index)
+    check_pdf_page_points(
+        width_pt=width_pt, height_pt=height_pt, index=index, dpi=dpi, max_pixels=limit
+    )
+    return _render_pdf_page(path=path, index=index, dpi=dpi, limits=limits)

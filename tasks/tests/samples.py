@@ -242,3 +242,56 @@ def encrypted_pdf_bytes(*, user_password: str, owner_password: str = _OWNER_PASS
     ]
     hex_id = file_id.hex().encode()
     return _pdf_file(objects, trailer=b"/Encrypt 4 0 R /ID [<%s> <%s>] " % (hex_id, hex_id))
+
+
+def _one_page_pdf(content: bytes, *, page_extra: bytes = b"", catalog_extra: bytes = b"") -> bytes:
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R %s>>" % catalog_extra,
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R %s>>" % page_extra,
+        _pdf_stream(content, extra=b"/Filter /FlateDecode "),
+    ]
+    return _pdf_file(objects)
+
+
+def content_stream_bomb_pdf_bytes(*, inflated: int = 100 * 1024 * 1024) -> bytes:
+    """Return a one-page PDF (about 250 KB) whose Flate content stream inflates to
+    `inflated` bytes of path operators: seconds and a gigabyte to parse, minutes to draw."""
+    unit = b"10 10 m 200 200 l 300 50 l h S\n"
+    block = unit * (1024 * 1024 // len(unit))
+    squeeze = zlib.compressobj(9)
+    data = bytearray()
+    for _ in range(inflated // len(block)):
+        data += squeeze.compress(block)
+    data += squeeze.flush()
+    return _one_page_pdf(bytes(data))
+
+
+def inline_image_bomb_pdf_bytes(*, side: int = 16_000) -> bytes:
+    """Return a small PDF whose page draws one `side`² grey inline image (BI ... EI)."""
+    squeeze = zlib.compressobj(9)
+    row = b"\x80" * side
+    image = bytearray()
+    for _ in range(side):
+        image += squeeze.compress(row)
+    image += squeeze.flush()
+    content = (
+        b"q 612 0 0 792 0 0 cm BI /W %d /H %d /BPC 8 /CS /G /F /Fl ID " % (side, side)
+        + bytes(image)
+        + b" EI Q"
+    )
+    return _one_page_pdf(zlib.compress(content))
+
+
+def nested_pdf_bytes(*, depth: int = 100_000) -> bytes:
+    """Return a PDF whose catalog holds an array nested `depth` levels deep."""
+    nested = b"[" * depth + b"]" * depth
+    return _one_page_pdf(zlib.compress(b"BT ET"), catalog_extra=b"/Deep %s " % nested)
+
+
+def huge_strip_tiff_bytes(*, side: int = 7000) -> bytes:
+    """Return a TIFF whose one page is one Deflate strip of `side`² pixels (49 MB raw)."""
+    image = Image.new("L", (side, side), 255)
+    buffer = io.BytesIO()
+    image.save(buffer, format="TIFF", compression="tiff_adobe_deflate", rowsperstrip=side)
+    return buffer.getvalue()
