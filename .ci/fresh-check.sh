@@ -35,11 +35,11 @@ base_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # What a fresh machine of this kind has before the project: the tools to fetch and build
 # it, and the libraries the pyenv Python's modules link to (ssl/hashlib, sqlite3, ctypes,
-# zlib, bz2, lzma, readline, curses, uuid). Not tkinter's X11/Tk: nothing here uses it;
-# the check below says so if that set ever grows.
+# zlib, bz2, lzma, readline, curses, uuid, and 3.12's nis). Not tkinter's X11/Tk: nothing
+# here uses it; the check below says so if that set ever grows.
 packages=(git make ca-certificates
   libssl3 libsqlite3-0 libffi8 zlib1g libbz2-1.0 liblzma5 libreadline8
-  libncursesw6 libtinfo6 libuuid1)
+  libncursesw6 libtinfo6 libuuid1 libnsl2)
 
 log() { printf '\n==> %s\n' "$*"; }
 die() { echo "fresh-check: $*" >&2; exit 2; }
@@ -113,25 +113,52 @@ root_argv=(chroot "$merged" /usr/bin/env -i HOME=/root USER=root LOGNAME=root SH
 while IFS= read -r line; do root_argv+=("$line"); done < <(env | grep '^PIP_' || true)
 in_root() { "${root_argv[@]}" "$@"; }
 
-pytest_line() { # the pytest closing line of a log, or what stopped before pytest
+pytest_line() { # pytest_line LOG SECONDS: pytest's closing line, or what stopped before pytest
   local line
   line=$(grep -aE '^=+ .* in [0-9.]+s.*=+$' "$1" | tail -1 | sed -E 's/^=+ //; s/ =+$//')
-  [ -n "$line" ] && { echo "$line"; return; }
-  echo "no pytest summary; last line: $(grep -a . "$1" | tail -1 | cut -c1-100)"
+  if [ -n "$line" ]; then
+    # The rest of the step is the venv, the pip installs from the locks and the checks.
+    echo "$line" | awk -v total="$2" '{ match($0, / in [0-9.]+s/)
+      p = substr($0, RSTART + 4, RLENGTH - 5)
+      printf "%s; before pytest (venv, pip, checks) %.0fs\n", $0, total - p }'
+    return
+  fi
+  line=$(grep -a . "$1" | tail -1 | cut -c1-100)
+  echo "no pytest summary; last line: ${line:-(none)}"
+}
+
+stop_group() { # stop_group PGID SIGNAL: signal a process group, then kill it after 20 s
+  [ -n "$1" ] && kill -0 -- "-$1" 2>/dev/null || return 0
+  kill "-$2" -- "-$1" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.2; done
+  kill -KILL -- "-$1" 2>/dev/null || true
+  return 1
+}
+
+# step LOG CMD...: run CMD in its own process group, output to the terminal and LOG, and
+# wait for it with `wait`, which a trapped Ctrl-C interrupts at once (a foreground child
+# would first have to finish: pip, for one, can sit in a download for minutes).
+step() {
+  local log=$1 rc=0
+  shift
+  setsid bash -c 'set -o pipefail; "$@" 2>&1 | tee "$0"' "$log" "$@" </dev/null &
+  step_pid=$!
+  wait "$step_pid" || rc=$?
+  step_pid=""
+  return "$rc"
 }
 
 # ---------------------------------------------------------------------------------------
 # Inside the namespaces: build or reuse the root, mount, run the steps, unmount.
 inner() {
   local rebuild=$1 sha=$2 gitdir=$3 pythons=$4
-  run_pid=""
+  step_pid="" run_pid=""
 
   cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    if [ -n "$run_pid" ] && kill -0 -- "-$run_pid" 2>/dev/null; then
-      kill -KILL -- "-$run_pid" 2>/dev/null || true
-    fi
+    stop_group "$step_pid" TERM
+    stop_group "$run_pid" INT
     if mountpoint -q "$merged" 2>/dev/null; then
       umount -R "$merged" 2>/dev/null || umount -R -l "$merged" || true
     fi
@@ -140,10 +167,11 @@ inner() {
       grep -F " $fresh" /proc/self/mountinfo >&2
       rc=3
     fi
+    # This shell is PID 1 of the namespace: when it exits, the kernel kills what is left.
     exit "$rc"
   }
   trap cleanup EXIT
-  trap 'echo "fresh-check: interrupted" >&2; exit 130' INT TERM
+  trap 'echo "fresh-check: interrupted" >&2; record interrupted FAIL - "Ctrl-C or SIGTERM"; exit 130' INT TERM
 
   # 1. The base root, built once (into a scratch directory, renamed when complete).
   local stamp="${packages[*]}"
@@ -158,9 +186,8 @@ inner() {
     echo "Debian sources (from the host's apt configuration):"; sed 's/^/  /' "$sources"
     local incl
     incl=$(IFS=,; echo "${packages[*]}")
-    if mmdebstrap --variant=minbase --include="$incl" \
-      "$(. /etc/os-release && echo "$VERSION_CODENAME")" "$base.tmp" "$sources" \
-      >"$logs/build-root.log" 2>&1; then
+    if step "$logs/build-root.log" mmdebstrap --variant=minbase --include="$incl" \
+      "$(. /etc/os-release && echo "$VERSION_CODENAME")" "$base.tmp" "$sources" >/dev/null; then
       echo "$stamp" >"$base.tmp/.fresh-check-packages"
       mv "$base.tmp" "$base"
       record "build root" pass "$(since "$t")" "minbase + ${#packages[@]} packages, $(du -sh "$base" | cut -f1)"
@@ -175,9 +202,11 @@ inner() {
 
   # 2. This run's root: the base under a fresh overlay (a full copy where overlayfs is missing).
   log "Preparing the run root $merged"
-  local t
+  local t cleared
   t=$(now)
   rm -rf "$run"
+  cleared=$(since "$t")
+  t=$(now)
   mkdir -p "$run/upper" "$run/work" "$merged"
   if ! mount -t overlay overlay -o "lowerdir=$base,upperdir=$run/upper,workdir=$run/work" "$merged" 2>/dev/null; then
     echo "no overlayfs: copying the base root"
@@ -212,8 +241,11 @@ inner() {
       in_root sh -c "ldd $prefix/bin/python3 $prefix/lib/python3*/lib-dynload/*.so" 2>&1 \
         | awk '/^\// { m = $1 } /not found/ { print m, $1 }'
     done | grep -v '_tkinter' || true)
-  record "prepare root" pass "$(since "$t")" "overlay, binds: $(echo $pythons), $host_repo"
-  if [ -n "$missing" ]; then
+  record "prepare root" pass "$(since "$t")" \
+    "overlay, binds: $(echo $pythons), $host_repo (last run's layer removed in ${cleared}s)"
+  if [ -z "$missing" ]; then
+    record "python libraries" pass 0.0 "ldd: every module's library is in the root (tkinter aside)"
+  else
     echo "Libraries missing in the root (add their packages to \$packages):" >&2
     echo "$missing" >&2
     record "python libraries" FAIL 0.0 "missing: $(echo "$missing" | awk '{print $2}' | sort -u | tr '\n' ' ')"
@@ -222,8 +254,8 @@ inner() {
   # 3. Clone what has been committed.
   log "git clone (HEAD ${sha:0:10})"
   t=$(now)
-  if in_root sh -c "git clone --quiet $host_repo $clone_dir && cd $clone_dir && git checkout --quiet --detach $sha" \
-    >"$logs/clone.log" 2>&1; then
+  if step "$logs/clone.log" "${root_argv[@]}" sh -c \
+    "git clone --quiet $host_repo $clone_dir && cd $clone_dir && git checkout --quiet --detach $sha"; then
     record "git clone" pass "$(since "$t")" "${sha:0:10} into $clone_dir"
   else
     cat "$logs/clone.log" >&2
@@ -234,9 +266,10 @@ inner() {
   # 4. make test, as the README says (SQLite).
   log "make test (SQLite) in the root"
   t=$(now)
-  local status=pass
-  in_root bash -c "cd $clone_dir && make test" 2>&1 | tee "$logs/make-test.log" || status=FAIL
-  record "make test" "$status" "$(since "$t")" "$(pytest_line "$logs/make-test.log")"
+  local status=pass secs
+  step "$logs/make-test.log" "${root_argv[@]}" bash -c "cd $clone_dir && make test" || status=FAIL
+  secs=$(since "$t")
+  record "make test" "$status" "$secs" "$(pytest_line "$logs/make-test.log" "$secs")"
 
   # 5. make run, in its own process group, until it serves the login page; then stop it
   # as Ctrl-C would (SIGINT to the group), and make sure nothing is left.
@@ -261,12 +294,9 @@ EOF
   done
   local stop_detail stop_t
   stop_t=$(now)
-  kill -INT -- "-$run_pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 -- "-$run_pid" 2>/dev/null || break; sleep 0.2; done
-  if ! kill -0 -- "-$run_pid" 2>/dev/null; then
+  if stop_group "$run_pid" INT; then
     stop_detail="stopped by SIGINT in $(since "$stop_t")s"
   else
-    kill -KILL -- "-$run_pid" 2>/dev/null || true
     stop_detail="still running 20 s after SIGINT: killed"
   fi
   wait "$run_pid" 2>/dev/null || true
@@ -285,9 +315,10 @@ EOF
     log "make test on PostgreSQL in the root"
     t=$(now)
     status=pass
-    in_root bash -c "cd $clone_dir && DATABASE_URL=postgres://postgres@127.0.0.1:5432/fresh_check make test" 2>&1 \
-      | tee "$logs/make-test-postgres.log" || status=FAIL
-    record "make test (PostgreSQL)" "$status" "$(since "$t")" "$(pytest_line "$logs/make-test-postgres.log")"
+    step "$logs/make-test-postgres.log" "${root_argv[@]}" bash -c \
+      "cd $clone_dir && DATABASE_URL=postgres://postgres@127.0.0.1:5432/fresh_check make test" || status=FAIL
+    secs=$(since "$t")
+    record "make test (PostgreSQL)" "$status" "$secs" "$(pytest_line "$logs/make-test-postgres.log" "$secs")"
   fi
 }
 
