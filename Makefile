@@ -116,3 +116,9 @@ load: $(VENV)/.installed-dev
 ## The audit trail's "Done when" report: load, tamper, hostile-input and secrets checks, both databases.
 security: $(VENV)/.installed-dev
 	$(PY) bench/security_report.py
+
+## As root: in a bare Debian root (cached in var/fresh-root/; FRESH_CHECK_REBUILD=1 builds it
+## again), clone HEAD and run make test and make run; FRESH_CHECK_POSTGRES=1 adds PostgreSQL.
+.PHONY: fresh-check
+fresh-check:
+	.ci/fresh-check.sh
