@@ -76,7 +76,7 @@ format: $(VENV)/.installed-dev
 ## or changing a dependency). Hashes cover every file of every pinned package, so the locks
 ## install on any Python >= 3.12 and platform. The runtime lock is constrained by the dev
 ## lock, so the two never disagree.
-UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) --universal --generate-hashes \
 	--custom-compile-command 'make lock' --quiet
 lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
