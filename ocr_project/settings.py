@@ -323,6 +323,7 @@ REST_FRAMEWORK = {
         "login": os.environ.get("AUTH_THROTTLE_RATE", "20/min"),
         "refresh": os.environ.get("REFRESH_THROTTLE_RATE", "12/min"),
         "logout": os.environ.get("LOGOUT_THROTTLE_RATE", "30/min"),
+        "upload": os.environ.get("UPLOAD_THROTTLE_RATE", "60/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Every API error is {"detail", "code"}, like the 404/405/500 answers of error_pages.

@@ -24,6 +24,7 @@ from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
 from .outputs import remove_derived, store_searchable_pdf
 from .storage import StorageWriteFailed, file_size
+from .throttling import refuse_too_frequent
 from .uploads import (
     CheckedUpload,
     UploadRejected,
@@ -95,6 +96,16 @@ def refuse_unstorable(*, owner, name: str, error: BaseException, size) -> Upload
     logger.error("Upload refused, storage write failed: %s", error)
     record_rejection(owner=owner, error=refusal, size=size)
     return refusal
+
+
+def refuse_before_reading(*, owner, request: HttpRequest) -> None:
+    """Refuse an upload request that cannot be taken, before its body is read.
+
+    Too frequent (429, UPLOAD_THROTTLE_RATE) or too large to be valid (413, audited).
+    The upload page and the API both call this, so both share the rules and the bucket.
+    """
+    refuse_too_frequent(request=request)
+    refuse_oversized_body(owner=owner, request=request)
 
 
 def refuse_oversized_body(*, owner, request: HttpRequest) -> None:

@@ -27,13 +27,21 @@ class UploadRejected(Exception):
     """An upload this service will not store; ``status`` is the HTTP status to answer."""
 
     def __init__(
-        self, message: StrOrPromise, *, code: str, status: int = 400, name: str = ""
+        self,
+        message: StrOrPromise,
+        *,
+        code: str,
+        status: int = 400,
+        name: str = "",
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.name = name
+        # Seconds a 429 asks the client to wait (the Retry-After header).
+        self.retry_after = retry_after
 
     @property
     def refusals(self) -> list["UploadRejected"]:

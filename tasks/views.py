@@ -34,7 +34,7 @@ from .selectors import (
 from .services import (
     EngineChoiceError,
     TaskError,
-    refuse_oversized_body,
+    refuse_before_reading,
     task_create_batch,
     task_delete,
     task_delete_many,
@@ -164,10 +164,15 @@ def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             # Before request.FILES: a body that cannot be valid is never read.
-            refuse_oversized_body(owner=request.user, request=request)
+            refuse_before_reading(owner=request.user, request=request)
         except UploadRejected as error:
             messages.error(request, error.message)
-            return render(request, "tasks/upload.html", {"form": UploadForm()}, status=error.status)
+            response = render(
+                request, "tasks/upload.html", {"form": UploadForm()}, status=error.status
+            )
+            if error.retry_after:
+                response["Retry-After"] = str(error.retry_after)
+            return response
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
