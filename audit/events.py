@@ -67,6 +67,8 @@ RESOURCE_TYPES = (
     "file",
     "page",
     "audit_log",
+    # One event read on its own (the admin's change or history page); its id.
+    "audit_event",
     "audit_archive",
     "audit_chain",
     "dashboard",
