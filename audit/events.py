@@ -48,6 +48,10 @@ EVENT_CATEGORIES: dict[str, Category] = {
 # Recorded before the first event linked under a new chain key (audit.services).
 KEY_CHANGE_EVENT = "audit_chain_key"
 
+# The metadata key under which record_event keeps the X-Request-ID a caller sent
+# (audit.client.ClientContext.client_request_id); the event's request_id is the server's.
+CLIENT_REQUEST_ID_KEY = "client_request_id"
+
 
 def category_for(event_type: str) -> Category:
     """Return the category of an event type; unknown types are a programming error."""
