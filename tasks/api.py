@@ -89,6 +89,7 @@ class TaskListCreateApi(ListAPIView):
                 "file": request.FILES.getlist("file"),
                 "engine": request.data.get("engine", ""),
                 "language": request.data.get("language", ""),
+                "force_ocr": request.data.get("force_ocr", False),
             }
         )
         data.is_valid(raise_exception=True)
@@ -98,6 +99,7 @@ class TaskListCreateApi(ListAPIView):
                 uploads=data.validated_data["file"],
                 engine=data.validated_data.get("engine"),
                 language=data.validated_data.get("language"),
+                force_ocr=data.validated_data["force_ocr"],
                 request=request._request,
             )
         except UploadRejected as error:

@@ -20,8 +20,10 @@ from .ocr.detect import ACCEPTED_TYPES
 from .ocr.engines import PageResult, get_engine
 from .ocr.inspect import DocumentRejected
 from .ocr.orientation import Straightening, straighten
-from .ocr.pages import iter_pages
+from .ocr.pages import SourcePage, iter_pages
 from .ocr.render import RenderLimits
+from .ocr.resolution import PdfResolution
+from .ocr.text_layer_check import TextLayerPolicy
 from .outputs import remove_derived, store_page_image, store_searchable_pdf
 from .storage import local_copy
 
@@ -122,9 +124,11 @@ def save_page(
     seconds: float,
     straightening: Straightening | None = None,
     image_name: str = "",
+    source: SourcePage | None = None,
 ) -> None:
     """Store one page's result and advance the task's progress."""
     straightening = straightening or Straightening()
+    source = source or SourcePage(index=index, size=size)
     with transaction.atomic():
         updated = this_attempt(task).update(pages_done=index + 1, heartbeat_at=timezone.now())
         if not updated:
@@ -148,6 +152,9 @@ def save_page(
                 "orientation_certain": straightening.orientation_certain,
                 "image": image_name,
                 "attempt": task.attempts,
+                "dpi": source.dpi,
+                "note": source.note[:300],
+                "text_layer": source.text_layer_note[:300],
             },
         )
 
@@ -213,10 +220,23 @@ def read_page(task: OcrTask, *, engine, page) -> None:
             seconds=time.perf_counter() - started,
             straightening=straightening,
             image_name=name,
+            source=page,
         )
     except BaseException:
         remove_derived(name)
         raise
+
+
+NOTHING_READ = PageResult(text="", confidence=None)
+
+
+def text_layer_policy(task: OcrTask, *, engine) -> TextLayerPolicy:
+    """Return how the task's PDF text layers are checked: against one line OCRed by `engine`."""
+    return TextLayerPolicy(
+        force_ocr=task.force_ocr,
+        languages=(task.language,),
+        read_sample=lambda image: engine.recognize(image, language=task.language).text,
+    )
 
 
 def build_outputs(task: OcrTask) -> str:
@@ -255,15 +275,20 @@ def _process_claimed(task: OcrTask) -> str:
             pages = iter_pages(
                 path=path,
                 kind=kind,
-                dpi=settings.OCR_PDF_DPI,
-                max_pixels=settings.OCR_MAX_PIXELS,
+                resolution=PdfResolution.from_settings(),
+                text_policy=text_layer_policy(task, engine=engine),
                 skip=stored,
                 limits=render_limits(),
             )
             for page in pages:
-                if page.text_layer is not None:
+                if page.image is None:  # its text layer, or a page too large to read
                     save_page(
-                        task, index=page.index, result=page.text_layer, size=page.size, seconds=0.0
+                        task,
+                        index=page.index,
+                        result=page.text_layer or NOTHING_READ,
+                        size=page.size,
+                        seconds=0.0,
+                        source=page,
                     )
                 else:
                     read_page(task, engine=engine, page=page)

@@ -200,7 +200,8 @@ def page_picture(
         max_pixels=settings.OCR_MAX_PIXELS,
         limits=render_limits(),
     )
-    return image, (dpi if kind.is_pdf else image_dpi(image))
+    # A page too large for the pixel limit comes back at a lower resolution, said in its info.
+    return image, (image.info["dpi"][0] if kind.is_pdf else image_dpi(image))
 
 
 def add_image_page(

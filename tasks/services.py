@@ -174,11 +174,13 @@ def task_create_batch(
     uploads: Sequence[UploadedFile],
     engine: str | None = None,
     language: str | None = None,
+    force_ocr: bool = False,
     request: HttpRequest | None = None,
 ) -> list[OcrTask]:
     """Validate and store uploads, create one queued task per document and enqueue them.
 
     All or nothing: one refused file refuses the request, and nothing of it is stored.
+    `force_ocr` has every page OCRed, PDF text layers or not.
     """
     engine, language = resolve_engine(engine=engine, language=language)
     checked = check_all(owner=owner, uploads=uploads)
@@ -201,6 +203,7 @@ def task_create_batch(
                     page_count=item.page_count,
                     engine=engine,
                     language=language,
+                    force_ocr=force_ocr,
                     request_id=request_id,
                 )
                 record_event(
@@ -221,7 +224,12 @@ def task_create_batch(
                     user=owner,
                     resource_type="task",
                     resource_id=task.pk,
-                    metadata={"engine": engine, "language": language, "pages": item.page_count},
+                    metadata={
+                        "engine": engine,
+                        "language": language,
+                        "pages": item.page_count,
+                        "force_ocr": force_ocr,
+                    },
                 )
                 tasks.append(task)
                 transaction.on_commit(partial(enqueue, task.pk))

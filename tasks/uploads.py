@@ -18,6 +18,7 @@ from audit.sanitize import clean_text
 
 from .ocr.detect import HEAD_SIZE, DetectedType, detect_kind
 from .ocr.inspect import DocumentRejected, inspect_document
+from .ocr.resolution import PdfResolution
 from .storage import FULL_ERRNOS, StorageWriteFailed, delete_file, save_file
 
 COPY_CHUNK = 1024 * 1024
@@ -203,7 +204,7 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 kind=kind,
                 max_pages=settings.OCR_MAX_PAGES,
                 max_pixels=settings.OCR_MAX_PIXELS,
-                dpi=settings.OCR_PDF_DPI,
+                resolution=PdfResolution.from_settings(),
             )
         except DocumentRejected as rejected:
             raise UploadRejected(

@@ -181,6 +181,7 @@ def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                     uploads=form.cleaned_data["file"],
                     engine=form.cleaned_data["engine"] or None,
                     language=form.cleaned_data["language"] or None,
+                    force_ocr=form.cleaned_data["force_ocr"],
                     request=request,
                 )
             except UploadRejected as error:

@@ -13,8 +13,7 @@ from tasks.ocr.detect import DetectedType
 from tasks.ocr.engines import PageResult
 from tasks.ocr.inspect import (
     DocumentRejected,
-    check_pdf_page_points,
-    check_pdf_page_size,
+    check_pdf_page_area,
     corrupt,
     image_frame_count,
     load_frame,
@@ -25,7 +24,22 @@ from tasks.ocr.inspect import (
     pillow_pixel_limit,
 )
 from tasks.ocr.render import RenderLimits, RenderRefused, render_pdf_page_bounded
+from tasks.ocr.resolution import (
+    PdfResolution,
+    RenderPlan,
+    display_dpi,
+    plan_pdf_render,
+    scan_dpi,
+)
 from tasks.ocr.text_layer import MIN_TEXT_LAYER_CHARS, extract_text_layer
+from tasks.ocr.text_layer_check import (
+    Sample,
+    TextLayerPolicy,
+    Verdict,
+    crop_points,
+    first_verdict,
+    sample_verdict,
+)
 
 # Pillow's own default, used when a caller showing a thumbnail gives no limit of its own.
 _PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
@@ -37,13 +51,22 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 @dataclass(frozen=True, kw_only=True)
 class SourcePage:
-    """One page of a document: either its own text layer or an image for the OCR engine."""
+    """One page of a document: its own text layer, an image for the OCR engine, or neither.
+
+    A page with neither could not be read at all; `note` says why.
+    """
 
     index: int
     # Pixel size of the page as rendered or decoded: the space every line box is given in.
     size: tuple[int, int]
     image: Image.Image | None = None
     text_layer: PageResult | None = None
+    # The resolution a PDF page's pixel space is at; None for images and unread pages.
+    dpi: int | None = None
+    # English, for the page's result: a lowered resolution, or why the page is not read.
+    note: str = ""
+    # "used…", "rejected: <reason>", "ignored: <reason>"; "" when the page has no text layer.
+    text_layer_note: str = ""
 
 
 def ocr_ready(image: Image.Image) -> Image.Image:
@@ -92,10 +115,17 @@ def _image_frame(*, path: str, kind: DetectedType, index: int, max_pixels: int) 
         return ocr_ready(image)
 
 
-def _render_pdf_page(*, path: str, index: int, dpi: int, limits: RenderLimits) -> Image.Image:
-    # Call only after check_pdf_page_size: the bitmap is allocated before anything is drawn.
+def _render_pdf_page(
+    *,
+    path: str,
+    index: int,
+    dpi: int,
+    limits: RenderLimits,
+    crop: tuple[float, float, float, float] | None = None,
+) -> Image.Image:
+    # Call only at a dpi chosen within the pixel limit: the bitmap is allocated up front.
     try:
-        return render_pdf_page_bounded(path=path, index=index, dpi=dpi, limits=limits)
+        return render_pdf_page_bounded(path=path, index=index, dpi=dpi, limits=limits, crop=crop)
     except RenderRefused as refused:
         message: StrOrPromise
         if refused.code == "render_timeout":
@@ -115,24 +145,87 @@ def _render_pdf_page(*, path: str, index: int, dpi: int, limits: RenderLimits) -
         raise DocumentRejected(message, refused.code) from refused
 
 
+def _judge_text_layer(
+    layer: PageResult,
+    *,
+    path: str,
+    index: int,
+    plan: RenderPlan,
+    dpi: int,
+    policy: TextLayerPolicy,
+    limits: RenderLimits,
+) -> Verdict:
+    verdict = first_verdict(layer, size=plan.size, policy=policy)
+    if not isinstance(verdict, Sample) or policy.read_sample is None:
+        return verdict if isinstance(verdict, Verdict) else Verdict(True, "used")
+    # One line of the page, drawn by the child like every page, and read by OCR.
+    crop = crop_points(verdict.box, size=plan.size, dpi=dpi)
+    region = _render_pdf_page(path=path, index=index, dpi=dpi, limits=limits, crop=crop)
+    return sample_verdict(verdict, policy.read_sample(region))
+
+
+def _pdf_source_page(
+    *,
+    path: str,
+    index: int,
+    plan: RenderPlan,
+    layer: PageResult | None,
+    resolution: PdfResolution,
+    policy: TextLayerPolicy,
+    limits: RenderLimits,
+) -> SourcePage:
+    """Return one PDF page as its checked text layer, a rendered image, or unread."""
+    layer_dpi = plan.dpi or resolution.min_dpi
+    layer_note = ""
+    if layer is not None:
+        verdict = _judge_text_layer(
+            layer, path=path, index=index, plan=plan, dpi=layer_dpi, policy=policy, limits=limits
+        )
+        layer_note = verdict.note
+        if verdict.use:
+            # Not rendered, so a lowered resolution only scales the boxes: no note.
+            return SourcePage(
+                index=index,
+                size=plan.size,
+                text_layer=layer,
+                dpi=layer_dpi,
+                text_layer_note=layer_note,
+            )
+    if plan.dpi is None:
+        return SourcePage(index=index, size=plan.size, note=plan.note, text_layer_note=layer_note)
+    image = _render_pdf_page(path=path, index=index, dpi=plan.dpi, limits=limits)
+    return SourcePage(
+        index=index,
+        size=image.size,
+        image=image,
+        dpi=plan.dpi,
+        note=plan.note,
+        text_layer_note=layer_note,
+    )
+
+
 def iter_pages(
     *,
     path: str,
     kind: DetectedType,
-    dpi: int,
-    max_pixels: int,
+    resolution: PdfResolution,
+    text_policy: TextLayerPolicy | None = None,
     min_text_chars: int = MIN_TEXT_LAYER_CHARS,
     skip: Container[int] = frozenset(),
     limits: RenderLimits = DEFAULT_RENDER_LIMITS,
 ) -> Iterator[SourcePage]:
-    """Yield each page in order, as its PDF text layer when it has one, else as an image.
+    """Yield each page in order: its PDF text layer when that is kept, else an image.
 
-    PDF pages with at least `min_text_chars` readable characters of their own are not
-    rendered at all; the rest are rendered at `dpi`. The document should have passed
-    inspect_document; sizes are checked again so a page never renders past `max_pixels`.
-    Pages whose index is in `skip` (already read by an earlier attempt) are neither
-    decoded nor rendered. PDF pages are drawn by a child process within `limits`.
+    A PDF page's text layer is kept when it has at least `min_text_chars` readable
+    characters and passes the checks of `text_policy` (see text_layer_check). Other PDF
+    pages are rendered at the resolution `resolution` chooses for them (their images'
+    own, bounded; lowered to fit the pixel limit); a page that does not fit even at the
+    minimum comes back with neither image nor text, and a note. Image frames over
+    `resolution.max_pixels` are refused, as inspect_document refuses them. Pages whose
+    index is in `skip` (already read by an earlier attempt) are neither decoded nor
+    rendered. PDF pages are drawn by a child process within `limits`.
     """
+    max_pixels = resolution.max_pixels
     if not kind.is_pdf:
         page_count = _image_page_count(path=path, kind=kind, max_pixels=max_pixels)
         for index in range(page_count):
@@ -142,6 +235,7 @@ def iter_pages(
             yield SourcePage(index=index, size=image.size, image=image)
         return
 
+    policy = text_policy or TextLayerPolicy()
     with open_pdf(path) as document:
         page_count = len(document)
     for index in range(page_count):
@@ -152,20 +246,27 @@ def iter_pages(
         with open_pdf(path) as document:
             page = load_pdf_page(document, index)
             try:
-                width_px, height_px = check_pdf_page_size(
-                    page, index=index, dpi=dpi, max_pixels=max_pixels
+                width_pt, height_pt = page.get_size()
+                check_pdf_page_area(width_pt=width_pt, height_pt=height_pt, index=index)
+                plan = plan_pdf_render(
+                    width_pt=width_pt,
+                    height_pt=height_pt,
+                    image_dpi=scan_dpi(page),
+                    resolution=resolution,
                 )
-                text_layer = extract_text_layer(
-                    page, size=(width_px, height_px), min_chars=min_text_chars
-                )
+                layer = extract_text_layer(page, size=plan.size, min_chars=min_text_chars)
             finally:
                 page.close()
-        if text_layer is not None:
-            yield SourcePage(index=index, size=(width_px, height_px), text_layer=text_layer)
-        else:
-            # Outside the PDFium lock: the child has a PDFium of its own.
-            image = _render_pdf_page(path=path, index=index, dpi=dpi, limits=limits)
-            yield SourcePage(index=index, size=image.size, image=image)
+        # Outside the PDFium lock: the child has a PDFium of its own.
+        yield _pdf_source_page(
+            path=path,
+            index=index,
+            plan=plan,
+            layer=layer,
+            resolution=resolution,
+            policy=policy,
+            limits=limits,
+        )
 
 
 def render_page_image(
@@ -179,8 +280,10 @@ def render_page_image(
 ) -> Image.Image:
     """Return page `index` as an RGB or L image, PDF pages rendered at `dpi`, for display.
 
-    Image frames come back at their own size; the caller thumbnails them. A PDF page is
-    drawn by a child process within `limits`, never in the caller (a web request).
+    A PDF page too large for `max_pixels` at `dpi` is drawn at the largest resolution that
+    fits (its image's info says which). Image frames come back at their own size; the
+    caller thumbnails them. A PDF page is drawn by a child process within `limits`, never
+    in the caller (a web request).
     """
     limit = max_pixels if max_pixels is not None else _PILLOW_DEFAULT_MAX_PIXELS
     if not kind.is_pdf:
@@ -188,7 +291,6 @@ def render_page_image(
     with open_pdf(path) as document:
         # The page tree only: loading the page would parse its content in this process.
         width_pt, height_pt = pdf_page_points(document, index)
-    check_pdf_page_points(
-        width_pt=width_pt, height_pt=height_pt, index=index, dpi=dpi, max_pixels=limit
-    )
-    return _render_pdf_page(path=path, index=index, dpi=dpi, limits=limits)
+    check_pdf_page_area(width_pt=width_pt, height_pt=height_pt, index=index)
+    fitting = display_dpi(width_pt=width_pt, height_pt=height_pt, dpi=dpi, max_pixels=limit)
+    return _render_pdf_page(path=path, index=index, dpi=fitting, limits=limits)

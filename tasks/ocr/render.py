@@ -43,9 +43,18 @@ class RenderRefused(Exception):
 
 
 def render_pdf_page_bounded(
-    *, path: str, index: int, dpi: int, limits: RenderLimits
+    *,
+    path: str,
+    index: int,
+    dpi: int,
+    limits: RenderLimits,
+    crop: tuple[float, float, float, float] | None = None,
 ) -> Image.Image:
-    """Return page `index` drawn at `dpi` by a child process kept within `limits`."""
+    """Return page `index` drawn at `dpi` by a child process kept within `limits`.
+
+    `crop` (left, bottom, right, top, in points cut off the page as displayed, as
+    pypdfium2's render takes it) draws one region only.
+    """
 
     def limit_memory() -> None:  # in the child, before it executes Python
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
@@ -56,6 +65,7 @@ def render_pdf_page_bounded(
     with tempfile.TemporaryDirectory(prefix="ocr-render-") as folder:
         out = Path(folder) / "page.ppm"
         command = [sys.executable, "-m", "tasks.ocr.render", path, str(index), str(dpi), str(out)]
+        command += [repr(float(amount)) for amount in crop or ()]
         try:
             # Our own interpreter and module; the path is a local copy we made, never a shell.
             subprocess.run(  # noqa: S603
@@ -79,12 +89,15 @@ def render_pdf_page_bounded(
     return image
 
 
-def _draw(path: str, index: int, dpi: int, out: str) -> None:
+def _draw(
+    path: str, index: int, dpi: int, out: str, crop: tuple[float, float, float, float]
+) -> None:
     document = pdfium.PdfDocument(path)
     page = document[index]
     # PDFium draws BGR; to_pil() reorders it into RGB. PPM: raw pixels, no encoding cost.
-    page.render(scale=dpi / 72).to_pil().save(out, format="PPM")
+    page.render(scale=dpi / 72, crop=crop).to_pil().save(out, format="PPM")
 
 
 if __name__ == "__main__":
-    _draw(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    left, bottom, right, top = (float(value) for value in sys.argv[5:9] or (0, 0, 0, 0))
+    _draw(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], (left, bottom, right, top))
