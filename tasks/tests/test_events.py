@@ -58,7 +58,12 @@ def test_one_request_id_links_upload_create_process_and_complete(
         "pages": 1,
     }
     assert fields(create, "category", "resource_type") == ("task", "task")
-    assert create.metadata == {"engine": "tesseract", "language": "eng", "pages": 1}
+    assert create.metadata == {
+        "engine": "tesseract",
+        "language": "eng",
+        "pages": 1,
+        "force_ocr": False,
+    }
     assert process.metadata["attempt"] == 1
     assert process.metadata["worker"]
     assert {key: process.metadata[key] for key in ("engine", "language", "pages")} == {
