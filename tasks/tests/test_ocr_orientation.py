@@ -210,3 +210,18 @@ def test_upright_line_chart_reads_its_title_and_legend(tesseract_engine: OcrEngi
     title, *_ = text.splitlines()
     legend = [line for line in text.splitlines() if line.isalpha()]
     assert words_in(title) | set(legend) <= words_in(result.text)
+
+
+@pytest.mark.parametrize("page", A4_PAGES[6:])
+def test_clean_upside_down_a4_page_is_set_upright_and_reads_as_printed(
+    tesseract_engine: OcrEngine,  # noqa: F811
+    page,
+):
+    # Being careful must not mean giving up: a clean page of running text is still turned.
+    image, text = a4_page(*page)
+
+    straight, done = straighten(rotated(image, 2))
+    result = tesseract_engine.recognize(straight, language=ENGLISH["tesseract"])
+
+    assert (done.rotation, done.orientation_certain) == (180, True)
+    assert character_error_rate(expected=text, actual=result.text) <= 0.05
