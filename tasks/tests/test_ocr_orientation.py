@@ -4,7 +4,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tasks.ocr.engines import OcrEngine
-from tasks.ocr.orientation import straighten
+from tasks.ocr.orientation import read_upright, straighten
 from tasks.tests.ocr_fixtures import ocr_engine, tesseract_engine  # noqa: F401 - fixtures
 from tasks.tests.samples import ENGLISH, words_in
 from tasks.tests.scan_corpus import (
@@ -225,3 +225,48 @@ def test_clean_upside_down_a4_page_is_set_upright_and_reads_as_printed(
 
     assert (done.rotation, done.orientation_certain) == (180, True)
     assert character_error_rate(expected=text, actual=result.text) <= 0.05
+
+
+def tesseract_reader(engine: OcrEngine):
+    return lambda image: engine.recognize(image, language=ENGLISH["tesseract"])
+
+
+@pytest.mark.parametrize("turns", [0, 2])
+def test_unsure_a4_page_is_settled_by_the_reading_the_engine_trusts(
+    tesseract_engine: OcrEngine,  # noqa: F811
+    turns,
+):
+    # Blurred and heavy in descenders: neither the ink nor OSD can say which way is up.
+    image, text = a4_page(*A4_PAGES[1])
+    assert not straighten(image)[1].orientation_certain
+
+    _, done, result = read_upright(
+        rotated(image, turns) if turns else image, read=tesseract_reader(tesseract_engine)
+    )
+
+    assert (done.rotation, done.orientation_certain) == (90 * turns, True)
+    assert character_error_rate(expected=text, actual=result.text) <= 0.05
+
+
+def test_upside_down_line_chart_is_set_upright_by_reading_it(
+    tesseract_engine: OcrEngine,  # noqa: F811
+):
+    image, text = line_chart(seed=CHART_SEEDS[0])
+
+    _, done, result = read_upright(rotated(image, 2), read=tesseract_reader(tesseract_engine))
+
+    assert (done.rotation, done.orientation_certain) == (180, True)
+    assert words_in(text.splitlines()[0]) <= words_in(result.text)
+
+
+def test_certain_page_is_read_once(tesseract_engine: OcrEngine):  # noqa: F811
+    image, _ = a4_page(*A4_PAGES[6])
+    readings = []
+
+    def read(page: Image.Image):
+        readings.append(page)
+        return tesseract_engine.recognize(page, language=ENGLISH["tesseract"])
+
+    _, done, _ = read_upright(rotated(image, 2), read=read)
+
+    assert (done.rotation, done.orientation_certain, len(readings)) == (180, True, 1)
