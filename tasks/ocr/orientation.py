@@ -77,7 +77,8 @@ _OSD_TURN_CONFIDENCE = 8.0
 # A page left unsure is read both ways up; the engine's mean confidence (0..100) in one
 # reading must beat the other's by this much to settle it. On the A4 pages and charts left
 # unsure, Tesseract trusted the upright reading 41 to 83 points more; RapidOCR, which is
-# confident even in junk, 11 to 35 (upside-down readings scored 65 to 89).
+# confident even in junk, 11 to 37 on the four it was tried on (junk scored 63 to 89),
+# so a chart it reads is more often left unsure.
 _READING_MARGIN = 20.0
 
 
