@@ -8,10 +8,14 @@ tests/conftest.py; helpers that tests import by name live in plain modules
 import io
 import itertools
 import logging
+import os
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.http import HttpResponseBase
@@ -20,8 +24,78 @@ from django.test import Client
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD, request_id
 from tasks.tests.stored import FileStore
+from tests.browser_env import missing_requirement
 
 _numbers = itertools.count(1)
+
+
+# --- What this run selects -----------------------------------------------------------------
+# A skip is not a pass: a test that cannot run here is either deselected because it belongs
+# to another setup (the other database, a local folder storage), and the closing lines say
+# how many, or it stops the run with what to install. `make test` runs the suite on SQLite
+# and, with DATABASE_URL set, on PostgreSQL; together they run every test.
+
+_left_out = pytest.StashKey[Counter[str]]()
+
+LOCAL_STORAGE = "django.core.files.storage.FileSystemStorage"
+
+
+def _leaves_out(item: pytest.Item, *, vendor: str, browser_tests: bool) -> str | None:
+    """Return why this run leaves `item` out, or None to run it."""
+    if item.get_closest_marker("postgresql") and vendor != "postgresql":
+        return "tests for PostgreSQL (DATABASE_URL=postgres://... make test runs them)"
+    if item.get_closest_marker("sqlite") and vendor != "sqlite":
+        return "tests for SQLite (make test without DATABASE_URL runs them)"
+    storages: dict[str, Any] = django_settings.STORAGES
+    if item.get_closest_marker("local_storage") and storages["default"]["BACKEND"] != LOCAL_STORAGE:
+        return "tests for a local folder storage (the default FILE_STORAGE_BACKEND runs them)"
+    if item.get_closest_marker("browser") and not browser_tests:
+        return "browser tests (BROWSER_TESTS=0 asked for less)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from django.db import connection
+
+    browser_tests = os.environ.get("BROWSER_TESTS", "1") != "0"
+    left_out: Counter[str] = Counter()
+    kept, deselected = [], []
+    for item in items:
+        reason = _leaves_out(item, vendor=connection.vendor, browser_tests=browser_tests)
+        if reason:
+            left_out[reason] += 1
+            deselected.append(item)
+        else:
+            kept.append(item)
+    if any(item.get_closest_marker("browser") for item in kept):
+        missing = missing_requirement()
+        if missing:
+            raise pytest.UsageError(
+                f"The browser tests cannot run: {missing}; "
+                "or leave them out with BROWSER_TESTS=0 make test."
+            )
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+    config.stash[_left_out] = left_out
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    for reason, count in sorted(config.stash.get(_left_out, Counter()).items()):
+        terminalreporter.write_line(f"Left out: {count} {reason}.")
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    if skipped:
+        terminalreporter.write_line(
+            f"FAILED: {skipped} tests skipped; a skip is not a pass (the reasons are above).",
+            red=True,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter and reporter.stats.get("skipped") and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -91,3 +91,22 @@ def check_chain_keys(app_configs, **kwargs):
                 )
             )
     return errors
+
+
+@register()
+def check_sealer_lease(app_configs, **kwargs):
+    """Refuse a sealer lease the sealer cannot renew before it runs out."""
+    lease = getattr(settings, "AUDIT_SEALER_LEASE_SECONDS", 5.0)
+    interval = getattr(settings, "AUDIT_SEAL_INTERVAL_SECONDS", 0.2)
+    # Renewed once a round: a lease shorter than two rounds expires under a live
+    # sealer whenever a round runs long, and the other sealers take it over for nothing.
+    if lease < 2 * interval:
+        return [
+            Error(
+                f"AUDIT_SEALER_LEASE_SECONDS ({lease}) must be at least twice "
+                f"AUDIT_SEAL_INTERVAL_SECONDS ({interval}).",
+                hint="The sealer renews its lease once a round; 5 s against 0.2 s is the default.",
+                id="audit.E007",
+            )
+        ]
+    return []

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET
 from .charts import Series, horizontal_bar_chart, stacked_bar_chart
 from .checkpoint import as_checkpoint, latest_checkpoint
 from .events import Category, Outcome
+from .health import health_problems
 from .integrity import verify_chain
 from .models import AuditEvent, ChainHead
 from .permissions import staff_page
@@ -217,7 +218,12 @@ def verify_newest_events() -> dict[str, Any]:
 
 
 def sealing_backlog() -> dict[str, Any]:
-    """Return the events not yet linked into the chain, and whether the oldest is late."""
+    """Return the events not yet linked into the chain, whether the oldest is late, and
+    what keeps events from the chain (audit/health.py: verify_audit_chain's exit 3).
+
+    Read on every visit, not cached with the verdict: a sealer that died a minute ago
+    must not hide behind a verdict five minutes old.
+    """
     backlog = unsealed_backlog()
     return {
         "count": backlog.count,
@@ -225,6 +231,7 @@ def sealing_backlog() -> dict[str, Any]:
         "late": (backlog.oldest_seconds or 0) > settings.AUDIT_SEAL_WINDOW_SECONDS,
         "refused": backlog.refused,
         "window_seconds": settings.AUDIT_SEAL_WINDOW_SECONDS,
+        "problems": [str(problem) for problem in health_problems(backlog)],
     }
 
 

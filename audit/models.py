@@ -3,10 +3,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F
+from django.db.models.lookups import IsNull
 from django.utils.translation import gettext_lazy as _
 
-from .events import Category, Outcome
-from .expressions import FoldedUsername
+from .events import CLIENT_REQUEST_ID_KEY, Category, Outcome
+from .expressions import FoldedUsername, MetadataText
 
 
 class AppendOnlyError(Exception):
@@ -108,6 +109,15 @@ class AuditEvent(models.Model):
             ),
             models.Index(fields=["ip_address", "sequence"], name="audit_ip_seq"),
             models.Index(fields=["request_id"], name="audit_request"),
+            # The X-Request-ID a caller sent (metadata.client_request_id, beside the
+            # server's request_id): an index of only the events that have one, in
+            # sequence order like the others, for the API's ?client_request_id=.
+            models.Index(
+                MetadataText(CLIENT_REQUEST_ID_KEY),
+                F("sequence"),
+                name="audit_client_request",
+                condition=models.Q(IsNull(MetadataText(CLIENT_REQUEST_ID_KEY), False)),
+            ),
             models.Index(fields=["resource_type", "resource_id"], name="audit_resource"),
             # The sealer's work list: only unsealed rows are in it, so it stays tiny.
             models.Index(
@@ -167,3 +177,63 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint #{self.sequence} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditLease(models.Model):
+    """Who holds a lease on a background job of the trail, and until when.
+
+    "sealer": the one sealer that may link events (audit/lease.py), with a generation
+    that fences a holder out once another took over. "checkpoint_signer": the worker
+    last seen signing checkpoints (no exclusivity: any worker may sign), so a signer
+    that stopped is noticed. Times are the database's clock on PostgreSQL.
+    """
+
+    name = models.CharField(primary_key=True, max_length=32)
+    holder = models.CharField(max_length=200, blank=True)
+    generation = models.PositiveBigIntegerField(default=0)
+    renewed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # The holder's PostgreSQL session (pid and start, which tell a reused pid apart):
+    # the session a taker ends when the holder is gone (see audit/lease.py).
+    backend_pid = models.IntegerField(null=True, blank=True)
+    backend_start = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} lease of {self.holder or 'nobody'} until {self.expires_at}"
+
+
+class MerkleNodeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Merkle tree nodes cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Merkle tree nodes cannot be deleted.")
+
+
+class MerkleNode(models.Model):
+    """The RFC 6962 hash of one complete subtree of the audit trail's Merkle tree.
+
+    Level L, index k covers leaves [k * 2**L, (k + 1) * 2**L); level 0 holds the leaf
+    hashes. Only complete subtrees are stored, so a row never changes once written
+    (audit.transparency.merkle builds every root and proof from O(log n) of them).
+    """
+
+    # (level, index) is the key: no id column, and no second index over ~2 rows a leaf.
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    # Raw SHA-256 bytes: half the size of hex.
+    hash = models.BinaryField(max_length=32)
+
+    objects = MerkleNodeQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Merkle tree nodes cannot be changed once stored.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Merkle tree nodes cannot be deleted.")

@@ -15,9 +15,9 @@ timestamps never run backwards along the chain.
 - SQLite has one writer at a time: a sealer holding the write lock (IMMEDIATE) knows
   every event stamped before now has committed.
 
-Several sealers may run on any hosts: on PostgreSQL each batch goes to the one that
-gets a transaction-scoped advisory lock (the others skip the round); on SQLite the
-write lock already admits one at a time.
+Several sealers may run on any hosts: each batch goes to the one holding the sealer
+lease (audit/lease.py), renewed in the batch's own transaction with a generation that
+fences out a holder once another took over; the others stand by until it expires.
 """
 
 import hmac
@@ -45,7 +45,9 @@ from .chain import (
 )
 from .events import KEY_CHANGE_EVENT, Outcome, category_for
 from .expressions import stored_timestamp_text, values_as_text
+from .lease import LeaseHolder, database_now, sealer_lease
 from .models import AuditEvent, ChainHead
+from .outage import CONNECTION_LOST, wait_for_database
 from .stream import publish_after_commit
 
 # How far the stamp of an event may be from its writer's clock reading (in its writer
@@ -53,9 +55,6 @@ from .stream import publish_after_commit
 # Beyond it the row is a copy of another event re-inserted later. Within it, a copy
 # is linked like the original: see the README (Tamper evidence).
 WRITER_CLOCK_TOLERANCE = timedelta(seconds=60)
-
-# One advisory lock key for "the sealer of this database" (any 64-bit number works).
-SEALER_LOCK = 0x61756469745F7365  # "audit_se"
 
 _SEQUENCE = HASHED_FIELDS.index("sequence")
 _TIMESTAMP = HASHED_FIELDS.index("timestamp")
@@ -141,15 +140,6 @@ def sealing_cutoff() -> datetime:
             [f"INSERT INTO {table} "],
         )
         return cursor.fetchone()[0]
-
-
-def take_sealer_lock() -> bool:
-    """Return True if this transaction may seal (PostgreSQL: an advisory lock, no wait)."""
-    if connection.vendor != "postgresql":
-        return True  # SQLite's IMMEDIATE transaction already holds the write lock
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEALER_LOCK])
-        return bool(cursor.fetchone()[0])
 
 
 def allow_sealing(on: bool) -> None:
@@ -385,18 +375,22 @@ class SealRefused(Exception):
     """The writer's own event cannot be linked (inline sealing): a bug, never tampering."""
 
 
-def seal_batch(*, limit: int | None = None, ids: list[int] | None = None) -> Seal | None:
+def seal_batch(
+    *, limit: int | None = None, ids: list[int] | None = None, lease: LeaseHolder | None = None
+) -> Seal | None:
     """Seal up to `limit` committed events; return the seal, or None if another sealer has it.
 
     With `ids` (the locked design, settings.AUDIT_SEALING = "inline"), seal exactly
     those events, now, in the caller's transaction: no cutoff, the head lock orders them.
-    A change of chain key is linked first, also when there is nothing else to seal.
+    Otherwise only while holding `lease` (this process's sealer lease by default),
+    renewed in this transaction. A change of chain key is linked first, also when there
+    is nothing else to seal.
     """
     limit = limit or settings.AUDIT_SEAL_BATCH
     ring = key_ring()
     key = ring.signing
     with transaction.atomic():
-        if ids is None and not take_sealer_lock():
+        if ids is None and not (lease or sealer_lease).hold():
             return None
         cutoff = None if ids is not None else sealing_cutoff()
         head = lock_chain_head()
@@ -468,7 +462,7 @@ def publish_seal(seal: Seal) -> None:
     stream.info(json.dumps(document, ensure_ascii=True, sort_keys=True))
 
 
-def seal_pending(*, limit: int | None = None) -> int:
+def seal_pending(*, limit: int | None = None, lease: LeaseHolder | None = None) -> int:
     """Seal batches until nothing sealable is left (or another sealer holds the lock).
 
     A batch smaller than the limit took everything sealable at its cutoff, so the round
@@ -478,7 +472,7 @@ def seal_pending(*, limit: int | None = None) -> int:
     limit = limit or settings.AUDIT_SEAL_BATCH
     sealed = 0
     while True:
-        seal = seal_batch(limit=limit)
+        seal = seal_batch(limit=limit, lease=lease)
         if seal is None:
             return sealed
         sealed += seal.count
@@ -486,13 +480,20 @@ def seal_pending(*, limit: int | None = None) -> int:
             return sealed
 
 
+# A stamp this far past the clock verification reads is a writer's clock running ahead
+# (not the moment between a writer's stamp and the reading).
+FUTURE_TOLERANCE = timedelta(seconds=1)
+
+
 @dataclass(frozen=True)
 class Backlog:
     """Events recorded but not yet linked into the chain."""
 
     count: int
-    oldest_seconds: float | None
+    oldest_seconds: float | None  # of those not stamped in the future
     refused: int = 0  # unsealed rows stamped before the chain head: never to be linked
+    ahead: int = 0  # stamped in the future: not sealable until the clock gets there
+    ahead_seconds: float | None = None  # how far the furthest of them is ahead
 
     def __str__(self) -> str:
         waiting = (
@@ -500,6 +501,9 @@ class Backlog:
             if self.count
             else "every event is sealed"
         )
+        if self.ahead:
+            furthest = f" up to {self.ahead_seconds:,.1f} s" if self.ahead_seconds else ""
+            waiting += f" ({self.ahead:,} stamped{furthest} in the future)"
         if self.refused:
             waiting += (
                 f"; {self.refused:,} unsealed events stamped before the chain head "
@@ -508,24 +512,38 @@ class Backlog:
         return waiting
 
 
+def stamp_of_first(queryset) -> datetime | None:
+    """Return the timestamp of the queryset's first event, or None (or not a time)."""
+    # As text: on SQLite a row written by hand may hold a time that is no time at all.
+    text = next(values_as_text(queryset[:1], ("timestamp",), chunk_size=1), (None,))[0]
+    return parse_timestamp(text) if text else None
+
+
 def unsealed_backlog() -> Backlog:
-    """Return how many events wait for the sealer and how long the oldest has waited."""
+    """Return how many events wait for the sealer and how long the oldest has waited.
+
+    Ages are read on the clock that stamps events (the database's on PostgreSQL), and
+    events stamped ahead of it are counted apart: a writer whose clock runs ahead would
+    otherwise show as a backlog 0.0 s old while its events stay unsealed and unlisted.
+    """
+    now = database_now()
     unsealed = AuditEvent.objects.filter(sequence__isnull=True)
     stamp = head_timestamp()
     waiting = unsealed.filter(timestamp__gte=stamp) if stamp is not None else unsealed
     count = waiting.count()
     refused = unsealed.count() - count if stamp is not None else 0
-    # As text: on SQLite a row written by hand may hold a time that is no time at all.
-    oldest_text = next(
-        values_as_text(waiting.order_by("timestamp", "id")[:1], ("timestamp",), chunk_size=1),
-        (None,),
-    )[0]
-    oldest = parse_timestamp(oldest_text) if oldest_text else None
-    age = (utc_now() - oldest).total_seconds() if oldest else None
+    future = waiting.filter(timestamp__gt=now + FUTURE_TOLERANCE)
+    ahead = future.count() if count else 0
+    furthest = stamp_of_first(future.order_by("-timestamp", "-id")) if ahead else None
+    due = waiting.filter(timestamp__lte=now + FUTURE_TOLERANCE).order_by("timestamp", "id")
+    oldest = stamp_of_first(due) if count > ahead else None
+    age = (now - oldest).total_seconds() if oldest else None
     return Backlog(
         count=count,
         oldest_seconds=max(age, 0.0) if age is not None else None,
         refused=refused,
+        ahead=ahead,
+        ahead_seconds=(furthest - now).total_seconds() if furthest else None,
     )
 
 
@@ -539,6 +557,8 @@ def run_sealer(*, interval: float, stop=lambda: False) -> None:
             sealed = seal_pending()
             if sealed:
                 logger.debug("sealed %d events", sealed)
+        except CONNECTION_LOST as error:  # a database restart: wait, not a traceback a round
+            wait_for_database(error, what="Audit sealer", logger=logger, stop=stop)
         except Exception:  # a failed round is retried next round, never the end of the loop
             logger.exception("sealing failed; retrying")
         finally:

@@ -166,8 +166,17 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+        # A connection kept open (DB_CONN_MAX_AGE) is checked before a request or a
+        # worker round reuses it: after a database restart every process held a dead
+        # one, and each web worker answered its next request with a 500.
+        conn_health_checks=True,
     )
 }
+# Names the process in pg_stat_activity (web, worker, sealer), so an operator, or a
+# test, can tell whose connection is whose; beside any options the URL carries.
+_application_name = os.environ.get("DB_APPLICATION_NAME", "").strip()
+if _application_name and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = _application_name
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # IMMEDIATE takes SQLite's write lock at BEGIN, so concurrent writers queue on
@@ -264,6 +273,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The load balancer checks each backend over plain HTTP: a redirect would mark it down.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -312,6 +323,7 @@ REST_FRAMEWORK = {
         "login": os.environ.get("AUTH_THROTTLE_RATE", "20/min"),
         "refresh": os.environ.get("REFRESH_THROTTLE_RATE", "12/min"),
         "logout": os.environ.get("LOGOUT_THROTTLE_RATE", "30/min"),
+        "upload": os.environ.get("UPLOAD_THROTTLE_RATE", "60/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Every API error is {"detail", "code"}, like the 404/405/500 answers of error_pages.
@@ -377,6 +389,9 @@ AUDIT_SEALING = os.environ.get("AUDIT_SEALING", "background")
 AUDIT_SEAL_INTERVAL_SECONDS = float(os.environ.get("AUDIT_SEAL_INTERVAL_SECONDS", "0.2"))
 AUDIT_SEAL_WINDOW_SECONDS = float(os.environ.get("AUDIT_SEAL_WINDOW_SECONDS", "2"))
 AUDIT_SEAL_BATCH = env_int("AUDIT_SEAL_BATCH", 2000)
+# The sealer holds a lease this long and renews it every round; a sealer whose host
+# died is taken over once its lease expired (audit/lease.py). Above the interval.
+AUDIT_SEALER_LEASE_SECONDS = float(os.environ.get("AUDIT_SEALER_LEASE_SECONDS", "5"))
 # The worker signs the chain head every so many events, or every so many minutes when
 # the chain grew at all (see audit/management/commands/db_worker.py).
 AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))
@@ -419,7 +434,15 @@ OCR_MAX_FILES_PER_REQUEST = env_int("OCR_MAX_FILES_PER_REQUEST", 10)
 OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 50)
 # Per page or image frame; an A4 page at 300 dpi is about 8.7 million pixels.
 OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 50_000_000)
+# PDF pages with no scanned image (vector text) are rendered at OCR_PDF_DPI; scanned pages
+# at their images' own resolution, kept within OCR_PDF_MIN_DPI..OCR_PDF_MAX_DPI.
 OCR_PDF_DPI = env_int("OCR_PDF_DPI", 300)
+# A PDF page is drawn by a child process killed past this time or memory (RLIMIT_AS);
+# previews and thumbnails, drawn for a web request, get at most PREVIEW_RENDER_SECONDS.
+OCR_RENDER_TIMEOUT_SECONDS = env_int("OCR_RENDER_TIMEOUT_SECONDS", 120)
+OCR_RENDER_MEMORY_MB = env_int("OCR_RENDER_MEMORY_MB", 2048)
+OCR_PDF_MIN_DPI = env_int("OCR_PDF_MIN_DPI", 150)
+OCR_PDF_MAX_DPI = env_int("OCR_PDF_MAX_DPI", 400)
 OCR_DEFAULT_ENGINE = os.environ.get("OCR_DEFAULT_ENGINE", "tesseract")
 # A task whose worker sent no progress for this long is taken back and retried.
 OCR_STALE_AFTER_SECONDS = env_int("OCR_STALE_AFTER_SECONDS", 60)

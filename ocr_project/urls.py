@@ -1,4 +1,4 @@
-"""URL wiring: pages, the v2 API, the admin and the API docs."""
+"""URL wiring: pages, the v2 API, the admin, the API docs and the health check."""
 
 from typing import Any
 
@@ -10,6 +10,8 @@ from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from ocr_project.health import healthz
 
 # Swagger UI positions its widgets with style="" attributes; only its page may use them.
 # Scripts stay 'self'-only: the UI and its start-up script are served as files.
@@ -43,4 +45,7 @@ urlpatterns = [
     path("api/docs/", swagger_view, name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("favicon.ico", favicon),
+    # For load balancers and systemd watchers; not in the OpenAPI schema, which documents
+    # the API only (no page is in it either). Exempt from SECURE_SSL_REDIRECT (settings).
+    path("healthz", healthz, name="healthz"),
 ]

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
+from audit.outage import CONNECTION_LOST, summary
+
 logger = logging.getLogger(__name__)
 
 _in_hand: dict[str, Any] = {}
@@ -65,8 +67,11 @@ class Heartbeat(threading.Thread):
             try:
                 close_old_connections()
                 beat()
+            except CONNECTION_LOST as error:
+                # A restarting database: one line a beat, not a traceback; the next beat
+                # tries again.
+                logger.warning("Worker heartbeat failed (%s); retrying", summary(error))
             except DatabaseError:
-                # A locked or restarting database: the next beat tries again.
                 logger.warning("Worker heartbeat failed; retrying", exc_info=True)
             finally:
                 connections.close_all()

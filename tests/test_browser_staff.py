@@ -29,7 +29,7 @@ from .test_browser import (  # noqa: F401 - fixtures are found by name
     shoot,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
+pytestmark = [pytest.mark.browser]
 
 if MISSING is None:
     from playwright.sync_api import Page, expect

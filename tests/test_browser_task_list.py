@@ -21,7 +21,7 @@ live_site = test_browser.live_site
 chromium = test_browser.chromium
 devices = test_browser.devices
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
+pytestmark = [pytest.mark.browser]
 
 if MISSING is None:
     from playwright.sync_api import Page, expect

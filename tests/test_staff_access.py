@@ -61,6 +61,8 @@ NOT_STAFF = {
     "api/docs/",
     "i18n/setlang/",
     "favicon.ico",
+    # For load balancers: no login, no session, no audit event (ocr_project/health.py).
+    "healthz",
     # The admin's own sign-in and sign-out pages, open by design.
     "admin/login/",
     "admin/logout/",

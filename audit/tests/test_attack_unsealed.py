@@ -20,7 +20,7 @@ from audit.models import AuditEvent, ChainHead
 from audit.retention import write_archive
 from audit.sealer import seal_pending, unsealed_backlog, writer_tag
 from audit.services import record_event
-from audit.tests.tamper import append_chain, is_postgresql, raw_sql
+from audit.tests.tamper import append_chain, raw_sql
 
 INSERT = (
     "INSERT INTO {table} (timestamp, event_type, category, outcome, username, user_agent, "
@@ -152,7 +152,7 @@ def test_the_dashboard_flags_a_row_the_sealer_will_not_link(background, admin_cl
     assert "1 unsealed row is stamped before the chain head" in page.content.decode()
 
 
-@pytest.mark.skipif(is_postgresql, reason="PostgreSQL's timestamptz refuses such text")
+@pytest.mark.sqlite  # PostgreSQL's timestamptz refuses such text
 @pytest.mark.django_db(transaction=True)
 def test_an_unsealed_row_with_an_impossible_timestamp_is_refused(background, client_for, make_user):
     # SQLite keeps any text. "19:32:60" sorts like a time, passes the canonical text's
@@ -202,7 +202,7 @@ def test_a_moved_chain_head_timestamp_does_not_stop_the_sealer(background):
     assert verify_chain().ok
 
 
-@pytest.mark.skipif(is_postgresql, reason="PostgreSQL stamps with its own clock")
+@pytest.mark.sqlite  # PostgreSQL stamps with its own clock
 @pytest.mark.django_db(transaction=True)
 def test_an_event_recorded_after_a_clock_step_back_is_stamped_after_the_head(background):
     # The head event was stamped an hour ahead (a clock then stepped back): the next

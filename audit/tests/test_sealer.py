@@ -12,20 +12,19 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from audit.integrity import verify_chain
+from audit.lease import LeaseHolder
 from audit.models import AuditEvent, ChainHead
 from audit.sealer import (
     seal_batch,
     seal_pending,
-    take_sealer_lock,
     unsealed_backlog,
     writer_tag,
 )
 from audit.services import record_event
-from audit.tests.tamper import TABLE, append_chain, is_postgresql
+from audit.tests.tamper import TABLE, append_chain
 
-postgresql_only = pytest.mark.skipif(
-    not is_postgresql, reason="concurrent writers and the trigger are PostgreSQL's"
-)
+# Concurrent writers and the trigger are PostgreSQL's.
+postgresql_only = pytest.mark.postgresql
 
 
 @pytest.fixture(autouse=True)
@@ -175,7 +174,7 @@ def test_an_insert_still_running_holds_back_the_cutoff(user):
     assert verify_chain().ok
 
 
-@pytest.mark.skipif(is_postgresql, reason="SQLite's write lock; PostgreSQL is the test above")
+@pytest.mark.sqlite  # SQLite's write lock; PostgreSQL is the test above
 @pytest.mark.django_db(transaction=True)
 def test_an_event_waiting_for_sqlites_write_lock_is_stamped_once_it_has_it(user):
     # B holds the write lock while A tries to record outside any transaction. Had A
@@ -211,11 +210,14 @@ def test_an_event_waiting_for_sqlites_write_lock_is_stamped_once_it_has_it(user)
 def test_only_one_sealer_takes_a_batch(user):
     record_event(event_type="auth_login", user=user)
     holding, release = threading.Event(), threading.Event()
+    other = LeaseHolder(holder="other-host")
+    with transaction.atomic():
+        assert other.hold()  # the lease row, created once in a deployment's life
 
     def other_sealer():
         try:
             with transaction.atomic():
-                assert take_sealer_lock()
+                assert other.hold()
                 holding.set()
                 release.wait(30)
         finally:
@@ -227,7 +229,9 @@ def test_only_one_sealer_takes_a_batch(user):
     assert seal_batch() is None  # the other sealer has this round
     release.set()
     thread.join(30)
-    assert seal_batch().count == 1
+    # ...and the lease, until it stops renewing it: this sealer stands by.
+    assert seal_batch() is None
+    assert seal_batch(lease=other).count == 1
 
 
 @postgresql_only

@@ -88,6 +88,8 @@ class LiveSite:
     port: int = field(default_factory=free_port)
     web: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
+    # Settings every process of the site gets on top of the ones below.
+    extra_env: dict[str, str] = field(default_factory=dict)
     _logs: list = field(default_factory=list)
 
     @property
@@ -113,20 +115,25 @@ class LiveSite:
         env.pop("DATABASE_URL", None)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
-        return env
+        return {**env, **self.extra_env}
 
-    def manage(self, *args: str, log: str) -> subprocess.Popen:
-        """Start `manage.py <args>` in the background, output to log_dir/<log>."""
-        return self._spawn([sys.executable, "manage.py", *args], log=log)
+    def manage(self, *args: str, log: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start `manage.py <args>` in the background, output to log_dir/<log>.
 
-    def _spawn(self, command: list[str], *, log: str) -> subprocess.Popen:
+        `env` adds settings for this process only (say, its DB_APPLICATION_NAME).
+        """
+        return self._spawn([sys.executable, "manage.py", *args], log=log, env=env)
+
+    def _spawn(
+        self, command: list[str], *, log: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         handle = (self.log_dir / log).open("ab")
         self._logs.append(handle)
         # A session of its own, so stopping it also stops the processes it forked.
         return subprocess.Popen(
             command,
             cwd=BASE_DIR,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,

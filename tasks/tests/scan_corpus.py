@@ -11,12 +11,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+# The fonts come with the repo (tasks/tests/fonts/, licences beside them), so the corpus
+# is the same on every machine: Debian's fonts-liberation 1:1.07.4-11 and
+# fonts-dejavu-core 2.37-6, the files CI installed before they were vendored.
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FILES = {
-    "DejaVu Sans": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "DejaVu Serif": "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
-    "Liberation Serif": "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
-    "Liberation Sans": "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "Liberation Mono": "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf",
+    "DejaVu Sans": str(FONT_DIR / "DejaVuSans.ttf"),
+    "DejaVu Serif": str(FONT_DIR / "DejaVuSerif.ttf"),
+    "Liberation Serif": str(FONT_DIR / "LiberationSerif-Regular.ttf"),
+    "Liberation Sans": str(FONT_DIR / "LiberationSans-Regular.ttf"),
+    "Liberation Mono": str(FONT_DIR / "LiberationMono-Regular.ttf"),
 }
 
 SCAN_WORDS = (
@@ -88,8 +92,8 @@ class ScanPage:
 
 
 def available_fonts() -> dict[str, str]:
-    """Return the corpus fonts installed on this machine, by family name."""
-    return {name: path for name, path in FONT_FILES.items() if Path(path).is_file()}
+    """Return the corpus fonts by family name (all of them: they come with the repo)."""
+    return dict(FONT_FILES)
 
 
 def page_lines(seed: int, *, count: int = LINES) -> list[str]:

@@ -4,16 +4,15 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from tasks.models import OcrTask, Status
 from tasks.processing import claim
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="row locks are a PostgreSQL matter"
-    ),
+    # Row locks are a PostgreSQL matter.
+    pytest.mark.postgresql,
 ]
 
 

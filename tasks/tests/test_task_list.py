@@ -134,9 +134,8 @@ def test_search_follows_every_change_of_the_text(page_client, user, make_task_ro
             assert cursor.fetchone()[0] == OcrTask.objects.count()
 
 
+@pytest.mark.sqlite  # the FTS5 index exists on SQLite only
 def test_search_uses_the_fts5_index_on_sqlite(user, make_task_row):
-    if connection.vendor != "sqlite":
-        pytest.skip("the FTS5 index exists on SQLite only")
     from tasks.selectors import task_search
 
     make_task_row(user, result_text="needle")
@@ -155,9 +154,8 @@ def test_search_uses_the_fts5_index_on_sqlite(user, make_task_row):
     } <= triggers
 
 
+@pytest.mark.postgresql  # the full-text index exists on PostgreSQL only
 def test_search_uses_the_gin_index_on_postgresql(user, make_task_row):
-    if connection.vendor != "postgresql":
-        pytest.skip("the full-text index exists on PostgreSQL only")
     from tasks.selectors import task_search
 
     make_task_row(user, result_text="needle")
@@ -194,9 +192,8 @@ def test_a_search_is_counted_exactly_and_the_planner_left_as_it_was(
             assert cursor.fetchone() == ("on", "on")
 
 
+@pytest.mark.postgresql  # the GIN index exists on PostgreSQL only
 def test_counting_a_search_on_postgresql_reads_the_index_not_every_row(user, make_task_row):
-    if connection.vendor != "postgresql":
-        pytest.skip("the GIN index exists on PostgreSQL only")
     from tasks.pagination import counting_from_indexes
     from tasks.selectors import task_list_for, task_search
 

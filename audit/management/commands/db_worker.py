@@ -5,11 +5,16 @@ automatic checkpoints (AUDIT_CHECKPOINT_EVERY_EVENTS / _MINUTES) ride on it: one
 at start, then a daemon thread that looks every half minute (two index lookups) and
 signs the head when one is due. "audit" precedes "django_tasks_db" in INSTALLED_APPS,
 so this command is the one `manage.py db_worker` runs.
+
+It also outlives the database: django-tasks-db's loop lets a lost connection end the
+worker (its set_failed needs the database that just went away), so a database restart
+used to stop every worker. Here the worker waits for the database and starts again.
 """
 
 import logging
 import os
 import threading
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -17,13 +22,19 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands import db_worker
 
 from audit.checkpoint import CheckpointError, checkpoint_if_due
+from audit.lease import note_signer_seen
+from audit.outage import CONNECTION_LOST, wait_for_database
 
 logger = logging.getLogger("audit_checkpoints")
+worker_logger = logging.getLogger("django_tasks_db")
 
 
 def check_once() -> None:
     """Sign the chain head if a checkpoint is due; log (never raise) what happened."""
     try:
+        # Seen now, next due within three looks: verify_audit_chain reports a signer
+        # not seen since (exit 3), which a worker that died or hangs never says itself.
+        note_signer_seen(period=timedelta(seconds=3 * poll_seconds()))
         checkpoint = checkpoint_if_due()
     except CheckpointError as error:
         # A chain that no longer verifies is an alarm, not a reason to stop OCR work.
@@ -63,6 +74,23 @@ class Command(db_worker.Command):
                     target=checkpoint_loop, args=(stop,), name="audit-checkpoints", daemon=True
                 ).start()
         try:
-            return super().handle(*args, **options)
+            return self.work_through_outages(*args, **options)
         finally:
             stop.set()
+
+    def work_through_outages(self, *args, **options):
+        """Run django-tasks-db's worker; when it loses the database, wait and run it again.
+
+        A task in hand when the database went away stays `processing` without a
+        heartbeat, so reclaim_stale_tasks queues it again (ocr_worker's heartbeat does).
+        Under --reload the worker runs in a thread of the reloader and is not covered:
+        that is for development.
+        """
+        work = super().handle
+        while True:
+            try:
+                return work(*args, **options)
+            except CONNECTION_LOST as error:
+                wait_for_database(error, what="Worker", logger=worker_logger)
+                # The random start-up delay spreads a fleet's first start, not a restart.
+                options["startup_delay"] = False

@@ -15,13 +15,18 @@ from audit.checkpoint import (
     read_checkpoint,
     stored_anchors,
 )
+from audit.health import health_problems
 from audit.integrity import CHUNK_SIZE, VerificationResult, verify_archive, verify_chain
 from audit.sealer import refused_events, unsealed_backlog
 
 # Exit status: 1 when the trail fails verification, 2 when an input is refused (a
-# forged checkpoint, a bad range), so a monitor can tell tampering from misuse.
+# forged checkpoint, a bad range), 3 when the chain holds but the trail is stale
+# (audit/health.py: events left unsealed, a sealer lease or checkpoint signer that
+# stopped, events stamped in the future), so a monitor can tell tampering from misuse
+# from an outage. Tampering wins over staleness: 1 is reported whenever both hold.
 EXIT_BROKEN = 1
 EXIT_REFUSED = 2
+EXIT_STALE = 3
 # Refused unsealed rows named one per line; the rest are counted.
 REFUSALS_SHOWN = 10
 
@@ -43,7 +48,9 @@ class Command(BaseCommand):
         "the chain head and every stored checkpoint (and any checkpoint files given). "
         "Exits 1 naming the first bad sequence number when an event was changed, deleted, "
         "inserted or reordered, the newest events were removed, or a checkpoint no longer "
-        "holds; exits 2 when a checkpoint or the range is refused. A chain of 200,000 rows "
+        "holds; exits 2 when a checkpoint or the range is refused; exits 3 when the chain holds "
+        "but events stop reaching it (left unsealed, a sealer or checkpoint signer gone, "
+        "stamped in the future). A chain of 200,000 rows "
         "or more is shared out over AUDIT_VERIFY_PROCESSES processes."
     )
 
@@ -154,13 +161,25 @@ class Command(BaseCommand):
                 + "."
             )
         )
+        # The trail's own state, not an archive's: one line per problem.
+        live = what == "audit events"
+        problems = health_problems(backlog) if live else []
+        for problem in problems:
+            self.stdout.write(self.style.ERROR(f"STALE: {problem}."))
         if not result.ok:
             where = f" at #{result.first_bad_sequence}" if result.first_bad_sequence else ""
             self.stdout.write(self.style.ERROR(f"BROKEN{where}: {result.reason}."))
             raise CommandError(
                 f"Audit chain broken{where}: {result.reason}.", returncode=EXIT_BROKEN
             )
-        refused = refused_events() if what == "audit events" else []
+        refused = refused_events() if live else []
+        if not refused and problems:
+            count = len(problems)
+            reason = (
+                f"{result.reason}, but {count} problem{'s' if count > 1 else ''} "
+                "keep recorded events from reaching it (STALE above)"
+            )
+            raise CommandError(f"Audit trail stale: {reason}.", returncode=EXIT_STALE)
         if not refused:
             self.stdout.write(self.style.SUCCESS(f"OK: {result.reason}."))
             return

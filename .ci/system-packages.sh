@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one list of Debian packages the test suite needs from the system; everything else
+# comes from the hash-pinned Python locks or with the repo (the corpus fonts).
+#   chromium            the browser tests (Playwright drives Debian's build, never its own)
+#   fonts-wqy-microhei  a CJK font, or the Chinese pages' screenshots show empty boxes
+#   libatomic1          Playwright's bundled node driver links to it; a minimal Debian
+#                       root lacks it (make fresh-check found it), chromium does not pull it
+#
+# `make test` runs this with --if-possible: it installs what is missing when it may (root,
+# or sudo without a password) and otherwise says what is missing and carries on; the test
+# run then stops with one line if the browser tests cannot run. `make system-packages`
+# (and .ci/run) run it plainly, and it fails when it cannot install.
+set -euo pipefail
+
+PACKAGES=(chromium fonts-wqy-microhei libatomic1)
+
+if_possible=0
+[ "${1:-}" = "--if-possible" ] && if_possible=1
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+give_up() {
+  echo "System packages missing: ${missing[*]}; $1." >&2
+  [ "$if_possible" = 1 ] && exit 0
+  exit 1
+}
+
+command -v apt-get >/dev/null || give_up "no apt-get here: install them with this system's package manager"
+if [ "$(id -u)" = 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  as_root=(sudo)
+else
+  give_up "run 'sudo make system-packages' (this user may not install packages)"
+fi
+
+echo "Installing the system packages the tests need: ${missing[*]}"
+"${as_root[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

@@ -1,0 +1,14 @@
+"""A trail anyone can verify without our secrets: public formats, public keys.
+
+What lives here follows published specifications with their test vectors, never a format
+of our own (docs: RFC 9162 section 2, c2sp.org/signed-note, c2sp.org/tlog-checkpoint):
+
+- ``merkle``: RFC 6962 / RFC 9162 Merkle tree hashing, inclusion and consistency proofs
+  built from a node store of complete subtrees, and their verification from the proof
+  alone. Pure Python, no Django: a verifier outside the service can run it as it is.
+- ``node_store``: the node store kept in the database (``audit.models.MerkleNode``).
+- ``signed_note``: Ed25519 signed notes and tlog checkpoints (the signed tree head).
+
+Anything in ``audit`` may import these modules; ``merkle`` and ``signed_note`` import
+nothing from the project, and ``node_store`` only ``audit.models``.
+"""

@@ -1,0 +1,67 @@
+"""docs/deploy: the systemd units start what exists, and HAProxy checks what the app serves."""
+
+import configparser
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import get_commands, load_command_class
+
+DEPLOY = Path(settings.BASE_DIR) / "docs" / "deploy"
+UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+
+
+def service_section(unit: Path) -> configparser.SectionProxy:
+    # systemd repeats keys (Environment=); the last one wins here, which is enough to read
+    # ExecStart. Keys keep their case.
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(unit)
+    return parser["Service"]
+
+
+def test_there_is_a_unit_for_web_worker_and_sealer():
+    names = {unit.name for unit in UNITS}
+    assert names == {"ocr-web.service", "ocr-worker@.service", "ocr-sealer.service"}
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
+def test_each_unit_restarts_as_a_dedicated_user_with_the_shared_environment(unit):
+    service = service_section(unit)
+
+    assert service["Restart"] == "always"
+    assert service["RestartSec"]
+    assert service["EnvironmentFile"] == "/etc/ocr/env"
+    assert service["User"] not in {"", "root"}
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
+def test_each_exec_start_names_a_command_or_module_that_exists(unit):
+    argv = shlex.split(service_section(unit)["ExecStart"])
+
+    if "manage.py" in argv:
+        name, *arguments = argv[argv.index("manage.py") + 1 :]
+        app = get_commands()[name]
+        # The command's own parser: an option it lacks (say --no-reload) fails here.
+        load_command_class(app, name).create_parser("manage.py", name).parse_args(arguments)
+    else:
+        assert Path(argv[0]).name == "gunicorn"
+        module = importlib.import_module(argv[1])
+        assert callable(module.application)
+
+
+@pytest.mark.django_db
+def test_the_load_balancer_checks_the_path_the_app_serves(client, settings):
+    config = (DEPLOY / "haproxy.cfg").read_text()
+    [(method, path)] = re.findall(r"^\s*option httpchk (\S+) (\S+)\s*$", config, re.M)
+    [host] = re.findall(r"^\s*http-check send hdr Host (\S+)\s*$", config, re.M)
+    # The site that proxy fronts names its host in ALLOWED_HOSTS (README, Deployment).
+    settings.ALLOWED_HOSTS = [host]
+
+    response = client.generic(method, path, HTTP_HOST=host)
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
