@@ -19,7 +19,7 @@ from .models import OcrPage, OcrTask, Phase, Status
 from .ocr.detect import ACCEPTED_TYPES
 from .ocr.engines import PageResult, get_engine
 from .ocr.inspect import DocumentRejected
-from .ocr.orientation import Straightening, straighten
+from .ocr.orientation import Straightening, read_upright
 from .ocr.pages import SourcePage, iter_pages
 from .ocr.render import RenderLimits
 from .ocr.resolution import PdfResolution
@@ -205,8 +205,9 @@ def read_page(task: OcrTask, *, engine, page) -> None:
     """Set one page upright and straight, read it, and store its result."""
     started = time.perf_counter()
     set_phase(task, Phase.READING)
-    image, straightening = straighten(page.image)
-    result = engine.recognize(image, language=task.language)
+    image, straightening, result = read_upright(
+        page.image, read=lambda upright: engine.recognize(upright, language=task.language)
+    )
     name = ""
     if straightening.changed:
         # The preview and the PDF must show the page as it was read, or the boxes miss.
