@@ -432,6 +432,9 @@ LOGGING = {
 OCR_MAX_FILE_BYTES = env_int("OCR_MAX_FILE_BYTES", 25 * 1024 * 1024)
 OCR_MAX_FILES_PER_REQUEST = env_int("OCR_MAX_FILES_PER_REQUEST", 10)
 OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 50)
+# Recognised words (RapidOCR: lines) the engine trusts less than this (0..100) are dropped:
+# junk read off pictures. 20 kept every word of the scan corpus but one misreading.
+OCR_MIN_WORD_CONFIDENCE = env_int("OCR_MIN_WORD_CONFIDENCE", 20)
 # Per page or image frame; an A4 page at 300 dpi is about 8.7 million pixels.
 OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 50_000_000)
 # PDF pages with no scanned image (vector text) are rendered at OCR_PDF_DPI; scanned pages

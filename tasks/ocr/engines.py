@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from django.conf import settings
 from PIL import Image
+
+from .layout import Box, reading_order
+from .plausible import looks_like_text
 
 if TYPE_CHECKING:
     import tesserocr
 
-Box = tuple[int, int, int, int]
-"""(x0, y0, x1, y1) in pixels of the page image, origin top left."""
 
 # PP-OCRv6 "small" is one multilingual model; these are the languages it was trained for that
 # we offer. Both codes use the same weights, so the choice only records what the user asked.
@@ -23,12 +25,23 @@ _NOT_LANGUAGES = frozenset({"osd", "equ"})
 
 
 @dataclass(frozen=True)
+class Word:
+    """One recognised word and where it sits on the page."""
+
+    text: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
 class Line:
     """One line of recognised text and where it sits on the page."""
 
     text: str
     confidence: float | None
     box: Box
+    # The engine's words, where it reports them (Tesseract); RapidOCR reads whole lines.
+    words: tuple[Word, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,8 +132,9 @@ class TesseractEngine:
 
         _check_language(engine=self.name, language=language, offered=self.languages)
         api, lock = self._api_for(language)
-        level = tesserocr.RIL.TEXTLINE
-        lines: list[Line] = []
+        floor = settings.OCR_MIN_WORD_CONFIDENCE
+        word_level, line_level = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
+        read: list[_TesseractLine] = []
         # A PyTessBaseAPI holds the page being read, so two threads must never share it.
         with lock:
             api.SetImage(image)
@@ -133,24 +147,85 @@ class TesseractEngine:
             text = api.GetUTF8Text()
             iterator = api.GetIterator()
             if iterator is not None:
-                for item in tesserocr.iterate_level(iterator, level):
+                for item in tesserocr.iterate_level(iterator, word_level):
                     # A blank page still yields one empty item, whose text raises.
-                    if item.Empty(level):
+                    if item.Empty(word_level):
                         continue
-                    line_text = (item.GetUTF8Text(level) or "").strip()
-                    bounds = item.BoundingBox(level)
-                    if not line_text or bounds is None:
-                        continue
-                    lines.append(
-                        Line(text=line_text, confidence=item.Confidence(level), box=bounds)
-                    )
+                    if not read or item.IsAtBeginningOf(line_level):
+                        read.append(
+                            _TesseractLine(
+                                line=Line(
+                                    text=(item.GetUTF8Text(line_level) or "").strip(),
+                                    confidence=item.Confidence(line_level),
+                                    box=item.BoundingBox(line_level),
+                                ),
+                                starts_paragraph=item.IsAtBeginningOf(tesserocr.RIL.PARA),
+                            )
+                        )
+                    word_text = (item.GetUTF8Text(word_level) or "").strip()
+                    bounds = item.BoundingBox(word_level)
+                    if word_text and bounds is not None:
+                        read[-1].words.append(
+                            Word(text=word_text, confidence=item.Confidence(word_level), box=bounds)
+                        )
             api.Clear()
-        return PageResult(
-            text=text.strip(),
-            confidence=_mean([line.confidence for line in lines if line.confidence is not None]),
-            lines=lines,
-            source="ocr",
-        )
+        return _tesseract_result(text=text, read=read, floor=floor)
+
+
+@dataclass
+class _TesseractLine:
+    line: Line
+    starts_paragraph: bool
+    words: list[Word] = field(default_factory=list)
+
+
+def _tesseract_result(*, text: str, read: list[_TesseractLine], floor: float) -> PageResult:
+    """Return the page without its words under `floor`; no text at all if what is left is junk."""
+    lines: list[Line] = []
+    text_lines: list[str] = []
+    dropped = False
+    for item in read:
+        kept = tuple(word for word in item.words if word.confidence >= floor)
+        dropped = dropped or len(kept) < len(item.words)
+        if not kept or not item.line.text or item.line.box is None:
+            continue
+        if len(kept) == len(item.words):
+            line = Line(
+                text=item.line.text,
+                confidence=item.line.confidence,
+                box=item.line.box,
+                words=kept,
+            )
+        else:
+            line = Line(
+                text=" ".join(word.text for word in kept),
+                confidence=_mean([word.confidence for word in kept]),
+                box=_union([word.box for word in kept]),
+                words=kept,
+            )
+        if item.starts_paragraph and text_lines:
+            text_lines.append("")
+        text_lines.append(line.text)
+        lines.append(line)
+    words = [(word.text, word.confidence) for line in lines for word in line.words]
+    if not looks_like_text(words):
+        return PageResult(text="", confidence=None, lines=[], source="ocr")
+    return PageResult(
+        # Tesseract's own text when every word stayed: its spacing and paragraphs, unchanged.
+        text="\n".join(text_lines) if dropped else text.strip(),
+        confidence=_mean([line.confidence for line in lines if line.confidence is not None]),
+        lines=lines,
+        source="ocr",
+    )
+
+
+def _union(boxes: list[Box]) -> Box:
+    return (
+        min(box[0] for box in boxes),
+        min(box[1] for box in boxes),
+        max(box[2] for box in boxes),
+        max(box[3] for box in boxes),
+    )
 
 
 class RapidOcrEngine:
@@ -208,6 +283,13 @@ class RapidOcrEngine:
             )
             # RapidOCR scores lines 0..1; the service reports 0..100 like Tesseract.
             lines.append(Line(text=text.strip(), confidence=float(score) * 100, box=box))
+        # Its lines come in the order its detector found them, across columns.
+        lines = [lines[i] for i in reading_order([line.box for line in lines])]
+        floor = settings.OCR_MIN_WORD_CONFIDENCE
+        lines = [line for line in lines if line.text and (line.confidence or 0) >= floor]
+        words = [(word, line.confidence or 0) for line in lines for word in line.text.split()]
+        if not looks_like_text(words):
+            return PageResult(text="", confidence=None, lines=[], source="ocr")
         return PageResult(
             text="\n".join(line.text for line in lines),
             confidence=_mean([line.confidence for line in lines if line.confidence is not None]),

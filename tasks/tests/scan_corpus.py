@@ -369,3 +369,73 @@ def line_chart(*, seed: int, font: str = "DejaVu Sans") -> tuple[Image.Image, st
         printed.append(label)
     image.info["dpi"] = (A4_DPI, A4_DPI)
     return image, "\n".join(printed)
+
+
+def two_column_page(*, seed: int, font: str = "DejaVu Serif") -> tuple[Image.Image, list[str]]:
+    """Return an A4 page at 150 dpi: a full-width heading over two columns, and its lines.
+
+    The lines come in reading order: the heading, the left column top to bottom, then
+    the right one; the columns' lines sit at the same heights, so an engine that reads
+    across the gutter interleaves them.
+    """
+    rng = random.Random(seed)
+    width, height = (round(side * A4_DPI) for side in A4_INCHES)
+    margin = round(0.8 * A4_DPI)
+    gutter = round(0.45 * A4_DPI)
+    size_px = round(11 * A4_DPI / 72)
+    face = ImageFont.truetype(available_fonts()[font], size_px)
+    heading_face = ImageFont.truetype(available_fonts()[font], round(size_px * 1.6))
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    heading = " ".join(rng.choice(SCAN_WORDS) for _ in range(6)).title()
+    draw.text((margin, margin), heading, font=heading_face, fill=0)
+    column_width = (width - 2 * margin - gutter) // 2
+    leading = round(size_px * 1.5)
+    top = margin + round(size_px * 3.5)
+    printed = [heading]
+    for column in range(2):
+        words = _paragraph_lines(rng, words=90)
+        lines = _wrapped(draw, words, face=face, width=column_width)[:16]
+        left = margin + column * (column_width + gutter)
+        for number, line in enumerate(lines):
+            draw.text((left, top + number * leading), line, font=face, fill=0)
+        printed += lines
+    image.info["dpi"] = (A4_DPI, A4_DPI)
+    return image, printed
+
+
+def photograph_without_text(*, seed: int) -> Image.Image:
+    """Return a 1200x900 photo-like scene with no text: sky, fence, bricks, branches, noise.
+
+    Its fence posts, mortar lines and twigs are the edges Tesseract reads as "l", "\\" or "VN".
+    """
+    rng = np.random.default_rng(seed)
+    width, height = 1200, 900
+    ys, xs = np.mgrid[0:height, 0:width]
+    sky = 215 - 60 * ys / height + 15 * np.sin(xs / 90.0)
+    image = Image.fromarray(np.clip(sky, 0, 255).astype(np.uint8)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    x = 20
+    while x < width:
+        post, tall = int(rng.integers(6, 16)), int(rng.integers(40, 90))
+        draw.rectangle((x, height * 0.62 - tall, x + post, height * 0.62), fill=(40, 35, 30))
+        x += post + int(rng.integers(8, 30))
+    draw.rectangle((0, int(height * 0.58), width, int(height * 0.59)), fill=(40, 35, 30))
+    for row in range(int(height * 0.66), height, 22):
+        offset = 0 if (row // 22) % 2 else 30
+        for brick in range(-offset, width, 60):
+            red = 150 + int(rng.integers(-20, 20))
+            draw.rectangle(
+                (brick, row, brick + 56, row + 19), fill=(red, 70, 60), outline=(60, 50, 40)
+            )
+    for _ in range(40):
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height // 2))
+        for _ in range(6):
+            x1, y1 = x0 + int(rng.integers(-40, 40)), y0 + int(rng.integers(-30, 30))
+            draw.line([(x0, y0), (x1, y1)], fill=(30, 30, 30), width=int(rng.integers(1, 4)))
+            x0, y0 = x1, y1
+    image = image.filter(ImageFilter.GaussianBlur(0.8))
+    pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 8, (height, width, 3))
+    photo = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    photo.info["dpi"] = (150, 150)
+    return photo

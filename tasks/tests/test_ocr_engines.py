@@ -6,6 +6,7 @@ import rapidocr
 from PIL import Image
 from rapidocr.utils.download_file import DownloadFile
 
+from tasks.ocr import engines
 from tasks.ocr.engines import (
     RapidOcrEngine,
     UnknownEngine,
@@ -14,7 +15,7 @@ from tasks.ocr.engines import (
 )
 from tasks.ocr.pages import iter_pages
 from tasks.ocr.resolution import PdfResolution
-from tasks.tests import samples
+from tasks.tests import samples, scan_corpus
 from tasks.tests.samples import ENGLISH, words_in
 
 pytest_plugins = ["tasks.tests.ocr_fixtures"]
@@ -167,3 +168,76 @@ def test_rapidocr_uses_only_models_from_the_wheel(monkeypatch):
     assert Path(config.Det.model_path).parent == wheel_models
     assert Path(config.Rec.model_path).parent == wheel_models
     assert config.Global.use_cls is False
+
+
+# Seeds whose photograph each engine, unfiltered, read junk off: Tesseract
+# "i / a | / > \ VN / N W / ... / X \mwz m", RapidOCR "X / 区2" (85 and 51).
+JUNK_PHOTO_SEED = {"tesseract": 6, "rapidocr": 4}
+
+
+def test_a_photograph_without_text_is_read_as_no_text(ocr_engine):
+    photo = scan_corpus.photograph_without_text(seed=JUNK_PHOTO_SEED[ocr_engine.name])
+
+    result = read(ocr_engine, photo)
+
+    assert (result.text, result.lines, result.confidence) == ("", [], None)
+
+
+def test_the_junk_is_there_without_the_confidence_floor(tesseract_engine, monkeypatch):
+    # The filter, not the photograph, makes the previous test pass: the page rule removed.
+    monkeypatch.setattr(engines, "looks_like_text", lambda words: True)
+    photo = scan_corpus.photograph_without_text(seed=JUNK_PHOTO_SEED["tesseract"])
+
+    assert "VN" in read(tesseract_engine, photo).text
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        # Each has words Tesseract trusts less than 45, all of them read right.
+        scan_corpus.upright_page(seed=40 + 150, font="Liberation Mono", dpi=150)[0],
+        scan_corpus.photographed(
+            scan_corpus.upright_page(seed=0 + 300, font="DejaVu Sans", dpi=300)[0], seed=300
+        ),
+        scan_corpus.a4_document(seed=1, font="DejaVu Serif")[0],
+    ],
+    ids=["mono-150", "photo", "a4"],
+)
+def test_the_floor_leaves_real_text_pages_as_they_were(tesseract_engine, settings, page):
+    settings.OCR_MIN_WORD_CONFIDENCE = 0
+    unfiltered = read(tesseract_engine, page)
+    settings.OCR_MIN_WORD_CONFIDENCE = 20
+
+    assert read(tesseract_engine, page).text == unfiltered.text != ""
+
+
+def test_words_under_the_floor_are_dropped(tesseract_engine, settings):
+    settings.OCR_MIN_WORD_CONFIDENCE = 100
+
+    assert read(tesseract_engine, PAGE).text == ""
+
+
+def test_tesseract_reports_each_words_box_and_confidence(tesseract_engine):
+    (line,) = read(tesseract_engine, PAGE).lines
+
+    assert [word.text for word in line.words] == samples.KNOWN_WORDS
+    for word in line.words:
+        assert 50 < word.confidence <= 100
+        assert line.box[0] <= word.box[0] < word.box[2] <= line.box[2]
+
+
+def test_two_columns_are_read_in_reading_order(ocr_engine):
+    image, printed = scan_corpus.two_column_page(seed=1)
+
+    result = read(ocr_engine, image)
+
+    # Unordered, RapidOCR alternated between the columns: CER 0.65 on this page.
+    truth = "\n".join(printed)
+    assert scan_corpus.character_error_rate(expected=truth, actual=result.text) < 0.1
+    found = [
+        next(n for n, line in enumerate(printed) if line == read_line.text)
+        for read_line in result.lines
+        if read_line.text in printed
+    ]
+    assert len(found) >= 0.8 * len(printed)
+    assert found == sorted(found)
