@@ -15,7 +15,7 @@ from tasks.models import OcrPage, OcrTask, Phase, Status
 
 from .conftest import API_TASKS, upload_file
 from .samples import encode_image
-from .scan_corpus import character_error_rate, rotated, upright_page
+from .scan_corpus import character_error_rate, photograph_without_text, rotated, upright_page
 
 worker_db = pytest.mark.django_db(transaction=True)
 
@@ -95,6 +95,22 @@ def test_blank_page_completes_with_no_text_found(user, make_task, processed, cli
     assert "No text found in this document." in html
     assert "No text found on this page." in html
     assert "<pre></pre>" not in html
+
+
+@pytest.mark.django_db
+def test_a_photograph_without_text_completes_with_no_text_found(
+    user, make_task, processed, client_for
+):
+    # Issue 24. Unfiltered, the worker's Tesseract read 12 lines of junk off this photo:
+    # "oA / : / o / < /Q\\A > K\\v ...". None of it is stored.
+    photo = encode_image(photograph_without_text(seed=10), format="JPEG")
+    task = processed(make_task(user, upload_file(photo, "garden.jpg")))
+
+    result = client_for(user).get(f"{API_TASKS}/{task.pk}/result?format=json").json()
+
+    assert (result["status"], result["no_text_found"], result["text"]) == ("completed", True, "")
+    page = result["pages"][0]
+    assert (page["no_text_found"], page["text"], page["lines"]) == (True, "", [])
 
 
 @pytest.mark.django_db
