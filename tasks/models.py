@@ -135,7 +135,9 @@ class OcrPage(models.Model):
     text = models.TextField(blank=True)
     confidence = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=12, choices=PageSource.choices)
-    # [{"text": ..., "confidence": ..., "box": [x0, y0, x1, y1]}], boxes in page pixels.
+    # [{"text": ..., "confidence": ..., "box": [x0, y0, x1, y1], "words": [{"text": ...,
+    # "confidence": ..., "box": [...]}]}], boxes in page pixels; "words" is [] for RapidOCR
+    # and for pages read before words were kept.
     lines = models.JSONField(default=list, blank=True)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)

@@ -140,10 +140,7 @@ def save_page(
                 "text": result.text,
                 "confidence": result.confidence,
                 "source": result.source,
-                "lines": [
-                    {"text": line.text, "confidence": line.confidence, "box": list(line.box)}
-                    for line in result.lines
-                ],
+                "lines": [line.as_json() for line in result.lines],
                 "width": size[0],
                 "height": size[1],
                 "seconds": round(seconds, 4),

@@ -43,6 +43,18 @@ class Line:
     # The engine's words, where it reports them (Tesseract); RapidOCR reads whole lines.
     words: tuple[Word, ...] = ()
 
+    def as_json(self) -> dict[str, Any]:
+        """Return the line as stored and served: text, confidence, box, and its words."""
+        return {
+            "text": self.text,
+            "confidence": self.confidence,
+            "box": list(self.box),
+            "words": [
+                {"text": word.text, "confidence": word.confidence, "box": list(word.box)}
+                for word in self.words
+            ],
+        }
+
 
 @dataclass(frozen=True)
 class PageResult:

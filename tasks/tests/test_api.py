@@ -204,6 +204,13 @@ def test_result_as_text_and_json(api, user, make_task, processed):
         x0, y0, x1, y1 = line["box"]
         assert 0 <= x0 < x1 <= page["width"] and 0 <= y0 < y1 <= page["height"]
         assert line["text"] and 0 <= line["confidence"] <= 100
+    # Tesseract's words, each with its box inside its line's and its own confidence.
+    words = [word for line in page["lines"] for word in line["words"]]
+    assert [word["text"] for word in words] == samples.KNOWN_WORDS
+    for line in page["lines"]:
+        for word in line["words"]:
+            assert line["box"][0] <= word["box"][0] < word["box"][2] <= line["box"][2]
+            assert 50 < word["confidence"] <= 100
 
 
 def test_result_defaults_to_json(api, user, make_task, processed):
