@@ -27,6 +27,8 @@ setup: $(VENV)/.installed
 	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
+	@# The Ed25519 key the worker signs the audit trail's checkpoints with (var/, mode 600).
+	$(PY) manage.py audit_keys --if-missing
 
 ## Set up (venv, migrations, static files, first admin) and serve web + worker + audit sealer.
 run: setup

@@ -6,6 +6,7 @@ only by environment, never by code path. Every variable is listed in README.md.
 
 import os
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -395,9 +396,27 @@ AUDIT_SEALER_LEASE_SECONDS = float(os.environ.get("AUDIT_SEALER_LEASE_SECONDS", 
 # the chain grew at all (see audit/management/commands/db_worker.py).
 AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))
 AUDIT_CHECKPOINT_EVERY_MINUTES = max(1, env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 5))
-# Optional: a directory (another disk, a mount off this machine) each checkpoint is
-# also written to as checkpoint-<sequence>-<time>.json.
-AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", "")
+# The directory outside the database every checkpoint is also written to, never
+# overwritten: the signed tree heads as tree-<size>.checkpoint and the HMAC checkpoints
+# as checkpoint-<sequence>-<time>.json. verify_audit_chain reads it by default. Point it
+# at another disk or a mount off this machine; "" writes none (the trail is unanchored).
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints"))
+# Signed tree heads (C2SP tlog-checkpoints, Ed25519): the worker signs one at least this
+# often while the Merkle tree grows, with the signer key in this file (manage.py
+# audit_keys makes it; only worker hosts need it). Verifiers take the public keys of
+# AUDIT_CHECKPOINT_VERIFIER_KEYS (comma-separated verifier keys), by default the one of
+# the local key file when it exists. The origin names the log in every checkpoint: set
+# it to the same value on every host.
+AUDIT_CHECKPOINT_EVERY_SECONDS = max(
+    1.0, float(os.environ.get("AUDIT_CHECKPOINT_EVERY_SECONDS", "10"))
+)
+AUDIT_CHECKPOINT_SIGNER_KEY_FILE = os.environ.get(
+    "AUDIT_CHECKPOINT_SIGNER_KEY_FILE", str(VAR_DIR / "audit_checkpoint_signer.key")
+)
+AUDIT_CHECKPOINT_VERIFIER_KEYS = env_list("AUDIT_CHECKPOINT_VERIFIER_KEYS", [])
+AUDIT_LOG_ORIGIN = os.environ.get("AUDIT_LOG_ORIGIN", "").strip() or (
+    f"{socket.gethostname() or 'localhost'}/ocr-audit"
+)
 AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
 LOGGING = {

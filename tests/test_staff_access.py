@@ -63,6 +63,8 @@ NOT_STAFF = {
     "favicon.ico",
     # For load balancers: no login, no session, no audit event (ocr_project/health.py).
     "healthz",
+    # The public key of the audit trail's signed checkpoints: public by design.
+    ".well-known/audit-log-key",
     # The admin's own sign-in and sign-out pages, open by design.
     "admin/login/",
     "admin/logout/",
