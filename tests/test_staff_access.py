@@ -262,6 +262,18 @@ def doors(objects, make_user) -> list[Door]:
             "api",
             "audit.view_auditevent",
         ),
+        Door(
+            "api/v2/admin/audit-logs/<int:event_id>/proof",
+            f"/api/v2/admin/audit-logs/{objects['audit.auditevent'].pk}/proof",
+            "api",
+            "audit.view_auditevent",
+        ),
+        Door(
+            "api/v2/admin/audit-logs/consistency",
+            "/api/v2/admin/audit-logs/consistency?from=1",
+            "api",
+            "audit.view_auditevent",
+        ),
         # A POST with no body cleans up tasks past the default age: none exist here.
         Door("api/v2/admin/cleanup", "/api/v2/admin/cleanup", "api", "tasks.delete_ocrtask"),
     ]
