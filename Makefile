@@ -78,7 +78,7 @@ format: $(VENV)/.installed-dev
 ## or changing a dependency). Hashes cover every file of every pinned package, so the locks
 ## install on any Python >= 3.12 and platform. The runtime lock is constrained by the dev
 ## lock, so the two never disagree.
-UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --universal --generate-hashes \
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) --universal --generate-hashes \
 	--custom-compile-command 'make lock' --quiet
 lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
@@ -118,3 +118,9 @@ load: $(VENV)/.installed-dev
 ## The audit trail's "Done when" report: load, tamper, hostile-input and secrets checks, both databases.
 security: $(VENV)/.installed-dev
 	$(PY) bench/security_report.py
+
+## As root: in a bare Debian root (cached in var/fresh-root/; FRESH_CHECK_REBUILD=1 builds it
+## again), clone HEAD and run make test and make run; FRESH_CHECK_POSTGRES=1 adds PostgreSQL.
+.PHONY: fresh-check
+fresh-check:
+	.ci/fresh-check.sh

@@ -3,6 +3,8 @@
 # comes from the hash-pinned Python locks or with the repo (the corpus fonts).
 #   chromium            the browser tests (Playwright drives Debian's build, never its own)
 #   fonts-wqy-microhei  a CJK font, or the Chinese pages' screenshots show empty boxes
+#   libatomic1          Playwright's bundled node driver links to it; a minimal Debian
+#                       root lacks it (make fresh-check found it), chromium does not pull it
 #
 # `make test` runs this with --if-possible: it installs what is missing when it may (root,
 # or sudo without a password) and otherwise says what is missing and carries on; the test
@@ -10,7 +12,7 @@
 # (and .ci/run) run it plainly, and it fails when it cannot install.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-wqy-microhei)
+PACKAGES=(chromium fonts-wqy-microhei libatomic1)
 
 if_possible=0
 [ "${1:-}" = "--if-possible" ] && if_possible=1

@@ -1,5 +1,7 @@
 """Django admin for the audit trail: read-only for everyone, superusers included."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.db.models import Q, Value
@@ -16,7 +18,7 @@ from .admin_queries import (
     admin_events,
     chain_range_of,
 )
-from .audited_admin import AuditedChangelistAdmin
+from .audited_admin import AuditedChangelistAdmin, AuditedObjectAdmin
 from .client import valid_ip
 from .events import EVENT_CATEGORIES, RESOURCE_TYPES
 from .export import csv_lines, rows
@@ -42,7 +44,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(AuditedChangelistAdmin):
+class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
     list_display = (
         "timestamp",
         "event_type",
@@ -76,14 +78,20 @@ class AuditEventAdmin(AuditedChangelistAdmin):
     list_per_page = 100
     actions = ["export_csv"]
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
-    # Reading the trail is recorded too, once per page view.
+    # Reading the trail is recorded too, once per page view: the list, and one event's
+    # change page (every field, hashes and MACs) or history page.
     changelist_event = "audit_view"
     changelist_resource_type = "audit_log"
+    object_event = "audit_view"
+    object_resource_type = "audit_event"
 
     def get_queryset(self, request):
         # Sealed events only, as in the API and exports: an unsealed row is anyone's
         # INSERT until the sealer has linked it (within AUDIT_SEAL_WINDOW_SECONDS).
         return admin_events(super().get_queryset(request).filter(sequence__isnull=False))
+
+    def object_metadata(self, obj: AuditEvent) -> dict[str, Any]:
+        return {"sequence": obj.sequence}
 
     def get_changelist(self, request, **kwargs):
         return SequenceBoundChangeList

@@ -21,7 +21,11 @@ class ClientContext:
 
     ip_address: str | None = None
     user_agent: str = ""
+    # The server's id for the request (audit.middleware.new_request_id).
     request_id: str = ""
+    # The X-Request-ID the caller sent, when sane: a claim, stored in the event's
+    # metadata (hashed with it) and never as its request id.
+    client_request_id: str = ""
 
 
 # Set by RequestIdMiddleware for the duration of a request: where record_event learns
@@ -93,6 +97,7 @@ def client_context(request: HttpRequest) -> ClientContext:
         ip_address=client_ip(request),
         user_agent=user_agent(request),
         request_id=getattr(request, "request_id", ""),
+        client_request_id=getattr(request, "client_request_id", ""),
     )
 
 

@@ -48,6 +48,10 @@ EVENT_CATEGORIES: dict[str, Category] = {
 # Recorded before the first event linked under a new chain key (audit.services).
 KEY_CHANGE_EVENT = "audit_chain_key"
 
+# The metadata key under which record_event keeps the X-Request-ID a caller sent
+# (audit.client.ClientContext.client_request_id); the event's request_id is the server's.
+CLIENT_REQUEST_ID_KEY = "client_request_id"
+
 
 def category_for(event_type: str) -> Category:
     """Return the category of an event type; unknown types are a programming error."""
@@ -67,6 +71,8 @@ RESOURCE_TYPES = (
     "file",
     "page",
     "audit_log",
+    # One event read on its own (the admin's change or history page); its id.
+    "audit_event",
     "audit_archive",
     "audit_chain",
     "dashboard",

@@ -3,7 +3,7 @@
 from collections.abc import Generator, Sequence
 
 from django.db import NotSupportedError
-from django.db.models import CharField, Func, QuerySet, TextField
+from django.db.models import CharField, F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .chain import canonical_timestamp
@@ -99,3 +99,38 @@ class FoldedUsername(Func):
 
 # Sorts after every character a username holds: the upper end of a prefix range.
 LAST_CHARACTER = "\U0010ffff"
+
+
+class MetadataText(Func):
+    """One top-level key of an event's metadata as text, the key written into the SQL.
+
+    For an index on a key (audit_client_request): SQLite matches an indexed expression
+    only when a query repeats it exactly, and Django's KT passes the JSON path as a
+    parameter, so a query through KT never uses an index built from it.
+    """
+
+    output_field = TextField()
+
+    def __init__(self, key: str, **extra) -> None:
+        if not key.isidentifier():  # written into the SQL: a plain name, nothing to quote
+            raise ValueError(f"Not a plain metadata key: {key!r}")
+        self.key = key
+        super().__init__(F("metadata"), **extra)
+
+    def deconstruct(self):
+        path, _, kwargs = super().deconstruct()
+        return path, (self.key,), kwargs
+
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotSupportedError(
+            f"Metadata text is written for PostgreSQL and SQLite, not {connection.vendor}."
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} ->> '{self.key}')", params
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        # ->> gives SQL text for a JSON string, as PostgreSQL's does (SQLite 3.38+).
+        return f"({sql} ->> '$.{self.key}')", params

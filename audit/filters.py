@@ -5,10 +5,15 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Value
+from django.db.models.lookups import Exact
 
-from .events import EVENT_CATEGORIES, Category, Outcome
+from .events import CLIENT_REQUEST_ID_KEY, EVENT_CATEGORIES, Category, Outcome
+from .expressions import MetadataText
 from .models import AuditEvent
 from .time_bounds import bound_by_sequence
+
+CLIENT_REQUEST_ID = MetadataText(CLIENT_REQUEST_ID_KEY)
 
 
 class EventTypeListField(forms.CharField):
@@ -96,7 +101,14 @@ class AuditEventFilter(django_filters.FilterSet):
     )
     resource_type = django_filters.CharFilter(max_length=20)
     resource_id = django_filters.CharFilter(max_length=64)
-    request_id = django_filters.CharFilter(max_length=64)
+    request_id = django_filters.CharFilter(max_length=64, help_text="The server's request id.")
+    # What the caller sent as X-Request-ID (metadata.client_request_id): its claim,
+    # answered from the audit_client_request index.
+    client_request_id = django_filters.CharFilter(
+        method="filter_client_request_id",
+        max_length=64,
+        help_text="The X-Request-ID the caller sent, exactly.",
+    )
     since = TimeBoundFilter(
         field_name="timestamp", lookup_expr="gte", help_text="ISO 8601, inclusive."
     )
@@ -107,3 +119,8 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields: list[str] = []
+
+    def filter_client_request_id(self, queryset, name, value):
+        # The very expression audit_client_request indexes, compared as text: the JSON
+        # lookup (metadata__key=value) renders another expression, which no index answers.
+        return queryset.filter(Exact(CLIENT_REQUEST_ID, Value(value)))

@@ -13,30 +13,43 @@ from .access import NOTE_ATTRIBUTE, record_access_denied
 from .client import client_context, current_client, current_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# A caller's id is kept only when it is short and plain, so it can't smuggle log
-# lines or markup into the trail; anything else is replaced by a fresh UUID.
-SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+# The id a caller (or a proxy in front) sent is its claim, kept beside the server's own
+# as metadata.client_request_id, and only when short and plain, so it can't smuggle log
+# lines or markup into the trail; anything else is dropped.
+SANE_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def incoming_request_id(request: HttpRequest) -> str:
-    """Return the caller's X-Request-ID when sane, else a new one."""
-    candidate = request.META.get("HTTP_X_REQUEST_ID", "")
-    # fullmatch, not match with "$": "$" also matches before a trailing newline.
-    if SANE_REQUEST_ID.fullmatch(candidate):
-        return candidate
+def new_request_id() -> str:
+    """Return a fresh request id: the server's, never one a client chose."""
     return uuid.uuid4().hex
 
 
+def client_request_id(request: HttpRequest) -> str:
+    """Return the X-Request-ID the request arrived with when sane, else "".
+
+    Never the request's id: a failed login sent with an upload's id would otherwise be
+    listed under that upload's request. Behind TRUSTED_PROXY_COUNT proxies the header
+    may be the proxy's id or the client's passed on, which the server cannot tell
+    apart, so it is recorded the same way, as a claim beside the server's id.
+    """
+    candidate = request.META.get("HTTP_X_REQUEST_ID", "")
+    # fullmatch, not match with "$": "$" also matches before a trailing newline.
+    if SANE_CLIENT_REQUEST_ID.fullmatch(candidate):
+        return candidate
+    return ""
+
+
 class RequestIdMiddleware:
-    """Stamp a request id on the request, its audit events and its response."""
+    """Stamp a server-made request id on the request, its audit events and its response."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = incoming_request_id(request)
-        # HttpRequest takes attributes; this one is read back with getattr by the services.
+        request_id = new_request_id()
+        # HttpRequest takes attributes; these are read back with getattr by the services.
         request.request_id = request_id  # type: ignore[attr-defined]
+        request.client_request_id = client_request_id(request)  # type: ignore[attr-defined]
         token = current_client.set(client_context(request))
         request_token = current_request.set(request)
         try:

@@ -3,10 +3,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F
+from django.db.models.lookups import IsNull
 from django.utils.translation import gettext_lazy as _
 
-from .events import Category, Outcome
-from .expressions import FoldedUsername
+from .events import CLIENT_REQUEST_ID_KEY, Category, Outcome
+from .expressions import FoldedUsername, MetadataText
 
 
 class AppendOnlyError(Exception):
@@ -108,6 +109,15 @@ class AuditEvent(models.Model):
             ),
             models.Index(fields=["ip_address", "sequence"], name="audit_ip_seq"),
             models.Index(fields=["request_id"], name="audit_request"),
+            # The X-Request-ID a caller sent (metadata.client_request_id, beside the
+            # server's request_id): an index of only the events that have one, in
+            # sequence order like the others, for the API's ?client_request_id=.
+            models.Index(
+                MetadataText(CLIENT_REQUEST_ID_KEY),
+                F("sequence"),
+                name="audit_client_request",
+                condition=models.Q(IsNull(MetadataText(CLIENT_REQUEST_ID_KEY), False)),
+            ),
             models.Index(fields=["resource_type", "resource_id"], name="audit_resource"),
             # The sealer's work list: only unsealed rows are in it, so it stays tiny.
             models.Index(

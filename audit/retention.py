@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
@@ -138,20 +138,38 @@ def write_batch(archive: gzip.GzipFile, walk: ChainWalk, batch: list[tuple]) -> 
     archive.write(lines.encode("utf-8"))
 
 
+# The one role the PostgreSQL DELETE trigger lets delete events (migration 0017). Only
+# its members and superusers may switch to it: give membership to the login that runs
+# audit_retention, never to the one the web and the worker use.
+PRUNE_ROLE = "audit_pruner"
+
+
 def delete_stretch(*, first: int, last: int) -> int:
     """Delete events first..last inside the caller's transaction; return how many went."""
+    stretch = AuditEvent.objects.filter(sequence__gte=first, sequence__lte=last)
+    if connection.vendor != "postgresql":
+        return stretch._retention_delete()
+    if not connection.in_atomic_block:
+        # SET LOCAL outside a transaction changes nothing: the DELETE would be refused.
+        raise RetentionError("Events are deleted only inside the retention transaction.")
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The append-only trigger lets DELETE through only while this is on, and
-            # SET LOCAL ends with the transaction; it is switched off again at once.
-            cursor.execute("SET LOCAL audit.allow_prune = 'on'")
+        cursor.execute("SELECT current_user")
+        (role,) = cursor.fetchone()
         try:
-            return AuditEvent.objects.filter(
-                sequence__gte=first, sequence__lte=last
-            )._retention_delete()
-        finally:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET LOCAL audit.allow_prune = 'off'")
+            # A savepoint, so a refusal is reported as such, not as an aborted transaction.
+            with transaction.atomic():
+                cursor.execute(f"SET LOCAL ROLE {quote(PRUNE_ROLE)}")
+        except DatabaseError as error:
+            raise RetentionError(
+                f"Cannot act as the database role {PRUNE_ROLE} that may delete audit events "
+                f"({str(error).strip()}). Run audit_retention as a member of it (see the "
+                "README, Retention). Nothing was deleted."
+            ) from error
+        deleted = stretch._retention_delete()
+        # Back at once: the prune event and the rest of the transaction run as before.
+        cursor.execute(f"SET LOCAL ROLE {quote(role)}")
+    return deleted
 
 
 def prune_events(

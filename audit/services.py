@@ -13,7 +13,7 @@ from django.utils.functional import Promise
 
 from .chain import normalise_metadata
 from .client import ClientContext, current_client, valid_ip
-from .events import Outcome, category_for
+from .events import CLIENT_REQUEST_ID_KEY, Outcome, category_for
 from .models import AuditEvent
 from .sanitize import clean_free_text, clean_text, redact
 from .sealer import head_timestamp, lock_chain_head, seal_batch, switch_chain_key, writer_tag
@@ -114,8 +114,9 @@ def record_event(
     """Append one event to the audit trail and return it.
 
     Runs inside the caller's transaction when there is one, so an action and its
-    event commit together or not at all. The client (address, user agent, request id)
-    is the request being served, as RequestIdMiddleware noted it; work outside a request
+    event commit together or not at all. The client (address, user agent, request id,
+    and the caller's own X-Request-ID as metadata.client_request_id) is the request
+    being served, as RequestIdMiddleware noted it; work outside a request
     (the OCR worker, reclaiming stale tasks) names its own with ``client``.
     """
     category = category_for(event_type)
@@ -125,6 +126,12 @@ def record_event(
     if user is not None and not user.is_authenticated:
         user = None
     snapshot = username or (user.get_username() if user is not None else "")
+    if client.client_request_id:
+        # In the metadata, so the hash covers it like every other field a reader sees.
+        metadata = {
+            **(metadata or {}),
+            CLIENT_REQUEST_ID_KEY: clean_text(client.client_request_id, max_length=64),
+        }
     fields: dict[str, Any] = {
         "event_type": event_type,
         "category": str(category),

@@ -33,6 +33,7 @@ class BenchDatabase:
                 # path (the throttle still runs) but must not answer 429 mid-measurement.
                 "AUTH_THROTTLE_RATE": "1000000/min",
                 "REFRESH_THROTTLE_RATE": "1000000/min",
+                "UPLOAD_THROTTLE_RATE": "1000000/min",
                 "AXES_ENABLED": "false",
                 "DEBUG": "false",
             }

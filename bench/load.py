@@ -8,8 +8,9 @@ and the JWT API, fail to log in, rotate refresh tokens (and replay an old one, w
 must be refused), upload small PNGs, upload a file that is not an image, delete their
 own tasks and log out.
 
-Every request carries its own X-Request-ID, so each audit row can be matched with the
-request that caused it: an event the HTTP outcome promised but the table lacks is
+Every request carries its own X-Request-ID, which the server keeps beside its own id
+(metadata.client_request_id), so each audit row can be matched with the request that
+caused it: an event the HTTP outcome promised but the table lacks is
 *lost*, one recorded twice is *duplicated*, one no request asked for is *unexpected*.
 Then `manage.py verify_audit_chain` checks the hash chain, every column of every row
 is scanned for the users' passwords, the issued tokens, session keys and anything

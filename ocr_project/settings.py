@@ -324,6 +324,7 @@ REST_FRAMEWORK = {
         "login": os.environ.get("AUTH_THROTTLE_RATE", "20/min"),
         "refresh": os.environ.get("REFRESH_THROTTLE_RATE", "12/min"),
         "logout": os.environ.get("LOGOUT_THROTTLE_RATE", "30/min"),
+        "upload": os.environ.get("UPLOAD_THROTTLE_RATE", "60/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Every API error is {"detail", "code"}, like the 404/405/500 answers of error_pages.
@@ -452,7 +453,15 @@ OCR_MAX_FILES_PER_REQUEST = env_int("OCR_MAX_FILES_PER_REQUEST", 10)
 OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 50)
 # Per page or image frame; an A4 page at 300 dpi is about 8.7 million pixels.
 OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 50_000_000)
+# PDF pages with no scanned image (vector text) are rendered at OCR_PDF_DPI; scanned pages
+# at their images' own resolution, kept within OCR_PDF_MIN_DPI..OCR_PDF_MAX_DPI.
 OCR_PDF_DPI = env_int("OCR_PDF_DPI", 300)
+# A PDF page is drawn by a child process killed past this time or memory (RLIMIT_AS);
+# previews and thumbnails, drawn for a web request, get at most PREVIEW_RENDER_SECONDS.
+OCR_RENDER_TIMEOUT_SECONDS = env_int("OCR_RENDER_TIMEOUT_SECONDS", 120)
+OCR_RENDER_MEMORY_MB = env_int("OCR_RENDER_MEMORY_MB", 2048)
+OCR_PDF_MIN_DPI = env_int("OCR_PDF_MIN_DPI", 150)
+OCR_PDF_MAX_DPI = env_int("OCR_PDF_MAX_DPI", 400)
 OCR_DEFAULT_ENGINE = os.environ.get("OCR_DEFAULT_ENGINE", "tesseract")
 # A task whose worker sent no progress for this long is taken back and retried.
 OCR_STALE_AFTER_SECONDS = env_int("OCR_STALE_AFTER_SECONDS", 60)

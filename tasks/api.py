@@ -4,7 +4,7 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -28,7 +28,7 @@ from .serializers import (
 from .services import (
     EngineChoiceError,
     TaskError,
-    refuse_oversized_body,
+    refuse_before_reading,
     task_create_batch,
     task_delete,
     task_retry,
@@ -42,10 +42,22 @@ class PayloadTooLarge(APIException):
     default_code = "too_large"
 
 
+class InsufficientStorage(APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "The file storage could not store the upload."
+    default_code = "storage_full"
+
+
 def rejection_to_api(error: UploadRejected) -> APIException:
     messages = [refused.message for refused in error.refusals]
+    if error.status == 429:
+        # DRF's Throttled: the same 429 and Retry-After as every other throttled endpoint.
+        return Throttled(wait=error.retry_after, detail=" ".join(str(m) for m in messages))
     if error.status == 413:
         return PayloadTooLarge(" ".join(str(message) for message in messages))
+    if error.status == 507:
+        # The file was fine; the server could not keep it. "code" names the cause.
+        return InsufficientStorage(" ".join(str(m) for m in messages), code=error.code)
     return ValidationError({"file": messages})
 
 
@@ -69,7 +81,7 @@ class TaskListCreateApi(ListAPIView):
     def post(self, request):
         try:
             # Before request.FILES: a body that cannot be valid is never read.
-            refuse_oversized_body(owner=request.user, request=request._request)
+            refuse_before_reading(owner=request.user, request=request._request)
         except UploadRejected as error:
             raise rejection_to_api(error) from None
         data = TaskUploadInputSerializer(
@@ -77,6 +89,7 @@ class TaskListCreateApi(ListAPIView):
                 "file": request.FILES.getlist("file"),
                 "engine": request.data.get("engine", ""),
                 "language": request.data.get("language", ""),
+                "force_ocr": request.data.get("force_ocr", False),
             }
         )
         data.is_valid(raise_exception=True)
@@ -86,6 +99,7 @@ class TaskListCreateApi(ListAPIView):
                 uploads=data.validated_data["file"],
                 engine=data.validated_data.get("engine"),
                 language=data.validated_data.get("language"),
+                force_ocr=data.validated_data["force_ocr"],
                 request=request._request,
             )
         except UploadRejected as error:

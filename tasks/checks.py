@@ -24,6 +24,8 @@ def check_ocr_settings(app_configs, **kwargs):
         "OCR_MAX_PAGES",
         "OCR_MAX_PIXELS",
         "OCR_PDF_DPI",
+        "OCR_PDF_MIN_DPI",
+        "OCR_PDF_MAX_DPI",
         "OCR_STALE_AFTER_SECONDS",
         "OCR_MAX_ATTEMPTS",
     ):
@@ -31,4 +33,13 @@ def check_ocr_settings(app_configs, **kwargs):
             errors.append(Error(f"{name} must be a positive number.", id="tasks.E002"))
     if not 50 <= settings.OCR_PDF_DPI <= 600:
         errors.append(Error("OCR_PDF_DPI must be between 50 and 600.", id="tasks.E003"))
+    low, default, high = settings.OCR_PDF_MIN_DPI, settings.OCR_PDF_DPI, settings.OCR_PDF_MAX_DPI
+    if not 50 <= low <= default <= high <= 600:
+        errors.append(
+            Error(
+                "OCR_PDF_MIN_DPI <= OCR_PDF_DPI <= OCR_PDF_MAX_DPI must hold, within 50..600.",
+                hint=f"They are {low}, {default} and {high}.",
+                id="tasks.E004",
+            )
+        )
     return errors

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from audit.services import record_event
 
-from .models import OcrTask
+from .models import OcrPage, OcrTask
 from .services import task_delete_many
 from .storage import file_size, is_local_symlink, modified_at, walk_files
+from .thumbnails import thumbnail_name
 from .uploads import remove_stored
 
 # Who may run a cleanup from the admin page or the API (the command needs shell access):
@@ -60,14 +61,32 @@ def remove_files(*, orphans: list[Orphan], spooled: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def stored_orphans(*, cutoff: datetime) -> list[Orphan]:
-    """Return files under the storage's uploads/ that no task refers to, older than cutoff.
+# Every folder of the storage the project writes to: uploads (the originals), derived
+# (turned page images, searchable PDFs) and thumbnails. Local staging is swept apart.
+STORED_PREFIXES = ("uploads", "derived", "thumbnails")
 
-    A file whose age the storage cannot tell is kept: its upload may still be committing.
-    """
+
+def referenced_files() -> set[str]:
+    """Return the storage name of every file a task or a page row refers to."""
     referenced = set(OcrTask.objects.values_list("file", flat=True))
+    referenced.update(
+        OcrTask.objects.exclude(searchable_pdf="").values_list("searchable_pdf", flat=True)
+    )
+    referenced.update(OcrPage.objects.exclude(image="").values_list("image", flat=True))
+    # A thumbnail is named for its task rather than recorded on it.
+    referenced.update(thumbnail_name(pk) for pk in OcrTask.objects.values_list("pk", flat=True))
+    return referenced
+
+
+def stored_orphans(*, cutoff: datetime) -> list[Orphan]:
+    """Return stored files no task refers to, older than cutoff, under every prefix.
+
+    Listed through the Storage API, so a bucket is swept like a local folder. A file
+    whose age the storage cannot tell is kept: its upload may still be committing.
+    """
+    referenced = referenced_files()
     found = []
-    for name in walk_files("uploads"):
+    for name in (name for prefix in STORED_PREFIXES for name in walk_files(prefix)):
         if name in referenced or is_local_symlink(name):
             continue
         written = modified_at(name)

@@ -51,6 +51,15 @@ class UploadForm(forms.Form):
     )
     engine = forms.ChoiceField(label=_("OCR engine"), choices=engine_choices, required=False)
     language = forms.ChoiceField(label=_("Language"), choices=language_choices, required=False)
+    force_ocr = forms.BooleanField(
+        label=_("OCR every page"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"aria-describedby": "force-ocr-help"}),
+        help_text=_(
+            "Read every page by OCR, even PDF pages that carry their own text. A PDF's text "
+            "is used only when it agrees with the page; tick this when it still comes out wrong."
+        ),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from accounts.authentication import RevocableJWTAuthentication
 
 from .forms import UploadForm
-from .services import refuse_oversized_body
+from .services import refuse_oversized_body, refuse_unstorable
 from .uploads import UploadRejected
 
 # Room for form fields, JSON and multipart framing on requests that carry no files.
@@ -57,6 +57,19 @@ class RequestBodyLimitMiddleware:
                 refuse_oversized_body(owner=uploader, request=request)
             except UploadRejected as error:
                 return self.too_large(request, error.message)
+            try:
+                # Parsed here, before CSRF would: Django spools the files to
+                # FILE_UPLOAD_TEMP_DIR, and a full disk there is a 507, not a bare 500.
+                request.FILES  # noqa: B018
+            except OSError as error:
+                discard_spooled(request)
+                refusal = refuse_unstorable(
+                    owner=uploader,
+                    name="upload",
+                    error=error,
+                    size=request.META.get("CONTENT_LENGTH"),
+                )
+                return self.refused(request, refusal)
             return None
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -85,6 +98,14 @@ class RequestBodyLimitMiddleware:
             return response
         return redirect_to_login(request.get_full_path())
 
+    def refused(self, request: HttpRequest, refusal: UploadRejected) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"detail": refusal.message, "code": refusal.code}, status=refusal.status
+            )
+        messages.error(request, refusal.message)
+        return render(request, "tasks/upload.html", {"form": UploadForm()}, status=refusal.status)
+
     def too_large(self, request: HttpRequest, message: StrOrPromise) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=413)
@@ -92,6 +113,14 @@ class RequestBodyLimitMiddleware:
             messages.error(request, message)
             return render(request, "tasks/upload.html", {"form": UploadForm()}, status=413)
         return HttpResponse(str(message), content_type="text/plain; charset=utf-8", status=413)
+
+
+def discard_spooled(request: HttpRequest) -> None:
+    """Close (and so delete) the spool file a parse that failed part-way left open."""
+    for handler in request.upload_handlers:
+        spooled = getattr(handler, "file", None)
+        if spooled is not None:
+            spooled.close()
 
 
 def authenticated_uploader(request: HttpRequest) -> AbstractBaseUser | None:

@@ -46,6 +46,8 @@ class OcrTask(models.Model):
     pages_done = models.PositiveIntegerField(default=0)
     engine = models.CharField(max_length=20)
     language = models.CharField(max_length=20)
+    # OCR every page, as OCRmyPDF's --force-ocr: no PDF text layer is used, however good.
+    force_ocr = models.BooleanField(default=False)
     result_text = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
     # The upload's request id, carried into the worker so one id links upload to result.
@@ -145,6 +147,16 @@ class OcrPage(models.Model):
     orientation_certain = models.BooleanField(default=True)
     # The page as it was read, when it was turned: what the preview and the PDF show.
     image = models.FileField(max_length=255, blank=True)
+    # The task attempt that read the page. A reclaimed task keeps its stored pages, so a
+    # page read before its worker died keeps the number of the attempt that read it.
+    attempt = models.PositiveSmallIntegerField(default=1)
+    # The resolution a PDF page was rendered (or its text layer boxed) at; null otherwise.
+    dpi = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Why the page was read at a lower resolution than asked, or not read at all (English).
+    note = models.CharField(max_length=300, blank=True)
+    # What became of the page's PDF text layer: "used", "rejected: <reason>",
+    # "ignored: <reason>"; "" when it has none.
+    text_layer = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["task", "index"]

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from .models import OcrPage, OcrTask
+from .storage import save_whole
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,11 @@ def store_page_image(*, task_id, index: int, image: Image.Image) -> str:
     dpi = image.info.get("dpi")
     options = {"dpi": tuple(round(float(v)) for v in dpi)} if dpi else {}
     picture.save(buffer, format="JPEG", quality=PAGE_IMAGE_QUALITY, **options)
-    return default_storage.save(
-        derived_name(task_id, f"page-{index + 1:04d}.jpg"), ContentFile(buffer.getvalue())
-    )
+    name = derived_name(task_id, f"page-{index + 1:04d}.jpg")
+    if not OcrPage.objects.filter(image=name).exists():
+        remove_derived(name)  # left by an attempt that died before storing its page
+    data = buffer.getvalue()
+    return save_whole(name, ContentFile(data), size=len(data))
 
 
 def open_page_image(page: OcrPage) -> Image.Image:
@@ -52,8 +55,15 @@ def store_searchable_pdf(*, task: OcrTask) -> str:
     # Spooled to disk past a few megabytes, so a 50-page scan is not held in memory twice.
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as handle:
         write_searchable_pdf(task=task, output=handle)
+        size = handle.tell()
+        if not size:
+            raise ValueError(f"The searchable PDF of task {task.pk} came out empty.")
         handle.seek(0)
-        return default_storage.save(derived_name(task.pk, "searchable.pdf"), File(handle))
+        name = derived_name(task.pk, "searchable.pdf")
+        if not OcrTask.objects.filter(searchable_pdf=name).exists():
+            remove_derived(name)  # left by an attempt that died before it finished
+        # Whole or not at all: an empty or cut-short PDF is never stored as the result.
+        return save_whole(name, File(handle), size=size)
 
 
 def remove_derived(name: str | None) -> None:

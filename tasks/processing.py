@@ -19,14 +19,28 @@ from .models import OcrPage, OcrTask, Phase, Status
 from .ocr.detect import ACCEPTED_TYPES
 from .ocr.engines import PageResult, get_engine
 from .ocr.inspect import DocumentRejected
-from .ocr.orientation import Straightening, straighten
-from .ocr.pages import iter_pages
+from .ocr.orientation import Straightening, read_upright
+from .ocr.pages import SourcePage, iter_pages
+from .ocr.render import RenderLimits
+from .ocr.resolution import PdfResolution
+from .ocr.text_layer_check import TextLayerPolicy
 from .outputs import remove_derived, store_page_image, store_searchable_pdf
 from .storage import local_copy
 
 logger = logging.getLogger(__name__)
 
 KIND_BY_CONTENT_TYPE = {kind.content_type: kind for kind in ACCEPTED_TYPES}
+
+# A preview or thumbnail is drawn while a web request waits: it gets this long at most.
+PREVIEW_RENDER_SECONDS = 10
+
+
+def render_limits(*, for_request: bool = False) -> RenderLimits:
+    """Return the time and memory a child process may spend drawing one PDF page."""
+    seconds = float(settings.OCR_RENDER_TIMEOUT_SECONDS)
+    if for_request:
+        seconds = min(seconds, PREVIEW_RENDER_SECONDS)
+    return RenderLimits(seconds=seconds, memory_bytes=settings.OCR_RENDER_MEMORY_MB * 2**20)
 
 
 class TaskVanished(Exception):
@@ -76,6 +90,8 @@ def claim(task_id, *, job_id: str = "") -> OcrTask | None:
                 "engine": task.engine,
                 "language": task.language,
                 "pages": task.page_count,
+                # Pages an earlier attempt stored: this attempt goes on after them.
+                "pages_kept": task.pages_done,
                 "attempt": task.attempts,
                 "worker": worker_name(),
             },
@@ -108,9 +124,11 @@ def save_page(
     seconds: float,
     straightening: Straightening | None = None,
     image_name: str = "",
+    source: SourcePage | None = None,
 ) -> None:
     """Store one page's result and advance the task's progress."""
     straightening = straightening or Straightening()
+    source = source or SourcePage(index=index, size=size)
     with transaction.atomic():
         updated = this_attempt(task).update(pages_done=index + 1, heartbeat_at=timezone.now())
         if not updated:
@@ -133,6 +151,10 @@ def save_page(
                 "skew": straightening.skew,
                 "orientation_certain": straightening.orientation_certain,
                 "image": image_name,
+                "attempt": task.attempts,
+                "dpi": source.dpi,
+                "note": source.note[:300],
+                "text_layer": source.text_layer_note[:300],
             },
         )
 
@@ -183,8 +205,9 @@ def read_page(task: OcrTask, *, engine, page) -> None:
     """Set one page upright and straight, read it, and store its result."""
     started = time.perf_counter()
     set_phase(task, Phase.READING)
-    image, straightening = straighten(page.image)
-    result = engine.recognize(image, language=task.language)
+    image, straightening, result = read_upright(
+        page.image, read=lambda upright: engine.recognize(upright, language=task.language)
+    )
     name = ""
     if straightening.changed:
         # The preview and the PDF must show the page as it was read, or the boxes miss.
@@ -198,10 +221,23 @@ def read_page(task: OcrTask, *, engine, page) -> None:
             seconds=time.perf_counter() - started,
             straightening=straightening,
             image_name=name,
+            source=page,
         )
     except BaseException:
         remove_derived(name)
         raise
+
+
+NOTHING_READ = PageResult(text="", confidence=None)
+
+
+def text_layer_policy(task: OcrTask, *, engine) -> TextLayerPolicy:
+    """Return how the task's PDF text layers are checked: against one line OCRed by `engine`."""
+    return TextLayerPolicy(
+        force_ocr=task.force_ocr,
+        languages=(task.language,),
+        read_sample=lambda image: engine.recognize(image, language=task.language).text,
+    )
 
 
 def build_outputs(task: OcrTask) -> str:
@@ -234,14 +270,26 @@ def _process_claimed(task: OcrTask) -> str:
         # Inside the try: a claimed task must end completed or failed, never stay processing.
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
         engine = get_engine(task.engine)
+        # A reclaimed task keeps what its dead worker stored: each page is read once.
+        stored = frozenset(task.pages.values_list("index", flat=True))
         with local_copy(task.file.name) as path:
             pages = iter_pages(
-                path=path, kind=kind, dpi=settings.OCR_PDF_DPI, max_pixels=settings.OCR_MAX_PIXELS
+                path=path,
+                kind=kind,
+                resolution=PdfResolution.from_settings(),
+                text_policy=text_layer_policy(task, engine=engine),
+                skip=stored,
+                limits=render_limits(),
             )
             for page in pages:
-                if page.text_layer is not None:
+                if page.image is None:  # its text layer, or a page too large to read
                     save_page(
-                        task, index=page.index, result=page.text_layer, size=page.size, seconds=0.0
+                        task,
+                        index=page.index,
+                        result=page.text_layer or NOTHING_READ,
+                        size=page.size,
+                        seconds=0.0,
+                        source=page,
                     )
                 else:
                     read_page(task, engine=engine, page=page)

@@ -32,7 +32,7 @@ from .ocr.detect import DetectedType
 from .ocr.inspect import open_pdf, pdfium_lock
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
-from .processing import KIND_BY_CONTENT_TYPE
+from .processing import KIND_BY_CONTENT_TYPE, render_limits
 from .selectors import task_pages
 from .storage import local_copy
 
@@ -193,9 +193,15 @@ def page_picture(
         return image, image_dpi(image)
     dpi = min(settings.OCR_PDF_DPI, RENDER_DPI)
     image = render_page_image(
-        path=path, kind=kind, index=index, dpi=dpi, max_pixels=settings.OCR_MAX_PIXELS
+        path=path,
+        kind=kind,
+        index=index,
+        dpi=dpi,
+        max_pixels=settings.OCR_MAX_PIXELS,
+        limits=render_limits(),
     )
-    return image, (dpi if kind.is_pdf else image_dpi(image))
+    # A page too large for the pixel limit comes back at a lower resolution, said in its info.
+    return image, (image.info["dpi"][0] if kind.is_pdf else image_dpi(image))
 
 
 def add_image_page(

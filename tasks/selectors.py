@@ -136,6 +136,7 @@ def task_result_document(task: OcrTask) -> dict:
         "status": task.status,
         "engine": task.engine,
         "language": task.language,
+        "force_ocr": task.force_ocr,
         "page_count": task.page_count,
         "sha256": task.sha256,
         "pages": [
@@ -148,6 +149,12 @@ def task_result_document(task: OcrTask) -> dict:
                 "rotation": page.rotation,
                 "skew": page.skew,
                 "orientation_certain": page.orientation_certain,
+                # The resolution a PDF page was rendered at (null for images).
+                "dpi": page.dpi,
+                # Why it was read at a lower resolution than asked, or not read at all.
+                "note": page.note,
+                # "used", "rejected: <reason>" or "ignored: <reason>"; "" without a layer.
+                "text_layer": page.text_layer,
                 "no_text_found": page.no_text_found,
                 "text": page.text,
                 "lines": page.lines,

@@ -20,6 +20,7 @@ class TaskOutputSerializer(serializers.Serializer):
     no_text_found = serializers.BooleanField()
     engine = serializers.CharField()
     language = serializers.CharField()
+    force_ocr = serializers.BooleanField()
     error = serializers.CharField()
     created_at = CanonicalDateTimeField()
     started_at = CanonicalDateTimeField(allow_null=True)
@@ -33,6 +34,12 @@ class TaskUploadInputSerializer(serializers.Serializer):
     )
     engine = serializers.CharField(required=False, allow_blank=True, max_length=20)
     language = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    force_ocr = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="OCR every page, even PDF pages with a text layer (like OCRmyPDF --force-ocr). "
+        "Without it a text layer is used only when it agrees with the page.",
+    )
 
 
 class CleanupInputSerializer(serializers.Serializer):

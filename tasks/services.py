@@ -23,12 +23,15 @@ from audit.services import record_event
 from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
 from .outputs import remove_derived, store_searchable_pdf
+from .storage import StorageWriteFailed, file_size
+from .throttling import refuse_too_frequent
 from .uploads import (
     CheckedUpload,
     UploadRejected,
     UploadsRejected,
     check_upload,
     remove_stored,
+    storage_refusal,
     store_checked,
     upload_body_limit,
 )
@@ -85,6 +88,24 @@ def record_rejection(*, owner, error: UploadRejected, size) -> None:
         message=error.message,
         metadata={"filename": error.name, "size": size, "reason": error.code},
     )
+
+
+def refuse_unstorable(*, owner, name: str, error: BaseException, size) -> UploadRejected:
+    """Audit and return the refusal (507) of an upload the disk or storage could not take."""
+    refusal = storage_refusal(name=name, error=error)
+    logger.error("Upload refused, storage write failed: %s", error)
+    record_rejection(owner=owner, error=refusal, size=size)
+    return refusal
+
+
+def refuse_before_reading(*, owner, request: HttpRequest) -> None:
+    """Refuse an upload request that cannot be taken, before its body is read.
+
+    Too frequent (429, UPLOAD_THROTTLE_RATE) or too large to be valid (413, audited).
+    The upload page and the API both call this, so both share the rules and the bucket.
+    """
+    refuse_too_frequent(request=request)
+    refuse_oversized_body(owner=owner, request=request)
 
 
 def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
@@ -153,16 +174,19 @@ def task_create_batch(
     uploads: Sequence[UploadedFile],
     engine: str | None = None,
     language: str | None = None,
+    force_ocr: bool = False,
     request: HttpRequest | None = None,
 ) -> list[OcrTask]:
     """Validate and store uploads, create one queued task per document and enqueue them.
 
     All or nothing: one refused file refuses the request, and nothing of it is stored.
+    `force_ocr` has every page OCRed, PDF text layers or not.
     """
     engine, language = resolve_engine(engine=engine, language=language)
     checked = check_all(owner=owner, uploads=uploads)
     stored: list[str] = []
     request_id = getattr(request, "request_id", "")
+    item = None
     try:
         with transaction.atomic():
             tasks = []
@@ -179,6 +203,7 @@ def task_create_batch(
                     page_count=item.page_count,
                     engine=engine,
                     language=language,
+                    force_ocr=force_ocr,
                     request_id=request_id,
                 )
                 record_event(
@@ -199,16 +224,27 @@ def task_create_batch(
                     user=owner,
                     resource_type="task",
                     resource_id=task.pk,
-                    metadata={"engine": engine, "language": language, "pages": item.page_count},
+                    metadata={
+                        "engine": engine,
+                        "language": language,
+                        "pages": item.page_count,
+                        "force_ocr": force_ocr,
+                    },
                 )
                 tasks.append(task)
                 transaction.on_commit(partial(enqueue, task.pk))
-    except BaseException:
+    except BaseException as error:
         # The database rolled back; the files it would have pointed to go too.
         for name in stored:
             remove_stored(name)
-        for item in checked:
-            item.discard()
+        for each in checked:
+            each.discard()
+        if isinstance(error, StorageWriteFailed) and item is not None:
+            # Outside the rolled-back transaction, so the refusal stays on record.
+            refusal = refuse_unstorable(
+                owner=owner, name=item.original_name, error=error, size=item.size
+            )
+            raise refusal from error
         raise
     return tasks
 
@@ -231,7 +267,7 @@ def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
                     status=task.status,
                 )
             )
-        reset_for_queue(task)
+        reset_for_queue(task, keep_pages=False)
         record_event(
             event_type="task_retry",
             user=actor,
@@ -247,10 +283,18 @@ def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
     return task
 
 
-def reset_for_queue(task: OcrTask) -> None:
-    """Forget a task's partial results so it runs again from the start (caller saves)."""
-    # Page rows take their stored images with them (tasks.receivers).
-    task.pages.all().delete()
+def reset_for_queue(task: OcrTask, *, keep_pages: bool) -> None:
+    """Queue a task again (caller saves): from its first page not stored, or from the start.
+
+    ``keep_pages``: a reclaimed task keeps the pages its dead worker stored, and the next
+    attempt reads only the rest; a retry asked for by a user starts again from page one.
+    """
+    if keep_pages:
+        task.pages_done = task.pages.count()
+    else:
+        # Page rows take their stored images with them (tasks.receivers).
+        task.pages.all().delete()
+        task.pages_done = 0
     if task.searchable_pdf:
         name = task.searchable_pdf.name
         transaction.on_commit(lambda: remove_derived(name))
@@ -258,7 +302,6 @@ def reset_for_queue(task: OcrTask) -> None:
     task.status = Status.QUEUED
     task.phase = Phase.NONE
     task.job_id = ""
-    task.pages_done = 0
     task.result_text = ""
     task.started_at = None
     task.finished_at = None
@@ -310,7 +353,8 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
     """Take back tasks whose worker stopped sending progress: requeue, or fail them.
 
     A worker killed mid-document leaves its task `processing` forever; after
-    OCR_STALE_AFTER_SECONDS without a heartbeat it is retried up to OCR_MAX_ATTEMPTS.
+    OCR_STALE_AFTER_SECONDS without a heartbeat it is retried up to OCR_MAX_ATTEMPTS,
+    keeping the pages already stored: the next attempt goes on at the first page not read.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.OCR_STALE_AFTER_SECONDS)
@@ -332,7 +376,7 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
             client = ClientContext(request_id=task.request_id)
             end_dead_job(task.job_id, now=now)
             if task.attempts < settings.OCR_MAX_ATTEMPTS:
-                reset_for_queue(task)
+                reset_for_queue(task, keep_pages=True)
                 task.save()
                 stats["requeued"] += 1
                 transaction.on_commit(partial(enqueue, pk))
@@ -410,18 +454,27 @@ def end_abandoned_jobs(*, cutoff, now) -> int:
 
 
 def build_missing_searchable_pdfs() -> tuple[int, int]:
-    """Store a searchable PDF for each completed task without one; return (built, failed)."""
+    """Store a searchable PDF for each completed task without a whole one; return (built, failed).
+
+    Without one: none was stored (the build failed, the storage was full), or the one
+    named is missing from storage or empty (a file cut short before writes were whole).
+    """
     built = failed = 0
-    missing = OcrTask.objects.filter(status=Status.COMPLETED, searchable_pdf="")
-    for task in missing.iterator():
+    completed = OcrTask.objects.filter(status=Status.COMPLETED)
+    for task in completed.only("pk", "searchable_pdf").iterator():
+        previous = task.searchable_pdf.name or ""
+        if previous and file_size(previous):
+            continue
         try:
-            name = store_searchable_pdf(task=task)
+            name = store_searchable_pdf(task=OcrTask.objects.get(pk=task.pk))
         except Exception:  # one unreadable original must not stop the rest
             logger.exception("Could not build the searchable PDF of task %s", task.pk)
             failed += 1
             continue
-        if OcrTask.objects.filter(pk=task.pk, searchable_pdf="").update(searchable_pdf=name):
+        if OcrTask.objects.filter(pk=task.pk, searchable_pdf=previous).update(searchable_pdf=name):
             built += 1
+            if previous and previous != name:
+                remove_derived(previous)
         else:
             remove_derived(name)  # deleted, or built by someone else, meanwhile
     return built, failed

@@ -5,6 +5,8 @@ S3 (django-storages) or Django's InMemoryStorage. Code that needs a real file (t
 engines and PDFium read paths) gets a private local copy for as long as it needs it.
 """
 
+import errno
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +20,49 @@ from django.core.files.storage import FileSystemStorage, default_storage, storag
 from django.core.files.utils import validate_file_name
 
 COPY_CHUNK = 1024 * 1024
+
+logger = logging.getLogger(__name__)
+
+# A disk or a quota with no room left: the storage is full, not broken.
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class StorageWriteFailed(Exception):
+    """A file could not be written to the storage whole; nothing of it was kept."""
+
+    def __init__(self, name: str, cause: BaseException) -> None:
+        super().__init__(f"Could not store {name}: {cause}")
+        self.name = name
+        self.cause = cause
+
+    @property
+    def full(self) -> bool:
+        """Return True when the storage (or the disk under it) has no room left."""
+        return isinstance(self.cause, OSError) and self.cause.errno in FULL_ERRNOS
+
+
+def save_whole(name: str, content: File, *, size: int | None = None) -> str:
+    """Store `content` under `name` (or the free name the storage picks); return that name.
+
+    All or nothing: a write that fails part-way (a full disk, a quota, an object store
+    that refuses) leaves no partial or empty file behind and raises StorageWriteFailed.
+    `size`, when known, is checked against what the storage says it holds.
+    """
+    name = safe_name(name)
+    # Asked first so that the name a failed write used is known and can be removed.
+    # Generated names (a uuid, a task id) do not race, so save() keeps this one.
+    target = default_storage.get_available_name(name)
+    try:
+        saved = default_storage.save(target, content)
+        if size is not None and (stored := default_storage.size(saved)) != size:
+            raise OSError(errno.EIO, f"{stored} of {size} bytes stored")
+    except Exception as error:
+        try:
+            default_storage.delete(target)
+        except Exception:  # the write's error is the one to report
+            logger.warning("Could not remove the partial file %s", target, exc_info=True)
+        raise StorageWriteFailed(target, error) from error
+    return saved
 
 
 def safe_name(name: str) -> str:
@@ -37,7 +82,7 @@ def save_file(*, name: str, local_path: Path) -> str:
     """Copy a local file into the storage under `name`; return the name it was stored as."""
     with open(local_path, "rb") as handle:
         # The storage applies FILE_UPLOAD_PERMISSIONS where it has permissions at all.
-        return default_storage.save(safe_name(name), File(handle, name=Path(name).name))
+        return save_whole(name, File(handle, name=Path(name).name), size=local_path.stat().st_size)
 
 
 def delete_file(name: str | None) -> int:

@@ -1,6 +1,7 @@
 """First-page thumbnails for the task list: made once on first view, kept in storage."""
 
 import io
+import logging
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -9,8 +10,10 @@ from django.core.files.storage import default_storage
 from .models import OcrTask
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
-from .processing import KIND_BY_CONTENT_TYPE
-from .storage import local_copy
+from .processing import KIND_BY_CONTENT_TYPE, render_limits
+from .storage import StorageWriteFailed, local_copy, save_whole
+
+logger = logging.getLogger(__name__)
 
 THUMBNAIL_DPI = 40
 THUMBNAIL_SIDE = 96
@@ -36,6 +39,7 @@ def render_thumbnail(task: OcrTask) -> bytes:
                 index=0,
                 dpi=THUMBNAIL_DPI,
                 max_pixels=settings.OCR_MAX_PIXELS,
+                limits=render_limits(for_request=True),
             )
     except (DocumentRejected, FileNotFoundError) as error:
         raise ThumbnailUnavailable(str(task.pk)) from error
@@ -52,7 +56,12 @@ def task_thumbnail(*, task: OcrTask) -> bytes:
         with default_storage.open(name, "rb") as handle:
             return handle.read()
     data = render_thumbnail(task)
-    saved = default_storage.save(name, ContentFile(data))
+    try:
+        saved = save_whole(name, ContentFile(data), size=len(data))
+    except StorageWriteFailed:
+        # A full storage costs the cache, not the picture: drawn again next time.
+        logger.warning("Could not store the thumbnail of task %s", task.pk, exc_info=True)
+        return data
     if saved != name:
         # Another request stored it first; keep one copy.
         default_storage.delete(saved)

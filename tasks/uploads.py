@@ -18,7 +18,8 @@ from audit.sanitize import clean_text
 
 from .ocr.detect import HEAD_SIZE, DetectedType, detect_kind
 from .ocr.inspect import DocumentRejected, inspect_document
-from .storage import delete_file, save_file
+from .ocr.resolution import PdfResolution
+from .storage import FULL_ERRNOS, StorageWriteFailed, delete_file, save_file
 
 COPY_CHUNK = 1024 * 1024
 
@@ -27,13 +28,21 @@ class UploadRejected(Exception):
     """An upload this service will not store; ``status`` is the HTTP status to answer."""
 
     def __init__(
-        self, message: StrOrPromise, *, code: str, status: int = 400, name: str = ""
+        self,
+        message: StrOrPromise,
+        *,
+        code: str,
+        status: int = 400,
+        name: str = "",
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.name = name
+        # Seconds a 429 asks the client to wait (the Retry-After header).
+        self.retry_after = retry_after
 
     @property
     def refusals(self) -> list["UploadRejected"]:
@@ -44,12 +53,14 @@ class UploadRejected(Exception):
 class UploadsRejected(UploadRejected):
     """Several files of one upload refused; ``errors`` says what is wrong with each.
 
-    Answered with 413 only when every refusal is a size one, else with 400.
+    Answered with the refusals' status when they share one (413 when every refusal is a
+    size one, 507 when storage refused them all), else with 400.
     """
 
     def __init__(self, errors: list[UploadRejected]) -> None:
         first = errors[0]
-        status = 413 if all(error.status == 413 for error in errors) else 400
+        statuses = {error.status for error in errors}
+        status = statuses.pop() if len(statuses) == 1 else 400
         super().__init__(first.message, code=first.code, status=status, name=first.name)
         self.errors = errors
 
@@ -71,6 +82,22 @@ class CheckedUpload:
 
     def discard(self) -> None:
         self.temp_path.unlink(missing_ok=True)
+
+
+def storage_refusal(*, name: str, error: BaseException) -> UploadRejected:
+    """Return the refusal (507) of an upload that could not be written whole.
+
+    A full disk or quota says so ("storage_full"); any other write failure is
+    "storage_failed". Either way nothing of the upload was kept.
+    """
+    cause = error.cause if isinstance(error, StorageWriteFailed) else error
+    if isinstance(cause, OSError) and cause.errno in FULL_ERRNOS:
+        message = _("{name}: the file storage is full; nothing was stored. Try again later.")
+        code = "storage_full"
+    else:
+        message = _("{name}: the file could not be written to storage; nothing was stored.")
+        code = "storage_failed"
+    return UploadRejected(format_lazy(message, name=name), code=code, status=507, name=name)
 
 
 def upload_body_limit() -> int:
@@ -152,29 +179,32 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     temp_path = Path(temp_name)
     size = 0
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in upload.chunks(COPY_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise UploadRejected(
-                        format_lazy(
-                            _("{name}: file is larger than the limit of {limit} bytes."),
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in upload.chunks(COPY_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise UploadRejected(
+                            format_lazy(
+                                _("{name}: file is larger than the limit of {limit} bytes."),
+                                name=name,
+                                limit=f"{limit:,}",
+                            ),
+                            code="too_large",
+                            status=413,
                             name=name,
-                            limit=f"{limit:,}",
-                        ),
-                        code="too_large",
-                        status=413,
-                        name=name,
-                    )
-                digest.update(chunk)
-                out.write(chunk)
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as error:  # this host's staging disk is full, or failing
+            raise storage_refusal(name=name, error=error) from error
         try:
             info = inspect_document(
                 path=str(temp_path),
                 kind=kind,
                 max_pages=settings.OCR_MAX_PAGES,
                 max_pixels=settings.OCR_MAX_PIXELS,
-                dpi=settings.OCR_PDF_DPI,
+                resolution=PdfResolution.from_settings(),
             )
         except DocumentRejected as rejected:
             raise UploadRejected(

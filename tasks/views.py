@@ -20,7 +20,7 @@ from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
 from .pagination import TaskPaginator
-from .processing import KIND_BY_CONTENT_TYPE
+from .processing import KIND_BY_CONTENT_TYPE, render_limits
 from .selectors import (
     DEFAULT_SORT,
     SEARCH_MAX_CHARS,
@@ -34,7 +34,7 @@ from .selectors import (
 from .services import (
     EngineChoiceError,
     TaskError,
-    refuse_oversized_body,
+    refuse_before_reading,
     task_create_batch,
     task_delete,
     task_delete_many,
@@ -164,10 +164,15 @@ def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             # Before request.FILES: a body that cannot be valid is never read.
-            refuse_oversized_body(owner=request.user, request=request)
+            refuse_before_reading(owner=request.user, request=request)
         except UploadRejected as error:
             messages.error(request, error.message)
-            return render(request, "tasks/upload.html", {"form": UploadForm()}, status=error.status)
+            response = render(
+                request, "tasks/upload.html", {"form": UploadForm()}, status=error.status
+            )
+            if error.retry_after:
+                response["Retry-After"] = str(error.retry_after)
+            return response
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
@@ -176,6 +181,7 @@ def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                     uploads=form.cleaned_data["file"],
                     engine=form.cleaned_data["engine"] or None,
                     language=form.cleaned_data["language"] or None,
+                    force_ocr=form.cleaned_data["force_ocr"],
                     request=request,
                 )
             except UploadRejected as error:
@@ -224,6 +230,7 @@ def task_page_image(request: HttpRequest, task_id, number: int) -> HttpResponse:
                     index=number - 1,
                     dpi=PREVIEW_DPI,
                     max_pixels=settings.OCR_MAX_PIXELS,
+                    limits=render_limits(for_request=True),
                 )
     except (DocumentRejected, FileNotFoundError):
         raise Http404("Page preview unavailable.") from None

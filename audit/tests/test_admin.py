@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import Permission
 from django.http import StreamingHttpResponse
 
 from audit.client import ClientContext
 from audit.export import EXPORT_COLUMNS
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.fixtures import request_id
 
 CHANGELIST = "/admin/audit/auditevent/"
 
@@ -312,3 +314,95 @@ def test_audit_list_shows_the_message_and_seconds_with_the_zone(admin_client):
         in body
     )
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", body)
+
+
+@pytest.fixture
+def clerk(make_user):
+    """A staff user who may view the audit log and nothing else."""
+    account = make_user(username="clerk", staff=True)
+    account.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    return account
+
+
+def test_each_read_of_one_event_is_recorded(client_for, clerk, events):
+    event = events[1]
+    browser = client_for(clerk)
+    before = AuditEvent.objects.filter(event_type="audit_view").count()
+    request_ids = []
+    for _ in range(10):
+        response = browser.get(f"{CHANGELIST}{event.pk}/change/", HTTP_USER_AGENT="reader/7")
+        assert response.status_code == 200
+        assert event.hash in response.content.decode()  # the hashes and MACs are shown
+        request_ids.append(request_id(response))
+
+    views = AuditEvent.objects.filter(event_type="audit_view").order_by("sequence")[before:]
+    assert [
+        (
+            v.category,
+            v.user_id,
+            v.username,
+            v.ip_address,
+            v.user_agent,
+            v.request_id,
+            v.resource_type,
+            v.resource_id,
+            v.metadata,
+        )
+        for v in views
+    ] == [
+        (
+            "audit",
+            clerk.pk,
+            "clerk",
+            "203.0.113.7",
+            "reader/7",
+            rid,
+            "audit_event",
+            str(event.pk),
+            {"surface": "admin", "page": "change", "sequence": event.sequence},
+        )
+        for rid in request_ids
+    ]
+
+
+def test_reading_an_events_history_page_is_recorded(client_for, clerk, events, only_event):
+    event = events[0]
+    response = client_for(clerk).get(f"{CHANGELIST}{event.pk}/history/")
+    assert response.status_code == 200
+    view = only_event(response)
+    assert (view.event_type, view.user_id, view.resource_type, view.resource_id) == (
+        "audit_view",
+        clerk.pk,
+        "audit_event",
+        str(event.pk),
+    )
+    assert view.metadata == {"surface": "admin", "page": "history", "sequence": event.sequence}
+
+
+def test_the_short_address_of_an_event_reads_it_only_once_redirected(
+    client_for, clerk, events, events_for
+):
+    # /admin/audit/auditevent/<id>/ redirects to the change page; the redirect shows nothing.
+    response = client_for(clerk).get(f"{CHANGELIST}{events[0].pk}/")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/{events[0].pk}/change/")
+    assert events_for(response) == []
+
+
+def test_an_event_that_is_not_there_records_no_read(client_for, clerk, events, events_for):
+    response = client_for(clerk).get(f"{CHANGELIST}999999/change/")
+    assert response.status_code == 302  # the admin's "doesn't exist" redirect to its index
+    assert events_for(response) == []
+
+
+def test_staff_without_the_view_permission_are_refused_one_event_and_it_is_recorded(
+    client_for, make_user, events, only_event
+):
+    for page in ("change", "history"):
+        path = f"{CHANGELIST}{events[0].pk}/{page}/"
+        response = client_for(make_user(staff=True)).get(path)
+        assert response.status_code == 403
+        refusal = only_event(response)
+        assert (refusal.event_type, refusal.outcome) == ("access_denied", "failure")
+        assert refusal.metadata == {"path": path, "method": "GET", "status": 403}
+    assert not AuditEvent.objects.filter(event_type="audit_view").exists()

@@ -1,11 +1,15 @@
 """Recorded audit events cannot be changed or removed, in Python or (PostgreSQL) in SQL."""
 
+import secrets
+
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 
 from audit.integrity import verify_chain
 from audit.models import AppendOnlyError, AuditEvent
+from audit.retention import PRUNE_ROLE
 from audit.services import record_event
 from audit.tests.tamper import TABLE
 
@@ -133,11 +137,21 @@ def test_nulling_user_id_alone_is_allowed(event):
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_delete_is_allowed_only_inside_a_transaction_that_asked_for_it(user):
+def test_delete_is_allowed_only_to_the_prune_role(user):
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
-    with transaction.atomic(), connection.cursor() as cursor:
+    # The setting that once let any session delete now changes nothing.
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("SET LOCAL audit.allow_prune = 'on'")
+        cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 1")  # noqa: S608
+    assert AuditEvent.objects.count() == 3
+    # As the prune role (this test's superuser may switch to any role; see below).
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL ROLE {PRUNE_ROLE}")
         cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 1")  # noqa: S608
     assert AuditEvent.objects.count() == 2
     # SET LOCAL ended with that transaction: the next one, or autocommit, is refused.
@@ -145,3 +159,55 @@ def test_delete_is_allowed_only_inside_a_transaction_that_asked_for_it(user):
     with pytest.raises(DatabaseError, match="append-only"), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 3")  # noqa: S608
     assert AuditEvent.objects.count() == 2
+
+
+@pytest.fixture
+def application_session(transactional_db):
+    """Yield a connection to the test database as an ordinary application role.
+
+    The tests connect as a superuser, who may switch to any role and drop any trigger:
+    what the trigger is for is a role like this one, with the rights the web and the
+    worker need (every table, DELETE included) but no membership in the prune role.
+    """
+    role = f"audit_test_app_{secrets.token_hex(4)}"
+    settings = connection.settings_dict
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} LOGIN")
+        cursor.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+    session = psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        dbname=settings["NAME"],
+        user=role,
+        autocommit=True,
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")
+
+
+@postgresql_only
+def test_an_application_role_cannot_delete_whatever_it_sets(application_session, user):
+    for _ in range(3):
+        record_event(event_type="auth_login", user=user)
+
+    def refused(*statements: str, match: str) -> None:
+        with pytest.raises(psycopg.Error, match=match), application_session.transaction():
+            for statement in statements:
+                application_session.execute(statement)
+
+    # It holds DELETE on the table; the trigger still refuses, the setting notwithstanding.
+    refused(
+        "SET LOCAL audit.allow_prune = 'on'",
+        f"DELETE FROM {TABLE} WHERE sequence = 1",  # noqa: S608
+        match="append-only",
+    )
+    # And it may not become the prune role.
+    refused(f"SET LOCAL ROLE {PRUNE_ROLE}", match="permission denied to set role")
+    assert AuditEvent.objects.count() == 3

@@ -16,8 +16,8 @@ from django.utils import timezone
 from audit.chain import HASHED_FIELDS
 from audit.checkpoint import create_checkpoint, write_checkpoint
 from audit.integrity import verify_archive, verify_chain
-from audit.models import AuditEvent
-from audit.retention import RetentionError, write_archive
+from audit.models import AuditEvent, AuditEventQuerySet
+from audit.retention import PRUNE_ROLE, RetentionError, write_archive
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain, raw_sql
 from audit.transparency.tree_heads import sign_tree_head
@@ -279,10 +279,13 @@ def test_an_archive_other_than_the_recorded_one_is_refused(tmp_path):
 
 @pytest.mark.postgresql  # the append-only trigger is PostgreSQL-only
 def test_retention_leaves_deletes_refused_afterwards(trail, archive):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (role,) = cursor.fetchone()
     retention("--older-than-days", "30", "--archive", str(archive))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('audit.allow_prune', true)")
-        assert cursor.fetchone()[0] in {None, "", "off"}
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == role
     with (
         pytest.raises(DatabaseError, match="append-only"),
         transaction.atomic(),
@@ -290,3 +293,36 @@ def test_retention_leaves_deletes_refused_afterwards(trail, archive):
     ):
         cursor.execute(f"DELETE FROM {TABLE} WHERE sequence = 11")  # noqa: S608
     assert AuditEvent.objects.count() == 4
+
+
+@pytest.mark.postgresql
+def test_retention_deletes_as_the_prune_role_and_records_the_prune_as_itself(
+    trail, archive, monkeypatch
+):
+    roles = []
+    real_delete = AuditEventQuerySet._retention_delete
+
+    def noting_the_role(queryset):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            roles.append(cursor.fetchone()[0])
+        return real_delete(queryset)
+
+    monkeypatch.setattr(AuditEventQuerySet, "_retention_delete", noting_the_role)
+    retention("--older-than-days", "30", "--archive", str(archive))
+    assert roles == [PRUNE_ROLE]
+    [prune] = AuditEvent.objects.filter(event_type="audit_prune")
+    assert (prune.metadata["count"], prune.sequence) == (10, 14)
+    assert verify_chain().ok
+
+
+@pytest.mark.postgresql
+def test_retention_without_the_prune_role_deletes_nothing_and_says_why(trail, archive, monkeypatch):
+    # As for a login that is not a member of the role (or a cluster where it was never
+    # created): switching to it fails, and nothing is deleted or left behind.
+    monkeypatch.setattr("audit.retention.PRUNE_ROLE", "audit_no_such_role")
+    with pytest.raises(CommandError, match="Cannot act as the database role audit_no_such_role"):
+        retention("--older-than-days", "30", "--archive", str(archive))
+    assert AuditEvent.objects.count() == 13
+    assert not AuditEvent.objects.filter(event_type="audit_prune").exists()
+    assert not archive.exists()

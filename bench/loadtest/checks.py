@@ -16,13 +16,17 @@ JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}")
 SECRET_WORD = re.compile(r"[A-Za-z0-9_-]{16,}")
 
 
+def row_metadata(row: dict) -> dict:
+    metadata = row["metadata"]
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata or "{}")
+    return metadata
+
+
 def row_label(row: dict) -> str:
     label = f"{row['event_type']} {row['outcome']}"
     if row["event_type"] in WITH_METHOD:
-        metadata = row["metadata"]
-        if isinstance(metadata, str):
-            metadata = json.loads(metadata or "{}")
-        label += f" ({metadata.get('method', '?')})"
+        label += f" ({row_metadata(row).get('method', '?')})"
     return label
 
 
@@ -37,10 +41,18 @@ def compare_events(result: RunResult, exchanges: list[Exchange], rows: list[dict
             expected[exchange.request_id] = Counter(exchange.expected)
     recorded: dict[str, Counter] = defaultdict(Counter)
     events: dict[str, EventCount] = {label: EventCount() for label in LABELS}
+    # Rows carry the server's request id; the id each client sent is kept beside it
+    # (metadata.client_request_id) on the rows recorded while serving the request, and
+    # the worker's rows carry the server's id alone: map it back through the others.
+    sent_as = {
+        row["request_id"]: sent
+        for row in rows
+        if (sent := row_metadata(row).get("client_request_id"))
+    }
     for row in rows:
         label = row_label(row)
         events.setdefault(label, EventCount()).recorded += 1
-        request_id = row["request_id"]
+        request_id = sent_as.get(row["request_id"], row["request_id"])
         if request_id in undefined:
             result.rows_of_undefined_requests += 1
         elif request_id in expected:

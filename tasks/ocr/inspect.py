@@ -1,6 +1,5 @@
 """Validate an uploaded document completely, so that a rejected upload is never stored."""
 
-import math
 import os
 import re
 import struct
@@ -9,7 +8,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -19,6 +18,7 @@ from django_stubs_ext import StrOrPromise
 from PIL import Image
 
 from tasks.ocr.detect import HEAD_SIZE, DetectedType, detect_kind
+from tasks.ocr.resolution import Oversized, PdfResolution, oversized
 
 # PDFium is not thread-safe and pypdfium2 does not serialise calls, so every use of it in this
 # process (opening, reading, rendering, closing) happens while holding this lock.
@@ -31,9 +31,6 @@ _pillow_limit_lock = threading.Lock()
 # Acrobat requires the end-of-file marker within the last 1024 bytes; a PDF without it was cut
 # short, and PDFium's repair would otherwise quietly serve whatever pages survived.
 _PDF_EOF_WINDOW = 1024
-
-# PDF pages are rendered for OCR at this resolution unless the caller configures another.
-DEFAULT_DPI = 300
 
 # What Pillow's decoders raise on damaged data besides OSError.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
@@ -58,12 +55,6 @@ class DocumentInfo:
     """What validation learned about an accepted document."""
 
     page_count: int
-
-
-def render_size(*, width_pt: float, height_pt: float, dpi: int) -> tuple[int, int]:
-    """Return the pixel size of a PDF page of this size in points rendered at `dpi`."""
-    scale = dpi / 72
-    return math.ceil(width_pt * scale), math.ceil(height_pt * scale)
 
 
 @contextmanager
@@ -231,24 +222,26 @@ def load_pdf_page(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
         ) from exc
 
 
-def check_pdf_page_size(
-    page: pdfium.PdfPage, *, index: int, dpi: int, max_pixels: int
-) -> tuple[int, int]:
-    """Return the page's render size at `dpi`, refusing pages with no area or too many pixels."""
-    width_pt, height_pt = page.get_size()
-    width, height = render_size(width_pt=width_pt, height_pt=height_pt, dpi=dpi)
-    if width < 1 or height < 1:
+def pdf_page_points(document: pdfium.PdfDocument, index: int) -> tuple[float, float]:
+    """Return page `index`'s size in points from the page tree, without loading the page.
+
+    Loading a page parses its whole content stream, and a small file can inflate to
+    hundreds of megabytes of drawing operators; the page tree alone says how big it is.
+    """
+    try:
+        return document.get_page_size(index)
+    except pdfium.PdfiumError as exc:
+        raise DocumentRejected(
+            corrupt(format_lazy(_("page {number} cannot be read"), number=index + 1)), "corrupt"
+        ) from exc
+
+
+def check_pdf_page_area(*, width_pt: float, height_pt: float, index: int) -> None:
+    """Refuse a page with no area as corrupt."""
+    if width_pt <= 0 or height_pt <= 0:
         raise DocumentRejected(
             corrupt(format_lazy(_("page {number} has no area"), number=index + 1)), "corrupt"
         )
-    if width * height > max_pixels:
-        raise _too_many_pixels(
-            label=format_lazy(_("Page {number} at {dpi} dpi"), number=index + 1, dpi=dpi),
-            width=width,
-            height=height,
-            max_pixels=max_pixels,
-        )
-    return width, height
 
 
 def _has_pdf_end_marker(path: str) -> bool:
@@ -257,9 +250,11 @@ def _has_pdf_end_marker(path: str) -> bool:
         return b"%%EOF" in file.read()
 
 
-def _inspect_pdf(*, path: str, max_pages: int, max_pixels: int, dpi: int) -> DocumentInfo:
+def _inspect_pdf(*, path: str, max_pages: int, resolution: PdfResolution) -> DocumentInfo:
     if not _has_pdf_end_marker(path):
         raise DocumentRejected(corrupt(_("the PDF end-of-file marker is missing")), "corrupt")
+    first_oversized: tuple[int, Oversized] | None = None
+    readable = 0
     with open_pdf(path) as document:
         page_count = len(document)
         if page_count > max_pages:
@@ -272,22 +267,53 @@ def _inspect_pdf(*, path: str, max_pages: int, max_pixels: int, dpi: int) -> Doc
                 "too_many_pages",
             )
         for index in range(page_count):
-            page = load_pdf_page(document, index)
-            try:
-                check_pdf_page_size(page, index=index, dpi=dpi, max_pixels=max_pixels)
-            finally:
-                page.close()
+            # Parse only, never a page's content: what a page draws (and how long that
+            # takes) is the worker's business, where a bad page fails its task cleanly.
+            width_pt, height_pt = pdf_page_points(document, index)
+            check_pdf_page_area(width_pt=width_pt, height_pt=height_pt, index=index)
+            # The worker's rule (resolution.plan_pdf_render): a page too large for the pixel
+            # limit is read at a lower resolution, or, below the minimum, marked unread.
+            too_large = oversized(width_pt=width_pt, height_pt=height_pt, resolution=resolution)
+            if too_large is None:
+                readable += 1
+            elif first_oversized is None:
+                first_oversized = (index, too_large)
+    if not readable and first_oversized is not None:
+        # Only a document none of whose pages can be read is refused: it could yield nothing.
+        index, too_large = first_oversized
+        raise DocumentRejected(
+            format_lazy(
+                _(
+                    "Page {number} is {inches} in: even at {dpi} dpi it is {size} pixels; "
+                    "the limit is {limit} pixels."
+                ),
+                number=index + 1,
+                inches=too_large.inches,
+                dpi=too_large.min_dpi,
+                size=too_large.size,
+                limit=too_large.max_pixels,
+            ),
+            "too_many_pixels",
+        )
     return DocumentInfo(page_count=page_count)
 
 
 def inspect_document(
-    *, path: str, kind: DetectedType, max_pages: int, max_pixels: int, dpi: int = DEFAULT_DPI
+    *,
+    path: str,
+    kind: DetectedType,
+    max_pages: int,
+    max_pixels: int,
+    resolution: PdfResolution | None = None,
 ) -> DocumentInfo:
     """Return the page count of the document at `path`, or raise DocumentRejected.
 
-    Every page is parsed and, for images, fully decoded, so truncated files, decompression
-    bombs and oversized pages are refused here rather than in the OCR worker. `dpi` is the
-    resolution PDF pages will be rendered at for OCR.
+    Images are fully decoded (bounded by `max_pixels`), so truncated files, decompression
+    bombs and oversized images are refused here rather than in the OCR worker. A PDF is
+    parsed, not drawn: its page tree and each page's size, never a content stream, so
+    the check takes the same milliseconds whatever a page contains. A PDF is refused for
+    its size only when not one of its pages fits `max_pixels` even at the minimum
+    resolution of `resolution`; larger pages are read at a lower resolution.
     """
     with open(path, "rb") as file:
         head = file.read(HEAD_SIZE)
@@ -297,5 +323,6 @@ def inspect_document(
             _("Only PNG, JPEG, TIFF, WebP, BMP and PDF files are accepted."), "unsupported_type"
         )
     if kind.is_pdf:
-        return _inspect_pdf(path=path, max_pages=max_pages, max_pixels=max_pixels, dpi=dpi)
+        bounds = replace(resolution or PdfResolution(), max_pixels=max_pixels)
+        return _inspect_pdf(path=path, max_pages=max_pages, resolution=bounds)
     return _inspect_image(path=path, kind=kind, max_pages=max_pages, max_pixels=max_pixels)

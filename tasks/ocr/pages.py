@@ -1,40 +1,72 @@
 """Turn a validated document into pages: a text layer to keep or an image to OCR."""
 
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pypdfium2 as pdfium
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 from PIL import Image, ImageOps
 
 from tasks.ocr.detect import DetectedType
 from tasks.ocr.engines import PageResult
 from tasks.ocr.inspect import (
-    check_pdf_page_size,
+    DocumentRejected,
+    check_pdf_page_area,
+    corrupt,
     image_frame_count,
     load_frame,
     load_pdf_page,
     open_image,
     open_pdf,
+    pdf_page_points,
     pillow_pixel_limit,
 )
+from tasks.ocr.render import RenderLimits, RenderRefused, render_pdf_page_bounded
+from tasks.ocr.resolution import (
+    PdfResolution,
+    RenderPlan,
+    display_dpi,
+    plan_pdf_render,
+    scan_dpi,
+)
 from tasks.ocr.text_layer import MIN_TEXT_LAYER_CHARS, extract_text_layer
+from tasks.ocr.text_layer_check import (
+    Sample,
+    TextLayerPolicy,
+    Verdict,
+    crop_points,
+    first_verdict,
+    sample_verdict,
+)
 
 # Pillow's own default, used when a caller showing a thumbnail gives no limit of its own.
 _PILLOW_DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
+
+DEFAULT_RENDER_LIMITS = RenderLimits()
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 
 
 @dataclass(frozen=True, kw_only=True)
 class SourcePage:
-    """One page of a document: either its own text layer or an image for the OCR engine."""
+    """One page of a document: its own text layer, an image for the OCR engine, or neither.
+
+    A page with neither could not be read at all; `note` says why.
+    """
 
     index: int
     # Pixel size of the page as rendered or decoded: the space every line box is given in.
     size: tuple[int, int]
     image: Image.Image | None = None
     text_layer: PageResult | None = None
+    # The resolution a PDF page's pixel space is at; None for images and unread pages.
+    dpi: int | None = None
+    # English, for the page's result: a lowered resolution, or why the page is not read.
+    note: str = ""
+    # "used…", "rejected: <reason>", "ignored: <reason>"; "" when the page has no text layer.
+    text_layer_note: str = ""
 
 
 def ocr_ready(image: Image.Image) -> Image.Image:
@@ -83,61 +115,158 @@ def _image_frame(*, path: str, kind: DetectedType, index: int, max_pixels: int) 
         return ocr_ready(image)
 
 
-def _render_pdf_page(page: pdfium.PdfPage, *, dpi: int) -> Image.Image:
-    # Call only after check_pdf_page_size: the bitmap is allocated before anything is drawn.
-    bitmap = page.render(scale=dpi / 72)
-    # PDFium draws BGR; to_pil() reorders it into a new RGB image that outlives the bitmap.
-    image = bitmap.to_pil()
-    bitmap.close()
-    image.info["dpi"] = (dpi, dpi)
-    return image
+def _render_pdf_page(
+    *,
+    path: str,
+    index: int,
+    dpi: int,
+    limits: RenderLimits,
+    crop: tuple[float, float, float, float] | None = None,
+) -> Image.Image:
+    # Call only at a dpi chosen within the pixel limit: the bitmap is allocated up front.
+    try:
+        return render_pdf_page_bounded(path=path, index=index, dpi=dpi, limits=limits, crop=crop)
+    except RenderRefused as refused:
+        message: StrOrPromise
+        if refused.code == "render_timeout":
+            message = format_lazy(
+                _("Page {number} takes longer than {seconds} seconds to draw."),
+                number=index + 1,
+                seconds=f"{limits.seconds:g}",
+            )
+        elif refused.code == "render_memory":
+            message = format_lazy(
+                _("Page {number} needs more than {megabytes} MB of memory to draw."),
+                number=index + 1,
+                megabytes=limits.memory_bytes // 2**20,
+            )
+        else:
+            message = corrupt(format_lazy(_("page {number} cannot be drawn"), number=index + 1))
+        raise DocumentRejected(message, refused.code) from refused
+
+
+def _judge_text_layer(
+    layer: PageResult,
+    *,
+    path: str,
+    index: int,
+    plan: RenderPlan,
+    dpi: int,
+    policy: TextLayerPolicy,
+    limits: RenderLimits,
+) -> Verdict:
+    verdict = first_verdict(layer, size=plan.size, policy=policy)
+    if not isinstance(verdict, Sample) or policy.read_sample is None:
+        return verdict if isinstance(verdict, Verdict) else Verdict(True, "used")
+    # One line of the page, drawn by the child like every page, and read by OCR.
+    crop = crop_points(verdict.box, size=plan.size, dpi=dpi)
+    region = _render_pdf_page(path=path, index=index, dpi=dpi, limits=limits, crop=crop)
+    return sample_verdict(verdict, policy.read_sample(region))
+
+
+def _pdf_source_page(
+    *,
+    path: str,
+    index: int,
+    plan: RenderPlan,
+    layer: PageResult | None,
+    resolution: PdfResolution,
+    policy: TextLayerPolicy,
+    limits: RenderLimits,
+) -> SourcePage:
+    """Return one PDF page as its checked text layer, a rendered image, or unread."""
+    layer_dpi = plan.dpi or resolution.min_dpi
+    layer_note = ""
+    if layer is not None:
+        verdict = _judge_text_layer(
+            layer, path=path, index=index, plan=plan, dpi=layer_dpi, policy=policy, limits=limits
+        )
+        layer_note = verdict.note
+        if verdict.use:
+            # Not rendered, so a lowered resolution only scales the boxes: no note.
+            return SourcePage(
+                index=index,
+                size=plan.size,
+                text_layer=layer,
+                dpi=layer_dpi,
+                text_layer_note=layer_note,
+            )
+    if plan.dpi is None:
+        return SourcePage(index=index, size=plan.size, note=plan.note, text_layer_note=layer_note)
+    image = _render_pdf_page(path=path, index=index, dpi=plan.dpi, limits=limits)
+    return SourcePage(
+        index=index,
+        size=image.size,
+        image=image,
+        dpi=plan.dpi,
+        note=plan.note,
+        text_layer_note=layer_note,
+    )
 
 
 def iter_pages(
     *,
     path: str,
     kind: DetectedType,
-    dpi: int,
-    max_pixels: int,
+    resolution: PdfResolution,
+    text_policy: TextLayerPolicy | None = None,
     min_text_chars: int = MIN_TEXT_LAYER_CHARS,
+    skip: Container[int] = frozenset(),
+    limits: RenderLimits = DEFAULT_RENDER_LIMITS,
 ) -> Iterator[SourcePage]:
-    """Yield each page in order, as its PDF text layer when it has one, else as an image.
+    """Yield each page in order: its PDF text layer when that is kept, else an image.
 
-    PDF pages with at least `min_text_chars` readable characters of their own are not
-    rendered at all; the rest are rendered at `dpi`. The document should have passed
-    inspect_document; sizes are checked again so a page never renders past `max_pixels`.
+    A PDF page's text layer is kept when it has at least `min_text_chars` readable
+    characters and passes the checks of `text_policy` (see text_layer_check). Other PDF
+    pages are rendered at the resolution `resolution` chooses for them (their images'
+    own, bounded; lowered to fit the pixel limit); a page that does not fit even at the
+    minimum comes back with neither image nor text, and a note. Image frames over
+    `resolution.max_pixels` are refused, as inspect_document refuses them. Pages whose
+    index is in `skip` (already read by an earlier attempt) are neither decoded nor
+    rendered. PDF pages are drawn by a child process within `limits`.
     """
+    max_pixels = resolution.max_pixels
     if not kind.is_pdf:
         page_count = _image_page_count(path=path, kind=kind, max_pixels=max_pixels)
         for index in range(page_count):
+            if index in skip:
+                continue
             image = _image_frame(path=path, kind=kind, index=index, max_pixels=max_pixels)
             yield SourcePage(index=index, size=image.size, image=image)
         return
 
+    policy = text_policy or TextLayerPolicy()
     with open_pdf(path) as document:
         page_count = len(document)
     for index in range(page_count):
+        if index in skip:
+            continue
         # Reopened per page: PDFium must stay behind its lock, and a generator paused at
         # `yield` for the length of an OCR run must not hold that lock.
         with open_pdf(path) as document:
             page = load_pdf_page(document, index)
             try:
-                width_px, height_px = check_pdf_page_size(
-                    page, index=index, dpi=dpi, max_pixels=max_pixels
+                width_pt, height_pt = page.get_size()
+                check_pdf_page_area(width_pt=width_pt, height_pt=height_pt, index=index)
+                plan = plan_pdf_render(
+                    width_pt=width_pt,
+                    height_pt=height_pt,
+                    image_dpi=scan_dpi(page),
+                    resolution=resolution,
                 )
-                text_layer = extract_text_layer(
-                    page, size=(width_px, height_px), min_chars=min_text_chars
-                )
-                if text_layer is not None:
-                    source = SourcePage(
-                        index=index, size=(width_px, height_px), text_layer=text_layer
-                    )
-                else:
-                    image = _render_pdf_page(page, dpi=dpi)
-                    source = SourcePage(index=index, size=image.size, image=image)
+                layer = extract_text_layer(page, size=plan.size, min_chars=min_text_chars)
             finally:
                 page.close()
-        yield source
+        # Outside the PDFium lock: the child has a PDFium of its own.
+        yield _pdf_source_page(
+            path=path,
+            index=index,
+            plan=plan,
+            layer=layer,
+            resolution=resolution,
+            policy=policy,
+            limits=limits,
+        )
 
 
 def render_page_image(
@@ -147,18 +276,21 @@ def render_page_image(
     index: int,
     dpi: int,
     max_pixels: int | None = None,
+    limits: RenderLimits = DEFAULT_RENDER_LIMITS,
 ) -> Image.Image:
     """Return page `index` as an RGB or L image, PDF pages rendered at `dpi`, for display.
 
-    Image frames come back at their own size; the caller thumbnails them.
+    A PDF page too large for `max_pixels` at `dpi` is drawn at the largest resolution that
+    fits (its image's info says which). Image frames come back at their own size; the
+    caller thumbnails them. A PDF page is drawn by a child process within `limits`, never
+    in the caller (a web request).
     """
     limit = max_pixels if max_pixels is not None else _PILLOW_DEFAULT_MAX_PIXELS
     if not kind.is_pdf:
         return _image_frame(path=path, kind=kind, index=index, max_pixels=limit)
     with open_pdf(path) as document:
-        page = load_pdf_page(document, index)
-        try:
-            check_pdf_page_size(page, index=index, dpi=dpi, max_pixels=limit)
-            return _render_pdf_page(page, dpi=dpi)
-        finally:
-            page.close()
+        # The page tree only: loading the page would parse its content in this process.
+        width_pt, height_pt = pdf_page_points(document, index)
+    check_pdf_page_area(width_pt=width_pt, height_pt=height_pt, index=index)
+    fitting = display_dpi(width_pt=width_pt, height_pt=height_pt, dpi=dpi, max_pixels=limit)
+    return _render_pdf_page(path=path, index=index, dpi=fitting, limits=limits)

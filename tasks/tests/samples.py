@@ -4,7 +4,7 @@ import hashlib
 import io
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -242,3 +242,126 @@ def encrypted_pdf_bytes(*, user_password: str, owner_password: str = _OWNER_PASS
     ]
     hex_id = file_id.hex().encode()
     return _pdf_file(objects, trailer=b"/Encrypt 4 0 R /ID [<%s> <%s>] " % (hex_id, hex_id))
+
+
+def _one_page_pdf(content: bytes, *, page_extra: bytes = b"", catalog_extra: bytes = b"") -> bytes:
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R %s>>" % catalog_extra,
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R %s>>" % page_extra,
+        _pdf_stream(content, extra=b"/Filter /FlateDecode "),
+    ]
+    return _pdf_file(objects)
+
+
+def content_stream_bomb_pdf_bytes(*, inflated: int = 100 * 1024 * 1024) -> bytes:
+    """Return a one-page PDF (about 250 KB) whose Flate content stream inflates to
+    `inflated` bytes of path operators: seconds and a gigabyte to parse, minutes to draw."""
+    unit = b"10 10 m 200 200 l 300 50 l h S\n"
+    block = unit * (1024 * 1024 // len(unit))
+    squeeze = zlib.compressobj(9)
+    data = bytearray()
+    for _ in range(inflated // len(block)):
+        data += squeeze.compress(block)
+    data += squeeze.flush()
+    return _one_page_pdf(bytes(data))
+
+
+def inline_image_bomb_pdf_bytes(*, side: int = 16_000) -> bytes:
+    """Return a small PDF whose page draws one `side`² grey inline image (BI ... EI)."""
+    squeeze = zlib.compressobj(9)
+    row = b"\x80" * side
+    image = bytearray()
+    for _ in range(side):
+        image += squeeze.compress(row)
+    image += squeeze.flush()
+    content = (
+        b"q 612 0 0 792 0 0 cm BI /W %d /H %d /BPC 8 /CS /G /F /Fl ID " % (side, side)
+        + bytes(image)
+        + b" EI Q"
+    )
+    return _one_page_pdf(zlib.compress(content))
+
+
+def nested_pdf_bytes(*, depth: int = 100_000) -> bytes:
+    """Return a PDF whose catalog holds an array nested `depth` levels deep."""
+    nested = b"[" * depth + b"]" * depth
+    return _one_page_pdf(zlib.compress(b"BT ET"), catalog_extra=b"/Deep %s " % nested)
+
+
+def huge_strip_tiff_bytes(*, side: int = 7000) -> bytes:
+    """Return a TIFF whose one page is one Deflate strip of `side`² pixels (49 MB raw)."""
+    image = Image.new("L", (side, side), 255)
+    buffer = io.BytesIO()
+    image.save(buffer, format="TIFF", compression="tiff_adobe_deflate", rowsperstrip=side)
+    return buffer.getvalue()
+
+
+def _image_xobject(image: Image.Image) -> bytes:
+    grey = image.convert("L")
+    return _pdf_stream(
+        zlib.compress(grey.tobytes(), 1),
+        extra=b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Filter /FlateDecode " % grey.size,
+    )
+
+
+def scan_pdf_bytes(pages: Sequence[tuple[Image.Image, float, float]]) -> bytes:
+    """Return a PDF of scanned pages: each (image, width_in, height_in) fills its own page.
+
+    The image's effective resolution is its pixel width over `width_in`, as a scanner's
+    would be; pages of any physical size can be made this way.
+    """
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    kids = []
+    for image, width_in, height_in in pages:
+        width_pt, height_pt = round(width_in * 72, 2), round(height_in * 72, 2)
+        objects.append(_image_xobject(image))
+        picture = len(objects)
+        objects.append(_pdf_stream(b"q %g 0 0 %g 0 0 cm /Im1 Do Q" % (width_pt, height_pt)))
+        content = len(objects)
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] " % (width_pt, height_pt)
+            + b"/Resources << /XObject << /Im1 %d 0 R >> >> /Contents %d 0 R >>"
+            % (picture, content)
+        )
+        kids.append(b"%d 0 R" % len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), len(kids))
+    return _pdf_file(objects)
+
+
+def _to_unicode_cmap(mapping: dict[int, int]) -> bytes:
+    """Return a ToUnicode CMap sending each one-byte code to the given code point."""
+    entries = [b"<%02X> <%04X>" % (code, target) for code, target in sorted(mapping.items())]
+    blocks = []
+    for start in range(0, len(entries), 100):  # at most 100 entries per block
+        chunk = entries[start : start + 100]
+        blocks.append(b"%d beginbfchar\n%s\nendbfchar" % (len(chunk), b"\n".join(chunk)))
+    return (
+        b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        b"/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+        b"1 begincodespacerange\n<00> <FF>\nendcodespacerange\n"
+        + b"\n".join(blocks)
+        + b"\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+    )
+
+
+def miscoded_text_pdf_bytes(lines: Sequence[str], *, target: Callable[[int], int]) -> bytes:
+    """Return a Letter PDF drawing `lines` in Helvetica whose ToUnicode map lies.
+
+    Each character code c is drawn as its glyph but extracts as `target(c)`: a byte swap
+    gives the UTF-16 mix-up seen in real files, a shift gives Latin nonsense.
+    """
+    mapping = {code: target(code) for code in range(0x20, 0x7F)}
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [6 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding "
+        b"/ToUnicode 4 0 R >>",
+        _pdf_stream(_to_unicode_cmap(mapping)),
+        _pdf_stream(_text_content(lines)),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+    ]
+    return _pdf_file(objects)

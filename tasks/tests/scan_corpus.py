@@ -238,3 +238,134 @@ def corpus(*, quick: bool = False) -> list[ScanPage]:
                     ScanPage(name=f"{tag}-photo", image=photographed(base, seed=seed), text=text)
                 )
     return pages
+
+
+# A4 at the resolution most office scanners default to for documents.
+A4_INCHES = (8.27, 11.69)
+A4_DPI = 150
+
+
+def _paragraph_lines(rng: random.Random, *, words: int) -> list[str]:
+    """Return the words of one paragraph, a sentence with a number or two."""
+    picked = [rng.choice(SCAN_WORDS) for _ in range(words)]
+    picked[0] = picked[0].capitalize()
+    for _ in range(rng.randint(0, 2)):
+        picked.insert(rng.randint(1, len(picked)), str(rng.randint(10, 9999)))
+    return picked
+
+
+def _wrapped(draw: ImageDraw.ImageDraw, words: list[str], *, face, width: int) -> list[str]:
+    """Return `words` broken into lines no wider than `width`; the last line is short."""
+    lines: list[str] = []
+    current: list[str] = []
+    for word in words:
+        if current and draw.textlength(" ".join([*current, word]), font=face) > width:
+            lines.append(" ".join(current))
+            current = []
+        current.append(word)
+    if current:
+        lines.append(" ".join(current) + ".")
+    return lines
+
+
+def a4_document(
+    *, seed: int, font: str, points: int = 11, blur: float = 0.0
+) -> tuple[Image.Image, str]:
+    """Return an upright A4 page at 150 dpi: a title, headed paragraphs of running text.
+
+    Paragraphs end on short lines, headings are short lines of their own and there is a
+    blank band at the foot of the page: the page a user scans, not a block of equal lines.
+    """
+    rng = random.Random(seed)
+    width, height = (round(side * A4_DPI) for side in A4_INCHES)
+    margin = round(0.9 * A4_DPI)
+    size_px = round(points * A4_DPI / 72)
+    face = ImageFont.truetype(available_fonts()[font], size_px)
+    heading_face = ImageFont.truetype(available_fonts()[font], round(size_px * 1.4))
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    leading = round(size_px * rng.uniform(1.3, 1.7))
+    # Most of the page, but not all: a letter or a report stops short of the foot.
+    bottom = height - margin - rng.randint(0, height // 3)
+    y = margin
+    printed: list[str] = []
+    while y + 4 * leading < bottom:
+        heading = " ".join(rng.choice(SCAN_WORDS) for _ in range(rng.randint(1, 3))).title()
+        draw.text((margin, y), heading, font=heading_face, fill=0)
+        printed.append(heading)
+        y += round(leading * 1.6)
+        for line in _wrapped(
+            draw,
+            _paragraph_lines(rng, words=rng.randint(12, 70)),
+            face=face,
+            width=width - 2 * margin,
+        ):
+            if y + leading > bottom:
+                break
+            draw.text((margin, y), line, font=face, fill=0)
+            printed.append(line)
+            y += leading
+        y += leading
+    if blur:
+        image = image.filter(ImageFilter.GaussianBlur(radius=blur))
+    image.info["dpi"] = (A4_DPI, A4_DPI)
+    return image, "\n".join(printed)
+
+
+def line_chart(*, seed: int, font: str = "DejaVu Sans") -> tuple[Image.Image, str]:
+    """Return an upright A4 line chart at 150 dpi: axes, ticks, numbers, title, legend.
+
+    Little running text: the title, the legend labels and tick numbers are all there is.
+    """
+    rng = random.Random(seed)
+    width, height = (round(side * A4_DPI) for side in A4_INCHES)
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    small = ImageFont.truetype(available_fonts()[font], 22)
+    large = ImageFont.truetype(available_fonts()[font], 36)
+    title = f"{rng.choice(SCAN_WORDS).title()} {rng.choice(SCAN_WORDS)} by month"
+    # Plots from a third of the page to most of it; the series span all of it or a strip.
+    left, top, right = 180, 260, width - 120
+    bottom = top + rng.randint(450, 840)
+    low, high = top + 20, bottom - 20
+    if rng.random() < 0.5:
+        low = rng.randint(top + 20, (top + bottom) // 2)
+        high = low + (bottom - top) // 4
+    draw.text((left, 140), title, font=large, fill="black")
+    draw.line([(left, top), (left, bottom), (right, bottom)], fill="black", width=3)
+    printed = [title]
+    steps_x, steps_y = 10, rng.randint(4, 8)
+    top_value = rng.choice([50, 100, 200, 500, 1000])
+    for step in range(steps_y + 1):
+        y = bottom - step * (bottom - top) // steps_y
+        draw.line([(left - 12, y), (left, y)], fill="black", width=2)
+        label = str(top_value * step // steps_y)
+        draw.text((left - 20, y), label, font=small, fill="black", anchor="rm")
+        printed.append(label)
+    for step in range(steps_x + 1):
+        x = left + step * (right - left) // steps_x
+        draw.line([(x, bottom), (x, bottom + 12)], fill="black", width=2)
+        draw.text((x, bottom + 20), str(step + 1), font=small, fill="black", anchor="mt")
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"]
+    series = rng.randint(2, 4)
+    for number in range(series):
+        points = [
+            (left + step * (right - left) // steps_x, rng.randint(low, high))
+            for step in range(steps_x + 1)
+        ]
+        draw.line(points, fill=colours[number], width=4)
+    # Legend inside the plot's top right corner or below it: a short coloured line and a
+    # word, one entry a line.
+    legend_x, legend_y = (
+        (right - 300, top + 30)
+        if rng.random() < 0.5
+        else (left + 20, bottom + rng.randint(110, 400))
+    )
+    for number in range(series):
+        label = rng.choice(SCAN_WORDS)
+        y = legend_y + number * 40
+        draw.line([(legend_x, y), (legend_x + 60, y)], fill=colours[number], width=4)
+        draw.text((legend_x + 80, y), label, font=small, fill="black", anchor="lm")
+        printed.append(label)
+    image.info["dpi"] = (A4_DPI, A4_DPI)
+    return image, "\n".join(printed)

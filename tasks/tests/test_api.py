@@ -27,6 +27,7 @@ TASK_KEYS = {
     "phase_label",
     "no_text_found",
     "engine",
+    "force_ocr",
     "language",
     "error",
     "created_at",

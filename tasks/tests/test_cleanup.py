@@ -180,6 +180,38 @@ def test_orphan_symlinks_are_not_followed(
     assert precious.read_text() == "keep me"
 
 
+def test_orphans_under_derived_and_thumbnails_go_and_referenced_outputs_stay(
+    settings,
+    staff,
+    user,
+    make_task,
+    processed,
+    page_client,
+    file_store,
+    stored_files,
+    django_capture_on_commit_callbacks,
+):
+    """A dead attempt's searchable PDF and page image, and a deleted task's thumbnail."""
+    settings.OCR_ORPHAN_GRACE_SECONDS = 0
+    task = processed(make_task(user))
+    page_client.get(f"/tasks/{task.pk}/thumbnail.png")
+    kept = stored_files()
+    assert task.searchable_pdf.name in kept and f"thumbnails/{task.pk}.png" in kept
+    gone = "0" * 32
+    orphans = [
+        write_orphan(file_store, f"derived/{task.pk}/searchable_AbC1234.pdf", b"%PDF-1.7 " * 20),
+        write_orphan(file_store, f"derived/{gone}/page-0001.jpg", b"j" * 30),
+        write_orphan(file_store, f"thumbnails/{gone}.png", b"p" * 7),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = cleanup_tasks(older_than_days=30, dry_run=False, actor=staff)
+
+    assert (stats.orphan_files_deleted, stats.bytes_freed) == (3, 180 + 30 + 7)
+    assert stored_files() == kept
+    assert not any(file_store.exists(name) for name in orphans)
+
+
 def test_files_outside_uploads_and_staging_are_not_orphans(
     settings, staff, file_store, django_capture_on_commit_callbacks
 ):

@@ -58,7 +58,12 @@ def test_one_request_id_links_upload_create_process_and_complete(
         "pages": 1,
     }
     assert fields(create, "category", "resource_type") == ("task", "task")
-    assert create.metadata == {"engine": "tesseract", "language": "eng", "pages": 1}
+    assert create.metadata == {
+        "engine": "tesseract",
+        "language": "eng",
+        "pages": 1,
+        "force_ocr": False,
+    }
     assert process.metadata["attempt"] == 1
     assert process.metadata["worker"]
     assert {key: process.metadata[key] for key in ("engine", "language", "pages")} == {
@@ -73,7 +78,7 @@ def test_one_request_id_links_upload_create_process_and_complete(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_callers_request_id_is_carried_to_the_worker_events(
+def test_callers_request_id_is_kept_and_the_servers_links_the_worker_events(
     user, client_for, api_upload, run_worker
 ):
     client = client_for(user)
@@ -82,12 +87,17 @@ def test_callers_request_id_is_carried_to_the_worker_events(
     )
     run_worker()
 
-    assert response["X-Request-ID"] == "batch-2024-0001"
-    assert list(
-        AuditEvent.objects.filter(request_id="batch-2024-0001")
-        .order_by("sequence")
-        .values_list("event_type", flat=True)
-    ) == ["file_upload", "task_create", "task_process", "task_complete"]
+    # The server's id links upload -> create -> process -> complete; the caller's own
+    # is kept beside it on the events recorded while serving its request.
+    server_id = response["X-Request-ID"]
+    assert server_id != "batch-2024-0001"
+    events = AuditEvent.objects.filter(request_id=server_id).order_by("sequence")
+    assert [(e.event_type, e.metadata.get("client_request_id")) for e in events] == [
+        ("file_upload", "batch-2024-0001"),
+        ("task_create", "batch-2024-0001"),
+        ("task_process", None),
+        ("task_complete", None),
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

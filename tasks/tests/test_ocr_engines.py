@@ -13,6 +13,7 @@ from tasks.ocr.engines import (
     get_engine,
 )
 from tasks.ocr.pages import iter_pages
+from tasks.ocr.resolution import PdfResolution
 from tasks.tests import samples
 from tasks.tests.samples import ENGLISH, words_in
 
@@ -20,6 +21,7 @@ pytest_plugins = ["tasks.tests.ocr_fixtures"]
 
 PAGE = samples.make_text_image(samples.KNOWN_WORDS)
 SECOND_PAGE = samples.make_text_image(samples.SECOND_PAGE_WORDS)
+RESOLUTION = PdfResolution(default_dpi=150, max_pixels=10**8)
 
 
 def read(engine, image):
@@ -72,7 +74,7 @@ def test_each_page_of_a_scanned_pdf_is_read(ocr_engine, store_upload):
 
     texts = [
         read(ocr_engine, page.image).text
-        for page in iter_pages(path=upload.path, kind=upload.kind, dpi=150, max_pixels=10**8)
+        for page in iter_pages(path=upload.path, kind=upload.kind, resolution=RESOLUTION)
     ]
 
     assert set(samples.KNOWN_WORDS) <= words_in(texts[0])
@@ -85,7 +87,7 @@ def test_each_page_of_a_multipage_tiff_is_read(ocr_engine, store_upload):
 
     texts = [
         read(ocr_engine, page.image).text
-        for page in iter_pages(path=upload.path, kind=upload.kind, dpi=150, max_pixels=10**8)
+        for page in iter_pages(path=upload.path, kind=upload.kind, resolution=RESOLUTION)
     ]
 
     assert set(samples.SECOND_PAGE_WORDS) <= words_in(texts[0])

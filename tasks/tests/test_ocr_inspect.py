@@ -3,6 +3,7 @@ from PIL import Image
 
 from tasks.ocr.detect import PDF, PNG
 from tasks.ocr.inspect import DocumentRejected, inspect_document
+from tasks.ocr.resolution import PdfResolution
 from tasks.tests import samples
 
 pytest_plugins = ["tasks.tests.ocr_fixtures"]
@@ -13,13 +14,13 @@ PAGE = samples.make_text_image(samples.KNOWN_WORDS)
 SECOND_PAGE = samples.make_text_image(samples.SECOND_PAGE_WORDS)
 
 
-def inspect(upload, *, max_pages=MAX_PAGES, max_pixels=MAX_PIXELS, dpi=300, kind=None):
+def inspect(upload, *, max_pages=MAX_PAGES, max_pixels=MAX_PIXELS, min_dpi=150, kind=None):
     return inspect_document(
         path=upload.path,
         kind=kind or upload.kind,
         max_pages=max_pages,
         max_pixels=max_pixels,
-        dpi=dpi,
+        resolution=PdfResolution(min_dpi=min_dpi),
     )
 
 
@@ -130,19 +131,30 @@ def test_pillow_global_limit_is_left_as_found(store_upload):
     assert before == Image.MAX_IMAGE_PIXELS
 
 
-def test_pdf_page_too_large_at_render_dpi_is_rejected(store_upload):
-    # 40 by 40 inches: 12000 by 12000 pixels at 300 dpi.
+def test_pdf_page_too_large_at_300_dpi_is_accepted(store_upload):
+    # 40 by 40 inches: 12000 by 12000 pixels at 300 dpi, but 6000 by 6000 at 150.
     upload = store_upload(samples.blank_pdf_bytes(page_count=1, media_box=b"0 0 2880 2880"))
 
-    rejected = rejection(upload, dpi=300)
+    assert inspect(upload, min_dpi=150).page_count == 1
+
+
+def test_pdf_whose_only_page_is_too_large_even_at_the_minimum_is_rejected(store_upload):
+    upload = store_upload(samples.blank_pdf_bytes(page_count=1, media_box=b"0 0 2880 2880"))
+
+    rejected = rejection(upload, min_dpi=200)
 
     assert rejected.code == "too_many_pixels"
     assert rejected.message == (
-        "Page 1 at 300 dpi is 12000\N{MULTIPLICATION SIGN}12000 pixels; "
-        "the limit is 40000000 pixels."
+        "Page 1 is 40\N{MULTIPLICATION SIGN}40 in: even at 200 dpi it is "
+        "8000\N{MULTIPLICATION SIGN}8000 pixels; the limit is 40000000 pixels."
     )
-    # The same page fits when rendered at a lower resolution.
-    assert inspect(upload, dpi=150).page_count == 1
+
+
+def test_one_pdf_page_too_large_even_at_the_minimum_does_not_refuse_the_others(store_upload):
+    small = samples.scan_pdf_bytes([(PAGE, 8, 2)] * 2 + [(PAGE, 200, 200)] + [(PAGE, 8, 2)] * 3)
+    upload = store_upload(small)
+
+    assert inspect(upload).page_count == 6
 
 
 @pytest.mark.parametrize("user_password", ["secret", ""], ids=["password", "owner-only"])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tasks.ocr.inspect import DocumentRejected
 from tasks.ocr.pages import iter_pages, ocr_ready, render_page_image
+from tasks.ocr.resolution import PdfResolution
 from tasks.tests import samples
 
 pytest_plugins = ["tasks.tests.ocr_fixtures"]
@@ -15,10 +15,11 @@ PAGE = samples.make_text_image(samples.KNOWN_WORDS)
 SECOND_PAGE = samples.make_text_image(samples.SECOND_PAGE_WORDS)
 
 
-def pages(upload, *, dpi=150, max_pixels=MAX_PIXELS, **options):
-    return list(
-        iter_pages(path=upload.path, kind=upload.kind, dpi=dpi, max_pixels=max_pixels, **options)
+def pages(upload, *, dpi=150, min_dpi=100, max_dpi=400, max_pixels=MAX_PIXELS, **options):
+    resolution = PdfResolution(
+        default_dpi=dpi, min_dpi=min_dpi, max_dpi=max_dpi, max_pixels=max_pixels
     )
+    return list(iter_pages(path=upload.path, kind=upload.kind, resolution=resolution, **options))
 
 
 def test_png_is_one_image_page(store_upload):
@@ -43,18 +44,30 @@ def test_multipage_tiff_yields_each_page_in_order(store_upload):
     assert [page.image.tobytes() for page in result] == [image.tobytes() for image in sources]
 
 
-def test_scanned_pdf_pages_are_rendered_at_the_requested_dpi(store_upload):
-    # Pillow stores the images as 150 dpi pages, so 300 dpi doubles their pixel size.
+def test_scanned_pdf_pages_are_rendered_at_their_images_resolution(store_upload):
+    # Pillow stores the images as 150 dpi pages: rendered at 150, not at the default 300.
     upload = store_upload(samples.image_pdf_bytes([PAGE, SECOND_PAGE], dpi=150))
 
     result = pages(upload, dpi=300)
 
     assert [page.index for page in result] == [0, 1]
     assert all(page.text_layer is None for page in result)
-    assert [page.image.size for page in result] == [(2400, 600), (2400, 600)]
-    assert [page.size for page in result] == [(2400, 600), (2400, 600)]
+    assert [page.image.size for page in result] == [(1200, 300), (1200, 300)]
+    assert [page.size for page in result] == [(1200, 300), (1200, 300)]
+    assert [page.dpi for page in result] == [150, 150]
+    assert [page.note for page in result] == ["", ""]
     assert result[0].image.mode == "RGB"
-    assert result[0].image.info["dpi"] == (300, 300)
+    assert result[0].image.info["dpi"] == (150, 150)
+
+
+def test_scanned_pdf_pages_are_rendered_at_no_less_than_the_minimum(store_upload):
+    # 150 dpi images, minimum 300: twice their pixels, as before resolutions were read.
+    upload = store_upload(samples.image_pdf_bytes([PAGE], dpi=150))
+
+    [page] = pages(upload, dpi=300, min_dpi=300)
+
+    assert page.image.size == (2400, 600)
+    assert page.dpi == 300
 
 
 def test_born_digital_pdf_is_read_from_its_text_layer_without_rendering(store_upload):
@@ -139,13 +152,30 @@ def test_text_layer_threshold_is_adjustable(store_upload):
     assert page.text_layer.text == "Scanned by Scanner"
 
 
-def test_page_too_large_to_render_is_refused(store_upload):
+def test_page_too_large_even_at_the_minimum_is_not_read_and_says_why(store_upload):
+    # 40 by 40 inches: 6000 by 6000 pixels at the minimum of 150 dpi, over 10 million.
     upload = store_upload(samples.blank_pdf_bytes(page_count=1, media_box=b"0 0 2880 2880"))
 
-    with pytest.raises(DocumentRejected) as caught:
-        pages(upload, dpi=300)
+    [page] = pages(upload, dpi=300, min_dpi=150, max_pixels=10_000_000)
 
-    assert caught.value.code == "too_many_pixels"
+    assert (page.image, page.text_layer, page.dpi) == (None, None, None)
+    assert page.note == (
+        "Not read: the page is 40\N{MULTIPLICATION SIGN}40 in; even at the minimum of 150 dpi "
+        "it is 6000\N{MULTIPLICATION SIGN}6000 pixels, over the limit of 10000000 pixels."
+    )
+
+
+def test_page_over_the_limit_is_rendered_at_the_largest_resolution_that_fits(store_upload):
+    # 40 by 40 inches at 300 dpi would be 144 million pixels; 79 dpi is about 3160 by 3160.
+    upload = store_upload(samples.blank_pdf_bytes(page_count=1, media_box=b"0 0 2880 2880"))
+
+    [page] = pages(upload, dpi=300, min_dpi=50, max_pixels=10_000_000)
+
+    assert page.dpi == 79
+    width, height = page.image.size
+    assert (width, height) == page.size
+    assert 3160 <= width <= 3161 and width * height <= 10_000_000
+    assert page.note.startswith("Rendered at 79 dpi, not 300: at 300 dpi the page would be ")
 
 
 def test_render_page_image_renders_one_pdf_page(store_upload):

@@ -74,8 +74,8 @@ def test_each_page_of_a_scanned_pdf_is_read(upload_and_run):
     assert (first.source, second.source) == (PageSource.OCR, PageSource.OCR)
     assert set(samples.KNOWN_WORDS) <= words_in(first.text)
     assert set(samples.SECOND_PAGE_WORDS) <= words_in(second.text)
-    # Rendered at OCR_PDF_DPI (300) from 150 dpi pages: twice the pixels.
-    assert (first.width, first.height) == (2400, 600)
+    # Rendered at the pages' own 150 dpi (OCR_PDF_MIN_DPI), not OCR_PDF_DPI: their pixels.
+    assert (first.width, first.height, first.dpi) == (1200, 300, 150)
     # Pages are separated by form feeds in the full text.
     assert task.result_text == f"{first.text}\f{second.text}"
 

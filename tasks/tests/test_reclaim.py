@@ -4,6 +4,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -24,8 +25,14 @@ worker_db = pytest.mark.django_db(transaction=True)
 def orphaned(settings, make_task):
     """Return a task a killed worker left `processing`, one page in, its job never to return."""
 
-    def make(owner, *, attempts: int = 1, silent_for: timedelta = timedelta(hours=1)) -> OcrTask:
-        task = make_task(owner)
+    def make(
+        owner,
+        *,
+        attempts: int = 1,
+        silent_for: timedelta = timedelta(hours=1),
+        upload: SimpleUploadedFile | None = None,
+    ) -> OcrTask:
+        task = make_task(owner, upload)
         # The job was taken by the worker that died: no worker will ever pick it up again.
         DBTaskResult.objects.update(status="RUNNING")
         heartbeat = timezone.now() - silent_for
@@ -36,7 +43,8 @@ def orphaned(settings, make_task):
             started_at=heartbeat,
             heartbeat_at=heartbeat,
         )
-        OcrPage.objects.create(task=task, index=0, text="half-read", source="ocr")
+        # The page it stored before it died, read by its attempt.
+        OcrPage.objects.create(task=task, index=0, text="half-read", source="ocr", attempt=attempts)
         task.refresh_from_db()
         return task
 
@@ -54,8 +62,9 @@ def test_stale_task_is_requeued_and_then_completes(user, orphaned, run_worker, a
 
     assert stats == {"requeued": 1, "failed": 0}
     task.refresh_from_db()
-    assert (task.status, task.pages_done, task.heartbeat_at) == (Status.QUEUED, 0, None)
-    assert not task.pages.exists()
+    # The page the dead worker stored is kept; the task waits to go on after it.
+    assert (task.status, task.pages_done, task.heartbeat_at) == (Status.QUEUED, 1, None)
+    assert list(task.pages.values_list("text", flat=True)) == ["half-read"]
     [event] = audit_events("task_reclaim")
     assert (event.outcome, event.user, event.request_id) == (
         Outcome.SUCCESS,
@@ -69,8 +78,41 @@ def test_stale_task_is_requeued_and_then_completes(user, orphaned, run_worker, a
 
     task.refresh_from_db()
     assert (task.status, task.attempts, task.pages_done) == (Status.COMPLETED, 2, 1)
-    assert set(samples.KNOWN_WORDS) <= words_in(task.result_text)
-    assert task.pages.get().text != "half-read"
+    # Its only page was stored already: the second attempt read nothing again.
+    assert (task.result_text, task.pages.get().attempt) == ("half-read", 1)
+    [resumed] = audit_events("task_process", resource_id=task.pk)
+    assert (resumed.metadata["attempt"], resumed.metadata["pages_kept"]) == (2, 1)
+
+
+@worker_db
+def test_reclaimed_task_goes_on_at_the_first_page_not_stored(
+    user, orphaned, run_worker, audit_events
+):
+    pages = [
+        samples.make_text_image(samples.KNOWN_WORDS),
+        samples.make_text_image(samples.SECOND_PAGE_WORDS),
+        samples.make_text_image(["orchard", "violin", "granite", "1642"]),
+    ]
+    upload = SimpleUploadedFile(
+        "three.pdf", samples.image_pdf_bytes(pages), content_type="application/pdf"
+    )
+    task = orphaned(user, upload=upload)
+
+    reclaim_stale_tasks()
+    run_worker()
+
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.pages_done) == (Status.COMPLETED, 2, 3)
+    stored = list(task.pages.order_by("index").values_list("index", "attempt", "text"))
+    # Page 1 keeps what the dead worker read; pages 2 and 3 were read once, by attempt 2.
+    assert [(index, attempt) for index, attempt, _ in stored] == [(0, 1), (1, 2), (2, 2)]
+    assert stored[0][2] == "half-read"
+    assert set(samples.SECOND_PAGE_WORDS) <= words_in(stored[1][2])
+    assert {"orchard", "violin", "granite"} <= words_in(stored[2][2])
+    assert task.result_text.split("\f")[0] == "half-read"
+    assert task.searchable_pdf
+    [resumed] = audit_events("task_process", resource_id=task.pk)
+    assert (resumed.metadata["attempt"], resumed.metadata["pages_kept"]) == (2, 1)
 
 
 @worker_db

@@ -3,7 +3,8 @@
 The real processes: the supervisor starts gunicorn and `manage.py ocr_worker` on a
 throwaway database (SQLite file, or PostgreSQL when DATABASE_URL names it). The test
 SIGKILLs the worker after its first page; the supervisor starts a new one, the site keeps
-answering, and the new worker's heartbeat takes the task back and reads it to the end.
+answering, and the new worker's heartbeat takes the task back and reads it to the end,
+starting at the first page the killed worker had not stored.
 """
 
 import json
@@ -50,6 +51,13 @@ print("STATE", json.dumps({{
     "pages_done": task.pages_done,
     "pages": list(task.pages.order_by("index").values_list("index", flat=True)),
     "rotations": list(task.pages.order_by("index").values_list("rotation", flat=True)),
+    "read_by": list(task.pages.order_by("index").values_list("attempt", flat=True)),
+    "kept": [
+        event.metadata["pages_kept"]
+        for event in AuditEvent.objects.filter(
+            event_type="task_process", resource_id=str(task.pk)
+        ).order_by("sequence")
+    ],
     "reclaims": AuditEvent.objects.filter(
         event_type="task_reclaim", resource_id=str(task.pk)
     ).count(),
@@ -115,6 +123,15 @@ def wait_for(condition, *, what: str, log: Path, timeout: float = TIMEOUT, poll:
     raise AssertionError(f"timed out waiting for {what}; supervisor log:\n{tail}")
 
 
+def pid_alive(pid: int) -> bool:
+    """Return True while `pid` runs (a zombie, reaped by the supervisor soon, counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def serving(url: str) -> bool:
     with urllib.request.urlopen(f"{url}/accounts/login/", timeout=10) as reply:  # noqa: S310
         return reply.status == 200
@@ -162,6 +179,12 @@ def test_killed_worker_is_restarted_and_its_task_completes_once(tmp_path):
             assert status == "processing"
 
             os.kill(first_worker, signal.SIGKILL)
+            # What the dead worker stored: it can store nothing more.
+            stored_before_kill = wait_for(
+                lambda: not pid_alive(first_worker) and progress(**where)[1],
+                what="the killed worker to be gone",
+                log=log,
+            )
 
             wait_for(lambda: len(worker_pids(log)) == 2, what="a new worker", log=log)
             assert "OCR worker stopped (killed by SIGKILL)" in log.read_text()
@@ -176,6 +199,11 @@ def test_killed_worker_is_restarted_and_its_task_completes_once(tmp_path):
             supervisor.wait(timeout=60)
 
     assert final["pages"] == list(range(PAGES))
+    # Resumed, not redone: the pages stored before the kill were read once, by attempt 1;
+    # attempt 2 started at the first page not stored and read each of the rest once.
+    assert 1 <= stored_before_kill < PAGES
+    assert final["read_by"] == [1] * stored_before_kill + [2] * (PAGES - stored_before_kill)
+    assert final["kept"] == [0, stored_before_kill]
     assert final["reclaims"] == 1
     assert final["running_jobs"] == 0
     assert final["searchable_pdf"]
