@@ -41,7 +41,7 @@ def drop_trigger(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0015_merkle_node'),
+        ('audit', '0017_prune_role'),
     ]
 
     operations = [
