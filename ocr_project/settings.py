@@ -460,6 +460,14 @@ OCR_PDF_DPI = env_int("OCR_PDF_DPI", 300)
 # previews and thumbnails, drawn for a web request, get at most PREVIEW_RENDER_SECONDS.
 OCR_RENDER_TIMEOUT_SECONDS = env_int("OCR_RENDER_TIMEOUT_SECONDS", 120)
 OCR_RENDER_MEMORY_MB = env_int("OCR_RENDER_MEMORY_MB", 2048)
+# Pages of one task read at once, each in a child process; 1 reads them in the worker
+# itself. N workers on one machine use up to N x OCR_PAGE_PROCESSES cores.
+# os.process_cpu_count (3.13) honours the CPU affinity a container or taskset gives us.
+_CORES = getattr(os, "process_cpu_count", os.cpu_count)() or 1
+OCR_PAGE_PROCESSES = env_int("OCR_PAGE_PROCESSES", _CORES)
+# Fault hook for tests only, not read from the environment: the child reading the page
+# with this index dies with os._exit, as a crashing engine would.
+OCR_PAGE_CHILD_EXIT_ON: int | None = None
 OCR_PDF_MIN_DPI = env_int("OCR_PDF_MIN_DPI", 150)
 OCR_PDF_MAX_DPI = env_int("OCR_PDF_MAX_DPI", 400)
 OCR_DEFAULT_ENGINE = os.environ.get("OCR_DEFAULT_ENGINE", "tesseract")
