@@ -15,8 +15,10 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from .api_errors import JsonErrorsAPIView
+from .events import EVENT_CATEGORIES
 from .export import EXPORT_COLUMNS, NDJSON_COLUMNS, csv_lines, ndjson_lines, rows
 from .filters import AuditEventFilter
+from .pagination import BoundedPageSize
 from .permissions import HasDjangoPermission
 from .selectors import audit_events_for_listing
 from .serializers import (
@@ -35,14 +37,13 @@ from .transparency.proofs import (
 )
 
 
-class AuditCursorPagination(CursorPagination):
+class AuditCursorPagination(BoundedPageSize, CursorPagination):
     """Cursor pagination: constant cost on any page, no COUNT(*) over the table."""
 
     # The sequence follows the timestamp (both are assigned under the chain lock) and
     # is unique, so it is the exact, index-backed form of "ordering by timestamp".
     ordering = "-sequence"
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
 
     def decode_cursor(self, request):
@@ -114,6 +115,16 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
 
     @extend_schema(
         parameters=[
+            # A comma-separated list of the vocabulary's event types (form, not exploded).
+            OpenApiParameter(
+                "event_type",
+                OpenApiTypes.STR,
+                many=True,
+                enum=list(EVENT_CATEGORIES),
+                explode=False,
+                style="form",
+                description="One event type, or several separated by commas.",
+            ),
             OpenApiParameter(
                 "ordering",
                 OpenApiTypes.STR,

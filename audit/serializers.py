@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .chain import canonical_timestamp
+from .events import EVENT_CATEGORIES, Category, Outcome
 
 
 class CanonicalDateTimeField(serializers.DateTimeField):
@@ -24,9 +25,10 @@ class AuditEventOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sequence = serializers.IntegerField()
     timestamp = CanonicalDateTimeField()
-    event_type = serializers.CharField()
-    category = serializers.CharField()
-    outcome = serializers.CharField()
+    # Enums in the schema, from the closed vocabulary (audit.events).
+    event_type = serializers.ChoiceField(choices=list(EVENT_CATEGORIES))
+    category = serializers.ChoiceField(choices=Category.choices)
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
     user_id = serializers.IntegerField(allow_null=True)
     username = serializers.CharField()
     ip_address = serializers.IPAddressField(allow_null=True)

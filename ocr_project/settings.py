@@ -308,12 +308,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # Deeply nested JSON is a 400, not a RecursionError (500).
-    "DEFAULT_PARSER_CLASSES": [
-        "accounts.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Bodies are JSON, one media type per operation as the schema declares it (the upload
+    # sets its own multipart parser); another media type is 415. Deeply nested JSON is a
+    # 400, not a RecursionError (500).
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
     # drf-spectacular's AutoSchema, plus the error responses each operation can give.
     "DEFAULT_SCHEMA_CLASS": "ocr_project.openapi.ErrorDocumentingAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
