@@ -189,27 +189,54 @@ def read_pages(jobs: Iterable[PageJob], *, processes: int) -> Generator[PageRead
         for job in jobs:
             yield _checked(read_page_job(job))
         return
-    context = multiprocessing.get_context("forkserver")
-    pending: list[tuple[int, Future[PageRead]]] = []
-    with ProcessPoolExecutor(
-        max_workers=processes, mp_context=context, initializer=_child_start
-    ) as pool:
-        try:
-            queue = iter(jobs)
-            for job in queue:
-                pending.append((job.index, pool.submit(read_page_job, job)))
-                if len(pending) < processes:
-                    continue
-                yield _next_in_order(pending)
-            while pending:
-                yield _next_in_order(pending)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _next_in_order(pending: list[tuple[int, Future[PageRead]]]) -> PageRead:
-    index, future = pending.pop(0)
+    queue = iter(jobs)
+    pending: list[tuple[PageJob, Future[PageRead]]] = []
+    pool = _new_pool(processes)
     try:
-        return _checked(future.result())
-    except BrokenProcessPool as broken:
-        raise _died(index) from broken
+        while True:
+            while len(pending) < processes and (queued := next(queue, None)) is not None:
+                pending.append((queued, pool.submit(read_page_job, queued)))
+            if not pending:
+                return
+            job, future = pending.pop(0)
+            try:
+                read = future.result()
+            except BrokenProcessPool:
+                # A dying child breaks the whole pool, and every page in flight fails
+                # alike: which page killed it is not known. So each of them is read
+                # again alone; the one whose child dies again is the one named, and
+                # the pages that only shared its pool are read after all.
+                in_flight = [(job, future), *pending]
+                pending = []
+                pool.shutdown(wait=True, cancel_futures=True)
+                for again, earlier in in_flight:
+                    yield _checked(_finished(earlier) or _read_alone(again))
+                pool = _new_pool(processes)
+                continue
+            yield _checked(read)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _new_pool(processes: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_child_start,
+    )
+
+
+def _finished(future: Future[PageRead]) -> PageRead | None:
+    """Return a future's result if it came back before its pool broke, else None."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return None
+
+
+def _read_alone(job: PageJob) -> PageRead:
+    """Read one page in a child of its own, so a death is this page's."""
+    with _new_pool(1) as alone:
+        try:
+            return alone.submit(read_page_job, job).result()
+        except BrokenProcessPool as broken:
+            raise _died(job.index) from broken
