@@ -27,6 +27,8 @@ setup: $(VENV)/.installed
 	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
+	@# The Ed25519 key the worker signs the audit trail's checkpoints with (var/, mode 600).
+	$(PY) manage.py audit_keys --if-missing
 
 ## Set up (venv, migrations, static files, first admin) and serve web + worker + audit sealer.
 run: setup
@@ -72,15 +74,17 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## Rewrite both locks from pyproject.toml, keeping every pin that still fits (after adding
-## or changing a dependency). Hashes cover every file of every pinned package, so the locks
-## install on any Python >= 3.12 and platform. The runtime lock is constrained by the dev
-## lock, so the two never disagree.
+## Rewrite the three locks from pyproject.toml, keeping every pin that still fits (after
+## adding or changing a dependency). Hashes cover every file of every pinned package, so the
+## locks install on any Python >= 3.12 and platform. The runtime lock is constrained by the
+## dev lock, and the S3 lock (runtime + the `s3` extra, for multi-host deployments) by the
+## runtime lock, so they never disagree.
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) --universal --generate-hashes \
 	--custom-compile-command 'make lock' --quiet
 lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
 	$(UV_COMPILE) -c requirements-dev.txt -o requirements.txt
+	$(UV_COMPILE) --extra s3 -c requirements.txt -o requirements-s3.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $(VENV)/.installed $(VENV)/.installed-dev
 	@echo "Locks written: review 'git diff requirements*.txt', run make lint and make test, commit."
@@ -89,13 +93,15 @@ lock: $(VENV)/.installed-dev
 ## scratch copy and compare the pins and hashes (comments name the scratch path).
 pins = grep -v '^ *\#' $(1)
 lock-check: $(VENV)/.installed-dev
-	@tmp=$$(mktemp -d) && cp requirements.txt requirements-dev.txt "$$tmp"/ && \
+	@tmp=$$(mktemp -d) && cp requirements.txt requirements-dev.txt requirements-s3.txt "$$tmp"/ && \
 	$(UV_COMPILE) --group dev -o "$$tmp/requirements-dev.txt" && \
 	$(UV_COMPILE) -c "$$tmp/requirements-dev.txt" -o "$$tmp/requirements.txt" && \
+	$(UV_COMPILE) --extra s3 -c "$$tmp/requirements.txt" -o "$$tmp/requirements-s3.txt" && \
 	if diff -u <($(call pins,requirements-dev.txt)) <($(call pins,$$tmp/requirements-dev.txt)) && \
-	   diff -u <($(call pins,requirements.txt)) <($(call pins,$$tmp/requirements.txt)); then \
+	   diff -u <($(call pins,requirements.txt)) <($(call pins,$$tmp/requirements.txt)) && \
+	   diff -u <($(call pins,requirements-s3.txt)) <($(call pins,$$tmp/requirements-s3.txt)); then \
 	  echo "Locks match pyproject.toml."; rm -rf "$$tmp"; \
-	else echo "The locks do not match pyproject.toml: run make lock and commit both." >&2; \
+	else echo "The locks do not match pyproject.toml: run make lock and commit all three." >&2; \
 	  rm -rf "$$tmp"; exit 1; fi
 
 ## Move every package to the newest version pyproject.toml allows, then as make lock.

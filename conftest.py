@@ -109,6 +109,29 @@ def sealed_at_once(settings):
     settings.AUDIT_SEALING = "inline"
 
 
+@pytest.fixture(scope="session")
+def checkpoint_signer_key(tmp_path_factory) -> Path:
+    """Return a signer key file made once for the run (Ed25519, as audit_keys makes it)."""
+    from audit.transparency.keys import create_key_file
+
+    path = tmp_path_factory.mktemp("keys") / "audit_checkpoint_signer.key"
+    create_key_file(name="test.example/ocr-audit", path=path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def own_checkpoint_directory(settings, tmp_path, checkpoint_signer_key):
+    """Give each test its own AUDIT_CHECKPOINT_DIR, and the run's checkpoint signer key.
+
+    The default directory is under VAR_DIR, shared by every test: a checkpoint one test
+    left there would be held against the next test's trail.
+    """
+    settings.AUDIT_CHECKPOINT_DIR = str(tmp_path / "checkpoints")
+    settings.AUDIT_CHECKPOINT_SIGNER_KEY_FILE = str(checkpoint_signer_key)
+    settings.AUDIT_CHECKPOINT_VERIFIER_KEYS = []
+    settings.AUDIT_LOG_ORIGIN = "test.example/ocr-audit"
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # The default PBKDF2 work factor makes each login ~0.3 s; tests need correctness, not cost.

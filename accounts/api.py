@@ -2,12 +2,14 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.pagination import BoundedPageSize
 from audit.permissions import HasDjangoPermission
 from audit.services import record_event
 
@@ -80,7 +82,11 @@ class LogoutApi(AuthApi):
 
     @extend_schema(
         request=RefreshInputSerializer,
-        responses={204: None, 400: OpenApiResponse(description="Invalid token"), 403: None},
+        responses={
+            204: None,
+            401: OpenApiResponse(description="Not authenticated, or the refresh token refused"),
+            403: OpenApiResponse(description="The refresh token is another user's"),
+        },
     )
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
@@ -90,7 +96,9 @@ class LogoutApi(AuthApi):
         except AuthError as error:
             if error.reason == "foreign_token":
                 raise PermissionDenied(error.message) from None
-            raise ValidationError({"refresh": [error.message]}) from None
+            # 401 as on /auth/refresh: an invalid, expired or revoked refresh token is a
+            # refused credential on both endpoints, not a malformed body.
+            raise AuthenticationFailed(error.message, code=error.reason) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -106,12 +114,18 @@ class LogoutAllApi(AuthApi):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class UserPagination(BoundedPageSize, PageNumberPagination):
+    page_size = 50
+    max_page_size = 200
+
+
 class UserListApi(ListAPIView):
     """List all user accounts; needs auth.view_user."""
 
     permission_classes = [HasDjangoPermission]
     required_permission = "auth.view_user"
     serializer_class = UserOutputSerializer
+    pagination_class = UserPagination
 
     def get_queryset(self):
         return user_list()

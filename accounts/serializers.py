@@ -1,5 +1,7 @@
 """Explicit input and output shapes of the authentication and user APIs."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from audit.serializers import CanonicalDateTimeField
@@ -19,10 +21,22 @@ class TokenPairOutputSerializer(serializers.Serializer):
     refresh = serializers.CharField(help_text="Single-use token for POST /api/v2/auth/refresh.")
 
 
+class OptionalEmailField(serializers.EmailField):
+    """An address, or null for an account without one (Django stores that as "")."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(allow_null=True, **kwargs)
+
+    # Any: DRF's stubs type a field's representation as str, and this one may be null.
+    def to_representation(self, value: str) -> Any:
+        # "" is no email address: the schema's `format: email` would be a lie for it.
+        return value or None
+
+
 class UserOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = OptionalEmailField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     is_active = serializers.BooleanField()

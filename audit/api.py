@@ -1,4 +1,8 @@
-"""GET /api/v2/admin/audit-logs: the audit trail for staff and SIEM integrations."""
+"""GET /api/v2/admin/audit-logs: the audit trail for staff and SIEM integrations.
+
+Also the Merkle tree's proofs: /audit-logs/<id>/proof (an event's inclusion) and
+/audit-logs/consistency (one tree size a prefix of another), with the same permission.
+"""
 
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
@@ -7,25 +11,39 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, renderers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from .api_errors import JsonErrorsAPIView
-from .export import csv_lines, ndjson_lines, rows
+from .events import EVENT_CATEGORIES
+from .export import EXPORT_COLUMNS, NDJSON_COLUMNS, csv_lines, ndjson_lines, rows
 from .filters import AuditEventFilter
+from .pagination import BoundedPageSize
 from .permissions import HasDjangoPermission
 from .selectors import audit_events_for_listing
-from .serializers import AuditEventOutputSerializer
+from .serializers import (
+    AuditEventOutputSerializer,
+    ConsistencyProofOutputSerializer,
+    ConsistencyQuerySerializer,
+    InclusionProofOutputSerializer,
+    ProofQuerySerializer,
+)
 from .services import record_event
+from .transparency.proofs import (
+    EventNotInTree,
+    ProofRefused,
+    event_inclusion_proof,
+    tree_consistency_proof,
+)
 
 
-class AuditCursorPagination(CursorPagination):
+class AuditCursorPagination(BoundedPageSize, CursorPagination):
     """Cursor pagination: constant cost on any page, no COUNT(*) over the table."""
 
     # The sequence follows the timestamp (both are assigned under the chain lock) and
     # is unique, so it is the exact, index-backed form of "ordering by timestamp".
     ordering = "-sequence"
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
 
     def decode_cursor(self, request):
@@ -66,8 +84,8 @@ class NdjsonRenderer(StreamingFormatRenderer):
 
 
 STREAMS = {
-    "csv": (csv_lines, "text/csv; charset=utf-8"),
-    "ndjson": (ndjson_lines, "application/x-ndjson"),
+    "csv": (csv_lines, "text/csv; charset=utf-8", EXPORT_COLUMNS),
+    "ndjson": (ndjson_lines, "application/x-ndjson", NDJSON_COLUMNS),
 }
 
 
@@ -97,6 +115,16 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
 
     @extend_schema(
         parameters=[
+            # A comma-separated list of the vocabulary's event types (form, not exploded).
+            OpenApiParameter(
+                "event_type",
+                OpenApiTypes.STR,
+                many=True,
+                enum=list(EVENT_CATEGORIES),
+                explode=False,
+                style="form",
+                description="One event type, or several separated by commas.",
+            ),
             OpenApiParameter(
                 "ordering",
                 OpenApiTypes.STR,
@@ -122,8 +150,10 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
             self.record_access("audit_view", fmt)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
         self.record_access("audit_export", fmt)
-        lines, content_type = stream
-        response = StreamingHttpResponse(lines(rows(queryset)), content_type=content_type)
+        lines, content_type, columns = stream
+        response = StreamingHttpResponse(
+            lines(rows(queryset, columns=columns)), content_type=content_type
+        )
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
         return response
@@ -156,3 +186,69 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
             for key, value in self.request.query_params.items()
             if key in known
         }
+
+
+class AuditProofApi(JsonErrorsAPIView):
+    """Base of the proof endpoints: the audit list's permission; each read is recorded."""
+
+    permission_classes = [HasDjangoPermission]
+    required_permission = "audit.view_auditevent"
+
+    def record_proof(self, *, resource_id: str, metadata: dict) -> None:
+        record_event(
+            event_type="audit_view",
+            user=self.request.user,
+            resource_type="audit_log",
+            resource_id=resource_id,
+            metadata=metadata,
+        )
+
+
+class AuditEventProofApi(AuditProofApi):
+    """Prove that a sealed event is in the trail's Merkle tree of a given size."""
+
+    @extend_schema(
+        parameters=[ProofQuerySerializer],
+        responses={200: InclusionProofOutputSerializer},
+        description="The RFC 9162 inclusion proof of the event's leaf (sequence - 1) in the "
+        "tree of `size` leaves, and the signed tlog checkpoint of that size if one was "
+        "signed. 400 names `size` when the tree of that size does not hold the event.",
+    )
+    def get(self, request, event_id: int):
+        query = ProofQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            proof = event_inclusion_proof(event_id=event_id, size=query.validated_data.get("size"))
+        except EventNotInTree:
+            raise NotFound("No sealed audit event with this id.") from None
+        except ProofRefused as refused:
+            raise ValidationError({refused.field: [str(refused)]}) from None
+        self.record_proof(
+            resource_id=str(event_id), metadata={"proof": "inclusion", "size": proof.tree_size}
+        )
+        return Response(InclusionProofOutputSerializer(proof).data)
+
+
+class AuditConsistencyProofApi(AuditProofApi):
+    """Prove that the trail's tree of one size is a prefix of the tree of a larger one."""
+
+    @extend_schema(
+        parameters=[ConsistencyQuerySerializer],
+        responses={200: ConsistencyProofOutputSerializer},
+        description="The RFC 9162 consistency proof from `from` leaves to `to` leaves (by "
+        "default the newest signed checkpoint's size). 400 names the size refused.",
+    )
+    def get(self, request):
+        query = ConsistencyQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        sizes = query.validated_data
+        try:
+            proof = tree_consistency_proof(old_size=sizes["from"], new_size=sizes.get("to"))
+        except ProofRefused as refused:
+            raise ValidationError({refused.field: [str(refused)]}) from None
+        self.record_proof(
+            resource_id="",
+            metadata={"proof": "consistency", "from": proof.old_size, "to": proof.new_size},
+        )
+        data = {"from": proof.old_size, "to": proof.new_size, "proof": proof.proof}
+        return Response(ConsistencyProofOutputSerializer(data).data)

@@ -8,7 +8,7 @@ most of an export's time; docs/benchmark-notes.md).
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.db.models import QuerySet
 
@@ -19,6 +19,11 @@ from .timestamps import utc_text
 
 # Exports carry exactly the columns the listing reads, in this order.
 EXPORT_COLUMNS = LISTING_FIELDS
+# NDJSON, for programs, adds what rebuilds each event's Merkle leaf offline (its
+# canonical record needs the prev_hash; docs/transparency.md): read from the table...
+NDJSON_COLUMNS = (*EXPORT_COLUMNS, "prev_hash")
+# ...and written out with the event's leaf in the tree (its sequence - 1).
+NDJSON_FIELDS = (*NDJSON_COLUMNS, "leaf_index")
 CHUNK_SIZE = 2000
 _TIMESTAMP = EXPORT_COLUMNS.index("timestamp")
 _METADATA = EXPORT_COLUMNS.index("metadata")
@@ -47,12 +52,14 @@ def metadata_json(text: str) -> RawJSON:
     return RawJSON(text)
 
 
-def rows(queryset: QuerySet[AuditEvent]) -> Iterator[list]:
-    """Yield EXPORT_COLUMNS rows from a server-side cursor, a chunk at a time.
+def rows(
+    queryset: QuerySet[AuditEvent], *, columns: tuple[str, ...] = EXPORT_COLUMNS
+) -> Iterator[list]:
+    """Yield rows of `columns` (EXPORT_COLUMNS first) from a server-side cursor, a chunk at a time.
 
     The timestamp comes as canonical text and the metadata as RawJSON.
     """
-    for values in values_as_text(queryset, EXPORT_COLUMNS, chunk_size=CHUNK_SIZE):
+    for values in values_as_text(queryset, columns, chunk_size=CHUNK_SIZE):
         row = list(values)
         if row[_TIMESTAMP] is None:
             row[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=row[0])
@@ -125,12 +132,13 @@ def csv_lines(source: Iterable[tuple]) -> Iterator[str]:
         yield "".join(buffer)
 
 
-# json.dumps(dict(zip(EXPORT_COLUMNS, row)), ensure_ascii=False), spelled out: a test
+# json.dumps(dict(zip(NDJSON_FIELDS, row)), ensure_ascii=False), spelled out: a test
 # checks it byte for byte against json.dumps.
 _NDJSON_LINE = (
     "{"
     + ", ".join(
-        f'"{name}": {"%d" if name in ("id", "sequence") else "%s"}' for name in EXPORT_COLUMNS
+        f'"{name}": {"%d" if name in ("id", "sequence", "leaf_index") else "%s"}'
+        for name in NDJSON_FIELDS
     )
     + "}\n"
 )
@@ -140,8 +148,8 @@ def _json_or_null(value: str | None) -> str:
     return "null" if value is None else _encode_string(value)
 
 
-def ndjson_lines(source: Iterable[tuple]) -> Iterator[str]:
-    """Yield one JSON document per line."""
+def ndjson_lines(source: Iterable[Sequence]) -> Iterator[str]:
+    """Yield one JSON document per line from NDJSON_COLUMNS rows: NDJSON_FIELDS."""
     encode = _encode_string
     buffer: list[str] = []
     for (
@@ -160,6 +168,7 @@ def ndjson_lines(source: Iterable[tuple]) -> Iterator[str]:
         resource_id,
         message,
         metadata,
+        prev_hash,
     ) in source:
         line = _NDJSON_LINE % (
             pk,
@@ -177,6 +186,8 @@ def ndjson_lines(source: Iterable[tuple]) -> Iterator[str]:
             encode(resource_id),
             encode(message),
             metadata,
+            encode(prev_hash),
+            sequence - 1,  # exports list sealed events only: the sequence is set
         )
         buffer.append(line)
         if len(buffer) >= 500:

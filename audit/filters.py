@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Value
 from django.db.models.lookups import Exact
+from drf_spectacular.utils import extend_schema_field
 
 from .events import CLIENT_REQUEST_ID_KEY, EVENT_CATEGORIES, Category, Outcome
 from .expressions import MetadataText
@@ -14,6 +15,24 @@ from .models import AuditEvent
 from .time_bounds import bound_by_sequence
 
 CLIENT_REQUEST_ID = MetadataText(CLIENT_REQUEST_ID_KEY)
+
+
+class StrictFilterForm(forms.Form):
+    """Refuse a typed parameter sent empty (``?since=``) instead of ignoring it.
+
+    django-filter treats an empty value as an absent one, so ``created_before=`` listed
+    everything as if the client had not asked. An empty string is no date-time, number,
+    address or choice: it is a 400 naming the parameter, like any other bad value. Only
+    free text (a plain CharField: ``q``, ``username``) may be empty, and empty means no
+    filter.
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, field in self.fields.items():
+            if type(field) is not forms.CharField and self.data.get(name) == "":
+                self.add_error(name, "Enter a value, or leave the parameter out.")
+        return cleaned
 
 
 class EventTypeListField(forms.CharField):
@@ -48,6 +67,11 @@ class IpAddressFilter(django_filters.Filter):
     field_class = forms.GenericIPAddressField
 
 
+# The bounds IdFilter is given, declared: a generated client never sends user_id=0.
+ID_MAX = 2**63 - 1
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": ID_MAX})
 class IdFilter(django_filters.Filter):
     # NumberFilter takes decimals, and "1.5" would then match user 1.
     field_class = forms.IntegerField
@@ -93,7 +117,7 @@ class AuditEventFilter(django_filters.FilterSet):
     category = django_filters.ChoiceFilter(choices=Category.choices)
     outcome = django_filters.ChoiceFilter(choices=Outcome.choices)
     # Bounded by the largest integer SQLite can bind; beyond it the query itself fails.
-    user_id = IdFilter(field_name="user_id", min_value=1, max_value=2**63 - 1)
+    user_id = IdFilter(field_name="user_id", min_value=1, max_value=ID_MAX)
     username = django_filters.CharFilter(max_length=150)
     # Unpacked like stored addresses (audit.client.valid_ip): ::ffff:a.b.c.d is a.b.c.d.
     ip_address = IpAddressFilter(
@@ -119,6 +143,7 @@ class AuditEventFilter(django_filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields: list[str] = []
+        form = StrictFilterForm
 
     def filter_client_request_id(self, queryset, name, value):
         # The very expression audit_client_request indexes, compared as text: the JSON

@@ -237,3 +237,44 @@ class MerkleNode(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Merkle tree nodes cannot be deleted.")
+
+
+class TreeCheckpointQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Tree checkpoints cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Tree checkpoints cannot be deleted.")
+
+
+class TreeCheckpoint(models.Model):
+    """A signed tlog checkpoint of the Merkle tree (c2sp.org/tlog-checkpoint), as signed.
+
+    The database's copy of what the worker also writes to AUDIT_CHECKPOINT_DIR. One per
+    tree size; never changed or removed (the model, its queryset and, on PostgreSQL, a
+    trigger refuse), so verify_audit_chain treats a file without its row as tampering.
+    """
+
+    size = models.PositiveBigIntegerField(unique=True)
+    # Raw SHA-256 bytes of the root, as in the note's third line (base64 there).
+    root_hash = models.BinaryField(max_length=32)
+    # The whole signed note: text, blank line, signature lines.
+    note = models.TextField()
+    created_at = models.DateTimeField()
+
+    objects = TreeCheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-size"]
+        get_latest_by = "size"
+
+    def __str__(self) -> str:
+        return f"tree checkpoint of size {self.size}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Tree checkpoints cannot be changed once stored.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Tree checkpoints cannot be deleted.")

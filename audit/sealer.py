@@ -49,6 +49,7 @@ from .lease import LeaseHolder, database_now, sealer_lease
 from .models import AuditEvent, ChainHead
 from .outage import CONNECTION_LOST, wait_for_database
 from .stream import publish_after_commit
+from .transparency.tree import append_sealed, catch_up, event_leaf_hash, tree_size
 
 # How far the stamp of an event may be from its writer's clock reading (in its writer
 # MAC): clock skew between application hosts and the database, plus a slow INSERT.
@@ -401,9 +402,14 @@ def seal_batch(
         warn_refused(refused)
         changing_key = bool(head[0]) and head[3] != key.key_id
         if not rows and not changing_key:
+            if head[0] > tree_size():
+                # Sealed before the tree existed (an upgrade) or seeded in bulk: catch up.
+                catch_up(head_sequence=head[0])
             return Seal(sealed_at=utc_now(), links=[], prev_hashes=[], key_id=key.key_id)
         allow_sealing(True)
         linked: list[tuple] = []
+        # The Merkle tree's leaves of the events linked here, in sequence order.
+        leaves: list[bytes] = []
         change = None
         if changing_key:
             # A new chain key is itself a link: verification accepts a change of key
@@ -416,12 +422,17 @@ def seal_batch(
                 stamp = max(filter(None, (head[2], cutoff or utc_now())))
             change = key_change_row(head=head, key=key, stamp=stamp)
             linked.append((change.pk, change.sequence, change.prev_hash, change.hash, key.key_id))
+            leaves.append(event_leaf_hash([getattr(change, name) for name in HASHED_FIELDS]))
             # key_change_row saved the event linked: its sequence and hash are set.
             head = (change.sequence, change.hash, change.timestamp, key.key_id)  # type: ignore[assignment]
             publish_after_commit(change)
         more, head = link_rows(rows=rows, head=head, key=key)
         linked += more
         write_links(more, head)
+        # link_rows filled in each row's sequence and prev_hash: the fields are the link's.
+        leaves += [event_leaf_hash(fields) for _, fields in rows]
+        # In this transaction, under the head lock: the tree's size is the head's sequence.
+        append_sealed(first_sequence=linked[0][1], leaf_hashes=leaves)
         allow_sealing(False)
         seal = Seal(
             sealed_at=utc_now(),

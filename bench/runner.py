@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "1p", "7", "7b", "8", "9", "10")
+FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "1p", "7", "7b", "8", "9", "10", "11")
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -98,7 +98,17 @@ def main() -> None:
     settings.ROOT_URLCONF = "bench.urls"
 
     from bench.context import Context
-    from bench.figures import admin, api, export, ocr, ocr_scans, search, write_processes, writes
+    from bench.figures import (
+        admin,
+        api,
+        export,
+        ocr,
+        ocr_parallel,
+        ocr_scans,
+        search,
+        write_processes,
+        writes,
+    )
     from bench.seed import SeedInfo, seed
     from bench.timing import Row
 
@@ -140,6 +150,8 @@ def main() -> None:
         # Engines on images, no database: measured once, on the last backend.
         "9": lambda: ocr_scans.run(ctx) if args.last else None,
         "10": lambda: search.run(ctx),
+        # One task's pages in 1 and 2 processes: the engine's time, measured once.
+        "11": lambda: ocr_parallel.run(ctx) if args.last else None,
     }
     for figure in FIGURES:
         if figure in only:

@@ -28,6 +28,7 @@ from audit.client import valid_ip
 from audit.events import EVENT_CATEGORIES
 from audit.models import AuditEvent, ChainHead
 from audit.sealer import allow_sealing
+from audit.transparency.tree import catch_up
 
 STAFF_USERNAME = "bench-staff"
 STAFF_PASSWORD = "bench-staff-password-not-secret"
@@ -484,6 +485,9 @@ def seed(*, rows: int, users: int = 2000, ips: int = 5000, days: int = 180, seed
         if any(f.name == "timestamp" for f in ChainHead._meta.concrete_fields):
             head["timestamp"] = last["timestamp"]
         ChainHead.objects.update_or_create(pk=1, defaults=head)
+        # The Merkle tree's leaves, as the sealer would have appended them.
+        with transaction.atomic():
+            catch_up(head_sequence=last["sequence"])
     with connection.cursor() as cursor:
         # A long-lived append-only table is analysed by autovacuum; do it now rather than
         # measure a planner that has never seen the table. SQLite is left as Django leaves

@@ -21,6 +21,14 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 class ErrorDocumentingAutoSchema(AutoSchema):
     """An AutoSchema that adds each error response an operation can give, with its body."""
 
+    def _get_paginator(self):
+        # Only a GET lists: an upload answering the tasks it created is not a page of them.
+        return super()._get_paginator() if self.method.upper() == "GET" else None
+
+    def get_filter_backends(self):
+        # The list's filters are query parameters of its GET, not of the POST beside it.
+        return super().get_filter_backends() if self.method.upper() == "GET" else []
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
@@ -89,7 +97,13 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if method in BODY_METHODS:
             # RequestBodyLimitMiddleware refuses any body over its limit before parsing.
             codes.update(("400", "413"))
+            if self.get_request_serializer() is not None:
+                # A body in another media type than the one declared (DRF's parsers).
+                codes.add("415")
         if method == "GET" and getattr(view, "filterset_class", None):
+            codes.add("400")
+        if method == "GET" and getattr(paginator, "page_size_query_param", None):
+            # BoundedPageSize refuses a page size out of its bounds.
             codes.add("400")
         if view.get_throttles():
             codes.add("429")

@@ -33,5 +33,6 @@ ERROR_DESCRIPTIONS = {
     "403": "Authenticated but not allowed (a staff permission, or a session's CSRF check).",
     "404": "No such object, or not yours; also an invalid page or cursor.",
     "413": "The request body is larger than the limit.",
+    "415": "The body is not in the operation's one request media type.",
     "429": "Too many requests, or a locked-out login; Retry-After says how many seconds.",
 }

@@ -6,6 +6,7 @@ only by environment, never by code path. Every variable is listed in README.md.
 
 import os
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -307,12 +308,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # Deeply nested JSON is a 400, not a RecursionError (500).
-    "DEFAULT_PARSER_CLASSES": [
-        "accounts.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Bodies are JSON, one media type per operation as the schema declares it (the upload
+    # sets its own multipart parser); another media type is 415. Deeply nested JSON is a
+    # 400, not a RecursionError (500).
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
     # drf-spectacular's AutoSchema, plus the error responses each operation can give.
     "DEFAULT_SCHEMA_CLASS": "ocr_project.openapi.ErrorDocumentingAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -396,9 +395,27 @@ AUDIT_SEALER_LEASE_SECONDS = float(os.environ.get("AUDIT_SEALER_LEASE_SECONDS", 
 # the chain grew at all (see audit/management/commands/db_worker.py).
 AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))
 AUDIT_CHECKPOINT_EVERY_MINUTES = max(1, env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 5))
-# Optional: a directory (another disk, a mount off this machine) each checkpoint is
-# also written to as checkpoint-<sequence>-<time>.json.
-AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", "")
+# The directory outside the database every checkpoint is also written to, never
+# overwritten: the signed tree heads as tree-<size>.checkpoint and the HMAC checkpoints
+# as checkpoint-<sequence>-<time>.json. verify_audit_chain reads it by default. Point it
+# at another disk or a mount off this machine; "" writes none (the trail is unanchored).
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints"))
+# Signed tree heads (C2SP tlog-checkpoints, Ed25519): the worker signs one at least this
+# often while the Merkle tree grows, with the signer key in this file (manage.py
+# audit_keys makes it; only worker hosts need it). Verifiers take the public keys of
+# AUDIT_CHECKPOINT_VERIFIER_KEYS (comma-separated verifier keys), by default the one of
+# the local key file when it exists. The origin names the log in every checkpoint: set
+# it to the same value on every host.
+AUDIT_CHECKPOINT_EVERY_SECONDS = max(
+    1.0, float(os.environ.get("AUDIT_CHECKPOINT_EVERY_SECONDS", "10"))
+)
+AUDIT_CHECKPOINT_SIGNER_KEY_FILE = os.environ.get(
+    "AUDIT_CHECKPOINT_SIGNER_KEY_FILE", str(VAR_DIR / "audit_checkpoint_signer.key")
+)
+AUDIT_CHECKPOINT_VERIFIER_KEYS = env_list("AUDIT_CHECKPOINT_VERIFIER_KEYS", [])
+AUDIT_LOG_ORIGIN = os.environ.get("AUDIT_LOG_ORIGIN", "").strip() or (
+    f"{socket.gethostname() or 'localhost'}/ocr-audit"
+)
 AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
 LOGGING = {
@@ -444,6 +461,14 @@ OCR_PDF_DPI = env_int("OCR_PDF_DPI", 300)
 # previews and thumbnails, drawn for a web request, get at most PREVIEW_RENDER_SECONDS.
 OCR_RENDER_TIMEOUT_SECONDS = env_int("OCR_RENDER_TIMEOUT_SECONDS", 120)
 OCR_RENDER_MEMORY_MB = env_int("OCR_RENDER_MEMORY_MB", 2048)
+# Pages of one task read at once, each in a child process; 1 reads them in the worker
+# itself. N workers on one machine use up to N x OCR_PAGE_PROCESSES cores.
+# os.process_cpu_count (3.13) honours the CPU affinity a container or taskset gives us.
+_CORES = getattr(os, "process_cpu_count", os.cpu_count)() or 1
+OCR_PAGE_PROCESSES = env_int("OCR_PAGE_PROCESSES", _CORES)
+# Fault hook for tests only, not read from the environment: the child reading the page
+# with this index dies with os._exit, as a crashing engine would.
+OCR_PAGE_CHILD_EXIT_ON: int | None = None
 OCR_PDF_MIN_DPI = env_int("OCR_PDF_MIN_DPI", 150)
 OCR_PDF_MAX_DPI = env_int("OCR_PDF_MAX_DPI", 400)
 OCR_DEFAULT_ENGINE = os.environ.get("OCR_DEFAULT_ENGINE", "tesseract")

@@ -11,6 +11,7 @@ from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from audit.well_known import audit_log_key
 from ocr_project.health import healthz
 
 # Swagger UI positions its widgets with style="" attributes; only its page may use them.
@@ -48,4 +49,7 @@ urlpatterns = [
     # For load balancers and systemd watchers; not in the OpenAPI schema, which documents
     # the API only (no page is in it either). Exempt from SECURE_SSL_REDIRECT (settings).
     path("healthz", healthz, name="healthz"),
+    # The public key an auditor checks the trail's signed checkpoints with (README,
+    # Tamper evidence); public and not in the API schema, like /healthz.
+    path(".well-known/audit-log-key", audit_log_key, name="audit-log-key"),
 ]

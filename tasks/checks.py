@@ -32,7 +32,15 @@ def check_ocr_settings(app_configs, **kwargs):
         if getattr(settings, name) <= 0:
             errors.append(Error(f"{name} must be a positive number.", id="tasks.E002"))
     if not 0 <= settings.OCR_MIN_WORD_CONFIDENCE <= 100:
-        errors.append(Error("OCR_MIN_WORD_CONFIDENCE must be between 0 and 100.", id="tasks.E005"))
+        errors.append(Error("OCR_MIN_WORD_CONFIDENCE must be between 0 and 100.", id="tasks.E006"))
+    if not isinstance(settings.OCR_PAGE_PROCESSES, int) or settings.OCR_PAGE_PROCESSES < 1:
+        errors.append(
+            Error(
+                f"OCR_PAGE_PROCESSES={settings.OCR_PAGE_PROCESSES!r} must be at least 1.",
+                hint="1 reads a task's pages one after the other in the worker itself.",
+                id="tasks.E005",
+            )
+        )
     if not 50 <= settings.OCR_PDF_DPI <= 600:
         errors.append(Error("OCR_PDF_DPI must be between 50 and 600.", id="tasks.E003"))
     low, default, high = settings.OCR_PDF_MIN_DPI, settings.OCR_PDF_DPI, settings.OCR_PDF_MAX_DPI

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from audit.filters import UtcDateTimeFilter
+from audit.filters import StrictFilterForm, UtcDateTimeFilter
 
 from .models import OcrTask, Status
 from .ocr.engines import available_engines
@@ -34,3 +34,4 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = OcrTask
         fields: list[str] = []
+        form = StrictFilterForm

@@ -5,9 +5,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +14,7 @@ from django_stubs_ext import StrOrPromise
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import RevocableJWTAuthentication
+from accounts.decorators import login_url_after_session_end
 
 from .forms import UploadForm
 from .services import refuse_oversized_body, refuse_unstorable
@@ -96,7 +96,9 @@ class RequestBodyLimitMiddleware:
             )
             response["WWW-Authenticate"] = 'Bearer realm="api"'
             return response
-        return redirect_to_login(request.get_full_path())
+        # An upload form posted after its session ended (log out everywhere, expiry): the
+        # files are gone with this request, so the login page must say they were not sent.
+        return redirect(login_url_after_session_end(request.get_full_path()))
 
     def refused(self, request: HttpRequest, refusal: UploadRejected) -> HttpResponse:
         if request.path.startswith("/api/"):

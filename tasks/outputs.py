@@ -4,7 +4,6 @@ Stored through Django's Storage API next to nothing else, under derived/<task id
 object storage is a setting. Downloads and previews serve them as stored.
 """
 
-import io
 import logging
 import tempfile
 
@@ -14,11 +13,10 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from .models import OcrPage, OcrTask
+from .ocr.page_reader import encode_page_image
 from .storage import save_whole
 
 logger = logging.getLogger(__name__)
-
-PAGE_IMAGE_QUALITY = 90
 
 
 def derived_name(task_id, leaf: str) -> str:
@@ -28,15 +26,14 @@ def derived_name(task_id, leaf: str) -> str:
 
 def store_page_image(*, task_id, index: int, image: Image.Image) -> str:
     """Store the page as it was read (turned, straightened); return its storage name."""
-    buffer = io.BytesIO()
-    picture = image if image.mode in ("L", "RGB") else image.convert("RGB")
-    dpi = image.info.get("dpi")
-    options = {"dpi": tuple(round(float(v)) for v in dpi)} if dpi else {}
-    picture.save(buffer, format="JPEG", quality=PAGE_IMAGE_QUALITY, **options)
+    return store_page_image_data(task_id=task_id, index=index, data=encode_page_image(image))
+
+
+def store_page_image_data(*, task_id, index: int, data: bytes) -> str:
+    """Store a page image already encoded by encode_page_image; return its storage name."""
     name = derived_name(task_id, f"page-{index + 1:04d}.jpg")
     if not OcrPage.objects.filter(image=name).exists():
         remove_derived(name)  # left by an attempt that died before storing its page
-    data = buffer.getvalue()
     return save_whole(name, ContentFile(data), size=len(data))
 
 

@@ -16,6 +16,8 @@ from django.db import connection, transaction
 from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
 
+from audit.pagination import BoundedPageSize
+
 
 @contextmanager
 def counting_from_indexes() -> Iterator[None]:
@@ -58,7 +60,9 @@ class TaskPaginator(Paginator):
             return super().count
 
 
-class TaskPagination(PageNumberPagination):
+class TaskPagination(BoundedPageSize, PageNumberPagination):
     """The API's page numbers, counted as the task list page counts them."""
 
     django_paginator_class = TaskPaginator
+    page_size = 50
+    max_page_size = 200

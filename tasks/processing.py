@@ -17,14 +17,14 @@ from audit.services import in_english, record_event
 from . import heartbeat
 from .models import OcrPage, OcrTask, Phase, Status
 from .ocr.detect import ACCEPTED_TYPES
-from .ocr.engines import PageResult, get_engine
+from .ocr.engines import PageResult
 from .ocr.inspect import DocumentRejected
-from .ocr.orientation import Straightening, read_upright
-from .ocr.pages import SourcePage, iter_pages
+from .ocr.orientation import Straightening
+from .ocr.page_reader import PageJob, PageRead, PageReaderDied, read_pages
+from .ocr.pages import SourcePage, page_count
 from .ocr.render import RenderLimits
 from .ocr.resolution import PdfResolution
-from .ocr.text_layer_check import TextLayerPolicy
-from .outputs import remove_derived, store_page_image, store_searchable_pdf
+from .outputs import remove_derived, store_page_image_data, store_searchable_pdf
 from .storage import local_copy
 
 logger = logging.getLogger(__name__)
@@ -198,43 +198,33 @@ def finish(
         )
 
 
-def read_page(task: OcrTask, *, engine, page) -> None:
-    """Set one page upright and straight, read it, and store its result."""
-    started = time.perf_counter()
-    set_phase(task, Phase.READING)
-    image, straightening, result = read_upright(
-        page.image, read=lambda upright: engine.recognize(upright, language=task.language)
-    )
+def store_read_page(task: OcrTask, *, read: PageRead) -> None:
+    """Store one page read by read_pages (in this process or a child) at its own index."""
+    if read.ocred:
+        set_phase(task, Phase.READING)
     name = ""
-    if straightening.changed:
-        # The preview and the PDF must show the page as it was read, or the boxes miss.
-        name = store_page_image(task_id=task.pk, index=page.index, image=image)
+    if read.image_jpeg:
+        name = store_page_image_data(task_id=task.pk, index=read.index, data=read.image_jpeg)
     try:
         save_page(
             task,
-            index=page.index,
-            result=result,
-            size=image.size,
-            seconds=time.perf_counter() - started,
-            straightening=straightening,
+            index=read.index,
+            result=read.result,
+            size=read.size,
+            seconds=read.seconds,
+            straightening=read.straightening,
             image_name=name,
-            source=page,
+            source=SourcePage(
+                index=read.index,
+                size=read.size,
+                dpi=read.dpi,
+                note=read.note,
+                text_layer_note=read.text_layer_note,
+            ),
         )
     except BaseException:
         remove_derived(name)
         raise
-
-
-NOTHING_READ = PageResult(text="", confidence=None)
-
-
-def text_layer_policy(task: OcrTask, *, engine) -> TextLayerPolicy:
-    """Return how the task's PDF text layers are checked: against one line OCRed by `engine`."""
-    return TextLayerPolicy(
-        force_ocr=task.force_ocr,
-        languages=(task.language,),
-        read_sample=lambda image: engine.recognize(image, language=task.language).text,
-    )
 
 
 def build_outputs(task: OcrTask) -> str:
@@ -266,30 +256,33 @@ def _process_claimed(task: OcrTask) -> str:
     try:
         # Inside the try: a claimed task must end completed or failed, never stay processing.
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
-        engine = get_engine(task.engine)
         # A reclaimed task keeps what its dead worker stored: each page is read once.
         stored = frozenset(task.pages.values_list("index", flat=True))
         with local_copy(task.file.name) as path:
-            pages = iter_pages(
-                path=path,
-                kind=kind,
-                resolution=PdfResolution.from_settings(),
-                text_policy=text_layer_policy(task, engine=engine),
-                skip=stored,
-                limits=render_limits(),
+            resolution = PdfResolution.from_settings()
+            count = page_count(path=path, kind=kind, max_pixels=resolution.max_pixels)
+            jobs = (
+                PageJob(
+                    path=path,
+                    kind=kind,
+                    index=index,
+                    resolution=resolution,
+                    limits=render_limits(),
+                    engine=task.engine,
+                    language=task.language,
+                    force_ocr=task.force_ocr,
+                    exit_on_page=settings.OCR_PAGE_CHILD_EXIT_ON,
+                )
+                for index in range(count)
+                if index not in stored
             )
-            for page in pages:
-                if page.image is None:  # its text layer, or a page too large to read
-                    save_page(
-                        task,
-                        index=page.index,
-                        result=page.text_layer or NOTHING_READ,
-                        size=page.size,
-                        seconds=0.0,
-                        source=page,
-                    )
-                else:
-                    read_page(task, engine=engine, page=page)
+            # In page order, so pages_done (index + 1 of the last stored) only ever grows.
+            reads = read_pages(jobs, processes=settings.OCR_PAGE_PROCESSES)
+            try:
+                for read in reads:
+                    store_read_page(task, read=read)
+            finally:
+                reads.close()  # a deleted task: cancel the pages not started yet
         searchable_pdf = build_outputs(task)
     except TaskVanished:
         logger.info("Task %s was deleted while processing; stopped.", task_id)
@@ -300,6 +293,11 @@ def _process_claimed(task: OcrTask) -> str:
             outcome=Outcome.FAILURE,
             error=in_english(rejected.message),
             seconds=elapsed(started),
+        )
+        return Status.FAILED
+    except PageReaderDied as died:
+        finish(
+            task, outcome=Outcome.FAILURE, error=in_english(died.args[0]), seconds=elapsed(started)
         )
         return Status.FAILED
     except FileNotFoundError:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.decorators import login_required_for_polling
 from accounts.http import AuthenticatedHttpRequest
 
 from .downloads import ResultUnavailable, result_download
@@ -126,7 +127,7 @@ def requested_ids(request: HttpRequest) -> list[uuid.UUID]:
     return ids
 
 
-@login_required
+@login_required_for_polling
 @require_GET
 def task_rows(request: HttpRequest) -> HttpResponse:
     """Return fresh table rows for the given tasks (polled while tasks run)."""
@@ -134,7 +135,7 @@ def task_rows(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks/list.html#task-rows", {"tasks": tasks})
 
 
-@login_required
+@login_required_for_polling
 @require_GET
 def task_progress(request: HttpRequest) -> JsonResponse:
     """Return status and progress of the given tasks as JSON."""

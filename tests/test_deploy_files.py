@@ -65,3 +65,24 @@ def test_the_load_balancer_checks_the_path_the_app_serves(client, settings):
 
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def pins(lock: Path) -> dict[str, str]:
+    """Return a lock's pins, name to version, asserting each is followed by its hashes."""
+    text = lock.read_text()
+    # name==version, an environment marker perhaps, then the hashes on the next lines.
+    pin = r"^([a-z0-9][a-z0-9._-]*)==(\S+)(?: ;[^\\\n]*)? \\\n +--hash=sha256:"
+    found = dict(re.findall(pin, text, re.M))
+    assert len(found) == len(re.findall(r"^[a-z0-9][a-z0-9._-]*==", text, re.M))
+    return found
+
+
+def test_the_s3_backend_is_locked_with_hashes_and_agrees_with_the_runtime_lock():
+    base = Path(settings.BASE_DIR)
+    runtime, s3 = pins(base / "requirements.txt"), pins(base / "requirements-s3.txt")
+    assert {"django-storages", "boto3", "botocore"} <= set(s3) - set(runtime)
+    # The S3 lock is the runtime lock plus the backend: every shared pin is the same.
+    assert {name: s3[name] for name in runtime} == runtime
+    readme = (base / "README.md").read_text()
+    assert "pip install --require-hashes -r requirements-s3.txt" in readme
+    assert "pip install 'django-storages" not in readme

@@ -63,6 +63,8 @@ NOT_STAFF = {
     "favicon.ico",
     # For load balancers: no login, no session, no audit event (ocr_project/health.py).
     "healthz",
+    # The public key of the audit trail's signed checkpoints: public by design.
+    ".well-known/audit-log-key",
     # The admin's own sign-in and sign-out pages, open by design.
     "admin/login/",
     "admin/logout/",
@@ -257,6 +259,18 @@ def doors(objects, make_user) -> list[Door]:
         Door(
             "api/v2/admin/audit-logs",
             "/api/v2/admin/audit-logs?format=ndjson",
+            "api",
+            "audit.view_auditevent",
+        ),
+        Door(
+            "api/v2/admin/audit-logs/<int:event_id>/proof",
+            f"/api/v2/admin/audit-logs/{objects['audit.auditevent'].pk}/proof",
+            "api",
+            "audit.view_auditevent",
+        ),
+        Door(
+            "api/v2/admin/audit-logs/consistency",
+            "/api/v2/admin/audit-logs/consistency?from=1",
             "api",
             "audit.view_auditevent",
         ),

@@ -97,3 +97,14 @@ def test_anonymous_callers_get_401(browser, db, events_for):
     response = browser.get(API)
     assert response.status_code == 401
     assert events_for(response) == []
+
+
+def test_api_user_without_an_address_has_email_null(client_for, staff, user):
+    user.email = ""
+    user.save(update_fields=["email"])
+    staff.email = "staff@example.com"
+    staff.save(update_fields=["email"])
+    rows = {row["username"]: row for row in client_for(staff).get(API).json()["results"]}
+    # null, not "": the schema says `format: email, nullable`, and "" is no address.
+    assert rows["alice"]["email"] is None
+    assert rows["staffer"]["email"] == "staff@example.com"

@@ -13,29 +13,64 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, ChainKey, event_hash, key_ring, normalise_metadata
-from audit.models import AuditEvent, ChainHead
+from audit.models import AuditEvent, ChainHead, MerkleNode, TreeCheckpoint
 from audit.sealer import allow_sealing
+from audit.transparency.tree import catch_up
 
 TABLE = AuditEvent._meta.db_table
 is_postgresql = connection.vendor == "postgresql"
 
 
+NODES = MerkleNode._meta.db_table
+TREE_CHECKPOINTS = TreeCheckpoint._meta.db_table
+
+
 @contextmanager
-def triggers_disabled() -> Iterator[None]:
-    """Run the block with the append-only triggers off (PostgreSQL), in one transaction."""
+def triggers_disabled(table: str = TABLE) -> Iterator[None]:
+    """Run the block with a table's append-only triggers off (PostgreSQL), in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
         if is_postgresql:
-            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         yield
         if is_postgresql:
-            cursor.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER USER")
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
-def raw_sql(sql: str, params: Sequence[Any] = ()) -> int:
-    """Execute SQL against the audit table as a DBA would; return the row count."""
-    with triggers_disabled(), connection.cursor() as cursor:
-        cursor.execute(sql.replace("{table}", TABLE), params)
+def raw_sql(sql: str, params: Sequence[Any] = (), *, table: str = TABLE) -> int:
+    """Execute SQL against an audit table as a DBA would; return the row count.
+
+    "{table}" in the SQL names the table: the events by default, or NODES (the Merkle
+    tree) or TREE_CHECKPOINTS.
+    """
+    with triggers_disabled(table), connection.cursor() as cursor:
+        cursor.execute(sql.replace("{table}", table), params)
         return cursor.rowcount
+
+
+def cut_tree(size: int) -> None:
+    """Delete the Merkle tree's nodes beyond a tree of `size` leaves, as a DBA could."""
+    # A node (level, index) covers leaves up to (index + 1) * 2**level - 1.
+    beyond = [
+        (level, index)
+        for level, index in MerkleNode.objects.values_list("level", "index")
+        if (index + 1) << level > size
+    ]
+    for level, index in beyond:
+        raw_sql(
+            'DELETE FROM {table} WHERE "level" = %s AND "index" = %s', [level, index], table=NODES
+        )
+
+
+def rebuild_tree_from(sequence: int) -> None:
+    """Recompute the tree's nodes from an event on, from the rows as they are now.
+
+    What a database writer does after rewriting or cutting events, so that the stored
+    tree agrees with them again.
+    """
+    cut_tree(sequence - 1)
+    newest = ChainHead.objects.values_list("sequence", flat=True).get(pk=1)
+    with transaction.atomic():
+        catch_up(head_sequence=newest)
 
 
 def head() -> tuple[int, str]:
@@ -107,6 +142,9 @@ def append_chain(
             "key_id": last.key_id,
         },
     )
+    with transaction.atomic():
+        # Their leaves, as the sealer appends them when it links events.
+        catch_up(head_sequence=last.sequence)  # type: ignore[arg-type]
     return events
 
 

@@ -21,6 +21,7 @@ from audit.retention import write_archive
 from audit.sealer import seal_pending, unsealed_backlog, writer_tag
 from audit.services import record_event
 from audit.tests.tamper import append_chain, raw_sql
+from audit.transparency.tree_heads import sign_tree_head
 
 INSERT = (
     "INSERT INTO {table} (timestamp, event_type, category, outcome, username, user_agent, "
@@ -307,4 +308,5 @@ def test_genuine_events_with_hostile_fields_carry_a_writer_mac_that_holds(backgr
     )
 
     assert seal_pending() == 1
+    sign_tree_head()
     assert verify_command()[0] == 0

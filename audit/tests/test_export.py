@@ -12,7 +12,7 @@ from django.utils import timezone as django_timezone
 
 from audit.chain import canonical_timestamp
 from audit.client import ClientContext
-from audit.export import EXPORT_COLUMNS, csv_lines, ndjson_lines, rows
+from audit.export import NDJSON_COLUMNS, csv_lines, ndjson_lines, rows
 from audit.expressions import CanonicalTimestampText
 from audit.models import AuditEvent
 from audit.services import record_event
@@ -62,11 +62,16 @@ def awkward(user):
         ]
 
 
+def ndjson_of(queryset) -> str:
+    return "".join(ndjson_lines(rows(queryset, columns=NDJSON_COLUMNS)))
+
+
 def expected_document(event: AuditEvent) -> dict:
     """Return what the export must say of an event, built from the model in Python."""
     event.refresh_from_db()  # the metadata as the database gives it back
-    document = {name: getattr(event, "pk" if name == "id" else name) for name in EXPORT_COLUMNS}
+    document = {name: getattr(event, "pk" if name == "id" else name) for name in NDJSON_COLUMNS}
     document["timestamp"] = canonical_timestamp(event.timestamp)
+    document["leaf_index"] = event.sequence - 1  # type: ignore[operator]  # sealed
     return document
 
 
@@ -109,7 +114,7 @@ def test_the_database_renders_any_moment_as_canonical_timestamp_does(awkward, mo
 @pytest.mark.django_db
 def test_each_ndjson_line_is_what_json_dumps_writes_for_the_event(awkward):
     queryset = AuditEvent.objects.filter(pk__in=[e.pk for e in awkward]).order_by("sequence")
-    lines = "".join(ndjson_lines(rows(queryset))).splitlines(keepends=True)
+    lines = "".join(ndjson_lines(rows(queryset, columns=NDJSON_COLUMNS))).splitlines(keepends=True)
     assert len(lines) == 3
     for line, event in zip(lines, awkward, strict=True):
         expected = expected_document(event)
@@ -146,14 +151,20 @@ def test_the_api_export_agrees_with_the_api_listing(awkward, client_for, staff):
     response = client.get(URL, {"format": "ndjson", "request_id": "req-awkward-1"})
     [document] = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
     [listed] = listing
+    # What rebuilds the event's Merkle leaf is the export's own (the listing shows no links).
+    prev_hash, leaf_index = document.pop("prev_hash"), document.pop("leaf_index")
     assert document == listed  # timestamps too, byte for byte
+    assert leaf_index == listed["sequence"] - 1
+    assert prev_hash == AuditEvent.objects.get(pk=listed["id"]).prev_hash
 
 
 @pytest.mark.django_db
 def test_metadata_numbers_keep_their_values(user):
     metadata = {"tiny": 1e-7, "huge": 1e300, "third": 1 / 3, "negative": -2.5, "big": 2**53}
     event = record_event(event_type="task_complete", user=user, metadata=metadata)
-    [line] = "".join(ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk)))).splitlines()
+    [line] = "".join(
+        ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk), columns=NDJSON_COLUMNS))
+    ).splitlines()
     assert json.loads(line)["metadata"] == metadata
 
 
@@ -163,7 +174,9 @@ def test_a_timestamp_written_by_hand_in_another_spelling_exports_as_django_reads
     event = awkward[1]
     spelled = "2025-03-02T01:59:59.999999+02:00"
     raw_sql("UPDATE {table} SET timestamp = %s WHERE sequence = %s", [spelled, event.sequence])
-    [line] = "".join(ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk)))).splitlines()
+    [line] = "".join(
+        ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk), columns=NDJSON_COLUMNS))
+    ).splitlines()
     assert json.loads(line)["timestamp"] == "2025-03-01T23:59:59.999999Z"
 
 

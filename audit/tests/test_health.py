@@ -16,6 +16,7 @@ from audit.models import AuditEvent, AuditLease
 from audit.sealer import seal_pending
 from audit.services import insert_unsealed, record_event
 from audit.tests.tamper import TABLE
+from audit.transparency.tree_heads import sign_tree_head
 
 DASHBOARD = "/admin/dashboard/"
 
@@ -63,6 +64,7 @@ def event_stamped_ahead(seconds: float) -> AuditEvent:
 def test_a_sealed_trail_with_a_live_sealer_exits_0(user):
     record_event(event_type="auth_login", user=user)
     seal_pending()
+    sign_tree_head()  # the worker's checkpoint: the trail is anchored
 
     status, output = verify()
 

@@ -19,6 +19,7 @@ from audit.integrity import verify_chain
 from audit.models import AuditEvent, ChainHead
 from audit.services import record_event
 from audit.tests.tamper import raw_sql, rehash_from
+from audit.transparency.tree_heads import sign_tree_head
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -150,6 +151,7 @@ def test_a_short_chain_stays_in_one_process(trail, shared_out, monkeypatch):
 
 
 def test_the_command_says_how_many_processes_checked(trail, shared_out):
+    sign_tree_head()
     out = StringIO()
     call_command("verify_audit_chain", stdout=out)
     assert f"Checked {EVENTS} audit events (#1-#{EVENTS}) in " in out.getvalue()

@@ -20,6 +20,7 @@ from audit.models import AuditEvent, AuditEventQuerySet
 from audit.retention import PRUNE_ROLE, RetentionError, write_archive
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain, raw_sql
+from audit.transparency.tree_heads import sign_tree_head
 
 # Retention commits its own transaction and the trigger looks at SET LOCAL, so these
 # tests run against real commits.
@@ -224,7 +225,7 @@ def test_a_second_prune_moves_the_boundary(tmp_path):
     )
 
 
-def test_a_pruned_checkpoint_verifies_only_with_its_archive(tmp_path):
+def test_a_pruned_checkpoint_verifies_only_with_its_archive(tmp_path, settings):
     append_chain(10, start=timezone.now() - timedelta(days=60))
     checkpoint_path = tmp_path / "checkpoint.json"
     write_checkpoint(create_checkpoint(), checkpoint_path)
@@ -249,7 +250,10 @@ def test_a_pruned_checkpoint_verifies_only_with_its_archive(tmp_path):
     )
     assert "checkpoint.json #10 of" in out.getvalue()
     assert "matches in a.ndjson.gz" in out.getvalue()
-    # The stored copy of that checkpoint does not make plain verification fail.
+    # The stored copy of that checkpoint does not make plain verification fail (against
+    # a directory holding a signed tree head over the pruned trail).
+    settings.AUDIT_CHECKPOINT_DIR = str(tmp_path / "tree-heads")
+    sign_tree_head()
     call_command("verify_audit_chain", stdout=StringIO())
     # And a new checkpoint can be made over the pruned trail.
     assert create_checkpoint().sequence == 12

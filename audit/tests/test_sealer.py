@@ -22,6 +22,7 @@ from audit.sealer import (
 )
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain
+from audit.transparency.tree_heads import sign_tree_head
 
 # Concurrent writers and the trigger are PostgreSQL's.
 postgresql_only = pytest.mark.postgresql
@@ -78,6 +79,7 @@ def test_a_rolled_back_event_is_never_sealed_nor_streamed(user, audit_stream):
 def test_verify_audit_chain_reports_the_unsealed_backlog(user):
     record_event(event_type="auth_login", user=user)
     seal_pending()
+    sign_tree_head()
     record_event(event_type="auth_logout", user=user)
     out = io.StringIO()
 

@@ -8,7 +8,15 @@ of our own (docs: RFC 9162 section 2, c2sp.org/signed-note, c2sp.org/tlog-checkp
   alone. Pure Python, no Django: a verifier outside the service can run it as it is.
 - ``node_store``: the node store kept in the database (``audit.models.MerkleNode``).
 - ``signed_note``: Ed25519 signed notes and tlog checkpoints (the signed tree head).
+- ``tree``: the audit trail's tree, one leaf per sealed event (its canonical record),
+  appended by the sealer.
+- ``keys``: the log's signer and verifier keys and origin, from the settings.
+- ``tree_heads``: the worker's signed tree heads, stored and written to the
+  checkpoint directory.
+- ``verification``: the tree recomputed from the events, checkpoints held against it.
+- ``proofs``: inclusion and consistency proofs for the API.
 
 Anything in ``audit`` may import these modules; ``merkle`` and ``signed_note`` import
-nothing from the project, and ``node_store`` only ``audit.models``.
+nothing from the project, ``node_store`` only ``audit.models``; the others import
+``audit``'s models, chain and integrity, never its services or interfaces.
 """

@@ -117,6 +117,15 @@ def root_hash(store: NodeStore, *, size: int) -> bytes:
     return root
 
 
+def root_hashes(store: NodeStore, *, sizes: Sequence[int]) -> list[bytes]:
+    """Return the root hash of the tree at each size, in order, reading every node in one call."""
+    if any(size < 0 for size in sizes):
+        raise ValueError(f"a tree size cannot be negative: {min(sizes)}")
+    grown = sorted({size for size in sizes if size > 0})
+    roots = dict(zip(grown, _hash_ranges(store, [(0, size) for size in grown]), strict=True))
+    return [roots.get(size, EMPTY_ROOT) for size in sizes]
+
+
 def inclusion_ranges(*, index: int, size: int) -> list[tuple[int, int]]:
     """Return the leaf ranges whose hashes make the audit path of leaf `index`, in order.
 

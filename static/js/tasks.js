@@ -3,6 +3,29 @@
   "use strict";
   var POLL_MS = 1500;
 
+  // A poll answered 401: the session ended (log out everywhere, expiry). Say so, stop
+  // polling, and stop claiming a user in the header; the page's figures are now stale.
+  function SessionEnded() {}
+  function sessionEnded() {
+    var notice = document.getElementById("session-ended");
+    if (notice) { notice.hidden = false; }
+    document.querySelectorAll("[data-signed-in]").forEach(function (node) { node.hidden = true; });
+    document.querySelectorAll("[data-signed-out]").forEach(function (node) { node.hidden = false; });
+  }
+  // Return the response if it is an answer; throw SessionEnded on a 401, else an Error.
+  function checked(response) {
+    if (response.status === 401) { sessionEnded(); throw new SessionEnded(); }
+    // A redirect followed to another page (the login form) is not an answer either.
+    if (!response.ok || response.redirected) { throw new Error(response.status); }
+    return response;
+  }
+  // Retry later after a failure, but never after the session ended.
+  function retryUnlessEnded(poll) {
+    return function (error) {
+      if (!(error instanceof SessionEnded)) { setTimeout(poll, POLL_MS * 4); }
+    };
+  }
+
   // Task list: swap in server-rendered rows (a template partial) for running tasks.
   var table = document.getElementById("task-table");
   function pollRows() {
@@ -11,8 +34,7 @@
     var ids = Array.prototype.map.call(active, function (row) { return row.dataset.taskId; });
     fetch(table.dataset.rowsUrl + "?ids=" + encodeURIComponent(ids.join(",")), {
       credentials: "same-origin", headers: { "Accept": "text/html" }
-    }).then(function (response) {
-      if (!response.ok) { throw new Error(response.status); }
+    }).then(checked).then(function (response) {
       return response.text();
     }).then(function (html) {
       var body = document.createElement("tbody");
@@ -39,15 +61,16 @@
       var announcer = document.getElementById("task-announcer");
       if (announcer && news.length) { announcer.textContent = news.join(". "); }
       setTimeout(pollRows, POLL_MS);
-    }).catch(function () { setTimeout(pollRows, POLL_MS * 4); });
+    }).catch(retryUnlessEnded(pollRows));
   }
   if (table) { setTimeout(pollRows, POLL_MS); }
 
   // Task detail: update the progress bar; reload once when the task finishes.
   var badge = document.getElementById("detail-status");
   function pollDetail() {
-    fetch(badge.dataset.progressUrl + "?ids=" + badge.dataset.taskId, { credentials: "same-origin" })
-      .then(function (response) { return response.json(); })
+    fetch(badge.dataset.progressUrl + "?ids=" + badge.dataset.taskId, {
+      credentials: "same-origin", headers: { "Accept": "application/json" }
+    }).then(checked).then(function (response) { return response.json(); })
       .then(function (data) {
         var task = data.tasks[0];
         if (!task) { return; }
@@ -57,7 +80,7 @@
         if (phase) { phase.textContent = task.phase_label; }
         if (task.status === "completed" || task.status === "failed") { window.location.reload(); return; }
         setTimeout(pollDetail, POLL_MS);
-      }).catch(function () { setTimeout(pollDetail, POLL_MS * 4); });
+      }).catch(retryUnlessEnded(pollDetail));
   }
   if (badge && badge.hasAttribute("data-active")) { setTimeout(pollDetail, POLL_MS); }
 

@@ -225,48 +225,70 @@ def iter_pages(
     index is in `skip` (already read by an earlier attempt) are neither decoded nor
     rendered. PDF pages are drawn by a child process within `limits`.
     """
-    max_pixels = resolution.max_pixels
-    if not kind.is_pdf:
-        page_count = _image_page_count(path=path, kind=kind, max_pixels=max_pixels)
-        for index in range(page_count):
-            if index in skip:
-                continue
-            image = _image_frame(path=path, kind=kind, index=index, max_pixels=max_pixels)
-            yield SourcePage(index=index, size=image.size, image=image)
-        return
-
     policy = text_policy or TextLayerPolicy()
-    with open_pdf(path) as document:
-        page_count = len(document)
-    for index in range(page_count):
+    for index in range(page_count(path=path, kind=kind, max_pixels=resolution.max_pixels)):
         if index in skip:
             continue
-        # Reopened per page: PDFium must stay behind its lock, and a generator paused at
-        # `yield` for the length of an OCR run must not hold that lock.
-        with open_pdf(path) as document:
-            page = load_pdf_page(document, index)
-            try:
-                width_pt, height_pt = page.get_size()
-                check_pdf_page_area(width_pt=width_pt, height_pt=height_pt, index=index)
-                plan = plan_pdf_render(
-                    width_pt=width_pt,
-                    height_pt=height_pt,
-                    image_dpi=scan_dpi(page),
-                    resolution=resolution,
-                )
-                layer = extract_text_layer(page, size=plan.size, min_chars=min_text_chars)
-            finally:
-                page.close()
-        # Outside the PDFium lock: the child has a PDFium of its own.
-        yield _pdf_source_page(
+        yield source_page(
             path=path,
+            kind=kind,
             index=index,
-            plan=plan,
-            layer=layer,
             resolution=resolution,
-            policy=policy,
+            text_policy=policy,
+            min_text_chars=min_text_chars,
             limits=limits,
         )
+
+
+def page_count(*, path: str, kind: DetectedType, max_pixels: int) -> int:
+    """Return how many pages (PDF pages, image frames) the document has."""
+    if not kind.is_pdf:
+        return _image_page_count(path=path, kind=kind, max_pixels=max_pixels)
+    with open_pdf(path) as document:
+        return len(document)
+
+
+def source_page(
+    *,
+    path: str,
+    kind: DetectedType,
+    index: int,
+    resolution: PdfResolution,
+    text_policy: TextLayerPolicy | None = None,
+    min_text_chars: int = MIN_TEXT_LAYER_CHARS,
+    limits: RenderLimits = DEFAULT_RENDER_LIMITS,
+) -> SourcePage:
+    """Return page `index` as iter_pages would yield it: the file is opened for it alone."""
+    if not kind.is_pdf:
+        max_pixels = resolution.max_pixels
+        image = _image_frame(path=path, kind=kind, index=index, max_pixels=max_pixels)
+        return SourcePage(index=index, size=image.size, image=image)
+    # Reopened per page: PDFium must stay behind its lock, and a generator paused at
+    # `yield` for the length of an OCR run must not hold that lock.
+    with open_pdf(path) as document:
+        page = load_pdf_page(document, index)
+        try:
+            width_pt, height_pt = page.get_size()
+            check_pdf_page_area(width_pt=width_pt, height_pt=height_pt, index=index)
+            plan = plan_pdf_render(
+                width_pt=width_pt,
+                height_pt=height_pt,
+                image_dpi=scan_dpi(page),
+                resolution=resolution,
+            )
+            layer = extract_text_layer(page, size=plan.size, min_chars=min_text_chars)
+        finally:
+            page.close()
+    # Outside the PDFium lock: the child has a PDFium of its own.
+    return _pdf_source_page(
+        path=path,
+        index=index,
+        plan=plan,
+        layer=layer,
+        resolution=resolution,
+        policy=text_policy or TextLayerPolicy(),
+        limits=limits,
+    )
 
 
 def render_page_image(

@@ -34,6 +34,98 @@ def test_schema_is_valid_openapi(schema):
     validate(schema)
 
 
+def test_the_served_schema_is_valid_openapi(client, staff):
+    client.force_login(staff)
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    validate(response.json())
+
+
+def operations(schema: dict):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield method.upper(), path, operation
+
+
+def test_every_body_is_declared_under_exactly_one_media_type(schema):
+    media = {
+        (method, path): list(operation["requestBody"]["content"])
+        for method, path, operation in operations(schema)
+        if "requestBody" in operation
+    }
+    assert {key: types for key, types in media.items() if len(types) != 1} == {}
+    assert media[("POST", "/api/v2/tasks")] == ["multipart/form-data"]
+    for path in ("/api/v2/auth/login", "/api/v2/auth/refresh", "/api/v2/auth/logout"):
+        assert media[("POST", path)] == ["application/json"]
+    assert media[("POST", "/api/v2/admin/cleanup")] == ["application/json"]
+
+
+def test_the_upload_answers_an_array_of_tasks_and_takes_no_list_filters(schema):
+    upload = schema["paths"]["/api/v2/tasks"]["post"]
+    assert upload["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/TaskOutput"},
+    }
+    assert upload.get("parameters", []) == []
+    names = {p["name"] for p in schema["paths"]["/api/v2/tasks"]["get"]["parameters"]}
+    assert {"status", "created_before", "q", "page", "page_size"} <= names
+
+
+@pytest.mark.parametrize(
+    ("path", "default", "maximum"),
+    [
+        ("/api/v2/tasks", 50, 200),
+        ("/api/v2/admin/users", 50, 200),
+        ("/api/v2/admin/audit-logs", 100, 1000),
+    ],
+)
+def test_every_paginated_list_declares_its_page_size_bounds(schema, path, default, maximum):
+    operation = schema["paths"][path]["get"]
+    [page_size] = [p for p in operation["parameters"] if p["name"] == "page_size"]
+    assert page_size["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": maximum,
+        "default": default,
+    }
+    assert "400" in operation["responses"]
+
+
+def test_audit_vocabulary_and_ids_are_declared(schema):
+    from audit.events import EVENT_CATEGORIES, Category, Outcome
+
+    components = schema["components"]["schemas"]
+    event = components["AuditEventOutput"]["properties"]
+    enums = {
+        name: components[event[name]["$ref"].rsplit("/", 1)[1]]["enum"]
+        for name in ("event_type", "category", "outcome")
+    }
+    assert {name: sorted(values) for name, values in enums.items()} == {
+        "event_type": sorted(EVENT_CATEGORIES),
+        "category": sorted(Category.values),
+        "outcome": sorted(Outcome.values),
+    }
+    parameters = {
+        p["name"]: p for p in schema["paths"]["/api/v2/admin/audit-logs"]["get"]["parameters"]
+    }
+    assert parameters["event_type"]["schema"] == {
+        "type": "array",
+        "items": {"type": "string", "enum": sorted(EVENT_CATEGORIES)},
+    }
+    assert (parameters["event_type"]["style"], parameters["event_type"]["explode"]) == (
+        "form",
+        False,
+    )
+    assert parameters["category"]["schema"]["enum"] == sorted(Category.values)
+    assert parameters["outcome"]["schema"]["enum"] == sorted(Outcome.values)
+    assert parameters["user_id"]["schema"]["minimum"] == 1
+
+
+def test_a_user_without_an_address_is_declared_as_null_email(schema):
+    email = schema["components"]["schemas"]["UserOutput"]["properties"]["email"]
+    assert email == {"type": "string", "format": "email", "nullable": True}
+
+
 def test_exports_are_documented_as_streams_of_single_events(schema):
     content = schema["paths"]["/api/v2/admin/audit-logs"]["get"]["responses"]["200"]["content"]
 
@@ -78,6 +170,10 @@ def calls(user, staff, own, theirs, failed) -> list[Call]:
         Call("GET", f"{audit}?format=ndjson", 200, "staff"),
         Call("GET", f"{audit}?since=junk", 400, "staff"),
         Call("GET", f"{audit}?cursor=junk", 400, "staff"),
+        Call("GET", f"{audit}?since=", 400, "staff"),
+        Call("GET", f"{audit}?user_id=0", 400, "staff"),
+        Call("GET", f"{audit}?page_size=0", 400, "staff"),
+        Call("GET", f"{users}?page_size=abc", 400, "staff"),
         Call("GET", users, 401),
         Call("GET", users, 403, "user"),
         Call("GET", users, 200, "staff"),
@@ -96,12 +192,16 @@ def calls(user, staff, own, theirs, failed) -> list[Call]:
         Call("POST", refresh, 401, data={"refresh": "not-a-token"}),
         Call("POST", logout, 401, data={"refresh": "x"}),
         Call("POST", logout, 400, "user", data={}),
+        Call("POST", logout, 401, "user", data={"refresh": "not-a-token"}),
+        Call("POST", login, 415, data=wrong, content_type="multipart/form-data"),
         Call("POST", logout_all, 401),
         # Tasks.
         Call("GET", tasks, 401),
         Call("GET", tasks, 200, "user"),
         Call("GET", f"{tasks}?status=junk", 400, "user"),
         Call("GET", f"{tasks}?page=99", 404, "user"),
+        Call("GET", f"{tasks}?created_before=", 400, "user"),
+        Call("GET", f"{tasks}?page_size=100000", 400, "user"),
         Call("POST", tasks, 401, data={}, content_type="multipart/form-data"),
         Call("POST", tasks, 400, "user", data={}, content_type="multipart/form-data"),
         Call("POST", tasks, 403, "session", data={}, content_type="multipart/form-data"),
@@ -171,3 +271,59 @@ def test_every_status_the_api_answers_is_documented_with_its_body(
                 problems.append(f"{where}: error body without detail: {body}")
 
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v2/tasks", "/api/v2/admin/users", "/api/v2/admin/audit-logs"]
+)
+@pytest.mark.parametrize("size", ["-1", "0", "abc", "", "1.5", "100000", "9" * 5000])
+def test_a_page_size_out_of_bounds_is_400_naming_it(client, staff, path, size):
+    client.force_login(staff)
+    response = client.get(path, {"page_size": size})
+    assert response.status_code == 400
+    assert list(response.json()) == ["page_size"]
+
+
+@pytest.mark.parametrize(
+    ("path", "size", "maximum"),
+    [
+        ("/api/v2/tasks", 2, 200),
+        ("/api/v2/admin/users", 1, 200),
+        ("/api/v2/admin/audit-logs", 1, 1000),
+    ],
+)
+def test_page_sizes_within_bounds_are_honoured(client, staff, make_task_row, path, size, maximum):
+    for _ in range(3):
+        make_task_row(staff)
+    client.force_login(staff)
+    client.get("/api/v2/admin/users")  # at least one audit event
+    assert len(client.get(path, {"page_size": size}).json()["results"]) == size
+    assert client.get(path, {"page_size": maximum}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v2/tasks", "created_before"),
+        ("/api/v2/tasks", "created_after"),
+        ("/api/v2/tasks", "status"),
+        ("/api/v2/admin/audit-logs", "since"),
+        ("/api/v2/admin/audit-logs", "until"),
+        ("/api/v2/admin/audit-logs", "user_id"),
+        ("/api/v2/admin/audit-logs", "event_type"),
+        ("/api/v2/admin/audit-logs", "ip_address"),
+    ],
+)
+def test_an_empty_typed_filter_is_400_naming_it(client, staff, path, parameter):
+    client.force_login(staff)
+    response = client.get(path, {parameter: ""})
+    assert response.status_code == 400
+    assert list(response.json()) == [parameter]
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"), [("/api/v2/tasks", "q"), ("/api/v2/admin/audit-logs", "username")]
+)
+def test_an_empty_free_text_filter_is_no_filter(client, staff, path, parameter):
+    client.force_login(staff)
+    assert client.get(path, {parameter: ""}).status_code == 200

@@ -430,7 +430,7 @@ def test_another_users_task_is_404_on_every_page(
 
 def test_anonymous_visitor_is_sent_to_log_in(client, user, make_task):
     task = make_task(user)
-    urls = ["/", "/tasks/upload/", f"/tasks/rows/?ids={task.pk}", "/tasks/progress/"]
+    urls = ["/", "/tasks/upload/"]
     urls += task_urls(task)
 
     for url in urls:
@@ -440,3 +440,29 @@ def test_anonymous_visitor_is_sent_to_log_in(client, user, make_task):
     for url in (f"/tasks/{task.pk}/retry/", f"/tasks/{task.pk}/delete/", "/tasks/upload/"):
         assert client.post(url).status_code == 302, url
     assert OcrTask.objects.count() == 1
+
+
+def test_polls_without_a_session_are_answered_401_not_redirected(client, user, make_task):
+    # fetch() follows a redirect to the login page and sees a 200; a 401 it can act on.
+    task = make_task(user)
+
+    for url in (f"/tasks/rows/?ids={task.pk}", f"/tasks/progress/?ids={task.pk}"):
+        response = client.get(url, headers={"Accept": "application/json"})
+        assert response.status_code == 401, url
+        assert response.json() == {"detail": "Your session has ended.", "code": "session_ended"}
+        assert response["Cache-Control"] == "no-store"
+
+
+def test_upload_posted_without_a_session_says_so_on_the_login_page(client):
+    response = client.post("/tasks/upload/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/tasks/upload/&reason=session_ended"
+    english = client.get(response["Location"]).content.decode()
+    assert "your upload was not sent — sign in and choose the files again." in english
+    chinese = client.get(response["Location"], headers={"Accept-Language": "zh-hans"})
+    assert "上传的文件未发送——请登录后重新选择文件。" in chinese.content.decode()
+    # Arriving for another page, the login page says the session ended, not the upload.
+    other = client.get("/accounts/login/?next=/&reason=session_ended").content.decode()
+    assert "Your session has ended. Sign in again to continue." in other
+    assert "upload" not in other

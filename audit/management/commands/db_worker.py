@@ -1,10 +1,12 @@
 """django-tasks-db's db_worker, which also signs audit checkpoints while it runs.
 
 The worker is the one long-running process every deployment already has, so the
-automatic checkpoints (AUDIT_CHECKPOINT_EVERY_EVENTS / _MINUTES) ride on it: one check
-at start, then a daemon thread that looks every half minute (two index lookups) and
-signs the head when one is due. "audit" precedes "django_tasks_db" in INSTALLED_APPS,
-so this command is the one `manage.py db_worker` runs.
+automatic checkpoints ride on it: one check at start, then two daemon threads. One
+signs the Merkle tree's head (a tlog checkpoint, Ed25519) every
+AUDIT_CHECKPOINT_EVERY_SECONDS while the tree grows and writes it to
+AUDIT_CHECKPOINT_DIR; the other looks every half minute (two index lookups) for a due
+HMAC checkpoint (AUDIT_CHECKPOINT_EVERY_EVENTS / _MINUTES). "audit" precedes
+"django_tasks_db" in INSTALLED_APPS, so this command is the one `manage.py db_worker` runs.
 
 It also outlives the database: django-tasks-db's loop lets a lost connection end the
 worker (its set_failed needs the database that just went away), so a database restart
@@ -24,6 +26,8 @@ from django_tasks_db.management.commands import db_worker
 from audit.checkpoint import CheckpointError, checkpoint_if_due
 from audit.lease import note_signer_seen
 from audit.outage import CONNECTION_LOST, wait_for_database
+from audit.transparency.keys import KeyFileError, load_signer
+from audit.transparency.tree_heads import TreeHeadError, sign_tree_head
 
 logger = logging.getLogger("audit_checkpoints")
 worker_logger = logging.getLogger("django_tasks_db")
@@ -46,6 +50,41 @@ def check_once() -> None:
             logger.info("Audit checkpoint #%s signed", checkpoint.sequence)
 
 
+def sign_tree_head_once() -> None:
+    """Sign the Merkle tree's head if it grew; log (never raise) what happened."""
+    try:
+        checkpoint = sign_tree_head()
+    except (TreeHeadError, KeyFileError) as error:
+        logger.error("Audit tree checkpoint refused: %s", error)
+    except CONNECTION_LOST:
+        logger.warning("Audit tree checkpoint skipped: the database is unreachable")
+    except Exception:
+        logger.exception("Audit tree checkpoint failed")
+    else:
+        if checkpoint is not None:
+            logger.info("Audit tree checkpoint of size %s signed", checkpoint.size)
+
+
+def tree_head_loop(stop: threading.Event) -> None:
+    """Sign the tree's head every AUDIT_CHECKPOINT_EVERY_SECONDS until ``stop`` is set."""
+    while not stop.wait(settings.AUDIT_CHECKPOINT_EVERY_SECONDS):
+        sign_tree_head_once()
+        close_old_connections()
+
+
+def warn_without_signer() -> None:
+    try:
+        signer = load_signer()
+    except KeyFileError as error:
+        logger.error("Audit tree checkpoints off: %s", error)
+        return
+    if signer is None:
+        logger.warning(
+            "Audit tree checkpoints off: no signer key at %s (manage.py audit_keys makes one)",
+            settings.AUDIT_CHECKPOINT_SIGNER_KEY_FILE,
+        )
+
+
 def poll_seconds() -> float:
     return min(30.0, settings.AUDIT_CHECKPOINT_EVERY_MINUTES * 60.0)
 
@@ -59,9 +98,11 @@ def checkpoint_loop(stop: threading.Event) -> None:
 
 
 class Command(db_worker.Command):
-    help = (
-        db_worker.Command.help or "Run the database-backed task worker."
-    ) + " Also signs audit checkpoints every AUDIT_CHECKPOINT_EVERY_EVENTS events or minutes."
+    help = (db_worker.Command.help or "Run the database-backed task worker.") + (
+        " Also signs the audit trail's Merkle tree head every AUDIT_CHECKPOINT_EVERY_SECONDS "
+        "while it grows, and HMAC checkpoints every AUDIT_CHECKPOINT_EVERY_EVENTS events or "
+        "minutes."
+    )
 
     def handle(self, *args, **options):
         # With --reload the parent process only watches files; the child does the work.
@@ -69,9 +110,14 @@ class Command(db_worker.Command):
         stop = threading.Event()
         if not reloader_parent:
             check_once()
+            warn_without_signer()
+            sign_tree_head_once()
             if not options.get("batch"):
                 threading.Thread(
                     target=checkpoint_loop, args=(stop,), name="audit-checkpoints", daemon=True
+                ).start()
+                threading.Thread(
+                    target=tree_head_loop, args=(stop,), name="audit-tree-heads", daemon=True
                 ).start()
         try:
             return self.work_through_outages(*args, **options)

@@ -1,6 +1,7 @@
 """Recompute the audit hash chain and name the first event that does not hold."""
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -16,17 +17,32 @@ from audit.checkpoint import (
     stored_anchors,
 )
 from audit.health import health_problems
-from audit.integrity import CHUNK_SIZE, VerificationResult, verify_archive, verify_chain
+from audit.integrity import (
+    CHUNK_SIZE,
+    ChainBroken,
+    VerificationResult,
+    verify_archive,
+    verify_chain,
+)
+from audit.models import TreeCheckpoint
 from audit.sealer import refused_events, unsealed_backlog
+from audit.transparency.keys import KeyFileError, verifiers
+from audit.transparency.signed_note import InvalidNoteSignature, NoteError, Verifier
+from audit.transparency.tree_heads import SignedTreeHead, checkpoint_files, open_tree_head
+from audit.transparency.verification import check_tree_heads, verify_tree
 
 # Exit status: 1 when the trail fails verification, 2 when an input is refused (a
 # forged checkpoint, a bad range), 3 when the chain holds but the trail is stale
 # (audit/health.py: events left unsealed, a sealer lease or checkpoint signer that
-# stopped, events stamped in the future), so a monitor can tell tampering from misuse
-# from an outage. Tampering wins over staleness: 1 is reported whenever both hold.
+# stopped, events stamped in the future), 4 when everything holds but no checkpoint
+# outside the database anchors the trail, so a monitor can tell tampering from misuse
+# from an outage from a missing anchor. Tampering wins over staleness, staleness over
+# the missing anchor: 1 is reported whenever it holds.
 EXIT_BROKEN = 1
 EXIT_REFUSED = 2
 EXIT_STALE = 3
+EXIT_UNANCHORED = 4
+UNANCHORED = "unanchored: a database writer could remove the tail unnoticed"
 # Refused unsealed rows named one per line; the rest are counted.
 REFUSALS_SHOWN = 10
 
@@ -45,12 +61,15 @@ def positive_int(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Recompute the audit trail's keyed hash chain in sequence order and compare it with "
-        "the chain head and every stored checkpoint (and any checkpoint files given). "
+        "the chain head, recompute the Merkle tree from the events and compare it with the "
+        "stored one, and hold every stored checkpoint and every checkpoint in the checkpoint "
+        "directory (AUDIT_CHECKPOINT_DIR) against them. "
         "Exits 1 naming the first bad sequence number when an event was changed, deleted, "
         "inserted or reordered, the newest events were removed, or a checkpoint no longer "
         "holds; exits 2 when a checkpoint or the range is refused; exits 3 when the chain holds "
         "but events stop reaching it (left unsealed, a sealer or checkpoint signer gone, "
-        "stamped in the future). A chain of 200,000 rows "
+        "stamped in the future); exits 4 when all holds but no checkpoint outside the "
+        "database anchors the trail. A chain of 200,000 rows "
         "or more is shared out over AUDIT_VERIFY_PROCESSES processes."
     )
 
@@ -70,8 +89,9 @@ class Command(BaseCommand):
             "--checkpoint-dir",
             type=Path,
             metavar="DIR",
-            help="Hold the chain against the newest checkpoint file in DIR "
-            "(AUDIT_CHECKPOINT_DIR, or its copy off this machine).",
+            help="Hold the trail against every signed tree checkpoint (tree-*.checkpoint) "
+            "and the newest HMAC checkpoint (checkpoint-*.json) in DIR; by default "
+            "AUDIT_CHECKPOINT_DIR (or give its copy off this machine).",
         )
         parser.add_argument(
             "--archive",
@@ -107,13 +127,22 @@ class Command(BaseCommand):
                 self.report(result, what=f"archived audit events in {path}", started=started)
             return
         files = list(checkpoint)
-        if checkpoint_dir is not None:
-            newest = newest_checkpoint_file(checkpoint_dir)
-            if newest is None:
+        directory = checkpoint_dir
+        if directory is None and settings.AUDIT_CHECKPOINT_DIR:
+            directory = Path(settings.AUDIT_CHECKPOINT_DIR)
+        tree_heads: list[SignedTreeHead] = []
+        if directory is not None:
+            if checkpoint_dir is not None and not checkpoint_dir.is_dir():
+                raise CommandError(f"No directory {checkpoint_dir}.", returncode=EXIT_REFUSED)
+            newest = newest_checkpoint_file(directory) if directory.is_dir() else None
+            if newest is not None:
+                files.append(newest)
+            tree_heads = self.read_tree_heads(directory) if directory.is_dir() else []
+            if checkpoint_dir is not None and newest is None and not tree_heads:
                 raise CommandError(
-                    f"No checkpoint-*.json in {checkpoint_dir}.", returncode=EXIT_REFUSED
+                    f"No checkpoint-*.json or tree-*.checkpoint in {checkpoint_dir}.",
+                    returncode=EXIT_REFUSED,
                 )
-            files.append(newest)
         anchors = []
         for path in files:
             try:
@@ -138,9 +167,123 @@ class Command(BaseCommand):
             archives=archive,
             chunk_size=chunk_size,
         )
-        self.report(result, what="audit events", started=started)
+        if result.ok:
+            result = self.check_tree(
+                result,
+                from_sequence=from_sequence,
+                to_sequence=to_sequence,
+                files=tree_heads,
+                chunk_size=chunk_size,
+            )
+        # Anchored: a checkpoint kept outside the database (a file) covers the trail. A
+        # range says nothing about the tail, so it needs none.
+        anchored = (
+            bool(tree_heads)
+            or any(anchor.off_machine for anchor in anchors)
+            or from_sequence is not None
+            or to_sequence is not None
+        )
+        self.report(result, what="audit events", started=started, anchored=anchored)
 
-    def report(self, result: VerificationResult, *, what: str, started: float) -> None:
+    def read_tree_heads(self, directory: Path) -> list[SignedTreeHead]:
+        """Return the signed tree checkpoints in a directory, each one's signature checked."""
+        paths = checkpoint_files(directory)
+        if not paths:
+            return []
+        keys = self.verifier_keys()
+        heads = []
+        for path in paths:
+            try:
+                text = path.read_text(encoding="utf-8")
+                heads.append(open_tree_head(text, verifiers=keys, source=path.name))
+            except InvalidNoteSignature as error:
+                reason = (
+                    f"the signed checkpoint {path.name} does not verify: {error} (forged or edited)"
+                )
+                self.stdout.write(self.style.ERROR(f"BROKEN: {reason}."))
+                raise CommandError(
+                    f"Audit trail broken: {reason}.", returncode=EXIT_BROKEN
+                ) from error
+            except (OSError, UnicodeDecodeError, NoteError) as error:
+                raise CommandError(
+                    f"Checkpoint {path} refused: {error}.", returncode=EXIT_REFUSED
+                ) from error
+        return heads
+
+    def verifier_keys(self) -> list[Verifier]:
+        try:
+            keys = verifiers()
+        except (KeyFileError, NoteError) as error:
+            raise CommandError(
+                f"Verifier keys refused: {error}.", returncode=EXIT_REFUSED
+            ) from error
+        if not keys:
+            raise CommandError(
+                "Signed checkpoints to verify but no verifier key: set "
+                "AUDIT_CHECKPOINT_VERIFIER_KEYS (the key /.well-known/audit-log-key serves).",
+                returncode=EXIT_REFUSED,
+            )
+        return keys
+
+    def check_tree(
+        self,
+        result: VerificationResult,
+        *,
+        from_sequence: int | None,
+        to_sequence: int | None,
+        files: list[SignedTreeHead],
+        chunk_size: int,
+    ) -> VerificationResult:
+        """Return the verdict once the Merkle tree and the signed checkpoints are checked too."""
+        whole = from_sequence is None and to_sequence is None
+        stored: list[SignedTreeHead] = []
+        try:
+            tree = verify_tree(
+                first=from_sequence, last=to_sequence, chunk_size=chunk_size, whole=whole
+            )
+            if whole:
+                # A range is checked on its own, as the stored HMAC checkpoints are.
+                stored = self.stored_tree_heads()
+                check_tree_heads(stored, outside=False, tree_size=tree.size)
+                check_tree_heads(files, outside=True, tree_size=tree.size)
+        except ChainBroken as broken:
+            return dataclasses.replace(
+                result, ok=False, first_bad_sequence=broken.sequence, reason=broken.reason
+            )
+        held = f"{tree}"
+        if whole and (stored or files):
+            held += (
+                f"; {len(stored):,} stored and {len(files):,} outside the database "
+                "signed checkpoints hold"
+            )
+        self.stdout.write(f"{held}.")
+        return result
+
+    def stored_tree_heads(self) -> list[SignedTreeHead]:
+        """Return the stored tree checkpoints; raise ChainBroken at one that does not verify."""
+        rows = list(
+            TreeCheckpoint.objects.order_by("size").values_list("size", "root_hash", "note")
+        )
+        if not rows:
+            return []
+        keys = self.verifier_keys()
+        heads = []
+        for size, root, note in rows:
+            label = f"stored checkpoint of size {size:,}"
+            try:
+                head = open_tree_head(note, verifiers=keys, source=label)
+            except NoteError as error:
+                raise ChainBroken(
+                    None, f"the {label} does not verify: {error} (forged or edited)"
+                ) from error
+            if (head.checkpoint.size, head.checkpoint.root_hash) != (size, bytes(root)):
+                raise ChainBroken(None, f"the {label} differs from its own signed note (edited)")
+            heads.append(head)
+        return heads
+
+    def report(
+        self, result: VerificationResult, *, what: str, started: float, anchored: bool = True
+    ) -> None:
         elapsed = time.monotonic() - started
         span = (
             f" (#{result.first_sequence}-#{result.last_sequence})"
@@ -173,6 +316,10 @@ class Command(BaseCommand):
                 f"Audit chain broken{where}: {result.reason}.", returncode=EXIT_BROKEN
             )
         refused = refused_events() if live else []
+        # Nothing to cut from an empty trail.
+        unanchored = live and not anchored and bool(result.rows_checked)
+        if unanchored and not refused:
+            self.stdout.write(self.style.WARNING(f"{UNANCHORED.capitalize()}."))
         if not refused and problems:
             count = len(problems)
             reason = (
@@ -180,6 +327,11 @@ class Command(BaseCommand):
                 "keep recorded events from reaching it (STALE above)"
             )
             raise CommandError(f"Audit trail stale: {reason}.", returncode=EXIT_STALE)
+        if not refused and unanchored:
+            raise CommandError(
+                f"{UNANCHORED} ({result.reason}; no checkpoint in AUDIT_CHECKPOINT_DIR).",
+                returncode=EXIT_UNANCHORED,
+            )
         if not refused:
             self.stdout.write(self.style.SUCCESS(f"OK: {result.reason}."))
             return

@@ -1,0 +1,211 @@
+"""Figure 11 (issue 24 item 6): one 12-page scan read end to end with 1 and 2 page processes.
+
+The document is generated: 12 pages at 300 dpi from tasks/tests/scan_corpus.py, noise on
+every page, a slight skew (0.5 to 2 degrees), three pages turned 90, 180 and 270 degrees,
+each page a scanned image in a PDF. It is uploaded through the upload service and read
+by the real worker job (render child, straightening, Tesseract, storage, searchable PDF)
+with OCR_PAGE_PROCESSES=1 and =2, interleaved. The floor: the `tesseract` CLI two pages at
+a time if the binary exists, else tesserocr on the upright pages, two processes, two pages
+at a time (OCR alone: no drawing, straightening or storage).
+
+    .venv/bin/python -m bench.figures.ocr_parallel [--quick]   # prints the rows
+"""
+
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.context import Context
+    from bench.timing import Row
+
+PAGES = 12
+TURNED = {2: 1, 6: 2, 9: 3}  # page index -> clockwise quarter turns
+
+
+def scan_document() -> tuple[bytes, list[bytes]]:
+    """Return the 12-page scan PDF and each page upright, as PNG, for the floor."""
+    from tasks.tests.samples import scan_pdf_bytes
+    from tasks.tests.scan_corpus import PAGE_INCHES, noisy, rotated, skewed, upright_page
+
+    fonts = ["DejaVu Sans", "DejaVu Serif", "Liberation Sans", "Liberation Serif"]
+    pages, upright = [], []
+    for index in range(PAGES):
+        image, _ = upright_page(seed=1100 + index, font=fonts[index % len(fonts)], dpi=300)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        upright.append(buffer.getvalue())
+        damaged = noisy(skewed(image, 0.5 + 1.5 * (index % 4) / 3), seed=index)
+        if index in TURNED:
+            damaged = rotated(damaged, TURNED[index])
+        # A page turned a quarter is scanned as a portrait page: its image stays 300 dpi.
+        sideways = TURNED.get(index, 0) % 2 == 1
+        width_in, height_in = PAGE_INCHES[::-1] if sideways else PAGE_INCHES
+        pages.append((damaged, width_in, height_in))
+    return scan_pdf_bytes(pages), upright
+
+
+def _tesserocr_page(data: bytes) -> int:
+    from PIL import Image
+
+    from tasks.ocr.engines import get_engine
+
+    return len(get_engine("tesseract").recognize(Image.open(io.BytesIO(data)), language="eng").text)
+
+
+def _warm(_: int) -> int:
+    from PIL import Image
+
+    from tasks.ocr.engines import get_engine
+
+    return len(
+        get_engine("tesseract").recognize(Image.new("L", (200, 60), 255), language="eng").text
+    )
+
+
+def floor_seconds(upright: list[bytes]) -> tuple[float, str]:
+    """Return the seconds the OCR alone takes, two pages at a time, and what was timed."""
+    import multiprocessing
+
+    binary = shutil.which("tesseract")
+    if binary:
+        with tempfile.TemporaryDirectory() as folder:
+            paths = []
+            for index, data in enumerate(upright):
+                path = os.path.join(folder, f"{index}.png")
+                with open(path, "wb") as handle:
+                    handle.write(data)
+                paths.append(path)
+            started = time.perf_counter()
+            for first in range(0, len(paths), 2):
+                running = [
+                    subprocess.Popen([binary, path, "-", "-l", "eng"], stdout=subprocess.DEVNULL)
+                    for path in paths[first : first + 2]
+                ]
+                for process in running:
+                    process.wait()
+            return time.perf_counter() - started, "tesseract CLI, 2 at a time"
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        list(pool.map(_warm, range(2)))  # both children load Tesseract before the clock starts
+        started = time.perf_counter()
+        list(pool.map(_tesserocr_page, upright))
+        return time.perf_counter() - started, "tesserocr, 2 processes (no tesseract binary)"
+
+
+def worker_seconds(document: bytes, *, processes: int, owner) -> float:
+    """Return the seconds from upload to stored result of one task, read by the worker job."""
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    from tasks.models import OcrTask, Status
+    from tasks.services import task_create_batch
+
+    settings.OCR_PAGE_PROCESSES = processes
+    upload = SimpleUploadedFile("scan12.pdf", document, content_type="application/pdf")
+    started = time.perf_counter()
+    [task] = task_create_batch(owner=owner, uploads=[upload], engine="tesseract", language="eng")
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    seconds = time.perf_counter() - started
+    task = OcrTask.objects.get(pk=task.pk)
+    assert task.status == Status.COMPLETED and task.pages_done == PAGES, task.error
+    return seconds
+
+
+def measure(owner, *, quick: bool) -> dict:
+    """Return the seconds of each run for 1 and 2 page processes, and the floor."""
+    from django.conf import settings
+
+    document, upright = scan_document()
+    kept = settings.OCR_PAGE_PROCESSES
+    rounds = 1 if quick else 3
+    runs: dict[int, list[float]] = {1: [], 2: []}
+    try:
+        for _ in range(rounds):
+            for processes in (1, 2):
+                runs[processes].append(worker_seconds(document, processes=processes, owner=owner))
+                print(
+                    f"[ocr-parallel] {processes} process(es): {runs[processes][-1]:.1f} s",
+                    flush=True,
+                )
+    finally:
+        settings.OCR_PAGE_PROCESSES = kept
+    floor, floor_label = floor_seconds(upright)
+    print(f"[ocr-parallel] floor ({floor_label}): {floor:.1f} s", flush=True)
+    return {"runs": runs, "floor": floor, "floor_label": floor_label, "load": os.getloadavg()}
+
+
+def rows_for(figures: dict, *, backend: str) -> "list[Row]":
+    from bench.timing import Row
+
+    one = statistics.median(figures["runs"][1])
+    two = statistics.median(figures["runs"][2])
+    load = figures["load"]
+    rows = []
+    for processes, seconds in ((1, one), (2, two)):
+        rows.append(
+            Row(
+                figure="11",
+                backend=backend,
+                case=f"12-page 300 dpi scan, worker, OCR_PAGE_PROCESSES={processes}",
+                unit="s",
+                value=seconds,
+                value_label="s per document",
+                target="2 processes: faster than 1" if processes == 2 else "",
+                ok=(two < one) if processes == 2 else None,
+                samples=len(figures["runs"][processes]),
+                note=f"{seconds / PAGES:.2f} s/page; load average {load[0]:.1f} at the end",
+            )
+        )
+    rows.append(
+        Row(
+            figure="11",
+            backend=backend,
+            case=f"12 upright pages, OCR floor: {figures['floor_label']}",
+            unit="s",
+            value=figures["floor"],
+            value_label="s per document",
+            samples=1,
+            note=f"2 processes reach {figures['floor'] / two:.0%} of the floor's speed",
+        )
+    )
+    return rows
+
+
+def bench_owner():
+    from django.contrib.auth import get_user_model
+
+    owner, _ = get_user_model().objects.get_or_create(username="bench-parallel")
+    return owner
+
+
+def run(ctx: "Context") -> None:
+    """Figure 11: the 12-page scan with 1 and 2 page processes, and the floor."""
+    for row in rows_for(measure(bench_owner(), quick=ctx.quick), backend=ctx.backend):
+        ctx.add(row)
+
+
+def main() -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ocr_project.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    from bench.context import format_row
+
+    call_command("migrate", verbosity=0)
+    for row in rows_for(measure(bench_owner(), quick="--quick" in sys.argv), backend="-"):
+        print(format_row(row), f"(value {row.value:.2f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

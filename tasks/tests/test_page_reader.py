@@ -1,0 +1,123 @@
+"""A task's pages read in several processes: same results, in order, resumable, crash-safe."""
+
+import pytest
+from django.core.checks import run_checks
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models.signals import post_save
+
+from tasks.models import OcrPage, OcrTask, Status
+
+from . import samples
+from .samples import words_in
+from .scan_corpus import rotated
+
+worker_db = pytest.mark.django_db(transaction=True)
+
+PAGE_WORDS = [
+    samples.KNOWN_WORDS,
+    samples.SECOND_PAGE_WORDS,
+    ["orchard", "violin", "granite", "1642"],
+    ["harbour", "lantern", "meadow", "2718"],
+]
+
+
+def four_page_pdf() -> SimpleUploadedFile:
+    images = [samples.make_text_image(words) for words in PAGE_WORDS]
+    # One page upside down: its straightened image comes back from the child as JPEG.
+    images[2] = rotated(images[2], 2)
+    return SimpleUploadedFile(
+        "four.pdf", samples.image_pdf_bytes(images), content_type="application/pdf"
+    )
+
+
+def stored_pages(task: OcrTask) -> list[tuple]:
+    return list(
+        task.pages.order_by("index").values_list("index", "text", "rotation", "width", "height")
+    )
+
+
+@pytest.fixture
+def progress():
+    """Record the task's pages_done as each page row is written, in the same transaction."""
+    seen: list[tuple[int, int]] = []
+
+    def record(sender, instance: OcrPage, **kwargs) -> None:
+        done = OcrTask.objects.values_list("pages_done", flat=True).get(pk=instance.task_id)
+        seen.append((instance.index, done))
+
+    post_save.connect(record, sender=OcrPage, dispatch_uid="test-page-progress")
+    yield seen
+    post_save.disconnect(sender=OcrPage, dispatch_uid="test-page-progress")
+
+
+@worker_db
+def test_two_processes_store_the_same_pages_in_the_same_order_as_one(
+    settings, user, make_task, processed, progress
+):
+    settings.OCR_PAGE_PROCESSES = 1
+    alone = processed(make_task(user, four_page_pdf()))
+    progress_alone = list(progress)
+    progress.clear()
+    settings.OCR_PAGE_PROCESSES = 2
+    pair = processed(make_task(user, four_page_pdf()))
+
+    assert (alone.status, pair.status) == (Status.COMPLETED, Status.COMPLETED)
+    assert stored_pages(pair) == stored_pages(alone)
+    assert pair.result_text == alone.result_text
+    for (_, text, _, _, _), words in zip(stored_pages(pair), PAGE_WORDS, strict=True):
+        assert set(words[:3]) <= words_in(text)
+    # The turned page was stored as it was read, by the parent, from the child's JPEG.
+    turned = pair.pages.get(index=2)
+    assert turned.rotation == 180 and default_storage.exists(turned.image.name)
+    # pages_done moves one page at a time, each page at its own index, in both modes.
+    assert progress == progress_alone == [(0, 1), (1, 2), (2, 3), (3, 4)]
+
+
+@worker_db
+def test_resumed_task_reads_only_the_pages_not_stored(
+    settings, user, make_task, processed, progress
+):
+    settings.OCR_PAGE_PROCESSES = 2
+    task = make_task(user, four_page_pdf())
+    # An earlier attempt stored the first page; its text proves it is not read again.
+    OcrPage.objects.create(task=task, index=0, text="kept", source="ocr", attempt=0)
+    OcrTask.objects.filter(pk=task.pk).update(pages_done=1)
+    progress.clear()
+
+    task = processed(task)
+
+    assert task.status == Status.COMPLETED
+    assert [index for index, _ in progress] == [1, 2, 3]
+    assert [done for _, done in progress] == [2, 3, 4]
+    assert task.pages.get(index=0).text == "kept"
+    assert task.result_text.split("\f")[0] == "kept"
+    assert set(PAGE_WORDS[3][:3]) <= words_in(task.pages.get(index=3).text)
+
+
+@worker_db
+def test_a_child_that_dies_fails_the_task_with_a_message_and_stores_no_half_page(
+    settings, user, make_task, processed
+):
+    settings.OCR_PAGE_PROCESSES = 2
+    settings.OCR_PAGE_CHILD_EXIT_ON = 2  # the upside-down page: it would store an image
+
+    task = processed(make_task(user, four_page_pdf()))
+
+    assert task.status == Status.FAILED
+    assert task.error == (
+        "The process reading page 3 stopped without a result (it crashed or was killed)."
+    )
+    assert task.result_text == ""
+    # The pages before the dead one are stored whole, page 2 included though it shared the
+    # broken pool with page 3 (it is read again alone); nothing of page 3 or after.
+    indexes = list(task.pages.order_by("index").values_list("index", flat=True))
+    assert indexes == [0, 1]
+    assert task.pages_done == 2
+    assert not default_storage.exists(f"derived/{task.pk}/page-0003.jpg")
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_fewer_than_one_page_process_is_refused_at_start_up(settings, value):
+    settings.OCR_PAGE_PROCESSES = value
+    assert "tasks.E005" in {error.id for error in run_checks()}
