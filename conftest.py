@@ -54,6 +54,9 @@ def _leaves_out(item: pytest.Item, *, vendor: str, browser_tests: bool) -> str |
     return None
 
 
+# trylast: after pytest's own -m/-k/--deselect, so a run that left the browser tests out
+# that way is not stopped for want of a browser.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     from django.db import connection
 
@@ -67,7 +70,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             deselected.append(item)
         else:
             kept.append(item)
-    if any(item.get_closest_marker("browser") for item in kept):
+    if not config.option.collectonly and any(item.get_closest_marker("browser") for item in kept):
         missing = missing_requirement()
         if missing:
             raise pytest.UsageError(
@@ -83,18 +86,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     for reason, count in sorted(config.stash.get(_left_out, Counter()).items()):
-        terminalreporter.write_line(f"Left out: {count} {reason}.")
-    skipped = len(terminalreporter.stats.get("skipped", []))
-    if skipped:
+        # "tests for ..." / "browser tests (...)": one test is still "1 test".
+        what = reason.replace("tests", "test", 1) if count == 1 else reason
+        terminalreporter.write_line(f"Left out: {count} {what}.")
+    not_run = _not_run(terminalreporter)
+    if not_run:
         terminalreporter.write_line(
-            f"FAILED: {skipped} tests skipped; a skip is not a pass (the reasons are above).",
+            f"FAILED: {not_run} {'test' if not_run == 1 else 'tests'} skipped or xfailed; "
+            "a test that did not run is not a pass (the reasons are above).",
             red=True,
         )
 
 
+def _not_run(reporter) -> int:
+    """Count the tests that skipped or xfailed: neither is a pass."""
+    return len(reporter.stats.get("skipped", [])) + len(reporter.stats.get("xfailed", []))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter and reporter.stats.get("skipped") and exitstatus == pytest.ExitCode.OK:
+    if reporter and _not_run(reporter) and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -14,8 +14,13 @@ set -euo pipefail
 
 PACKAGES=(chromium fonts-wqy-microhei libatomic1)
 
+# --check: only say which are missing (one per line; exit 1 if any), install nothing.
 if_possible=0
 [ "${1:-}" = "--if-possible" ] && if_possible=1
+check_only=0
+[ "${1:-}" = "--check" ] && check_only=1
+# Without dpkg there is nothing to ask; the tests then look for what they need themselves.
+command -v dpkg-query >/dev/null || exit 0
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -23,6 +28,10 @@ for package in "${PACKAGES[@]}"; do
     || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$check_only" = 1 ]; then
+  printf '%s\n' "${missing[@]}"
+  exit 1
+fi
 
 give_up() {
   echo "System packages missing: ${missing[*]}; $1." >&2
