@@ -300,3 +300,28 @@ def test_a_stored_checkpoint_that_was_edited_is_tampering(signed):
 def test_a_head_check_leaves_hash_of_unchanged(signed):
     # Sanity: the fixture's trail really is twelve sealed events.
     assert hash_of(12) == ChainHead.objects.get(pk=1).hash
+
+
+def test_audit_checkpoint_tree_head_signs_now_what_the_worker_would(db, settings):
+    assert verify()[0] == 0  # an empty trail needs no anchor
+    record(3)
+    assert verify()[0] == 4  # unanchored until a tree head is signed
+
+    out = StringIO()
+    call_command("audit_checkpoint", "--tree-head", stdout=out)
+
+    assert out.getvalue().strip() == "Tree head of size 3 signed."
+    assert list(TreeCheckpoint.objects.values_list("size", flat=True)) == [3]
+    assert (directory(settings) / checkpoint_file_name(3)).is_file()
+    assert verify()[0] == 0
+    again = StringIO()
+    call_command("audit_checkpoint", "--tree-head", stdout=again)
+    assert again.getvalue().strip() == "Tree head of size 3 already signed."
+    assert TreeCheckpoint.objects.count() == 1
+
+
+def test_audit_checkpoint_tree_head_without_a_key_says_how_to_make_one(db, settings, tmp_path):
+    settings.AUDIT_CHECKPOINT_SIGNER_KEY_FILE = str(tmp_path / "absent.key")
+    record(1)
+    with pytest.raises(CommandError, match="audit_keys creates one"):
+        call_command("audit_checkpoint", "--tree-head", stdout=StringIO())

@@ -1,10 +1,16 @@
-"""Sign the audit chain's newest link and write the checkpoint to a file or stdout."""
+"""Sign the audit chain's newest link and write the checkpoint to a file or stdout.
+
+With --tree-head, sign the Merkle tree's head now instead, as the worker does every
+AUDIT_CHECKPOINT_EVERY_SECONDS (Ed25519, kept in the database and AUDIT_CHECKPOINT_DIR):
+for a trail whose worker is stopped, or a run that must end anchored.
+"""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.checkpoint import CheckpointError, checkpoint_json, create_checkpoint, write_checkpoint
+from audit.transparency.tree_heads import TreeHeadError, newest_tree_checkpoint, sign_tree_head
 
 
 class Command(BaseCommand):
@@ -18,8 +24,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--output", type=Path, metavar="FILE", help="Write here instead of stdout."
         )
+        parser.add_argument(
+            "--tree-head",
+            action="store_true",
+            help="Sign the Merkle tree's head now (Ed25519), as the worker does on its timer.",
+        )
 
-    def handle(self, *args, output: Path | None, **options):
+    def handle(self, *args, output: Path | None, tree_head: bool = False, **options):
+        if tree_head:
+            self.sign_tree_head()
+            return
         try:
             checkpoint = create_checkpoint()
         except CheckpointError as error:
@@ -33,3 +47,17 @@ class Command(BaseCommand):
             f"Checkpoint #{checkpoint.sequence} ({checkpoint.hash[:16]}…) signed at "
             f"{checkpoint.created_at}, written to {output}."
         )
+
+    def sign_tree_head(self) -> None:
+        try:
+            signed = sign_tree_head()
+        except TreeHeadError as error:
+            raise CommandError(f"tree head refused: {error}") from error
+        newest = signed or newest_tree_checkpoint()
+        if newest is None:
+            raise CommandError(
+                "No tree head signed: the tree is empty or no signer key is configured "
+                "(manage.py audit_keys creates one)."
+            )
+        verb = "signed" if signed else "already signed"
+        self.stdout.write(f"Tree head of size {newest.size:,} {verb}.")
