@@ -15,6 +15,7 @@ import pytest
 from audit.client import ClientContext
 from audit.export import NDJSON_COLUMNS, ndjson_lines, rows
 from audit.models import AuditEvent
+from audit.retention import write_archive
 from audit.services import record_event
 from audit.transparency import offline
 from audit.transparency.keys import verifiers
@@ -236,3 +237,21 @@ def test_one_event_verifies_by_its_proof(auditor_python, trail, staff_client, tm
     )
     assert code == 1, out
     assert "leaf_index 9: the event's fields are not those the proof hashes" in out
+
+
+def test_a_retention_archive_then_the_rest_of_the_export_verifies(auditor_python, trail, tmp_path):
+    archive = tmp_path / "audit-archive.ndjson.gz"
+    write_archive(archive, first=1, last=5)  # what retention writes before it deletes
+    rest = write_lines(tmp_path / "rest.ndjson", lines_of(trail)[5:])
+    code, out = run_offline(
+        auditor_python,
+        "--key",
+        str(trail["key"]),
+        "--checkpoints",
+        str(trail["checkpoints"]),
+        "--export",
+        str(archive),
+        str(rest),
+    )
+    assert code == 0, out
+    assert "OK: leaves 0..11 (12 events)" in out
