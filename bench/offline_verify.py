@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from audit.transparency import offline
 from audit.transparency.merkle import leaf_hash
@@ -26,7 +27,7 @@ from audit.transparency.records import GENESIS_HASH, canonical_timestamp
 from audit.transparency.signed_note import Checkpoint, Signer, generate_key, sign_note
 
 ORIGIN = "bench.example/ocr-audit"
-METADATA = (
+METADATA: tuple[dict[str, Any], ...] = (
     {},
     {"method": "password"},
     {"engine": "tesseract", "languages": ["eng", "deu"], "dpi": 300, "ratio": 0.1},
