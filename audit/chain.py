@@ -1,8 +1,7 @@
 """The hash chain: how an event's fields and its predecessor's hash become its link.
 
-The serialisation is canonical (sorted keys, fixed separators, UTC timestamps with
-microseconds) so the same row hashes the same on SQLite and PostgreSQL, today and
-when verified years later.
+The serialisation is the event's canonical record (``audit.transparency.records``,
+Django-free so an offline verifier shares it), re-exported here for the chain's callers.
 
 A link is an HMAC-SHA256 of that serialisation under a chain key the database does
 not hold (AUDIT_CHAIN_KEYS), so someone who can write to the database cannot compute
@@ -17,80 +16,28 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-GENESIS_HASH = "0" * 64
-
-# The fields covered by the hash. The user foreign key is deliberately absent: it
-# becomes NULL when a user is deleted; the hashed username snapshot is the record.
-HASHED_FIELDS = (
-    "sequence",
-    "timestamp",
-    "event_type",
-    "category",
-    "outcome",
-    "username",
-    "ip_address",
-    "user_agent",
-    "request_id",
-    "resource_type",
-    "resource_id",
-    "message",
-    "metadata",
-    "prev_hash",
+from .transparency.records import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    CanonicalJSON,
+    CanonicalMetadata,
+    canonical_json,
+    canonical_timestamp,
+    row_payload,
 )
 
-
-def canonical_timestamp(value: datetime) -> str:
-    """Return a timestamp as UTC ISO 8601 with microseconds."""
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    if value.year < 1000:
-        # strftime does not zero-pad such years; kept so old hashes never change.
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    # The same text as the strftime above, for less (verification is hot; the figure is in
-    # docs/benchmark-notes.md).
-    return value.isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-# json.dumps builds an encoder per call; one shared (stateless) encoder is cheaper.
-_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_encode_string = json.encoder.encode_basestring  # what the encoder above uses for str
-
-
-def canonical_json(value: Any) -> str:
-    """Return the canonical JSON text of a value."""
-    return _CANONICAL_ENCODER.encode(value)
-
-
-class CanonicalJSON(str):
-    """Text that already is canonical_json(value): row_payload takes it as it is."""
-
-
-class CanonicalMetadata:
-    """Stored metadata JSON text -> CanonicalJSON, remembering recent documents.
-
-    Verification rebuilds every row's canonical record, and decoding and re-encoding the
-    metadata was a large part of that (docs/benchmark-notes.md). Trails repeat a few
-    documents ({}, the login method, the engine settings) most of the time, so each
-    distinct text is converted once.
-    The conversion is a pure function of the text, so a remembered answer is the answer.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.known: dict[str, CanonicalJSON] = {}
-
-    def __call__(self, text: str) -> CanonicalJSON:
-        canonical = self.known.get(text)
-        if canonical is None:
-            canonical = CanonicalJSON(canonical_json(json.loads(text)))
-            if len(self.known) >= self.size:
-                self.known.clear()  # cheaper than LRU bookkeeping on every row
-            self.known[text] = canonical
-        return canonical
+__all__ = [  # the canonical record's names, re-exported: the chain's callers import them here
+    "GENESIS_HASH",
+    "HASHED_FIELDS",
+    "CanonicalJSON",
+    "CanonicalMetadata",
+    "canonical_json",
+    "canonical_timestamp",
+    "row_payload",
+]
 
 
 def _json_safe_number(value: float) -> float | int:
@@ -116,59 +63,6 @@ def normalise_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 def event_hash(fields: Mapping[str, Any], key: "ChainKey | None" = None) -> str:
     """Return an event's link from a dict of its HASHED_FIELDS (plain SHA-256 without a key)."""
     return link(tuple(fields[name] for name in HASHED_FIELDS), key)
-
-
-# canonical_json of the payload dict, its keys already in sorted order. Spelled out
-# because verification hashes every row of the trail: building the dict and sorting it
-# per row cost far more (docs/benchmark-notes.md); a test checks it against
-# canonical_json byte for byte.
-_SLOTS = {"sequence": "%d", "timestamp": '"%s"'}
-_PAYLOAD = (
-    "{" + ",".join(f'"{name}":{_SLOTS.get(name, "%s")}' for name in sorted(HASHED_FIELDS)) + "}"
-)
-_HASHED_COUNT = len(HASHED_FIELDS)
-
-
-def row_payload(values: tuple) -> bytes:
-    """Return the canonical serialisation of an event given as HASHED_FIELDS values, in order.
-
-    Equal to canonical_json({field: value, ...}) with the timestamp as
-    canonical_timestamp and a missing IP address as "". The timestamp may come as that
-    text already, and the metadata as CanonicalJSON.
-    """
-    (
-        sequence,
-        timestamp,
-        event_type,
-        category,
-        outcome,
-        username,
-        ip_address,
-        user_agent,
-        request_id,
-        resource_type,
-        resource_id,
-        message,
-        metadata,
-        prev_hash,
-    ) = values[:_HASHED_COUNT]  # a new hashed field fails here, loudly
-    text = _PAYLOAD % (  # in sorted key order, as canonical_json writes them
-        _encode_string(category),
-        _encode_string(event_type),
-        _encode_string(ip_address or ""),
-        _encode_string(message),
-        metadata if metadata.__class__ is CanonicalJSON else canonical_json(metadata),
-        _encode_string(outcome),
-        _encode_string(prev_hash),
-        _encode_string(request_id),
-        _encode_string(resource_id),
-        _encode_string(resource_type),
-        sequence,
-        timestamp if timestamp.__class__ is str else canonical_timestamp(timestamp),
-        _encode_string(user_agent),
-        _encode_string(username),
-    )
-    return text.encode("utf-8")
 
 
 # --- Keyed links --------------------------------------------------------------

@@ -6,6 +6,12 @@ of our own (docs: RFC 9162 section 2, c2sp.org/signed-note, c2sp.org/tlog-checkp
 - ``merkle``: RFC 6962 / RFC 9162 Merkle tree hashing, inclusion and consistency proofs
   built from a node store of complete subtrees, and their verification from the proof
   alone. Pure Python, no Django: a verifier outside the service can run it as it is.
+- ``records``: an event's canonical record, its leaf bytes (and what its chain link is an
+  HMAC of); ``audit.chain`` re-exports it. Pure Python, no Django.
+- ``offline``: the auditor's verifier (``python -m audit.transparency.offline``): an
+  NDJSON export or one event's proof held against signed checkpoints with the public key
+  alone. It imports ``records``, ``merkle`` and ``signed_note`` only, runs with Python and
+  ``cryptography``, and these three files and it can be copied out as they are.
 - ``node_store``: the node store kept in the database (``audit.models.MerkleNode``).
 - ``signed_note``: Ed25519 signed notes and tlog checkpoints (the signed tree head).
 - ``tree``: the audit trail's tree, one leaf per sealed event (its canonical record),
@@ -16,7 +22,9 @@ of our own (docs: RFC 9162 section 2, c2sp.org/signed-note, c2sp.org/tlog-checkp
 - ``verification``: the tree recomputed from the events, checkpoints held against it.
 - ``proofs``: inclusion and consistency proofs for the API.
 
-Anything in ``audit`` may import these modules; ``merkle`` and ``signed_note`` import
-nothing from the project, ``node_store`` only ``audit.models``; the others import
-``audit``'s models, chain and integrity, never its services or interfaces.
+Anything in ``audit`` may import these modules; ``records``, ``merkle`` and
+``signed_note`` import nothing from the project (``offline`` only them); ``node_store``
+only ``audit.models``; the others import ``audit``'s models, chain and integrity, never
+its services or interfaces. This file and ``audit/__init__.py`` import nothing at all
+(``audit/tests/test_offline.py`` checks both): the verifier's copy needs them.
 """

@@ -1,0 +1,118 @@
+"""Print the offline verifier's rate: events per second over a synthetic export.
+
+No database and no Django: the export, its tree and its checkpoints are made with the
+pure modules (records, merkle, signed_note), as the server would make them, then
+``python -m audit.transparency.offline`` checks them in a child process (start-up
+included) and in this one.
+
+    python -m bench.offline_verify --events 100000
+"""
+
+import argparse
+import gzip
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from audit.transparency import offline
+from audit.transparency.merkle import leaf_hash
+from audit.transparency.records import GENESIS_HASH, canonical_timestamp
+from audit.transparency.signed_note import Checkpoint, Signer, generate_key, sign_note
+
+ORIGIN = "bench.example/ocr-audit"
+METADATA: tuple[dict[str, Any], ...] = (
+    {},
+    {"method": "password"},
+    {"engine": "tesseract", "languages": ["eng", "deu"], "dpi": 300, "ratio": 0.1},
+    {"filename": "東京 scan.pdf", "pages": 3, "size": 1234567},
+)
+
+
+def write_trail(directory: Path, events: int, every: int) -> tuple[Path, str]:
+    """Write events.ndjson and checkpoints every `every` leaves; return the export and key."""
+    skey, vkey = generate_key(ORIGIN)
+    signer = Signer.from_key(skey)
+    checkpoints = directory / "checkpoints"
+    checkpoints.mkdir()
+    export = directory / "events.ndjson"
+    frontier = offline.Frontier()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    prev_hash = GENESIS_HASH
+    with export.open("w", encoding="utf-8") as handle:
+        for index in range(events):
+            event = {
+                "id": index + 1,
+                "sequence": index + 1,
+                "timestamp": canonical_timestamp(start + timedelta(milliseconds=37 * index)),
+                "event_type": ("task_create", "auth_login", "file_upload")[index % 3],
+                "category": ("task", "auth", "file")[index % 3],
+                "outcome": "success" if index % 7 else "failure",
+                "user_id": index % 50 or None,
+                "username": f"user{index % 50}",
+                "ip_address": None if index % 5 == 0 else f"192.0.2.{index % 250}",
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+                "request_id": f"req-{index:08d}",
+                "resource_type": "task",
+                "resource_id": str(index),
+                "message": f"Task {index} created",
+                "metadata": METADATA[index % len(METADATA)],
+                "prev_hash": prev_hash,
+                "leaf_index": index,
+            }
+            handle.write(json.dumps(event, ensure_ascii=False) + "\n")
+            data = offline.leaf_bytes(event)
+            prev_hash = hashlib.sha256(data).hexdigest()  # a plain link: no chain key here
+            frontier.append(leaf_hash(data))
+            if frontier.size % every == 0 or frontier.size == events:
+                text = Checkpoint(ORIGIN, frontier.size, frontier.root()).text()
+                name = f"tree-{frontier.size:020d}.checkpoint"
+                (checkpoints / name).write_text(sign_note(text, signers=[signer]), "utf-8")
+    return export, vkey
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--every", type=int, default=10_000, help="leaves between checkpoints")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        export, vkey = write_trail(directory, args.events, args.every)
+        packed = directory / "events.ndjson.gz"
+        packed.write_bytes(gzip.compress(export.read_bytes()))
+        for path in (export, packed):
+            arguments = ["--key", vkey, "--checkpoints", str(directory / "checkpoints")]
+            arguments += ["--export", str(path)]
+            inside, child = [], []
+            for _ in range(args.runs):
+                began = time.perf_counter()
+                code, verdict = offline.run(arguments)
+                inside.append(time.perf_counter() - began)
+                assert code == 0, verdict
+                began = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-m", "audit.transparency.offline", *arguments],
+                    check=True,
+                    capture_output=True,
+                )
+                child.append(time.perf_counter() - began)
+            size = path.stat().st_size / 1e6
+            print(
+                f"{path.name} ({args.events:,} events, {size:.1f} MB, "
+                f"{args.events // args.every} checkpoints): "
+                f"{args.events / statistics.median(inside):,.0f} events/s in process, "
+                f"{args.events / statistics.median(child):,.0f} events/s as a command "
+                f"(median of {args.runs}; {statistics.median(child):.2f} s)"
+            )
+
+
+if __name__ == "__main__":
+    main()
