@@ -153,11 +153,12 @@ def check_all(*, owner, uploads: Sequence[UploadedFile]) -> list[CheckedUpload]:
     checked: list[CheckedUpload] = []
     refused: list[UploadRejected] = []
     try:
-        for upload in uploads:
+        for position, upload in enumerate(uploads):
             try:
                 checked.append(check_upload(upload))
             except UploadRejected as error:
                 record_rejection(owner=owner, error=error, size=upload.size)
+                error.position = position
                 refused.append(error)
         if refused:
             raise refused[0] if len(refused) == 1 else UploadsRejected(refused)
