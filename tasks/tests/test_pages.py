@@ -175,9 +175,13 @@ def test_upload_page_uses_the_default_engine(page_client):
 @pytest.mark.parametrize(
     ("files", "fields", "message"),
     [
-        ([upload_file(samples.truncated(PNG), "cut.png")], {}, "cut.png: File is truncated"),
-        ([upload_file(b"", "empty.png")], {}, "empty.png: file is empty."),
-        ([upload_file(b"<html></html>", "x.png")], {}, "x.png: not a PNG, JPEG"),
+        (
+            [upload_file(samples.truncated(PNG), "cut.png")],
+            {},
+            "cut.png — not stored: File is truncated",
+        ),
+        ([upload_file(b"", "empty.png")], {}, "empty.png — not stored: file is empty."),
+        ([upload_file(b"<html></html>", "x.png")], {}, "x.png — not stored: not a PNG, JPEG"),
         ([], {}, "Choose at least one file to upload."),
         ([upload_file(PNG)], {"engine": "abbyy"}, "Select a valid choice."),
         (
@@ -205,8 +209,9 @@ def test_upload_page_names_every_refused_file(page_client, stored_files):
 
     assert response.status_code == 400
     html = response.content.decode()
-    assert "empty.png: file is empty." in html
-    assert "notes.png: not a PNG, JPEG, TIFF, WebP, BMP or PDF file" in html
+    assert "Nothing was stored." in html
+    assert "empty.png — not stored: file is empty." in html
+    assert "notes.png — not stored: not a PNG, JPEG, TIFF, WebP, BMP or PDF file" in html
     assert stored_files() == []
     assert not OcrTask.objects.exists()
 

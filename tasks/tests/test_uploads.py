@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
@@ -119,7 +120,9 @@ def test_file_over_the_size_limit_is_refused_with_413(upload_refused, settings, 
 
     assert response.status_code == 413
     assert response.json() == {
-        "detail": f"big.png: file is {len(PNG):,} bytes; the limit is 1,000 bytes.",
+        "detail": (
+            f"big.png: file is {filesizeformat(len(PNG))}; the limit is 1000\N{NO-BREAK SPACE}bytes."
+        ),
         "code": "too_large",
     }
     [event] = audit_events("file_upload", outcome=Outcome.FAILURE)
@@ -235,8 +238,8 @@ def test_several_files_too_large_are_413_naming_each(upload_refused, settings):
 
     assert response.status_code == 413
     detail = response.json()["detail"]
-    assert f"one.png: file is {len(PNG):,} bytes" in detail
-    assert f"two.jpg: file is {len(JPEG):,} bytes" in detail
+    assert f"one.png: file is {filesizeformat(len(PNG))};" in detail
+    assert f"two.jpg: file is {filesizeformat(len(JPEG))};" in detail
 
 
 def test_a_size_refusal_beside_another_refusal_is_400(upload_refused, settings):
