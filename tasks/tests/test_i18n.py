@@ -163,8 +163,11 @@ def test_upload_refusals_are_in_the_visitors_language_and_audited_in_english(use
     ]
 
     assert "未保存任何文件。" in pages[0]
-    assert "empty.png —— 未保存：文件为空。" in pages[0]
-    assert "notes.png —— 未保存：不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件" in pages[1]
+    assert "empty.png —— 未保存\N{FULLWIDTH COLON}文件为空。" in pages[0]
+    assert (
+        "notes.png —— 未保存\N{FULLWIDTH COLON}不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件"
+        in pages[1]
+    )
     # The trail, its hashes and the SIEM stream keep one language.
     messages = list(
         AuditEvent.objects.filter(event_type="file_upload")

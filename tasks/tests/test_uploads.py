@@ -119,10 +119,10 @@ def test_file_over_the_size_limit_is_refused_with_413(upload_refused, settings, 
     response = upload_refused(upload_file(PNG, "big.png"))
 
     assert response.status_code == 413
+    size, limit = filesizeformat(len(PNG)), filesizeformat(1000)
+    assert limit == "1000\N{NO-BREAK SPACE}bytes"
     assert response.json() == {
-        "detail": (
-            f"big.png: file is {filesizeformat(len(PNG))}; the limit is 1000\N{NO-BREAK SPACE}bytes."
-        ),
+        "detail": f"big.png: file is {size}; the limit is {limit}.",
         "code": "too_large",
     }
     [event] = audit_events("file_upload", outcome=Outcome.FAILURE)
