@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
@@ -23,6 +24,10 @@ from .ocr.resolution import PdfResolution
 from .storage import FULL_ERRNOS, StorageWriteFailed, delete_file, save_file
 
 COPY_CHUNK = 1024 * 1024
+
+# A byte count for people ("10.8 KB"), worded when the message is shown: the page speaks
+# the visitor's language while the audit trail, which reads the same message, stays English.
+human_size = lazy(filesizeformat, str)
 
 
 class UploadRejected(Exception):
@@ -166,8 +171,8 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
             name=name,
             reason=format_lazy(
                 _("file is {size}; the limit is {limit}."),
-                size=filesizeformat(upload.size),
-                limit=filesizeformat(limit),
+                size=human_size(upload.size),
+                limit=human_size(limit),
             ),
             code="too_large",
             status=413,
@@ -201,7 +206,7 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                             name=name,
                             reason=format_lazy(
                                 _("file is larger than the limit of {limit}."),
-                                limit=filesizeformat(limit),
+                                limit=human_size(limit),
                             ),
                             code="too_large",
                             status=413,

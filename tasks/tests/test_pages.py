@@ -137,6 +137,16 @@ def test_upload_page_offers_engines_and_languages(page_client):
         assert f'<option value="{language}">' in html
 
 
+def test_upload_page_states_the_size_limit_as_people_read_it(page_client, settings):
+    # 1.5 MB: whole megabytes would have said "1 MB", less than is allowed.
+    settings.OCR_MAX_FILE_BYTES = 1536 * 1024
+    settings.OCR_MAX_FILES_PER_REQUEST = 3
+
+    html = page_client.get("/tasks/upload/").content.decode()
+
+    assert "up to 3 files of 1.5\N{NO-BREAK SPACE}MB," in html
+
+
 def test_upload_page_creates_one_task_per_file(
     page_client, user, stored_files, django_capture_on_commit_callbacks
 ):
@@ -233,7 +243,9 @@ def test_upload_page_refuses_an_oversized_body(page_client, settings, stored_fil
     )
 
     assert response.status_code == 413
-    assert "uploads are limited to 1 files of 1,000 bytes" in response.content.decode()
+    assert (
+        "uploads are limited to 1 files of 1000\N{NO-BREAK SPACE}bytes" in response.content.decode()
+    )
     assert stored_files() == []
 
 

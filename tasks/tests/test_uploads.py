@@ -137,7 +137,9 @@ def test_body_over_the_request_limit_is_refused_unread(upload_refused, settings,
     response = upload_refused(body)
 
     assert response.status_code == 413
-    assert "uploads are limited to 1 files of 1,000 bytes" in response.json()["detail"]
+    assert (
+        "uploads are limited to 1 files of 1000\N{NO-BREAK SPACE}bytes" in response.json()["detail"]
+    )
     [event] = audit_events("file_upload", outcome=Outcome.FAILURE)
     assert event.metadata["reason"] == "too_large"
 
