@@ -226,6 +226,57 @@ def test_upload_page_names_every_refused_file(page_client, stored_files):
     assert not OcrTask.objects.exists()
 
 
+MIXED_UPLOAD_LINES = {
+    "en": (
+        "Nothing was stored.",
+        [
+            "invoice.png — not stored because other files were refused",
+            "notes.png — not stored: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by "
+            "its content, not its name).",
+            "empty.png — not stored: file is empty.",
+        ],
+    ),
+    "zh-hans": (
+        "未保存任何文件。",
+        [
+            "invoice.png —— 未保存\N{FULLWIDTH COMMA}因为其他文件被拒绝",
+            "notes.png —— 未保存\N{FULLWIDTH COLON}不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件"
+            "\N{FULLWIDTH LEFT PARENTHESIS}根据文件内容判断\N{FULLWIDTH COMMA}而非文件名"
+            "\N{FULLWIDTH RIGHT PARENTHESIS}。",
+            "empty.png —— 未保存\N{FULLWIDTH COLON}文件为空。",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", MIXED_UPLOAD_LINES)
+def test_upload_page_mixed_upload_says_every_file_was_not_stored(
+    page_client, settings, stored_files, audit_events, language
+):
+    # Issue 26 item 2: all or nothing, and the page must say the good file was dropped too.
+    page_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    files = [
+        upload_file(PNG, "invoice.png"),
+        upload_file(b"plain text, not an image", "notes.png"),
+        upload_file(b"", "empty.png"),
+    ]
+
+    response = page_client.post("/tasks/upload/", {"file": files})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    block = re.search(r'<div class="error" role="alert" id="not-stored">(.*?)</div>', html, re.S)
+    assert block is not None, html
+    heading, lines = MIXED_UPLOAD_LINES[language]
+    assert f"<strong>{heading}</strong>" in block[1]
+    assert re.findall(r"<li>(.*?)</li>", block[1], re.S) == lines
+    assert stored_files() == []
+    assert not OcrTask.objects.exists()
+    refused = audit_events("file_upload", outcome=Outcome.FAILURE)
+    assert [event.metadata["reason"] for event in refused] == ["unsupported_type", "empty"]
+    assert audit_events("file_upload", outcome=Outcome.SUCCESS) == []
+
+
 def test_upload_page_refusal_is_audited(page_client, user, audit_events):
     page_client.post("/tasks/upload/", {"file": [upload_file(b"", "empty.png")]})
 

@@ -244,6 +244,26 @@ def test_several_files_too_large_are_413_naming_each(upload_refused, settings):
     assert f"two.jpg: file is {filesizeformat(len(JPEG))};" in detail
 
 
+def test_a_valid_file_beside_refused_ones_is_not_stored_either(upload_refused, stored_files):
+    response = upload_refused(
+        upload_file(PNG, "invoice.png"),
+        upload_file(b"plain text, not an image", "notes.png"),
+        upload_file(b"", "empty.png"),
+    )
+
+    # The API keeps its shape: one "<name>: <reason>" per refused file, the valid one unnamed.
+    assert response.status_code == 400
+    assert response.json() == {
+        "file": [
+            "notes.png: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its content, "
+            "not its name).",
+            "empty.png: file is empty.",
+        ]
+    }
+    assert stored_files() == []
+    assert not OcrTask.objects.exists()
+
+
 def test_a_size_refusal_beside_another_refusal_is_400(upload_refused, settings):
     settings.OCR_MAX_FILE_BYTES = 1000
 
