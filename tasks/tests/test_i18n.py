@@ -181,6 +181,29 @@ def test_upload_refusals_are_in_the_visitors_language_and_audited_in_english(use
     ]
 
 
+def test_sizes_in_refusals_are_worded_in_the_visitors_language_and_english_in_the_trail(
+    user, settings
+):
+    settings.OCR_MAX_FILE_BYTES = 1000
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(user)
+
+    page = client.post("/tasks/upload/", {"file": upload_file(b"x" * 2048, "big.png")})
+
+    assert page.status_code == 413
+    assert (
+        "文件为 2.0\N{NO-BREAK SPACE}KB\N{FULLWIDTH SEMICOLON}上限为 1000\N{NO-BREAK SPACE}字节。"
+        in page.content.decode()
+    )
+    [message] = AuditEvent.objects.filter(event_type="file_upload").values_list(
+        "message", flat=True
+    )
+    assert (
+        message
+        == "big.png: file is 2.0\N{NO-BREAK SPACE}KB; the limit is 1000\N{NO-BREAK SPACE}bytes."
+    )
+
+
 def test_api_refusals_follow_accept_language_and_stay_english_by_default(user, client_for):
     client = client_for(user)
     empty = {"file": upload_file(b"", "empty.png")}
