@@ -8,6 +8,7 @@ from django_stubs_ext import StrOrPromise
 from .models import Status
 from .ocr.engines import available_engines
 from .selectors import SEARCH_MAX_CHARS, SORT_FIELDS
+from .uploads import human_size
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -65,11 +66,11 @@ class UploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["engine"].initial = settings.OCR_DEFAULT_ENGINE
         self.fields["file"].help_text = _(
-            "PNG, JPEG, TIFF, WebP, BMP or PDF; up to %(files)d files of %(mb)d MB, "
+            "PNG, JPEG, TIFF, WebP, BMP or PDF; up to %(files)d files of %(size)s, "
             "%(pages)d pages each."
         ) % {
             "files": settings.OCR_MAX_FILES_PER_REQUEST,
-            "mb": settings.OCR_MAX_FILE_BYTES // (1024 * 1024),
+            "size": human_size(settings.OCR_MAX_FILE_BYTES),
             "pages": settings.OCR_MAX_PAGES,
         }
 

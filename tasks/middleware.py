@@ -18,7 +18,7 @@ from accounts.decorators import login_url_after_session_end
 
 from .forms import UploadForm
 from .services import refuse_oversized_body, refuse_unstorable
-from .uploads import UploadRejected
+from .uploads import UploadRejected, human_size
 
 # Room for form fields, JSON and multipart framing on requests that carry no files.
 NON_UPLOAD_BODY_LIMIT_SLACK = 64 * 1024
@@ -82,9 +82,9 @@ class RequestBodyLimitMiddleware:
             limit += NON_UPLOAD_BODY_LIMIT_SLACK
         if length > limit:
             message = format_lazy(
-                _("Request body is {length} bytes; the limit here is {limit} bytes."),
-                length=f"{length:,}",
-                limit=f"{limit:,}",
+                _("Request body is {length}; the limit here is {limit}."),
+                length=human_size(length),
+                limit=human_size(limit),
             )
             return self.too_large(request, message)
         return None

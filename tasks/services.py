@@ -30,6 +30,7 @@ from .uploads import (
     UploadRejected,
     UploadsRejected,
     check_upload,
+    human_size,
     remove_stored,
     storage_refusal,
     store_checked,
@@ -117,13 +118,10 @@ def refuse_oversized_body(*, owner, request: HttpRequest) -> None:
     if length > upload_body_limit():
         error = UploadRejected(
             format_lazy(
-                _(
-                    "Request body is {length} bytes; uploads are limited to {files} files of "
-                    "{size} bytes."
-                ),
-                length=f"{length:,}",
+                _("Request body is {length}; uploads are limited to {files} files of {size}."),
+                length=human_size(length),
                 files=settings.OCR_MAX_FILES_PER_REQUEST,
-                size=f"{settings.OCR_MAX_FILE_BYTES:,}",
+                size=human_size(settings.OCR_MAX_FILE_BYTES),
             ),
             code="too_large",
             status=413,
@@ -153,11 +151,12 @@ def check_all(*, owner, uploads: Sequence[UploadedFile]) -> list[CheckedUpload]:
     checked: list[CheckedUpload] = []
     refused: list[UploadRejected] = []
     try:
-        for upload in uploads:
+        for position, upload in enumerate(uploads):
             try:
                 checked.append(check_upload(upload))
             except UploadRejected as error:
                 record_rejection(owner=owner, error=error, size=upload.size)
+                error.position = position
                 refused.append(error)
         if refused:
             raise refused[0] if len(refused) == 1 else UploadsRejected(refused)

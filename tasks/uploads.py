@@ -9,7 +9,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
@@ -23,6 +25,10 @@ from .storage import FULL_ERRNOS, StorageWriteFailed, delete_file, save_file
 
 COPY_CHUNK = 1024 * 1024
 
+# A byte count for people ("10.8 KB"), worded when the message is shown: the page speaks
+# the visitor's language while the audit trail, which reads the same message, stays English.
+human_size = lazy(filesizeformat, str)
+
 
 class UploadRejected(Exception):
     """An upload this service will not store; ``status`` is the HTTP status to answer."""
@@ -35,9 +41,14 @@ class UploadRejected(Exception):
         status: int = 400,
         name: str = "",
         retry_after: int | None = None,
+        reason: StrOrPromise | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # What is wrong with the file, without its name (the upload page lists it by name).
+        self.reason = reason if reason is not None else message
+        # Where the file was among the request's uploads (check_all sets it).
+        self.position: int | None = None
         self.code = code
         self.status = status
         self.name = name
@@ -92,12 +103,25 @@ def storage_refusal(*, name: str, error: BaseException) -> UploadRejected:
     """
     cause = error.cause if isinstance(error, StorageWriteFailed) else error
     if isinstance(cause, OSError) and cause.errno in FULL_ERRNOS:
-        message = _("{name}: the file storage is full; nothing was stored. Try again later.")
+        reason = _("the file storage is full; nothing was stored. Try again later.")
         code = "storage_full"
     else:
-        message = _("{name}: the file could not be written to storage; nothing was stored.")
+        reason = _("the file could not be written to storage; nothing was stored.")
         code = "storage_failed"
-    return UploadRejected(format_lazy(message, name=name), code=code, status=507, name=name)
+    return file_refusal(name=name, reason=reason, code=code, status=507)
+
+
+def file_refusal(
+    *, name: str, reason: StrOrPromise, code: str, status: int = 400
+) -> UploadRejected:
+    """Return the refusal of one named file: "<name>: <reason>"."""
+    return UploadRejected(
+        format_lazy(_("{name}: {reason}"), name=name, reason=reason),
+        code=code,
+        status=status,
+        name=name,
+        reason=reason,
+    )
 
 
 def upload_body_limit() -> int:
@@ -143,35 +167,29 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     name = display_name(upload.name)
     limit = settings.OCR_MAX_FILE_BYTES
     if upload.size is not None and upload.size > limit:
-        raise UploadRejected(
-            format_lazy(
-                _("{name}: file is {size} bytes; the limit is {limit} bytes."),
-                name=name,
-                size=f"{upload.size:,}",
-                limit=f"{limit:,}",
+        raise file_refusal(
+            name=name,
+            reason=format_lazy(
+                _("file is {size}; the limit is {limit}."),
+                size=human_size(upload.size),
+                limit=human_size(limit),
             ),
             code="too_large",
             status=413,
-            name=name,
         )
     if not upload.size:
-        raise UploadRejected(
-            format_lazy(_("{name}: file is empty."), name=name), code="empty", name=name
-        )
+        raise file_refusal(name=name, reason=_("file is empty."), code="empty")
     upload.seek(0)
     head = upload.read(HEAD_SIZE)
     kind = detect_kind(head)
     if kind is None:
-        raise UploadRejected(
-            format_lazy(
-                _(
-                    "{name}: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its "
-                    "content, not its name)."
-                ),
-                name=name,
+        raise file_refusal(
+            name=name,
+            reason=_(
+                "not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its content, not "
+                "its name)."
             ),
             code="unsupported_type",
-            name=name,
         )
     upload.seek(0)
     digest = hashlib.sha256()
@@ -184,15 +202,14 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 for chunk in upload.chunks(COPY_CHUNK):
                     size += len(chunk)
                     if size > limit:
-                        raise UploadRejected(
-                            format_lazy(
-                                _("{name}: file is larger than the limit of {limit} bytes."),
-                                name=name,
-                                limit=f"{limit:,}",
+                        raise file_refusal(
+                            name=name,
+                            reason=format_lazy(
+                                _("file is larger than the limit of {limit}."),
+                                limit=human_size(limit),
                             ),
                             code="too_large",
                             status=413,
-                            name=name,
                         )
                     digest.update(chunk)
                     out.write(chunk)
@@ -207,11 +224,7 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 resolution=PdfResolution.from_settings(),
             )
         except DocumentRejected as rejected:
-            raise UploadRejected(
-                format_lazy("{name}: {reason}", name=name, reason=rejected.message),
-                code=rejected.code,
-                name=name,
-            ) from rejected
+            raise file_refusal(name=name, reason=rejected.message, code=rejected.code) from rejected
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise

@@ -43,7 +43,7 @@ from .services import (
 )
 from .storage import local_copy
 from .thumbnails import ThumbnailUnavailable, task_thumbnail
-from .uploads import UploadRejected, download_name
+from .uploads import UploadRejected, display_name, download_name
 
 TASKS_PER_PAGE = 20
 # Page previews are rendered at screen resolution, not the OCR resolution.
@@ -158,6 +158,24 @@ def task_progress(request: HttpRequest) -> JsonResponse:
     )
 
 
+def not_stored(uploads: list, error: UploadRejected) -> list[dict]:
+    """Return each file of a refused upload with why it was not stored, in upload order.
+
+    All or nothing: a valid file beside a refused one is not stored either, and says so.
+    """
+    by_position = {refused.position: refused for refused in error.refusals}
+    files = []
+    for position, upload in enumerate(uploads):
+        refused = by_position.get(position)
+        files.append(
+            {"name": display_name(upload.name), "reason": refused.reason if refused else None}
+        )
+    if not any(file["reason"] for file in files):
+        # A refusal of the whole request (too many files): no file of its own to name.
+        return []
+    return files
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -186,9 +204,12 @@ def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                     request=request,
                 )
             except UploadRejected as error:
-                for refused in error.refusals:
-                    form.add_error("file", refused.message)
-                return render(request, "tasks/upload.html", {"form": form}, status=error.status)
+                files = not_stored(form.cleaned_data["file"], error)
+                if not files:
+                    for refused in error.refusals:
+                        form.add_error("file", refused.message)
+                context = {"form": form, "not_stored": files}
+                return render(request, "tasks/upload.html", context, status=error.status)
             except EngineChoiceError as error:
                 form.add_error(error.field, str(error))
                 return render(request, "tasks/upload.html", {"form": form}, status=400)

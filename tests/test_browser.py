@@ -45,7 +45,7 @@ ARTIFACTS = BASE_DIR / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 DOC_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
 # Each test logs in as its own user, so the order the tests run in does not matter.
-USERS = [("alice", False), ("bob", False), ("chen", False), ("staffer", True)]
+USERS = [("alice", False), ("bob", False), ("chen", False), ("dana", False), ("staffer", True)]
 OCR_TIMEOUT_MS = 120_000
 
 # Chrome logs CSP violations to the console itself; the listener reports every violation
@@ -299,6 +299,67 @@ def test_upload_progress_text_download_delete(page, live_site):
     expect(page.locator(".messages")).to_contain_text("Deleted “receipt.png”.")
     expect(page.locator("#task-table tbody tr")).to_have_count(1)
     expect(page.get_by_role("link", name="receipt.png")).to_have_count(0)
+
+
+def stored_uploads(site: LiveSite) -> list[Path]:
+    """Return the uploaded originals the live site holds."""
+    uploads = site.var_dir / "media" / "uploads"
+    return sorted(path for path in uploads.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize(
+    ("locale", "heading", "lines"),
+    [
+        (
+            "en-US",
+            "Nothing was stored.",
+            [
+                "invoice.png — not stored because other files were refused",
+                "notes.png — not stored: not a PNG, JPEG, TIFF, WebP, BMP or PDF file",
+                "empty.png — not stored: file is empty.",
+            ],
+        ),
+        (
+            "zh-CN",
+            "未保存任何文件。",
+            [
+                "invoice.png —— 未保存\N{FULLWIDTH COMMA}因为其他文件被拒绝",
+                "notes.png —— 未保存\N{FULLWIDTH COLON}不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件",
+                "empty.png —— 未保存\N{FULLWIDTH COLON}文件为空。",
+            ],
+        ),
+    ],
+    ids=["en", "zh-hans"],
+)
+def test_mixed_upload_says_every_file_was_not_stored(devices, live_site, locale, heading, lines):
+    page = devices.new_page(locale=locale)
+    image = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
+    before = stored_uploads(live_site)
+    log_in(page, "dana")
+
+    page.goto("/tasks/upload/")
+    page.set_input_files(
+        "#id_file",
+        [
+            {"name": "invoice.png", "mimeType": "image/png", "buffer": image},
+            {"name": "notes.png", "mimeType": "image/png", "buffer": b"plain text, not an image"},
+            {"name": "empty.png", "mimeType": "image/png", "buffer": b""},
+        ],
+    )
+    with page.expect_response(re.compile(r"/tasks/upload/$")) as answer:
+        page.locator("main form button[type=submit]").click()
+
+    assert answer.value.status == 400
+    refusal = page.locator("#not-stored")
+    expect(refusal.locator("strong")).to_have_text(heading)
+    items = refusal.locator("li")
+    expect(items).to_have_count(3)
+    for item, line in zip(items.all(), lines, strict=True):
+        expect(item).to_contain_text(line)
+    shoot(page, f"upload-refused-{locale}")
+    page.goto("/")
+    expect(page.locator("#no-tasks")).to_be_visible()
+    assert stored_uploads(live_site) == before
 
 
 def test_log_out_everywhere_ends_the_other_device_too(devices):

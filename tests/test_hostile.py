@@ -161,7 +161,7 @@ def test_unfit_file_through_the_upload_page_is_refused_too(owner_client, stored_
     response = owner_client.post("/tasks/upload/", {"file": [upload(PNG_SIGNATURE + HTML)]})
 
     assert response.status_code == 400
-    assert b"scan.png: File is truncated or corrupt" in response.content
+    assert "scan.png — not stored: File is truncated or corrupt" in response.content.decode()
     assert_nothing_stored(stored_files)
 
 

@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.template.defaultfilters import filesizeformat
 from django.test import Client
 
 from audit.models import AuditEvent
@@ -30,7 +31,7 @@ def test_upload_page_body_over_the_limit_is_413_before_csrf_reads_it(limits, use
     response = client.post("/tasks/upload/", big_multipart(1024 * 1024 + 30_000))
 
     assert response.status_code == 413
-    assert "limited to 2 files of 10,000 bytes" in response.content.decode()
+    assert "limited to 2 files of 9.8\N{NO-BREAK SPACE}KB" in response.content.decode()
     assert stored_files() == []
     assert not OcrTask.objects.exists()
     event = AuditEvent.objects.get(event_type="file_upload")
@@ -93,7 +94,7 @@ def test_a_body_just_over_the_data_limit_is_413_not_a_parser_error(
 
     assert response.status_code == 413
     detail = response.json()["detail"] if url.startswith("/api/") else response.content.decode()
-    assert f"the limit here is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes" in detail
+    assert f"the limit here is {filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}." in detail
 
 
 @pytest.mark.django_db

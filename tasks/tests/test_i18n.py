@@ -162,8 +162,12 @@ def test_upload_refusals_are_in_the_visitors_language_and_audited_in_english(use
         for name, data in sent
     ]
 
-    assert "empty.png\N{FULLWIDTH COLON}文件为空。" in pages[0]
-    assert "notes.png\N{FULLWIDTH COLON}不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件" in pages[1]
+    assert "未保存任何文件。" in pages[0]
+    assert "empty.png —— 未保存\N{FULLWIDTH COLON}文件为空。" in pages[0]
+    assert (
+        "notes.png —— 未保存\N{FULLWIDTH COLON}不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件"
+        in pages[1]
+    )
     # The trail, its hashes and the SIEM stream keep one language.
     messages = list(
         AuditEvent.objects.filter(event_type="file_upload")
@@ -175,6 +179,29 @@ def test_upload_refusals_are_in_the_visitors_language_and_audited_in_english(use
         "notes.png: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its content, "
         "not its name).",
     ]
+
+
+def test_sizes_in_refusals_are_worded_in_the_visitors_language_and_english_in_the_trail(
+    user, settings
+):
+    settings.OCR_MAX_FILE_BYTES = 1000
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(user)
+
+    page = client.post("/tasks/upload/", {"file": upload_file(b"x" * 2048, "big.png")})
+
+    assert page.status_code == 413
+    assert (
+        "文件为 2.0\N{NO-BREAK SPACE}KB\N{FULLWIDTH SEMICOLON}上限为 1000\N{NO-BREAK SPACE}字节。"
+        in page.content.decode()
+    )
+    [message] = AuditEvent.objects.filter(event_type="file_upload").values_list(
+        "message", flat=True
+    )
+    assert (
+        message
+        == "big.png: file is 2.0\N{NO-BREAK SPACE}KB; the limit is 1000\N{NO-BREAK SPACE}bytes."
+    )
 
 
 def test_api_refusals_follow_accept_language_and_stay_english_by_default(user, client_for):

@@ -137,6 +137,16 @@ def test_upload_page_offers_engines_and_languages(page_client):
         assert f'<option value="{language}">' in html
 
 
+def test_upload_page_states_the_size_limit_as_people_read_it(page_client, settings):
+    # 1.5 MB: whole megabytes would have said "1 MB", less than is allowed.
+    settings.OCR_MAX_FILE_BYTES = 1536 * 1024
+    settings.OCR_MAX_FILES_PER_REQUEST = 3
+
+    html = page_client.get("/tasks/upload/").content.decode()
+
+    assert "up to 3 files of 1.5\N{NO-BREAK SPACE}MB," in html
+
+
 def test_upload_page_creates_one_task_per_file(
     page_client, user, stored_files, django_capture_on_commit_callbacks
 ):
@@ -175,9 +185,13 @@ def test_upload_page_uses_the_default_engine(page_client):
 @pytest.mark.parametrize(
     ("files", "fields", "message"),
     [
-        ([upload_file(samples.truncated(PNG), "cut.png")], {}, "cut.png: File is truncated"),
-        ([upload_file(b"", "empty.png")], {}, "empty.png: file is empty."),
-        ([upload_file(b"<html></html>", "x.png")], {}, "x.png: not a PNG, JPEG"),
+        (
+            [upload_file(samples.truncated(PNG), "cut.png")],
+            {},
+            "cut.png — not stored: File is truncated",
+        ),
+        ([upload_file(b"", "empty.png")], {}, "empty.png — not stored: file is empty."),
+        ([upload_file(b"<html></html>", "x.png")], {}, "x.png — not stored: not a PNG, JPEG"),
         ([], {}, "Choose at least one file to upload."),
         ([upload_file(PNG)], {"engine": "abbyy"}, "Select a valid choice."),
         (
@@ -205,10 +219,62 @@ def test_upload_page_names_every_refused_file(page_client, stored_files):
 
     assert response.status_code == 400
     html = response.content.decode()
-    assert "empty.png: file is empty." in html
-    assert "notes.png: not a PNG, JPEG, TIFF, WebP, BMP or PDF file" in html
+    assert "Nothing was stored." in html
+    assert "empty.png — not stored: file is empty." in html
+    assert "notes.png — not stored: not a PNG, JPEG, TIFF, WebP, BMP or PDF file" in html
     assert stored_files() == []
     assert not OcrTask.objects.exists()
+
+
+MIXED_UPLOAD_LINES = {
+    "en": (
+        "Nothing was stored.",
+        [
+            "invoice.png — not stored because other files were refused",
+            "notes.png — not stored: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by "
+            "its content, not its name).",
+            "empty.png — not stored: file is empty.",
+        ],
+    ),
+    "zh-hans": (
+        "未保存任何文件。",
+        [
+            "invoice.png —— 未保存\N{FULLWIDTH COMMA}因为其他文件被拒绝",
+            "notes.png —— 未保存\N{FULLWIDTH COLON}不是 PNG、JPEG、TIFF、WebP、BMP 或 PDF 文件"
+            "\N{FULLWIDTH LEFT PARENTHESIS}根据文件内容判断\N{FULLWIDTH COMMA}而非文件名"
+            "\N{FULLWIDTH RIGHT PARENTHESIS}。",
+            "empty.png —— 未保存\N{FULLWIDTH COLON}文件为空。",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("language", MIXED_UPLOAD_LINES)
+def test_upload_page_mixed_upload_says_every_file_was_not_stored(
+    page_client, settings, stored_files, audit_events, language
+):
+    # Issue 26 item 2: all or nothing, and the page must say the good file was dropped too.
+    page_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    files = [
+        upload_file(PNG, "invoice.png"),
+        upload_file(b"plain text, not an image", "notes.png"),
+        upload_file(b"", "empty.png"),
+    ]
+
+    response = page_client.post("/tasks/upload/", {"file": files})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    block = re.search(r'<div class="error" role="alert" id="not-stored">(.*?)</div>', html, re.S)
+    assert block is not None, html
+    heading, lines = MIXED_UPLOAD_LINES[language]
+    assert f"<strong>{heading}</strong>" in block[1]
+    assert re.findall(r"<li>(.*?)</li>", block[1], re.S) == lines
+    assert stored_files() == []
+    assert not OcrTask.objects.exists()
+    refused = audit_events("file_upload", outcome=Outcome.FAILURE)
+    assert [event.metadata["reason"] for event in refused] == ["unsupported_type", "empty"]
+    assert audit_events("file_upload", outcome=Outcome.SUCCESS) == []
 
 
 def test_upload_page_refusal_is_audited(page_client, user, audit_events):
@@ -228,7 +294,9 @@ def test_upload_page_refuses_an_oversized_body(page_client, settings, stored_fil
     )
 
     assert response.status_code == 413
-    assert "uploads are limited to 1 files of 1,000 bytes" in response.content.decode()
+    assert (
+        "uploads are limited to 1 files of 1000\N{NO-BREAK SPACE}bytes" in response.content.decode()
+    )
     assert stored_files() == []
 
 

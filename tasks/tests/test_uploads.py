@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
@@ -118,8 +119,10 @@ def test_file_over_the_size_limit_is_refused_with_413(upload_refused, settings, 
     response = upload_refused(upload_file(PNG, "big.png"))
 
     assert response.status_code == 413
+    size, limit = filesizeformat(len(PNG)), filesizeformat(1000)
+    assert limit == "1000\N{NO-BREAK SPACE}bytes"
     assert response.json() == {
-        "detail": f"big.png: file is {len(PNG):,} bytes; the limit is 1,000 bytes.",
+        "detail": f"big.png: file is {size}; the limit is {limit}.",
         "code": "too_large",
     }
     [event] = audit_events("file_upload", outcome=Outcome.FAILURE)
@@ -134,7 +137,9 @@ def test_body_over_the_request_limit_is_refused_unread(upload_refused, settings,
     response = upload_refused(body)
 
     assert response.status_code == 413
-    assert "uploads are limited to 1 files of 1,000 bytes" in response.json()["detail"]
+    assert (
+        "uploads are limited to 1 files of 1000\N{NO-BREAK SPACE}bytes" in response.json()["detail"]
+    )
     [event] = audit_events("file_upload", outcome=Outcome.FAILURE)
     assert event.metadata["reason"] == "too_large"
 
@@ -235,8 +240,28 @@ def test_several_files_too_large_are_413_naming_each(upload_refused, settings):
 
     assert response.status_code == 413
     detail = response.json()["detail"]
-    assert f"one.png: file is {len(PNG):,} bytes" in detail
-    assert f"two.jpg: file is {len(JPEG):,} bytes" in detail
+    assert f"one.png: file is {filesizeformat(len(PNG))};" in detail
+    assert f"two.jpg: file is {filesizeformat(len(JPEG))};" in detail
+
+
+def test_a_valid_file_beside_refused_ones_is_not_stored_either(upload_refused, stored_files):
+    response = upload_refused(
+        upload_file(PNG, "invoice.png"),
+        upload_file(b"plain text, not an image", "notes.png"),
+        upload_file(b"", "empty.png"),
+    )
+
+    # The API keeps its shape: one "<name>: <reason>" per refused file, the valid one unnamed.
+    assert response.status_code == 400
+    assert response.json() == {
+        "file": [
+            "notes.png: not a PNG, JPEG, TIFF, WebP, BMP or PDF file (judged by its content, "
+            "not its name).",
+            "empty.png: file is empty.",
+        ]
+    }
+    assert stored_files() == []
+    assert not OcrTask.objects.exists()
 
 
 def test_a_size_refusal_beside_another_refusal_is_400(upload_refused, settings):
