@@ -16,6 +16,7 @@ used to stop every worker. Here the worker waits for the database and starts aga
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -65,13 +66,6 @@ def sign_tree_head_once() -> None:
             logger.info("Audit tree checkpoint of size %s signed", checkpoint.size)
 
 
-def tree_head_loop(stop: threading.Event) -> None:
-    """Sign the tree's head every AUDIT_CHECKPOINT_EVERY_SECONDS until ``stop`` is set."""
-    while not stop.wait(settings.AUDIT_CHECKPOINT_EVERY_SECONDS):
-        sign_tree_head_once()
-        close_old_connections()
-
-
 def warn_without_signer() -> None:
     try:
         signer = load_signer()
@@ -89,10 +83,14 @@ def poll_seconds() -> float:
     return min(30.0, settings.AUDIT_CHECKPOINT_EVERY_MINUTES * 60.0)
 
 
-def checkpoint_loop(stop: threading.Event) -> None:
-    """Check for a due checkpoint every poll_seconds() until ``stop`` is set."""
-    while not stop.wait(poll_seconds()):
-        check_once()
+def tree_head_seconds() -> float:
+    return settings.AUDIT_CHECKPOINT_EVERY_SECONDS
+
+
+def repeat(stop: threading.Event, action: Callable[[], None], every: Callable[[], float]) -> None:
+    """Run ``action`` every ``every()`` seconds until ``stop`` is set."""
+    while not stop.wait(every()):
+        action()
         # This thread's own connection: dropped when broken or past CONN_MAX_AGE.
         close_old_connections()
 
@@ -113,12 +111,13 @@ class Command(db_worker.Command):
             warn_without_signer()
             sign_tree_head_once()
             if not options.get("batch"):
-                threading.Thread(
-                    target=checkpoint_loop, args=(stop,), name="audit-checkpoints", daemon=True
-                ).start()
-                threading.Thread(
-                    target=tree_head_loop, args=(stop,), name="audit-tree-heads", daemon=True
-                ).start()
+                for name, action, every in (
+                    ("audit-checkpoints", check_once, poll_seconds),
+                    ("audit-tree-heads", sign_tree_head_once, tree_head_seconds),
+                ):
+                    threading.Thread(
+                        target=repeat, args=(stop, action, every), name=name, daemon=True
+                    ).start()
         try:
             return self.work_through_outages(*args, **options)
         finally:
