@@ -13,7 +13,6 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from .models import OcrPage, OcrTask
-from .ocr.page_reader import encode_page_image
 from .storage import save_whole
 
 logger = logging.getLogger(__name__)
@@ -22,11 +21,6 @@ logger = logging.getLogger(__name__)
 def derived_name(task_id, leaf: str) -> str:
     """Return the storage name of one of a task's derived files."""
     return f"derived/{task_id}/{leaf}"
-
-
-def store_page_image(*, task_id, index: int, image: Image.Image) -> str:
-    """Store the page as it was read (turned, straightened); return its storage name."""
-    return store_page_image_data(task_id=task_id, index=index, data=encode_page_image(image))
 
 
 def store_page_image_data(*, task_id, index: int, data: bytes) -> str:
