@@ -4,6 +4,7 @@ The root conftest refuses to start a run whose browser tests cannot run (a skip 
 pass), unless BROWSER_TESTS=0 leaves them out on purpose.
 """
 
+import functools
 import importlib.util
 import os
 import subprocess
@@ -25,6 +26,8 @@ def missing_packages() -> list[str]:
     return checked.stdout.split() if checked.returncode else []
 
 
+# Asked by the root conftest and by the browser test modules' guarded import: once a run.
+@functools.cache
 def missing_requirement() -> str | None:
     """Return why the browser tests cannot run here, or None when they can."""
     if importlib.util.find_spec("playwright") is None:
