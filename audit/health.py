@@ -77,7 +77,7 @@ def health_problems(backlog: Backlog | None = None) -> list[Problem]:
                 "checkpoint_signer",
                 f"the checkpoint signer ({signer.holder}) was last seen {late:,.1f} s ago, "
                 f"past its period (until {signer.expires_at.isoformat()}): no automatic "
-                "checkpoints are being signed (manage.py db_worker)",
+                "checkpoints are being signed (manage.py ocr_worker)",
             )
         )
     return problems

@@ -1,7 +1,7 @@
 """Outlive a lost database in a long-running process: drop the connection, wait, go on.
 
 A database restart, a failover or a cut network ends every open connection and, for a
-while, refuses new ones. The worker (db_worker, ocr_worker) and the sealer wait for
+while, refuses new ones. The worker (ocr_worker) and the sealer wait for
 the database to answer again instead of exiting: one line when it is lost, one when it
 is back, and a backoff in between (0.5 s, doubling, at most 10 s) so a long outage
 costs neither the CPU nor the log.

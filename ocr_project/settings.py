@@ -105,7 +105,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # audit before django_tasks_db: its db_worker also signs audit checkpoints.
     "audit",
     "django_tasks_db",
     "axes",
@@ -392,7 +391,7 @@ AUDIT_SEAL_BATCH = env_int("AUDIT_SEAL_BATCH", 2000)
 # died is taken over once its lease expired (audit/lease.py). Above the interval.
 AUDIT_SEALER_LEASE_SECONDS = float(os.environ.get("AUDIT_SEALER_LEASE_SECONDS", "5"))
 # The worker signs the chain head every so many events, or every so many minutes when
-# the chain grew at all (see audit/management/commands/db_worker.py).
+# the chain grew at all (see audit/worker_duties.py).
 AUDIT_CHECKPOINT_EVERY_EVENTS = max(1, env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 1000))
 AUDIT_CHECKPOINT_EVERY_MINUTES = max(1, env_int("AUDIT_CHECKPOINT_EVERY_MINUTES", 5))
 # The directory outside the database every checkpoint is also written to, never

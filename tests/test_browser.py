@@ -73,7 +73,7 @@ if MISSING is None:
 
 @pytest.fixture(scope="module")
 def live_site() -> Iterator[LiveSite]:
-    """Serve this checkout with gunicorn and a db_worker on a fresh database.
+    """Serve this checkout with gunicorn and an ocr_worker on a fresh database.
 
     Module-scoped: started for the first browser test, stopped after the last, so the
     rest of the suite does not run beside an idle server and a polling worker.

@@ -190,7 +190,7 @@ def test_pdf_with_a_repairable_xref_is_accepted_and_read(owner_client, stored_fi
     response = owner_client.post(API_TASKS, {"file": [upload(xref_offsets_wrong(PDF), "x.pdf")]})
 
     assert response.status_code == 201, response.content
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
     task = OcrTask.objects.get()
     assert task.status == Status.COMPLETED, task.error
     assert "harbour" in task.result_text
@@ -204,7 +204,7 @@ def test_worker_survives_a_file_corrupted_after_upload(user, stored_files, file_
     )
     file_store.write(first.file.name, PNG_SIGNATURE + HTML)
 
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 
     first.refresh_from_db()
     second.refresh_from_db()

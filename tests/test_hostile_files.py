@@ -21,7 +21,7 @@ def run_worker():
     """Run the real django-tasks-db worker until the queue is empty."""
 
     def run() -> None:
-        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 
     return run
 

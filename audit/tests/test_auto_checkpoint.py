@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from audit.chain import key_ring
 from audit.checkpoint import checkpoint_due, create_checkpoint, write_checkpoint
-from audit.management.commands.db_worker import check_once
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.services import record_event
 from audit.tests.tamper import hash_of, raw_sql, rehash_from
+from audit.worker_duties import check_once
 
 
 def record(count: int) -> None:
@@ -24,7 +24,7 @@ def record(count: int) -> None:
 
 
 def run_worker() -> None:
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 
 
 def verify(*args: str) -> str:

@@ -10,13 +10,13 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.lease import CHECKPOINT_SIGNER, SEALER
-from audit.management.commands.db_worker import check_once
 from audit.management.commands.verify_audit_chain import EXIT_BROKEN, EXIT_STALE
 from audit.models import AuditEvent, AuditLease
 from audit.sealer import seal_pending
 from audit.services import insert_unsealed, record_event
 from audit.tests.tamper import TABLE
 from audit.transparency.tree_heads import sign_tree_head
+from audit.worker_duties import check_once
 
 DASHBOARD = "/admin/dashboard/"
 
@@ -115,7 +115,7 @@ def test_a_checkpoint_signer_not_seen_in_its_period_exits_3(user):
     assert status == EXIT_STALE
     [line] = stale_lines(output)
     assert "the checkpoint signer" in line
-    assert "manage.py db_worker" in line
+    assert "manage.py ocr_worker" in line
 
 
 @pytest.mark.django_db(transaction=True)

@@ -136,7 +136,7 @@ def test_a_tree_rewritten_under_the_newest_checkpoint_is_not_signed(signed, capl
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_signs_the_tree_head(settings):
     record(3)
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
     assert TreeCheckpoint.objects.get().size == 3
     assert (directory(settings) / checkpoint_file_name(3)).exists()
 

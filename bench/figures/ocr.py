@@ -101,7 +101,7 @@ def run_pipeline(ctx: Context) -> None:
                 client, headers, [(f"page-{n}.png", documents[n])], engine=engine_name
             )
             # The real worker runs the queued job (it needs the job row for its context).
-            call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+            call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
             result = client.get(f"/api/v2/tasks/{task_id}/result?format=json", **headers)
             assert result.status_code == 200, result.content[:300]
 
@@ -204,7 +204,7 @@ def start_workers(count: int, env: dict[str, str], logs: Path) -> list[subproces
                 [
                     sys.executable,
                     str(ROOT / "manage.py"),
-                    "db_worker",
+                    "ocr_worker",
                     "--interval",
                     "0.1",
                     "--no-startup-delay",
@@ -234,7 +234,7 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
 
 
 def run_workers(ctx: Context, env: dict[str, str]) -> None:
-    """Figure 8: a 20-page batch on 1 and on 2 db_worker processes (PostgreSQL)."""
+    """Figure 8: a 20-page batch on 1 and on 2 ocr_worker processes (PostgreSQL)."""
     forget_queued_jobs()
     pages = 6 if ctx.quick else 20
     user = get_user_model().objects.get(pk=ctx.seed.user_ids[3])

@@ -113,7 +113,7 @@ def worker_seconds(document: bytes, *, processes: int, owner) -> float:
     upload = SimpleUploadedFile("scan12.pdf", document, content_type="application/pdf")
     started = time.perf_counter()
     [task] = task_create_batch(owner=owner, uploads=[upload], engine="tesseract", language="eng")
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
     seconds = time.perf_counter() - started
     task = OcrTask.objects.get(pk=task.pk)
     assert task.status == Status.COMPLETED and task.pages_done == PAGES, task.error

@@ -44,7 +44,7 @@ def run_worker():
     from django.core.management import call_command
 
     def run() -> None:
-        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+        call_command("ocr_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
 
     return run
 

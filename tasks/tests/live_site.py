@@ -80,7 +80,7 @@ def throwaway_database(url: str | None) -> Iterator[str | None]:
 
 @dataclass
 class LiveSite:
-    """gunicorn plus a db_worker, started from this checkout with their own state."""
+    """gunicorn plus an ocr_worker, started from this checkout with their own state."""
 
     var_dir: Path
     log_dir: Path
@@ -189,7 +189,7 @@ class LiveSite:
         """
         if self.worker is not None and self.worker.poll() is None:
             return
-        args = ["db_worker", "--interval", "0.2", "--no-startup-delay", "--no-reload"]
+        args = ["ocr_worker", "--interval", "0.2", "--no-startup-delay", "--no-reload"]
         if max_tasks is not None:
             args += ["--max-tasks", str(max_tasks)]
         self.worker = self.manage(*args, log="worker.log")

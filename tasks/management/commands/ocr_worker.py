@@ -1,31 +1,47 @@
-"""Run the django-tasks database worker with the OCR heartbeat beside it.
+"""The background worker: django-tasks-db's db_worker with the OCR heartbeat beside it.
 
-It extends audit's db_worker (not django-tasks-db's own), so the one worker process
-`make run` starts also signs the automatic audit checkpoints.
+The one worker command a deployment runs. Beside running OCR jobs it reclaims tasks of
+workers that died, heartbeats the task in hand, signs the audit trail's checkpoints
+(audit.worker_duties) and waits out a database restart instead of exiting.
+django-tasks-db's own `db_worker` stays as it is: it runs jobs and nothing else.
 """
 
 import os
 
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+from django_tasks_db.management.commands import db_worker
 
-from audit.management.commands.db_worker import Command as DbWorkerCommand
+from audit.worker_duties import sign_due, start_signing, work_through_outages
 from tasks.heartbeat import Heartbeat
 from tasks.services import reclaim_stale_tasks
 
 
-class Command(DbWorkerCommand):
+class Command(db_worker.Command):
     help = (
-        "Run the background worker; it heartbeats while it reads and reclaims tasks of "
-        "workers that stopped beating (after OCR_STALE_AFTER_SECONDS)."
+        "Run the background worker: OCR jobs, a heartbeat for the task in hand, reclaiming "
+        "tasks of workers that stopped beating (after OCR_STALE_AFTER_SECONDS), and the "
+        "audit trail's signed checkpoints (the Merkle tree head every "
+        "AUDIT_CHECKPOINT_EVERY_SECONDS while it grows, HMAC checkpoints every "
+        "AUDIT_CHECKPOINT_EVERY_EVENTS events or minutes)."
     )
 
     def handle(self, *args, **options):
         # With --reload the parent process only watches files; the child does the work.
-        if not options.get("reload") or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
-            stats = reclaim_stale_tasks()
-            self.stdout.write(
-                f"Reclaimed stale tasks at start: requeued {stats['requeued']}, "
-                f"failed {stats['failed']}."
-            )
-            Heartbeat().start()
-        return super().handle(*args, **options)
+        if options.get("reload") and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true":
+            return super().handle(*args, **options)
+        stats = reclaim_stale_tasks()
+        self.stdout.write(
+            f"Reclaimed stale tasks at start: requeued {stats['requeued']}, "
+            f"failed {stats['failed']}."
+        )
+        heartbeat = Heartbeat()
+        heartbeat.start()
+        sign_due()
+        # A batch run works through the queue and ends: it signs at start only.
+        signing = None if options.get("batch") else start_signing()
+        try:
+            return work_through_outages(super().handle, *args, **options)
+        finally:
+            heartbeat.stop()
+            if signing is not None:
+                signing.set()

@@ -1,28 +1,26 @@
-"""django-tasks-db's db_worker, which also signs audit checkpoints while it runs.
+"""What a long-running worker does for the audit trail beside its own work.
 
-The worker is the one long-running process every deployment already has, so the
-automatic checkpoints ride on it: one check at start, then two daemon threads. One
-signs the Merkle tree's head (a tlog checkpoint, Ed25519) every
-AUDIT_CHECKPOINT_EVERY_SECONDS while the tree grows and writes it to
+`manage.py ocr_worker` (tasks) is the one long-running process every deployment already
+has, so the automatic checkpoints ride on it: one check at start, then two daemon
+threads (``start_signing``). One signs the Merkle tree's head (a tlog checkpoint,
+Ed25519) every AUDIT_CHECKPOINT_EVERY_SECONDS while the tree grows and writes it to
 AUDIT_CHECKPOINT_DIR; the other looks every half minute (two index lookups) for a due
-HMAC checkpoint (AUDIT_CHECKPOINT_EVERY_EVENTS / _MINUTES). "audit" precedes
-"django_tasks_db" in INSTALLED_APPS, so this command is the one `manage.py db_worker` runs.
+HMAC checkpoint (AUDIT_CHECKPOINT_EVERY_EVENTS / _MINUTES).
 
-It also outlives the database: django-tasks-db's loop lets a lost connection end the
-worker (its set_failed needs the database that just went away), so a database restart
-used to stop every worker. Here the worker waits for the database and starts again.
+``work_through_outages`` lets a worker outlive the database: django-tasks-db's loop lets
+a lost connection end the worker (its set_failed needs the database that just went
+away), so a database restart used to stop every worker. Here the worker waits for the
+database and starts again.
 """
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
-from django_tasks_db.management.commands import db_worker
 
 from audit.checkpoint import CheckpointError, checkpoint_if_due
 from audit.lease import note_signer_seen
@@ -95,47 +93,36 @@ def repeat(stop: threading.Event, action: Callable[[], None], every: Callable[[]
         close_old_connections()
 
 
-class Command(db_worker.Command):
-    help = (db_worker.Command.help or "Run the database-backed task worker.") + (
-        " Also signs the audit trail's Merkle tree head every AUDIT_CHECKPOINT_EVERY_SECONDS "
-        "while it grows, and HMAC checkpoints every AUDIT_CHECKPOINT_EVERY_EVENTS events or "
-        "minutes."
-    )
+def sign_due() -> None:
+    """Sign what is due now (a worker's start, or a batch run's only chance)."""
+    check_once()
+    warn_without_signer()
+    sign_tree_head_once()
 
-    def handle(self, *args, **options):
-        # With --reload the parent process only watches files; the child does the work.
-        reloader_parent = options.get("reload") and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true"
-        stop = threading.Event()
-        if not reloader_parent:
-            check_once()
-            warn_without_signer()
-            sign_tree_head_once()
-            if not options.get("batch"):
-                for name, action, every in (
-                    ("audit-checkpoints", check_once, poll_seconds),
-                    ("audit-tree-heads", sign_tree_head_once, tree_head_seconds),
-                ):
-                    threading.Thread(
-                        target=repeat, args=(stop, action, every), name=name, daemon=True
-                    ).start()
+
+def start_signing() -> threading.Event:
+    """Keep signing in two daemon threads, until the event returned is set."""
+    stop = threading.Event()
+    for name, action, every in (
+        ("audit-checkpoints", check_once, poll_seconds),
+        ("audit-tree-heads", sign_tree_head_once, tree_head_seconds),
+    ):
+        threading.Thread(target=repeat, args=(stop, action, every), name=name, daemon=True).start()
+    return stop
+
+
+def work_through_outages(work: Callable[..., Any], *args, **options) -> Any:
+    """Run django-tasks-db's worker loop; when it loses the database, wait and run it again.
+
+    A task in hand when the database went away stays `processing` without a heartbeat,
+    so reclaim_stale_tasks queues it again (ocr_worker's heartbeat does). Under --reload
+    the worker runs in a thread of the reloader and is not covered: that is for
+    development.
+    """
+    while True:
         try:
-            return self.work_through_outages(*args, **options)
-        finally:
-            stop.set()
-
-    def work_through_outages(self, *args, **options):
-        """Run django-tasks-db's worker; when it loses the database, wait and run it again.
-
-        A task in hand when the database went away stays `processing` without a
-        heartbeat, so reclaim_stale_tasks queues it again (ocr_worker's heartbeat does).
-        Under --reload the worker runs in a thread of the reloader and is not covered:
-        that is for development.
-        """
-        work = super().handle
-        while True:
-            try:
-                return work(*args, **options)
-            except CONNECTION_LOST as error:
-                wait_for_database(error, what="Worker", logger=worker_logger)
-                # The random start-up delay spreads a fleet's first start, not a restart.
-                options["startup_delay"] = False
+            return work(*args, **options)
+        except CONNECTION_LOST as error:
+            wait_for_database(error, what="Worker", logger=worker_logger)
+            # The random start-up delay spreads a fleet's first start, not a restart.
+            options["startup_delay"] = False
