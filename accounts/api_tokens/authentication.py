@@ -28,7 +28,9 @@ class ApiTokenAuthentication(BaseAuthentication):
         if not looks_like_token(text):
             return None
         try:
-            token = api_token_authenticate(text=text, ip_address=client_ip(request._request))
+            # A DRF Request wraps the HttpRequest; the upload middleware passes the latter.
+            http_request = getattr(request, "_request", request)
+            token = api_token_authenticate(text=text, ip_address=client_ip(http_request))
         except ApiTokenRefused as refused:
             raise AuthenticationFailed(
                 refused.message, code=f"api_token_{refused.reason}"
