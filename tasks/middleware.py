@@ -147,9 +147,9 @@ def authenticated_uploader(request: HttpRequest) -> AbstractBaseUser | None:
         return None
     try:
         # Before the view, so no DRF Request: authenticate() reads only the headers.
-        authenticated = ApiTokenAuthentication().authenticate(
-            request  # type: ignore[arg-type]
-        ) or RevocableJWTAuthentication().authenticate(request)  # type: ignore[arg-type]
+        authenticated = ApiTokenAuthentication().authenticate(request) or (
+            RevocableJWTAuthentication().authenticate(request)  # type: ignore[arg-type]
+        )
     except AuthenticationFailed:
         return None
     if authenticated is None:

@@ -10,12 +10,13 @@ scope is the whole gate: `tasks:read` for reading, `tasks:write` for changing th
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
 class Scope:
     name: str
-    description: str
+    description: StrOrPromise
     # Django permissions the scope covers ("app_label.codename").
     permissions: frozenset[str] = frozenset()
 
