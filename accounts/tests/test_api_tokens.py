@@ -331,3 +331,56 @@ def test_the_owner_lists_and_revokes_their_own_tokens(make_user, client_for):
     assert (revoked.user_id, revoked.metadata["via"]) == (owner.pk, "api")
     assert machine(mine.text).get("/api/v2/tasks").status_code == 401
     assert machine(theirs.text).get("/api/v2/tasks").status_code == 200
+
+
+def test_the_admin_issues_a_token_once_and_revokes_it_with_its_permissions(make_user, client_for):
+    owner = make_user(username="siem-bot")
+    issuer = make_user(username="issuer", staff=True)
+    grant(issuer, "accounts.add_apitoken", "accounts.view_apitoken")
+    client = client_for(issuer)
+    response = client.post(
+        "/admin/accounts/apitoken/add/",
+        {"username": "siem-bot", "name": "siem", "scopes": ["audit:read"], "days": "30"},
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    token = ApiToken.objects.get(user=owner)
+    text = response.context["text"]
+    assert parse(text).lookup_id == token.lookup_id and text in response.content.decode()
+    [created] = token_events("api_token_create")
+    assert (created.user_id, created.username, created.metadata["via"]) == (
+        issuer.pk,
+        "issuer",
+        "admin",
+    )
+    assert created.metadata["owner"] == "siem-bot" and created.metadata["scopes"] == ["audit:read"]
+    # The list never shows the text again.
+    listing = client.get("/admin/accounts/apitoken/")
+    assert token.lookup_id in listing.content.decode() and text not in listing.content.decode()
+    # Too long a life is refused on the form, nothing issued.
+    refused = client.post(
+        "/admin/accounts/apitoken/add/",
+        {"username": "siem-bot", "name": "x", "scopes": ["audit:read"], "days": "9999"},
+    )
+    assert refused.status_code == 200 and ApiToken.objects.count() == 1
+    # Revoking needs change_apitoken: without it the action is not there.
+    action = {"action": "revoke", "_selected_action": [token.pk]}
+    client.post("/admin/accounts/apitoken/", action)
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+    grant(issuer, "accounts.change_apitoken")
+    client.post("/admin/accounts/apitoken/", action)
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    [revoked] = token_events("api_token_revoke")
+    assert (revoked.user_id, revoked.category, revoked.metadata["via"]) == (
+        issuer.pk,
+        "account",
+        "admin",
+    )
+
+
+def test_the_schema_documents_the_token_scheme(client):
+    schema = client.get("/api/schema/?format=json").json()
+    scheme = schema["components"]["securitySchemes"]["apiToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    audit = schema["paths"]["/api/v2/admin/audit-logs"]["get"]["security"]
+    assert {"apiToken": []} in audit and {"jwtAuth": []} in audit
