@@ -16,6 +16,8 @@ from audit.audited_admin import AuditedChangelistAdmin
 from audit.events import Outcome
 from audit.services import record_event
 
+from .api_tokens.admin import ApiTokenAdmin
+from .models import ApiToken
 from .services import UNLOCK_PERMISSION, account_unlock
 
 User = get_user_model()
@@ -104,3 +106,6 @@ class OutstandingTokenAdmin(token_blacklist_admin.OutstandingTokenAdmin):
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         return [name for name in super().get_readonly_fields(request, obj) if name != "token"]
+
+
+admin.site.register(ApiToken, ApiTokenAdmin)

@@ -13,6 +13,7 @@ from audit.pagination import BoundedPageSize
 from audit.permissions import HasDjangoPermission
 from audit.services import record_event
 
+from .api_tokens.permissions import TokenScopePermission
 from .selectors import user_list
 from .serializers import (
     LoginInputSerializer,
@@ -77,7 +78,8 @@ class RefreshApi(AuthApi):
 class LogoutApi(AuthApi):
     """Revoke one of your refresh tokens."""
 
-    permission_classes = [IsAuthenticated]
+    # TokenScopePermission: an API token names no scope here, so it cannot log anyone out.
+    permission_classes = [IsAuthenticated, TokenScopePermission]
     throttle_classes = [LogoutRateThrottle]
 
     @extend_schema(
@@ -105,7 +107,7 @@ class LogoutApi(AuthApi):
 class LogoutAllApi(AuthApi):
     """End all your sessions and revoke all your tokens, on every device."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, TokenScopePermission]
     throttle_classes = [LogoutRateThrottle]
 
     @extend_schema(request=None, responses={204: None})

@@ -26,3 +26,17 @@ def check_token_blacklist(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def check_api_token_lifetime(app_configs, **kwargs):
+    # Every API token must end; a maximum below a day would refuse every token.
+    maximum = getattr(settings, "API_TOKEN_MAX_DAYS", 0)
+    if not isinstance(maximum, int) or maximum < 1:
+        return [
+            Error(
+                f"API_TOKEN_MAX_DAYS must be a whole number of days, at least 1 (got {maximum!r}).",
+                id="accounts.E003",
+            )
+        ]
+    return []

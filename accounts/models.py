@@ -1,8 +1,11 @@
-"""Account state the framework does not keep: sessions by user, token revocation time."""
+"""Account state the framework does not keep: sessions by user, token revocation, API tokens."""
 
 from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
+
+from .api_tokens.format import PREFIX
+from .api_tokens.scopes import scopes_covering
 
 
 class UserSession(AbstractBaseSession):
@@ -36,3 +39,93 @@ class TokenRevocation(models.Model):
 
     def __str__(self) -> str:
         return f"tokens of user {self.user_id} revoked at {self.revoked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ServiceAccount(models.Model):
+    """Marks a user as a machine: it holds API tokens and can never log in with a password.
+
+    A row beside Django's user rather than a convention (an unusable password): a
+    superuser setting a password in the admin does not turn it back into a person,
+    because the password backend (accounts.backends) refuses every marked account.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="service_account",
+    )
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"service account {self.user_id}"
+
+
+class ApiToken(models.Model):
+    """A scoped, expiring, revocable API credential of a user; only its hash is stored.
+
+    Looked up by `lookup_id`, the public part of the token text, then compared by hash
+    in constant time (accounts.api_tokens.services).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    lookup_id = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{PREFIX}{self.lookup_id}… ({self.name})"
+
+    # Asked by audit.permissions.HasDjangoPermission when this token is the request's
+    # credential: the token narrows its owner's permissions to what its scopes cover.
+    def has_perm(self, permission: str) -> bool:
+        return any(scope in self.scopes for scope in scopes_covering(permission))
+
+    def refusal_message(self, permission: str) -> str:
+        needed = scopes_covering(permission)
+        if not needed:
+            return "API tokens cannot use this endpoint."
+        return f"The API token lacks the scope {' or '.join(needed)}."
+
+
+class ApiTokenAddress(models.Model):
+    """An address a token was used from: the first use from a new one is audited."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="addresses")
+    ip_address = models.GenericIPAddressField()
+    first_used_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "ip_address"], name="api_token_address_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ip_address} since {self.first_used_at:%Y-%m-%d %H:%M:%S}"

@@ -25,6 +25,10 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "auth_lockout": Category.AUTHENTICATION,
     "auth_unlock": Category.AUTHENTICATION,
     "access_denied": Category.AUTHENTICATION,
+    # A request authenticated by an API token: recorded for the first use from an address
+    # the token was not used from before (success), and for each refusal of a known
+    # token (expired, revoked, wrong secret, owner disabled). Authentication, as a login.
+    "api_token_use": Category.AUTHENTICATION,
     "task_create": Category.TASK,
     "task_process": Category.TASK,
     "task_complete": Category.TASK,
@@ -43,6 +47,10 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "user_delete": Category.ACCOUNT,
     "password_change": Category.ACCOUNT,
     "group_update": Category.ACCOUNT,
+    # Issuing or revoking a credential changes what an account can do, as a password
+    # change does (OCSF files both under Account Change).
+    "api_token_create": Category.ACCOUNT,
+    "api_token_revoke": Category.ACCOUNT,
 }
 
 # Recorded before the first event linked under a new chain key (audit.services).

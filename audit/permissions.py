@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
@@ -22,6 +23,13 @@ class HasDjangoPermission(BasePermission):
         if not (user and user.is_authenticated):
             return False
         allowed = user.has_perm(view.required_permission)
+        # A credential narrower than its owner (an API token and its scopes) is asked too:
+        # it may do what both its owner and it may, so never more than the owner.
+        credential: Any = getattr(request, "auth", None)
+        if allowed and callable(getattr(credential, "has_perm", None)):
+            allowed = credential.has_perm(view.required_permission)
+            if not allowed:
+                self.message = credential.refusal_message(view.required_permission)
         if not allowed:
             # Read by AccessDeniedMiddleware, which records the refusal.
             request._request.audit_required_permission = view.required_permission

@@ -28,8 +28,12 @@ SECRET_WORDS = frozenset(
 )
 SECRET_PHRASES = ("password", "session_key", "sessionkey", "api_key", "private_key")
 
-# A JWT anywhere in a value is redacted even under an innocent key.
-JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# A JWT or an API token (accounts.api_tokens.format: `ocrs_` + base62) anywhere in a
+# value is redacted even under an innocent key: a token pasted into the username field
+# or a user agent is a secret, whatever field carries it.
+BEARER_PATTERN = re.compile(
+    r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*|ocrs_[0-9A-Za-z]{16,}"
+)
 
 # C0/C1 controls, DEL and the bidirectional overrides that can disguise a filename
 # ("gpj.exe" shown as "exe.jpg") or forge extra log lines (CR/LF, ANSI escapes, and
@@ -57,7 +61,7 @@ def clean_free_text(value: Any, *, max_length: int) -> str:
 
     A token pasted into the username field is a secret, whatever field carries it.
     """
-    return JWT_PATTERN.sub(REDACTED, clean_text(value, max_length=max_length))
+    return BEARER_PATTERN.sub(REDACTED, clean_text(value, max_length=max_length))
 
 
 def is_secret_key(key: str) -> bool:
@@ -82,7 +86,7 @@ def redact(value: Any, *, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact(item, depth=depth + 1) for item in value[:100]]
     if isinstance(value, str):
-        return JWT_PATTERN.sub(REDACTED, clean_text(value, max_length=2000))
+        return BEARER_PATTERN.sub(REDACTED, clean_text(value, max_length=2000))
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return clean_text(value, max_length=2000)

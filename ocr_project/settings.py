@@ -200,8 +200,12 @@ CACHES = {
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses locked-out username+IP pairs before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing service accounts a password login anywhere.
+    "accounts.backends.PasswordBackend",
 ]
+
+# The longest an API token may live; every token has an expiry (accounts.api_tokens).
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -302,10 +306,16 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: it takes only `Bearer ocrs_…` and leaves every other credential to JWT.
+        "accounts.api_tokens.authentication.ApiTokenAuthentication",
         "accounts.authentication.RevocableJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # An API token passes only where a view names its scopes (accounts.api_tokens).
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api_tokens.permissions.TokenScopePermission",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Bodies are JSON, one media type per operation as the schema declares it (the upload
     # sets its own multipart parser); another media type is 415. Deeply nested JSON is a

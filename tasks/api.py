@@ -35,6 +35,10 @@ from .services import (
 )
 from .uploads import UploadRejected
 
+# What an API token needs here (accounts.api_tokens.permissions): reading your tasks, or
+# changing them. The tasks are still only the token owner's.
+TOKEN_SCOPES = {"read": "tasks:read", "write": "tasks:write"}
+
 
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -63,6 +67,8 @@ def rejection_to_api(error: UploadRejected) -> APIException:
 
 class TaskListCreateApi(ListAPIView):
     """List your OCR tasks (newest first) or upload documents to create new ones."""
+
+    token_scopes = TOKEN_SCOPES
 
     serializer_class = TaskOutputSerializer
     filterset_class = TaskFilter
@@ -112,6 +118,8 @@ class TaskListCreateApi(ListAPIView):
 class TaskDetailApi(APIView):
     """Read or delete one of your tasks."""
 
+    token_scopes = TOKEN_SCOPES
+
     @extend_schema(responses=TaskOutputSerializer)
     def get(self, request, task_id):
         return Response(TaskOutputSerializer(task_get_for(request.user, task_id)).data)
@@ -152,6 +160,8 @@ class PdfRenderer(renderers.BaseRenderer):
 class TaskResultApi(JsonErrorsAPIView):
     """Download a completed task's text, full result or searchable PDF (`format=txt|json|pdf`)."""
 
+    token_scopes = TOKEN_SCOPES
+
     renderer_classes = [renderers.JSONRenderer, PlainTextRenderer, PdfRenderer]
     # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
     data_only_renderers = (PdfRenderer,)
@@ -174,6 +184,8 @@ class TaskResultApi(JsonErrorsAPIView):
 
 class TaskRetryApi(APIView):
     """Queue a failed task again."""
+
+    token_scopes = TOKEN_SCOPES
 
     @extend_schema(request=None, responses={202: TaskOutputSerializer})
     def post(self, request, task_id):

@@ -11,11 +11,13 @@ from django.urls import reverse
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 
+from accounts.api_tokens.authentication import ApiTokenAuthentication
 from accounts.authentication import RevocableJWTAuthentication
 from accounts.decorators import login_url_after_session_end
 
+from .api import TOKEN_SCOPES
 from .forms import UploadForm
 from .services import refuse_oversized_body, refuse_unstorable
 from .uploads import UploadRejected, human_size
@@ -50,7 +52,13 @@ class RequestBodyLimitMiddleware:
     def refusal(self, request: HttpRequest) -> HttpResponse | None:
         upload_paths = (reverse("tasks:upload"), reverse("api-tasks"))
         if request.path in upload_paths:
-            uploader = authenticated_uploader(request)
+            try:
+                uploader = authenticated_uploader(request)
+            except PermissionDenied as denied:
+                # An API token without tasks:write, refused before its body is read.
+                return JsonResponse(
+                    {"detail": denied.detail, "code": "permission_denied"}, status=403
+                )
             if uploader is None:
                 return self.unauthenticated(request)
             try:
@@ -128,6 +136,8 @@ def discard_spooled(request: HttpRequest) -> None:
 def authenticated_uploader(request: HttpRequest) -> AbstractBaseUser | None:
     """Return who is uploading: the session's user, else a valid bearer token's, else None.
 
+    Raise PermissionDenied for an API token that may not write tasks.
+
     DRF authenticates API requests only inside the view, after this middleware; the
     same authentication class is asked here so a refusal is attributed to its user.
     """
@@ -137,7 +147,15 @@ def authenticated_uploader(request: HttpRequest) -> AbstractBaseUser | None:
         return None
     try:
         # Before the view, so no DRF Request: authenticate() reads only the headers.
-        authenticated = RevocableJWTAuthentication().authenticate(request)  # type: ignore[arg-type]
+        authenticated = ApiTokenAuthentication().authenticate(request) or (
+            RevocableJWTAuthentication().authenticate(request)  # type: ignore[arg-type]
+        )
     except AuthenticationFailed:
         return None
-    return authenticated[0] if authenticated is not None else None
+    if authenticated is None:
+        return None
+    user, credential = authenticated
+    scopes = getattr(credential, "scopes", None)
+    if scopes is not None and TOKEN_SCOPES["write"] not in scopes:
+        raise PermissionDenied(f"The API token lacks the scope {TOKEN_SCOPES['write']}.")
+    return user

@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.api_tokens.services import api_token_create
 from audit.models import AuditEvent
 from audit.services import record_event
 from tasks.jobs import run_ocr_task
@@ -53,6 +54,9 @@ NOT_STAFF = {
     "api/v2/auth/refresh",
     "api/v2/auth/logout",
     "api/v2/auth/logout-all",
+    # The signed-in user's own API tokens (accounts/api_tokens/api.py).
+    "api/v2/auth/api-tokens",
+    "api/v2/auth/api-tokens/<str:lookup_id>",
     "api/v2/tasks",
     "api/v2/tasks/<uuid:task_id>",
     "api/v2/tasks/<uuid:task_id>/result",
@@ -184,6 +188,9 @@ def objects(make_user):
         "axes.accessfailurelog": AccessFailureLog.objects.create(locked_out=False, **common),
         "audit.auditevent": record_event(event_type="audit_view", resource_type="audit_log"),
         "tasks.ocrtask": OcrTask.objects.get(pk=task.pk),
+        "accounts.apitoken": api_token_create(
+            user=target, name="probe", scopes=["tasks:read"], days=1, actor=None, via="command"
+        ).token,
     }
 
 
@@ -200,7 +207,7 @@ def doors(objects, make_user) -> list[Door]:
         # Only answers a well-formed widget query; the refusal of strangers is what counts.
         Door("admin/autocomplete/", "/admin/autocomplete/", "admin", "", 403),
         Door(
-            "admin/^(?P<app_label>auth|token_blacklist|audit|django_tasks_database|axes|tasks)/$",
+            "admin/^(?P<app_label>auth|token_blacklist|audit|django_tasks_database|axes|accounts|tasks)/$",
             "/admin/audit/",
             "admin",
             "audit.view_auditevent",
