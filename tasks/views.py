@@ -22,9 +22,18 @@ from .ocr.pages import render_page_image
 from .outputs import open_page_image
 from .pagination import TaskPaginator
 from .processing import KIND_BY_CONTENT_TYPE, render_limits
+from .search_hits import (
+    SNIPPETS_PER_TASK,
+    highlight,
+    page_hits,
+    search_terms,
+    terms_pattern,
+    word_boxes,
+)
 from .selectors import (
     DEFAULT_SORT,
     SEARCH_MAX_CHARS,
+    page_texts_for,
     task_get_for,
     task_list_for,
     task_pages,
@@ -103,6 +112,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     # The list never shows the text itself: do not fetch 20 documents' worth of it.
     tasks = task_sort(tasks, sort=sort).defer("result_text")
     page = TaskPaginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    explain_hits(page.object_list, query=form.value("q"))
     context = {
         "page": page,
         "form": form,
@@ -114,6 +124,16 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "search_max_chars": SEARCH_MAX_CHARS,
     }
     return render(request, "tasks/list.html", context)
+
+
+def explain_hits(tasks, *, query: str) -> None:
+    """Give each task shown its search hits (count, pages, snippets) as ``task.hits``."""
+    pattern = terms_pattern(search_terms(query or ""))
+    if pattern is None:
+        return
+    texts = page_texts_for([task.pk for task in tasks])
+    for task in tasks:
+        task.hits = page_hits(texts.get(task.pk, []), pattern, snippets=SNIPPETS_PER_TASK)
 
 
 def requested_ids(request: HttpRequest) -> list[uuid.UUID]:
@@ -228,8 +248,21 @@ def task_detail(request: HttpRequest, task_id) -> HttpResponse:
     """Show a task: each page image beside its text."""
     task = task_get_for(request.user, task_id)
     pages = {page.index: page for page in task_pages(task)}
-    rows = [(index + 1, pages.get(index)) for index in range(task.page_count)]
-    return render(request, "tasks/detail.html", {"task": task, "rows": rows})
+    query = (request.GET.get("q") or "").strip()[:SEARCH_MAX_CHARS]
+    terms = search_terms(query)
+    pattern = terms_pattern(terms)
+    # Word boxes are matched word by word: a phrase lights up each of its words.
+    word_pattern = terms_pattern([word for term in terms for word in term.split()])
+    rows = []
+    for index in range(task.page_count):
+        page = pages.get(index)
+        if page is not None and pattern is not None:
+            page.highlighted = highlight(page.text, pattern)
+            page.hit_boxes = word_boxes(page.lines, word_pattern)
+        rows.append((index + 1, page))
+    hits = page_hits(((page.index, page.text) for page in pages.values()), pattern, snippets=0)
+    context = {"task": task, "rows": rows, "query": query if pattern else "", "hits": hits}
+    return render(request, "tasks/detail.html", context)
 
 
 @login_required
