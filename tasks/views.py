@@ -256,10 +256,13 @@ def task_detail(request: HttpRequest, task_id) -> HttpResponse:
     rows = []
     for index in range(task.page_count):
         page = pages.get(index)
+        found = None
         if page is not None and pattern is not None:
-            page.highlighted = highlight(page.text, pattern)
-            page.hit_boxes = word_boxes(page.lines, word_pattern)
-        rows.append((index + 1, page))
+            found = {
+                "text": highlight(page.text, pattern),
+                "boxes": word_boxes(page.lines, word_pattern),
+            }
+        rows.append((index + 1, page, found))
     hits = page_hits(((page.index, page.text) for page in pages.values()), pattern, snippets=0)
     context = {"task": task, "rows": rows, "query": query if pattern else "", "hits": hits}
     return render(request, "tasks/detail.html", context)
