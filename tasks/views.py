@@ -16,7 +16,7 @@ from accounts.decorators import login_required_for_polling
 from accounts.http import AuthenticatedHttpRequest
 
 from .downloads import ResultUnavailable, result_download
-from .forms import TaskListForm, UploadForm
+from .forms import RerunForm, TaskListForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
@@ -48,9 +48,11 @@ from .services import (
     task_create_batch,
     task_delete,
     task_delete_many,
+    task_rerun,
     task_retry,
 )
 from .storage import local_copy
+from .throttling import refuse_too_frequent
 from .thumbnails import ThumbnailUnavailable, task_thumbnail
 from .uploads import UploadRejected, display_name, download_name
 
@@ -197,6 +199,34 @@ def not_stored(uploads: list, error: UploadRejected) -> list[dict]:
 
 
 @login_required
+@require_POST
+def task_rerun_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
+    """Read a finished task again (another engine or language, or OCR forced)."""
+    task = task_get_for(request.user, task_id)
+    form = RerunForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(error) for error in errors))
+        return redirect("tasks:detail", task_id=task.pk)
+    try:
+        # The same bucket as uploads: a re-read costs the worker what an upload does.
+        refuse_too_frequent(request=request)
+        task_rerun(
+            task=task,
+            actor=request.user,
+            engine=form.cleaned_data["engine"] or None,
+            language=form.cleaned_data["language"] or None,
+            force_ocr=form.cleaned_data["force_ocr"],
+        )
+        messages.success(request, _("Task queued to be read again."))
+    except (TaskError, EngineChoiceError) as error:
+        messages.error(request, str(error))
+    except UploadRejected as error:
+        messages.error(request, error.message)
+    return redirect("tasks:detail", task_id=task.pk)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload one or more documents for OCR."""
@@ -264,7 +294,15 @@ def task_detail(request: HttpRequest, task_id) -> HttpResponse:
             }
         rows.append((index + 1, page, found))
     hits = page_hits(((page.index, page.text) for page in pages.values()), pattern, snippets=0)
-    context = {"task": task, "rows": rows, "query": query if pattern else "", "hits": hits}
+    context = {
+        "task": task,
+        "rows": rows,
+        "query": query if pattern else "",
+        "hits": hits,
+        "rerun_form": RerunForm(
+            initial={"engine": task.engine, "language": task.language, "force_ocr": task.force_ocr}
+        ),
+    }
     return render(request, "tasks/detail.html", context)
 
 
