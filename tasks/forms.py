@@ -44,6 +44,14 @@ def language_choices() -> list[tuple[str, StrOrPromise]]:
     return choices
 
 
+class RerunForm(forms.Form):
+    """Read a finished task again: another engine or language, or OCR on every page."""
+
+    engine = forms.ChoiceField(label=_("OCR engine"), choices=engine_choices, required=False)
+    language = forms.ChoiceField(label=_("Language"), choices=language_choices, required=False)
+    force_ocr = forms.BooleanField(label=_("OCR every page"), required=False)
+
+
 class UploadForm(forms.Form):
     file = MultipleFileField(
         label=_("Documents"),

@@ -1,5 +1,6 @@
 """Read OCR tasks. Users only ever see their own."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.core.files.storage import default_storage
@@ -121,6 +122,16 @@ def task_get_for(user, task_id) -> OcrTask:
             note_refused_resource(resource_type="task", resource_id=task_id)
         raise Http404("No such task.")
     return task
+
+
+def page_texts_for(task_ids: Sequence) -> dict:
+    """Return each task's page texts as (index, text) pairs in page order, by task id.
+
+    From the text the search indexes (pages joined by form feeds), so what explains a
+    hit is what matched it.
+    """
+    rows = OcrTask.objects.filter(pk__in=task_ids).values_list("pk", "result_text")
+    return {pk: list(enumerate(text.split("\f"))) for pk, text in rows}
 
 
 def task_pages(task: OcrTask) -> QuerySet[OcrPage]:

@@ -282,6 +282,48 @@ def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
     return task
 
 
+def task_rerun(
+    *, task: OcrTask, actor: User, engine: str | None, language: str | None, force_ocr: bool
+) -> OcrTask:
+    """Read a finished task again from its first page, with another engine or OCR forced.
+
+    Recorded as ``task_retry`` with ``rerun: true`` and what changed; the old result
+    stays until the new reading replaces it page by page.
+    """
+    engine, language = resolve_engine(engine=engine, language=language)
+    with transaction.atomic():
+        task = OcrTask.objects.select_for_update().get(pk=task.pk)
+        if task.status not in (Status.COMPLETED, Status.FAILED):
+            raise TaskError(
+                format_lazy(
+                    _("Only finished tasks can be read again; this one is {status}."),
+                    status=task.status,
+                )
+            )
+        record_event(
+            event_type="task_retry",
+            user=actor,
+            resource_type="task",
+            resource_id=task.pk,
+            metadata={
+                "rerun": True,
+                "previous_status": task.status,
+                "previous_engine": task.engine,
+                "previous_language": task.language,
+                "engine": engine,
+                "language": language,
+                "force_ocr": force_ocr,
+            },
+        )
+        reset_for_queue(task, keep_pages=False)
+        task.engine, task.language, task.force_ocr = engine, language, force_ocr
+        task.error = ""
+        task.attempts = 0
+        task.save()
+        transaction.on_commit(lambda: enqueue(task.pk))
+    return task
+
+
 def reset_for_queue(task: OcrTask, *, keep_pages: bool) -> None:
     """Queue a task again (caller saves): from its first page not stored, or from the start.
 

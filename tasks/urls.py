@@ -16,5 +16,6 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/download.<str:fmt>", views.task_download, name="download"),
     path("tasks/<uuid:task_id>/original/", views.task_original, name="original"),
     path("tasks/<uuid:task_id>/retry/", views.task_retry_view, name="retry"),
+    path("tasks/<uuid:task_id>/rerun/", views.task_rerun_view, name="rerun"),
     path("tasks/<uuid:task_id>/delete/", views.task_delete_view, name="delete"),
 ]

@@ -16,15 +16,24 @@ from accounts.decorators import login_required_for_polling
 from accounts.http import AuthenticatedHttpRequest
 
 from .downloads import ResultUnavailable, result_download
-from .forms import TaskListForm, UploadForm
+from .forms import RerunForm, TaskListForm, UploadForm
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
 from .pagination import TaskPaginator
 from .processing import KIND_BY_CONTENT_TYPE, render_limits
+from .search_hits import (
+    SNIPPETS_PER_TASK,
+    highlight,
+    page_hits,
+    search_terms,
+    terms_pattern,
+    word_boxes,
+)
 from .selectors import (
     DEFAULT_SORT,
     SEARCH_MAX_CHARS,
+    page_texts_for,
     task_get_for,
     task_list_for,
     task_pages,
@@ -39,9 +48,11 @@ from .services import (
     task_create_batch,
     task_delete,
     task_delete_many,
+    task_rerun,
     task_retry,
 )
 from .storage import local_copy
+from .throttling import refuse_too_frequent
 from .thumbnails import ThumbnailUnavailable, task_thumbnail
 from .uploads import UploadRejected, display_name, download_name
 
@@ -103,6 +114,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     # The list never shows the text itself: do not fetch 20 documents' worth of it.
     tasks = task_sort(tasks, sort=sort).defer("result_text")
     page = TaskPaginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    explain_hits(page.object_list, query=form.value("q"))
     context = {
         "page": page,
         "form": form,
@@ -114,6 +126,16 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "search_max_chars": SEARCH_MAX_CHARS,
     }
     return render(request, "tasks/list.html", context)
+
+
+def explain_hits(tasks, *, query: str) -> None:
+    """Give each task shown its search hits (count, pages, snippets) as ``task.hits``."""
+    pattern = terms_pattern(search_terms(query or ""))
+    if pattern is None:
+        return
+    texts = page_texts_for([task.pk for task in tasks])
+    for task in tasks:
+        task.hits = page_hits(texts.get(task.pk, []), pattern, snippets=SNIPPETS_PER_TASK)
 
 
 def requested_ids(request: HttpRequest) -> list[uuid.UUID]:
@@ -177,6 +199,34 @@ def not_stored(uploads: list, error: UploadRejected) -> list[dict]:
 
 
 @login_required
+@require_POST
+def task_rerun_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
+    """Read a finished task again (another engine or language, or OCR forced)."""
+    task = task_get_for(request.user, task_id)
+    form = RerunForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(str(error) for error in errors))
+        return redirect("tasks:detail", task_id=task.pk)
+    try:
+        # The same bucket as uploads: a re-read costs the worker what an upload does.
+        refuse_too_frequent(request=request)
+        task_rerun(
+            task=task,
+            actor=request.user,
+            engine=form.cleaned_data["engine"] or None,
+            language=form.cleaned_data["language"] or None,
+            force_ocr=form.cleaned_data["force_ocr"],
+        )
+        messages.success(request, _("Task queued to be read again."))
+    except (TaskError, EngineChoiceError) as error:
+        messages.error(request, str(error))
+    except UploadRejected as error:
+        messages.error(request, error.message)
+    return redirect("tasks:detail", task_id=task.pk)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload one or more documents for OCR."""
@@ -228,8 +278,32 @@ def task_detail(request: HttpRequest, task_id) -> HttpResponse:
     """Show a task: each page image beside its text."""
     task = task_get_for(request.user, task_id)
     pages = {page.index: page for page in task_pages(task)}
-    rows = [(index + 1, pages.get(index)) for index in range(task.page_count)]
-    return render(request, "tasks/detail.html", {"task": task, "rows": rows})
+    query = (request.GET.get("q") or "").strip()[:SEARCH_MAX_CHARS]
+    terms = search_terms(query)
+    pattern = terms_pattern(terms)
+    # Word boxes are matched word by word: a phrase lights up each of its words.
+    word_pattern = terms_pattern([word for term in terms for word in term.split()])
+    rows = []
+    for index in range(task.page_count):
+        page = pages.get(index)
+        found = None
+        if page is not None and pattern is not None:
+            found = {
+                "text": highlight(page.text, pattern),
+                "boxes": word_boxes(page.lines, word_pattern),
+            }
+        rows.append((index + 1, page, found))
+    hits = page_hits(((page.index, page.text) for page in pages.values()), pattern, snippets=0)
+    context = {
+        "task": task,
+        "rows": rows,
+        "query": query if pattern else "",
+        "hits": hits,
+        "rerun_form": RerunForm(
+            initial={"engine": task.engine, "language": task.language, "force_ocr": task.force_ocr}
+        ),
+    }
+    return render(request, "tasks/detail.html", context)
 
 
 @login_required
