@@ -45,7 +45,14 @@ ARTIFACTS = BASE_DIR / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 DOC_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
 # Each test logs in as its own user, so the order the tests run in does not matter.
-USERS = [("alice", False), ("bob", False), ("chen", False), ("dana", False), ("staffer", True)]
+USERS = [
+    ("alice", False),
+    ("bob", False),
+    ("chen", False),
+    ("dana", False),
+    ("erin", False),
+    ("staffer", True),
+]
 OCR_TIMEOUT_MS = 120_000
 
 # Chrome logs CSP violations to the console itself; the listener reports every violation

@@ -144,3 +144,43 @@ def test_upload_after_the_session_ended_says_it_was_not_sent(devices):
     laptop.wait_for_url("/tasks/upload/")
     laptop.goto("/")
     expect(laptop.locator("#task-table tbody tr")).to_have_count(0)
+
+
+def test_a_watched_task_that_finishes_is_announced_on_the_page_and_in_the_tab_title(
+    devices, live_site
+):
+    tasks_tab = devices.new_page()
+    log_in(tasks_tab, "erin")
+    with worker_paused(live_site):
+        tasks_tab.get_by_role("link", name="Upload documents").first.click()
+        image = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
+        tasks_tab.set_input_files(
+            "#id_file", [{"name": "receipt.png", "mimeType": "image/png", "buffer": image}]
+        )
+        tasks_tab.get_by_role("button", name="Upload and start OCR").click()
+        tasks_tab.wait_for_url("/")
+        detail = tasks_tab.context.new_page()
+        detail.goto("/")
+        detail.get_by_role("link", name="receipt.png").click()
+        expect(detail.locator("#detail-status[data-active]")).to_have_count(1)
+        # The list's tab is in the background while the user reads another one.
+        tasks_tab.evaluate(
+            "Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})"
+        )
+        expect(tasks_tab.locator("#task-notice")).to_be_hidden()
+
+    notice = tasks_tab.locator("#task-notice")
+    expect(notice).to_have_text("receipt.png: Completed", timeout=test_browser.OCR_TIMEOUT_MS)
+    expect(tasks_tab).to_have_title(re.compile(r"^\(1\) Finished · "))
+    # The detail page reloads to show the text and says why.
+    expect(detail.locator("#task-notice")).to_have_text(
+        "receipt.png: Completed", timeout=test_browser.OCR_TIMEOUT_MS
+    )
+    expect(detail.locator("pre").first).to_contain_text("harbour")
+    # Back on the tab: the title is the page's own again.
+    tasks_tab.evaluate(
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    expect(tasks_tab).not_to_have_title(re.compile(r"Finished"))
+    shoot(detail, "task-finished-notice")

@@ -26,6 +26,26 @@
     };
   }
 
+  // A task the user watches finished: say so on the page (a visible notice, read out by
+  // screen readers) and in the tab's title while the tab is in the background, so a user
+  // in another tab sees it; the title comes back when the user returns.
+  var baseTitle = document.title;
+  function restoreTitle() {
+    if (!document.hidden) { document.title = baseTitle; }
+  }
+  document.addEventListener("visibilitychange", restoreTitle);
+  window.addEventListener("focus", restoreTitle);
+  function announceFinished(messages) {
+    var notice = document.getElementById("task-notice");
+    if (!notice || !messages.length) { return; }
+    notice.textContent = messages.join(" · ");
+    notice.hidden = false;
+    if (document.hidden || !document.hasFocus()) {
+      document.title = "(" + messages.length + ") " + notice.dataset.titlePrefix + " · " + baseTitle;
+    }
+  }
+  function finished(status) { return status === "completed" || status === "failed"; }
+
   // Task list: swap in server-rendered rows (a template partial) for running tasks.
   var table = document.getElementById("task-table");
   function pollRows() {
@@ -40,6 +60,7 @@
       var body = document.createElement("tbody");
       body.innerHTML = html;
       var news = [];
+      var done = [];
       Array.prototype.forEach.call(body.querySelectorAll("tr[data-task-id]"), function (row) {
         var current = document.getElementById(row.id);
         if (!current) { return; }
@@ -50,6 +71,7 @@
         var focused = current.contains(document.activeElement) ? document.activeElement : null;
         if (current.dataset.status !== row.dataset.status) {
           news.push(row.dataset.name + ": " + row.querySelector(".badge").textContent);
+          if (finished(row.dataset.status)) { done.push(news[news.length - 1]); }
         }
         current.replaceWith(row);
         if (focused && focused.id) {
@@ -60,6 +82,7 @@
       // Screen readers hear status changes through the list's aria-live region.
       var announcer = document.getElementById("task-announcer");
       if (announcer && news.length) { announcer.textContent = news.join(". "); }
+      announceFinished(done);
       setTimeout(pollRows, POLL_MS);
     }).catch(retryUnlessEnded(pollRows));
   }
@@ -78,11 +101,23 @@
         document.getElementById("detail-pages").textContent = task.pages_done + "/" + task.page_count;
         var phase = document.getElementById("detail-phase");
         if (phase) { phase.textContent = task.phase_label; }
-        if (task.status === "completed" || task.status === "failed") { window.location.reload(); return; }
+        if (finished(task.status)) {
+          // The page reloads to show the result; the notice is given by the new page.
+          try { sessionStorage.setItem("task-finished", badge.dataset.taskId); } catch (e) { /* private mode */ }
+          window.location.reload();
+          return;
+        }
         setTimeout(pollDetail, POLL_MS);
       }).catch(retryUnlessEnded(pollDetail));
   }
   if (badge && badge.hasAttribute("data-active")) { setTimeout(pollDetail, POLL_MS); }
+  if (badge) {
+    var watched = null;
+    try { watched = sessionStorage.getItem("task-finished"); sessionStorage.removeItem("task-finished"); } catch (e) { /* private mode */ }
+    if (watched === badge.dataset.taskId) {
+      announceFinished([badge.dataset.name + ": " + badge.textContent]);
+    }
+  }
 
   // Upload: while the files are sent, the button is disabled and a progress bar shows.
   var form = document.getElementById("upload-form");
