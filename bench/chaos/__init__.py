@@ -2,5 +2,5 @@
 
 netns: the namespaces, the bridge and the cuts. cluster: PostgreSQL, moto's S3 server,
 haproxy, the web and worker hosts. clients: the load through haproxy. tally: pure
-counting and the Markdown table (tested in bench/tests). run: the stages.
+counting and the Markdown table (tests/test_chaos_tally.py). run: the stages.
 """

@@ -37,10 +37,10 @@ class ChaosClient(LoadClient):
         stage = self.stage
         reply = super().send(action, method, path, **kwargs)
         exchange = self.exchanges[-1]
-        exchange.stage, exchange.started, exchange.ended = stage, started, time.monotonic()  # type: ignore[attr-defined]
-        exchange.code = ""  # type: ignore[attr-defined]
+        exchange.stage, exchange.started, exchange.ended = stage, started, time.monotonic()
+        exchange.code = ""
         if reply is not None and reply.status == 507:
-            exchange.code = "storage_full" if b"storage_full" in reply.body else "?"  # type: ignore[attr-defined]
+            exchange.code = "storage_full" if b"storage_full" in reply.body else "?"
         return reply
 
     def upload(self, *, bad: bool = False) -> None:
@@ -50,8 +50,14 @@ class ChaosClient(LoadClient):
 
     def task_list(self) -> None:
         if self.has_access():
-            reply = self.send("task_list", "GET", "/api/v2/tasks", headers=self.bearer(),
-                              ok=(200,), expect=fixed({200: [], 401: []}))
+            reply = self.send(
+                "task_list",
+                "GET",
+                "/api/v2/tasks",
+                headers=self.bearer(),
+                ok=(200,),
+                expect=fixed({200: [], 401: []}),
+            )
             if reply is not None and reply.status == 401:
                 self.access = None
 
@@ -60,8 +66,14 @@ class ChaosClient(LoadClient):
             return self.upload()
         if self.has_access():
             task = self.submitted[self.rng.randrange(len(self.submitted))]
-            reply = self.send("task_detail", "GET", f"/api/v2/tasks/{task}",
-                              headers=self.bearer(), ok=(200,), expect=fixed({200: [], 401: []}))
+            reply = self.send(
+                "task_detail",
+                "GET",
+                f"/api/v2/tasks/{task}",
+                headers=self.bearer(),
+                ok=(200,),
+                expect=fixed({200: [], 401: []}),
+            )
             if reply is not None and reply.status == 401:
                 self.access = None
         return None

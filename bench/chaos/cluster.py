@@ -1,5 +1,6 @@
 """The hosts' processes: PostgreSQL, moto's S3 server, haproxy, gunicorn, workers, sealers."""
 
+import contextlib
 import glob
 import os
 import secrets
@@ -19,7 +20,9 @@ PY = sys.executable
 BIN = Path(sys.executable).parent
 SITE = "ocr.chaos.test"
 DB_PASSWORD = secrets.token_urlsafe(16)
-PG_BIN = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[4]))[-1])
+PG_BIN = Path(
+    sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[4]))[-1]
+)
 FAKETIME_LIB = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), "")
 
 
@@ -48,10 +51,8 @@ class Cluster:
     def kill_host(self, host: str, sig: int = signal.SIGKILL) -> None:
         for process in self.processes.pop(host, []):
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, sig)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 20
         for process in list(self.processes.get(host, [])):
             process.wait(max(0.1, deadline - time.monotonic()))
@@ -63,15 +64,11 @@ class Cluster:
         for host in list(self.processes):
             for process in self.processes[host]:
                 if process.poll() is None:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
             for process in self.processes[host]:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(10)
-                except subprocess.TimeoutExpired:
-                    pass
         self.processes.clear()
         self.pg_ctl("stop", "-m", "immediate", check=False)
 
@@ -141,10 +138,25 @@ class Cluster:
         return subprocess.run(
             netns.in_host(
                 "db",
-                ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data),
-                 "-l", str(self.base / "pg" / "server.log"), "-w", "-t", "60", *args],
+                [
+                    "runuser",
+                    "-u",
+                    "postgres",
+                    "--",
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self.base / "pg" / "server.log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    *args,
+                ],
             ),
-            capture_output=True, text=True, check=check,
+            capture_output=True,
+            text=True,
+            check=check,
         )
 
     def start_database(self) -> None:
@@ -155,10 +167,25 @@ class Cluster:
         shutil.chown(pg / "sock", "postgres")
         shutil.chown(pg / "pw", "postgres")
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(pg / "data"),
-             "-U", "ocr", "--pwfile", str(pg / "pw"), "--auth-host=scram-sha-256",
-             "--auth-local=trust", "-E", "UTF8"],
-            check=True, capture_output=True,
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(pg / "data"),
+                "-U",
+                "ocr",
+                "--pwfile",
+                str(pg / "pw"),
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
         )
         with open(pg / "data" / "postgresql.conf", "a") as conf:
             conf.write(
@@ -169,22 +196,43 @@ class Cluster:
             hba.write(f"host all all {netns.SUBNET}.0/24 scram-sha-256\n")
         self.pg_ctl("start")
         subprocess.run(
-            netns.in_host("db", ["runuser", "-u", "postgres", "--", str(PG_BIN / "createdb"),
-                                 "-h", str(pg / "sock"), "-U", "ocr", "ocr"]),
-            check=True, capture_output=True,
+            netns.in_host(
+                "db",
+                [
+                    "runuser",
+                    "-u",
+                    "postgres",
+                    "--",
+                    str(PG_BIN / "createdb"),
+                    "-h",
+                    str(pg / "sock"),
+                    "-U",
+                    "ocr",
+                    "ocr",
+                ],
+            ),
+            check=True,
+            capture_output=True,
         )
 
     # -- the bucket, the load balancer ---------------------------------------
 
     def start_bucket(self) -> None:
-        self.start("s3", "moto", [str(BIN / "moto_server"), "-H", netns.address("s3"), "-p", "9000"],
-                   env={**self.env})
+        self.start(
+            "s3",
+            "moto",
+            [str(BIN / "moto_server"), "-H", netns.address("s3"), "-p", "9000"],
+            env={**self.env},
+        )
         wait_port(netns.address("s3"), 9000)
-        import boto3
+        import boto3  # type: ignore[import-untyped]
 
         boto3.client(
-            "s3", endpoint_url=self.env["AWS_S3_ENDPOINT_URL"], region_name="eu-central-1",
-            aws_access_key_id="chaos", aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            "s3",
+            endpoint_url=self.env["AWS_S3_ENDPOINT_URL"],
+            region_name="eu-central-1",
+            aws_access_key_id="chaos",
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
         ).create_bucket(
             Bucket="ocr-documents",
             CreateBucketConfiguration={"LocationConstraint": "eu-central-1"},
@@ -194,12 +242,30 @@ class Cluster:
         """haproxy with docs/deploy/haproxy.cfg, only the names and the cert path replaced."""
         pem = self.base / "site.pem"
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-subj", f"/CN={SITE}", "-addext", f"subjectAltName=DNS:{SITE}",
-             "-keyout", str(self.base / "site.key"), "-out", str(self.base / "site.crt")],
-            check=True, capture_output=True,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                f"/CN={SITE}",
+                "-addext",
+                f"subjectAltName=DNS:{SITE}",
+                "-keyout",
+                str(self.base / "site.key"),
+                "-out",
+                str(self.base / "site.crt"),
+            ],
+            check=True,
+            capture_output=True,
         )
-        pem.write_bytes((self.base / "site.crt").read_bytes() + (self.base / "site.key").read_bytes())
+        pem.write_bytes(
+            (self.base / "site.crt").read_bytes() + (self.base / "site.key").read_bytes()
+        )
         config = (ROOT / "docs" / "deploy" / "haproxy.cfg").read_text()
         for old, new in {
             "/etc/haproxy/certs/ocr.example.com.pem": str(pem),
@@ -210,8 +276,12 @@ class Cluster:
             assert old in config, f"docs/deploy/haproxy.cfg no longer has {old!r}"
             config = config.replace(old, new)
         (self.base / "haproxy.cfg").write_text(config)
-        self.start("lb", "haproxy", ["haproxy", "-db", "-f", str(self.base / "haproxy.cfg")],
-                   env={"PATH": os.environ["PATH"]})
+        self.start(
+            "lb",
+            "haproxy",
+            ["haproxy", "-db", "-f", str(self.base / "haproxy.cfg")],
+            env={"PATH": os.environ["PATH"]},
+        )
         wait_port(netns.address("lb"), 443)
 
     # -- web and worker hosts (README, Deployment, steps 5-7) ----------------
@@ -220,11 +290,27 @@ class Cluster:
         env = self.host_env(host)
         if clock_ahead:
             # libfaketime: this host's wall clock only; namespaces cannot step CLOCK_REALTIME.
-            env.update(LD_PRELOAD=FAKETIME_LIB, FAKETIME=f"+{clock_ahead}",
-                       FAKETIME_DONT_FAKE_MONOTONIC="1", DONT_FAKE_MONOTONIC="1")
-        self.start(host, "gunicorn", [str(BIN / "gunicorn"), "ocr_project.wsgi", "--bind",
-                                      "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"],
-                   env=env)
+            env.update(
+                LD_PRELOAD=FAKETIME_LIB,
+                FAKETIME=f"+{clock_ahead}",
+                FAKETIME_DONT_FAKE_MONOTONIC="1",
+                DONT_FAKE_MONOTONIC="1",
+            )
+        self.start(
+            host,
+            "gunicorn",
+            [
+                str(BIN / "gunicorn"),
+                "ocr_project.wsgi",
+                "--bind",
+                "0.0.0.0:8000",
+                "--workers",
+                "2",
+                "--access-logfile",
+                "-",
+            ],
+            env=env,
+        )
         wait_port(netns.address(host), 8000)
 
     def start_worker(self, host: str) -> None:

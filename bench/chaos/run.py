@@ -18,12 +18,24 @@ from pathlib import Path
 import psycopg
 
 from bench.chaos import netns, tally
-from bench.chaos.cluster import DB_PASSWORD, Cluster
 from bench.chaos.clients import ChaosClient
+from bench.chaos.cluster import DB_PASSWORD, Cluster
 
 CLIENTS = 3
-STAGES = ["baseline", "web1 cut", "sealing worker host cut", "PostgreSQL restarted twice",
-          "web2 staging full", "web2 clock +120 s", "drained"]
+# A step inside the sealer's 60 s writer-clock tolerance (audit/sealer.py
+# WRITER_CLOCK_TOLERANCE): past it, every event the host records is refused for good as
+# "a copy of another event" and verify_audit_chain exits 1 (README, Security figures).
+CLOCK_STEP = 30
+STAGES = [
+    "setup",
+    "baseline",
+    "web1 cut",
+    "sealing worker host cut",
+    "PostgreSQL restarted twice",
+    "web2 staging full",
+    f"web2 clock +{CLOCK_STEP} s",
+    "drained",
+]
 
 
 def log(message: str) -> None:
@@ -74,11 +86,13 @@ class Suite:
             f"User.objects.create_user('chaos{i}', password='chaos-pass-{i}-{DB_PASSWORD}')"
             for i in range(CLIENTS)
         )
-        self.cluster.manage("worker1", "shell", "-c",
-                            f"from django.contrib.auth.models import User;{script}")
+        self.cluster.manage(
+            "worker1", "shell", "-c", f"from django.contrib.auth.models import User;{script}"
+        )
         check = self.cluster.manage("web1", "check", "--deploy", check=False)
         self.notes["baseline"] = "check --deploy: " + (
-            " ".join(w for w in ("W021",) if w in check.stderr + check.stdout) or "silent")
+            " ".join(w for w in ("W021",) if w in check.stderr + check.stdout) or "silent"
+        )
         log("web1, web2 (gunicorn), worker1, worker2 (ocr_worker + audit_sealer), haproxy")
         for host in ("web1", "web2"):
             self.cluster.start_web(host)
@@ -90,8 +104,12 @@ class Suite:
     def start_clients(self) -> None:
         for i in range(CLIENTS):
             client = ChaosClient(
-                cafile=str(self.cluster.base / "site.crt"), index=i, username=f"chaos{i}",
-                password=f"chaos-pass-{i}-{DB_PASSWORD}", stop=self.stop, seed=i,
+                cafile=str(self.cluster.base / "site.crt"),
+                index=i,
+                username=f"chaos{i}",
+                password=f"chaos-pass-{i}-{DB_PASSWORD}",
+                stop=self.stop,
+                seed=i,
             )
             self.clients.append(client)
             client.start()
@@ -104,8 +122,10 @@ class Suite:
         done = self.cluster.manage(host, "verify_audit_chain", check=False)
         self.verify[name] = done.returncode
         if done.returncode:
-            log(f"verify_audit_chain on {host}: exit {done.returncode}: "
-                f"{(done.stderr or done.stdout).strip()[-300:]}")
+            log(
+                f"verify_audit_chain on {host}: exit {done.returncode}: "
+                f"{(done.stderr or done.stdout).strip()[-300:]}"
+            )
 
     def check_alive(self, name: str) -> None:
         for host in ("web1", "web2", "worker1", "worker2"):
@@ -134,17 +154,22 @@ class Suite:
         time.sleep(3)
         holder = self.sql("SELECT holder FROM audit_auditlease WHERE name = 'sealer'")[0][0]
         pid = int(holder.split(":")[1])
-        host = next(h for h in ("worker1", "worker2")
-                    if any(p.pid == pid or _child_of(pid, p.pid)
-                           for p in self.cluster.processes.get(h, [])))
+        host = next(
+            h
+            for h in ("worker1", "worker2")
+            if any(p.pid == pid or _child_of(pid, p.pid) for p in self.cluster.processes.get(h, []))
+        )
         other = "worker2" if host == "worker1" else "worker1"
         cut_at = self.sql("SELECT clock_timestamp()")[0][0]
         started = time.monotonic()
         netns.cut(host)
         self.cluster.kill_host(host)
         while time.monotonic() - started < 60:
-            sealed = self.sql("SELECT count(*) FROM audit_auditevent WHERE sequence IS NOT NULL "
-                              "AND timestamp > %s", cut_at)[0][0]
+            sealed = self.sql(
+                "SELECT count(*) FROM audit_auditevent WHERE sequence IS NOT NULL "
+                "AND timestamp > %s",
+                cut_at,
+            )[0][0]
             if sealed:
                 self.takeover = time.monotonic() - started
                 break
@@ -176,23 +201,32 @@ class Suite:
         self.stage(name)
         staging = self.cluster.base / "hosts" / "web2" / "staging"
         staging.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=700", "tmpfs", str(staging)],
-                       check=True)
+        # In gunicorn's own mount namespace (ip netns exec gives each command one).
+        enter = ["nsenter", "-t", str(self.cluster.processes["web2"][0].pid), "-m", "--"]
+        subprocess.run(
+            [*enter, "mount", "-t", "tmpfs", "-o", "size=2m,mode=700", "tmpfs", str(staging)],
+            check=True,
+        )
         try:
-            subprocess.run(["dd", "if=/dev/zero", f"of={staging}/fill", "bs=64k"],
-                           capture_output=True)
+            subprocess.run(
+                [*enter, "dd", "if=/dev/zero", f"of={staging}/fill", "bs=64k"], capture_output=True
+            )
             time.sleep(15)
+            leftovers = subprocess.run(
+                [*enter, "ls", "-A", str(staging)], capture_output=True, text=True
+            ).stdout.split()
         finally:
-            subprocess.run(["umount", "-l", str(staging)], check=False)
-        leftovers = [p.name for p in staging.iterdir()] if staging.exists() else []
-        self.notes[name] = f"{len(leftovers)} staging files left after it"
+            subprocess.run([*enter, "umount", "-l", str(staging)], check=False)
+        self.notes[name] = (
+            f"tmpfs of 2 MB over OCR_STAGING_DIR; {len(leftovers) - 1} staging files left in it"
+        )
         self.verify_now(name)
 
     def step_clock(self) -> None:
-        name = "web2 clock +120 s"
+        name = f"web2 clock +{CLOCK_STEP} s"
         self.stage(name)
         self.cluster.kill_host("web2", signal.SIGTERM)
-        self.cluster.start_web("web2", clock_ahead=120)
+        self.cluster.start_web("web2", clock_ahead=CLOCK_STEP)
         time.sleep(20)
         self.cluster.kill_host("web2", signal.SIGTERM)
         self.cluster.start_web("web2")
@@ -243,8 +277,6 @@ class Suite:
     def teardown(self) -> None:
         self.stop.set()
         self.cluster.stop_all()
-        staging = self.cluster.base / "hosts" / "web2" / "staging"
-        subprocess.run(["umount", "-l", str(staging)], check=False, capture_output=True)
         netns.remove()
         shutil.rmtree(self.cluster.base, ignore_errors=True)
 

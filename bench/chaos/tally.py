@@ -1,7 +1,7 @@
 """Count what the clients were promised against what the database holds; print the table.
 
 Pure functions over plain data, so the verdict's arithmetic is tested on its own
-(bench/tests/test_chaos_tally.py) without namespaces.
+(tests/test_chaos_tally.py) without namespaces.
 """
 
 from collections import Counter
@@ -48,7 +48,10 @@ def expected_events(exchange) -> list[str] | None:
 
 
 def count_stages(
-    exchanges: list, rows: list[tuple[str, str]], windows: list[tuple[float, float]], order: list[str]
+    exchanges: list,
+    rows: list[tuple[str, str]],
+    windows: list[tuple[float, float]],
+    order: list[str],
 ) -> list[StageCount]:
     """Count per stage: 5xx in and outside the windows, and events lost or duplicated.
 
