@@ -49,12 +49,13 @@ class Cluster:
         return process
 
     def kill_host(self, host: str, sig: int = signal.SIGKILL) -> None:
-        for process in self.processes.pop(host, []):
+        processes = self.processes.pop(host, [])
+        for process in processes:
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, sig)
         deadline = time.monotonic() + 20
-        for process in list(self.processes.get(host, [])):
+        for process in processes:
             process.wait(max(0.1, deadline - time.monotonic()))
 
     def alive(self, host: str) -> dict[str, bool]:
