@@ -330,7 +330,7 @@ def main() -> int:
     suite = Suite(base)
     atexit.register(suite.teardown)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
-    keep_logs = Path(os.environ.get("CHAOS_LOGS", "var/chaos-logs"))
+    keep_logs = Path(__file__).resolve().parents[2] / "var" / "chaos-logs"
     try:
         suite.build()
         suite.start_clients()
