@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_WORKERS ?= 3
 
-.PHONY: run test test-second-storage system-packages lint format lock lock-check upgrade bench load security setup migrate clean screenshots
+.PHONY: chaos run test test-second-storage system-packages lint format lock lock-check upgrade bench load security setup migrate clean screenshots
 
 # PYTHON_VERSION=3.12 picks that minor version (CI's second run); by default the newest >= 3.12.
 $(VENV)/.created:
@@ -120,6 +120,13 @@ bench: $(VENV)/.installed-dev
 ## Real gunicorn on fresh SQLite and PostgreSQL databases: no audit event lost (LOAD_ARGS="--quick").
 load: $(VENV)/.installed-dev
 	$(PY) bench/load.py --database both $(LOAD_ARGS)
+
+## As root: the README's deployment in network namespaces (2 web, 2 worker, PostgreSQL, moto's
+## S3, haproxy with TLS), under load, through a web host cut, the sealing worker host cut,
+## two PostgreSQL restarts, a full staging disk and a clock step; prints the table.
+chaos: $(VENV)/.installed-dev
+	$(PY) -m pip install --quiet --require-hashes -r requirements-s3.txt
+	$(PY) -m bench.chaos
 
 ## The audit trail's "Done when" report: load, tamper, hostile-input and secrets checks, both databases.
 security: $(VENV)/.installed-dev

@@ -5,6 +5,11 @@
 #   fonts-wqy-microhei  a CJK font, or the Chinese pages' screenshots show empty boxes
 #   libatomic1          Playwright's bundled node driver links to it; a minimal Debian
 #                       root lacks it (make fresh-check found it), chromium does not pull it
+#   haproxy             the load balancer with TLS in front of the fault suite's web hosts
+#                       (make chaos), configured from docs/deploy/haproxy.cfg
+#   faketime            libfaketime: make chaos runs one web host with its clock ahead
+#   postgresql          initdb/pg_ctl of the fault suite's own server in its namespace
+#                       (never the machine's), and the server CI tests on
 #
 # `make test` runs this with --if-possible: it installs what is missing when it may (root,
 # or sudo without a password) and otherwise says what is missing and carries on; the test
@@ -12,7 +17,7 @@
 # (and .ci/run) run it plainly, and it fails when it cannot install.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-wqy-microhei libatomic1)
+PACKAGES=(chromium fonts-wqy-microhei libatomic1 haproxy faketime postgresql)
 
 # --check: only say which are missing (one per line; exit 1 if any), install nothing.
 if_possible=0

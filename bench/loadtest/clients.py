@@ -88,6 +88,13 @@ class LoadClient(threading.Thread):
 
     # -- HTTP ------------------------------------------------------------------
 
+    # Sent with every request (the fault suite names its site: Host).
+    fixed_headers: dict[str, str] = {}
+
+    def connect(self) -> http.client.HTTPConnection:
+        """Return a new connection to the server (the fault suite's goes through TLS)."""
+        return http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT)
+
     def send(
         self,
         action: str,
@@ -107,13 +114,18 @@ class LoadClient(threading.Thread):
         """
         self.sent += 1
         request_id = f"load-{self.index:03d}-{self.sent:06d}-{secrets.token_hex(4)}"
-        all_headers = {"X-Request-ID": request_id, "User-Agent": "bench-load/1", **(headers or {})}
+        all_headers = {
+            "X-Request-ID": request_id,
+            "User-Agent": "bench-load/1",
+            **self.fixed_headers,
+            **(headers or {}),
+        }
         if body:
             all_headers["Content-Length"] = str(len(body))
         if cookies and self.cookies:
             all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         started = time.perf_counter()
-        connection = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT)
+        connection = self.connect()
         try:
             connection.request(method, path, body=body or None, headers=all_headers)
             response = connection.getresponse()
