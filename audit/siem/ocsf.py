@@ -147,12 +147,23 @@ def account_activity(event_type: str, metadata: dict[str, Any]) -> tuple[int, st
     return None
 
 
+GROUP_ACTIONS = {"create": (1, "Create"), "rename": (3, "Update"), "delete": (4, "Delete")}
+
+
+def group_privileges(metadata: dict[str, Any]) -> list[str]:
+    """Return the permissions a group_update granted, revoked or took away with the group."""
+    for key in ("permissions_added", "permissions_removed", "permissions"):
+        if metadata.get(key):
+            return sorted(map(str, metadata[key]))
+    return []
+
+
 def group_activity(metadata: dict[str, Any]) -> tuple[int, str]:
     if metadata.get("permissions_added"):
         return 1, "Assign Privileges"
     if metadata.get("permissions_removed"):
         return 2, "Revoke Privileges"
-    return OTHER, str(metadata.get("action", "Other")).capitalize()
+    return OTHER, str(metadata.get("action", "other")).capitalize()
 
 
 def ocsf_event(document: dict[str, Any], writer: Writer) -> dict[str, Any]:
@@ -172,8 +183,16 @@ def ocsf_event(document: dict[str, Any], writer: Writer) -> dict[str, Any]:
         else:
             activity = account_activity(event_type, metadata) or activity
     if class_uid == GROUP_MANAGEMENT:
-        activity = group_activity(metadata)
-        extra["group"] = {"name": str(metadata.get("name", "")), "uid": document["resource_id"]}
+        privileges = group_privileges(metadata)
+        if privileges:
+            activity = group_activity(metadata)
+            extra["group"] = {"name": str(metadata.get("name", "")), "uid": document["resource_id"]}
+            extra["privileges"] = privileges
+        else:
+            # A group created or renamed: no privilege or member changed, which Group
+            # Management requires one of; the group is then a resource changed.
+            class_uid = WEB_RESOURCES
+            activity = GROUP_ACTIONS.get(str(metadata.get("action")), (3, "Update"))
     if class_uid == API_ACTIVITY:
         method = str(metadata.get("method", "")).upper()
         activity = METHOD_ACTIVITIES.get(method, activity)
@@ -231,7 +250,10 @@ def ocsf_event(document: dict[str, Any], writer: Writer) -> dict[str, Any]:
             "log_provider": writer.host,
             "correlation_uid": document["request_id"],
         },
-        "actor": {"user": actor_user, "app_name": SERVICE},
+        # An event of the system itself (the worker, a command) has no user behind it.
+        "actor": {"user": actor_user, "app_name": SERVICE}
+        if document["username"] or document["user_id"] is not None
+        else {"app_name": SERVICE},
         "src_endpoint": {"ip": document["ip_address"]} if document["ip_address"] else {},
         "http_request": http_request(document, metadata),
         "unmapped": {
