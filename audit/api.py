@@ -114,12 +114,8 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
     filterset_class = AuditEventFilter
     pagination_class = AuditCursorPagination
     # djangorestframework-stubs type the setting as its dotted paths; DRF imports them.
-    renderer_classes = [
-        *api_settings.DEFAULT_RENDERER_CLASSES,
-        CsvRenderer,
-        NdjsonRenderer,
-        OcsfRenderer,
-    ]  # type: ignore[list-item]
+    renderers = [CsvRenderer, NdjsonRenderer, OcsfRenderer]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, *renderers]  # type: ignore[list-item]
     # The CSV and NDJSON renderers only stream rows: a 400 naming the bad filter is JSON.
     data_only_renderers = (StreamingFormatRenderer,)
 

@@ -183,11 +183,11 @@ def ocsf_event(document: dict[str, Any], writer: Writer) -> dict[str, Any]:
         else:
             activity = account_activity(event_type, metadata) or activity
     if class_uid == GROUP_MANAGEMENT:
-        privileges = group_privileges(metadata)
-        if privileges:
+        granted = group_privileges(metadata)
+        if granted:
             activity = group_activity(metadata)
             extra["group"] = {"name": str(metadata.get("name", "")), "uid": document["resource_id"]}
-            extra["privileges"] = privileges
+            extra["privileges"] = granted
         else:
             # A group created or renamed: no privilege or member changed, which Group
             # Management requires one of; the group is then a resource changed.

@@ -22,7 +22,7 @@ BASE_REQUIRED = {
 }
 
 CLASSES = {
-    # class_uid: (category_uid, activity ids the class defines (99 Other always), required, at_least_one)
+    # class_uid: (category_uid, its activity ids (99: Other), required, at_least_one)
     3001: (3, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 99}, ("user",), ()),
     3002: (3, {0, 1, 2, 3, 4, 5, 6, 7, 99}, ("user",), ("service", "dst_endpoint")),
     3005: (3, {0, 1, 2, 99}, ("privileges", "user"), ()),

@@ -82,9 +82,10 @@ def test_an_account_change_separates_who_did_it_from_whom_it_was_done_to(db, sta
 
 
 def test_a_privilege_grant_is_user_access_management(db, staff):
+    granted = {"target": "bob", "changes": {"is_superuser": {"old": False, "new": True}}}
     event = record_event(
         event_type="user_update", user=staff, client=CLIENT, resource_type="user",
-        resource_id="9", metadata={"target": "bob", "changes": {"is_superuser": {"old": False, "new": True}}},
+        resource_id="9", metadata=granted,
     )  # fmt: skip
     document = ocsf_of(event)
     assert (document["class_uid"], document["activity_id"]) == (3005, 1)
@@ -143,7 +144,8 @@ def test_the_ocsf_check_catches_a_missing_requirement():
 
 def split_cef(line: str) -> list[str]:
     """Split a CEF line's header on the pipes that are not escaped."""
-    fields, current, escaped = [], "", False
+    fields: list[str] = []
+    current, escaped = "", False
     for index, char in enumerate(line):
         if escaped:
             current, escaped = current + char, False
