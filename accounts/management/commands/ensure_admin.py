@@ -1,4 +1,4 @@
-"""Create the first administrator on an empty database; its password goes to a file only you can read."""
+"""Create the first administrator on an empty database; its password goes to a private file."""
 
 import os
 import secrets
@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-PASSWORD_FILE = "first-admin-password"
+PASSWORD_FILE = "first-admin-password"  # noqa: S105 - a file name, not a password
 
 
 def write_private(path: Path, text: str) -> None:
