@@ -47,7 +47,7 @@ class Rsyslog:
     def start(self) -> None:
         pidfile = self.directory / "rsyslogd.pid"
         pidfile.unlink(missing_ok=True)
-        self.process = subprocess.Popen(  # noqa: S603 - our own argv
+        self.process = subprocess.Popen(
             [RSYSLOGD, "-n", "-f", str(self.config), "-i", str(pidfile)],
             stdout=subprocess.DEVNULL,
             stderr=(self.directory / "rsyslogd.err").open("ab"),
