@@ -139,6 +139,8 @@ def own_checkpoint_directory(settings, tmp_path, checkpoint_signer_key):
     settings.AUDIT_CHECKPOINT_SIGNER_KEY_FILE = str(checkpoint_signer_key)
     settings.AUDIT_CHECKPOINT_VERIFIER_KEYS = []
     settings.AUDIT_LOG_ORIGIN = "test.example/ocr-audit"
+    # The stream too: a sealer loop in a test writes to a file of that test's own.
+    settings.AUDIT_STREAM = f"file:{tmp_path / 'audit-stream.log'}"
 
 
 @pytest.fixture(autouse=True)
