@@ -23,16 +23,17 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	@touch $@
 
 setup: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput >&2
 	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_admin >&2
 	@# The Ed25519 key the worker signs the audit trail's checkpoints with (var/, mode 600).
 	$(PY) manage.py audit_keys --if-missing
 
 ## Set up (venv, migrations, static files, first admin) and serve web + worker + audit sealer.
 run: setup
-	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server, the worker and the audit sealer)"
+	@# On stderr, as everything but the audit stream (AUDIT_STREAM=stdout makes stdout its own).
+	@echo "Serving http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server, the worker and the audit sealer)" >&2
 	@# The supervisor restarts a web server or worker that dies, and says so; the new
 	@# worker takes back a task the dead one left half-read after OCR_STALE_AFTER_SECONDS.
 	@$(PY) -m ocr_project.supervisor --port $(PORT) --web-workers $(WEB_WORKERS)

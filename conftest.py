@@ -5,9 +5,7 @@ tests/conftest.py; helpers that tests import by name live in plain modules
 (audit/tests/fixtures.py, tasks/tests/stored.py).
 """
 
-import io
 import itertools
-import logging
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -141,6 +139,8 @@ def own_checkpoint_directory(settings, tmp_path, checkpoint_signer_key):
     settings.AUDIT_CHECKPOINT_SIGNER_KEY_FILE = str(checkpoint_signer_key)
     settings.AUDIT_CHECKPOINT_VERIFIER_KEYS = []
     settings.AUDIT_LOG_ORIGIN = "test.example/ocr-audit"
+    # The stream too: a sealer loop in a test writes to a file of that test's own.
+    settings.AUDIT_STREAM = f"file:{tmp_path / 'audit-stream.log'}"
 
 
 @pytest.fixture(autouse=True)
@@ -255,24 +255,22 @@ def only_event(events_for) -> Callable[[HttpResponseBase], AuditEvent]:
 
 
 @pytest.fixture
-def audit_stream():
-    """Capture what the `audit` logger's configured stdout handler writes (the SIEM stream).
+def audit_stream(settings, tmp_path):
+    """Stream to a file of this test's own (AUDIT_STREAM=file:...), as the sealer does.
 
-    The handler (settings.LOGGING) is kept, formatter and all; only its stream is
-    swapped, because it holds the sys.stdout of start-up, which capsys cannot see.
-    Return a callable giving the lines written so far.
+    Return a callable that runs one stream round, as the sealer does after sealing, and
+    gives every line the file holds so far.
     """
-    handlers = [
-        handler
-        for handler in logging.getLogger("audit").handlers
-        if handler.get_name() == "audit_stdout"
-    ]
-    assert handlers, "the audit logger writes to stdout (AUDIT_LOG_STDOUT)"
-    buffer = io.StringIO()
-    previous = [handler.setStream(buffer) for handler in handlers]
-    yield lambda: buffer.getvalue().splitlines()
-    for handler, stream in zip(handlers, previous, strict=True):
-        handler.setStream(stream)
+    from audit.siem.streamer import stream_pending
+
+    path = tmp_path / "audit-stream.log"
+    settings.AUDIT_STREAM = f"file:{path}"
+
+    def lines() -> list[str]:
+        stream_pending()
+        return path.read_text().splitlines() if path.exists() else []
+
+    return lines
 
 
 @pytest.fixture

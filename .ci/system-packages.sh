@@ -17,7 +17,8 @@
 # (and .ci/run) run it plainly, and it fails when it cannot install.
 set -euo pipefail
 
-PACKAGES=(chromium fonts-wqy-microhei libatomic1 haproxy faketime postgresql)
+# rsyslog: tests/test_siem_rsyslog.py ships the audit stream with it (imfile -> omfile).
+PACKAGES=(chromium fonts-wqy-microhei libatomic1 haproxy faketime postgresql rsyslog)
 
 # --check: only say which are missing (one per line; exit 1 if any), install nothing.
 if_possible=0

@@ -16,7 +16,15 @@ from rest_framework.settings import api_settings
 
 from .api_errors import JsonErrorsAPIView
 from .events import EVENT_CATEGORIES
-from .export import EXPORT_COLUMNS, NDJSON_COLUMNS, csv_lines, ndjson_lines, rows
+from .export import (
+    EXPORT_COLUMNS,
+    NDJSON_COLUMNS,
+    OCSF_COLUMNS,
+    csv_lines,
+    ndjson_lines,
+    ocsf_lines,
+    rows,
+)
 from .filters import AuditEventFilter
 from .pagination import BoundedPageSize
 from .permissions import HasDjangoPermission
@@ -83,9 +91,17 @@ class NdjsonRenderer(StreamingFormatRenderer):
     format = "ndjson"
 
 
+class OcsfRenderer(StreamingFormatRenderer):
+    """OCSF 1.3 events, one per line (docs/siem.md); asked for with ?format=ocsf."""
+
+    media_type = "application/x-ndjson"
+    format = "ocsf"
+
+
 STREAMS = {
     "csv": (csv_lines, "text/csv; charset=utf-8", EXPORT_COLUMNS),
     "ndjson": (ndjson_lines, "application/x-ndjson", NDJSON_COLUMNS),
+    "ocsf": (ocsf_lines, "application/x-ndjson", OCSF_COLUMNS),
 }
 
 
@@ -98,7 +114,8 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
     filterset_class = AuditEventFilter
     pagination_class = AuditCursorPagination
     # djangorestframework-stubs type the setting as its dotted paths; DRF imports them.
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CsvRenderer, NdjsonRenderer]  # type: ignore[list-item]
+    renderers = [CsvRenderer, NdjsonRenderer, OcsfRenderer]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, *renderers]  # type: ignore[list-item]
     # The CSV and NDJSON renderers only stream rows: a 400 naming the bad filter is JSON.
     data_only_renderers = (StreamingFormatRenderer,)
 
@@ -134,8 +151,9 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
             OpenApiParameter(
                 "format",
                 OpenApiTypes.STR,
-                enum=["json", "csv", "ndjson"],
-                description="`csv` and `ndjson` stream every matching event, unpaginated.",
+                enum=["json", "csv", "ndjson", "ocsf"],
+                description="`csv`, `ndjson` and `ocsf` (OCSF 1.3 events, one per line) "
+                "stream every matching event, unpaginated.",
             ),
         ]
     )

@@ -10,7 +10,6 @@ signatures valid.
 import hashlib
 import hmac
 import json
-import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,9 +25,6 @@ from .atomic_files import atomic_write
 from .chain import canonical_json, canonical_timestamp
 from .integrity import verify_chain
 from .models import AuditCheckpoint, AuditEvent, ChainHead
-
-# The SIEM stream (audit.stream): a checkpoint published there leaves the machine.
-stream = logging.getLogger("audit")
 
 CHECKPOINT_VERSION = 1
 # Bound into every signature so an HMAC made with the same key for another purpose
@@ -153,9 +149,8 @@ def create_checkpoint(*, since_previous: bool = False) -> Checkpoint:
             created_at=created_at,
             signature=checkpoint.signature,
         )
-        # A copy leaves the machine: whoever can write to the database cannot reach it.
-        line = json.dumps({"audit_checkpoint": checkpoint.document()}, sort_keys=True)
-        transaction.on_commit(lambda: stream.info(line))
+        # A copy leaves the machine: the sealer streams it after the event it signs
+        # (audit/siem/streamer.py), where whoever can write to the database cannot reach it.
     if settings.AUDIT_CHECKPOINT_DIR:
         directory = Path(settings.AUDIT_CHECKPOINT_DIR)
         directory.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 
 from .chain import ChainKeyError, parse_key_ring
+from .siem.sinks import parse_stream_setting
+from .siem.streamer import FORMATS
 
 # Host names that reach only this machine: a site that answers nothing else is a laptop.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1", "testserver"})
@@ -110,3 +112,22 @@ def check_sealer_lease(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_audit_stream(app_configs, **kwargs):
+    """Refuse an AUDIT_STREAM or AUDIT_STREAM_FORMAT the sealer could not write."""
+    errors = []
+    try:
+        parse_stream_setting(settings.AUDIT_STREAM)
+    except ValueError as error:
+        errors.append(Error(str(error), id="audit.E020"))
+    if settings.AUDIT_STREAM_FORMAT not in FORMATS:
+        errors.append(
+            Error(
+                f"AUDIT_STREAM_FORMAT={settings.AUDIT_STREAM_FORMAT!r} is not one of "
+                f"{', '.join(FORMATS)}.",
+                id="audit.E021",
+            )
+        )
+    return errors

@@ -1,4 +1,4 @@
-"""Stream the audit trail as CSV or NDJSON with constant memory.
+"""Stream the audit trail as CSV, NDJSON or OCSF with constant memory.
 
 Each row costs a few string operations: the database renders the timestamp as
 canonical text and hands back the metadata as its own JSON text, so no row is turned
@@ -15,6 +15,8 @@ from django.db.models import QuerySet
 from .expressions import stored_timestamp_text, values_as_text
 from .models import AuditEvent
 from .selectors import LISTING_FIELDS
+from .siem.documents import this_writer
+from .siem.ocsf import ocsf_event
 from .timestamps import utc_text
 
 # Exports carry exactly the columns the listing reads, in this order.
@@ -190,6 +192,27 @@ def ndjson_lines(source: Iterable[Sequence]) -> Iterator[str]:
             sequence - 1,  # exports list sealed events only: the sequence is set
         )
         buffer.append(line)
+        if len(buffer) >= 500:
+            yield "".join(buffer)
+            buffer.clear()
+    if buffer:
+        yield "".join(buffer)
+
+
+# OCSF, one event per line: what ocsf_event maps, the chain link included (unmapped).
+OCSF_COLUMNS = (*EXPORT_COLUMNS, "prev_hash", "hash", "key_id")
+
+
+def ocsf_lines(source: Iterable[Sequence]) -> Iterator[str]:
+    """Yield one OCSF 1.3 event per line from OCSF_COLUMNS rows (docs/siem.md, "OCSF")."""
+    writer = this_writer(role="web")
+    buffer: list[str] = []
+    for row in source:
+        document = dict(zip(OCSF_COLUMNS, row, strict=True))
+        document["metadata"] = json.loads(document["metadata"])
+        document["leaf_index"] = document["sequence"] - 1
+        event = ocsf_event(document, writer)
+        buffer.append(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
         if len(buffer) >= 500:
             yield "".join(buffer)
             buffer.clear()

@@ -278,3 +278,19 @@ class TreeCheckpoint(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Tree checkpoints cannot be deleted.")
+
+
+class AuditStreamPosition(models.Model):
+    """How far the SIEM stream got: the last event sequence and checkpoint id it wrote.
+
+    One row (name "stream"), advanced by the sealer lease holder in the transaction that
+    wrote the lines (audit/siem/streamer.py), so a sealer taking over goes on from here.
+    """
+
+    name = models.CharField(primary_key=True, max_length=32)
+    sequence = models.PositiveBigIntegerField(default=0)
+    checkpoint_id = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} streamed up to #{self.sequence}"

@@ -21,7 +21,6 @@ fences out a holder once another took over; the others stand by until it expires
 """
 
 import hmac
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import suppress
@@ -48,7 +47,7 @@ from .expressions import stored_timestamp_text, values_as_text
 from .lease import LeaseHolder, database_now, sealer_lease
 from .models import AuditEvent, ChainHead
 from .outage import CONNECTION_LOST, wait_for_database
-from .stream import publish_after_commit
+from .siem.streamer import stream_round
 from .transparency.tree import append_sealed, catch_up, event_leaf_hash, tree_size
 
 # How far the stamp of an event may be from its writer's clock reading (in its writer
@@ -61,9 +60,8 @@ _SEQUENCE = HASHED_FIELDS.index("sequence")
 _TIMESTAMP = HASHED_FIELDS.index("timestamp")
 _METADATA = HASHED_FIELDS.index("metadata")
 _PREV_HASH = HASHED_FIELDS.index("prev_hash")
-# Not "audit.*": that logger is the SIEM stream; seals go there, this is diagnostics.
+# Diagnostics, on standard error; the SIEM stream has a sink of its own (audit/siem).
 logger = logging.getLogger("audit_sealer")
-stream = logging.getLogger("audit")
 
 Head = tuple[int, str, datetime | None, str]
 
@@ -425,7 +423,6 @@ def seal_batch(
             leaves.append(event_leaf_hash([getattr(change, name) for name in HASHED_FIELDS]))
             # key_change_row saved the event linked: its sequence and hash are set.
             head = (change.sequence, change.hash, change.timestamp, key.key_id)  # type: ignore[assignment]
-            publish_after_commit(change)
         more, head = link_rows(rows=rows, head=head, key=key)
         linked += more
         write_links(more, head)
@@ -441,9 +438,6 @@ def seal_batch(
             key_id=key.key_id,
             key_change=change,
         )
-        if ids is None:
-            # Inline seals go out with their event's own line; background ones separately.
-            transaction.on_commit(lambda: publish_seal(seal))
     return seal
 
 
@@ -455,22 +449,6 @@ def switch_chain_key() -> AuditEvent | None:
     """
     seal = seal_batch()
     return seal.key_change if seal else None
-
-
-def publish_seal(seal: Seal) -> None:
-    """Log which events a committed seal linked, as one JSON line on the SIEM stream."""
-    # The events themselves went out when they committed; this line adds their place
-    # in the chain. "events" is [[id, sequence, hash], ...].
-    document = {
-        "seal": {
-            "sealed_at": seal.sealed_at.isoformat(),
-            "key_id": seal.key_id,
-            "first_sequence": seal.links[0][1],
-            "last_sequence": seal.links[-1][1],
-            "events": [list(item) for item in seal.links],
-        }
-    }
-    stream.info(json.dumps(document, ensure_ascii=True, sort_keys=True))
 
 
 def seal_pending(*, limit: int | None = None, lease: LeaseHolder | None = None) -> int:
@@ -559,7 +537,7 @@ def unsealed_backlog() -> Backlog:
 
 
 def run_sealer(*, interval: float, stop=lambda: False) -> None:
-    """Seal every `interval` seconds until `stop()` says so."""
+    """Seal, then stream what is sealed, every `interval` seconds until `stop()` says so."""
     import time
 
     while not stop():
@@ -568,6 +546,8 @@ def run_sealer(*, interval: float, stop=lambda: False) -> None:
             sealed = seal_pending()
             if sealed:
                 logger.debug("sealed %d events", sealed)
+            # Also with AUDIT_SEALING=inline: the sealer is the stream's one writer.
+            stream_round(lease=sealer_lease)
         except CONNECTION_LOST as error:  # a database restart: wait, not a traceback a round
             wait_for_database(error, what="Audit sealer", logger=logger, stop=stop)
         except Exception:  # a failed round is retried next round, never the end of the loop

@@ -17,7 +17,6 @@ from .events import CLIENT_REQUEST_ID_KEY, Outcome, category_for
 from .models import AuditEvent
 from .sanitize import clean_free_text, clean_text, redact
 from .sealer import head_timestamp, lock_chain_head, seal_batch, switch_chain_key, writer_tag
-from .stream import publish_after_commit
 
 # Every column of an event row but the primary key, in INSERT order.
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
@@ -162,7 +161,6 @@ def record_event(
             # seal_batch gives way to another sealer (None) only when not given ids.
             event.sequence, event.hash = seal.links[-1][1], seal.links[-1][2]  # type: ignore[union-attr]
             event.prev_hash, event.key_id = seal.prev_hashes[-1], seal.key_id  # type: ignore[union-attr]
-            publish_after_commit(event)
         return event
     # Background sealing: one INSERT in the caller's transaction and nothing shared;
     # a sealer (audit/sealer.py) links it once it has committed.
@@ -178,7 +176,7 @@ def record_event(
         if sqlite:
             event.timestamp = sqlite_stamp()
         insert_unsealed(event)
-    publish_after_commit(event)
+    # The stream line is written once the sealer linked it (audit/siem/streamer.py).
     return event
 
 

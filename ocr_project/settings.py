@@ -427,29 +427,26 @@ AUDIT_LOG_ORIGIN = os.environ.get("AUDIT_LOG_ORIGIN", "").strip() or (
 )
 AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
+# The SIEM stream (audit/siem, docs/siem.md): the sealer writes each sealed event once,
+# with its link, to this sink and nothing else: file:/PATH (reopened after logrotate),
+# syslog+tcp://HOST:PORT, syslog+udp://HOST:PORT, syslog+unix:/dev/log (RFC 5424),
+# stdout (the sealer's; all its other output is on stderr) or off. Format: json (ours),
+# ocsf (OCSF 1.3) or cef (ArcSight CEF, for syslog collectors).
+AUDIT_STREAM = os.environ.get("AUDIT_STREAM", f"file:{(VAR_DIR / 'audit-stream.log').absolute()}")
+AUDIT_STREAM_FORMAT = os.environ.get("AUDIT_STREAM_FORMAT", "json").strip().lower()
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        # The SIEM stream is one JSON document per line; no prefix so forwarders parse it.
-        "json_line": {"format": "%(message)s"},
     },
     "handlers": {
+        # Standard error: standard output is the audit stream's when AUDIT_STREAM=stdout.
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "audit_stdout": {
-            "class": "logging.StreamHandler",
-            "formatter": "json_line",
-            "stream": "ext://sys.stdout",
-        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
-        "audit": {
-            "handlers": ["audit_stdout"] if env_bool("AUDIT_LOG_STDOUT", True) else [],
-            "level": "INFO",
-            "propagate": False,
-        },
         "axes": {"level": "WARNING"},
     },
 }

@@ -34,9 +34,13 @@ class Child:
     backoff: float = 0.0
     restart_at: float = 0.0
     restarts: int = field(default=0)
+    # Only the audit sealer keeps standard output: with AUDIT_STREAM=stdout it is the
+    # audit stream, and nothing else (a server's banner, a worker's start line) may be on it.
+    keeps_stdout: bool = False
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, cwd=BASE_DIR)  # noqa: S603 - our own argv
+        stdout = None if self.keeps_stdout else sys.stderr
+        self.process = subprocess.Popen(self.argv, cwd=BASE_DIR, stdout=stdout)  # noqa: S603
         self.started_at = time.monotonic()
         say(f"{self.name} started (pid {self.process.pid}).")
 
@@ -72,7 +76,7 @@ def children(*, port: int, web_workers: int) -> list[Child]:
         ),
         Child(name="OCR worker", argv=[python, "manage.py", "ocr_worker", "--no-reload"]),
         # Links committed audit events into the keyed chain (AUDIT_SEALING=background).
-        Child(name="audit sealer", argv=[python, "manage.py", "audit_sealer"]),
+        Child(name="audit sealer", argv=[python, "manage.py", "audit_sealer"], keeps_stdout=True),
     ]
 
 

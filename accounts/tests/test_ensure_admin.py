@@ -1,13 +1,20 @@
-"""`manage.py ensure_admin`: the first administrator, and its password shown once."""
+"""`manage.py ensure_admin`: the first administrator; its password in a mode-600 file only."""
 
 import io
 import re
+import stat
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def own_var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
 
 
 def run(*args) -> str:
@@ -17,9 +24,14 @@ def run(*args) -> str:
 
 
 def credentials(output: str) -> tuple[str, str]:
-    username = re.search(r"username: (\S+)", output)
-    password = re.search(r"password: (\S+)", output)
-    assert username and password, output
+    """Return the credentials from the file the output names; the output holds no password."""
+    path = Path(re.search(r"password is in\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    username = re.search(r"username: (\S+)", text)
+    password = re.search(r"password: (\S+)", text)
+    assert username and password, text
+    assert password.group(1) not in output
     return username.group(1), password.group(1)
 
 

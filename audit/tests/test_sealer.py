@@ -45,6 +45,8 @@ def test_an_event_is_recorded_unsealed_then_sealed_and_the_chain_verifies(user, 
     stored = AuditEvent.objects.get(pk=first.pk)
     assert (stored.sequence, stored.prev_hash, stored.hash) == (None, None, None)
     assert unsealed_backlog().count == 2
+    # Nothing is streamed before it is sealed: a line carries its link or is not written.
+    assert audit_stream() == []
 
     assert seal_pending() == 2
 
@@ -53,15 +55,22 @@ def test_an_event_is_recorded_unsealed_then_sealed_and_the_chain_verifies(user, 
     assert ChainHead.objects.get(pk=1).sequence == 2
     assert verify_chain().ok
     assert unsealed_backlog().count == 0
-    # The stream: each event once, after its commit (not yet sealed), then the seal.
-    events, seal = stream_documents(audit_stream())[:2], stream_documents(audit_stream())[2]
-    assert [(doc["id"], doc["sequence"]) for doc in events] == [(first.pk, None), (second.pk, None)]
-    assert seal["seal"]["events"] == [
-        [first.pk, 1, AuditEvent.objects.get(pk=first.pk).hash],
-        [second.pk, 2, AuditEvent.objects.get(pk=second.pk).hash],
+    # The stream: each event once, after it was sealed, with its place in the chain.
+    documents = stream_documents(audit_stream())
+    stored = {event.pk: event for event in AuditEvent.objects.all()}
+    assert [(d["id"], d["sequence"], d["leaf_index"]) for d in documents] == [
+        (first.pk, 1, 0),
+        (second.pk, 2, 1),
     ]
-    assert seal["seal"]["sealed_at"]
-    assert len(audit_stream()) == 3
+    for document in documents:
+        event = stored[document["id"]]
+        assert (document["hash"], document["prev_hash"], document["key_id"]) == (
+            event.hash,
+            event.prev_hash,
+            event.key_id,
+        )
+    assert documents[1]["prev_hash"] == documents[0]["hash"]
+    assert len(audit_stream()) == 2
 
 
 @pytest.mark.django_db(transaction=True)

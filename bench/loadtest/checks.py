@@ -81,10 +81,9 @@ def compare_events(result: RunResult, exchanges: list[Exchange], rows: list[dict
 
 
 def compare_stream(result: RunResult, stream_log: Path, rows: list[dict]) -> None:
-    """Compare the SIEM lines gunicorn printed with the rows: each exactly once.
+    """Compare the SIEM lines the sealer streamed with the rows: each exactly once.
 
-    Events are printed when they commit, by id; their sequence and hash come in the
-    same line (inline sealing) or in the sealer's seal lines.
+    Each event is streamed once sealed, its sequence and hash in its own line.
     """
     printed: Counter = Counter()
     hashes: dict[str, str] = {}
@@ -93,10 +92,7 @@ def compare_stream(result: RunResult, stream_log: Path, rows: list[dict]) -> Non
             document = json.loads(line)
             if not isinstance(document, dict):
                 continue
-            if "seal" in document:
-                for event_id, _sequence, digest in document["seal"]["events"]:
-                    hashes[str(event_id)] = digest
-            elif "id" in document and "hash" in document:
+            if "id" in document and "hash" in document:
                 printed[str(document["id"])] += 1
                 if document["hash"] is not None:
                     hashes[str(document["id"])] = document["hash"]

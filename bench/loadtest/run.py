@@ -66,13 +66,7 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
     ]
     # Creating the accounts is audited too (user_create, via: shell): their events and SIEM
     # lines are part of what is judged, as the setup's own exchange.
-    setup_stream = manage_ok(
-        target.env,
-        "shell",
-        "-c",
-        SETUP_SNIPPET,
-        extra={"LOAD_USERS": json.dumps(users), "AUDIT_LOG_STDOUT": "1"},
-    )
+    manage_ok(target.env, "shell", "-c", SETUP_SNIPPET, extra={"LOAD_USERS": json.dumps(users)})
     setup = Exchange(
         action="setup",
         request_id="",
@@ -101,9 +95,9 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
             ),
             flush=True,
         )
-        # The audit sealer runs beside gunicorn, as `make run` starts it; its seal lines
-        # join the SIEM stream gunicorn prints.
-        sealer = start_sealer(target.env, server.stream_log)
+        # The audit sealer runs beside gunicorn, as `make run` starts it, and writes the
+        # SIEM stream (AUDIT_STREAM) as it seals.
+        sealer = start_sealer(target.env)
         load_started = time.monotonic()
         result.load_average.append(os.getloadavg()[0])
         deadline = None if options.iterations else load_started + options.seconds
@@ -133,10 +127,8 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
         if "sealer" in locals():
             sealer.terminate()
             sealer.wait(timeout=60)
-    # Whatever the last round left, sealed now; its seal line goes to the stream too.
-    with open(server.stream_log, "a") as out:
-        out.write(setup_stream)
-        out.write(manage_ok(target.env, "audit_sealer", "--once", extra={"AUDIT_LOG_STDOUT": "1"}))
+    # Whatever the last round left, sealed and streamed now.
+    manage_ok(target.env, "audit_sealer", "--once")
     # ... and anchored: the tree head the worker would sign within
     # AUDIT_CHECKPOINT_EVERY_SECONDS, signed now, so verification is not "unanchored".
     manage_ok(target.env, "audit_checkpoint", "--tree-head")
@@ -169,13 +161,12 @@ def run_one(target: Target, options: argparse.Namespace, static_job: subprocess.
     return result
 
 
-def start_sealer(env: dict[str, str], stream_log) -> subprocess.Popen:
-    """Start `manage.py audit_sealer`, its SIEM lines appended to the stream log."""
-    with open(stream_log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, str(MANAGE), "audit_sealer"],
-            cwd=ROOT,
-            env={**env, "AUDIT_LOG_STDOUT": "1"},
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-        )
+def start_sealer(env: dict[str, str]) -> subprocess.Popen:
+    """Start `manage.py audit_sealer`; it writes the SIEM stream to AUDIT_STREAM."""
+    return subprocess.Popen(
+        [sys.executable, str(MANAGE), "audit_sealer"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -55,7 +55,8 @@ def base_env(workdir: Path, static_root: Path, *, axes: bool) -> dict[str, str]:
             "AXES_FAILURE_LIMIT": "1000000",
             "AUTH_THROTTLE_RATE": "100000/min",
             "REFRESH_THROTTLE_RATE": "100000/min",
-            "AUDIT_LOG_STDOUT": "1",
+            # The sealer writes the SIEM stream here, each sealed event once (audit/siem).
+            "AUDIT_STREAM": f"file:{(workdir / 'audit-stream.log').absolute()}",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
@@ -112,8 +113,8 @@ def prepared_target(
 def manage(
     env: dict[str, str], *args: str, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """Run a manage.py command quietly (no audit stream on stdout); return the result."""
-    run_env = {**env, "AUDIT_LOG_STDOUT": "0", **(extra or {})}
+    """Run a manage.py command, its output captured; return the result."""
+    run_env = {**env, **(extra or {})}
     return subprocess.run(
         [sys.executable, str(MANAGE), *args],
         cwd=ROOT,
@@ -141,7 +142,9 @@ class Server:
         self.target = target
         self.workers = workers
         self.threads = threads
-        self.stream_log = target.workdir / "gunicorn.stdout"
+        # What the sealer streamed (AUDIT_STREAM in base_env); gunicorn's stdout is apart.
+        self.stream_log = target.workdir / "audit-stream.log"
+        self.stdout_log = target.workdir / "gunicorn.stdout"
         self.error_log = target.workdir / "gunicorn.stderr"
         self.access_log = target.workdir / "access.log"
         self.process: subprocess.Popen | None = None
@@ -175,7 +178,7 @@ class Server:
             "--access-logfile",
             str(self.access_log),
         ]
-        with open(self.stream_log, "ab") as out, open(self.error_log, "ab") as err:
+        with open(self.stdout_log, "ab") as out, open(self.error_log, "ab") as err:
             self.process = subprocess.Popen(
                 command,
                 cwd=ROOT,
@@ -245,7 +248,7 @@ def collect_static(static_root: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(MANAGE), "collectstatic", "--noinput", "--verbosity", "0"],
         cwd=ROOT,
-        env={**env, "AUDIT_LOG_STDOUT": "0"},
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,4 +1,4 @@
-"""Link committed audit events into the chain, every AUDIT_SEAL_INTERVAL_SECONDS."""
+"""Link committed audit events into the chain and stream them, every AUDIT_SEAL_INTERVAL_SECONDS."""
 
 import signal
 
@@ -6,23 +6,37 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from audit.sealer import run_sealer, seal_pending, unsealed_backlog
+from audit.siem.streamer import stream_lag, stream_pending
 
 
 class Command(BaseCommand):
-    help = "Seal committed audit events into the keyed chain (run one or more, on any hosts)."
+    help = (
+        "Seal committed audit events into the keyed chain and write them to the audit "
+        "stream (AUDIT_STREAM); run one or more, on any hosts."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--once", action="store_true", help="seal what is committed now, then exit"
+            "--once", action="store_true", help="seal and stream what is committed now, then exit"
         )
 
     def handle(self, *args, once: bool = False, **options):
+        # Standard output may be the audit stream (AUDIT_STREAM=stdout): this command's
+        # own words go to standard error, so the stream carries audit lines only.
+        say = self.stderr.write
         if once:
             sealed = seal_pending()
-            self.stdout.write(f"Sealed {sealed:,} events; {unsealed_backlog()}.")
+            streamed = stream_pending()
+            say(
+                f"Sealed {sealed:,} events; {unsealed_backlog()}. "
+                f"Streamed {streamed:,} ({stream_lag():,} sealed events not yet streamed)."
+            )
             return
         stopping = []
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopping.append(True))
-        self.stdout.write(f"Sealing every {settings.AUDIT_SEAL_INTERVAL_SECONDS} s (Ctrl-C stops).")
+        say(
+            f"Sealing every {settings.AUDIT_SEAL_INTERVAL_SECONDS} s, streaming to "
+            f"{settings.AUDIT_STREAM} as {settings.AUDIT_STREAM_FORMAT} (Ctrl-C stops)."
+        )
         run_sealer(interval=settings.AUDIT_SEAL_INTERVAL_SECONDS, stop=lambda: bool(stopping))
