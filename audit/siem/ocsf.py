@@ -82,6 +82,12 @@ EVENT_MAPPINGS: dict[str, Mapping] = {
     "user_delete": Mapping(ACCOUNT_CHANGE, (6, "Delete"), (LOW, MEDIUM)),
     "password_change": Mapping(ACCOUNT_CHANGE, (3, "Password Change"), (LOW, MEDIUM)),
     "group_update": Mapping(GROUP_MANAGEMENT, (OTHER, "Other"), (LOW, MEDIUM)),
+    # An API token is a credential of its owner: issuing or revoking one changes what
+    # the account can do (Account Change has no token activity: Other, named); using
+    # one from a new address, or being refused, is a sign-in (Authentication, Logon).
+    "api_token_create": Mapping(ACCOUNT_CHANGE, (OTHER, "API Token Create"), (LOW, MEDIUM)),
+    "api_token_revoke": Mapping(ACCOUNT_CHANGE, (OTHER, "API Token Revoke"), (LOW, MEDIUM)),
+    "api_token_use": Mapping(AUTHENTICATION, (1, "Logon"), (INFORMATIONAL, MEDIUM)),
 }
 # An event type added later and not yet mapped above still goes out, in its
 # category's class as "Other", rather than being dropped from the stream.
