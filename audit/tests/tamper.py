@@ -30,6 +30,9 @@ def triggers_disabled(table: str = TABLE) -> Iterator[None]:
     """Run the block with a table's append-only triggers off (PostgreSQL), in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
         if is_postgresql:
+            # Foreign keys (a cosignature's checkpoint) checked at once, not at commit:
+            # a pending check would forbid enabling the triggers again.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         yield
         if is_postgresql:

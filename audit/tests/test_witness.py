@@ -2,15 +2,19 @@
 
 import base64
 import hashlib
+import io
 import json
 import stat
+import urllib.request
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from audit.chain import key_ring
+from audit.management.commands.audit_witness import Command
 from audit.models import TreeCheckpoint, WitnessCosignature
 from audit.tests.tamper import raw_sql, rebuild_tree_from, rehash_from
 from audit.tests.witnessing import (
@@ -22,17 +26,22 @@ from audit.tests.witnessing import (
     run_witness,
     verify,
 )
+from audit.transparency.merkle import root_hash
+from audit.transparency.node_store import DatabaseNodeStore
 from audit.transparency.signed_note import (
+    Checkpoint,
     Cosigner,
     CosignerVerifier,
     NoteError,
+    Signer,
     Verifier,
     generate_cosigner_key,
     generate_key,
     note_cosignatures,
+    sign_note,
 )
 from audit.transparency.tree_heads import sign_tree_head
-from audit.transparency.witness import STATE_FILE, WitnessState
+from audit.transparency.witness import STATE_FILE, LogClient, WitnessState
 
 TEXT = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
 
@@ -79,7 +88,7 @@ def test_init_writes_an_owner_only_key_and_never_replaces_it(tmp_path):
     with pytest.raises(CommandError, match="never replaced") as refused:
         call_command("audit_witness", "--init", "other", "--state-dir", str(state))
     assert refused.value.returncode == 2
-    out = __import__("io").StringIO()
+    out = io.StringIO()
     call_command("audit_witness", "--show-key", "--state-dir", str(state), stdout=out)
     assert out.getvalue().strip() == vkey
 
@@ -123,8 +132,6 @@ def test_the_witness_cosigns_over_http_and_the_service_keeps_it(live_server, wit
 
 
 def live_server_get(live_server, path: str) -> str:
-    import urllib.request
-
     with urllib.request.urlopen(live_server.url + path) as response:  # noqa: S310
         return response.read().decode()
 
@@ -191,9 +198,6 @@ def test_the_witness_refuses_a_rollback_a_split_view_and_a_rewrite(live_server, 
 
 
 def test_the_witness_loop_keeps_refusing_and_alerting(live_server, witness, caplog):
-    from audit.management.commands.audit_witness import Command
-    from audit.transparency.witness import LogClient
-
     record_and_sign(3)
     assert run_witness(witness, live_server.url)[0] == 0
     drop_checkpoints(above=0)
@@ -222,11 +226,6 @@ def test_the_witness_loop_keeps_refusing_and_alerting(live_server, witness, capl
 def test_the_witness_refuses_a_checkpoint_the_log_key_did_not_sign(live_server, witness):
     record(3)
     forged_key, _ = generate_key("test.example/ocr-audit")
-    from django.utils import timezone
-
-    from audit.transparency.merkle import root_hash
-    from audit.transparency.node_store import DatabaseNodeStore
-    from audit.transparency.signed_note import Checkpoint, Signer, sign_note
 
     store = DatabaseNodeStore()
     root = root_hash(store, size=store.size())
