@@ -6,16 +6,19 @@ import io
 import json
 import stat
 import urllib.request
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.chain import key_ring
+from audit.export import NDJSON_COLUMNS, ndjson_lines, rows
 from audit.management.commands.audit_witness import Command
-from audit.models import TreeCheckpoint, WitnessCosignature
+from audit.models import AuditEvent, TreeCheckpoint, WitnessCosignature
 from audit.tests.tamper import raw_sql, rebuild_tree_from, rehash_from
 from audit.tests.witnessing import (
     drop_checkpoints,
@@ -26,8 +29,10 @@ from audit.tests.witnessing import (
     run_witness,
     verify,
 )
+from audit.transparency.keys import load_signer
 from audit.transparency.merkle import root_hash
 from audit.transparency.node_store import DatabaseNodeStore
+from audit.transparency.offline import run as offline
 from audit.transparency.signed_note import (
     Checkpoint,
     Cosigner,
@@ -250,3 +255,79 @@ def test_the_witness_cannot_run_without_its_key_or_the_log(tmp_path, live_server
     assert code == 2 and "cannot be reached" in err
     code, _, err = run_witness(tmp_path / "w", "file:///etc/passwd")
     assert code == 2 and "http(s)" in err
+
+
+def test_the_offline_verifier_requires_witness_cosignatures(live_server, witness, tmp_path):
+    size = record_and_sign(5)
+    export = tmp_path / "events.ndjson"
+    export.write_text(
+        "".join(ndjson_lines(rows(AuditEvent.objects.order_by("sequence"), columns=NDJSON_COLUMNS)))
+    )
+    key_file = tmp_path / "audit-log-key.txt"
+    key_file.write_text(log_key() + "\n")
+    witness_key = WitnessState(witness).cosigner().verifier().key()
+    log_files = str(Path(settings_dir()))
+    base = ["--key", str(key_file), "--export", str(export), "--witness-key", witness_key]
+    # The log's own files carry no cosignature: unwitnessed, exit 3.
+    code, verdict = offline([*base, "--checkpoints", log_files, "--require-witnesses", "1"])
+    assert code == 3, verdict
+    assert f"size {size}) has 0 of the 1 witness cosignatures required" in verdict
+    # The cosigned copy, from the witness or the public endpoint, is witnessed.
+    assert run_witness(witness, live_server.url)[0] == 0
+    cosigned = WitnessState(witness).cosigned_path("test.example/ocr-audit", size)
+    code, verdict = offline(
+        [*base, "--checkpoints", log_files, str(cosigned), "--require-witnesses", "1"]
+    )
+    assert code == 0, verdict
+    assert "witnessed by 1 or more" in verdict
+    # Two required of one key is bad input; a tampered cosignature counts for nothing.
+    code, _ = offline([*base, "--checkpoints", str(cosigned), "--require-witnesses", "2"])
+    assert code == 2
+    forged = tmp_path / "tree-forged.checkpoint"
+    text = cosigned.read_text()
+    head, _, line = text.rstrip("\n").rpartition("\n")
+    name, encoded = line.removeprefix("— ").split(" ")
+    raw = bytearray(base64.b64decode(encoded))
+    raw[-1] ^= 1
+    forged.write_text(f"{head}\n— {name} {base64.b64encode(bytes(raw)).decode()}\n")
+    code, verdict = offline([*base, "--checkpoints", str(forged), "--require-witnesses", "1"])
+    assert code == 3, verdict
+
+
+def settings_dir() -> str:
+    return django_settings.AUDIT_CHECKPOINT_DIR
+
+
+def test_the_cosignature_endpoint_refuses_what_it_cannot_verify(live_server, witness, client):
+    size = record_and_sign(3)
+    note = TreeCheckpoint.objects.get(size=size).note
+    post = lambda body: client.post(  # noqa: E731
+        "/api/v2/audit-log/cosignatures", data=body, content_type="text/plain"
+    )
+    assert post("not a note").status_code == 400
+    # Signed by the log, but no witness line: 403; by an unconfigured witness: 403.
+    assert post(note).status_code == 403
+    stranger, _ = generate_cosigner_key("stranger.example")
+    line = Cosigner.from_key(stranger).cosign(note[: note.rfind("\n\n") + 1], timestamp=1).line()
+    assert post(note + line).status_code == 403
+    # Signed by the log key, cosigned by our witness, but another root for a stored size
+    # (a split view shown to the witness): 409; a size never stored: 404.
+    ours = WitnessState(witness).cosigner()
+    for other_size, status in ((size, 409), (size + 5, 404)):
+        text = Checkpoint("test.example/ocr-audit", other_size, b"\x07" * 32).text()
+        signed = sign_note(text, signers=[load_signer()])
+        assert post(signed + ours.cosign(text, timestamp=1).line()).status_code == status
+    assert WitnessCosignature.objects.count() == 0
+    # JSON is 415: the body is the signed note.
+    response = client.post(
+        "/api/v2/audit-log/cosignatures", data={}, content_type="application/json"
+    )
+    assert response.status_code == 415
+    # Public reads need no login; a bad size is a 400 naming it.
+    assert client.get("/api/v2/audit-log/consistency?from=99").status_code == 400
+    assert client.get("/api/v2/audit-log/consistency?from=1").json()["to"] == size
+
+
+def test_the_public_checkpoint_is_404_before_the_first(db, client):
+    response = client.get("/api/v2/audit-log/checkpoint")
+    assert response.status_code == 404
