@@ -134,6 +134,7 @@ def append_chain(
     with transaction.atomic():
         allow_sealing(True)  # already linked rows: the trigger admits them only so
         AuditEvent.objects.bulk_create(events)
+        allow_sealing(False)  # the test's own transaction goes on as its own role
     last = events[-1]
     # The seeded events are linked: their sequence and hash are set.
     ChainHead.objects.update_or_create(  # type: ignore[misc]
