@@ -6,6 +6,7 @@ from django.core.checks import Error, Warning, register
 from .chain import ChainKeyError, parse_key_ring
 from .siem.sinks import parse_stream_setting
 from .siem.streamer import FORMATS
+from .transparency.signed_note import CosignerVerifier, NoteError
 
 # Host names that reach only this machine: a site that answers nothing else is a laptop.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1", "testserver"})
@@ -128,6 +129,33 @@ def check_audit_stream(app_configs, **kwargs):
                 f"AUDIT_STREAM_FORMAT={settings.AUDIT_STREAM_FORMAT!r} is not one of "
                 f"{', '.join(FORMATS)}.",
                 id="audit.E021",
+            )
+        )
+    return errors
+
+
+@register()
+def check_witness_keys(app_configs, **kwargs):
+    errors = []
+    for key in settings.AUDIT_WITNESS_KEYS:
+        try:
+            CosignerVerifier.from_key(key)
+        except NoteError as error:
+            errors.append(
+                Error(
+                    f"AUDIT_WITNESS_KEYS holds {key[:40]!r}, not a witness key: {error}.",
+                    hint="Give the verifier key audit_witness --init printed "
+                    "(<name>+<id>+<base64 of 0x04 and the public key>).",
+                    id="audit.E008",
+                )
+            )
+    if len(settings.AUDIT_WITNESS_KEYS) < settings.AUDIT_REQUIRE_WITNESSES:
+        errors.append(
+            Error(
+                f"AUDIT_REQUIRE_WITNESSES is {settings.AUDIT_REQUIRE_WITNESSES} but "
+                f"AUDIT_WITNESS_KEYS holds {len(settings.AUDIT_WITNESS_KEYS)} keys: "
+                "verification could never pass.",
+                id="audit.E009",
             )
         )
     return errors

@@ -294,3 +294,51 @@ class AuditStreamPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} streamed up to #{self.sequence}"
+
+
+class WitnessCosignatureQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Witness cosignatures cannot be updated.")
+
+    def delete(self):
+        raise AppendOnlyError("Witness cosignatures cannot be deleted.")
+
+
+class WitnessCosignature(models.Model):
+    """A witness's cosignature of a stored tree checkpoint (c2sp.org/tlog-cosignature).
+
+    Accepted only when it verifies with a key in AUDIT_WITNESS_KEYS; never changed or
+    removed (the model, its queryset and, on PostgreSQL, a trigger refuse). The line is
+    kept as the witness wrote it, so the cosigned note is the checkpoint plus these lines.
+    """
+
+    checkpoint = models.ForeignKey(
+        TreeCheckpoint, on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    witness_name = models.CharField(max_length=200)
+    witness_key_id = models.PositiveBigIntegerField()
+    # The witness's clock (POSIX seconds) as signed, and the signature line's base64.
+    timestamp = models.PositiveBigIntegerField()
+    signature = models.TextField()
+    received_at = models.DateTimeField()
+
+    objects = WitnessCosignatureQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "witness_name", "witness_key_id"],
+                name="audit_one_cosignature_per_witness_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"cosignature by {self.witness_name} of tree size {self.checkpoint_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Witness cosignatures cannot be changed once stored.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Witness cosignatures cannot be deleted.")

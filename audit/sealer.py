@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from .chain import (
@@ -141,11 +141,44 @@ def sealing_cutoff() -> datetime:
         return cursor.fetchone()[0]
 
 
+# The one role the PostgreSQL triggers let link events (migration 0020): a setting any
+# session may make would let any session link rows with links of its choosing. Only its
+# members and superusers may switch to it: the login the sealer runs as.
+SEALER_ROLE = "audit_sealer"
+
+
+class SealerRoleError(Exception):
+    """This database login may not act as the sealer role."""
+
+
 def allow_sealing(on: bool) -> None:
-    """Tell the PostgreSQL trigger this transaction is the sealer (or no longer is)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('audit.sealing', %s, true)", ["on" if on else "off"])
+    """Act as the sealer role for the rest of this transaction (PostgreSQL), or stop."""
+    if connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        # SET LOCAL outside a transaction changes nothing: the writes would be refused.
+        raise SealerRoleError("Events are sealed only inside the sealer's transaction.")
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if not on:
+            role = getattr(connection, "audit_role_before_sealing", None)
+            if role is not None:
+                cursor.execute(f"SET LOCAL ROLE {quote(role)}")
+            return
+        cursor.execute("SELECT current_user")
+        (role,) = cursor.fetchone()
+        if role == SEALER_ROLE:
+            return
+        try:
+            cursor.execute(f"SET LOCAL ROLE {quote(SEALER_ROLE)}")
+        except DatabaseError as error:
+            raise SealerRoleError(
+                f"Cannot act as the database role {SEALER_ROLE} that may link audit events "
+                f"({str(error).strip()}). Grant it to the login the sealer runs as (README, "
+                "Retention and roles)."
+            ) from error
+        # Per connection (each thread has its own): the role to return to.
+        setattr(connection, "audit_role_before_sealing", role)  # noqa: B010
 
 
 @dataclass(frozen=True)

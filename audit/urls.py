@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, log_api
 
 urlpatterns = [
     path("admin/audit-logs", api.AuditLogListApi.as_view(), name="api-admin-audit-logs"),
@@ -13,5 +13,20 @@ urlpatterns = [
         "admin/audit-logs/<int:event_id>/proof",
         api.AuditEventProofApi.as_view(),
         name="api-admin-audit-logs-proof",
+    ),
+    path(
+        "audit-log/checkpoint",
+        log_api.LatestCheckpointApi.as_view(),
+        name="api-audit-log-checkpoint",
+    ),
+    path(
+        "audit-log/consistency",
+        log_api.PublicConsistencyProofApi.as_view(),
+        name="api-audit-log-consistency",
+    ),
+    path(
+        "audit-log/cosignatures",
+        log_api.CosignatureApi.as_view(),
+        name="api-audit-log-cosignatures",
     ),
 ]

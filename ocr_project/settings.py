@@ -425,6 +425,14 @@ AUDIT_CHECKPOINT_VERIFIER_KEYS = env_list("AUDIT_CHECKPOINT_VERIFIER_KEYS", [])
 AUDIT_LOG_ORIGIN = os.environ.get("AUDIT_LOG_ORIGIN", "").strip() or (
     f"{socket.gethostname() or 'localhost'}/ocr-audit"
 )
+# Witnesses (manage.py audit_witness, another party's process): the cosignature keys
+# (C2SP verifier keys of type 0x04, comma-separated) whose cosignatures the service
+# accepts at POST /api/v2/audit-log/cosignatures and verify_audit_chain counts; and how
+# many of them verify_audit_chain requires on the newest checkpoint (0: none).
+AUDIT_WITNESS_KEYS = env_list("AUDIT_WITNESS_KEYS", [])
+AUDIT_REQUIRE_WITNESSES = max(0, env_int("AUDIT_REQUIRE_WITNESSES", 0))
+# The witness's own key and state (last cosigned size and root per log), on its host.
+AUDIT_WITNESS_STATE_DIR = os.environ.get("AUDIT_WITNESS_STATE_DIR", str(VAR_DIR / "witness"))
 AUDIT_VERIFY_PROCESSES = max(1, env_int("AUDIT_VERIFY_PROCESSES", min(4, os.cpu_count() or 1)))
 
 # The SIEM stream (audit/siem, docs/siem.md): the sealer writes each sealed event once,

@@ -69,6 +69,11 @@ NOT_STAFF = {
     "healthz",
     # The public key of the audit trail's signed checkpoints: public by design.
     ".well-known/audit-log-key",
+    # The transparency log's public face for witnesses: hashes only, and a cosignature
+    # that must verify with a configured witness key (audit/log_api.py, test_witness.py).
+    "api/v2/audit-log/checkpoint",
+    "api/v2/audit-log/consistency",
+    "api/v2/audit-log/cosignatures",
     # The admin's own sign-in and sign-out pages, open by design.
     "admin/login/",
     "admin/logout/",

@@ -30,6 +30,9 @@ def triggers_disabled(table: str = TABLE) -> Iterator[None]:
     """Run the block with a table's append-only triggers off (PostgreSQL), in one transaction."""
     with transaction.atomic(), connection.cursor() as cursor:
         if is_postgresql:
+            # Foreign keys (a cosignature's checkpoint) checked at once, not at commit:
+            # a pending check would forbid enabling the triggers again.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         yield
         if is_postgresql:
@@ -131,6 +134,7 @@ def append_chain(
     with transaction.atomic():
         allow_sealing(True)  # already linked rows: the trigger admits them only so
         AuditEvent.objects.bulk_create(events)
+        allow_sealing(False)  # the test's own transaction goes on as its own role
     last = events[-1]
     # The seeded events are linked: their sequence and hash are set.
     ChainHead.objects.update_or_create(  # type: ignore[misc]

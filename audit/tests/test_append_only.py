@@ -8,10 +8,12 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 
 from audit.integrity import verify_chain
-from audit.models import AppendOnlyError, AuditEvent
+from audit.models import AppendOnlyError, AuditEvent, TreeCheckpoint
 from audit.retention import PRUNE_ROLE
+from audit.sealer import SEALER_ROLE, seal_pending
 from audit.services import record_event
 from audit.tests.tamper import TABLE
+from audit.transparency.tree_heads import sign_tree_head
 
 # The append-only trigger is PostgreSQL-only; SQLite relies on the model guards.
 postgresql_only = pytest.mark.postgresql
@@ -211,3 +213,67 @@ def test_an_application_role_cannot_delete_whatever_it_sets(application_session,
     # And it may not become the prune role.
     refused(f"SET LOCAL ROLE {PRUNE_ROLE}", match="permission denied to set role")
     assert AuditEvent.objects.count() == 3
+
+
+@postgresql_only
+def test_no_setting_lets_an_application_role_delete_link_or_forge(application_session, settings):
+    for _ in range(3):
+        record_event(event_type="auth_login", username="alice")
+    sign_tree_head()
+    settings.AUDIT_SEALING = "background"
+    unsealed = record_event(event_type="auth_login", username="bob")
+    assert AuditEvent.objects.get(pk=unsealed.pk).sequence is None
+    settings_said = ("SET LOCAL audit.allow_prune = 'on'", "SET LOCAL audit.sealing = 'on'")
+
+    def refused(statement: str, params=(), *, match: str) -> None:
+        with pytest.raises(psycopg.Error, match=match), application_session.transaction():
+            for said in settings_said:
+                application_session.execute(said)
+            application_session.execute(statement, params)
+
+    refused(f"DELETE FROM {TABLE} WHERE sequence = 1", match="append-only")  # noqa: S608
+    refused(f"DELETE FROM {TABLE} WHERE id = %s", [unsealed.pk], match="append-only")  # noqa: S608
+    # Linking the unsealed row with links of its own choosing, as the sealer alone may.
+    refused(
+        f"UPDATE {TABLE} SET sequence = 4, prev_hash = 'a', hash = 'b' WHERE id = %s",  # noqa: S608
+        [unsealed.pk],
+        match="append-only",
+    )
+    refused(
+        f"INSERT INTO {TABLE} (sequence, timestamp, event_type, category, outcome,"  # noqa: S608
+        " username, user_agent, request_id, resource_type, resource_id, message,"
+        " metadata, prev_hash, hash, key_id, writer_mac) VALUES (9, now(), 'x', 'audit',"
+        " 'success', '', '', '', '', '', '', '{}', 'a', 'b', '', '')",
+        match="only the sealer",
+    )
+    for statement in (
+        "DELETE FROM audit_treecheckpoint",
+        "UPDATE audit_treecheckpoint SET note = ''",
+    ):
+        refused(statement, match="append-only")
+    refused(f"SET LOCAL ROLE {SEALER_ROLE}", match="permission denied to set role")
+    refused(f"SET LOCAL ROLE {PRUNE_ROLE}", match="permission denied to set role")
+    assert AuditEvent.objects.count() == 4
+    assert TreeCheckpoint.objects.count() == 1
+    # The real sealer still links it, and the chain holds.
+    seal_pending()
+    assert AuditEvent.objects.get(pk=unsealed.pk).sequence == 4
+    assert verify_chain().ok
+
+
+@postgresql_only
+def test_a_member_of_the_sealer_role_links_rows_as_the_sealer_does(application_session, settings):
+    settings.AUDIT_SEALING = "background"
+    unsealed = record_event(event_type="auth_login", username="bob")
+    role = application_session.execute("SELECT current_user").fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT {SEALER_ROLE} TO {role}")
+    with application_session.transaction():
+        application_session.execute(f"SET LOCAL ROLE {SEALER_ROLE}")
+        application_session.execute(
+            f"UPDATE {TABLE} SET sequence = 1, prev_hash = 'a', hash = 'b' WHERE id = %s",  # noqa: S608
+            [unsealed.pk],
+        )
+    assert AuditEvent.objects.get(pk=unsealed.pk).sequence == 1
+    with connection.cursor() as cursor:
+        cursor.execute(f"REVOKE {SEALER_ROLE} FROM {role}")

@@ -21,7 +21,9 @@ the first bad leaf_index (a gap or a missing tail names the missing leaf exactly
 altered event names the range between the last checkpoint that held and the first that
 did not, one leaf when the checkpoints are that close); 2 bad input: a file that cannot
 be read, a line that is no event, or a checkpoint whose signature does not verify with
-the key (a checkpoint by another key is not evidence either way).
+the key (a checkpoint by another key is not evidence either way); 3 unwitnessed: with
+--require-witnesses N, the newest checkpoint given lacks valid cosignatures by N of the
+--witness-key keys (c2sp.org/tlog-cosignature), though everything else holds.
 """
 
 import argparse
@@ -37,11 +39,20 @@ from typing import Any
 
 from .merkle import InvalidProofError, leaf_hash, node_hash, verify_inclusion
 from .records import row_payload
-from .signed_note import Checkpoint, NoteError, Verifier, open_checkpoint, parse_checkpoint
+from .signed_note import (
+    Checkpoint,
+    CosignerVerifier,
+    NoteError,
+    Verifier,
+    note_cosignatures,
+    open_checkpoint,
+    parse_checkpoint,
+)
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
+EXIT_UNWITNESSED = 3
 CHECKPOINT_PATTERN = "tree-*.checkpoint"
 
 _STRING_FIELDS = (
@@ -125,6 +136,7 @@ class SignedHead:
 
     checkpoint: Checkpoint
     source: str
+    note: str = ""
 
 
 def open_head(
@@ -138,7 +150,7 @@ def open_head(
         checkpoint, _ = open_checkpoint(text, origin=origin, verifiers=verifiers)
     except NoteError as error:
         raise BadInput(f"{source}: {error}") from error
-    return SignedHead(checkpoint, source)
+    return SignedHead(checkpoint, source, text)
 
 
 def read_checkpoints(
@@ -368,7 +380,55 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--event", help="one NDJSON line (or a file holding it)")
     parser.add_argument("--proof", help="its proof JSON from the proof API (or a file)")
+    parser.add_argument(
+        "--witness-key",
+        action="append",
+        default=[],
+        help="a witness's cosignature key, or a file of them (repeatable)",
+    )
+    parser.add_argument(
+        "--require-witnesses",
+        type=int,
+        default=0,
+        metavar="N",
+        help="exit 3 unless the newest checkpoint has valid cosignatures by N witness keys",
+    )
     return parser
+
+
+def read_witness_keys(values: Sequence[str]) -> list[CosignerVerifier]:
+    """Return the witness keys given as keys, or files of keys one a line."""
+    keys = []
+    for value in values:
+        path = Path(value)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else [value]
+            keys += [CosignerVerifier.from_key(line.strip()) for line in lines if line.strip()]
+        except (OSError, UnicodeDecodeError, NoteError) as error:
+            raise BadInput(f"not a witness key: {value}: {error}") from error
+    return keys
+
+
+def witness_shortfall(
+    heads: Sequence[SignedHead], *, witnesses: list[CosignerVerifier], required: int
+) -> str | None:
+    """Return why the newest checkpoint lacks `required` cosignatures, or None."""
+    if not heads:
+        return "no checkpoint given, so none is witnessed"
+    newest = heads[-1]
+    # Every file of the newest size counts: a witness's copy and the log's may differ.
+    notes = [head.note for head in heads if head.checkpoint == newest.checkpoint]
+    found = {
+        (c.witness.name, c.witness.key_id)
+        for note in notes
+        for c in note_cosignatures(note, witnesses=witnesses)
+    }
+    if len(found) >= required:
+        return None
+    return (
+        f"the newest checkpoint (size {newest.checkpoint.size:,}) has {len(found)} of the "
+        f"{required} witness cosignatures required"
+    )
 
 
 def run(arguments: Iterable[str]) -> tuple[int, str]:
@@ -380,17 +440,33 @@ def run(arguments: Iterable[str]) -> tuple[int, str]:
             raise BadInput("give --export, or --event with --proof")
         if options.event and not options.proof:
             raise BadInput("--event needs --proof: a single event is verified by its proof")
+        if options.require_witnesses < 0:
+            raise BadInput("--require-witnesses must be 0 or more")
+        witnesses = read_witness_keys(options.witness_key)
+        if options.require_witnesses > len(witnesses):
+            raise BadInput(
+                f"--require-witnesses {options.require_witnesses} needs as many --witness-key"
+            )
         verifiers = read_verifiers(options.key)
         heads = read_checkpoints(options.checkpoints, verifiers=verifiers, origin=options.origin)
         if options.export:
-            return EXIT_OK, verify_export(options.export, heads)
-        return EXIT_OK, verify_event(
-            _text_or_file(options.event, "event"),
-            _text_or_file(options.proof, "proof"),
-            heads,
-            verifiers=verifiers,
-            origin=options.origin,
-        )
+            verdict = verify_export(options.export, heads)
+        else:
+            verdict = verify_event(
+                _text_or_file(options.event, "event"),
+                _text_or_file(options.proof, "proof"),
+                heads,
+                verifiers=verifiers,
+                origin=options.origin,
+            )
+        if options.require_witnesses:
+            short = witness_shortfall(
+                heads, witnesses=witnesses, required=options.require_witnesses
+            )
+            if short:
+                return EXIT_UNWITNESSED, f"UNWITNESSED: {short} ({verdict})"
+            verdict += f"; witnessed by {options.require_witnesses} or more"
+        return EXIT_OK, verdict
     except Mismatch as error:
         return EXIT_MISMATCH, f"MISMATCH: {error}"
     except BadInput as error:

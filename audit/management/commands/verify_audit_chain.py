@@ -26,6 +26,7 @@ from audit.integrity import (
 )
 from audit.models import TreeCheckpoint
 from audit.sealer import refused_events, unsealed_backlog
+from audit.transparency.cosignatures import valid_cosignatures
 from audit.transparency.keys import KeyFileError, verifiers
 from audit.transparency.signed_note import InvalidNoteSignature, NoteError, Verifier
 from audit.transparency.tree_heads import SignedTreeHead, checkpoint_files, open_tree_head
@@ -42,6 +43,9 @@ EXIT_BROKEN = 1
 EXIT_REFUSED = 2
 EXIT_STALE = 3
 EXIT_UNANCHORED = 4
+# 5 when everything else holds but the checkpoint that covers the range (the newest one
+# by default) lacks the cosignatures of --require-witnesses witnesses (AUDIT_WITNESS_KEYS).
+EXIT_UNWITNESSED = 5
 UNANCHORED = "unanchored: a database writer could remove the tail unnoticed"
 # Refused unsealed rows named one per line; the rest are counted.
 REFUSALS_SHOWN = 10
@@ -69,7 +73,8 @@ class Command(BaseCommand):
         "holds; exits 2 when a checkpoint or the range is refused; exits 3 when the chain holds "
         "but events stop reaching it (left unsealed, a sealer or checkpoint signer gone, "
         "stamped in the future); exits 4 when all holds but no checkpoint outside the "
-        "database anchors the trail. A chain of 200,000 rows "
+        "database anchors the trail; exits 5 when all holds but the newest checkpoint lacks "
+        "the witness cosignatures --require-witnesses asks for. A chain of 200,000 rows "
         "or more is shared out over AUDIT_VERIFY_PROCESSES processes."
     )
 
@@ -103,6 +108,15 @@ class Command(BaseCommand):
             "stands in for the pruned events it names. Alone: verify the archive itself.",
         )
         parser.add_argument("--chunk-size", type=positive_int, default=CHUNK_SIZE)
+        parser.add_argument(
+            "--require-witnesses",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Exit 5 unless the newest signed checkpoint (with --to, the first one that "
+            "covers it) has valid cosignatures by N witness keys of AUDIT_WITNESS_KEYS "
+            "(default AUDIT_REQUIRE_WITNESSES).",
+        )
 
     def handle(
         self,
@@ -113,8 +127,13 @@ class Command(BaseCommand):
         checkpoint_dir,
         archive,
         chunk_size,
+        require_witnesses,
         **opts,
     ):
+        if require_witnesses is None:
+            require_witnesses = settings.AUDIT_REQUIRE_WITNESSES
+        if require_witnesses < 0:
+            raise CommandError("--require-witnesses must be 0 or more.", returncode=EXIT_REFUSED)
         if from_sequence and to_sequence and from_sequence > to_sequence:
             raise CommandError("--from must not be after --to.", returncode=EXIT_REFUSED)
         started = time.monotonic()
@@ -183,7 +202,40 @@ class Command(BaseCommand):
             or from_sequence is not None
             or to_sequence is not None
         )
-        self.report(result, what="audit events", started=started, anchored=anchored)
+        unwitnessed = (
+            self.witness_shortfall(
+                require_witnesses, to_sequence=to_sequence, notes=[h.note for h in tree_heads]
+            )
+            if result.ok and require_witnesses
+            else None
+        )
+        self.report(
+            result, what="audit events", started=started, anchored=anchored, unwitnessed=unwitnessed
+        )
+
+    def witness_shortfall(
+        self, required: int, *, to_sequence: int | None, notes: list[str]
+    ) -> str | None:
+        """Return why the covering checkpoint lacks `required` cosignatures, or None."""
+        checkpoints = TreeCheckpoint.objects.all()
+        if to_sequence is not None:
+            covering = checkpoints.filter(size__gte=to_sequence).order_by("size").first()
+        else:
+            covering = checkpoints.order_by("-size").first()
+        if covering is None:
+            return "no signed checkpoint covers the range, so no witness cosigned it"
+        found = valid_cosignatures(covering, notes=tuple(notes))
+        names = ", ".join(sorted(c.witness.name for c in found)) or "none"
+        self.stdout.write(
+            f"Checkpoint of size {covering.size:,}: {len(found)} valid witness "
+            f"cosignature{'s' if len(found) != 1 else ''} ({names}), {required} required."
+        )
+        if len(found) >= required:
+            return None
+        return (
+            f"unwitnessed: the checkpoint of size {covering.size:,} has {len(found)} of the "
+            f"{required} witness cosignatures required"
+        )
 
     def read_tree_heads(self, directory: Path) -> list[SignedTreeHead]:
         """Return the signed tree checkpoints in a directory, each one's signature checked."""
@@ -282,7 +334,13 @@ class Command(BaseCommand):
         return heads
 
     def report(
-        self, result: VerificationResult, *, what: str, started: float, anchored: bool = True
+        self,
+        result: VerificationResult,
+        *,
+        what: str,
+        started: float,
+        anchored: bool = True,
+        unwitnessed: str | None = None,
     ) -> None:
         elapsed = time.monotonic() - started
         span = (
@@ -331,6 +389,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{UNANCHORED} ({result.reason}; no checkpoint in AUDIT_CHECKPOINT_DIR).",
                 returncode=EXIT_UNANCHORED,
+            )
+        if not refused and unwitnessed:
+            self.stdout.write(self.style.ERROR(f"{unwitnessed.capitalize()}."))
+            raise CommandError(
+                f"{unwitnessed.capitalize()} ({result.reason}).", returncode=EXIT_UNWITNESSED
             )
         if not refused:
             self.stdout.write(self.style.SUCCESS(f"OK: {result.reason}."))
