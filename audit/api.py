@@ -163,6 +163,9 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
         return response
 
     def perform_content_negotiation(self, request, force=False):
+        if not force and request.query_params.get("format", None) == "":
+            # DRF takes an empty ?format= for none at all; the schema's enum has no "".
+            raise ValidationError({"format": ["Choose json, csv or ndjson."]})
         try:
             return super().perform_content_negotiation(request, force)
         except Http404:

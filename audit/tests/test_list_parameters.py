@@ -1,4 +1,4 @@
-"""after_sequence: a poller that keeps the last sequence it stored gets exactly the rest."""
+"""The audit list's after_sequence and format parameters, as the schema declares them."""
 
 import pytest
 
@@ -29,3 +29,10 @@ def test_a_bad_after_sequence_is_a_400_naming_it(staff_client, value):
     response = staff_client.get(URL, {"after_sequence": value})
     assert response.status_code == 400
     assert "after_sequence" in response.json()
+
+
+def test_an_empty_format_is_a_400_naming_it(staff_client):
+    # The schema's enum of formats has no empty one; DRF alone would answer JSON.
+    response = staff_client.get(URL, {"format": ""})
+    assert response.status_code == 400
+    assert "format" in response.json()
