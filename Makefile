@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 WEB_WORKERS ?= 3
 
-.PHONY: chaos run test test-second-storage system-packages lint format lock lock-check upgrade bench load security setup migrate clean screenshots
+.PHONY: chaos run test test-second-storage system-packages lint format lock lock-check upgrade bench load security audit-deps setup migrate clean screenshots
 
 # PYTHON_VERSION=3.12 picks that minor version (CI's second run); by default the newest >= 3.12.
 $(VENV)/.created:
@@ -84,10 +84,14 @@ format: $(VENV)/.installed-dev
 ## runtime lock, so they never disagree.
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) --universal --generate-hashes \
 	--custom-compile-command 'make lock' --quiet
+# The bench's peer (django-easy-audit, figure 4b), locked with hashes against the runtime lock.
+UV_BENCH_COMPILE := $(VENV)/bin/uv pip compile bench/requirements-easyaudit.in --python $(PY) \
+	--universal --generate-hashes --custom-compile-command 'make lock' --quiet
 lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
 	$(UV_COMPILE) -c requirements-dev.txt -o requirements.txt
 	$(UV_COMPILE) --extra s3 -c requirements.txt -o requirements-s3.txt
+	$(UV_BENCH_COMPILE) -c requirements.txt -o bench/requirements-easyaudit.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $(VENV)/.installed $(VENV)/.installed-dev
 	@echo "Locks written: review 'git diff requirements*.txt', run make lint and make test, commit."
@@ -132,6 +136,11 @@ chaos: $(VENV)/.installed-dev
 ## The audit trail's "Done when" report: load, tamper, hostile-input and secrets checks, both databases.
 security: $(VENV)/.installed-dev
 	$(PY) bench/security_report.py
+
+## Look every package of the three locks up in pip-audit's vulnerability database. Fails
+## closed: exit 2 and "NOT CHECKED" when the database cannot be reached (README).
+audit-deps: $(VENV)/.installed-dev
+	$(PY) .ci/audit-deps.py
 
 ## As root: in a bare Debian root (cached in var/fresh-root/; FRESH_CHECK_REBUILD=1 builds it
 ## again), clone HEAD and run make test and make run; FRESH_CHECK_POSTGRES=1 adds PostgreSQL.

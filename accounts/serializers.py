@@ -13,7 +13,9 @@ class LoginInputSerializer(serializers.Serializer):
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=4096)
+    # Not trimmed: "  " is a refresh token that does not check out (401, as any other),
+    # not a blank field the schema did not forbid.
+    refresh = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
 class TokenPairOutputSerializer(serializers.Serializer):

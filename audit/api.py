@@ -7,7 +7,7 @@ Also the Merkle tree's proofs: /audit-logs/<id>/proof (an event's inclusion) and
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, renderers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -121,7 +121,11 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
 
     def get_queryset(self):
         queryset = audit_events_for_listing()
-        if self.request.query_params.get("ordering") == "timestamp":
+        ordering = self.request.query_params.get("ordering")
+        if ordering not in (None, "timestamp", "-timestamp"):
+            # Declared as an enum: another value is a 400, not the default order.
+            raise ValidationError({"ordering": ["Choose timestamp or -timestamp."]})
+        if ordering == "timestamp":
             queryset = queryset.order_by("sequence")
         return queryset
 
@@ -177,6 +181,9 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
         return response
 
     def perform_content_negotiation(self, request, force=False):
+        if not force and request.query_params.get("format", None) == "":
+            # DRF takes an empty ?format= for none at all; the schema's enum has no "".
+            raise ValidationError({"format": ["Choose json, csv or ndjson."]})
         try:
             return super().perform_content_negotiation(request, force)
         except Http404:
@@ -227,7 +234,10 @@ class AuditEventProofApi(AuditProofApi):
 
     @extend_schema(
         parameters=[ProofQuerySerializer],
-        responses={200: InclusionProofOutputSerializer},
+        responses={
+            200: InclusionProofOutputSerializer,
+            400: OpenApiResponse(description="The size refused, field by field."),
+        },
         description="The RFC 9162 inclusion proof of the event's leaf (sequence - 1) in the "
         "tree of `size` leaves, and the signed tlog checkpoint of that size if one was "
         "signed. 400 names `size` when the tree of that size does not hold the event.",
@@ -252,7 +262,10 @@ class AuditConsistencyProofApi(AuditProofApi):
 
     @extend_schema(
         parameters=[ConsistencyQuerySerializer],
-        responses={200: ConsistencyProofOutputSerializer},
+        responses={
+            200: ConsistencyProofOutputSerializer,
+            400: OpenApiResponse(description="A size refused, field by field."),
+        },
         description="The RFC 9162 consistency proof from `from` leaves to `to` leaves (by "
         "default the newest signed checkpoint's size). 400 names the size refused.",
     )

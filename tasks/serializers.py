@@ -1,5 +1,6 @@
 """Explicit API shapes for OCR tasks."""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from audit.serializers import CanonicalDateTimeField
@@ -30,6 +31,9 @@ class TaskOutputSerializer(serializers.Serializer):
 class TaskUploadInputSerializer(serializers.Serializer):
     file = serializers.ListField(
         child=serializers.FileField(allow_empty_file=True),
+        # Declared (minItems: 1) as well as refused: an empty list is no upload.
+        min_length=1,
+        error_messages={"min_length": _("Choose at least one file to upload.")},
         help_text="One or more documents (repeat the field): PNG, JPEG, TIFF, WebP, BMP, PDF.",
     )
     engine = serializers.CharField(required=False, allow_blank=True, max_length=20)

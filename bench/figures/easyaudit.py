@@ -16,6 +16,7 @@ from pathlib import Path
 
 VENV = Path(__file__).resolve().parents[2] / "var" / "venv-easyaudit"
 EASY_AUDIT = "django-easy-audit==1.3.9"
+LOCK = Path(__file__).resolve().parents[1] / "requirements-easyaudit.txt"
 LOGIN_EVENTS = "/admin/easyaudit/loginevent/"
 
 
@@ -47,7 +48,17 @@ def ensure_venv() -> tuple[str, str]:
         )
         if check.returncode != 0:
             subprocess.run(
-                [str(python), "-m", "pip", "install", "--quiet", EASY_AUDIT],
+                # From its hash-pinned lock (make lock), like every package the project installs.
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--require-hashes",
+                    "-r",
+                    str(LOCK),
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
