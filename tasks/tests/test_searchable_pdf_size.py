@@ -160,3 +160,30 @@ def test_the_words_a_page_image_does_not_hold_are_not_read_back():
     readings = words_read_back(output.getvalue())
     assert [word for _, word, _ in readings] == ["harbour", "lantern", "budget"]
     assert all(not read for _, _, read in readings), readings
+
+
+@worker_db
+def test_a_jpeg_upload_is_embedded_as_it_is_under_its_text(
+    user, client_for, api_upload, run_worker
+):
+    image, _ = upright_page(seed=2500, font="DejaVu Serif", dpi=300)
+    buffer = io.BytesIO()
+    noisy(skewed(image, -2.0), seed=7).save(buffer, format="JPEG", quality=80, dpi=(300, 300))
+    data = buffer.getvalue()
+    response = api_upload(client_for(user), upload_file(data, "scan.jpg"))
+    assert response.status_code == 201, response.content
+    run_worker()
+    task = OcrTask.objects.get(pk=response.json()[0]["id"])
+    assert task.status == Status.COMPLETED, task.error
+    assert task.pages.get().skew
+
+    with default_storage.open(task.searchable_pdf.name) as stored:
+        output = stored.read()
+    assert len(output) <= 1.05 * len(data), (len(output), len(data))
+    [page] = pdfium.PdfDocument(output)
+    [picture] = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])
+    # DCTDecode passthrough: the stream is the uploaded file itself.
+    assert bytes(picture.get_data(decode_simple=False)) == data
+    on_page = [(word, read) for _, word, read in words_read_back(output)]
+    landed = [word for word, read in on_page if word.lower() in read.lower()]
+    assert len(on_page) >= 10 and len(landed) >= 0.7 * len(on_page), on_page
