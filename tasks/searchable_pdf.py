@@ -4,9 +4,14 @@ Written with PDFium (pypdfium2), the library the OCR pipeline already reads PDFs
 it creates documents, embeds JPEG images without re-encoding them and places text
 objects in render mode 3 (invisible), so no second PDF library is needed.
 
-- OCR pages show the page image (an image frame as decoded, or a PDF page rendered at
-  RENDER_DPI) with each recognised line set invisibly over its box, stretched to the
-  box's width, so search hits and copied text land where the words are.
+- OCR pages show the page's own image, as uploaded (issue 24 item 7: the output as small
+  as the input): a scanned PDF page is imported from the original unchanged (its image
+  stream copied as it is), a JPEG is embedded as it is (DCTDecode), other images are
+  encoded once from their frame as decoded. The page is never re-encoded straightened:
+  each recognised line is set invisibly over the place its words have on the scan, turned
+  with the scan's skew (tasks.page_placement), and a page read after a quarter turn gets
+  that turn in its /Rotate. Only a PDF page that has visible text of its own (a text layer
+  rejected or ignored) is drawn at RENDER_DPI instead, so its old text is not kept.
 - Pages that kept their own PDF text layer are copied from the original unchanged:
   they are already searchable, and a second text layer would double every search hit.
 
@@ -32,6 +37,7 @@ from .ocr.detect import DetectedType
 from .ocr.inspect import open_pdf, pdfium_lock
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
+from .page_placement import SourceFrame, line_frame, upright_rotation
 from .processing import KIND_BY_CONTENT_TYPE, render_limits
 from .selectors import task_pages
 from .storage import local_copy
@@ -229,6 +235,165 @@ def add_image_page(
         page.close()
 
 
+def add_framed_line(
+    document: pdfium.PdfDocument,
+    page: pdfium.PdfPage,
+    font: TextLayerFont,
+    *,
+    frame: SourceFrame,
+    text: str,
+    box: tuple[float, float, float, float],
+) -> None:
+    """Set `text` invisibly over `box` (pixels as read) on the page as uploaded."""
+    codes = font.codes.codes(text)
+    placed = line_frame(frame, box)
+    if not codes or placed.height <= 0:
+        return
+    font_size = placed.height * FONT_SIZE_PER_BOX_HEIGHT
+    text_object = pdfium_c.FPDFPageObj_CreateTextObj(document, font.handle, font_size)
+    if not text_object:
+        raise pdfium.PdfiumError("PDFium could not create a text object.")
+    array = (ctypes.c_uint * len(codes))(*codes)
+    if not pdfium_c.FPDFText_SetCharcodes(text_object, array, len(codes)):
+        pdfium_c.FPDFPageObj_Destroy(text_object)
+        raise pdfium.PdfiumError("PDFium refused the text of a line.")
+    pdfium_c.FPDFTextObj_SetTextRenderMode(text_object, pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
+    # Text space: x runs along the box's bottom edge (every glyph one em wide, so the
+    # natural width is len(codes) * font_size), y towards its top, one point per unit.
+    stretch = 1 / (len(codes) * font_size)
+    up_x, up_y = placed.up
+    raise_by = BASELINE_RAISE * placed.height
+    pdfium_c.FPDFPageObj_Transform(
+        text_object,
+        placed.along[0] * stretch,
+        placed.along[1] * stretch,
+        up_x,
+        up_y,
+        placed.origin[0] + up_x * raise_by,
+        placed.origin[1] + up_y * raise_by,
+    )
+    pdfium_c.FPDFPage_InsertObject(page, text_object)
+
+
+def line_boxes(page: OcrPage) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Return the page's lines as (layer text, box in pixels as read), malformed ones left out."""
+    kept = []
+    for line in page.lines or []:
+        try:
+            text = layer_text(str(line["text"]))
+            x0, y0, x1, y1 = (float(value) for value in line["box"])
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed line loses its text layer, not the whole download
+        x0, x1 = sorted((max(0.0, x0), min(float(page.width), x1)))
+        y0, y1 = sorted((max(0.0, y0), min(float(page.height), y1)))
+        if text and x1 > x0 and y1 > y0:
+            kept.append((text, (x0, y0, x1, y1)))
+    return kept
+
+
+def overlay_lines(
+    document: pdfium.PdfDocument,
+    page: pdfium.PdfPage,
+    font: TextLayerFont,
+    *,
+    frame: SourceFrame,
+    ocr_page: OcrPage,
+) -> None:
+    """Put the OCR page's lines invisibly over `page` and turn the page the way it was read."""
+    for text, box in line_boxes(ocr_page):
+        add_framed_line(document, page, font, frame=frame, text=text, box=box)
+    page.set_rotation(upright_rotation(frame))
+    page.gen_content()
+
+
+def has_text_objects(page: pdfium.PdfPage) -> bool:
+    """Return True if the page draws any text of its own (a text layer, visible or not)."""
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT]))
+
+
+def pdf_frame(page: pdfium.PdfPage, ocr_page: OcrPage) -> SourceFrame:
+    """Return how the OCR page's pixels lie on the PDF page they were rendered from."""
+    width_pt, height_pt = page.get_size()
+    # The page was rendered at ocr_page.dpi; a page read before dpi was stored, at the default.
+    scale = POINTS_PER_INCH / (ocr_page.dpi or settings.OCR_PDF_DPI)
+    return SourceFrame(
+        size=(width_pt, height_pt),
+        box=page.get_cropbox(),
+        rotation=page.get_rotation(),
+        turned=ocr_page.rotation,
+        skew=ocr_page.skew,
+        scale=scale,
+        read_size=(ocr_page.width, ocr_page.height),
+    )
+
+
+def reusable_pdf_pages(source: str, pages: dict[int, OcrPage]) -> list[int]:
+    """Return the OCR pages whose source page can be shown as it is: scans without text."""
+    reusable = []
+    with open_pdf(source) as original:
+        for index, page in pages.items():
+            if page.source != PageSource.OCR or page.width <= 0 or page.height <= 0:
+                continue
+            pdf_page = original[index]
+            try:
+                if not has_text_objects(pdf_page):
+                    reusable.append(index)
+            finally:
+                pdf_page.close()
+    return sorted(reusable)
+
+
+def original_jpeg(path: str, kind: DetectedType) -> tuple[bytes, float] | None:
+    """Return the uploaded JPEG's bytes and dpi if PDF can show them as they are, else None."""
+    if kind.extension != "jpg":
+        return None
+    with Image.open(path) as image:
+        # DCTDecode shows the pixels as stored: an EXIF turn or CMYK would come out wrong.
+        if image.mode not in ("L", "RGB") or image.getexif().get(0x0112, 1) != 1:
+            return None
+        dpi = image_dpi(image)
+    with open(path, "rb") as handle:
+        return handle.read(), dpi
+
+
+def add_original_image_page(
+    document: pdfium.PdfDocument,
+    *,
+    position: int,
+    source: str,
+    kind: DetectedType,
+    ocr_page: OcrPage,
+    font: TextLayerFont,
+) -> None:
+    """Insert an image upload's page showing its own frame, unstraightened, under its text."""
+    passthrough = original_jpeg(source, kind)
+    if passthrough is not None:
+        data, dpi = passthrough
+        with Image.open(source) as probe:
+            size = probe.size
+    else:
+        image, dpi = page_picture(path=source, kind=kind, index=ocr_page.index)
+        data, size = jpeg_bytes(image), image.size
+    width_pt, height_pt = (side * POINTS_PER_INCH / dpi for side in size)
+    page = document.new_page(width_pt, height_pt, index=position)
+    try:
+        picture = pdfium.PdfImage.new(document)
+        picture.load_jpeg(io.BytesIO(data), inline=True)
+        picture.set_matrix(pdfium.PdfMatrix().scale(width_pt, height_pt))
+        page.insert_obj(picture)
+        frame = SourceFrame(
+            size=(width_pt, height_pt),
+            box=(0.0, 0.0, width_pt, height_pt),
+            turned=ocr_page.rotation,
+            skew=ocr_page.skew,
+            scale=POINTS_PER_INCH / dpi,
+            read_size=(ocr_page.width, ocr_page.height),
+        )
+        overlay_lines(document, page, font, frame=frame, ocr_page=ocr_page)
+    finally:
+        page.close()
+
+
 def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
     """Write the task's searchable PDF to `output`; the task must be completed.
 
@@ -251,19 +416,34 @@ def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
     # The original is read through the storage (PDFium and Pillow get a local path), and
     # PDFium is not thread-safe: the whole build, reading and writing, holds its lock.
     with local_copy(task.file.name) as source, pdfium_lock:
+        reused = reusable_pdf_pages(source, pages) if kind.is_pdf else []
+        imported = sorted({*copied, *reused})
         document = pdfium.PdfDocument.new()
         font = None
         try:
             font = TextLayerFont(document, codes)
-            if copied:
+            if imported:
                 with open_pdf(source) as original:
                     # One import for all of them, so shared fonts and images are copied once.
-                    document.import_pages(original, pages=copied, index=0)
+                    document.import_pages(original, pages=imported, index=0)
             # Pages go in in order: page i is inserted once every page before it is in place.
             for index in range(task.page_count):
-                if index in copied:
-                    continue
                 page = pages.get(index)
+                if index in reused and page is not None:
+                    shown = document[index]
+                    try:
+                        frame = pdf_frame(shown, page)
+                        overlay_lines(document, shown, font, frame=frame, ocr_page=page)
+                    finally:
+                        shown.close()
+                    continue
+                if index in imported:
+                    continue
+                if page is not None and not kind.is_pdf and page.width and page.height:
+                    add_original_image_page(
+                        document, position=index, source=source, kind=kind, ocr_page=page, font=font
+                    )
+                    continue
                 image, dpi = page_picture(path=source, kind=kind, index=index, page=page)
                 size = (image.width * POINTS_PER_INCH / dpi, image.height * POINTS_PER_INCH / dpi)
                 add_image_page(

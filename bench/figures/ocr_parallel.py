@@ -100,6 +100,10 @@ def floor_seconds(upright: list[bytes]) -> tuple[float, str]:
         return time.perf_counter() - started, "tesserocr, 2 processes (no tesseract binary)"
 
 
+# The searchable PDF of the last run, in bytes (issue 24 item 7: as small as the input).
+OUTPUT_BYTES: list[int] = []
+
+
 def worker_seconds(document: bytes, *, processes: int, owner) -> float:
     """Return the seconds from upload to stored result of one task, read by the worker job."""
     from django.conf import settings
@@ -117,6 +121,7 @@ def worker_seconds(document: bytes, *, processes: int, owner) -> float:
     seconds = time.perf_counter() - started
     task = OcrTask.objects.get(pk=task.pk)
     assert task.status == Status.COMPLETED and task.pages_done == PAGES, task.error
+    OUTPUT_BYTES.append(task.searchable_pdf.size)
     return seconds
 
 
@@ -140,7 +145,14 @@ def measure(owner, *, quick: bool) -> dict:
         settings.OCR_PAGE_PROCESSES = kept
     floor, floor_label = floor_seconds(upright)
     print(f"[ocr-parallel] floor ({floor_label}): {floor:.1f} s", flush=True)
-    return {"runs": runs, "floor": floor, "floor_label": floor_label, "load": os.getloadavg()}
+    return {
+        "runs": runs,
+        "floor": floor,
+        "floor_label": floor_label,
+        "load": os.getloadavg(),
+        "input_bytes": len(document),
+        "output_bytes": OUTPUT_BYTES[-1],
+    }
 
 
 def rows_for(figures: dict, *, backend: str) -> "list[Row]":
@@ -175,6 +187,21 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
             value_label="s per document",
             samples=1,
             note=f"2 processes reach {figures['floor'] / two:.0%} of the floor's speed",
+        )
+    )
+    ratio = figures["output_bytes"] / figures["input_bytes"]
+    rows.append(
+        Row(
+            figure="11",
+            backend=backend,
+            case="12-page scan: searchable PDF bytes / input bytes",
+            unit="x",
+            value=ratio,
+            value_label="output / input",
+            target="<= 0.8 (issue 24 item 7)",
+            ok=ratio <= 0.8,
+            samples=1,
+            note=f"input {figures['input_bytes']} B, output {figures['output_bytes']} B",
         )
     )
     return rows
