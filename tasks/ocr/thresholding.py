@@ -54,7 +54,9 @@ def wants_second_reading(*, unevenness: float, confidence: float | None) -> bool
 
 def confident_characters(words: Iterable[tuple[str, float]]) -> float:
     """Return the characters read, each weighted by its word's confidence (0..100)."""
-    return sum(len(text) * confidence / 100 for text, confidence in words if confidence >= _WORD_FLOOR)
+    return sum(
+        len(text) * confidence / 100 for text, confidence in words if confidence >= _WORD_FLOOR
+    )
 
 
 def sauvola_is_better(*, default: float, sauvola: float) -> bool:
