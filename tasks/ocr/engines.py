@@ -14,9 +14,9 @@ from .plausible import looks_like_text
 from .thresholding import (
     DEFAULT_METHOD,
     SAUVOLA_METHOD,
+    clearly_better,
     confident_characters,
-    paper_unevenness,
-    sauvola_is_better,
+    mean_confidence,
     wants_second_reading,
 )
 
@@ -140,7 +140,7 @@ class TesseractEngine:
 
                 api = tesserocr.PyTessBaseAPI(path=self.data_path, lang=language)
                 # Set per page (tasks.ocr.thresholding); checked once that this build has it.
-                if not api.SetVariable("thresholding_method", str(DEFAULT_METHOD)):
+                if not api.SetVariable("thresholding_method", str(SAUVOLA_METHOD)):
                     raise RuntimeError("This Tesseract does not know thresholding_method.")
                 self._apis[language] = api
                 self._api_locks[language] = threading.Lock()
@@ -153,22 +153,20 @@ class TesseractEngine:
         floor = settings.OCR_MIN_WORD_CONFIDENCE
         # A PyTessBaseAPI holds the page being read, so two threads must never share it.
         with lock:
-            text, read = _tesseract_read(api, image, method=DEFAULT_METHOD)
-            first = _tesseract_result(text=text, read=read, floor=floor)
-            if not wants_second_reading(
-                unevenness=paper_unevenness(image), confidence=first.confidence
-            ):
-                return first
-            again_text, again = _tesseract_read(api, image, method=SAUVOLA_METHOD)
-        if sauvola_is_better(default=_confident(read), sauvola=_confident(again)):
-            return _tesseract_result(text=again_text, read=again, floor=floor)
-        return first
+            text, read = _tesseract_read(api, image, method=SAUVOLA_METHOD)
+            if wants_second_reading(mean_confidence(_words(read))):
+                other_text, other = _tesseract_read(api, image, method=DEFAULT_METHOD)
+                if clearly_better(first=_confident(read), second=_confident(other)):
+                    text, read = other_text, other
+        return _tesseract_result(text=text, read=read, floor=floor)
+
+
+def _words(read: "list[_TesseractLine]") -> list[tuple[str, float]]:
+    return [(word.text, word.confidence) for item in read for word in item.words]
 
 
 def _confident(read: "list[_TesseractLine]") -> float:
-    return confident_characters(
-        (word.text, word.confidence) for item in read for word in item.words
-    )
+    return confident_characters(_words(read))
 
 
 def _tesseract_read(

@@ -195,6 +195,14 @@ def shadowed(image: Image.Image) -> Image.Image:
     return out
 
 
+def faint(image: Image.Image, *, ink: int = 190) -> Image.Image:
+    """Return `image` with its black printed as grey `ink`: a worn ribbon, a pale photocopy."""
+    pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    out = Image.fromarray((255 - (1 - pixels) * (255 - ink)).astype(np.uint8))
+    out.info["dpi"] = image.info.get("dpi", (300, 300))
+    return out
+
+
 def character_error_rate(*, expected: str, actual: str) -> float:
     """Return the edit distance between the texts, whitespace collapsed, per expected char."""
     reference = " ".join(expected.split())
