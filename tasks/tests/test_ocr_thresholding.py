@@ -51,9 +51,10 @@ def _cers(engine, image, expected) -> tuple[float, float, float]:
     default = _read_with(engine, image, DEFAULT_METHOD)
     sauvola = _read_with(engine, image, SAUVOLA_METHOD)
     kept = engine.recognize(image, language="eng").text
-    return tuple(
+    cer = [
         character_error_rate(expected=expected, actual=text) for text in (default, sauvola, kept)
-    )
+    ]
+    return cer[0], cer[1], cer[2]
 
 
 @pytest.mark.parametrize("page", [SCAN_PAGE, A4_PAGE], ids=["scan-300dpi", "a4-150dpi"])
