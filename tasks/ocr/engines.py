@@ -11,6 +11,14 @@ from PIL import Image
 
 from .layout import Box, reading_order
 from .plausible import looks_like_text
+from .thresholding import (
+    DEFAULT_METHOD,
+    SAUVOLA_METHOD,
+    clearly_better,
+    confident_characters,
+    mean_confidence,
+    wants_second_reading,
+)
 
 if TYPE_CHECKING:
     import tesserocr
@@ -131,57 +139,78 @@ class TesseractEngine:
                 import tesserocr
 
                 api = tesserocr.PyTessBaseAPI(path=self.data_path, lang=language)
-                # Sauvola: the default Otsu thresholding lost the text on shaded pages.
-                if not api.SetVariable("thresholding_method", "2"):
+                # Set per page (tasks.ocr.thresholding); checked once that this build has it.
+                if not api.SetVariable("thresholding_method", str(SAUVOLA_METHOD)):
                     raise RuntimeError("This Tesseract does not know thresholding_method.")
                 self._apis[language] = api
                 self._api_locks[language] = threading.Lock()
             return self._apis[language], self._api_locks[language]
 
     def recognize(self, image: Image.Image, *, language: str) -> PageResult:
-        """Return the text lines Tesseract finds in `image`."""
-        import tesserocr
-
+        """Return the text lines Tesseract finds in `image`, thresholded as suits the page."""
         _check_language(engine=self.name, language=language, offered=self.languages)
         api, lock = self._api_for(language)
         floor = settings.OCR_MIN_WORD_CONFIDENCE
-        word_level, line_level = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
-        read: list[_TesseractLine] = []
         # A PyTessBaseAPI holds the page being read, so two threads must never share it.
         with lock:
-            api.SetImage(image)
-            dpi = image.info.get("dpi")
-            # Rendered PDF pages carry their dpi; without it Tesseract guesses 70. Below 70 the
-            # value is junk (JFIF headers often say 1) and Tesseract would ignore it anyway.
-            if dpi and float(dpi[0]) >= 70:
-                api.SetSourceResolution(round(float(dpi[0])))
-            api.Recognize()
-            text = api.GetUTF8Text()
-            iterator = api.GetIterator()
-            if iterator is not None:
-                for item in tesserocr.iterate_level(iterator, word_level):
-                    # A blank page still yields one empty item, whose text raises.
-                    if item.Empty(word_level):
-                        continue
-                    if not read or item.IsAtBeginningOf(line_level):
-                        read.append(
-                            _TesseractLine(
-                                line=Line(
-                                    text=(item.GetUTF8Text(line_level) or "").strip(),
-                                    confidence=item.Confidence(line_level),
-                                    box=item.BoundingBox(line_level),
-                                ),
-                                starts_paragraph=item.IsAtBeginningOf(tesserocr.RIL.PARA),
-                            )
-                        )
-                    word_text = (item.GetUTF8Text(word_level) or "").strip()
-                    bounds = item.BoundingBox(word_level)
-                    if word_text and bounds is not None:
-                        read[-1].words.append(
-                            Word(text=word_text, confidence=item.Confidence(word_level), box=bounds)
-                        )
-            api.Clear()
+            text, read = _tesseract_read(api, image, method=SAUVOLA_METHOD)
+            if wants_second_reading(mean_confidence(_words(read))):
+                other_text, other = _tesseract_read(api, image, method=DEFAULT_METHOD)
+                if clearly_better(first=_confident(read), second=_confident(other)):
+                    text, read = other_text, other
         return _tesseract_result(text=text, read=read, floor=floor)
+
+
+def _words(read: "list[_TesseractLine]") -> list[tuple[str, float]]:
+    return [(word.text, word.confidence) for item in read for word in item.words]
+
+
+def _confident(read: "list[_TesseractLine]") -> float:
+    return confident_characters(_words(read))
+
+
+def _tesseract_read(
+    api: "tesserocr.PyTessBaseAPI", image: Image.Image, *, method: int
+) -> "tuple[str, list[_TesseractLine]]":
+    """Return Tesseract's text of `image` thresholded by `method`, and its lines and words."""
+    import tesserocr
+
+    word_level, line_level = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
+    read: list[_TesseractLine] = []
+    api.SetVariable("thresholding_method", str(method))
+    api.SetImage(image)
+    dpi = image.info.get("dpi")
+    # Rendered PDF pages carry their dpi; without it Tesseract guesses 70. Below 70 the
+    # value is junk (JFIF headers often say 1) and Tesseract would ignore it anyway.
+    if dpi and float(dpi[0]) >= 70:
+        api.SetSourceResolution(round(float(dpi[0])))
+    api.Recognize()
+    text = api.GetUTF8Text()
+    iterator = api.GetIterator()
+    if iterator is not None:
+        for item in tesserocr.iterate_level(iterator, word_level):
+            # A blank page still yields one empty item, whose text raises.
+            if item.Empty(word_level):
+                continue
+            if not read or item.IsAtBeginningOf(line_level):
+                read.append(
+                    _TesseractLine(
+                        line=Line(
+                            text=(item.GetUTF8Text(line_level) or "").strip(),
+                            confidence=item.Confidence(line_level),
+                            box=item.BoundingBox(line_level),
+                        ),
+                        starts_paragraph=item.IsAtBeginningOf(tesserocr.RIL.PARA),
+                    )
+                )
+            word_text = (item.GetUTF8Text(word_level) or "").strip()
+            bounds = item.BoundingBox(word_level)
+            if word_text and bounds is not None:
+                read[-1].words.append(
+                    Word(text=word_text, confidence=item.Confidence(word_level), box=bounds)
+                )
+    api.Clear()
+    return text, read
 
 
 @dataclass

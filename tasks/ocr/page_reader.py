@@ -195,7 +195,7 @@ def read_pages(jobs: Iterable[PageJob], *, processes: int) -> Generator[PageRead
     try:
         while True:
             while len(pending) < processes and (queued := next(queue, None)) is not None:
-                pending.append((queued, pool.submit(read_page_job, queued)))
+                pending.append((queued, _submit(pool, queued)))
             if not pending:
                 return
             job, future = pending.pop(0)
@@ -216,6 +216,18 @@ def read_pages(jobs: Iterable[PageJob], *, processes: int) -> Generator[PageRead
             yield _checked(read)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit(pool: ProcessPoolExecutor, job: PageJob) -> Future[PageRead]:
+    """Return the future of `job` read in `pool`; a pool already broken gives a failed one."""
+    try:
+        return pool.submit(read_page_job, job)
+    except BrokenProcessPool as broken:
+        # A child died between two submissions (the dying page's result not yet asked
+        # for): this page goes with those in flight, each read again alone.
+        failed: Future[PageRead] = Future()
+        failed.set_exception(broken)
+        return failed
 
 
 def _new_pool(processes: int) -> ProcessPoolExecutor:

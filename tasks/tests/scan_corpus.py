@@ -182,6 +182,27 @@ def photographed(image: Image.Image, *, seed: int) -> Image.Image:
     return photo
 
 
+def shadowed(image: Image.Image) -> Image.Image:
+    """Return `image` with a shadow over its right half, as a book's gutter casts on a scan."""
+    pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    height, width = pixels.shape
+    xs = np.mgrid[0:height, 0:width][1]
+    # The paper darkens from near the middle to a quarter of its brightness at the edge.
+    light = 1.0 - 0.75 * np.clip((xs / width - 0.45) * 3, 0, 1)
+    out = Image.fromarray(np.clip(pixels * light * 255, 0, 255).astype(np.uint8))
+    out = out.filter(ImageFilter.GaussianBlur(radius=0.8))
+    out.info["dpi"] = image.info.get("dpi", (300, 300))
+    return out
+
+
+def faint(image: Image.Image, *, ink: int = 190) -> Image.Image:
+    """Return `image` with its black printed as grey `ink`: a worn ribbon, a pale photocopy."""
+    pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    out = Image.fromarray((255 - (1 - pixels) * (255 - ink)).astype(np.uint8))
+    out.info["dpi"] = image.info.get("dpi", (300, 300))
+    return out
+
+
 def character_error_rate(*, expected: str, actual: str) -> float:
     """Return the edit distance between the texts, whitespace collapsed, per expected char."""
     reference = " ".join(expected.split())
