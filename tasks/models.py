@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .failures import failure_message
+
 
 class Status(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -50,6 +52,8 @@ class OcrTask(models.Model):
     force_ocr = models.BooleanField(default=False)
     result_text = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # Why it failed, as a code pages translate (tasks.failures); error keeps the English.
+    error_code = models.CharField(max_length=40, blank=True, default="")
     # The upload's request id, carried into the worker so one id links upload to result.
     request_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -115,6 +119,11 @@ class OcrTask(models.Model):
         if self.phase == Phase.BUILDING:
             return str(_("Building outputs"))
         return str(_("Rendering"))
+
+    @property
+    def failure_message(self) -> str:
+        """Return why the task failed, in the reader's language where the code is known."""
+        return failure_message(code=self.error_code, stored=self.error)
 
     @property
     def is_active(self) -> bool:

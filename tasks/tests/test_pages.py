@@ -197,7 +197,7 @@ def test_upload_page_uses_the_default_engine(page_client):
         (
             [upload_file(PNG)],
             {"engine": "rapidocr", "language": "eng"},
-            "Engine &#x27;rapidocr&#x27; does not read language &#x27;eng&#x27;",
+            "Engine “rapidocr” does not read language “eng”",
         ),
     ],
     ids=["truncated", "empty", "not-an-image", "no-file", "unknown-engine", "wrong-language"],
