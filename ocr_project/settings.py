@@ -107,8 +107,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # audit before django_tasks_db: its db_worker also signs audit checkpoints.
     "audit",
-    "django_tasks_db",
-    "axes",
+    "ocr_project.apps.TasksDatabaseConfig",
+    "ocr_project.apps.AxesConfig",
     "accounts",
     "tasks",
 ]

@@ -40,3 +40,8 @@ def failure_message(*, code: str, stored: str) -> str:
     if code in FAILURE_MESSAGES:
         return str(FAILURE_MESSAGES[code])
     return stored
+
+
+def original_missing(*, code: str, stored: str) -> bool:
+    """Whether a failure means the uploaded file is gone (old rows by their message)."""
+    return (code or STORED_ENGLISH.get(stored, "")) == MISSING_FILE
