@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from .http import AuthenticatedHttpRequest
@@ -27,8 +28,22 @@ def logout_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     request.user = AnonymousUser()  # type: ignore[assignment]  # signed out from here on
     messages.success(
         request,
-        _("Logged out of %(sessions)d session(s); %(tokens)d API token(s) revoked.")
-        % {"sessions": stats["sessions_ended"], "tokens": stats["tokens_revoked"]},
+        " ".join(
+            (
+                ngettext(
+                    "Logged out of %(count)d session.",
+                    "Logged out of %(count)d sessions.",
+                    stats["sessions_ended"],
+                )
+                % {"count": stats["sessions_ended"]},
+                ngettext(
+                    "%(count)d API token revoked.",
+                    "%(count)d API tokens revoked.",
+                    stats["tokens_revoked"],
+                )
+                % {"count": stats["tokens_revoked"]},
+            )
+        ),
     )
     return redirect("accounts:login")
 
