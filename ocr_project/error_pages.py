@@ -140,6 +140,11 @@ class ErrorPageMiddleware:
             return response
         if status == 429 and not is_html(response):
             return too_many_requests(request, response)
+        if status == 405 and not response.content:
+            # Django's require_POST answers a GET with an empty body: a blank page.
+            page = render(request, "405.html", status=405)
+            page["Allow"] = response["Allow"]
+            return page
         return response
 
     def as_json(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:

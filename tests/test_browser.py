@@ -246,7 +246,7 @@ def test_upload_progress_text_download_delete(page, live_site):
     with worker_paused(live_site):
         page.get_by_role("button", name="Upload and start OCR").click()
         page.wait_for_url("/")
-        expect(page.locator(".messages")).to_contain_text("2 document(s) queued for OCR.")
+        expect(page.locator(".messages")).to_contain_text("2 documents queued for OCR.")
         # Queued while the worker is stopped: both rows start unfinished.
         expect(page.locator("#task-table tr[data-active]")).to_have_count(2)
         navigations: list[str] = []
@@ -384,7 +384,7 @@ def test_log_out_everywhere_ends_the_other_device_too(devices):
     log_out_all.click()
     laptop.wait_for_url("/accounts/login/")
     assert asked == ["Log out of every session on every device?"]
-    expect(laptop.locator(".messages")).to_contain_text("Logged out of 2 session(s)")
+    expect(laptop.locator(".messages")).to_contain_text("Logged out of 2 sessions.")
     shoot(laptop, "logged-out-everywhere")
 
     phone.reload()
