@@ -17,4 +17,5 @@ class AxesConfig(axes.apps.AppConfig):
 
 
 class TasksDatabaseConfig(django_tasks_db.apps.TasksAppConfig):
-    verbose_name = _("Background jobs")
+    # The library declares a plain str; a lazy one is what Django's AppConfig takes.
+    verbose_name = _("Background jobs")  # type: ignore[assignment]
