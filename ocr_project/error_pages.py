@@ -104,6 +104,8 @@ def too_many_requests(request: HttpRequest, response: HttpResponse) -> HttpRespo
     context = {
         "wait": wait_in_words(seconds) if seconds is not None else None,
         "retry_after": seconds,
+        # The moment too, not only the wait: a page left open still says when.
+        "until": timezone.now() + timedelta(seconds=seconds) if seconds is not None else None,
     }
     page = render(request, "429.html", context, status=429)
     if "Retry-After" in response.headers:

@@ -198,3 +198,28 @@ def test_a_regular_user_gets_the_sites_403_at_admin_and_a_page_at_unlock(devices
     anonymous = devices.new_page()
     anonymous.goto("/admin/")
     expect(anonymous.locator("#id_password")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("locale", "width", "left"),
+    [("zh-CN", 390, "还剩 1 次尝试"), ("en-US", 1280, "1 attempt left")],
+)
+def test_the_login_page_warns_before_the_lockout_and_says_until_when(devices, locale, width, left):
+    page = devices.new_page(locale=locale, width=width)
+    # A username nobody has: the warning is the same whether the account exists or not.
+    name = f"nobody-{locale}"
+    for attempt in range(4):
+        page.goto("/accounts/login/")
+        page.fill("#id_username", name)
+        page.fill("#id_password", "not the password")
+        page.locator("main form button[type=submit]").click()
+        expect(page.locator("main [role=alert]").first).to_be_visible()
+    expect(page.locator("#attempts-left")).to_contain_text(left)
+    shoot(page, f"login-attempts-left-{locale}")
+    page.fill("#id_username", name)
+    page.fill("#id_password", "not the password")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.locator("main form button[type=submit]").click()
+    assert answer.value.status == 429
+    expect(page.locator("#retry-at")).to_contain_text("UTC")
+    shoot(page, f"lockout-retry-at-{locale}")
