@@ -208,7 +208,7 @@ def test_the_login_page_warns_before_the_lockout_and_says_until_when(devices, lo
     page = devices.new_page(locale=locale, width=width)
     # A username nobody has: the warning is the same whether the account exists or not.
     name = f"nobody-{locale}"
-    for attempt in range(4):
+    for _attempt in range(4):
         page.goto("/accounts/login/")
         page.fill("#id_username", name)
         page.fill("#id_password", "not the password")
