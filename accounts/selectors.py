@@ -37,3 +37,19 @@ def locked_accounts() -> list[dict]:
         }
         for attempt in attempts[:LOCKED_ROWS]
     ]
+
+
+def attempts_left(*, username: str, ip_address: str | None) -> int | None:
+    """Return how many more wrong passwords lock this username + address, None if unknown.
+
+    Read from django-axes' failure count for the pair, which it keeps for every username
+    tried, existing or not: the warning says nothing about whether an account exists.
+    """
+    failures = (
+        AccessAttempt.objects.filter(username=username[:255], ip_address=ip_address)
+        .values_list("failures_since_start", flat=True)
+        .first()
+    )
+    if failures is None:
+        return None
+    return max(0, settings.AXES_FAILURE_LIMIT - failures)

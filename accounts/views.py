@@ -1,18 +1,23 @@
 """Server-rendered account pages: the parts Django's auth views do not cover."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from audit.client import client_ip
+
 from .http import AuthenticatedHttpRequest
-from .selectors import locked_accounts
+from .selectors import attempts_left, locked_accounts
 from .services import UNLOCK_PERMISSION, account_unlock, logout_everywhere
 
 
@@ -27,8 +32,22 @@ def logout_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     request.user = AnonymousUser()  # type: ignore[assignment]  # signed out from here on
     messages.success(
         request,
-        _("Logged out of %(sessions)d session(s); %(tokens)d API token(s) revoked.")
-        % {"sessions": stats["sessions_ended"], "tokens": stats["tokens_revoked"]},
+        " ".join(
+            (
+                ngettext(
+                    "Logged out of %(count)d session.",
+                    "Logged out of %(count)d sessions.",
+                    stats["sessions_ended"],
+                )
+                % {"count": stats["sessions_ended"]},
+                ngettext(
+                    "%(count)d API token revoked.",
+                    "%(count)d API tokens revoked.",
+                    stats["tokens_revoked"],
+                )
+                % {"count": stats["tokens_revoked"]},
+            )
+        ),
     )
     return redirect("accounts:login")
 
@@ -60,3 +79,30 @@ def locked_now_context(request: HttpRequest) -> dict[str, object]:
         "locked_now": locked_accounts(),
         "can_unlock": request.user.has_perm(UNLOCK_PERMISSION),
     }
+
+
+# Warned this many wrong passwords before the lock, not at every one.
+WARN_WHEN_LEFT = 2
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, warning before the lockout that the next failures cause.
+
+    Shown after a wrong password for any username, known or not, from axes' count for
+    the username + address pair, so it tells nothing about which accounts exist.
+    """
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        left = attempts_left(
+            username=str(form.data.get("username", "")), ip_address=client_ip(self.request)
+        )
+        if left is not None and 0 < left <= WARN_WHEN_LEFT:
+            response.context_data["attempts_left"] = left
+            response.context_data["cool_off_minutes"] = int(
+                settings.AXES_COOLOFF_TIME.total_seconds() // 60
+            )
+        return response

@@ -4,14 +4,20 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db.models import Q, Value
 from django.http import StreamingHttpResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from .admin_filters import ReadsOfTheLogFilter, TimestampListFilter, UsernameFilter
+from .admin_filters import (
+    IpAddressFilter,
+    ReadsOfTheLogFilter,
+    TimestampListFilter,
+    UsernameFilter,
+)
 from .admin_queries import (
     EstimatedCountPaginator,
     SequenceBoundChangeList,
@@ -20,10 +26,12 @@ from .admin_queries import (
 )
 from .audited_admin import AuditedChangelistAdmin, AuditedObjectAdmin
 from .client import valid_ip
-from .events import EVENT_CATEGORIES, RESOURCE_TYPES
+from .events import EVENT_CATEGORIES, RESOURCE_TYPES, event_label
 from .export import csv_lines, rows
 from .expressions import LAST_CHARACTER, FoldedUsername
 from .models import AuditEvent
+from .networks import in_network, parse_network
+from .sealer import parse_timestamp
 from .services import record_event
 
 # The message column shows this many characters; the change page shows it whole.
@@ -37,7 +45,11 @@ class EventTypeFilter(admin.SimpleListFilter):
     parameter_name = "event_type__exact"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name in EVENT_CATEGORIES]
+        # The label people read, with the code the parameter and the export keep.
+        return [
+            (name, format_html("{} <code>{}</code>", event_label(name), name))
+            for name in EVENT_CATEGORIES
+        ]
 
     def queryset(self, request, queryset):
         return queryset.filter(event_type=self.value()) if self.value() else queryset
@@ -47,7 +59,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
     list_display = (
         "timestamp",
-        "event_type",
+        "event",
         "outcome",
         "username",
         "ip_address",
@@ -57,6 +69,7 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
     list_filter = (
         ReadsOfTheLogFilter,
         UsernameFilter,
+        IpAddressFilter,
         EventTypeFilter,
         "category",
         "outcome",
@@ -66,7 +79,8 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
     # case-insensitive, which no index answers at a million rows.
     search_fields = ("username", "ip_address", "resource_id", "request_id")
     search_help_text = _(
-        "Start of a username (any case), or an exact IP address, resource id or request id."
+        "Start of a username (any case), an IP address, prefix (10.1.) or range "
+        "(10.1.0.0/16), or an exact resource id or request id."
     )
     date_hierarchy = "timestamp"
     ordering = ("-sequence",)
@@ -77,7 +91,15 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
     paginator = EstimatedCountPaginator
     list_per_page = 100
     actions = ["export_csv"]
-    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+    # "event" first: the type in words beside its code, then every stored field.
+    # The writer MAC's clock reads like every other time on the page (writer_mac_shown).
+    readonly_fields = [
+        "event",
+        *(
+            "writer_mac_shown" if field.name == "writer_mac" else field.name
+            for field in AuditEvent._meta.fields
+        ),
+    ]
     # Reading the trail is recorded too, once per page view: the list, and one event's
     # change page (every field, hashes and MACs) or history page.
     changelist_event = "audit_view"
@@ -117,6 +139,12 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
             folded_username__lt=FoldedUsername(Value(term + LAST_CHARACTER)),
         )
         exact = [Q(request_id=term), Q(resource_type__in=RESOURCE_TYPES, resource_id=term)]
+        if "/" in term or term.endswith("."):
+            # A range ("10.1.", "10.1.0.0/16"): the addresses in it, nothing else.
+            try:
+                return in_network(queryset, parse_network(term)), False
+            except ValidationError:
+                pass
         address = valid_ip(term)
         if address:
             exact.append(Q(ip_address=address))
@@ -132,6 +160,29 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
     # the list fits beside the admin's sidebar at 1280 px (audit/static/audit/admin.css).
     class Media:
         css = {"all": ["audit/admin.css"]}
+
+    @admin.display(description=_("event type"), ordering="event_type")
+    def event(self, event: AuditEvent) -> str:
+        return format_html(
+            '<span class="event-label">{}</span> <code class="event-code">{}</code>',
+            event_label(event.event_type),
+            event.event_type,
+        )
+
+    @admin.display(description=_("writer MAC"))
+    def writer_mac_shown(self, event: AuditEvent) -> str:
+        key_id, _sep, rest = event.writer_mac.partition(" ")
+        clock, _sep, mac = rest.partition(" ")
+        stamp = parse_timestamp(clock) if clock else None
+        if stamp is None:
+            return event.writer_mac or self.get_empty_value_display()
+        return format_html(
+            '{} <time datetime="{}">{}</time> <code>{}</code>',
+            key_id,
+            clock,
+            formats.localize(timezone.localtime(stamp)),
+            mac,
+        )
 
     @admin.display(description=_("resource"))
     def resource(self, event: AuditEvent) -> str:

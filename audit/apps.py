@@ -9,9 +9,13 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import checks  # noqa: F401  (registers system checks)
+        from . import (
+            checks,  # noqa: F401  (registers system checks)
+            receivers,
+        )
 
         post_migrate.connect(link_current_chain_key, sender=self)
+        receivers.connect()
 
 
 def link_current_chain_key(*, using: str, plan=None, **kwargs) -> None:

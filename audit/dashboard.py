@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from .charts import Series, horizontal_bar_chart, stacked_bar_chart
@@ -210,11 +211,24 @@ def verify_newest_events() -> dict[str, Any]:
         "last_sequence": result.last_sequence,
         "first_bad_sequence": result.first_bad_sequence,
         "reason": result.reason,
+        # Said in the reader's words when the chain holds and the checkpoint's row is
+        # there to match (check_anchors' note ends "matches"); any other note, such as
+        # "was pruned by audit_prune #n", is shown as verify_chain wrote it.
+        "checkpoint_sequence": checkpoint.sequence if checkpoint is not None else None,
+        "in_words": result.ok and (checkpoint is None or result.reason.endswith(" matches")),
         "head": head,
         "whole_chain": first == 1,
         "checkpoint_signature_ok": checkpoint_signature_ok,
         "checked_at": timezone.now(),
     }
+
+
+PROBLEM_LABELS = {
+    "future": gettext_lazy("Some events are stamped ahead of the clock and wait unsealed."),
+    "backlog": gettext_lazy("No sealer is sealing: events wait longer than the window."),
+    "sealer_lease": gettext_lazy("No sealer is running: its lease expired."),
+    "checkpoint_signer": gettext_lazy("No automatic checkpoints are being signed."),
+}
 
 
 def sealing_backlog() -> dict[str, Any]:
@@ -231,7 +245,11 @@ def sealing_backlog() -> dict[str, Any]:
         "late": (backlog.oldest_seconds or 0) > settings.AUDIT_SEAL_WINDOW_SECONDS,
         "refused": backlog.refused,
         "window_seconds": settings.AUDIT_SEAL_WINDOW_SECONDS,
-        "problems": [str(problem) for problem in health_problems(backlog)],
+        # In the reader's words by kind, with the operator's English detail beside it.
+        "problems": [
+            {"label": PROBLEM_LABELS.get(problem.kind, ""), "detail": str(problem)}
+            for problem in health_problems(backlog)
+        ],
     }
 
 

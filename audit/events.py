@@ -1,6 +1,7 @@
 """The closed vocabulary of audit events: each event type belongs to one category."""
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,6 +53,49 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "api_token_create": Category.ACCOUNT,
     "api_token_revoke": Category.ACCOUNT,
 }
+
+# What each event type means, in people's words (translated when shown). The code stays
+# what is stored, filtered on and exported; the label is only how a page names it.
+EVENT_LABELS: dict[str, str | Promise] = {
+    "auth_login": _("Sign-in"),
+    "auth_logout": _("Sign-out"),
+    "auth_token_refresh": _("API token refreshed"),
+    "auth_lockout": _("Account locked after failed sign-ins"),
+    "auth_unlock": _("Account unlocked"),
+    "access_denied": _("Access denied"),
+    "task_create": _("OCR task created"),
+    "task_process": _("OCR task started"),
+    "task_complete": _("OCR task finished"),
+    "task_delete": _("OCR task deleted"),
+    "task_retry": _("OCR task retried"),
+    "task_reclaim": _("OCR task taken back from a stopped worker"),
+    "file_upload": _("File uploaded"),
+    "admin_cleanup": _("Old tasks cleaned up"),
+    "admin_view_users": _("User list viewed"),
+    "audit_view": _("Audit log read"),
+    "audit_export": _("Audit log exported"),
+    "audit_prune": _("Old audit events archived and pruned"),
+    "audit_chain_key": _("Audit chain key changed"),
+    "user_create": _("User created"),
+    "user_update": _("User changed"),
+    "user_delete": _("User deleted"),
+    "password_change": _("Password changed"),
+    "group_update": _("Group changed"),
+}
+
+
+def event_label(event_type: str) -> str | Promise:
+    """Return the translated label of an event type; an unknown code is shown as it is."""
+    return EVENT_LABELS.get(event_type, event_type)
+
+
+def outcome_label(outcome: str) -> str | Promise:
+    """Return the translated label of an outcome ("success" reads "Success", 成功)."""
+    try:
+        return Outcome(outcome).label
+    except ValueError:
+        return outcome
+
 
 # Recorded before the first event linked under a new chain key (audit.services).
 KEY_CHANGE_EVENT = "audit_chain_key"

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from .events import CLIENT_REQUEST_ID_KEY, EVENT_CATEGORIES, Category, Outcome
 from .expressions import MetadataText
 from .models import AuditEvent
+from .networks import in_network, parse_network
 from .time_bounds import bound_by_sequence
 
 CLIENT_REQUEST_ID = MetadataText(CLIENT_REQUEST_ID_KEY)
@@ -67,6 +68,21 @@ class EventTypeListFilter(django_filters.Filter):
 @extend_schema_field({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
 class IpAddressFilter(django_filters.Filter):
     field_class = forms.GenericIPAddressField
+
+
+class NetworkField(forms.CharField):
+    """An address, a prefix ("10.1.") or a CIDR range, as audit.networks reads them."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        return parse_network(value) if value else None
+
+
+class NetworkFilter(django_filters.Filter):
+    field_class = NetworkField
+
+    def filter(self, qs, value):
+        return qs if value is None else in_network(qs, value)
 
 
 # The bounds IdFilter is given, declared: a generated client never sends user_id=0.
@@ -129,6 +145,10 @@ class AuditEventFilter(django_filters.FilterSet):
     # Unpacked like stored addresses (audit.client.valid_ip): ::ffff:a.b.c.d is a.b.c.d.
     ip_address = IpAddressFilter(
         field_name="ip_address", unpack_ipv4=True, help_text="Exact IPv4 or IPv6 address."
+    )
+    ip = NetworkFilter(
+        max_length=64,
+        help_text="An IP address, a prefix (10.1.) or a CIDR range (10.1.0.0/16, 2001:db8::/32).",
     )
     resource_type = django_filters.CharFilter(max_length=20)
     resource_id = django_filters.CharFilter(max_length=64)

@@ -8,6 +8,7 @@ get_urls, Django's documented way, ahead of the admin's own catch-all patterns.
 from functools import partial
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, URLResolver, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
@@ -19,6 +20,13 @@ from audit.dashboard import dashboard
 class OcrAdminSite(admin.AdminSite):
     site_header = _("OCR service administration")
     site_title = _("OCR service admin")
+
+    def login(self, request, extra_context=None):
+        # A signed-in user without admin access gets the site's 403 page, not a login form
+        # that invites them to sign in as someone else; anonymous visitors still sign in.
+        if request.user.is_authenticated and not self.has_permission(request):
+            raise PermissionDenied
+        return super().login(request, extra_context)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         # The audit app's page, with the accounts app's lockouts (admin/dashboard.html).

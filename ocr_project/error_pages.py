@@ -104,6 +104,8 @@ def too_many_requests(request: HttpRequest, response: HttpResponse) -> HttpRespo
     context = {
         "wait": wait_in_words(seconds) if seconds is not None else None,
         "retry_after": seconds,
+        # The moment too, not only the wait: a page left open still says when.
+        "until": timezone.now() + timedelta(seconds=seconds) if seconds is not None else None,
     }
     page = render(request, "429.html", context, status=429)
     if "Retry-After" in response.headers:
@@ -140,6 +142,11 @@ class ErrorPageMiddleware:
             return response
         if status == 429 and not is_html(response):
             return too_many_requests(request, response)
+        if status == 405 and not response.content:
+            # Django's require_POST answers a GET with an empty body: a blank page.
+            page = render(request, "405.html", status=405)
+            page["Allow"] = response["Allow"]
+            return page
         return response
 
     def as_json(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -106,8 +106,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "audit",
-    "django_tasks_db",
-    "axes",
+    "ocr_project.apps.TasksDatabaseConfig",
+    "ocr_project.apps.AxesConfig",
     "accounts",
     "tasks",
 ]

@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -14,6 +16,8 @@ from .cleanup import CLEANUP_PERMISSION, cleanup_cutoff, cleanup_tasks, orphan_f
 from .models import OcrPage, OcrTask
 from .selectors import cleanup_plan
 from .services import task_delete, task_delete_many
+
+NAME_CHARS = 40
 
 
 class OcrPageInline(admin.TabularInline):
@@ -52,7 +56,7 @@ class CleanupForm(forms.Form):
 @admin.register(OcrTask)
 class OcrTaskAdmin(admin.ModelAdmin):
     list_display = (
-        "original_name",
+        "name",
         "owner",
         "status",
         "pages_done",
@@ -69,6 +73,16 @@ class OcrTaskAdmin(admin.ModelAdmin):
     inlines = [OcrPageInline]
     readonly_fields = [field.name for field in OcrTask._meta.fields]
     change_list_template = "admin/tasks/ocrtask/change_list.html"
+
+    # Cut short with the whole name in a tooltip: a 125-character name must not push the
+    # other columns off a 1280 px screen.
+    @admin.display(description=gettext_lazy("file name"), ordering="original_name")
+    def name(self, task: OcrTask) -> str:
+        return format_html(
+            '<span title="{}">{}</span>',
+            task.original_name,
+            Truncator(task.original_name).chars(NAME_CHARS),
+        )
 
     def has_add_permission(self, request) -> bool:
         # Tasks come from uploads, which validate and audit the file.

@@ -10,6 +10,12 @@ from .ocr.engines import available_engines
 from .selectors import SEARCH_MAX_CHARS, SORT_FIELDS
 from .uploads import human_size
 
+# What the file picker offers; the server judges a file by its content, not by this.
+ACCEPT = (
+    ".png,.jpg,.jpeg,.tif,.tiff,.webp,.bmp,.pdf,"
+    "image/png,image/jpeg,image/tiff,image/webp,image/bmp,application/pdf"
+)
+
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -28,6 +34,21 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, (list, tuple)):
             return [super(MultipleFileField, self).clean(item, initial) for item in data]
         return [super().clean(data, initial)] if data else []
+
+
+class LanguageSelect(forms.Select):
+    """The language list, each option marked with the engine that reads it.
+
+    static/js/tasks.js offers only the languages of the chosen engine; the server's
+    check (services.resolve_engine) stays the rule.
+    """
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        for engine, languages in available_engines().items():
+            if value in languages:
+                option["attrs"]["data-engine"] = engine
+        return option
 
 
 def engine_choices() -> list[tuple[str, str]]:
@@ -59,7 +80,9 @@ class UploadForm(forms.Form):
         help_text=_("PNG, JPEG, TIFF, WebP, BMP or PDF."),
     )
     engine = forms.ChoiceField(label=_("OCR engine"), choices=engine_choices, required=False)
-    language = forms.ChoiceField(label=_("Language"), choices=language_choices, required=False)
+    language = forms.ChoiceField(
+        label=_("Language"), choices=language_choices, required=False, widget=LanguageSelect
+    )
     force_ocr = forms.BooleanField(
         label=_("OCR every page"),
         required=False,
@@ -73,6 +96,21 @@ class UploadForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["engine"].initial = settings.OCR_DEFAULT_ENGINE
+        # What the page checks before sending (static/js/tasks.js), worded as the server
+        # words its refusals; the server checks again, and its answer is the rule.
+        self.fields["file"].widget.attrs.update(
+            {
+                "accept": ACCEPT,
+                "data-max-bytes": settings.OCR_MAX_FILE_BYTES,
+                "data-max-files": settings.OCR_MAX_FILES_PER_REQUEST,
+                "data-limit": human_size(settings.OCR_MAX_FILE_BYTES),
+                "data-too-large": _("{name}: file is {size}; the limit is {limit}."),
+                "data-empty": _("{name}: file is empty."),
+                "data-wrong-type": _("{name}: not a PNG, JPEG, TIFF, WebP, BMP or PDF file."),
+                "data-too-many": _("{count} files chosen; at most {limit} files per upload."),
+                "data-not-sent": _("Nothing was sent. Choose the files again, without these."),
+            }
+        )
         self.fields["file"].help_text = _(
             "PNG, JPEG, TIFF, WebP, BMP or PDF; up to %(files)d files of %(size)s, "
             "%(pages)d pages each."

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .failures import failure_message, original_missing
+
 
 class Status(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -33,27 +35,34 @@ class OcrTask(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ocr_tasks"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="ocr_tasks",
+        verbose_name=_("owner"),
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
     # As the client named it: shown (escaped) but never used to build a path.
-    original_name = models.CharField(max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
     file = models.FileField(max_length=255)
     content_type = models.CharField(max_length=40)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
-    page_count = models.PositiveIntegerField()
-    pages_done = models.PositiveIntegerField(default=0)
-    engine = models.CharField(max_length=20)
-    language = models.CharField(max_length=20)
+    page_count = models.PositiveIntegerField(_("pages"))
+    pages_done = models.PositiveIntegerField(_("pages done"), default=0)
+    engine = models.CharField(_("engine"), max_length=20)
+    language = models.CharField(_("language"), max_length=20)
     # OCR every page, as OCRmyPDF's --force-ocr: no PDF text layer is used, however good.
     force_ocr = models.BooleanField(default=False)
     result_text = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
+    # Why it failed, as a code pages translate (tasks.failures); error keeps the English.
+    error_code = models.CharField(max_length=40, blank=True, default="")
     # The upload's request id, carried into the worker so one id links upload to result.
     request_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Touched after every page: a processing task that stops beating was orphaned.
@@ -115,6 +124,18 @@ class OcrTask(models.Model):
         if self.phase == Phase.BUILDING:
             return str(_("Building outputs"))
         return str(_("Rendering"))
+
+    @property
+    def failure_message(self) -> str:
+        """Return why the task failed, in the reader's language where the code is known."""
+        return failure_message(code=self.error_code, stored=self.error)
+
+    @property
+    def original_gone(self) -> bool:
+        """Whether the task failed because its uploaded file is gone: nothing to show."""
+        return self.status == Status.FAILED and original_missing(
+            code=self.error_code, stored=self.error
+        )
 
     @property
     def is_active(self) -> bool:

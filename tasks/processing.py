@@ -15,6 +15,7 @@ from audit.outage import CONNECTION_LOST
 from audit.services import in_english, record_event
 
 from . import heartbeat
+from .failures import ENGINE_FAILED, MISSING_FILE, READER_DIED
 from .models import OcrPage, OcrTask, Phase, Status
 from .ocr.detect import ACCEPTED_TYPES
 from .ocr.engines import PageResult
@@ -157,7 +158,13 @@ def save_page(
 
 
 def finish(
-    task: OcrTask, *, outcome: str, error: str = "", seconds: float, searchable_pdf: str = ""
+    task: OcrTask,
+    *,
+    outcome: str,
+    error: str = "",
+    error_code: str = "",
+    seconds: float,
+    searchable_pdf: str = "",
 ) -> None:
     """Mark the task completed or failed and record task_complete."""
     with transaction.atomic():
@@ -174,6 +181,7 @@ def finish(
         current.status = Status.COMPLETED if outcome == Outcome.SUCCESS else Status.FAILED
         current.finished_at = timezone.now()
         current.error = error[:500]
+        current.error_code = error_code
         # Pages are separated by form feeds, as pdftotext does, so they stay findable.
         current.result_text = "\f".join(pages) if outcome == Outcome.SUCCESS else ""
         current.phase = Phase.NONE
@@ -292,12 +300,17 @@ def _process_claimed(task: OcrTask) -> str:
             task,
             outcome=Outcome.FAILURE,
             error=in_english(rejected.message),
+            error_code=rejected.code,
             seconds=elapsed(started),
         )
         return Status.FAILED
     except PageReaderDied as died:
         finish(
-            task, outcome=Outcome.FAILURE, error=in_english(died.args[0]), seconds=elapsed(started)
+            task,
+            outcome=Outcome.FAILURE,
+            error=in_english(died.args[0]),
+            error_code=READER_DIED,
+            seconds=elapsed(started),
         )
         return Status.FAILED
     except FileNotFoundError:
@@ -305,6 +318,7 @@ def _process_claimed(task: OcrTask) -> str:
             task,
             outcome=Outcome.FAILURE,
             error="The uploaded file is missing from storage.",
+            error_code=MISSING_FILE,
             seconds=elapsed(started),
         )
         return Status.FAILED
@@ -318,6 +332,7 @@ def _process_claimed(task: OcrTask) -> str:
             task,
             outcome=Outcome.FAILURE,
             error=f"OCR failed: {type(error).__name__}: {error}",
+            error_code=ENGINE_FAILED,
             seconds=elapsed(started),
         )
         return Status.FAILED

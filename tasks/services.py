@@ -20,6 +20,7 @@ from audit.client import ClientContext
 from audit.events import Outcome
 from audit.services import record_event
 
+from .failures import WORKER_GONE
 from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
 from .outputs import remove_derived, store_searchable_pdf
@@ -67,13 +68,18 @@ def resolve_engine(*, engine: str | None, language: str | None) -> tuple[str, st
     engine = (engine or settings.OCR_DEFAULT_ENGINE).strip()
     if engine not in engines:
         raise EngineChoiceError(
-            f"Unknown engine {engine!r}; choose one of: {', '.join(engines)}.", field="engine"
+            _("Unknown engine “%(engine)s”; choose one of: %(choices)s.")
+            % {"engine": engine, "choices": ", ".join(engines)},
+            field="engine",
         )
     language = (language or DEFAULT_LANGUAGES.get(engine) or engines[engine][0]).strip()
     if language not in engines[engine]:
         raise EngineChoiceError(
-            f"Engine {engine!r} does not read language {language!r}; "
-            f"choose one of: {', '.join(engines[engine])}.",
+            _(
+                "Engine “%(engine)s” does not read language “%(language)s”; "
+                "choose one of: %(choices)s."
+            )
+            % {"engine": engine, "language": language, "choices": ", ".join(engines[engine])},
             field="language",
         )
     return engine, language
@@ -275,6 +281,7 @@ def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
             metadata={"previous_error": task.error, "attempts": task.attempts},
         )
         task.error = ""
+        task.error_code = ""
         # A retry is the user asking again: it gets the full OCR_MAX_ATTEMPTS, not what is left.
         task.attempts = 0
         task.save()
@@ -428,6 +435,7 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
                     f"The worker stopped responding {task.attempts} times; giving up. "
                     "Retry to try again."
                 )
+                task.error_code = WORKER_GONE
                 task.finished_at = now
                 task.save()
                 stats["failed"] += 1

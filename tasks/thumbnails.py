@@ -6,11 +6,14 @@ import logging
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from PIL import Image
 
 from .models import OcrTask
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
+from .outputs import open_page_image
 from .processing import KIND_BY_CONTENT_TYPE, render_limits
+from .selectors import turned_page
 from .storage import StorageWriteFailed, local_copy, save_whole
 
 logger = logging.getLogger(__name__)
@@ -29,7 +32,18 @@ def thumbnail_name(task_id) -> str:
 
 
 def render_thumbnail(task: OcrTask) -> bytes:
-    """Return the first page of the task's document as a small PNG."""
+    """Return the first page of the task's document as a small PNG, upright.
+
+    A first page that was turned before it was read is drawn from its stored upright
+    image, as the detail page shows it; the original scan would be sideways.
+    """
+    turned = turned_page(task, index=0)
+    if turned is not None:
+        try:
+            image = open_page_image(turned)
+        except FileNotFoundError as error:
+            raise ThumbnailUnavailable(str(task.pk)) from error
+        return small_png(image)
     try:
         # Through the storage: an object store hands out no local path.
         with local_copy(task.file.name) as path:
@@ -43,6 +57,10 @@ def render_thumbnail(task: OcrTask) -> bytes:
             )
     except (DocumentRejected, FileNotFoundError) as error:
         raise ThumbnailUnavailable(str(task.pk)) from error
+    return small_png(image)
+
+
+def small_png(image: Image.Image) -> bytes:
     image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
@@ -56,6 +74,9 @@ def task_thumbnail(*, task: OcrTask) -> bytes:
         with default_storage.open(name, "rb") as handle:
             return handle.read()
     data = render_thumbnail(task)
+    if task.is_active:
+        # Not kept yet: whether the first page is turned is known once it has been read.
+        return data
     try:
         saved = save_whole(name, ContentFile(data), size=len(data))
     except StorageWriteFailed:

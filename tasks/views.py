@@ -265,7 +265,12 @@ def task_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                 return render(request, "tasks/upload.html", {"form": form}, status=400)
             messages.success(
                 request,
-                _("%(count)d document(s) queued for OCR.") % {"count": len(tasks)},
+                ngettext(
+                    "%(count)d document queued for OCR.",
+                    "%(count)d documents queued for OCR.",
+                    len(tasks),
+                )
+                % {"count": len(tasks)},
             )
             return redirect("tasks:list")
         return render(request, "tasks/upload.html", {"form": form}, status=400)
@@ -351,7 +356,9 @@ def task_thumbnail_view(request: HttpRequest, task_id) -> HttpResponse:
     except ThumbnailUnavailable:
         raise Http404("Thumbnail unavailable.") from None
     response = HttpResponse(data, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=86400"
+    # Like the page previews: while the task runs its first page may still be turned
+    # upright, so a copy cached now would stay sideways beside the upright detail page.
+    response["Cache-Control"] = "private, no-store" if task.is_active else "private, max-age=86400"
     return response
 
 

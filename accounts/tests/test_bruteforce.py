@@ -404,3 +404,24 @@ def test_an_invalid_unlock_from_the_dashboard_unlocks_nothing(staff, client_for)
     assert response.status_code == 302
     assert response["Location"] == DASHBOARD
     assert not AuditEvent.objects.filter(event_type="auth_unlock").exists()
+
+
+@pytest.mark.parametrize("username", ["alice", "nobody-by-this-name"])
+def test_the_login_page_warns_before_the_lockout_the_same_for_any_username(
+    user, settings, username
+):
+    client = Client(REMOTE_ADDR="198.51.100.31")
+    pages = [
+        client.post("/accounts/login/", {"username": username, "password": "wrong"})
+        for _ in range(settings.AXES_FAILURE_LIMIT - 1)
+    ]
+    said = ['id="attempts-left"' in page.content.decode() for page in pages]
+    # Quiet at first, then warned at 2 and 1 attempts left; the same for unknown names.
+    assert said == [False] * (settings.AXES_FAILURE_LIMIT - 3) + [True, True]
+    assert (
+        "1 attempt left before sign-in with this username from this address is locked "
+        "for 15 minutes." in pages[-1].content.decode()
+    )
+    locked = client.post("/accounts/login/", {"username": username, "password": "wrong"})
+    assert locked.status_code == 429
+    assert 'id="retry-at"' in locked.content.decode()

@@ -258,7 +258,7 @@ def test_logout_all_page_ends_every_session_and_token(
     assert client.get("/api/v2/admin/users", **bearer).status_code == 401
     # The user is told what was ended.
     page = here.get(LOGIN)
-    assert "Logged out of 2 session(s); 1 API token(s) revoked." in page.content.decode()
+    assert "Logged out of 2 sessions. 1 API token revoked." in page.content.decode()
     assert event_fields(only_event(response)) == {
         "event_type": "auth_logout",
         "category": "authentication",

@@ -78,7 +78,7 @@ def test_columns_filters_and_fields_are_named_in_chinese_in_a_chinese_session(ad
     )
     filters = re.findall(r'data-filter-title="([^"]+)"', html)
     choices = re.findall(r'<a href="\?(?:category|outcome)__exact=\w+">([^<]+)</a>', html)
-    assert len(columns) == 7 and len(filters) == 6 and len(choices) == 8
+    assert len(columns) == 7 and len(filters) == 7 and len(choices) == 8
     chinese = re.compile(r"[\u4e00-\u9fff]")
     assert [name for name in columns + filters + choices if not chinese.search(name)] == []
     # The change page labels every field in Chinese too; the values stay as recorded.
@@ -86,10 +86,16 @@ def test_columns_filters_and_fields_are_named_in_chinese_in_a_chinese_session(ad
         f"/admin/audit/auditevent/{events[1].pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans"
     ).content.decode()
     labels = re.findall(r"<label>([^<]+):</label>", page)
-    assert len(labels) == len(AuditEvent._meta.fields)
+    # Every field, and the event type in words first.
+    assert len(labels) == len(AuditEvent._meta.fields) + 1
     # "ID" (the primary key) reads the same in Chinese.
     assert [label for label in labels if not chinese.search(label)] == ["ID"]
     assert "auth_login" in page and "mallory" in page
+    # Event types in words beside their codes: the column, and the filter's choices.
+    assert (
+        '<span class="event-label">登录</span> <code class="event-code">auth_login</code>' in html
+    )
+    assert "OCR 任务已完成 <code>task_complete</code>" in html
 
 
 def test_viewing_the_changelist_is_recorded_once(admin_client, staff, only_event):

@@ -327,7 +327,7 @@ def test_last_checkpoint_is_shown(staff_client, user):
     response = staff_client.get(DASHBOARD + "?verify=1")
 
     assertContains(response, f"Event #{made.sequence}, signed")
-    assertContains(response, f"checkpoint #{made.sequence} of")
+    assertContains(response, f"Signed checkpoint #{made.sequence} matches.")
     assertNotContains(response, "signature does not match")
 
 
@@ -373,3 +373,15 @@ def test_figures_link_to_the_matching_events_in_the_audit_list(staff_client):
     assert [(e.username, e.outcome) for e in listed] == [("mallory", "failure")] * 2
     assert [e.ip_address for e in from_ip] == [ATTACKER_IP] * 2
     assert sorted(e.username for e in all_failed) == ["bob", "mallory", "mallory"]
+
+
+def test_an_intact_chain_is_said_in_chinese(staff_client):
+    from audit.services import record_event
+
+    record_event(event_type="auth_login", username="alice")
+    html = staff_client.get(
+        "/admin/dashboard/", {"verify": "1"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    reason = html.split('id="chain-reason">', 1)[1].split("</span>", 1)[0]
+    assert reason.startswith("链完整。")
+    assert "intact" not in reason

@@ -119,12 +119,77 @@
     }
   }
 
+  // Upload: offer only the languages the chosen engine reads (options carry data-engine).
+  var engineSelect = document.getElementById("id_engine");
+  var languageSelect = document.getElementById("id_language");
+  function followEngine() {
+    var engine = engineSelect.value;
+    Array.prototype.forEach.call(languageSelect.options, function (option) {
+      var other = option.dataset.engine && option.dataset.engine !== engine;
+      option.hidden = other;
+      option.disabled = other;
+    });
+    if (languageSelect.selectedOptions[0] && languageSelect.selectedOptions[0].disabled) {
+      languageSelect.value = "";
+    }
+  }
+  if (engineSelect && languageSelect) {
+    engineSelect.addEventListener("change", followEngine);
+    followEngine();
+  }
+
+  // Upload: a size as the server words it (Django's filesizeformat: "25.0 MB").
+  function humanSize(bytes) {
+    var units = ["KB", "MB", "GB", "TB"];
+    if (bytes < 1024) { return bytes + " bytes"; }
+    var value = bytes / 1024, unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    return value.toFixed(1) + "\u00a0" + units[unit];
+  }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (all, key) { return values[key]; });
+  }
+  var ACCEPTED = /\.(png|jpe?g|tiff?|webp|bmp|pdf)$/i;
+  var ACCEPTED_TYPES = /^(image\/(png|jpeg|tiff|webp|bmp)|application\/pdf)$/;
+  // Return what is wrong with the chosen files before they are sent, one line each.
+  function refusals(input) {
+    var data = input.dataset, lines = [], max = Number(data.maxBytes);
+    if (input.files.length > Number(data.maxFiles)) {
+      lines.push(fill(data.tooMany, { count: input.files.length, limit: data.maxFiles }));
+    }
+    Array.prototype.forEach.call(input.files, function (file) {
+      if (!file.size) {
+        lines.push(fill(data.empty, { name: file.name }));
+      } else if (file.size > max) {
+        lines.push(fill(data.tooLarge, { name: file.name, size: humanSize(file.size), limit: data.limit }));
+      } else if (!ACCEPTED.test(file.name) && !ACCEPTED_TYPES.test(file.type)) {
+        lines.push(fill(data.wrongType, { name: file.name }));
+      }
+    });
+    return lines;
+  }
+
   // Upload: while the files are sent, the button is disabled and a progress bar shows.
   var form = document.getElementById("upload-form");
   if (form) {
     var button = document.getElementById("upload-button");
     var label = button.textContent;
-    form.addEventListener("submit", function () {
+    var fileInput = form.querySelector("input[type=file]");
+    form.addEventListener("submit", function (event) {
+      var lines = fileInput ? refusals(fileInput) : [];
+      var box = document.getElementById("checked-in-page");
+      box.hidden = !lines.length;
+      if (lines.length) {
+        // Not sent: the files stay chosen, and the list says what to change.
+        event.preventDefault();
+        box.replaceChildren();
+        lines.concat([fileInput.dataset.notSent]).forEach(function (line) {
+          var item = document.createElement("p");
+          item.textContent = line;
+          box.appendChild(item);
+        });
+        return;
+      }
       // After the browser has taken the form data: disabling it now cannot drop a field.
       setTimeout(function () {
         button.disabled = true;

@@ -164,9 +164,9 @@ def test_request_without_a_file_is_refused(upload_refused):
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"engine": "abbyy"}, "engine", "Unknown engine 'abbyy'"),
-        ({"engine": "tesseract", "language": "klingon"}, "language", "'klingon'"),
-        ({"engine": "rapidocr", "language": "eng"}, "language", "'eng'"),
+        ({"engine": "abbyy"}, "engine", "Unknown engine “abbyy”"),
+        ({"engine": "tesseract", "language": "klingon"}, "language", "“klingon”"),
+        ({"engine": "rapidocr", "language": "eng"}, "language", "“eng”"),
     ],
 )
 def test_unknown_engine_or_language_is_refused_naming_the_field(
