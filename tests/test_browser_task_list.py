@@ -76,7 +76,7 @@ def assert_contrast(page: Page) -> None:
 
 
 def row_names(page: Page) -> list[str]:
-    return page.locator("#task-table tbody td.name").all_inner_texts()
+    return page.locator("#task-table tbody td.name > a").all_inner_texts()
 
 
 @pytest.mark.parametrize("device", WIDTHS)

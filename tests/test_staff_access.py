@@ -42,6 +42,7 @@ NOT_STAFF = {
     "tasks/<uuid:task_id>/download.<str:fmt>",
     "tasks/<uuid:task_id>/original/",
     "tasks/<uuid:task_id>/retry/",
+    "tasks/<uuid:task_id>/rerun/",
     "tasks/<uuid:task_id>/delete/",
     "tasks/<uuid:task_id>/thumbnail.png",
     "tasks/delete/",
