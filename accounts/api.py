@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.pagination import BoundedPageSize
-from audit.permissions import HasDjangoPermission
 from audit.services import record_event
+from ocr_project.common.permissions import HasDjangoPermission
 
 from .api_tokens.permissions import TokenScopePermission
 from .selectors import user_list

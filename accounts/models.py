@@ -103,7 +103,7 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{PREFIX}{self.lookup_id}… ({self.name})"
 
-    # Asked by audit.permissions.HasDjangoPermission when this token is the request's
+    # Asked by ocr_project.common.permissions.HasDjangoPermission when this token is the request's
     # credential: the token narrows its owner's permissions to what its scopes cover.
     def has_perm(self, permission: str) -> bool:
         return any(scope in self.scopes for scope in scopes_covering(permission))

@@ -14,7 +14,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from .api_errors import JsonErrorsAPIView
+from ocr_project.common.api_views import JsonErrorsAPIView
+from ocr_project.common.permissions import HasDjangoPermission
+
 from .events import EVENT_CATEGORIES
 from .export import (
     EXPORT_COLUMNS,
@@ -27,7 +29,6 @@ from .export import (
 )
 from .filters import AuditEventFilter
 from .pagination import BoundedPageSize
-from .permissions import HasDjangoPermission
 from .selectors import audit_events_for_listing
 from .serializers import (
     AuditEventOutputSerializer,

@@ -20,8 +20,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ocr_project.common.atomic_files import atomic_write
+
 from .anchors import Anchor
-from .atomic_files import atomic_write
 from .chain import canonical_json, canonical_timestamp
 from .integrity import verify_chain
 from .models import AuditCheckpoint, AuditEvent, ChainHead

@@ -18,7 +18,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from .atomic_files import atomic_write
+from ocr_project.common.atomic_files import atomic_write
+
 from .chain import canonical_timestamp
 from .integrity import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
 from .models import AuditEvent

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from audit.atomic_files import atomic_write
+from ocr_project.common.atomic_files import atomic_write
 from ocr_project.openapi_errors import ERROR_COMPONENTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent

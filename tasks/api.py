@@ -10,8 +10,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.api_errors import JsonErrorsAPIView
-from audit.permissions import HasDjangoPermission
+from ocr_project.common.api_views import JsonErrorsAPIView
+from ocr_project.common.permissions import HasDjangoPermission
 
 from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
 from .downloads import ResultUnavailable, result_download

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from audit.filters import StrictFilterForm, UtcDateTimeFilter
+from ocr_project.common.filters import StrictFilterForm, UtcDateTimeFilter
 
 from .models import OcrTask, Status
 from .ocr.engines import available_engines

@@ -17,8 +17,8 @@ from accounts.api_tokens.permissions import TokenScopePermission
 from accounts.api_tokens.services import api_token_create, service_account_create
 from accounts.models import ApiToken, ApiTokenAddress
 from audit.models import AuditEvent
-from audit.permissions import HasDjangoPermission
 from audit.tests.fixtures import PASSWORD
+from ocr_project.common.permissions import HasDjangoPermission
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 

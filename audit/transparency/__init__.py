@@ -24,7 +24,7 @@ of our own (docs: RFC 9162 section 2, c2sp.org/signed-note, c2sp.org/tlog-checkp
 - ``cosignatures``: witness cosignatures accepted, stored, served and counted.
 - ``witness``: the witness (``manage.py audit_witness``, another party's process): its
   key and state, and the checks before it cosigns. It imports ``merkle``,
-  ``signed_note`` and ``audit.atomic_files`` only: no Django, no database.
+  ``signed_note`` and ``ocr_project.common.atomic_files`` only: no Django, no database.
 
 Anything in ``audit`` may import these modules; ``records``, ``merkle`` and
 ``signed_note`` import nothing from the project (``offline`` only them); ``node_store``

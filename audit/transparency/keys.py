@@ -8,7 +8,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ..atomic_files import atomic_write
+from ocr_project.common.atomic_files import atomic_write
+
 from .signed_note import NoteError, Signer, Verifier, generate_key
 
 

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..atomic_files import atomic_write
+from ocr_project.common.atomic_files import atomic_write
+
 from ..models import TreeCheckpoint
 from .keys import load_signer, log_origin
 from .merkle import root_hash

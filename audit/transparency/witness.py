@@ -28,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic_files import atomic_write
+from ocr_project.common.atomic_files import atomic_write
+
 from .merkle import InvalidProofError, verify_consistency
 from .signed_note import (
     Cosigner,
