@@ -439,7 +439,16 @@ def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
                     continue
                 if index in imported:
                     continue
-                if page is not None and not kind.is_pdf and page.width and page.height:
+                # An image page read after a quarter turn is drawn upright, as before: its
+                # text layer over the original frame under /Rotate came out empty (the
+                # sideways scan of tasks/tests/test_scan_results.py).
+                if (
+                    page is not None
+                    and not kind.is_pdf
+                    and page.width
+                    and page.height
+                    and page.rotation == 0
+                ):
                     add_original_image_page(
                         document, position=index, source=source, kind=kind, ocr_page=page, font=font
                     )
