@@ -60,6 +60,12 @@ class NetworkField(forms.CharField):
         return parse_network(value) if value else None
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": "An address, a prefix (10.1.) or a CIDR range (10.1.0.0/16, 2001:db8::/32).",
+    }
+)
 class NetworkFilter(django_filters.Filter):
     field_class = NetworkField
 

@@ -84,7 +84,10 @@ class LatestCheckpointApi(PublicLogApi):
 class PublicConsistencyProofApi(PublicLogApi):
     @extend_schema(
         parameters=[ConsistencyQuerySerializer],
-        responses={200: ConsistencyProofOutputSerializer},
+        responses={
+            200: ConsistencyProofOutputSerializer,
+            400: OpenApiResponse(description="A size refused, field by field."),
+        },
         description="Public: the RFC 9162 consistency proof from `from` leaves to `to` "
         "leaves (by default the newest signed checkpoint's size), as the staff endpoint "
         "gives it. 400 names the size refused.",

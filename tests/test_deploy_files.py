@@ -12,6 +12,10 @@ from django.core.management import get_commands, load_command_class
 
 DEPLOY = Path(settings.BASE_DIR) / "docs" / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
+# The witness runs on another host or for another party: it gets none of the service's
+# environment (no database, no secret), only its own key and the log's public key.
+WITNESS = DEPLOY / "systemd" / "ocr-witness.service"
+SERVICE_UNITS = [unit for unit in UNITS if unit != WITNESS]
 
 
 def service_section(unit: Path) -> configparser.SectionProxy:
@@ -23,12 +27,24 @@ def service_section(unit: Path) -> configparser.SectionProxy:
     return parser["Service"]
 
 
-def test_there_is_a_unit_for_web_worker_and_sealer():
+def test_there_is_a_unit_for_web_worker_sealer_and_witness():
     names = {unit.name for unit in UNITS}
-    assert names == {"ocr-web.service", "ocr-worker@.service", "ocr-sealer.service"}
+    assert names == {
+        "ocr-web.service",
+        "ocr-worker@.service",
+        "ocr-sealer.service",
+        "ocr-witness.service",
+    }
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
+def test_the_witness_restarts_as_its_own_user_without_the_services_environment():
+    service = service_section(WITNESS)
+
+    assert (service["Restart"], service["User"]) == ("always", "ocr-witness")
+    assert "EnvironmentFile" not in service
+
+
+@pytest.mark.parametrize("unit", SERVICE_UNITS, ids=lambda unit: unit.name)
 def test_each_unit_restarts_as_a_dedicated_user_with_the_shared_environment(unit):
     service = service_section(unit)
 
@@ -39,8 +55,15 @@ def test_each_unit_restarts_as_a_dedicated_user_with_the_shared_environment(unit
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda unit: unit.name)
-def test_each_exec_start_names_a_command_or_module_that_exists(unit):
+def test_each_exec_start_names_a_command_or_module_that_exists(unit, tmp_path):
     argv = shlex.split(service_section(unit)["ExecStart"])
+    if "--log-key" in argv:
+        # The witness reads the log's key file as it parses: give it one, in key form.
+        from audit.transparency.signed_note import generate_key
+
+        key_file = tmp_path / "audit-log-key.txt"
+        key_file.write_text(generate_key("ocr.example.com/audit")[1] + "\n")
+        argv[argv.index("--log-key") + 1] = str(key_file)
 
     if "manage.py" in argv:
         name, *arguments = argv[argv.index("manage.py") + 1 :]
