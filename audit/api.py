@@ -28,6 +28,7 @@ from .export import (
     rows,
 )
 from .filters import AuditEventFilter
+from .log_api import consistency_proof_for, consistency_proof_response
 from .pagination import BoundedPageSize
 from .selectors import audit_events_for_listing
 from .serializers import (
@@ -42,7 +43,6 @@ from .transparency.proofs import (
     EventNotInTree,
     ProofRefused,
     event_inclusion_proof,
-    tree_consistency_proof,
 )
 
 
@@ -271,16 +271,9 @@ class AuditConsistencyProofApi(AuditProofApi):
         "default the newest signed checkpoint's size). 400 names the size refused.",
     )
     def get(self, request):
-        query = ConsistencyQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        sizes = query.validated_data
-        try:
-            proof = tree_consistency_proof(old_size=sizes["from"], new_size=sizes.get("to"))
-        except ProofRefused as refused:
-            raise ValidationError({refused.field: [str(refused)]}) from None
+        proof = consistency_proof_for(request.query_params)
         self.record_proof(
             resource_id="",
             metadata={"proof": "consistency", "from": proof.old_size, "to": proof.new_size},
         )
-        data = {"from": proof.old_size, "to": proof.new_size, "proof": proof.proof}
-        return Response(ConsistencyProofOutputSerializer(data).data)
+        return consistency_proof_response(proof)

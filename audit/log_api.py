@@ -29,7 +29,7 @@ from .transparency.cosignatures import (
     newest_cosigned_note,
     store_cosignatures,
 )
-from .transparency.proofs import ProofRefused, tree_consistency_proof
+from .transparency.proofs import ConsistencyProof, ProofRefused, tree_consistency_proof
 
 # A checkpoint is three lines and a few signature lines; C2SP caps a note at 100 of them.
 MAX_NOTE_BYTES = 64 * 1024
@@ -48,6 +48,25 @@ class SignedNoteParser(BaseParser):
             return body.decode("utf-8")
         except UnicodeDecodeError:
             raise ValidationError({"note": ["The note is not UTF-8."]}) from None
+
+
+def consistency_proof_for(query_params) -> ConsistencyProof:
+    """The consistency proof a request's ``from`` and ``to`` ask for; a 400 names a bad one.
+
+    One reading of the sizes for the staff endpoint and the public one.
+    """
+    query = ConsistencyQuerySerializer(data=query_params)
+    query.is_valid(raise_exception=True)
+    sizes = query.validated_data
+    try:
+        return tree_consistency_proof(old_size=sizes["from"], new_size=sizes.get("to"))
+    except ProofRefused as refused:
+        raise ValidationError({refused.field: [str(refused)]}) from None
+
+
+def consistency_proof_response(proof: ConsistencyProof) -> Response:
+    data = {"from": proof.old_size, "to": proof.new_size, "proof": proof.proof}
+    return Response(ConsistencyProofOutputSerializer(data).data)
 
 
 class PublicLogApi(APIView):
@@ -93,15 +112,7 @@ class PublicConsistencyProofApi(PublicLogApi):
         "gives it. 400 names the size refused.",
     )
     def get(self, request):
-        query = ConsistencyQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        sizes = query.validated_data
-        try:
-            proof = tree_consistency_proof(old_size=sizes["from"], new_size=sizes.get("to"))
-        except ProofRefused as refused:
-            raise ValidationError({refused.field: [str(refused)]}) from None
-        data = {"from": proof.old_size, "to": proof.new_size, "proof": proof.proof}
-        return Response(ConsistencyProofOutputSerializer(data).data)
+        return consistency_proof_response(consistency_proof_for(request.query_params))
 
 
 class CosignatureApi(PublicLogApi):
