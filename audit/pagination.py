@@ -29,6 +29,26 @@ class BoundedPageSize:
             raise ValidationError({name: [f"A whole number from 1 to {self.max_page_size}."]})
         return int(raw)
 
+    def get_paginated_response(self, data):
+        """The page, with its neighbours also in an RFC 8288 ``Link`` header.
+
+        Clients that follow pages by header (GitHub- and Okta-style pollers, curl
+        scripts) need not parse the body; the links are the body's ``next`` and
+        ``previous``, absolute.
+        """
+        response = super().get_paginated_response(data)
+        links = [
+            f'<{url}>; rel="{rel}"'
+            for rel, url in (
+                ("next", self.get_next_link()),
+                ("prev", self.get_previous_link()),
+            )
+            if url
+        ]
+        if links:
+            response["Link"] = ", ".join(links)
+        return response
+
     def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)  # type: ignore[misc]
         for parameter in parameters:

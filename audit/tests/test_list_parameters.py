@@ -36,3 +36,20 @@ def test_an_empty_format_is_a_400_naming_it(staff_client):
     response = staff_client.get(URL, {"format": ""})
     assert response.status_code == 400
     assert "format" in response.json()
+
+
+def test_pages_are_linked_in_a_link_header_as_in_the_body(staff_client):
+    for n in range(3):
+        record_event(event_type="auth_logout", metadata={"n": n})
+
+    first = staff_client.get(URL, {"page_size": 2})
+    body = first.json()
+    assert first["Link"] == f'<{body["next"]}>; rel="next"'
+
+    second = staff_client.get(body["next"])
+    links = {
+        rel.split('"')[1]: url.strip().strip("<>")
+        for url, rel in (part.split(";") for part in second["Link"].split(", "))
+    }
+    assert links["prev"] == second.json()["previous"]
+    assert links.get("next") == second.json()["next"]
