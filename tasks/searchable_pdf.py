@@ -152,7 +152,23 @@ def add_invisible_line(
     if not codes:
         return
     font_size = line.height * FONT_SIZE_PER_BOX_HEIGHT
-    text_object = pdfium_c.FPDFPageObj_CreateTextObj(document, font.handle, font_size)
+    # Every glyph is one em wide, so the natural width is len(codes) * font_size.
+    stretch = line.width / (len(codes) * font_size)
+    matrix = (stretch, 0, 0, 1, line.left, line.bottom + BASELINE_RAISE * line.height)
+    insert_invisible_text(document, page, font, codes=codes, size=font_size, matrix=matrix)
+
+
+def insert_invisible_text(
+    document: pdfium.PdfDocument,
+    page: pdfium.PdfPage,
+    font: TextLayerFont,
+    *,
+    codes: list[int],
+    size: float,
+    matrix: tuple[float, float, float, float, float, float],
+) -> None:
+    """Insert one invisible text object of `codes` at `size`, placed by `matrix` (a..f)."""
+    text_object = pdfium_c.FPDFPageObj_CreateTextObj(document, font.handle, size)
     if not text_object:
         raise pdfium.PdfiumError("PDFium could not create a text object.")
     array = (ctypes.c_uint * len(codes))(*codes)
@@ -160,11 +176,7 @@ def add_invisible_line(
         pdfium_c.FPDFPageObj_Destroy(text_object)
         raise pdfium.PdfiumError("PDFium refused the text of a line.")
     pdfium_c.FPDFTextObj_SetTextRenderMode(text_object, pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
-    # Every glyph is one em wide, so the natural width is len(codes) * font_size.
-    stretch = line.width / (len(codes) * font_size)
-    pdfium_c.FPDFPageObj_Transform(
-        text_object, stretch, 0, 0, 1, line.left, line.bottom + BASELINE_RAISE * line.height
-    )
+    pdfium_c.FPDFPageObj_Transform(text_object, *matrix)
     # The page takes ownership of the object.
     pdfium_c.FPDFPage_InsertObject(page, text_object)
 
@@ -250,21 +262,12 @@ def add_framed_line(
     if not codes or placed.height <= 0:
         return
     font_size = placed.height * FONT_SIZE_PER_BOX_HEIGHT
-    text_object = pdfium_c.FPDFPageObj_CreateTextObj(document, font.handle, font_size)
-    if not text_object:
-        raise pdfium.PdfiumError("PDFium could not create a text object.")
-    array = (ctypes.c_uint * len(codes))(*codes)
-    if not pdfium_c.FPDFText_SetCharcodes(text_object, array, len(codes)):
-        pdfium_c.FPDFPageObj_Destroy(text_object)
-        raise pdfium.PdfiumError("PDFium refused the text of a line.")
-    pdfium_c.FPDFTextObj_SetTextRenderMode(text_object, pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
     # Text space: x runs along the box's bottom edge (every glyph one em wide, so the
     # natural width is len(codes) * font_size), y towards its top, one point per unit.
     stretch = 1 / (len(codes) * font_size)
     up_x, up_y = placed.up
     raise_by = BASELINE_RAISE * placed.height
-    pdfium_c.FPDFPageObj_Transform(
-        text_object,
+    matrix = (
         placed.along[0] * stretch,
         placed.along[1] * stretch,
         up_x,
@@ -272,7 +275,7 @@ def add_framed_line(
         placed.origin[0] + up_x * raise_by,
         placed.origin[1] + up_y * raise_by,
     )
-    pdfium_c.FPDFPage_InsertObject(page, text_object)
+    insert_invisible_text(document, page, font, codes=codes, size=font_size, matrix=matrix)
 
 
 def line_boxes(page: OcrPage) -> list[tuple[str, tuple[float, float, float, float]]]:
