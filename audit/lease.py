@@ -28,7 +28,8 @@ SQLite has one writer at a time and a dead process's write lock goes with it; th
 lease works the same there (on the application's clock: one host).
 
 Takeover takes one lease period (AUDIT_SEALER_LEASE_SECONDS, 5 s) plus a round at
-most; the README gives the measured figure.
+most; the README gives the measured figure. A sealer that stops cleanly (SIGTERM,
+Ctrl-C) releases the lease on its way out, and a standby takes it at its next round.
 """
 
 import logging
@@ -206,8 +207,32 @@ class LeaseHolder:
                 self.generation,
             )
         else:
-            logger.info("%s holds the %s lease, generation %d", self.holder, self.name, 1)
+            logger.info(
+                "%s holds the %s lease, generation %d", self.holder, self.name, self.generation
+            )
         return True
+
+    def release(self) -> bool:
+        """Give the lease up now (a clean stop); return True if this holder had it.
+
+        A standby then takes it at its next round instead of after the expiry. The
+        lease is left free, as created: no holder (health reports no dead sealer: this
+        one stopped on purpose), no session for the taker to end (this one may still be
+        closing), and the generation the next holder raises, which keeps the fence.
+        """
+        if self.generation is None or self._pid != os.getpid():
+            return False
+        with transaction.atomic():
+            now = database_now()
+            released = AuditLease.objects.filter(
+                name=self.name, holder=self.holder, generation=self.generation
+            ).update(holder="", expires_at=now, backend_pid=None, backend_start=None)
+        generation, self.generation = self.generation, None
+        if released:
+            logger.info(
+                "%s released the %s lease (generation %d)", self.holder, self.name, generation
+            )
+        return bool(released)
 
     def stand_by(self, lease: AuditLease) -> None:
         """Say once per holder and generation that another holder has the lease."""

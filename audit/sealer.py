@@ -10,8 +10,9 @@ timestamps never run backwards along the chain.
 
 - PostgreSQL stamps events with the database clock (clock_timestamp(), one clock for
   every host), always at or after the start of the inserting transaction. The cutoff
-  is the start of the oldest transaction in this database that has written anything
-  and is still running (pg_stat_activity), else now.
+  is the start of the oldest transaction still holding a lock on the event table (a
+  writer of events, pg_locks), else now: one that wrote other tables only is no reason
+  to wait (sealing_cutoff says why that is enough).
 - SQLite has one writer at a time: a sealer holding the write lock (IMMEDIATE) knows
   every event stamped before now has committed.
 
@@ -120,25 +121,70 @@ def head_timestamp() -> datetime | None:
     return row[2] if row else None
 
 
+# A cutoff before every event: nothing is sealable until the round after.
+BEFORE_EVERY_EVENT = datetime.min.replace(tzinfo=UTC)
+_hidden_writers: set[int] = set()
+
+
 def sealing_cutoff() -> datetime:
-    """Return the time before which every stamped event has committed or rolled back."""
+    """Return the time before which every stamped event has committed or rolled back.
+
+    PostgreSQL: the start of the oldest transaction that holds (or waits for) a
+    RowExclusiveLock on the event table, else now. Only such a transaction can still
+    commit an event: an INSERT takes that lock on its target table when the statement
+    is parsed (or, prepared, before its plan runs), before clock_timestamp() in its
+    VALUES is evaluated, and keeps it to the end of its transaction. Verified with a
+    SHARE lock held on the table: plain, PREPAREd, driver-prepared INSERTs and a column
+    default all stamped after it was released (audit/tests/test_sealer.py). So an event
+    stamped before `now` below was inserted by a transaction that held the lock at
+    `now`: still open, it is among the lock holders read after it, its stamp no earlier
+    than its start; ended, it committed or rolled back. Transactions that wrote only
+    other tables (a temp table in psql, a slow job) are none of the sealer's business:
+    waiting for them let any session keep every new event unsealed for as long as it
+    liked. Prepared transactions (2PC) hold locks with no session: Django prepares
+    none, and max_prepared_transactions is 0 by default.
+    """
     if connection.vendor != "postgresql":
         return utc_now()
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     with connection.cursor() as cursor:
+        # The clock first, in a statement of its own: a writer that takes the lock after
+        # the locks below are read stamps after this reading, never before the cutoff.
         # Backend status is cached per transaction; clear it to see the present.
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        # A transaction that has written holds a transaction id. An event INSERT still
-        # running may not have one yet: its clock_timestamp() is taken before the row
-        # (and the id) is written, so it counts from its statement's start as well.
+        cursor.execute("SELECT clock_timestamp(), pg_stat_clear_snapshot()")
+        now = cursor.fetchone()[0]
+        # A holder missing from pg_stat_activity, or idle there, ended its transaction
+        # (or began one after `now`) between the two reads: nothing to wait for. One
+        # whose start is hidden (another role's session without pg_read_all_stats, or
+        # track_activities off) may have stamped at any time: wait for it to end.
         cursor.execute(
-            "SELECT LEAST(clock_timestamp(), ("
-            " SELECT min(xact_start) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND (backend_xid IS NOT NULL OR (state = 'active' AND starts_with(query, %s)))))",
-            [f"INSERT INTO {table} "],
+            "SELECT min(activity.xact_start), array_agg(held.pid) FILTER (WHERE"
+            " activity.xact_start IS NULL AND activity.state IS DISTINCT FROM 'idle')"
+            " FROM pg_locks AS held JOIN pg_stat_activity AS activity USING (pid)"
+            " WHERE held.locktype = 'relation' AND held.mode = 'RowExclusiveLock'"
+            " AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND held.relation = %s::regclass AND held.pid <> pg_backend_pid()",
+            [table],
         )
-        return cursor.fetchone()[0]
+        oldest, hidden = cursor.fetchone()
+    if hidden:
+        warn_hidden_writers(hidden)
+        return BEFORE_EVERY_EVENT
+    return min(now, oldest) if oldest is not None else now
+
+
+def warn_hidden_writers(pids: list[int]) -> None:
+    """Say once per session that a writer's transaction start is hidden from this login."""
+    new = set(pids) - _hidden_writers
+    if not new:
+        return
+    _hidden_writers.update(new)
+    logger.warning(
+        "sealing waits for the transactions of pids %s, which hold the audit event table "
+        "and whose start this database login cannot see: grant pg_read_all_stats to the "
+        "sealer's login (or connect every host as one role), and keep track_activities on",
+        ", ".join(map(str, sorted(new))),
+    )
 
 
 # The one role the PostgreSQL triggers let link events (migration 0020): a setting any
@@ -570,21 +616,41 @@ def unsealed_backlog() -> Backlog:
 
 
 def run_sealer(*, interval: float, stop=lambda: False) -> None:
-    """Seal, then stream what is sealed, every `interval` seconds until `stop()` says so."""
+    """Seal, then stream what is sealed, every `interval` seconds until `stop()` says so.
+
+    On the way out (stop, Ctrl-C, SIGTERM turned into a stop) the sealer lease is given
+    up, so a standby sealer seals at its next round rather than after the lease expires.
+    """
     import time
 
-    while not stop():
-        started = time.monotonic()
-        try:
-            sealed = seal_pending()
-            if sealed:
-                logger.debug("sealed %d events", sealed)
-            # Also with AUDIT_SEALING=inline: the sealer is the stream's one writer.
-            stream_round(lease=sealer_lease)
-        except CONNECTION_LOST as error:  # a database restart: wait, not a traceback a round
-            wait_for_database(error, what="Audit sealer", logger=logger, stop=stop)
-        except Exception:  # a failed round is retried next round, never the end of the loop
-            logger.exception("sealing failed; retrying")
-        finally:
-            connection.close_if_unusable_or_obsolete()
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    try:
+        while not stop():
+            started = time.monotonic()
+            try:
+                sealed = seal_pending()
+                if sealed:
+                    logger.debug("sealed %d events", sealed)
+                # Also with AUDIT_SEALING=inline: the sealer is the stream's one writer.
+                stream_round(lease=sealer_lease)
+            except CONNECTION_LOST as error:  # a database restart: wait, not a traceback a round
+                wait_for_database(error, what="Audit sealer", logger=logger, stop=stop)
+            except Exception:  # a failed round is retried next round, never the end of the loop
+                logger.exception("sealing failed; retrying")
+            finally:
+                connection.close_if_unusable_or_obsolete()
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        release_lease()
+
+
+def release_lease() -> None:
+    """Give up this process's sealer lease; if the database will not hear it, let it expire."""
+    try:
+        sealer_lease.release()
+    except Exception as error:  # the way out of a lost database or an interrupted query
+        logger.warning(
+            "could not release the sealer lease (%s): a standby takes over once it expires",
+            error,
+        )
+    finally:
+        connection.close_if_unusable_or_obsolete()

@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
@@ -15,8 +16,10 @@ from audit.integrity import verify_chain
 from audit.lease import LeaseHolder
 from audit.models import AuditEvent, ChainHead
 from audit.sealer import (
+    BEFORE_EVERY_EVENT,
     seal_batch,
     seal_pending,
+    sealing_cutoff,
     unsealed_backlog,
     writer_tag,
 )
@@ -183,6 +186,168 @@ def test_an_insert_still_running_holds_back_the_cutoff(user):
     order = list(AuditEvent.objects.order_by("sequence").values_list("username", flat=True))
     assert order == ["warm", "slow", "fast"]
     assert verify_chain().ok
+
+
+def second_session() -> psycopg.Connection:
+    """Open a session of its own on the test database, as psql would."""
+    return psycopg.connect(**connection.get_connection_params())
+
+
+def scalar_row(sql: str, params: list) -> tuple | None:
+    """Return the first row of `sql` run on the test's own connection (a fresh snapshot)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def has_written(session: psycopg.Connection) -> bool:
+    """Return whether the session's open transaction holds a transaction id (has written)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = %s",
+            [session.info.backend_pid],
+        )
+        return cursor.fetchone()[0]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_wrote_other_tables_does_not_hold_back_sealing(user):
+    # The issue: a psql session holding a temp-table insert kept every new event
+    # unsealed for as long as it stayed open (the sealer waited for any writer).
+    idle = second_session()
+    try:
+        idle.execute("CREATE TEMP TABLE scratch (n int)")
+        idle.execute("INSERT INTO scratch VALUES (1)")
+        idle.execute("UPDATE auth_user SET last_name = 'held' WHERE id = %s", [user.pk])
+        # Reading events takes a lock on their table too, but not a writer's.
+        idle.execute(f'SELECT count(*) FROM "{TABLE}"')  # noqa: S608
+        assert has_written(idle)  # an open writing transaction, "idle in transaction"
+
+        first = record_event(event_type="auth_login", username="first")
+        assert seal_pending() == 1
+        second = record_event(event_type="auth_logout", username="second")
+        assert seal_pending() == 1
+    finally:
+        idle.rollback()
+        idle.close()
+    sealed = AuditEvent.objects.filter(pk__in=[first.pk, second.pk], sequence__isnull=False)
+    assert sealed.count() == 2
+    assert verify_chain().ok
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_open_transaction_that_recorded_an_event_holds_back_later_ones_until_it_commits(
+    user,
+):
+    # Beside it, a transaction that wrote another table, open throughout: no reason to wait.
+    unrelated = second_session()
+    unrelated.execute("CREATE TEMP TABLE scratch (n int)")
+    unrelated.execute("INSERT INTO scratch VALUES (1)")
+    record_event(event_type="auth_login", username="before")
+    recorded, may_commit = threading.Event(), threading.Event()
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                record_event(event_type="task_create", username="slow")
+                recorded.set()
+                assert may_commit.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    try:
+        assert recorded.wait(30)
+        record_event(event_type="auth_login", username="after-1")
+        record_event(event_type="auth_logout", username="after-2")
+        # Stamped before the slow writer began: sealed. Stamped after: wait, committed or not.
+        assert seal_pending() == 1
+        assert seal_pending() == 0
+        assert unsealed_backlog().count == 2  # the slow writer's is not committed yet
+        may_commit.set()
+        thread.join(30)
+        assert seal_pending() == 3
+    finally:
+        may_commit.set()
+        thread.join(30)
+        unrelated.close()
+
+    events = AuditEvent.objects.order_by("sequence")
+    assert list(events.values_list("username", flat=True)) == [
+        "before",
+        "slow",
+        "after-1",
+        "after-2",
+    ]
+    stamps = list(events.values_list("timestamp", flat=True))
+    assert stamps == sorted(stamps)
+    assert verify_chain().ok
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_an_event_insert_waiting_for_the_table_lock_is_stamped_once_it_has_it(user):
+    # What the cutoff rests on: an INSERT holds the event table's lock before its
+    # clock_timestamp() is read. A SHARE lock makes a writer queue for that lock.
+    locker = second_session()
+    locker.execute(f'LOCK TABLE "{TABLE}" IN SHARE MODE')
+    stamped: list = []
+
+    def writer():
+        try:
+            stamped.append(record_event(event_type="auth_login", username="queued").timestamp)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        waiting = (
+            "SELECT activity.xact_start FROM pg_locks JOIN pg_stat_activity AS activity"
+            " USING (pid) WHERE relation = %s::regclass AND NOT granted"
+        )
+        deadline = time.monotonic() + 30
+        while (queued := scalar_row(waiting, [TABLE])) is None:
+            assert time.monotonic() < deadline, "the writer never queued for the lock"
+            time.sleep(0.05)
+        # The queued writer counts, though it holds nothing yet.
+        assert sealing_cutoff() == queued[0]
+        released_at = locker.execute("SELECT clock_timestamp()").fetchone()[0]
+        locker.commit()
+        thread.join(30)
+    finally:
+        locker.close()
+    assert stamped and stamped[0] >= released_at
+    assert seal_pending() == 1
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_whose_start_the_sealer_cannot_see_holds_back_every_event(user):
+    # pg_stat_activity hides another role's transaction start from a login without
+    # pg_read_all_stats; its events may carry any earlier stamp, so the sealer waits.
+    role = "audit_test_hidden_writer"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP ROLE IF EXISTS {role}")
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+    other = second_session()  # logged in as another role than the one asking below
+    try:
+        other.execute(f'LOCK TABLE "{TABLE}" IN ROW EXCLUSIVE MODE')  # as its INSERT would
+        record_event(event_type="auth_login", username="waits")
+        assert seal_pending() == 0  # to the test's own login, the other session's start shows
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL ROLE {role}")
+            assert sealing_cutoff() == BEFORE_EVERY_EVENT
+        other.rollback()
+        assert seal_pending() == 1
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP ROLE {role}")
 
 
 @pytest.mark.sqlite  # SQLite's write lock; PostgreSQL is the test above

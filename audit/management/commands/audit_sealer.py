@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from audit.sealer import run_sealer, seal_pending, unsealed_backlog
+from audit.sealer import release_lease, run_sealer, seal_pending, unsealed_backlog
 from audit.siem.streamer import stream_lag, stream_pending
 
 
@@ -27,11 +27,14 @@ class Command(BaseCommand):
         if once:
             sealed = seal_pending()
             streamed = stream_pending()
+            release_lease()  # a running standby need not wait for it to expire
             say(
                 f"Sealed {sealed:,} events; {unsealed_backlog()}. "
                 f"Streamed {streamed:,} ({stream_lag():,} sealed events not yet streamed)."
             )
             return
+        # SIGTERM (systemd, supervisor) and Ctrl-C end the loop between rounds; run_sealer
+        # then releases the lease, so a standby on another host seals at its next round.
         stopping = []
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopping.append(True))
