@@ -1,10 +1,16 @@
 """The sealer lease: a dead holder is taken over, and a stale holder is fenced out."""
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from urllib.parse import quote
 
 import psycopg
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
 
 from audit.integrity import verify_chain
@@ -109,10 +115,11 @@ def test_a_dead_hosts_session_holding_the_lease_and_the_head_is_taken_over(user,
     thread.start()
     try:
         poll(lambda: sealed(waiting), what="the waiting event is sealed by host-b")
+        # Read before the loop stops: on its way out it releases the lease.
+        lease = AuditLease.objects.get(name=SEALER)
     finally:
         stop.set()
         thread.join(TIMEOUT_SECONDS)
-    lease = AuditLease.objects.get(name=SEALER)
     assert (lease.holder, lease.generation) == ("host-b", dead_generation + 1)
     # The dead host's session was ended, its half-done batch rolled back.
     with pytest.raises(psycopg.OperationalError):
@@ -134,3 +141,110 @@ def test_a_batch_renews_the_lease_in_its_own_transaction(user):
         raise RuntimeError("the batch failed")
 
     assert AuditLease.objects.get(name=SEALER).expires_at == before
+
+
+@pytest.fixture
+def long_lease(settings):
+    # Ten minutes: a standby that seals at once can only have been let in by a release.
+    settings.AUDIT_SEALER_LEASE_SECONDS = 600.0
+
+
+def lease_row() -> AuditLease:
+    return AuditLease.objects.get(name=SEALER)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_released_lease_is_taken_at_once_by_a_standby(user, long_lease):
+    host_a, host_b = LeaseHolder(holder="host-a"), LeaseHolder(holder="host-b")
+    record_event(event_type="auth_login", user=user)
+    assert seal_batch(lease=host_a).count == 1
+    waiting = record_event(event_type="auth_logout", user=user)
+    assert seal_batch(lease=host_b) is None  # A's lease runs for ten more minutes
+
+    assert host_a.release()  # a clean stop
+    assert lease_row().holder == ""  # free: health reports no dead sealer
+
+    seal = seal_batch(lease=host_b)
+    assert seal is not None and [pk for pk, _, _ in seal.links] == [waiting.pk]
+    assert (lease_row().holder, lease_row().generation) == ("host-b", 2)
+    # A gave it up: it neither releases nor renews B's lease.
+    assert not host_a.release()
+    record_event(event_type="auth_login", user=user)
+    assert seal_batch(lease=host_a) is None
+    assert seal_batch(lease=host_b).count == 1
+    assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ending", ["stop", "ctrl-c"])
+def test_the_sealer_loop_releases_its_lease_on_the_way_out(user, long_lease, monkeypatch, ending):
+    first = record_event(event_type="auth_login", user=user)
+    leaving = LeaseHolder(holder="host-leaving")
+    monkeypatch.setattr("audit.sealer.sealer_lease", leaving)
+    rounds: list[int] = []
+
+    def stop() -> bool:
+        rounds.append(1)
+        if len(rounds) < 3:
+            return False
+        if ending == "ctrl-c":
+            raise KeyboardInterrupt
+        return True
+
+    if ending == "ctrl-c":
+        with pytest.raises(KeyboardInterrupt):
+            run_sealer(interval=0.05, stop=stop)
+    else:
+        run_sealer(interval=0.05, stop=stop)
+
+    assert sealed(first)  # the loop held the lease...
+    assert lease_row().holder == ""  # ...and gave it up
+    later = record_event(event_type="auth_logout", user=user)
+    assert seal_batch(lease=LeaseHolder(holder="standby")).count == 1
+    assert sealed(later)
+
+
+@pytest.mark.postgresql  # the test database must be reachable from another process
+@pytest.mark.django_db(transaction=True)
+def test_audit_sealer_stopped_by_sigterm_hands_its_lease_over_at_once(user, long_lease, tmp_path):
+    params = connection.settings_dict
+    password = f":{quote(params['PASSWORD'])}" if params["PASSWORD"] else ""
+    url = (
+        f"postgres://{quote(params['USER'])}{password}@{params['HOST'] or '127.0.0.1'}:"
+        f"{params['PORT'] or 5432}/{quote(params['NAME'])}"
+    )
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "AUDIT_SEALING": "background",
+        "AUDIT_SEALER_LEASE_SECONDS": "600",
+        "AUDIT_STREAM": "off",
+    }
+    log = tmp_path / "sealer.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "audit_sealer"],
+            cwd=django_settings.BASE_DIR,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        poll(
+            lambda: AuditLease.objects.filter(
+                name=SEALER, holder__contains=f":{process.pid}:"
+            ).exists(),
+            what="audit_sealer takes the lease",
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(TIMEOUT_SECONDS) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert lease_row().holder == "", log.read_text()
+    assert "released the sealer lease" in log.read_text()
+
+    event = record_event(event_type="auth_login", user=user)
+    assert seal_batch(lease=LeaseHolder(holder="standby")).count == 1
+    assert sealed(event)
