@@ -153,13 +153,16 @@ def sealing_cutoff() -> datetime:
         # Backend status is cached per transaction; clear it to see the present.
         cursor.execute("SELECT clock_timestamp(), pg_stat_clear_snapshot()")
         now = cursor.fetchone()[0]
-        # A holder missing from pg_stat_activity, or idle there, ended its transaction
-        # (or began one after `now`) between the two reads: nothing to wait for. One
-        # whose start is hidden (another role's session without pg_read_all_stats, or
-        # track_activities off) may have stamped at any time: wait for it to end.
+        # A holder missing from pg_stat_activity, or shown there with no transaction
+        # (idle, or active between its commit and its next query), ended its transaction
+        # or began one after `now` between the two reads: nothing to wait for. One whose
+        # state is hidden (NULL: another role's session, to a login without
+        # pg_read_all_stats) or not tracked (track_activities off) may have stamped at
+        # any time: wait for it to end.
         cursor.execute(
             "SELECT min(activity.xact_start), array_agg(held.pid) FILTER (WHERE"
-            " activity.xact_start IS NULL AND activity.state IS DISTINCT FROM 'idle')"
+            " activity.xact_start IS NULL"
+            " AND (activity.state IS NULL OR activity.state = 'disabled'))"
             " FROM pg_locks AS held JOIN pg_stat_activity AS activity USING (pid)"
             " WHERE held.locktype = 'relation' AND held.mode = 'RowExclusiveLock'"
             " AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
