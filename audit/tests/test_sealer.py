@@ -147,10 +147,9 @@ def test_an_event_committed_late_is_sealed_after_and_in_time_order(user):
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_an_insert_still_running_holds_back_the_cutoff(user):
-    # An INSERT takes its clock_timestamp() before it writes the row and gets a
-    # transaction id; the pg_sleep in between stretches that moment to a second.
-    # (Its first id from the sequence is WAL-logged and that takes a transaction id
-    # early; the next ones come from the session's cache, as on a busy server.)
+    # An INSERT takes its clock_timestamp() before it writes the row (and gets a
+    # transaction id); the pg_sleep in between stretches that moment to a second. It
+    # holds the event table's lock throughout, which is what the sealer looks for.
     started = threading.Event()
 
     def slow_writer():
