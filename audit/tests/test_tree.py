@@ -10,7 +10,6 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.chain import row_payload
-from audit.integrity import event_rows
 from audit.models import ChainHead, MerkleNode
 from audit.sealer import seal_pending
 from audit.services import record_event
@@ -25,6 +24,7 @@ from audit.transparency.merkle import (
 )
 from audit.transparency.node_store import DatabaseNodeStore
 from audit.transparency.tree_heads import sign_tree_head
+from audit.verification.rows import event_rows
 
 
 def head() -> int:

@@ -13,7 +13,7 @@ so proofs for pruned events still come from the stored nodes.
 
 from collections.abc import Sequence
 
-from ..integrity import event_rows
+from ..verification.rows import event_rows
 from .merkle import append_leaves, leaf_hash
 from .node_store import DatabaseNodeStore
 from .records import row_payload

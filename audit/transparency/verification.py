@@ -18,8 +18,8 @@ from operator import or_
 
 from django.db.models import Q
 
-from ..integrity import CHUNK_SIZE, ChainBroken, event_rows, span
 from ..models import ChainHead, MerkleNode, TreeCheckpoint
+from ..verification.rows import CHUNK_SIZE, ChainBroken, event_rows, span
 from .merkle import (
     MissingNodeError,
     NodeId,
