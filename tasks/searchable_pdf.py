@@ -30,7 +30,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from django.conf import settings
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .glyphless_font import ASCENT, DESCENT, EMPTY_GLYPH, MAX_CID, UNITS_PER_EM, glyphless_font
 from .glyphless_font import to_unicode_cmap as build_to_unicode_cmap
@@ -228,6 +228,23 @@ def source_is_bitonal(*, path: str, kind: DetectedType, index: int) -> bool:
         return image.mode == "1"
 
 
+def bitonal_as_read(*, path: str, index: int, page: OcrPage) -> Image.Image:
+    """Return a black and white frame turned and straightened as the reader did, still 1-bit.
+
+    The same steps as tasks.ocr.orientation (a quarter turn, then the skew, each around the
+    centre with the canvas grown), but nearest-neighbour and white-filled, so no grey appears.
+    """
+    with Image.open(path) as source:
+        source.seek(index)
+        image = ImageOps.exif_transpose(source.convert("1"))
+    quarter = (360 - page.rotation) % 360
+    if quarter:
+        image = image.rotate(quarter, expand=True)
+    if page.skew:
+        image = image.rotate(-page.skew, expand=True, fillcolor=255)
+    return image
+
+
 def stored_page_jpeg(page: OcrPage) -> bytes:
     """Return the stored JPEG of a turned page as it is."""
     with page.image.open("rb") as handle:
@@ -243,7 +260,9 @@ def page_picture(
         image = open_page_image(page)
         if source_is_bitonal(path=path, kind=kind, index=index):
             # The stored copy is a JPEG; a black and white scan stays black and white.
-            bitonal = image.convert("L").point(lambda value: 255 if value >= 128 else 0)
+            bitonal = bitonal_as_read(path=path, index=index, page=page)
+            if bitonal.size != image.size:
+                bitonal = image.convert("L").point(lambda value: 255 if value >= 128 else 0)
             bitonal.info = image.info
             return bitonal, image_dpi(image), None
         # Its stored JPEG is shown as it is: a second JPEG generation would only lose.
