@@ -131,14 +131,25 @@ def decoded_image(stream: pikepdf.Stream) -> Image.Image | None:
         return None
     if any(key in stream for key in ("/SMask", "/Mask", "/ImageMask", "/Decode", "/SMaskInData")):
         return None
-    mode = COLOUR_SPACES.get(str(stream.get("/ColorSpace")))
+    space = stream.get("/ColorSpace")
     bits = int(stream.get("/BitsPerComponent", 0))
-    if mode is None or (bits, mode) not in ((8, "L"), (8, "RGB"), (1, "L")):
-        return None
+    # PDFium stores a picture of few colours as a palette over DeviceRGB.
+    if isinstance(space, pikepdf.Array) and len(space) == 4 and str(space[0]) == "/Indexed":
+        if str(space[1]) not in COLOUR_SPACES or bits != 8:
+            return None
+    else:
+        mode = COLOUR_SPACES.get(str(space))
+        if mode is None or (bits, mode) not in ((8, "L"), (8, "RGB"), (1, "L")):
+            return None
     try:
         image = pikepdf.PdfImage(stream).as_pil_image()
     except (pikepdf.PdfError, NotImplementedError, ValueError):
         return None  # a stream qpdf cannot decode is shown as it was
+    if image.mode == "P":
+        image = image.convert("RGB")
+        red, green, blue = image.split()
+        if red.tobytes() == green.tobytes() == blue.tobytes():
+            image = red  # a grey palette: the page is grey (or black and white)
     if image.mode not in ("1", "L", "RGB"):
         return None
     return image
