@@ -22,7 +22,7 @@ import struct
 from dataclasses import dataclass
 
 import pikepdf
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 
 # Filters whose data is already an image codec: copied, never decoded.
 KEPT_FILTERS = {"/DCTDecode", "/CCITTFaxDecode", "/JBIG2Decode", "/JPXDecode"}
@@ -62,8 +62,12 @@ def png_flate(image: Image.Image) -> Encoded:
         colour_space="/DeviceGray" if colours == 1 else "/DeviceRGB",
         bits=bits,
         # Predictor 15: each row says which PNG filter it used (Pillow picks per row).
-        parms={"/Predictor": 15, "/Colors": colours, "/BitsPerComponent": bits,
-               "/Columns": image.width},
+        parms={
+            "/Predictor": 15,
+            "/Colors": colours,
+            "/BitsPerComponent": bits,
+            "/Columns": image.width,
+        },
     )
 
 
@@ -73,18 +77,18 @@ def ccitt_g4(image: Image.Image) -> Encoded:
     # One strip for the whole image, so its bytes are the whole G4 stream.
     image.save(buffer, format="TIFF", compression="group4", tiffinfo={278: image.height})
     buffer.seek(0)
-    with Image.open(buffer) as tiff:
-        [offset] = tiff.tag_v2[273] if isinstance(tiff.tag_v2[273], tuple) else [tiff.tag_v2[273]]
-        [count] = tiff.tag_v2[279] if isinstance(tiff.tag_v2[279], tuple) else [tiff.tag_v2[279]]
+    with TiffImagePlugin.TiffImageFile(buffer) as tiff:
+        tags = tiff.tag_v2
+        [offset] = tags[273] if isinstance(tags[273], tuple) else [tags[273]]
+        [count] = tags[279] if isinstance(tags[279], tuple) else [tags[279]]
         # Pillow writes 1-bit images min-is-black; G4 codes runs of the bits as given.
-        black_is_1 = tiff.tag_v2.get(262, 1) == 1
+        black_is_1 = tags.get(262, 1) == 1
     return Encoded(
         data=buffer.getvalue()[offset : offset + count],
         filter="/CCITTFaxDecode",
         colour_space="/DeviceGray",
         bits=1,
-        parms={"/K": -1, "/Columns": image.width, "/Rows": image.height,
-               "/BlackIs1": black_is_1},
+        parms={"/K": -1, "/Columns": image.width, "/Rows": image.height, "/BlackIs1": black_is_1},
     )
 
 
@@ -168,12 +172,12 @@ def write(stream: pikepdf.Stream, encoded: Encoded) -> None:
 
 
 def shrink_images(pdf: pikepdf.Pdf, *, quality: int, keep_lossless: bool) -> int:
-    """Re-encode each image XObject of `pdf` whose smaller encoding shows the same; return how many."""
+    """Re-encode each image of `pdf` that a smaller encoding shows the same; return how many."""
     seen: set[tuple[int, int]] = set()
     changed = 0
     for page in pdf.pages:
         for stream in page.get_images().values():
-            if stream.objgen in seen:
+            if not isinstance(stream, pikepdf.Stream) or stream.objgen in seen:
                 continue
             seen.add(stream.objgen)
             image = decoded_image(stream)

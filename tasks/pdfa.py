@@ -31,7 +31,7 @@ def srgb_profile() -> bytes:
     profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
     profile[8:12] = ICC_VERSION
     if any(profile[84:100]):
-        # The ID is the MD5 of the profile with flags, rendering intent and ID zeroed (ICC.1, 7.2.18).
+        # The ID: MD5 of the profile with flags, rendering intent and ID zeroed (ICC.1, 7.2.18).
         hashed = bytearray(profile)
         hashed[44:48] = bytes(4)
         hashed[64:68] = bytes(4)

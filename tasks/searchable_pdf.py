@@ -24,7 +24,7 @@ import io
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 import pikepdf
 import pypdfium2 as pdfium
@@ -39,9 +39,9 @@ from .ocr.detect import DetectedType
 from .ocr.inspect import open_pdf, pdfium_lock
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
+from .page_placement import SourceFrame, line_frame, upright_rotation
 from .pdf_images import shrink_images
 from .pdfa import make_pdfa
-from .page_placement import SourceFrame, line_frame, upright_rotation
 from .processing import KIND_BY_CONTENT_TYPE, render_limits
 from .selectors import task_pages
 from .storage import local_copy
@@ -468,7 +468,7 @@ def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
     # Spooled to disk: the laid-out PDF holds every page image, as the output does.
     with tempfile.TemporaryFile() as laid_out:
         lay_out_pdf(task=task, output=laid_out)
-        finish_pdf(laid_out, output)
+        finish_pdf(laid_out, cast(BinaryIO, output))
 
 
 def lay_out_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
@@ -545,7 +545,7 @@ def lay_out_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
             document.close()
 
 
-def finish_pdf(laid_out: IO[bytes], output: IO[bytes]) -> None:
+def finish_pdf(laid_out: BinaryIO, output: BinaryIO) -> None:
     """Write the PDF PDFium laid out to `output`, images shrunk and, if asked, as PDF/A-2b."""
     laid_out.seek(0)
     with pikepdf.open(laid_out) as pdf:

@@ -28,7 +28,9 @@ def documents() -> list[tuple[str, bytes, float]]:
     for number, kind in enumerate(KINDS):
         image, _ = upright_page(seed=1300 + number, font="DejaVu Serif", dpi=300)
         page = noisy(skewed(image, 1.0), seed=number)
-        found.append((f"1 page, {kind}", scan_pdf_bytes([(page, *PAGE_INCHES)], encoding=kind), 1.05))
+        found.append(
+            (f"1 page, {kind}", scan_pdf_bytes([(page, *PAGE_INCHES)], encoding=kind), 1.05)
+        )
     return found
 
 

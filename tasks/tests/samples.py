@@ -305,8 +305,13 @@ def _image_xobject(image: Image.Image, encoding: str = "flate-grey") -> bytes:
         data = zlib.compress(grey.tobytes(), 1)
         header += b"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode "
     elif encoding == "bitonal":
-        data = zlib.compress(image.convert("L").point(lambda v: 255 if v >= 128 else 0)
-                             .convert("1", dither=Image.Dither.NONE).tobytes(), 6)
+        data = zlib.compress(
+            image.convert("L")
+            .point(lambda v: 255 if v >= 128 else 0)
+            .convert("1", dither=Image.Dither.NONE)
+            .tobytes(),
+            6,
+        )
         header += b"/ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /FlateDecode "
     else:  # jpeg-grey, jpeg-colour
         picture = image.convert("L" if encoding == "jpeg-grey" else "RGB")

@@ -218,7 +218,11 @@ def test_each_kind_of_scan_keeps_its_kind_and_size_and_stays_searchable(
     image, text = upright_page(seed=2700, font="DejaVu Sans", dpi=300)
     data = scan_pdf_bytes([(noisy(skewed(image, 1.0), seed=5), *PAGE_INCHES)], encoding=encoding)
     _, output = completed_output(
-        data, "scan.pdf", user=user, client_for=client_for, api_upload=api_upload,
+        data,
+        "scan.pdf",
+        user=user,
+        client_for=client_for,
+        api_upload=api_upload,
         run_worker=run_worker,
     )
     assert len(output) <= 1.05 * len(data), (len(output), len(data))
@@ -245,7 +249,11 @@ def test_a_turned_bitonal_image_upload_is_redrawn_upright_and_stays_bitonal(
     bitonal.save(buffer, format="PNG", dpi=(300, 300))
     data = buffer.getvalue()
     task, output = completed_output(
-        data, "scan.png", user=user, client_for=client_for, api_upload=api_upload,
+        data,
+        "scan.png",
+        user=user,
+        client_for=client_for,
+        api_upload=api_upload,
         run_worker=run_worker,
     )
     assert task.pages.get().rotation in (90, 270)
