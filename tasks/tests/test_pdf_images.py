@@ -103,3 +103,12 @@ def test_keep_lossless_keeps_every_pixel():
     assert the_image(output).Filter == "/FlateDecode"
     assert len(output) < len(data)
     assert np.array_equal(drawn(output), drawn(data))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("quality", "refused"), [(0, True), (96, True), (85, False)])
+def test_a_jpeg_quality_out_of_range_is_refused_at_start_up(settings, quality, refused):
+    from django.core.checks import run_checks
+
+    settings.OCR_OUTPUT_JPEG_QUALITY = quality
+    assert ("tasks.E007" in [error.id for error in run_checks()]) is refused
