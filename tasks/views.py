@@ -2,6 +2,7 @@
 
 import io
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -562,9 +563,14 @@ def task_bulk_download_view(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
             response["Cache-Control"] = "private, no-store"
             return response
+    ids = [str(task.pk) for task in tasks]
     context = {
         "plan": plan,
-        "formats": [(key, DOWNLOAD_LABELS[key]) for key in DOWNLOAD_FORMATS],
+        # Links that keep the choice, also on the page a refused POST draws.
+        "formats": [
+            (key, DOWNLOAD_LABELS[key], "?" + urlencode({"ids": ids, "format": key}, doseq=True))
+            for key in DOWNLOAD_FORMATS
+        ],
         "tasks": tasks,
     }
     return render(request, "tasks/confirm_bulk_download.html", context, status=status)
