@@ -225,14 +225,14 @@ def plan_download(*, tasks: Iterable[OcrTask], fmt: str) -> DownloadPlan:
             plan.left_out.append((task, _("no result yet")))
             continue
         if fmt == "txt":
-            size: int | None = text_bytes.get(task.pk, 0)
+            size = text_bytes.get(task.pk, 0)
             name = f"{entry_stem(task)}.txt"
         else:
-            size = file_size(task.searchable_pdf.name) if task.searchable_pdf else None
-            name = f"{entry_stem(task)}-searchable.pdf"
-            if size is None:
+            stored = file_size(task.searchable_pdf.name) if task.searchable_pdf.name else None
+            if stored is None:
                 plan.left_out.append((task, _("no searchable PDF")))
                 continue
+            size, name = stored, f"{entry_stem(task)}-searchable.pdf"
         plan.entries.append(ArchiveEntry(task=task, name=unique_name(name, taken), size=size))
     return plan
 
@@ -247,11 +247,14 @@ class StreamSink:
     def __init__(self) -> None:
         self.parts: list[bytes] = []
 
-    def write(self, data) -> int:
+    def write(self, data: bytes, /) -> int:
         self.parts.append(bytes(data))
         return len(data)
 
     def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
     def drain(self) -> bytes:
@@ -298,7 +301,7 @@ def zip_stream(plan: DownloadPlan) -> Iterator[bytes]:
     sink = StreamSink()
     # Texts compress well; a PDF is compressed inside already, so it is stored as is.
     method = zipfile.ZIP_DEFLATED if plan.fmt == "txt" else zipfile.ZIP_STORED
-    with zipfile.ZipFile(sink, mode="w", compression=method) as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, mode="w", compression=method) as archive:
         for entry in plan.entries:
             info = zipfile.ZipInfo(entry.name, date_time=entry_time(entry.task))
             info.compress_type = method

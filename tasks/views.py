@@ -533,7 +533,9 @@ def task_bulk_rerun_view(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def task_bulk_download_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+def task_bulk_download_view(
+    request: AuthenticatedHttpRequest,
+) -> HttpResponse | StreamingHttpResponse:
     """Show what a zip of the chosen tasks' results holds; on POST stream it."""
     tasks = chosen_tasks(request)
     if not tasks:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import Any
 
 import pytest
 
@@ -35,10 +36,10 @@ def png(words: list[str]) -> bytes:
 
 def upload(page: Page, files: dict[str, bytes]) -> None:
     page.get_by_role("link", name="Upload documents").first.click()
-    page.set_input_files(
-        "#id_file",
-        [{"name": name, "mimeType": "image/png", "buffer": data} for name, data in files.items()],
-    )
+    payloads: list[Any] = [
+        {"name": name, "mimeType": "image/png", "buffer": data} for name, data in files.items()
+    ]
+    page.set_input_files("#id_file", payloads)
     page.get_by_role("button", name="Upload and start OCR").click()
     page.wait_for_url("/")
 
