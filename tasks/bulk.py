@@ -22,7 +22,7 @@ from django_stubs_ext import StrOrPromise
 from audit.services import record_event
 
 from .models import OcrTask, Status
-from .services import TaskError, resolve_engine, task_rerun
+from .services import EngineChoiceError, TaskError, resolve_engine, task_rerun
 from .storage import file_size
 from .uploads import human_size
 
@@ -140,6 +140,9 @@ def tasks_rerun(
         except TaskError:
             # It started running since the page was drawn (a retry in another tab).
             outcome.skipped.append((task, _("not finished yet")))
+        except EngineChoiceError as error:
+            # Its own engine is no longer offered here (keep_own): the others still go.
+            outcome.skipped.append((task, str(error)))
         else:
             outcome.queued.append(task)
     return outcome
