@@ -142,7 +142,7 @@ def tasks_rerun(
             outcome.skipped.append((task, _("not finished yet")))
         except EngineChoiceError as error:
             # Its own engine is no longer offered here (keep_own): the others still go.
-            outcome.skipped.append((task, str(error)))
+            outcome.skipped.append((task, str(error).rstrip(".。")))
         else:
             outcome.queued.append(task)
     return outcome
