@@ -456,6 +456,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "axes": {"level": "WARNING"},
+        # pikepdf says at import that its C++ logger bridge is up: noise in every log.
+        "pikepdf": {"level": "WARNING"},
     },
 }
 
