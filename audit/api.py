@@ -187,7 +187,8 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
                 "ordering",
                 OpenApiTypes.STR,
                 enum=["timestamp", "-timestamp"],
-                description="Oldest first with `timestamp`; newest first by default.",
+                description="Oldest first with `timestamp`, where the last page's `next` "
+                "is a tail cursor to keep and poll for new events; newest first by default.",
             ),
             OpenApiParameter(
                 "format",
