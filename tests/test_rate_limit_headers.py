@@ -44,7 +44,7 @@ def limit(response) -> tuple[str, int, int]:
     return match["policy"], int(match["r"]), int(match["t"])
 
 
-def login(client: Client, username: str, password: str = "wrong"):
+def login(client: Client, username: str, password: str = "wrong"):  # noqa: S107
     return client.post(
         LOGIN, {"username": username, "password": password}, content_type="application/json"
     )
