@@ -69,15 +69,16 @@ class AuditCursorPagination(BoundedPageSize, CursorPagination):
             return link
         return self.encode_cursor(Cursor(offset=0, reverse=False, position=self.tail_position()))
 
-    def tail_position(self) -> str:
+    def tail_position(self) -> int:
         """Return the sequence number the tail cursor continues after."""
         if self.page:
-            return self._get_position_from_instance(self.page[-1], self.ordering)
+            return int(self._get_position_from_instance(self.page[-1], self.ordering))
         if self.cursor is not None and self.cursor.position is not None:
-            # An empty page at the tail: nothing new yet, so the same place again.
-            return self.cursor.position
+            # An empty page at the tail: nothing new yet, so the same place again
+            # (decode_cursor let only a whole number through).
+            return int(self.cursor.position)
         # Nothing matched yet: every event that matches later is new (sequences start at 1).
-        return "0"
+        return 0
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         paginated = super().get_paginated_response_schema(schema)

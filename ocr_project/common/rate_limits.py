@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
+from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 # Where a request's notes are kept: on the Django request, which a DRF Request wraps.
 NOTES_ATTRIBUTE = "rate_limit_notes"
@@ -51,7 +53,13 @@ def rate_limit_notes(request: HttpRequest) -> dict[str, RateLimitNote]:
 class ReportingRateThrottle(SimpleRateThrottle):
     """A SimpleRateThrottle that notes its policy and state on the request it decided on."""
 
-    def allow_request(self, request, view) -> bool:
+    # Set by SimpleRateThrottle (from the rate, and in allow_request); unknown to the stubs.
+    num_requests: int | None
+    duration: int | None
+    history: list[float]
+    now: float
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
         allowed = super().allow_request(request, view)
         # No rate configured, or a request this throttle does not count (no key).
         if self.rate is None or getattr(self, "key", None) is None:
