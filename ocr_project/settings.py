@@ -121,6 +121,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Outside the error pages: the RateLimit headers of every throttle that counted the
+    # request, on whatever answer it got (ocr_project.common.rate_limits).
+    "ocr_project.common.rate_limits.RateLimitHeadersMiddleware",
     # Inside Locale and Authentication: error pages in the visitor's language, for them.
     "ocr_project.error_pages.ErrorPageMiddleware",
     # Sees every response to a signed-in user (inside the error pages, so it sees the

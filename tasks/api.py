@@ -74,6 +74,9 @@ class TaskListCreateApi(ListAPIView):
     filterset_class = TaskFilter
     pagination_class = TaskPagination
     parser_classes = [MultiPartParser]
+    # The upload service applies UploadRateThrottle (shared with the upload page): the
+    # schema declares its 429 and RateLimit headers (ocr_project.openapi).
+    throttled_methods = ("POST",)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
