@@ -10,7 +10,6 @@ import re
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
-from django.core.files.storage import default_storage
 from django.test import override_settings
 from PIL import ImageCms
 
@@ -30,7 +29,7 @@ def searchable_pdf(data: bytes, *, user, client_for, api_upload, run_worker) -> 
     run_worker()
     task = OcrTask.objects.get(pk=response.json()[0]["id"])
     assert task.status == Status.COMPLETED, task.error
-    with default_storage.open(task.searchable_pdf.name) as stored:
+    with task.searchable_pdf.open("rb") as stored:
         return stored.read()
 
 
@@ -54,7 +53,7 @@ def pdfa_problems(data: bytes) -> list[str]:
             info = pdf.docinfo
             if "/Producer" in info and str(info.Producer) != xmp.get("pdf:Producer"):
                 problems.append("6.6.3: Info /Producer disagrees with XMP")
-        intents = pdf.Root.get("/OutputIntents", [])
+        intents = list(pdf.Root.get("/OutputIntents", []))
         pdfa_intents = [i for i in intents if str(i.get("/S")) == "/GTS_PDFA1"]
         if len(pdfa_intents) != 1 or "/DestOutputProfile" not in pdfa_intents[0]:
             problems.append("6.2.3: no GTS_PDFA1 OutputIntent with a profile")

@@ -15,7 +15,6 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 import tesserocr
-from django.core.files.storage import default_storage
 from PIL import Image, ImageOps
 
 from tasks.models import OcrTask, Status
@@ -110,7 +109,7 @@ def test_a_scanned_pdf_comes_back_about_its_own_size_with_its_words_where_they_a
     turned = {page.index: (page.rotation, page.skew) for page in task.pages.all()}
     assert turned[2][0] == 270 and turned[1][1] and turned[2][1], turned
 
-    with default_storage.open(task.searchable_pdf.name) as stored:
+    with task.searchable_pdf.open("rb") as stored:
         output = stored.read()
     # The scan's noisy lossless grey images become grey JPEGs, unstraightened, under the text.
     assert len(output) <= 0.8 * len(data), (len(output), len(data))
@@ -178,7 +177,7 @@ def test_a_jpeg_upload_is_embedded_as_it_is_under_its_text(
     assert task.status == Status.COMPLETED, task.error
     assert task.pages.get().skew
 
-    with default_storage.open(task.searchable_pdf.name) as stored:
+    with task.searchable_pdf.open("rb") as stored:
         output = stored.read()
     assert len(output) <= 1.05 * len(data), (len(output), len(data))
     [page] = pdfium.PdfDocument(output)
@@ -196,7 +195,7 @@ def completed_output(data: bytes, name: str, *, user, client_for, api_upload, ru
     run_worker()
     task = OcrTask.objects.get(pk=response.json()[0]["id"])
     assert task.status == Status.COMPLETED, task.error
-    with default_storage.open(task.searchable_pdf.name) as stored:
+    with task.searchable_pdf.open("rb") as stored:
         return task, stored.read()
 
 
