@@ -330,24 +330,27 @@ class RapidOcrEngine:
             # Nothing detected: RapidOCR returns an empty output object rather than empty lists.
             texts, boxes, scores = (), (), ()
         word_results = getattr(output, "word_results", None) or [()] * len(texts)
-        found = [
-            Line(
-                text=text.strip(),
-                # RapidOCR scores 0..1; the service reports 0..100 like Tesseract.
-                confidence=float(score) * 100,
-                box=_rapidocr_box(points, image.size),
-                words=tuple(
-                    Word(
-                        text=word.strip(),
-                        confidence=float(word_score) * 100,
-                        box=_rapidocr_box(word_points, image.size),
-                    )
-                    for word, word_score, word_points in words
-                    if word.strip()
-                ),
+        found = []
+        for text, points, score, words in zip(texts, boxes, scores, word_results, strict=True):
+            box = _rapidocr_box(points, image.size)
+            found.append(
+                Line(
+                    text=text.strip(),
+                    # RapidOCR scores 0..1; the service reports 0..100 like Tesseract.
+                    confidence=float(score) * 100,
+                    box=box,
+                    words=tuple(
+                        Word(
+                            text=word.strip(),
+                            confidence=float(word_score) * 100,
+                            # Its word boxes can stand a pixel out of their line's.
+                            box=_rapidocr_box(word_points, image.size, within=box),
+                        )
+                        for word, word_score, word_points in words
+                        if word.strip()
+                    ),
+                )
             )
-            for text, points, score, words in zip(texts, boxes, scores, word_results, strict=True)
-        ]
         # Its lines come in the order its detector found them, across columns. It finds no
         # paragraphs: each block (a column's run of lines, a heading) is one.
         lines = [
@@ -368,16 +371,13 @@ class RapidOcrEngine:
         )
 
 
-def _rapidocr_box(points: Any, size: tuple[int, int]) -> Box:
-    """Return the pixel box around RapidOCR's corner points, inside the image."""
+def _rapidocr_box(points: Any, size: tuple[int, int], *, within: Box | None = None) -> Box:
+    """Return the pixel box around RapidOCR's corner points, inside the image (and `within`)."""
     xs = [float(point[0]) for point in points]
     ys = [float(point[1]) for point in points]
-    return (
-        max(0, int(min(xs))),
-        max(0, int(min(ys))),
-        min(size[0], round(max(xs))),
-        min(size[1], round(max(ys))),
-    )
+    x0, y0, x1, y1 = within or (0, 0, *size)
+    left, top = min(max(x0, int(min(xs))), x1), min(max(y0, int(min(ys))), y1)
+    return (left, top, max(left, min(x1, round(max(xs)))), max(top, min(y1, round(max(ys)))))
 
 
 _ENGINE_CLASSES: dict[str, type[TesseractEngine] | type[RapidOcrEngine]] = {
