@@ -350,3 +350,21 @@ def test_an_unfinished_tasks_layout_is_404(user, page_client, make_task_row):
 
     assert page_client.get(f"/tasks/{task.pk}/download.hocr").status_code == 404
     assert page_client.get(f"/tasks/{task.pk}/download.alto").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("accept", "labels"),
+    [("en", ["Download hOCR", "Download ALTO XML"]), ("zh-hans", ["下载 hOCR", "下载 ALTO XML"])],
+)
+def test_the_task_page_links_both_layout_downloads(
+    user, page_client, make_task_row, accept, labels
+):
+    task = make_task_row(user, status=Status.COMPLETED, pages_done=1)
+
+    body = page_client.get(f"/tasks/{task.pk}/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+
+    for fmt, label in zip(["hocr", "alto"], labels, strict=True):
+        link = re.search(
+            rf'<a class="button" href="/tasks/{task.pk}/download\.{fmt}"[^>]*>([^<]*)</a>', body
+        )
+        assert link and link.group(1) == label
