@@ -329,7 +329,11 @@ class RapidOcrEngine:
         if texts is None or boxes is None or scores is None:
             # Nothing detected: RapidOCR returns an empty output object rather than empty lists.
             texts, boxes, scores = (), (), ()
-        word_results = getattr(output, "word_results", None) or [()] * len(texts)
+        word_results = getattr(output, "word_results", None)
+        if not texts or word_results is None or len(word_results) != len(texts):
+            # Its empty output still holds one empty word list; lines without words are
+            # still lines (a page is never lost for its word boxes).
+            word_results = [()] * len(texts)
         found = []
         for text, points, score, words in zip(texts, boxes, scores, word_results, strict=True):
             box = _rapidocr_box(points, image.size)
