@@ -106,7 +106,9 @@ class ResultBlockSerializer(serializers.Serializer):
 
 class ResultPageSerializer(serializers.Serializer):
     page = serializers.IntegerField(help_text="From 1.")
-    source = serializers.ChoiceField(choices=["ocr", "text_layer"])
+    # The metaclass takes declared fields off the class, so this does not shadow Field.source;
+    # mypy sees only the class attribute.
+    source = serializers.ChoiceField(choices=["ocr", "text_layer"])  # type: ignore[assignment]
     confidence = serializers.FloatField(allow_null=True)
     width = serializers.IntegerField()
     height = serializers.IntegerField()

@@ -78,7 +78,7 @@ def check_hocr(body: bytes, *, pages: list[OcrPage]) -> list[str]:
     assert root.tag == f"{H}html"
     meta = {m.get("name"): m.get("content") for m in root.iter(f"{H}meta") if m.get("name")}
     assert meta["ocr-system"]
-    assert set(meta["ocr-capabilities"].split()) >= {
+    assert set((meta["ocr-capabilities"] or "").split()) >= {
         "ocr_page",
         "ocr_carea",
         "ocr_par",
@@ -112,6 +112,7 @@ def check_hocr(body: bytes, *, pages: list[OcrPage]) -> list[str]:
                         assert inside(box_of(word), box_of(line))
                         confidence = int(title_properties(word)["x_wconf"])
                         assert 0 <= confidence <= 100
+                        assert word.text
                         words.append(word.text)
     return words
 
@@ -151,7 +152,7 @@ def check_alto(body: bytes, *, pages: list[OcrPage], file_name: str) -> list[str
         steps = [step_order.index(child.tag.removeprefix(A)) for child in processing]
         assert steps == sorted(steps)
     ids = [element.get("ID") for element in root.iter() if element.get("ID") is not None]
-    assert len(ids) == len(set(ids)) and all(NCNAME.fullmatch(i) for i in ids)
+    assert len(ids) == len(set(ids)) and all(NCNAME.fullmatch(i or "") for i in ids)
     [layout] = [root[1]]
     assert [child.tag for child in layout] == [f"{A}Page"] * len(pages) != []
     strings = []
@@ -176,9 +177,10 @@ def check_alto(body: bytes, *, pages: list[OcrPage], file_name: str) -> list[str
                         if element.tag != f"{A}SP" or name != "HEIGHT":
                             assert number(element.get(name)) >= 0
                     if element.tag == f"{A}String":
-                        assert element.get("CONTENT")
+                        content = element.get("CONTENT")
+                        assert content
                         assert 0 <= number(element.get("WC")) <= 1
-                        strings.append(element.get("CONTENT"))
+                        strings.append(content)
     return strings
 
 
@@ -206,7 +208,7 @@ def check_hocr_download(client, task, *, pages, engine) -> None:
     # The heading, then each column: three blocks on the page.
     assert len([e for e in root.iter(f"{H}div") if e.get("class") == "ocr_carea"]) == 3
     system = {m.get("name"): m.get("content") for m in root.iter(f"{H}meta")}["ocr-system"]
-    assert system.lower().startswith(engine)
+    assert (system or "").lower().startswith(engine)
     # The API serves the same document.
     same = client.get(f"/api/v2/tasks/{task.pk}/result?format=hocr")
     assert (same.status_code, same.content) == (200, response.content)
@@ -232,8 +234,8 @@ def check_alto_download(client, task, *, pages) -> None:
         str(x0),
         str(y0),
     )
-    assert (int(first.get("WIDTH")), int(first.get("HEIGHT"))) == (x1 - x0, y1 - y0)
-    assert float(first.get("WC")) == pytest.approx(stored[0]["confidence"] / 100, abs=1e-4)
+    assert (number(first.get("WIDTH")), number(first.get("HEIGHT"))) == (x1 - x0, y1 - y0)
+    assert number(first.get("WC")) == pytest.approx(stored[0]["confidence"] / 100, abs=1e-4)
     assert len(list(root.iter(f"{A}String"))) == len(stored)
     same = client.get(f"/tasks/{task.pk}/download.alto")
     assert (same.status_code, same.content) == (200, response.content)
@@ -324,7 +326,7 @@ def test_lines_without_words_are_one_word_over_the_line(user, page_client, make_
     assert len(pages) == 2
 
 
-def check_hocr_words_only(body: bytes) -> list[tuple[str, str]]:
+def check_hocr_words_only(body: bytes) -> list[tuple[str | None, str | None]]:
     root = parse(body)
     return [(e.text, e.get("title")) for e in root.iter() if e.get("class") == "ocrx_word"]
 
