@@ -277,12 +277,12 @@ def test_text_is_escaped_and_characters_xml_cannot_carry_are_dropped(
         user, status=Status.COMPLETED, original_name='a "quoted"; <name>.png', page_count=1
     )
     word = {"text": "<b>&\"x'", "confidence": 91.0, "box": [10, 10, 90, 40]}
-    control = {"text": "form\x0cfeed\x00", "confidence": 80.0, "box": [100, 10, 190, 40]}
+    control = {"text": "form\x0cfeed\x1b", "confidence": 80.0, "box": [100, 10, 190, 40]}
     stored_page(
         task,
         lines=[
             {
-                "text": "<b>&\"x' form\x0cfeed\x00",
+                "text": "<b>&\"x' form\x0cfeed\x1b",
                 "confidence": 85.0,
                 "box": [10, 10, 190, 40],
                 "words": [word, control],
