@@ -387,7 +387,7 @@ def task_thumbnail_view(request: HttpRequest, task_id) -> HttpResponse:
 @login_required
 @require_GET
 def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse | FileResponse:
-    """Download the recognised text (.txt), the full result (.json) or a searchable PDF."""
+    """Download the result: text, full JSON, searchable PDF, hOCR or ALTO."""
     task = task_get_for(request.user, task_id)
     try:
         return result_download(task=task, fmt=fmt)
