@@ -2,7 +2,7 @@
 
 No database and no Django: the export, its tree and its checkpoints are made with the
 pure modules (records, merkle, signed_note), as the server would make them, then
-``python -m audit.transparency.offline`` checks them in a child process (start-up
+``python -m audit.transparency.verifier.offline`` checks them in a child process (start-up
 included) and in this one.
 
     python -m bench.offline_verify --events 100000
@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from audit.transparency import offline
-from audit.transparency.merkle import leaf_hash
-from audit.transparency.records import GENESIS_HASH, canonical_timestamp
-from audit.transparency.signed_note import Checkpoint, Signer, generate_key, sign_note
+from audit.transparency.verifier import offline
+from audit.transparency.verifier.merkle import leaf_hash
+from audit.transparency.verifier.records import GENESIS_HASH, canonical_timestamp
+from audit.transparency.verifier.signed_note import Checkpoint, Signer, generate_key, sign_note
 
 ORIGIN = "bench.example/ocr-audit"
 METADATA: tuple[dict[str, Any], ...] = (
@@ -99,7 +99,7 @@ def main() -> None:
                 assert code == 0, verdict
                 began = time.perf_counter()
                 subprocess.run(
-                    [sys.executable, "-m", "audit.transparency.offline", *arguments],
+                    [sys.executable, "-m", "audit.transparency.verifier.offline", *arguments],
                     check=True,
                     capture_output=True,
                 )

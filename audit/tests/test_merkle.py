@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.transparency.merkle import (
+from audit.transparency.verifier.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     InvalidProofError,

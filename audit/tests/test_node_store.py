@@ -4,7 +4,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from audit.models import AppendOnlyError, MerkleNode
-from audit.transparency.merkle import (
+from audit.transparency.verifier.merkle import (
     MemoryNodeStore,
     MissingNodeError,
     append_leaves,

@@ -15,7 +15,7 @@ from audit.models import ChainHead, MerkleNode
 from audit.sealer import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import NODES, append_chain, cut_tree, hash_of, raw_sql
-from audit.transparency.merkle import (
+from audit.transparency.verifier.merkle import (
     MemoryNodeStore,
     append_leaves,
     inclusion_proof,

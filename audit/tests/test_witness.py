@@ -30,10 +30,10 @@ from audit.tests.witnessing import (
     verify,
 )
 from audit.transparency.keys import load_signer
-from audit.transparency.merkle import root_hash
+from audit.transparency.verifier.merkle import root_hash
 from audit.transparency.node_store import DatabaseNodeStore
-from audit.transparency.offline import run as offline
-from audit.transparency.signed_note import (
+from audit.transparency.verifier.offline import run as offline
+from audit.transparency.verifier.signed_note import (
     Checkpoint,
     Cosigner,
     CosignerVerifier,

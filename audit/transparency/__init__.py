@@ -8,7 +8,7 @@ of our own (docs: RFC 9162 section 2, c2sp.org/signed-note, c2sp.org/tlog-checkp
   alone. Pure Python, no Django: a verifier outside the service can run it as it is.
 - ``records``: an event's canonical record, its leaf bytes (and what its chain link is an
   HMAC of); ``audit.chain`` re-exports it. Pure Python, no Django.
-- ``offline``: the auditor's verifier (``python -m audit.transparency.offline``): an
+- ``offline``: the auditor's verifier (``python -m audit.transparency.verifier.offline``): an
   NDJSON export or one event's proof held against signed checkpoints with the public key
   alone. It imports ``records``, ``merkle`` and ``signed_note`` only, runs with Python and
   ``cryptography``, and these three files and it can be copied out as they are.

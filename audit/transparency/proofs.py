@@ -8,7 +8,7 @@ naming the query parameter.
 from dataclasses import dataclass
 
 from ..models import AuditEvent, TreeCheckpoint
-from .merkle import consistency_proof, inclusion_proof
+from .verifier.merkle import consistency_proof, inclusion_proof
 from .node_store import DatabaseNodeStore
 
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 
 from ..integrity import CHUNK_SIZE, ChainBroken, event_rows, span
 from ..models import ChainHead, MerkleNode, TreeCheckpoint
-from .merkle import (
+from .verifier.merkle import (
     MissingNodeError,
     NodeId,
     append_leaves,

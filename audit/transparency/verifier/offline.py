@@ -1,8 +1,8 @@
 """The offline verifier: an export and signed checkpoints checked with the public key alone.
 
-    python -m audit.transparency.offline --key KEY_OR_FILE --checkpoints DIR_OR_FILES...
+    python -m audit.transparency.verifier.offline --key KEY_OR_FILE --checkpoints DIR_OR_FILES...
         --export events.ndjson[.gz]...
-    python -m audit.transparency.offline --key KEY_OR_FILE --event LINE_OR_FILE
+    python -m audit.transparency.verifier.offline --key KEY_OR_FILE --event LINE_OR_FILE
         --proof PROOF_JSON_OR_FILE [--checkpoints ...]
 
 Needs Python and ``cryptography``, nothing else: this module imports only ``records``,
@@ -369,7 +369,7 @@ def verify_event(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m audit.transparency.offline",
+        prog="ocr-audit-verify",
         description="Check an audit export against signed checkpoints with the public key alone.",
     )
     parser.add_argument("--key", required=True, help="a verifier key, or a file of them")

@@ -6,7 +6,7 @@ when verified years later (docs/transparency.md, "Leaves").
 
 Pure Python, no Django and nothing from the project: ``audit.chain`` (the links) and
 ``audit.transparency.tree`` (the leaves) use it, and so does the offline verifier
-(``audit.transparency.offline``), which an auditor runs with this file, ``merkle`` and
+(``audit.transparency.verifier.offline``), which an auditor runs with this file, ``merkle`` and
 ``signed_note`` alone.
 """
 
