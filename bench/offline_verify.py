@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from audit.transparency.verifier import offline
+from audit.transparency.verifier import exports, offline
 from audit.transparency.verifier.merkle import leaf_hash
 from audit.transparency.verifier.records import GENESIS_HASH, canonical_timestamp
 from audit.transparency.verifier.signed_note import Checkpoint, Signer, generate_key, sign_note
@@ -42,7 +42,7 @@ def write_trail(directory: Path, events: int, every: int) -> tuple[Path, str]:
     checkpoints = directory / "checkpoints"
     checkpoints.mkdir()
     export = directory / "events.ndjson"
-    frontier = offline.Frontier()
+    frontier = exports.Frontier()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     prev_hash = GENESIS_HASH
     with export.open("w", encoding="utf-8") as handle:
@@ -67,7 +67,7 @@ def write_trail(directory: Path, events: int, every: int) -> tuple[Path, str]:
                 "leaf_index": index,
             }
             handle.write(json.dumps(event, ensure_ascii=False) + "\n")
-            data = offline.leaf_bytes(event)
+            data = exports.leaf_bytes(event)
             prev_hash = hashlib.sha256(data).hexdigest()  # a plain link: no chain key here
             frontier.append(leaf_hash(data))
             if frontier.size % every == 0 or frontier.size == events:

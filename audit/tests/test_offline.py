@@ -4,7 +4,6 @@ virtualenv that holds cryptography and nothing else."""
 import gzip
 import json
 import os
-import re
 import subprocess
 import sys
 from importlib import metadata
@@ -18,16 +17,36 @@ from audit.export import NDJSON_COLUMNS, ndjson_lines, rows
 from audit.models import AuditEvent
 from audit.retention import write_archive
 from audit.services import record_event
-from audit.transparency.verifier import offline
 from audit.transparency.keys import verifiers
-from audit.transparency.verifier.merkle import leaf_hash
 from audit.transparency.node_store import DatabaseNodeStore
-from audit.transparency.verifier.signed_note import Checkpoint, Signer, generate_key, sign_note
 from audit.transparency.tree_heads import checkpoint_file_name, sign_tree_head
+from audit.transparency.verifier import exports
+from audit.transparency.verifier.merkle import leaf_hash
+from audit.transparency.verifier.signed_note import Checkpoint, Signer, generate_key, sign_note
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "audit" / "transparency" / "verifier"
 URL = "/api/v2/admin/audit-logs"
+# One exported line as the service writes it (audit/export.py's layout).
+EVENT = {
+    "id": 2,
+    "sequence": 2,
+    "timestamp": "2026-01-01T00:00:00.037000Z",
+    "event_type": "task_create",
+    "category": "task",
+    "outcome": "success",
+    "user_id": None,
+    "username": "alice",
+    "ip_address": None,
+    "user_agent": "Mozilla/5.0",
+    "request_id": "req-1",
+    "resource_type": "task",
+    "resource_id": "1",
+    "message": "Task 1",
+    "metadata": {"b": 1, "a": [1.0, None, "x"]},
+    "prev_hash": "0" * 64,
+    "leaf_index": 1,
+}
 
 
 def with_requirements(name: str) -> list[metadata.Distribution]:
@@ -162,7 +181,56 @@ def write_lines(path: Path, documents: list[dict]) -> Path:
 def test_the_leaves_rebuilt_from_the_export_are_the_servers(trail):
     documents = lines_of(trail)
     stored = DatabaseNodeStore().get_nodes([(0, index) for index in range(len(documents))])
-    assert [leaf_hash(offline.leaf_bytes(document)) for document in documents] == stored
+    assert [leaf_hash(exports.leaf_bytes(document)) for document in documents] == stored
+
+
+def test_the_services_lines_take_the_fast_way_to_the_same_leaves(trail):
+    lines = trail["export"].read_bytes().splitlines(keepends=True)
+    fast = [exports.fast_leaf_bytes(line) for line in lines]
+    assert None not in fast
+    reference = [exports.leaf_bytes(json.loads(line)) for line in lines]
+    assert [leaf for leaf, _, _ in fast] == reference  # type: ignore[misc]
+    assert [(sequence, index) for _, sequence, index in fast] == [  # type: ignore[misc]
+        (number, number - 1) for number in range(1, len(lines) + 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("original", "written"),
+    [
+        ('"Task 1"', '"Task \\u0031"'),  # an escape the encoder does not write
+        ('"req-1"', '"req\\/1"'),  # another
+        ('"username": ', '"username":'),  # another separator
+        ('"leaf_index": 1}', '"leaf_index": 1, "extra": true}'),  # a field more
+        ('"metadata": {', '"metadata": ['),  # metadata that is no JSON: not a line at all
+    ],
+)
+def test_a_line_not_in_the_services_layout_takes_the_reference_way(original, written):
+    line = json.dumps(EVENT, ensure_ascii=False).replace(original, written, 1).encode()
+    assert exports.fast_leaf_bytes(line) is None
+    block = exports.hash_block("x.ndjson", 1, line + b"\n")
+    try:
+        reference = exports.leaf_bytes(json.loads(line))
+    except ValueError:
+        assert block.problem is not None and block.problem[:2] == ("bad", 1)
+        return
+    assert block.problem is None
+    assert block.leaves == leaf_hash(reference)
+
+
+def test_the_fast_way_copies_escapes_only_as_the_encoder_writes_them():
+    for text in ('a "q" \\ b', "tab\tnl\nnul\x00 us\x1f del\x7f", "東京 \u2028 é", ""):
+        event = {**EVENT, "message": text, "username": text, "metadata": {"k": [text, 1.5]}}
+        line = json.dumps(event, ensure_ascii=False).encode()
+        fast = exports.fast_leaf_bytes(line)
+        assert fast is not None, line
+        assert fast[0] == exports.leaf_bytes(json.loads(line))
+    # Valid JSON, the same message, but not the encoder's spelling: the reference way.
+    escaped = json.dumps({**EVENT, "message": "東京"})  # ensure_ascii: \\u6771\\u4eac
+    assert exports.fast_leaf_bytes(escaped.encode()) is None
+    assert exports.hash_block("x", 1, escaped.encode()).leaves == leaf_hash(
+        exports.leaf_bytes({**EVENT, "message": "東京"})
+    )
 
 
 def test_an_untouched_export_verifies(auditor_command, trail):
@@ -197,18 +265,51 @@ def test_an_altered_field_between_distant_checkpoints_names_the_range(
     assert "the first bad leaf is a leaf_index in 8..11" in out
 
 
-def test_an_event_removed_from_the_middle_is_a_mismatch(auditor_command, trail, tmp_path):
+def test_an_event_removed_from_the_middle_is_missing(auditor_command, trail, tmp_path):
     documents = lines_of(trail)
     del documents[6]
     code, out = export_run(auditor_command, trail, write_lines(tmp_path / "x.ndjson", documents))
-    assert code == 1, out
-    assert "leaf_index 6 is missing" in out
+    assert code == 4, out
+    assert "MISSING: leaf_index 6 is missing: the export goes from 5 to 7" in out
 
 
-def test_a_tail_cut_below_the_newest_checkpoint_is_a_mismatch(auditor_command, trail, tmp_path):
+def test_two_events_swapped_are_out_of_order(auditor_command, trail, tmp_path):
+    documents = lines_of(trail)
+    documents[6], documents[7] = documents[7], documents[6]
+    code, out = export_run(auditor_command, trail, write_lines(tmp_path / "x.ndjson", documents))
+    assert code == 5, out
+    assert "REORDERED: leaf_index 6 comes later than 7" in out
+
+
+def test_an_event_moved_back_or_repeated_is_out_of_order(auditor_command, trail, tmp_path):
+    documents = lines_of(trail)
+    documents.insert(9, documents[3])
+    code, out = export_run(auditor_command, trail, write_lines(tmp_path / "x.ndjson", documents))
+    assert code == 5, out
+    assert "leaf_index 3 comes again or out of order after 8" in out
+
+
+def test_the_exit_codes_of_a_tampered_export_differ_by_case(auditor_command, trail, tmp_path):
+    """Altered, removed, reordered: each its own exit code, an auditor's script can tell."""
+    codes = set()
+    for number, tamper in enumerate(
+        (
+            lambda d: d[2].update(outcome="failure"),
+            lambda d: d.pop(2),
+            lambda d: d.insert(3, d.pop(2)),
+        )
+    ):
+        documents = lines_of(trail)
+        tamper(documents)
+        path = write_lines(tmp_path / f"{number}.ndjson", documents)
+        codes.add(export_run(auditor_command, trail, path)[0])
+    assert codes == {1, 4, 5}
+
+
+def test_a_tail_cut_below_the_newest_checkpoint_is_missing(auditor_command, trail, tmp_path):
     documents = lines_of(trail)[:10]
     code, out = export_run(auditor_command, trail, write_lines(tmp_path / "x.ndjson", documents))
-    assert code == 1, out
+    assert code == 4, out
     assert "signs 12 leaves: leaf_index 10 is missing" in out
 
 
