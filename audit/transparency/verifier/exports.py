@@ -18,9 +18,9 @@ first problem, which it reports as the sequential check would.
 
 import gzip
 import hashlib
+import itertools
 import json
 import multiprocessing
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,8 +30,8 @@ from .merkle import node_hash
 from .records import HASHED_FIELDS, canonical_json, row_payload
 
 BLOCK_BYTES = 4 << 20  # lines are cut into blocks of about this many bytes
-# Below this the processes cost more to start than they save.
-POOL_MIN_BYTES = 16 << 20
+# Fewer blocks than this (16 MB of NDJSON) cost less than starting processes.
+POOL_MIN_BLOCKS = 4
 
 _STRING_FIELDS = (
     "timestamp",
@@ -90,8 +90,12 @@ def leaf_bytes(event: dict[str, Any]) -> bytes:
 
 # A JSON string exactly as encode_basestring writes it: any character but '"', '\' and
 # controls; those as \" \\ \b \f \n \r \t, the other controls as \u00xx (lower case).
-_STRING = rb'"(?:[^"\\\x00-\x1f]++|\\["\\bfnrt]|\\u00(?:0[0-7bef]|1[0-9a-f]))*+"'
-_PLAIN = rb'"[^"\\\x00-\x1f]*+"'  # a string with nothing escaped (the timestamp)
+# Unrolled (runs of plain characters, then one escape) and possessive: no backtracking.
+_PLAIN_RUN = rb'[^"\\\x00-\x1f]*+'
+_STRING = (
+    rb'"' + _PLAIN_RUN + rb'(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))' + _PLAIN_RUN + rb')*+"'
+)
+_PLAIN = rb'"' + _PLAIN_RUN + rb'"'  # a string with nothing escaped (the timestamp)
 _NUMBER = rb"(0|[1-9][0-9]*)"
 _LINE = re.compile(
     rb'\{"id": [1-9][0-9]*, "sequence": ' + _NUMBER + rb', "timestamp": (' + _PLAIN + rb")"
@@ -107,10 +111,12 @@ _LINE = re.compile(
 # What _LINE captures, in order; the record is these (less leaf_index) in sorted key
 # order, as canonical_json writes them and row_payload does.
 _GROUPS = (*HASHED_FIELDS, "leaf_index")
-_ORDER = [_GROUPS.index(name) for name in sorted(HASHED_FIELDS)]
+_ORDER = [_GROUPS.index(name) + 1 for name in sorted(HASHED_FIELDS)]  # group numbers
 _TEMPLATE = b"{" + b",".join(b'"%s":%%s' % name.encode() for name in sorted(HASHED_FIELDS)) + b"}"
-_METADATA = _GROUPS.index("metadata")
-_IP_ADDRESS = _GROUPS.index("ip_address")
+_METADATA = sorted(HASHED_FIELDS).index("metadata")  # in the record's order
+_IP_ADDRESS = sorted(HASHED_FIELDS).index("ip_address")
+_SEQUENCE = _GROUPS.index("sequence") + 1
+_LEAF_INDEX = _GROUPS.index("leaf_index") + 1
 _known_metadata: dict[bytes, bytes] = {}
 
 
@@ -124,8 +130,8 @@ def fast_leaf_bytes(line: bytes) -> tuple[bytes, int, int] | None:
     match = _LINE.fullmatch(line)
     if match is None:
         return None
-    groups = list(match.groups())
-    metadata = groups[_METADATA]
+    values = list(match.group(*_ORDER))
+    metadata = values[_METADATA]
     canonical = _known_metadata.get(metadata)
     if canonical is None:
         try:
@@ -135,11 +141,10 @@ def fast_leaf_bytes(line: bytes) -> tuple[bytes, int, int] | None:
         if len(_known_metadata) >= 4096:
             _known_metadata.clear()  # trails repeat a few documents; no LRU bookkeeping
         _known_metadata[metadata] = canonical
-    groups[_METADATA] = canonical
-    if groups[_IP_ADDRESS] == b"null":
-        groups[_IP_ADDRESS] = b'""'
-    record = _TEMPLATE % tuple([groups[index] for index in _ORDER])
-    return record, int(groups[0]), int(groups[-1])
+    values[_METADATA] = canonical
+    if values[_IP_ADDRESS] == b"null":
+        values[_IP_ADDRESS] = b'""'
+    return _TEMPLATE % tuple(values), int(match[_SEQUENCE]), int(match[_LEAF_INDEX])
 
 
 @dataclass
@@ -166,11 +171,12 @@ def hash_block(name: str, first_line: int, data: bytes) -> Block:
     hashes: list[bytes] = []
     first_index: int | None = None
     first_number = expected = -1
-    try:
-        data.decode("utf-8")
-        valid = True
-    except UnicodeDecodeError:
-        valid = False  # each line the reference way, which names the bad one
+    valid = True
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            valid = False  # each line the reference way, which names the bad one
     for number, line in enumerate(data.splitlines(keepends=True), start=first_line):
         fast = fast_leaf_bytes(line) if valid else None
         if fast is not None:
@@ -241,18 +247,15 @@ def _hash_job(job: tuple[str, int, bytes]) -> Block:
 def hashed_blocks(paths: Sequence[str], *, jobs: int) -> Iterator[Block]:
     """Yield the export's blocks hashed, in order; by `jobs` processes for a large export."""
     blocks = read_blocks(paths)
-    try:
-        size = sum(os.path.getsize(name) for name in paths)
-    except OSError as error:
-        raise BadInput(f"cannot read the export: {error}") from error
-    if jobs <= 1 or size < POOL_MIN_BYTES:
-        for job in blocks:
+    first = list(itertools.islice(blocks, POOL_MIN_BLOCKS))
+    if jobs <= 1 or len(first) < POOL_MIN_BLOCKS:
+        for job in itertools.chain(first, blocks):
             yield _hash_job(job)
         return
     # spawn, not fork: forking a process that has threads is unsafe (and deprecated).
     context = multiprocessing.get_context("spawn")
     with context.Pool(jobs) as pool:  # leaving the block stops the workers
-        yield from pool.imap(_hash_job, blocks)
+        yield from pool.imap(_hash_job, itertools.chain(first, blocks))
 
 
 class Frontier:
