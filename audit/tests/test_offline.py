@@ -20,7 +20,7 @@ from audit.services import record_event
 from audit.transparency.keys import verifiers
 from audit.transparency.node_store import DatabaseNodeStore
 from audit.transparency.tree_heads import checkpoint_file_name, sign_tree_head
-from audit.transparency.verifier import exports
+from audit.transparency.verifier import exports, offline
 from audit.transparency.verifier.merkle import leaf_hash
 from audit.transparency.verifier.signed_note import Checkpoint, Signer, generate_key, sign_note
 
@@ -362,3 +362,45 @@ def test_a_retention_archive_then_the_rest_of_the_export_verifies(auditor_comman
     )
     assert code == 0, out
     assert "OK: leaves 0..11 (12 events)" in out
+
+
+def test_a_line_that_is_no_utf8_is_bad_input(auditor_command, trail, tmp_path):
+    data = trail["export"].read_bytes().replace("東京".encode(), b"\xff\xfe", 1)
+    path = tmp_path / "x.ndjson"
+    path.write_bytes(data)
+    code, out = export_run(auditor_command, trail, path)
+    assert code == 2, out
+    assert "x.ndjson line 1 is not UTF-8" in out
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of two or three lines, hashed by a pool of two processes (--jobs 2)."""
+    monkeypatch.setattr(exports, "BLOCK_BYTES", 1500)
+    monkeypatch.setattr(exports, "POOL_MIN_BLOCKS", 2)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code", "verdict"),
+    [
+        (lambda d: None, 0, "OK: leaves 0..11 (12 events)"),
+        (lambda d: d[10].update(message="x"), 1, "the first bad leaf is a leaf_index in 8..11"),
+        (lambda d: d.pop(8), 4, "leaf_index 8 is missing"),
+        (lambda d: d.insert(11, d.pop(2)), 5, "leaf_index 2 comes later than 3"),
+        (lambda d: d.insert(12, d[3]), 5, "leaf_index 3 comes again"),
+    ],
+)
+def test_a_pool_of_processes_finds_what_one_finds(
+    trail, tmp_path, small_blocks, tamper, code, verdict
+):
+    documents = lines_of(trail)
+    tamper(documents)
+    path = write_lines(tmp_path / "x.ndjson", documents)
+    arguments = ["--key", str(trail["key"]), "--checkpoints", str(trail["checkpoints"])]
+    results = [
+        offline.run([*arguments, "--export", str(path), "--jobs", jobs]) for jobs in ("1", "2")
+    ]
+    assert results[0] == results[1]
+    assert results[0][0] == code, results[0][1]
+    assert verdict in results[0][1]
+    assert len(list(exports.read_blocks([str(path)]))) > 4

@@ -37,7 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .exports import BadInput, Block, Frontier, comes_later, hashed_blocks, leaf_bytes
+from .exports import (
+    BadInput,
+    Block,
+    Frontier,
+    comes_later,
+    first_undecodable,
+    hashed_blocks,
+    leaf_bytes,
+)
 from .merkle import EMPTY_ROOT, InvalidProofError, leaf_hash, verify_inclusion
 from .signed_note import (
     Checkpoint,
@@ -209,6 +217,8 @@ def verify_export(paths: Sequence[str], heads: Sequence[SignedHead], *, jobs: in
             while pending and pending[0].checkpoint.size == frontier.size:
                 head = pending.pop(0)
                 if frontier.root() != head.checkpoint.root_hash:
+                    if undecodable := first_undecodable(paths):
+                        raise BadInput(f"{undecodable} is not UTF-8")
                     raise Mismatch(
                         f"the leaves 0..{frontier.size - 1} do not reproduce the root of "
                         f"{head.source} (size {head.checkpoint.size}): the first bad leaf is "
