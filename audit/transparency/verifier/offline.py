@@ -1,29 +1,32 @@
-"""The offline verifier: an export and signed checkpoints checked with the public key alone.
+"""The offline verifier's command: an export and signed checkpoints checked with public keys.
 
-    python -m audit.transparency.verifier.offline --key KEY_OR_FILE --checkpoints DIR_OR_FILES...
-        --export events.ndjson[.gz]...
-    python -m audit.transparency.verifier.offline --key KEY_OR_FILE --event LINE_OR_FILE
+    ocr-audit-verify --key KEY_OR_FILE --checkpoints DIR_OR_FILES...
+        --export events.ndjson[.gz]... [--jobs N]
+    ocr-audit-verify --key KEY_OR_FILE --event LINE_OR_FILE
         --proof PROOF_JSON_OR_FILE [--checkpoints ...]
 
-Needs Python and ``cryptography``, nothing else: this module imports only ``records``,
-``merkle`` and ``signed_note``, none of which imports Django or the rest of the project
-(a test runs it in a fresh virtualenv holding those four files). No chain key is
-needed; the HMAC links (``hash``) are not checked here, the tree and its checkpoints are.
+(``python -m audit.transparency.verifier`` in the project.) Needs Python and
+``cryptography``, nothing else (the package's __init__ says how that is checked). No
+chain key is needed; the HMAC links (``hash``) are not checked here, the tree and its
+checkpoints are.
 
 The export mode needs the full export, from leaf_index 0: a range that starts later has
 no checkpoint to hold it against (verify such events one at a time with --event and
---proof). It rebuilds every leaf from its line as the server does, and compares the
-root at each checkpoint's size with the checkpoint's. Leaves past the newest checkpoint
-are reported as not yet covered.
+--proof). It rebuilds every leaf from its line as the server does (``exports``), and
+compares the root at each checkpoint's size with the checkpoint's. Leaves past the
+newest checkpoint are reported as not yet covered.
 
-Exit codes: 0 the export (or event) reproduces every checkpoint; 1 a mismatch, naming
-the first bad leaf_index (a gap or a missing tail names the missing leaf exactly; an
-altered event names the range between the last checkpoint that held and the first that
-did not, one leaf when the checkpoints are that close); 2 bad input: a file that cannot
-be read, a line that is no event, or a checkpoint whose signature does not verify with
-the key (a checkpoint by another key is not evidence either way); 3 unwitnessed: with
---require-witnesses N, the newest checkpoint given lacks valid cosignatures by N of the
---witness-key keys (c2sp.org/tlog-cosignature), though everything else holds.
+Exit codes: 0 the export (or event) reproduces every checkpoint; 1 altered: the leaves
+do not reproduce a root (the verdict names the range between the last checkpoint that
+held and the first that did not, one leaf when the checkpoints are that close), a
+leaf_index that is not sequence - 1, or a proof that does not hold; 2 bad input: a file
+that cannot be read, a line that is no event (or no UTF-8), or a checkpoint whose
+signature does not verify with the key (a checkpoint by another key is not evidence
+either way); 3 unwitnessed: with --require-witnesses N, the newest checkpoint given
+lacks valid cosignatures by N of the --witness-key keys (c2sp.org/tlog-cosignature),
+though everything else holds; 4 missing: a leaf_index the checkpoints sign is not in
+the export (an event removed, the tail cut), named exactly; 5 reordered: the events are
+not in leaf order (moved, swapped, or one repeated), naming the first out of place.
 """
 
 import argparse
