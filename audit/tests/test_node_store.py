@@ -4,6 +4,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from audit.models import AppendOnlyError, MerkleNode
+from audit.transparency.node_store import DatabaseNodeStore
 from audit.transparency.verifier.merkle import (
     MemoryNodeStore,
     MissingNodeError,
@@ -15,7 +16,6 @@ from audit.transparency.verifier.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit.transparency.node_store import DatabaseNodeStore
 
 # The append-only trigger is PostgreSQL-only; SQLite relies on the model guards.
 postgresql_only = pytest.mark.postgresql

@@ -189,8 +189,8 @@ def test_the_services_lines_take_the_fast_way_to_the_same_leaves(trail):
     fast = [exports.fast_leaf_bytes(line) for line in lines]
     assert None not in fast
     reference = [exports.leaf_bytes(json.loads(line)) for line in lines]
-    assert [leaf for leaf, _, _ in fast] == reference  # type: ignore[misc]
-    assert [(sequence, index) for _, sequence, index in fast] == [  # type: ignore[misc]
+    assert [leaf for leaf, _, _ in fast] == reference
+    assert [(sequence, index) for _, sequence, index in fast] == [
         (number, number - 1) for number in range(1, len(lines) + 1)
     ]
 

@@ -28,9 +28,9 @@ from audit.models import TreeCheckpoint
 from audit.sealer import refused_events, unsealed_backlog
 from audit.transparency.cosignatures import valid_cosignatures
 from audit.transparency.keys import KeyFileError, verifiers
-from audit.transparency.verifier.signed_note import InvalidNoteSignature, NoteError, Verifier
 from audit.transparency.tree_heads import SignedTreeHead, checkpoint_files, open_tree_head
 from audit.transparency.verification import check_tree_heads, verify_tree
+from audit.transparency.verifier.signed_note import InvalidNoteSignature, NoteError, Verifier
 
 # Exit status: 1 when the trail fails verification, 2 when an input is refused (a
 # forged checkpoint, a bad range), 3 when the chain holds but the trail is stale
