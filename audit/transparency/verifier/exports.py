@@ -93,19 +93,21 @@ def leaf_bytes(event: dict[str, Any]) -> bytes:
 # controls; those as \" \\ \b \f \n \r \t, the other controls as \u00xx (lower case).
 # Unrolled (runs of plain characters, then one escape) and possessive: no backtracking.
 _PLAIN_RUN = rb'[^"\\\x00-\x1f]*+'
-_STRING = (
-    rb'"' + _PLAIN_RUN + rb'(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))' + _PLAIN_RUN + rb')*+"'
-)
+_CONTENT = _PLAIN_RUN + rb'(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))' + _PLAIN_RUN + rb")*+"
+_STRING = rb'"' + _CONTENT + rb'"'
 _PLAIN = rb'"' + _PLAIN_RUN + rb'"'  # a string with nothing escaped (the timestamp)
 _NUMBER = rb"(0|[1-9][0-9]*)"
+# The ip_address is captured without its quotes; null captures nothing, written "" in the
+# record, as row_payload writes a missing address. The metadata is the shortest text
+# before the line's fixed tail; only one split can leave a tail that ends the line.
 _LINE_BODY = (
     rb'\{"id": [1-9][0-9]*, "sequence": ' + _NUMBER + rb', "timestamp": (' + _PLAIN + rb")"
     rb', "event_type": (' + _STRING + rb'), "category": (' + _STRING + rb")"
     rb', "outcome": (' + _STRING + rb'), "user_id": (?:[1-9][0-9]*|null)'
-    rb', "username": (' + _STRING + rb'), "ip_address": (' + _STRING + rb"|null)"
+    rb', "username": (' + _STRING + rb'), "ip_address": (?:"(' + _CONTENT + rb')"|null)'
     rb', "user_agent": (' + _STRING + rb'), "request_id": (' + _STRING + rb")"
     rb', "resource_type": (' + _STRING + rb'), "resource_id": (' + _STRING + rb")"
-    rb', "message": (' + _STRING + rb'), "metadata": (.*)'
+    rb', "message": (' + _STRING + rb'), "metadata": (.*?)'
     rb', "prev_hash": ("[0-9a-f]{64}"), "leaf_index": ' + _NUMBER + rb"\}"
 )
 _LINE = re.compile(_LINE_BODY + rb"\r?\n?", re.DOTALL)
@@ -116,12 +118,13 @@ _BLOCK = re.compile(rb"^" + _LINE_BODY + rb"\r?(?:\n|\Z)", re.MULTILINE)
 # order, as canonical_json writes them and row_payload does.
 _GROUPS = (*HASHED_FIELDS, "leaf_index")
 _ORDER = [_GROUPS.index(name) + 1 for name in sorted(HASHED_FIELDS)]  # group numbers
-_TEMPLATE = b"{" + b",".join(b'"%s":%%s' % name.encode() for name in sorted(HASHED_FIELDS)) + b"}"
+_TEMPLATE = (
+    b"{" + b",".join(b'"%s":%%s' % name.encode() for name in sorted(HASHED_FIELDS)) + b"}"
+).replace(b'"ip_address":%s', b'"ip_address":"%s"')
 _METADATA = sorted(HASHED_FIELDS).index("metadata")  # in the record's order
-_IP_ADDRESS = sorted(HASHED_FIELDS).index("ip_address")
+_METADATA_GROUP = _GROUPS.index("metadata")  # in a findall tuple
 _SEQUENCE = _GROUPS.index("sequence") + 1
 _LEAF_INDEX = _GROUPS.index("leaf_index") + 1
-_PICK = operator.itemgetter(*[number - 1 for number in _ORDER])  # from a findall tuple
 _LEAF = b"\x00" + _TEMPLATE  # the leaf hash's input: 0x00 || record
 _known_metadata: dict[bytes, bytes] = {}
 
@@ -148,19 +151,27 @@ def _fast_block(data: bytes) -> tuple[list[bytes], int] | None:
     found = _BLOCK.findall(data)
     if not found or len(found) != data.count(b"\n") + (not data.endswith(b"\n")):
         return None
-    sha256, pick, known, leaf = hashlib.sha256, _PICK, _known_metadata, _LEAF
-    first = expected = int(found[0][-1])
-    hashes = []
-    for groups in found:
-        if int(groups[-1]) != expected or int(groups[0]) != expected + 1:
+    first = int(found[0][-1])
+    # Whole columns compared at once, in C, rather than two int() a line.
+    leaf_indexes = list(map(int, map(operator.itemgetter(-1), found)))
+    sequences = list(map(int, map(operator.itemgetter(0), found)))
+    if leaf_indexes != list(range(first, first + len(found))) or sequences != list(
+        range(first + 1, first + 1 + len(found))
+    ):
+        return None
+    metadata = {}  # each distinct text of the block, canonical
+    for text in {groups[_METADATA_GROUP] for groups in found}:
+        canonical = _known_metadata.get(text) or _canonical_metadata(text)
+        if canonical is None:
             return None
-        v = pick(groups)
-        metadata = known.get(v[_METADATA]) or _canonical_metadata(v[_METADATA])
-        if metadata is None:
-            return None
-        ip_address = b'""' if v[_IP_ADDRESS] == b"null" else v[_IP_ADDRESS]
-        hashes.append(sha256(leaf % (v[0], v[1], ip_address, v[3], metadata, *v[5:])).digest())
-        expected += 1
+        metadata[text] = canonical
+    sha256, leaf = hashlib.sha256, _LEAF
+    hashes = [
+        sha256(
+            leaf % (cat, et, ip, msg, metadata[meta], out, prev, rid, res, rtype, seq, ts, ua, user)
+        ).digest()
+        for seq, ts, et, cat, out, user, ip, ua, rid, rtype, res, msg, meta, prev, _ in found
+    ]
     return hashes, first
 
 
@@ -179,8 +190,7 @@ def fast_leaf_bytes(line: bytes) -> tuple[bytes, int, int] | None:
     if canonical is None:
         return None
     values[_METADATA] = canonical
-    if values[_IP_ADDRESS] == b"null":
-        values[_IP_ADDRESS] = b'""'
+    values = [b"" if value is None else value for value in values]  # ip_address null
     return _TEMPLATE % tuple(values), int(match[_SEQUENCE]), int(match[_LEAF_INDEX])
 
 
