@@ -396,11 +396,28 @@ def test_a_pool_of_processes_finds_what_one_finds(
     documents = lines_of(trail)
     tamper(documents)
     path = write_lines(tmp_path / "x.ndjson", documents)
+    packed = tmp_path / "x.ndjson.gz"  # read by the parent, not by each worker
+    packed.write_bytes(gzip.compress(path.read_bytes()))
     arguments = ["--key", str(trail["key"]), "--checkpoints", str(trail["checkpoints"])]
     results = [
-        offline.run([*arguments, "--export", str(path), "--jobs", jobs]) for jobs in ("1", "2")
+        offline.run([*arguments, "--export", str(export), "--jobs", jobs])
+        for export in (path, packed)
+        for jobs in ("1", "2")
     ]
     assert results[0] == results[1]
+    assert [code for code, _ in results[2:]] == [code, code]
     assert results[0][0] == code, results[0][1]
     assert verdict in results[0][1]
     assert len(list(exports.read_blocks([str(path)]))) > 4
+
+
+def test_spawned_workers_give_the_verdict_too(trail, tmp_path, small_blocks, monkeypatch):
+    """Where fork is unsafe (another thread runs) the workers are spawned: same verdict."""
+    monkeypatch.setattr(exports.threading, "active_count", lambda: 2)
+    documents = lines_of(trail)
+    del documents[8]
+    path = write_lines(tmp_path / "x.ndjson", documents)
+    arguments = ["--key", str(trail["key"]), "--checkpoints", str(trail["checkpoints"])]
+    code, out = offline.run([*arguments, "--export", str(path), "--jobs", "2"])
+    assert code == 4, out
+    assert "leaf_index 8 is missing" in out

@@ -22,7 +22,10 @@ import itertools
 import json
 import multiprocessing
 import operator
+import os
 import re
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,7 +144,7 @@ def _canonical_metadata(text: bytes) -> bytes | None:
     return canonical
 
 
-def _fast_block(data: bytes) -> tuple[list[bytes], int] | None:
+def _fast_block(data: bytes, lines: int) -> tuple[list[bytes], int] | None:
     """Return the leaf hashes and first leaf_index of a block in the service's layout.
 
     None unless every line is (as fast_leaf_bytes sees it) and each leaf_index is the
@@ -149,7 +152,7 @@ def _fast_block(data: bytes) -> tuple[list[bytes], int] | None:
     names what is wrong. The hashes are those of the line-by-line way.
     """
     found = _BLOCK.findall(data)
-    if not found or len(found) != data.count(b"\n") + (not data.endswith(b"\n")):
+    if not found or len(found) != lines:
         return None
     first = int(found[0][-1])
     # Whole columns compared at once, in C, rather than two int() a line.
@@ -203,6 +206,8 @@ class Block:
     none), ``first_line`` that line's number. A problem is (kind, line number, text):
     "bad" (exit 2), "mismatch" (a line whose leaf_index is not sequence - 1), or "jump"
     (the next line's leaf_index is not one more than the last; text is that leaf_index).
+    Line numbers count from the block's first line as 1 until hashed_blocks makes them
+    the file's.
     """
 
     name: str
@@ -210,6 +215,7 @@ class Block:
     first_index: int | None
     first_line: int = 0
     problem: tuple[str, int, str] | None = None
+    lines: int = 0  # the newlines in the block: where the next block's numbers start
 
 
 def hash_block(name: str, first_line: int, data: bytes) -> Block:
@@ -221,9 +227,10 @@ def hash_block(name: str, first_line: int, data: bytes) -> Block:
     # The bytes are not decoded first (a tenth of the time): bytes that are no UTF-8
     # cannot hash to a leaf the service made, and verify_export looks for them when a
     # root does not match (first_undecodable), to say so rather than "altered".
-    fast_block = _fast_block(data)
+    lines = data.count(b"\n")
+    fast_block = _fast_block(data, lines + (not data.endswith(b"\n")))
     if fast_block is not None:
-        return Block(name, b"".join(fast_block[0]), fast_block[1], first_line)
+        return Block(name, b"".join(fast_block[0]), fast_block[1], first_line, lines=lines)
     for number, line in enumerate(data.splitlines(keepends=True), start=first_line):
         fast = fast_leaf_bytes(line)
         if fast is not None:
@@ -235,22 +242,22 @@ def hash_block(name: str, first_line: int, data: bytes) -> Block:
                 record, sequence, index = _reference_leaf(line)
             except BadInput as error:
                 problem = ("bad", number, str(error))
-                return Block(name, b"".join(hashes), first_index, first_number, problem)
+                return Block(name, b"".join(hashes), first_index, first_number, problem, lines)
         if index != sequence - 1:
             problem = (
                 "mismatch",
                 number,
                 f"leaf_index {index} is not sequence - 1 ({sequence - 1})",
             )
-            return Block(name, b"".join(hashes), first_index, first_number, problem)
+            return Block(name, b"".join(hashes), first_index, first_number, problem, lines)
         if first_index is None:
             first_index, first_number, expected = index, number, index
         elif index != expected:
             problem = ("jump", number, str(index))
-            return Block(name, b"".join(hashes), first_index, first_number, problem)
+            return Block(name, b"".join(hashes), first_index, first_number, problem, lines)
         hashes.append(sha256(b"\x00" + record).digest())
         expected += 1
-    return Block(name, b"".join(hashes), first_index, first_number)
+    return Block(name, b"".join(hashes), first_index, first_number, lines=lines)
 
 
 def _reference_leaf(line: bytes) -> tuple[bytes, int, int]:
@@ -288,21 +295,76 @@ def read_blocks(paths: Sequence[str]) -> Iterator[tuple[str, int, bytes]]:
 
 
 def _hash_job(job: tuple[str, int, bytes]) -> Block:
-    return hash_block(*job)
+    return hash_block(job[0], 1, job[2])
 
 
-def hashed_blocks(paths: Sequence[str], *, jobs: int) -> Iterator[Block]:
-    """Yield the export's blocks hashed, in order; by `jobs` processes for a large export."""
-    blocks = read_blocks(paths)
+def _hash_range(job: tuple[str, int, int]) -> Block:
+    """Hash the lines that start in bytes [offset, offset + size) of a file, read here.
+
+    The line running over the end is read to its end; the one running in from before
+    is left to the block before, which read it.
+    """
+    name, offset, size = job
+    try:
+        with open(name, "rb") as handle:
+            if offset:
+                handle.seek(offset - 1)
+                if handle.read(1) != b"\n":
+                    handle.readline()
+            start = handle.tell()
+            data = handle.read(offset + size - start) if start < offset + size else b""
+            if data and not data.endswith(b"\n"):
+                data += handle.readline()
+    except OSError as error:
+        raise BadInput(f"cannot read {name}: {error}") from error
+    return hash_block(name, 1, data)
+
+
+def _pool(jobs: int) -> Any:
+    # fork where it is safe (Linux, no other thread) costs no start-up: nothing to import
+    # again; otherwise spawn (forking a process that has threads is unsafe, and deprecated).
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork").Pool(jobs)
+    return multiprocessing.get_context("spawn").Pool(jobs)
+
+
+def _file_blocks(name: str, *, jobs: int) -> Iterator[Block]:
+    if jobs > 1 and not name.endswith(".gz"):
+        try:
+            size = os.path.getsize(name)
+        except OSError as error:
+            raise BadInput(f"cannot read {name}: {error}") from error
+        if size >= POOL_MIN_BLOCKS * BLOCK_BYTES:
+            # Each worker reads its own range: the lines never go through a pipe.
+            ranges = [(name, offset, BLOCK_BYTES) for offset in range(0, size, BLOCK_BYTES)]
+            with _pool(jobs) as pool:  # leaving the block stops the workers
+                yield from pool.imap(_hash_range, ranges)
+            return
+    blocks = read_blocks([name])  # decompressed here, hashed by the workers
     first = list(itertools.islice(blocks, POOL_MIN_BLOCKS))
     if jobs <= 1 or len(first) < POOL_MIN_BLOCKS:
         for job in itertools.chain(first, blocks):
             yield _hash_job(job)
         return
-    # spawn, not fork: forking a process that has threads is unsafe (and deprecated).
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs) as pool:  # leaving the block stops the workers
+    with _pool(jobs) as pool:
         yield from pool.imap(_hash_job, itertools.chain(first, blocks))
+
+
+def hashed_blocks(paths: Sequence[str], *, jobs: int) -> Iterator[Block]:
+    """Yield the export's blocks hashed, in order; by `jobs` processes for a large export.
+
+    Line numbers are made the file's (hash_block counts from each block's start).
+    """
+    for name in paths:
+        number = 1
+        for block in _file_blocks(name, jobs=jobs):
+            shift = number - 1
+            block.first_line += shift
+            if block.problem is not None:
+                kind, line, text = block.problem
+                block.problem = (kind, line + shift, text)
+            number += block.lines
+            yield block
 
 
 class Frontier:
