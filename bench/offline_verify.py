@@ -99,15 +99,22 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--every", type=int, default=10_000, help="leaves between checkpoints")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument(
+        "--jobs",
+        default=f"1,{len(os.sched_getaffinity(0))}",
+        help="--jobs values to run, comma-separated (default: 1 and the CPUs usable)",
+    )
+    parser.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
         export, vkey = write_trail(directory, args.events, args.every)
-        packed = directory / "events.ndjson.gz"
-        packed.write_bytes(gzip.compress(export.read_bytes(), compresslevel=6))
-        for path in (export, packed):
-            for jobs in sorted({1, args.jobs}):
+        paths = [export]
+        if args.gzip:
+            paths.append(directory / "events.ndjson.gz")
+            paths[1].write_bytes(gzip.compress(export.read_bytes(), compresslevel=6))
+        for path in paths:
+            for jobs in sorted({int(value) for value in args.jobs.split(",")}):
                 arguments = ["--key", vkey, "--checkpoints", str(directory / "checkpoints")]
                 arguments += ["--export", str(path), "--jobs", str(jobs)]
                 runs = sorted(run_command(arguments) for _ in range(args.runs))
