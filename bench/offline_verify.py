@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.transparency.verifier import exports
-from audit.transparency.verifier.merkle import leaf_hash
+from audit.transparency.verifier.merkle import Frontier, leaf_hash
 from audit.transparency.verifier.records import GENESIS_HASH, canonical_timestamp
 from audit.transparency.verifier.signed_note import Checkpoint, Signer, generate_key, sign_note
 
@@ -44,7 +44,7 @@ def write_trail(directory: Path, events: int, every: int) -> tuple[Path, str]:
     checkpoints = directory / "checkpoints"
     checkpoints.mkdir()
     export = directory / "events.ndjson"
-    frontier = exports.Frontier()
+    frontier = Frontier()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     prev_hash = GENESIS_HASH
     with export.open("w", encoding="utf-8") as handle:

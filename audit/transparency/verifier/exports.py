@@ -11,9 +11,10 @@ the metadata is decoded and encoded once per distinct text. A line it does not
 recognise goes the reference way, so the leaf is the same either way (a test checks
 both on crafted lines); the fast way only saves time.
 
-Blocks of lines are hashed by a pool of processes (``jobs``); the parent reads, keeps
-the tree's frontier and compares roots at each checkpoint's size, and stops at the
-first problem, which it reports as the sequential check would.
+Blocks of about 4 MB are hashed by a pool of processes (``jobs``): each reads its own
+byte range of a plain file; a .gz is decompressed by the parent and its blocks sent.
+The parent keeps the tree's frontier, compares roots at each checkpoint's size, and
+stops at the first problem, which it reports as one process would.
 """
 
 import gzip
@@ -30,7 +31,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .merkle import node_hash
 from .records import HASHED_FIELDS, canonical_json, row_payload
 
 BLOCK_BYTES = 4 << 20  # lines are cut into blocks of about this many bytes
@@ -365,50 +365,6 @@ def hashed_blocks(paths: Sequence[str], *, jobs: int) -> Iterator[Block]:
                 block.problem = (kind, line + shift, text)
             number += block.lines
             yield block
-
-
-class Frontier:
-    """The tree's right edge while leaves are appended: one complete subtree per set bit."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.subtrees: list[tuple[int, bytes]] = []  # (level, hash), largest first
-
-    def append(self, value: bytes) -> None:
-        self._push(0, value)
-
-    def extend(self, leaves: Sequence[bytes]) -> None:
-        """Append leaves, hashing each aligned run of 2**k of them level by level."""
-        sha256 = hashlib.sha256
-        start = 0
-        while start < len(leaves):
-            # The largest complete subtree that can start at self.size and fits.
-            room = self.size & -self.size or 1 << 62
-            count = 1 << ((min(room, len(leaves) - start)).bit_length() - 1)
-            level = leaves[start : start + count]
-            height = 0
-            while len(level) > 1:
-                level = [
-                    sha256(b"\x01" + left + right).digest()
-                    for left, right in zip(level[0::2], level[1::2], strict=True)
-                ]
-                height += 1
-            self._push(height, level[0], count)
-            start += count
-
-    def _push(self, level: int, value: bytes, count: int = 1) -> None:
-        while self.subtrees and self.subtrees[-1][0] == level:
-            _, left = self.subtrees.pop()
-            level, value = level + 1, node_hash(left, value)
-        self.subtrees.append((level, value))
-        self.size += count
-
-    def root(self) -> bytes:
-        """Return the RFC 9162 root of the leaves so far (size >= 1)."""
-        result = self.subtrees[-1][1]
-        for _, left in reversed(self.subtrees[:-1]):
-            result = node_hash(left, result)
-        return result
 
 
 def first_undecodable(paths: Sequence[str]) -> str | None:

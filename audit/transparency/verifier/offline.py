@@ -43,13 +43,12 @@ from typing import Any
 from .exports import (
     BadInput,
     Block,
-    Frontier,
     comes_later,
     first_undecodable,
     hashed_blocks,
     leaf_bytes,
 )
-from .merkle import EMPTY_ROOT, InvalidProofError, leaf_hash, verify_inclusion
+from .merkle import EMPTY_ROOT, Frontier, InvalidProofError, leaf_hash, verify_inclusion
 from .signed_note import (
     Checkpoint,
     CosignerVerifier,
