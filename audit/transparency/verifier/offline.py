@@ -42,7 +42,6 @@ from typing import Any
 
 from .exports import (
     BadInput,
-    Block,
     comes_later,
     first_undecodable,
     hashed_blocks,
@@ -155,15 +154,9 @@ def _leaves(first: int, last: int) -> str:
     return f"leaf_index {first}" if first == last else f"a leaf_index in {first}..{last}"
 
 
-def _jump(paths: Sequence[str], block: Block, *, expected: int) -> Exception:
-    """Return the error for a leaf_index that is not the next one: missing, or moved."""
-    assert block.problem is not None or block.first_index is not None
-    if block.problem is not None:
-        _, number, text = block.problem
-        found = int(text)
-    else:
-        number, found = block.first_line, block.first_index or 0
-    where = f"{block.name} line {number}"
+def _jump(paths: Sequence[str], name: str, number: int, *, found: int, expected: int) -> Exception:
+    """Return the error for leaf_index `found` where `expected` is next: missing, or moved."""
+    where = f"{name} line {number}"
     if expected == 0:
         return BadInput(
             f"the export starts at leaf_index {found}: the full export, from "
@@ -174,7 +167,7 @@ def _jump(paths: Sequence[str], block: Block, *, expected: int) -> Exception:
             f"leaf_index {found} comes again or out of order after {expected - 1} "
             f"({where}): the first bad leaf_index is {found}"
         )
-    if comes_later(paths, after=(block.name, number), index=expected):
+    if comes_later(paths, after=(name, number), index=expected):
         return Reordered(
             f"leaf_index {expected} comes later than {found} ({where}): the events are "
             f"not in order from leaf_index {expected} on"
@@ -204,7 +197,9 @@ def verify_export(paths: Sequence[str], heads: Sequence[SignedHead], *, jobs: in
         if block.first_index is not None and block.first_index != frontier.size:
             raise _jump(
                 paths,
-                Block(block.name, b"", block.first_index, block.first_line),
+                block.name,
+                block.first_line,
+                found=block.first_index,
                 expected=frontier.size,
             )
         leaves = [block.leaves[start : start + 32] for start in range(0, len(block.leaves), 32)]
@@ -233,7 +228,7 @@ def verify_export(paths: Sequence[str], heads: Sequence[SignedHead], *, jobs: in
                 raise BadInput(f"{block.name} line {number}: {text}")
             if kind == "mismatch":
                 raise Mismatch(f"{block.name} line {number}: {text}")
-            raise _jump(paths, block, expected=frontier.size)
+            raise _jump(paths, block.name, number, found=int(text), expected=frontier.size)
     if pending:
         head = pending[0]
         raise Missing(
