@@ -13,9 +13,9 @@ from audit.models import TreeCheckpoint
 from audit.sealer import refused_events, unsealed_backlog
 from audit.transparency.cosignatures import valid_cosignatures
 from audit.transparency.keys import KeyFileError, verifiers
-from audit.transparency.signed_note import InvalidNoteSignature, NoteError, Verifier
 from audit.transparency.tree_heads import SignedTreeHead, checkpoint_files, open_tree_head
 from audit.transparency.verification import check_tree_heads, verify_tree
+from audit.transparency.verifier.signed_note import InvalidNoteSignature, NoteError, Verifier
 from audit.verification.anchors import Anchor
 from audit.verification.archives import verify_archive
 from audit.verification.checkpoint_format import (
