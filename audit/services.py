@@ -11,6 +11,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 
+from . import writer_clock
 from .chain import normalise_metadata
 from .client import ClientContext, current_client, valid_ip
 from .events import CLIENT_REQUEST_ID_KEY, Outcome, category_for
@@ -56,7 +57,10 @@ def insert_unsealed(event: AuditEvent) -> None:
     INSERTs without the chain key, or changes before it is sealed, is never linked.
     """
     database_clock = connection.vendor == "postgresql" and event.timestamp is None
-    event.writer_mac = writer_tag(event, stamp=event.timestamp or timezone.now())
+    # The database stamps the row: the MAC's reading is taken on its clock as well, so a
+    # host whose own clock is off still writes events the sealer links.
+    reading = event.timestamp or (writer_clock.database_now() if database_clock else timezone.now())
+    event.writer_mac = writer_tag(event, stamp=reading)
     params = []
     for index, field in enumerate(_EVENT_FIELDS):
         if database_clock and index == _TIMESTAMP_INDEX:
@@ -70,6 +74,7 @@ def insert_unsealed(event: AuditEvent) -> None:
         event.pk, stamp = cursor.fetchone()
     if database_clock:
         event.timestamp = stamp
+        writer_clock.observe(stamp)
     event._state.adding = False
     event._state.db = connection.alias
 

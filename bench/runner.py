@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "1p", "7", "7b", "8", "9", "10", "11")
+FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "1p", "7", "7b", "8", "9", "10", "11", "12")
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -105,6 +105,7 @@ def main() -> None:
         ocr,
         ocr_parallel,
         ocr_scans,
+        pdf_size,
         search,
         write_processes,
         writes,
@@ -152,6 +153,8 @@ def main() -> None:
         "10": lambda: search.run(ctx),
         # One task's pages in 1 and 2 processes: the engine's time, measured once.
         "11": lambda: ocr_parallel.run(ctx) if args.last else None,
+        # Output / input bytes of the searchable PDF by kind of scan: measured once.
+        "12": lambda: pdf_size.run(ctx) if args.last else None,
     }
     for figure in FIGURES:
         if figure in only:
