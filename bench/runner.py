@@ -14,7 +14,23 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "1p", "7", "7b", "8", "9", "10", "11")
+FIGURES = (
+    "6",
+    "3",
+    "4",
+    "4b",
+    "5",
+    "2",
+    "request-overhead",
+    "1",
+    "1p",
+    "7",
+    "7b",
+    "8",
+    "9",
+    "10",
+    "11",
+)
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -105,6 +121,7 @@ def main() -> None:
         ocr,
         ocr_parallel,
         ocr_scans,
+        request_overhead,
         search,
         write_processes,
         writes,
@@ -139,6 +156,8 @@ def main() -> None:
         "4b": lambda: run_easyaudit(ctx, env, workdir),
         "5": lambda: export.run(ctx, env),
         "2": lambda: writes.run_overhead(ctx),
+        # Beside django-auditlog and django-easy-audit, each in a long-lived process.
+        "request-overhead": lambda: request_overhead.run(ctx, env),
         "1": lambda: writes.run_writes(ctx),
         # Separate processes (as gunicorn workers are), locked design beside the sealer.
         "1p": lambda: write_processes.run(ctx),
