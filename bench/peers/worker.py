@@ -50,12 +50,17 @@ CONFIGURATION = settings.SETTINGS_MODULE.rsplit(".", 1)[-1]
 
 
 def bench_user():
-    """Return the bench's login account, its password hashed with this process's hasher."""
+    """Return the bench's login account, its password hashed with the fast hasher.
+
+    Hashed once for every worker: a new hash would end the sessions the workers already
+    started had signed in (a session is bound to its user's password hash).
+    """
     user, _ = get_user_model().objects.get_or_create(
         username=USERNAME, defaults={"email": "peer-bench@bench.invalid"}
     )
-    user.set_password(PASSWORD)
-    user.save()
+    if not user.check_password(PASSWORD):
+        user.set_password(PASSWORD)
+        user.save()
     return user
 
 
