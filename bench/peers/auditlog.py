@@ -16,6 +16,7 @@ MIDDLEWARE = [
     *MIDDLEWARE[_AUTH + 1 :],
 ]
 AUDITLOG_INCLUDE_ALL_MODELS = True
-# The project's own trail is switched off in this configuration; logging its rows would
-# measure the project again, and sessions change on every login.
-AUDITLOG_EXCLUDE_TRACKING_MODELS = ("audit", "sessions")
+# The project's own trail is switched off in this configuration (logging its rows would
+# measure the project again); sessions (the project's own session model too) hold
+# secrets and change on every request, and nobody logs them.
+AUDITLOG_EXCLUDE_TRACKING_MODELS = ("audit", "sessions", "accounts.UserSession")
