@@ -68,8 +68,8 @@ def test_the_page_shows_each_configurations_ratio_and_the_verdict():
     }
     text = page([record])
     login = next(line for line in text.splitlines() if line.startswith(f"| {KINDS['login']}"))
-    assert "**1.30** (13.0 / 10.0 ms, 1 INSERT)" in login
-    assert "**1.20** (12.0 / 10.0 ms, 2 INSERT)" in login
+    assert "**1.30** [1.30-1.30] (13.0 / 10.0 ms, 1 INSERT)" in login
+    assert "**1.20** [1.20-1.20] (12.0 / 10.0 ms, 2 INSERT)" in login
     assert "not measured" in login  # django-easy-audit
     assert login.endswith("| **no** |")
     assert "load average: 2.00" in text

@@ -66,9 +66,21 @@ class Worker:
             raise RuntimeError(f"{self.name} worker ended (exit {self.process.wait()})")
         return json.loads(line)
 
-    def ratio(self, kind: str) -> float:
+    def ratios(self, kind: str) -> list[float]:
+        """Return the on/off ratio of every pair of requests of this kind."""
         on, off = self.on[kind].samples, self.off[kind].samples
-        return statistics.median(a / b for a, b in zip(on, off, strict=True))
+        return [a / b for a, b in zip(on, off, strict=True)]
+
+    def ratio(self, kind: str) -> float:
+        return statistics.median(self.ratios(kind))
+
+    def spread(self, kind: str) -> tuple[float, float]:
+        """Return the quartiles of the per-pair ratios: how far noise moves one pair."""
+        ratios = self.ratios(kind)
+        if len(ratios) < 2:
+            return ratios[0], ratios[0]
+        first, _, third = statistics.quantiles(ratios, n=4)
+        return first, third
 
 
 def start_worker(name: str, python: str, env: dict[str, str]) -> Worker:
@@ -145,7 +157,12 @@ def rows(ctx: Context, workers: list[Worker]) -> list[Row]:
                     samples=len(worker.on[kind].samples),
                     note=f"off: p50 {worker.off[kind].p50_ms:.1f} ms; audit INSERTs {inserts} "
                     f"of {len(worker.inserts[kind])}",
-                    extra={"configuration": worker.name, "kind": kind, "audit_inserts": inserts},
+                    extra={
+                        "configuration": worker.name,
+                        "kind": kind,
+                        "audit_inserts": inserts,
+                        "quartiles": worker.spread(kind),
+                    },
                 )
             )
     return result
@@ -208,8 +225,9 @@ def page(records: list[dict[str, Any]]) -> str:
         "",
         "Each cell is the median of the per-request ratios time with the recorder on / time "
         "with it off, in the same long-lived process, the two sides alternating request by "
-        "request; below it, the p50 with the recorder on and off, and the audit rows one "
-        'request INSERTs. For a peer, "on" is the project with its own trail off and the '
+        "request; in brackets the quartiles of those per-pair ratios (how far the machine's "
+        "noise moves one pair), then the p50 with the recorder on and off, and the audit "
+        'rows one request INSERTs. For a peer, "on" is the project with its own trail off and the '
         "peer installed and recording (its defaults; django-auditlog with every model "
         'registered), "off" the same process with the peer\'s recorder switched off too; '
         "the peer's middleware runs on both sides, as the project's request-id middleware "
@@ -242,9 +260,10 @@ def page(records: list[dict[str, Any]]) -> str:
                     line.append("not measured")
                     continue
                 off_p50 = row["note"].split(";")[0].removeprefix("off: p50 ")
+                low, high = row["extra"].get("quartiles", (row["value"], row["value"]))
                 line.append(
-                    f"**{row['value']:.2f}** ({row['p50']:.1f} / {off_p50}, "
-                    f"{row['extra']['audit_inserts']} INSERT)"
+                    f"**{row['value']:.2f}** [{low:.2f}-{high:.2f}] ({row['p50']:.1f} / "
+                    f"{off_p50}, {row['extra']['audit_inserts']} INSERT)"
                 )
             verdict = cells.get((kind, "project"), {}).get("ok")
             line.append({True: "yes", False: "**no**", None: "-"}[verdict])
