@@ -120,7 +120,8 @@ def _head_timestamp_sql(vendor: str) -> str:
     """Return the SELECT of the head event's own timestamp, written once per backend.
 
     record_event reads it for every event on SQLite: built through the ORM (a subquery
-    annotation) each time, it cost a millisecond, most of what auditing added to a login.
+    annotation) each time, it was most of what auditing added to a login there
+    (docs/benchmarks-request-overhead.md).
     """
     quote = connection.ops.quote_name
     events, heads = quote(AuditEvent._meta.db_table), quote(ChainHead._meta.db_table)
