@@ -185,7 +185,7 @@ def run(ctx: Context, env: dict[str, str]) -> None:
     try:
         for name in names:
             workers.append(start_worker(name, python if name in PEERS else sys.executable, env))
-        measure(workers, pairs=6 if ctx.quick else 20)
+        measure(workers, pairs=8 if ctx.quick else 40)
     finally:
         for worker in workers:
             if worker.process.stdin:
