@@ -235,7 +235,9 @@ def page(records: list[dict[str, Any]]) -> str:
         "and process for its whole life: the middleware chain and WhiteNoise's static file "
         "index are built once, before any timing. The configurations take turns kind by "
         f"kind, {ROUNDS} rounds. Target: the project's ratio at most each peer's on every "
-        "kind, and at most one audit INSERT per request, committed with the action.",
+        "kind, and at most one audit INSERT per request, committed with the action. What "
+        "the profiler found, and why the audit page misses on PostgreSQL: "
+        "docs/benchmark-notes.md, *What auditing adds to a request, beside the peers*.",
         "",
     ]
     for record in records:
