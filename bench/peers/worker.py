@@ -45,7 +45,6 @@ USERNAME = "peer-bench"
 PASSWORD = "peer-bench-password-not-secret"  # a throwaway bench account
 PAGE = "/"
 AUDIT_PAGE = "/api/v2/admin/audit-logs?page_size=20"
-CLIENT = {"REMOTE_ADDR": "198.51.100.30", "HTTP_USER_AGENT": "bench/1.0"}
 CONFIGURATION = settings.SETTINGS_MODULE.rsplit(".", 1)[-1]
 
 
@@ -64,6 +63,11 @@ def bench_user():
     return user
 
 
+def bench_client() -> Client:
+    """Return a test client from one address and user agent, as every request here has."""
+    return Client(REMOTE_ADDR="198.51.100.30", HTTP_USER_AGENT="bench/1.0")
+
+
 def expect(response, status: int) -> None:
     assert response.status_code == status, (response.status_code, response.content[:300])
 
@@ -73,12 +77,12 @@ class Requests:
 
     def __init__(self) -> None:
         user = bench_user()
-        self.login_client = Client(**CLIENT)
-        self.page_client = Client(**CLIENT)
+        self.login_client = bench_client()
+        self.page_client = bench_client()
         self.page_client.force_login(user)
-        self.api_client = Client(**CLIENT)
+        self.api_client = bench_client()
         self.refresh_token = issue_tokens(user)[0].refresh
-        self.staff_client = Client(**CLIENT)
+        self.staff_client = bench_client()
         self.staff_client.force_login(get_user_model().objects.get(username=STAFF_USERNAME))
         self.kinds: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
             "login": (self.login_client.cookies.clear, self.login),
