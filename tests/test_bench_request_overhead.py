@@ -58,6 +58,11 @@ def test_the_project_misses_above_one_peers_ratio_or_with_two_inserts():
     assert set(two_inserts.values()) == {False}
 
 
+def test_without_a_peer_there_is_no_verdict():
+    alone = verdicts(worker("project", on_ms=10, off_ms=10, audit_inserts=1))
+    assert set(alone.values()) == {None}
+
+
 def test_the_page_shows_each_configurations_ratio_and_the_verdict():
     workers = [
         worker("project", on_ms=13, off_ms=10, audit_inserts=1),

@@ -139,10 +139,11 @@ def rows(ctx: Context, workers: list[Worker]) -> list[Row]:
             ratio = worker.ratio(kind)
             inserts = audit_inserts(worker, kind)
             target, ok = "", None
-            if worker.name == "project":
-                bound = min(peer_ratios.values(), default=float("inf"))
+            if worker.name == "project" and peer_ratios:
                 target = "<= each peer's on/off, <= 1 audit INSERT"
-                ok = ratio <= bound and inserts <= 1
+                ok = ratio <= min(peer_ratios.values()) and inserts <= 1
+            elif worker.name == "project":
+                target = "(no peer measured)"
             result.append(
                 Row(
                     figure=FIGURE,
