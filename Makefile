@@ -70,7 +70,8 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
-	@# The import contracts of pyproject.toml: app layering, no cycle inside an app.
+	@# The import contracts of pyproject.toml: app layering, no cycle inside an app, no
+	@# Django or project import in the offline verifier.
 	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed-dev

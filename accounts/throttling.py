@@ -13,16 +13,16 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.state import token_backend
 
 from audit.client import client_ip
+from ocr_project.common.rate_limits import ReportingRateThrottle
 
 from .tokens import FAMILY_CLAIM
 
 
-class LoginRateThrottle(SimpleRateThrottle):
+class LoginRateThrottle(ReportingRateThrottle):
     """Password logins per client address (rate: AUTH_THROTTLE_RATE)."""
 
     scope = "login"
@@ -45,7 +45,7 @@ def verified_family(raw: object) -> str:
     return str(payload.get(FAMILY_CLAIM) or payload.get("jti") or "")[:64]
 
 
-class RefreshRateThrottle(SimpleRateThrottle):
+class RefreshRateThrottle(ReportingRateThrottle):
     """Refreshes per token family (rate: REFRESH_THROTTLE_RATE).
 
     The key is read from a token whose signature checks out, so nobody can spend
@@ -62,7 +62,7 @@ class RefreshRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class LogoutRateThrottle(SimpleRateThrottle):
+class LogoutRateThrottle(ReportingRateThrottle):
     """Logouts per signed-in user (rate: LOGOUT_THROTTLE_RATE)."""
 
     scope = "logout"

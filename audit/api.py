@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, renderers
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -54,6 +54,43 @@ class AuditCursorPagination(BoundedPageSize, CursorPagination):
     ordering = "-sequence"
     page_size = 100
     max_page_size = 1000
+
+    def get_next_link(self) -> str | None:
+        """The next page; oldest first, at the tail too: the cursor of what comes after.
+
+        Newest first, the listing ends at the oldest event and ``next`` is null, as DRF
+        has it. Oldest first, a poller (as with Okta's System Log) keeps ``next`` and
+        calls it again later: the tail cursor asks for sequence numbers above the last
+        one seen, and since the sealer hands out sequence numbers in increasing order,
+        an event sealed later always lands above it: nothing is skipped, nothing repeated.
+        """
+        link = super().get_next_link()
+        if link is not None or self.ordering[0] != "sequence":
+            return link
+        return self.encode_cursor(Cursor(offset=0, reverse=False, position=self.tail_position()))
+
+    def tail_position(self) -> int:
+        """Return the sequence number the tail cursor continues after."""
+        if self.page:
+            return int(self._get_position_from_instance(self.page[-1], self.ordering))
+        if self.cursor is not None and self.cursor.position is not None:
+            # An empty page at the tail: nothing new yet, so the same place again
+            # (decode_cursor let only a whole number through).
+            return int(self.cursor.position)
+        # Nothing matched yet: every event that matches later is new (sequences start at 1).
+        return 0
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["next"]["description"] = (
+            "The next page. Oldest first (`ordering=timestamp`) it is never null: on the "
+            "last page it is the tail cursor, which lists only events sealed after this "
+            "page's last one; keep it and call it again later to poll for what is new "
+            "(a page shorter than `page_size` is the tail). Newest first (the default) "
+            "it is null on the last page."
+        )
+        paginated["properties"]["previous"]["description"] = "The page before, or null."
+        return paginated
 
     def decode_cursor(self, request):
         """Return the request's cursor; a mangled or forged one is a 400 naming `cursor`."""
@@ -151,7 +188,8 @@ class AuditLogListApi(JsonErrorsAPIView, generics.ListAPIView):
                 "ordering",
                 OpenApiTypes.STR,
                 enum=["timestamp", "-timestamp"],
-                description="Oldest first with `timestamp`; newest first by default.",
+                description="Oldest first with `timestamp`, where the last page's `next` "
+                "is a tail cursor to keep and poll for new events; newest first by default.",
             ),
             OpenApiParameter(
                 "format",

@@ -1,6 +1,6 @@
 """The hash chain: how an event's fields and its predecessor's hash become its link.
 
-The serialisation is the event's canonical record (``audit.transparency.records``,
+The serialisation is the event's canonical record (``audit.transparency.verifier.records``,
 Django-free so an offline verifier shares it), re-exported here for the chain's callers.
 
 A link is an HMAC-SHA256 of that serialisation under a chain key the database does
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .transparency.records import (
+from .transparency.verifier.records import (
     GENESIS_HASH,
     HASHED_FIELDS,
     CanonicalJSON,

@@ -6,7 +6,7 @@ from django.core.checks import Error, Warning, register
 from .chain import ChainKeyError, parse_key_ring
 from .siem.sinks import parse_stream_setting
 from .siem.streamer import FORMATS
-from .transparency.signed_note import CosignerVerifier, NoteError
+from .transparency.verifier.signed_note import CosignerVerifier, NoteError
 
 # Host names that reach only this machine: a site that answers nothing else is a laptop.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1", "testserver"})

@@ -36,6 +36,9 @@ EVENT_CATEGORIES: dict[str, Category] = {
     "task_delete": Category.TASK,
     "task_retry": Category.TASK,
     "task_reclaim": Category.TASK,
+    # A result taken away: one task's text, JSON or PDF, or a zip of several (one event
+    # per task in it, so a task's history shows every copy of its text that left).
+    "task_download": Category.TASK,
     "file_upload": Category.FILE,
     "admin_cleanup": Category.ADMIN,
     "admin_view_users": Category.ADMIN,
@@ -69,6 +72,7 @@ EVENT_LABELS: dict[str, str | Promise] = {
     "task_delete": _("OCR task deleted"),
     "task_retry": _("OCR task retried"),
     "task_reclaim": _("OCR task taken back from a stopped worker"),
+    "task_download": _("OCR result downloaded"),
     "file_upload": _("File uploaded"),
     "admin_cleanup": _("Old tasks cleaned up"),
     "admin_view_users": _("User list viewed"),

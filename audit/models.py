@@ -215,7 +215,7 @@ class MerkleNode(models.Model):
 
     Level L, index k covers leaves [k * 2**L, (k + 1) * 2**L); level 0 holds the leaf
     hashes. Only complete subtrees are stored, so a row never changes once written
-    (audit.transparency.merkle builds every root and proof from O(log n) of them).
+    (audit.transparency.verifier.merkle builds every root and proof from O(log n) of them).
     """
 
     # (level, index) is the key: no id column, and no second index over ~2 rows a leaf.

@@ -21,10 +21,10 @@ from django.utils import timezone
 from ocr_project.common.atomic_files import atomic_write
 
 from .chain import canonical_timestamp
-from .integrity import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
 from .models import AuditEvent
 from .sealer import seal_pending
 from .services import record_event
+from .verification.rows import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
 
 # Every column, so the archive alone is enough to recompute each hash and link.
 ARCHIVE_FIELDS = ("id", "user_id", *ROW_FIELDS)

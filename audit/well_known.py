@@ -5,7 +5,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
 from .transparency.keys import KeyFileError, verifiers
-from .transparency.signed_note import NoteError
+from .transparency.verifier.signed_note import NoteError
 
 
 @require_GET

@@ -22,11 +22,12 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
-from audit.checkpoint import CheckpointError, checkpoint_if_due
 from audit.lease import note_signer_seen
 from audit.outage import CONNECTION_LOST, wait_for_database
 from audit.transparency.keys import KeyFileError, load_signer
 from audit.transparency.tree_heads import TreeHeadError, sign_tree_head
+from audit.verification.checkpoint_format import CheckpointError
+from audit.verification.checkpoints import checkpoint_if_due
 
 logger = logging.getLogger("audit_checkpoints")
 worker_logger = logging.getLogger("django_tasks_db")

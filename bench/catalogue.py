@@ -35,5 +35,6 @@ CATALOGUE = (
     Figure("9", "bench.figures.ocr_scans", "both OCR engines on generated damaged scans"),
     Figure("10", "bench.figures.search", "search in the recognised text of one user's tasks"),
     Figure("11", "bench.figures.ocr_parallel", "one long scan with one and two page processes"),
+    Figure("12", "bench.figures.pdf_size", "searchable PDF bytes over input bytes, by scan kind"),
 )
 BY_NAME = {figure.name: figure for figure in CATALOGUE}

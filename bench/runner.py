@@ -30,6 +30,7 @@ FIGURES = (
     "9",
     "10",
     "11",
+    "12",
 )
 
 
@@ -121,6 +122,7 @@ def main() -> None:
         ocr,
         ocr_parallel,
         ocr_scans,
+        pdf_size,
         request_overhead,
         search,
         write_processes,
@@ -171,6 +173,8 @@ def main() -> None:
         "10": lambda: search.run(ctx),
         # One task's pages in 1 and 2 processes: the engine's time, measured once.
         "11": lambda: ocr_parallel.run(ctx) if args.last else None,
+        # Output / input bytes of the searchable PDF by kind of scan: measured once.
+        "12": lambda: pdf_size.run(ctx) if args.last else None,
     }
     for figure in FIGURES:
         if figure in only:

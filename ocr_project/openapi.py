@@ -15,6 +15,30 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from .openapi_errors import ERROR_DESCRIPTIONS, ERROR_REF, VALIDATION_ERROR_REF
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+# What every throttled answer carries (ocr_project.common.rate_limits): on a success and
+# on the 429, whose Retry-After says the same wait as RateLimit's t.
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Policy": {
+        "description": "The throttle's policy (draft-ietf-httpapi-ratelimit-headers-10): "
+        "its name, quota q (requests) and window w (seconds).",
+        "required": True,
+        "schema": {"type": "string", "example": '"login";q=20;w=60'},
+    },
+    "RateLimit": {
+        "description": "What is left: r requests in the window, and t seconds until the "
+        "oldest request counted leaves it (the window slides).",
+        "required": True,
+        "schema": {"type": "string", "example": '"login";r=19;t=60'},
+    },
+}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before the next request can succeed.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$", "example": "30"},
+    }
+}
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -53,7 +77,24 @@ class ErrorDocumentingAutoSchema(AutoSchema):
                     # A client that asked for text gets its error as text too.
                     content["text/plain"] = {"schema": {"type": "string"}}
                 responses[code] = {"description": description, "content": content}
+        if self.is_throttled():
+            for code, response in responses.items():
+                if code.startswith("2") or code == "429":
+                    response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+                if code == "429":
+                    response["headers"].update(RETRY_AFTER_HEADER)
         return dict(sorted(responses.items()))
+
+    def is_throttled(self) -> bool:
+        """Whether a throttle counts this operation's requests.
+
+        A DRF throttle of the view, or one a service applies (the upload's, which the
+        upload page shares): such a view names the methods in ``throttled_methods``.
+        """
+        view = self.view
+        return bool(view.get_throttles()) or self.method.upper() in getattr(
+            view, "throttled_methods", ()
+        )
 
     def describe_streams(self, content: dict) -> None:
         """Describe CSV and NDJSON exports as streams of single events, not as JSON pages."""
@@ -105,6 +146,6 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         if method == "GET" and getattr(paginator, "page_size_query_param", None):
             # BoundedPageSize refuses a page size out of its bounds.
             codes.add("400")
-        if view.get_throttles():
+        if self.is_throttled():
             codes.add("429")
         return sorted(codes)

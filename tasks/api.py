@@ -14,7 +14,7 @@ from ocr_project.common.api_views import JsonErrorsAPIView
 from ocr_project.common.permissions import HasDjangoPermission
 
 from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
-from .downloads import ResultUnavailable, result_download
+from .downloads import RESULT_FORMATS, ResultUnavailable, result_download
 from .filters import TaskFilter
 from .models import OcrTask
 from .pagination import TaskPagination
@@ -23,6 +23,7 @@ from .serializers import (
     CleanupInputSerializer,
     CleanupOutputSerializer,
     TaskOutputSerializer,
+    TaskResultDocumentSerializer,
     TaskUploadInputSerializer,
 )
 from .services import (
@@ -74,6 +75,9 @@ class TaskListCreateApi(ListAPIView):
     filterset_class = TaskFilter
     pagination_class = TaskPagination
     parser_classes = [MultiPartParser]
+    # The upload service applies UploadRateThrottle (shared with the upload page): the
+    # schema declares its 429 and RateLimit headers (ocr_project.openapi).
+    throttled_methods = ("POST",)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -157,21 +161,54 @@ class PdfRenderer(renderers.BaseRenderer):
         return data
 
 
+class HocrRenderer(renderers.BaseRenderer):
+    """Select hOCR 1.2 (XHTML) with ?format=hocr; the view writes the document itself."""
+
+    media_type = "application/xhtml+xml"
+    format = "hocr"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class AltoRenderer(renderers.BaseRenderer):
+    """Select ALTO 4.4 XML with ?format=alto; the view writes the document itself."""
+
+    media_type = "application/xml"
+    format = "alto"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
 class TaskResultApi(JsonErrorsAPIView):
-    """Download a completed task's text, full result or searchable PDF (`format=txt|json|pdf`)."""
+    """Download a completed task's result: its text, the full result with the layout of each
+    page (blocks, paragraphs, lines and words with boxes and confidences), a searchable PDF,
+    hOCR 1.2 or ALTO 4.4 (`format=txt|json|pdf|hocr|alto`)."""
 
     token_scopes = TOKEN_SCOPES
 
-    renderer_classes = [renderers.JSONRenderer, PlainTextRenderer, PdfRenderer]
-    # An error (401, 404) asked for as PDF is reported as JSON, not as a broken PDF.
-    data_only_renderers = (PdfRenderer,)
+    renderer_classes = [
+        renderers.JSONRenderer,
+        PlainTextRenderer,
+        PdfRenderer,
+        HocrRenderer,
+        AltoRenderer,
+    ]
+    # An error (401, 404) asked for as PDF, hOCR or ALTO is reported as JSON, not as a
+    # broken document.
+    data_only_renderers = (PdfRenderer, HocrRenderer, AltoRenderer)
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["txt", "json", "pdf"])],
+        parameters=[OpenApiParameter("format", str, enum=list(RESULT_FORMATS))],
         responses={
             (200, "text/plain"): str,
-            (200, "application/json"): dict,
+            (200, "application/json"): TaskResultDocumentSerializer,
             (200, "application/pdf"): OpenApiTypes.BINARY,
+            (200, "application/xhtml+xml"): OpenApiTypes.STR,
+            (200, "application/xml"): OpenApiTypes.STR,
         },
     )
     def get(self, request, task_id):

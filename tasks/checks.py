@@ -52,4 +52,7 @@ def check_ocr_settings(app_configs, **kwargs):
                 id="tasks.E004",
             )
         )
+    if not 1 <= settings.OCR_OUTPUT_JPEG_QUALITY <= 95:
+        # Pillow's own advice: above 95 JPEG grows with next to no gain in quality.
+        errors.append(Error("OCR_OUTPUT_JPEG_QUALITY must be between 1 and 95.", id="tasks.E007"))
     return errors

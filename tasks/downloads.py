@@ -1,4 +1,4 @@
-"""A completed task's result as a download: text, JSON or searchable PDF.
+"""A completed task's result as a download: text, JSON, searchable PDF, hOCR or ALTO.
 
 The task page and its API twin serve the same files through this one function.
 """
@@ -7,10 +7,17 @@ from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.http import content_disposition_header
 
 from .models import OcrTask, Status
+from .result_formats.alto import task_alto
+from .result_formats.hocr import task_hocr
 from .searchable_pdf import searchable_pdf_name
-from .selectors import task_result_document
+from .selectors import task_pages, task_result_document
 
-RESULT_FORMATS = ("txt", "json", "pdf")
+RESULT_FORMATS = ("txt", "json", "pdf", "hocr", "alto")
+# The layout formats: how each is built, served and named.
+_LAYOUT_FORMATS = {
+    "hocr": (task_hocr, "application/xhtml+xml; charset=utf-8", "hocr"),
+    "alto": (task_alto, "application/xml; charset=utf-8", "alto.xml"),
+}
 
 
 class ResultUnavailable(Exception):
@@ -37,12 +44,16 @@ def result_download(*, task: OcrTask, fmt: str) -> HttpResponse | FileResponse:
             filename=searchable_pdf_name(task),
             content_type="application/pdf",
         )
+    extension = fmt
     if fmt == "txt":
         response = HttpResponse(task.result_text, content_type="text/plain; charset=utf-8")
-    else:
+    elif fmt == "json":
         response = JsonResponse(task_result_document(task), json_dumps_params={"indent": 2})
+    else:
+        build, content_type, extension = _LAYOUT_FORMATS[fmt]
+        response = HttpResponse(build(task=task, pages=task_pages(task)), content_type=content_type)
     stem = task.original_name.rsplit(".", 1)[0] or "result"
     response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"{stem}.{fmt}"
+        as_attachment=True, filename=f"{stem}.{extension}"
     )
     return response

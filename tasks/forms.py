@@ -73,6 +73,20 @@ class RerunForm(forms.Form):
     force_ocr = forms.BooleanField(label=_("OCR every page"), required=False)
 
 
+class BulkRerunForm(forms.Form):
+    """Read several finished tasks again: each with its own engine, or all with one."""
+
+    engine = forms.ChoiceField(
+        label=_("OCR engine"),
+        choices=lambda: [("", _("Keep each task's own")), *engine_choices()],
+        required=False,
+    )
+    language = forms.ChoiceField(
+        label=_("Language"), choices=language_choices, required=False, widget=LanguageSelect
+    )
+    force_ocr = forms.BooleanField(label=_("OCR every page"), required=False)
+
+
 class UploadForm(forms.Form):
     file = MultipleFileField(
         label=_("Documents"),

@@ -4,7 +4,7 @@ A searchable PDF only needs its text layer to map character codes to Unicode: th
 glyphs are never painted (text render mode 3). The 14 standard PDF fonts cannot
 encode Chinese, and no CJK font is installed here or shipped in a wheel we use, so
 the text layer uses the trick Tesseract and Chromium use: a tiny TrueType font whose
-one glyph is empty, loaded as a CID font (Identity-H) with a ToUnicode CMap that
+glyphs are empty, loaded as a CID font (Identity-H) with a ToUnicode CMap that
 gives each character code its Unicode text. Every script survives copy and search.
 
 Glyph metrics are chosen for placing lines: 1000 units per em, ascent 800, descent
@@ -24,6 +24,9 @@ FONT_NAME = "GlyphLessFont"
 
 # CID 0 is .notdef by convention; real characters are numbered from 1.
 MAX_CID = 0xFFFF
+# Every character is drawn with this glyph, empty like .notdef but not .notdef: PDF/A-2
+# (ISO 19005-2, 6.2.11.8) forbids showing .notdef even in invisible text.
+EMPTY_GLYPH = 1
 
 
 def _checksum(data: bytes) -> int:
@@ -82,13 +85,13 @@ def _tables() -> dict[bytes, bytes]:
         0,
         0,  # reserved
         0,  # metricDataFormat
-        1,  # numberOfHMetrics
+        2,  # numberOfHMetrics
     )
-    # One glyph (.notdef), no outline points; zones and stack as small as allowed.
-    maxp = struct.pack(">IHHHHHHHHHHHHHH", 0x00010000, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0)
-    hmtx = struct.pack(">Hh", ADVANCE, 0)
-    # Two equal offsets: glyph 0 has no outline at all.
-    loca = struct.pack(">HH", 0, 0)
+    # Two glyphs (.notdef and EMPTY_GLYPH), no outline points; zones and stack as small as allowed.
+    maxp = struct.pack(">IHHHHHHHHHHHHHH", 0x00010000, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0)
+    hmtx = struct.pack(">HhHh", ADVANCE, 0, ADVANCE, 0)
+    # Equal offsets: neither glyph has an outline at all.
+    loca = struct.pack(">HHH", 0, 0, 0)
     glyf = b""
     # A format 4 cmap with only the mandatory final segment: no code maps to a glyph, which
     # is right, since PDF text in this font is addressed by CID, never through the cmap.
@@ -113,7 +116,7 @@ def _tables() -> dict[bytes, bytes]:
 
 @functools.cache
 def glyphless_font() -> bytes:
-    """Return the TrueType font file: one empty glyph, 1 em wide, ascent 0.8 em."""
+    """Return the TrueType font file: empty glyphs 1 em wide, ascent 0.8 em."""
     tables = _tables()
     count = len(tables)
     entry_selector = count.bit_length() - 1

@@ -21,16 +21,18 @@ and every other script survives into the text layer, not only what WinAnsi encod
 
 import ctypes
 import io
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, BinaryIO, cast
 
+import pikepdf
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from django.conf import settings
-from PIL import Image
+from PIL import Image, ImageOps
 
-from .glyphless_font import ASCENT, DESCENT, MAX_CID, UNITS_PER_EM, glyphless_font
+from .glyphless_font import ASCENT, DESCENT, EMPTY_GLYPH, MAX_CID, UNITS_PER_EM, glyphless_font
 from .glyphless_font import to_unicode_cmap as build_to_unicode_cmap
 from .models import OcrPage, OcrTask, PageSource
 from .ocr.detect import DetectedType
@@ -38,6 +40,8 @@ from .ocr.inspect import open_pdf, pdfium_lock
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
 from .page_placement import SourceFrame, line_frame, upright_rotation
+from .pdf_images import shrink_images
+from .pdfa import make_pdfa
 from .processing import KIND_BY_CONTENT_TYPE, render_limits
 from .selectors import task_pages
 from .storage import local_copy
@@ -49,7 +53,6 @@ RENDER_DPI = 200
 DEFAULT_IMAGE_DPI = 150
 # Plausible scan resolutions; anything outside (0, 1 or 72000 dpi in the wild) is ignored.
 IMAGE_DPI_RANGE = (50, 2400)
-JPEG_QUALITY = 85
 POINTS_PER_INCH = 72
 # The baseline sits this fraction of the font size above the bottom of a line box, so the
 # font's ascent and descent cover the box exactly.
@@ -118,8 +121,8 @@ class CharacterCodes:
         return build_to_unicode_cmap((cid, char) for char, cid in self.cids.items())
 
     def cid_to_gid_map(self) -> bytes:
-        # Two bytes per CID, all zero: every character is drawn with glyph 0, which is empty.
-        return bytes(2 * (len(self.cids) + 1))
+        # Two bytes per CID: CID 0 stays .notdef, every character is drawn with the empty glyph.
+        return bytes(2) + EMPTY_GLYPH.to_bytes(2, "big") * len(self.cids)
 
 
 class TextLayerFont:
@@ -181,13 +184,28 @@ def insert_invisible_text(
     pdfium_c.FPDFPage_InsertObject(page, text_object)
 
 
-def jpeg_bytes(image: Image.Image) -> bytes:
-    """Return the page image as a baseline JPEG (greyscale pages stay greyscale)."""
+def load_picture(
+    document: pdfium.PdfDocument, image: Image.Image, *, jpeg: bytes | None = None
+) -> pdfium.PdfImage:
+    """Return an image object showing `image`: its JPEG bytes as they are, else its pixels.
+
+    Pixels go in losslessly, in the image's own depth (bitonal and grey stay grey); the
+    encoding is chosen once the document is laid out (tasks.pdf_images: CCITT G4 or Flate
+    with PNG predictors for bitonal, Flate or JPEG at OCR_OUTPUT_JPEG_QUALITY otherwise),
+    since PDFium writes only JPEG or its own uncompressed stream.
+    """
+    picture = pdfium.PdfImage.new(document)
+    if jpeg is not None:
+        picture.load_jpeg(io.BytesIO(jpeg), inline=True)
+        return picture
     if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-    return buffer.getvalue()
+        image = image.convert("L" if image.mode in ("1", "LA") else "RGB")
+    bitmap = pdfium.PdfBitmap.from_pil(image)
+    try:
+        picture.set_bitmap(bitmap)
+    finally:
+        bitmap.close()
+    return picture
 
 
 def image_dpi(image: Image.Image) -> float:
@@ -201,14 +219,54 @@ def image_dpi(image: Image.Image) -> float:
     return horizontal if low <= horizontal <= high else DEFAULT_IMAGE_DPI
 
 
+def source_is_bitonal(*, path: str, kind: DetectedType, index: int) -> bool:
+    """Return True if image upload frame `index` is black and white (mode 1)."""
+    if kind.is_pdf:
+        return False
+    with Image.open(path) as image:
+        image.seek(index)
+        return image.mode == "1"
+
+
+def bitonal_as_read(*, path: str, index: int, page: OcrPage) -> Image.Image:
+    """Return a black and white frame turned and straightened as the reader did, still 1-bit.
+
+    The same steps as tasks.ocr.orientation (a quarter turn, then the skew, each around the
+    centre with the canvas grown), but nearest-neighbour and white-filled, so no grey appears.
+    """
+    with Image.open(path) as source:
+        source.seek(index)
+        image = ImageOps.exif_transpose(source.convert("1"))
+    quarter = (360 - page.rotation) % 360
+    if quarter:
+        image = image.rotate(quarter, expand=True)
+    if page.skew:
+        image = image.rotate(-page.skew, expand=True, fillcolor=255)
+    return image
+
+
+def stored_page_jpeg(page: OcrPage) -> bytes:
+    """Return the stored JPEG of a turned page as it is."""
+    with page.image.open("rb") as handle:
+        return handle.read()
+
+
 def page_picture(
     *, path: str, kind: DetectedType, index: int, page: OcrPage | None = None
-) -> tuple[Image.Image, float]:
-    """Return the image shown for page `index` and the resolution it is laid out at."""
+) -> tuple[Image.Image, float, bytes | None]:
+    """Return the image shown for page `index`, its dpi and the JPEG to show as it is, if any."""
     if page is not None and page.image:
         # The page was turned before it was read: show it as read, so the text lines up.
         image = open_page_image(page)
-        return image, image_dpi(image)
+        if source_is_bitonal(path=path, kind=kind, index=index):
+            # The stored copy is a JPEG; a black and white scan stays black and white.
+            bitonal = bitonal_as_read(path=path, index=index, page=page)
+            if bitonal.size != image.size:
+                bitonal = image.convert("L").point(lambda value: 255 if value >= 128 else 0)
+            bitonal.info = image.info
+            return bitonal, image_dpi(image), None
+        # Its stored JPEG is shown as it is: a second JPEG generation would only lose.
+        return image, image_dpi(image), stored_page_jpeg(page)
     dpi = min(settings.OCR_PDF_DPI, RENDER_DPI)
     image = render_page_image(
         path=path,
@@ -219,7 +277,7 @@ def page_picture(
         limits=render_limits(),
     )
     # A page too large for the pixel limit comes back at a lower resolution, said in its info.
-    return image, (image.info["dpi"][0] if kind.is_pdf else image_dpi(image))
+    return image, (image.info["dpi"][0] if kind.is_pdf else image_dpi(image)), None
 
 
 def add_image_page(
@@ -228,16 +286,16 @@ def add_image_page(
     position: int,
     image: Image.Image,
     dpi: float,
+    jpeg: bytes | None,
     lines: Sequence[PlacedLine],
     font: TextLayerFont,
 ) -> None:
-    """Insert a page showing `image` at `dpi`, with `lines` invisible over it."""
+    """Insert a page showing `image` (or `jpeg`, its bytes) at `dpi`, `lines` invisible over it."""
     width_pt = image.width * POINTS_PER_INCH / dpi
     height_pt = image.height * POINTS_PER_INCH / dpi
     page = document.new_page(width_pt, height_pt, index=position)
     try:
-        picture = pdfium.PdfImage.new(document)
-        picture.load_jpeg(io.BytesIO(jpeg_bytes(image)), inline=True)
+        picture = load_picture(document, image, jpeg=jpeg)
         picture.set_matrix(pdfium.PdfMatrix().scale(width_pt, height_pt))
         page.insert_obj(picture)
         for line in lines:
@@ -370,18 +428,23 @@ def add_original_image_page(
 ) -> None:
     """Insert an image upload's page showing its own frame, unstraightened, under its text."""
     passthrough = original_jpeg(source, kind)
+    image: Image.Image | None = None
     if passthrough is not None:
         data, dpi = passthrough
         with Image.open(source) as probe:
             size = probe.size
     else:
-        image, dpi = page_picture(path=source, kind=kind, index=ocr_page.index)
-        data, size = jpeg_bytes(image), image.size
+        image, dpi, _ = page_picture(path=source, kind=kind, index=ocr_page.index)
+        data, size = None, image.size
     width_pt, height_pt = (side * POINTS_PER_INCH / dpi for side in size)
     page = document.new_page(width_pt, height_pt, index=position)
     try:
-        picture = pdfium.PdfImage.new(document)
-        picture.load_jpeg(io.BytesIO(data), inline=True)
+        if data is not None:
+            picture = pdfium.PdfImage.new(document)
+            picture.load_jpeg(io.BytesIO(data), inline=True)
+        else:
+            assert image is not None
+            picture = load_picture(document, image)
         picture.set_matrix(pdfium.PdfMatrix().scale(width_pt, height_pt))
         page.insert_obj(picture)
         frame = SourceFrame(
@@ -402,6 +465,14 @@ def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
 
     Raises DocumentRejected or FileNotFoundError when the original cannot be read.
     """
+    # Spooled to disk: the laid-out PDF holds every page image, as the output does.
+    with tempfile.TemporaryFile() as laid_out:
+        lay_out_pdf(task=task, output=laid_out)
+        finish_pdf(laid_out, cast(BinaryIO, output))
+
+
+def lay_out_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
+    """Write the task's pages with their text layers, as PDFium lays them out, to `output`."""
     kind = KIND_BY_CONTENT_TYPE[task.content_type]
     pages = {page.index: page for page in task_pages(task)}
     copied = sorted(
@@ -456,13 +527,14 @@ def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
                         document, position=index, source=source, kind=kind, ocr_page=page, font=font
                     )
                     continue
-                image, dpi = page_picture(path=source, kind=kind, index=index, page=page)
+                image, dpi, jpeg = page_picture(path=source, kind=kind, index=index, page=page)
                 size = (image.width * POINTS_PER_INCH / dpi, image.height * POINTS_PER_INCH / dpi)
                 add_image_page(
                     document,
                     position=index,
                     image=image,
                     dpi=dpi,
+                    jpeg=jpeg,
                     lines=place_lines(page, page_size=size) if page else [],
                     font=font,
                 )
@@ -471,6 +543,21 @@ def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
             if font is not None:
                 font.close()
             document.close()
+
+
+def finish_pdf(laid_out: BinaryIO, output: BinaryIO) -> None:
+    """Write the PDF PDFium laid out to `output`, images shrunk and, if asked, as PDF/A-2b."""
+    laid_out.seek(0)
+    with pikepdf.open(laid_out) as pdf:
+        shrink_images(
+            pdf,
+            quality=settings.OCR_OUTPUT_JPEG_QUALITY,
+            keep_lossless=settings.OCR_OUTPUT_KEEP_LOSSLESS,
+        )
+        if settings.OCR_OUTPUT_PDFA:
+            make_pdfa(pdf)
+        # Object streams pack the many small objects (fonts, text pages); PDF/A-2 allows them.
+        pdf.save(output, object_stream_mode=pikepdf.ObjectStreamMode.generate)
 
 
 def searchable_pdf_name(task: OcrTask) -> str:

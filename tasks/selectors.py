@@ -12,6 +12,7 @@ from django.http import Http404
 from audit.access import note_refused_resource
 
 from .models import OcrPage, OcrTask, Status
+from .result_formats.document import page_blocks
 
 # The text-search configuration of the stored vector (migration 0003): "simple" lowercases
 # words without stemming, so it treats English, pinyin and codes alike.
@@ -168,7 +169,10 @@ def task_result_document(task: OcrTask) -> dict:
                 "text_layer": page.text_layer,
                 "no_text_found": page.no_text_found,
                 "text": page.text,
+                # The lines as stored, flat in reading order, each naming its block and
+                # paragraph; "blocks" nests the same lines for readers of the layout.
                 "lines": page.lines,
+                "blocks": page_blocks(page.lines),
             }
             for page in task_pages(task)
         ],

@@ -59,3 +59,84 @@ class CleanupOutputSerializer(serializers.Serializer):
     orphan_files_deleted = serializers.IntegerField()
     temp_files_deleted = serializers.IntegerField()
     bytes_freed = serializers.IntegerField()
+
+
+# The full result (GET /api/v2/tasks/<id>/result?format=json), described for the schema;
+# tasks.selectors.task_result_document builds it. Boxes are [x0, y0, x1, y1] in pixels of
+# the page image as read (after any turn), origin top left; confidences are 0..100.
+def _box(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(), min_length=4, max_length=4, help_text=help_text
+    )
+
+
+class ResultWordSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True)
+    box = _box("The word's box.")
+
+
+class ResultLineSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    confidence = serializers.FloatField(allow_null=True, help_text="Null for a PDF text layer.")
+    box = _box("The line's box.")
+    words = ResultWordSerializer(
+        many=True, help_text="Empty for a PDF text layer's lines and pages read before words."
+    )
+
+
+class ResultStoredLineSerializer(ResultLineSerializer):
+    block = serializers.IntegerField(
+        required=False, help_text="Which block of the page, from 0 in reading order."
+    )
+    paragraph = serializers.IntegerField(
+        required=False, help_text="Which paragraph of the page, from 0 in reading order."
+    )
+
+
+class ResultParagraphSerializer(serializers.Serializer):
+    box = _box("The box around the paragraph's lines.")
+    lines = ResultLineSerializer(many=True)
+
+
+class ResultBlockSerializer(serializers.Serializer):
+    box = _box("The box around the block's paragraphs.")
+    paragraphs = ResultParagraphSerializer(many=True)
+
+
+class ResultPageSerializer(serializers.Serializer):
+    page = serializers.IntegerField(help_text="From 1.")
+    # The metaclass takes declared fields off the class, so this does not shadow Field.source;
+    # mypy sees only the class attribute.
+    source = serializers.ChoiceField(choices=["ocr", "text_layer"])  # type: ignore[assignment]
+    confidence = serializers.FloatField(allow_null=True)
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    rotation = serializers.IntegerField(help_text="Clockwise turns applied before reading.")
+    skew = serializers.FloatField()
+    orientation_certain = serializers.BooleanField()
+    dpi = serializers.IntegerField(allow_null=True)
+    note = serializers.CharField()
+    text_layer = serializers.CharField()
+    no_text_found = serializers.BooleanField()
+    text = serializers.CharField()
+    lines = ResultStoredLineSerializer(many=True, help_text="The lines in reading order.")
+    blocks = ResultBlockSerializer(
+        many=True,
+        help_text="The same lines nested as blocks (a column of a section, a heading) and "
+        "paragraphs, in reading order.",
+    )
+
+
+class TaskResultDocumentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    original_name = serializers.CharField()
+    status = serializers.CharField()
+    engine = serializers.CharField()
+    language = serializers.CharField()
+    force_ocr = serializers.BooleanField()
+    page_count = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    pages = ResultPageSerializer(many=True)
+    no_text_found = serializers.BooleanField()
+    text = serializers.CharField()

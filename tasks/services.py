@@ -290,12 +290,19 @@ def task_retry(*, task: OcrTask, actor: User) -> OcrTask:
 
 
 def task_rerun(
-    *, task: OcrTask, actor: User, engine: str | None, language: str | None, force_ocr: bool
+    *,
+    task: OcrTask,
+    actor: User,
+    engine: str | None,
+    language: str | None,
+    force_ocr: bool,
+    batch: int | None = None,
 ) -> OcrTask:
     """Read a finished task again from its first page, with another engine or OCR forced.
 
     Recorded as ``task_retry`` with ``rerun: true`` and what changed; the old result
-    stays until the new reading replaces it page by page.
+    stays until the new reading replaces it page by page. ``batch``: how many tasks were
+    asked to be read again together (tasks.bulk), recorded so one choice reads as one.
     """
     engine, language = resolve_engine(engine=engine, language=language)
     with transaction.atomic():
@@ -320,6 +327,7 @@ def task_rerun(
                 "engine": engine,
                 "language": language,
                 "force_ocr": force_ocr,
+                **({"batch": batch} if batch is not None else {}),
             },
         )
         reset_for_queue(task, keep_pages=False)

@@ -11,12 +11,13 @@ import math
 from django.http import HttpRequest
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from rest_framework.throttling import SimpleRateThrottle
+
+from ocr_project.common.rate_limits import ReportingRateThrottle
 
 from .uploads import UploadRejected
 
 
-class UploadRateThrottle(SimpleRateThrottle):
+class UploadRateThrottle(ReportingRateThrottle):
     """Upload requests per signed-in user (rate: UPLOAD_THROTTLE_RATE)."""
 
     scope = "upload"

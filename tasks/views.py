@@ -2,12 +2,21 @@
 
 import io
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,8 +24,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import login_required_for_polling
 from accounts.http import AuthenticatedHttpRequest
 
+from .bulk import (
+    BULK_MAX_TASKS,
+    DOWNLOAD_FORMATS,
+    BulkLimitError,
+    archive_name,
+    plan_download,
+    rerun_choice,
+    rerun_limit,
+    rerun_over_limit,
+    tasks_download,
+    tasks_rerun,
+)
 from .downloads import ResultUnavailable, result_download
-from .forms import RerunForm, TaskListForm, UploadForm
+from .forms import BulkRerunForm, RerunForm, TaskListForm, UploadForm
+from .models import OcrTask
 from .ocr.inspect import DocumentRejected
 from .ocr.pages import render_page_image
 from .outputs import open_page_image
@@ -81,8 +103,8 @@ SORT_CHOICES = [
     ("-pages", gettext_lazy("Most pages")),
     ("pages", gettext_lazy("Fewest pages")),
 ]
-# Bulk delete takes at most one list page's worth of tasks and then some.
-BULK_DELETE_MAX = 100
+# How the bulk download page names each format.
+DOWNLOAD_LABELS = {"txt": gettext_lazy("Texts (.txt)"), "pdf": gettext_lazy("Searchable PDFs")}
 
 
 def sort_columns(current: str) -> list[dict]:
@@ -365,7 +387,7 @@ def task_thumbnail_view(request: HttpRequest, task_id) -> HttpResponse:
 @login_required
 @require_GET
 def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse | FileResponse:
-    """Download the recognised text (.txt), the full result (.json) or a searchable PDF."""
+    """Download the result: text, full JSON, searchable PDF, hOCR or ALTO."""
     task = task_get_for(request.user, task_id)
     try:
         return result_download(task=task, fmt=fmt)
@@ -416,19 +438,27 @@ def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse
     return render(request, "tasks/confirm_delete.html", {"task": task})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """List the chosen tasks and ask; on POST delete them all, each audited."""
+def chosen_tasks(request: HttpRequest) -> list[OcrTask]:
+    """Return the user's tasks among the ids ticked (?ids= or the POST's), newest first.
+
+    Other users' ids and junk simply match nothing: a page never says they exist. Past
+    BULK_MAX_TASKS (and a margin for the message) ids are not read at all.
+    """
     data = request.POST if request.method == "POST" else request.GET
     ids = []
-    for value in data.getlist("ids")[:BULK_DELETE_MAX]:
+    for value in data.getlist("ids")[: BULK_MAX_TASKS + 1]:
         try:
             ids.append(uuid.UUID(value))
         except ValueError:
             continue
-    # Other users' ids simply match nothing: the page never says they exist.
-    tasks = list(task_list_for(request.user).filter(pk__in=ids))
+    return list(task_list_for(request.user).filter(pk__in=ids))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """List the chosen tasks and ask; on POST delete them all, each audited."""
+    tasks = chosen_tasks(request)[:BULK_MAX_TASKS]
     if not tasks:
         messages.error(request, _("Choose at least one task to delete."))
         return redirect("tasks:list")
@@ -441,3 +471,108 @@ def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
         return redirect("tasks:list")
     return render(request, "tasks/confirm_bulk_delete.html", {"tasks": tasks})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_bulk_rerun_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """List the chosen tasks with what a re-run does to each; on POST queue them."""
+    tasks = chosen_tasks(request)
+    if not tasks:
+        messages.error(request, _("Choose at least one task to read again."))
+        return redirect("tasks:list")
+    if request.method == "POST":
+        form = BulkRerunForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                messages.error(request, " ".join(str(error) for error in errors))
+            return redirect("tasks:list")
+        try:
+            # One request, one token of the upload bucket, as one upload of as many files.
+            refuse_too_frequent(request=request)
+            outcome = tasks_rerun(
+                tasks=tasks,
+                actor=request.user,
+                engine=form.cleaned_data["engine"] or None,
+                language=form.cleaned_data["language"] or None,
+                force_ocr=form.cleaned_data["force_ocr"],
+            )
+        except (TaskError, EngineChoiceError) as error:
+            messages.error(request, str(error))
+            return redirect("tasks:list")
+        except UploadRejected as error:
+            messages.error(request, error.message)
+            return redirect("tasks:list")
+        if outcome.queued:
+            count = len(outcome.queued)
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d task queued to be read again.",
+                    "%(count)d tasks queued to be read again.",
+                    count,
+                )
+                % {"count": count},
+            )
+        for task, reason in outcome.skipped:
+            messages.warning(
+                request,
+                _("“%(name)s” was left as it is: %(reason)s.")
+                % {"name": task.original_name, "reason": reason},
+            )
+        return redirect("tasks:list")
+    choice = rerun_choice(tasks)
+    context = {
+        "choice": choice,
+        "refusal": rerun_over_limit(len(choice.queued)),
+        "limit": rerun_limit(),
+        "form": BulkRerunForm(),
+    }
+    return render(request, "tasks/confirm_bulk_rerun.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_bulk_download_view(
+    request: AuthenticatedHttpRequest,
+) -> HttpResponse | StreamingHttpResponse:
+    """Show what a zip of the chosen tasks' results holds; on POST stream it."""
+    tasks = chosen_tasks(request)
+    if not tasks:
+        messages.error(request, _("Choose at least one task to download."))
+        return redirect("tasks:list")
+    data = request.POST if request.method == "POST" else request.GET
+    fmt = data.get("format") or "txt"
+    status = 200
+    if fmt not in DOWNLOAD_FORMATS:
+        messages.error(request, _("Unknown format; choose texts or searchable PDFs."))
+        fmt, status = "txt", 400
+    try:
+        plan = plan_download(tasks=tasks, fmt=fmt)
+    except BulkLimitError as error:
+        messages.error(request, str(error))
+        return redirect("tasks:list")
+    if request.method == "POST" and status == 200:
+        try:
+            stream = tasks_download(plan=plan, actor=request.user, via="page")
+        except BulkLimitError as error:
+            messages.error(request, str(error))
+            status = 400
+        else:
+            response = StreamingHttpResponse(stream, content_type="application/zip")
+            response["Content-Disposition"] = content_disposition_header(
+                as_attachment=True, filename=archive_name(fmt)
+            )
+            response["Cache-Control"] = "private, no-store"
+            return response
+    ids = [str(task.pk) for task in tasks]
+    context = {
+        "plan": plan,
+        # Links that keep the choice, also on the page a refused POST draws.
+        "formats": [
+            (key, DOWNLOAD_LABELS[key], "?" + urlencode({"ids": ids, "format": key}, doseq=True))
+            for key in DOWNLOAD_FORMATS
+        ],
+        "tasks": tasks,
+    }
+    return render(request, "tasks/confirm_bulk_download.html", context, status=status)

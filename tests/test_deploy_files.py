@@ -59,7 +59,7 @@ def test_each_exec_start_names_a_command_or_module_that_exists(unit, tmp_path):
     argv = shlex.split(service_section(unit)["ExecStart"])
     if "--log-key" in argv:
         # The witness reads the log's key file as it parses: give it one, in key form.
-        from audit.transparency.signed_note import generate_key
+        from audit.transparency.verifier.signed_note import generate_key
 
         key_file = tmp_path / "audit-log-key.txt"
         key_file.write_text(generate_key("ocr.example.com/audit")[1] + "\n")

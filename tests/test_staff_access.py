@@ -46,6 +46,8 @@ NOT_STAFF = {
     "tasks/<uuid:task_id>/delete/",
     "tasks/<uuid:task_id>/thumbnail.png",
     "tasks/delete/",
+    "tasks/rerun/",
+    "tasks/download/",
     "accounts/login/",
     "accounts/logout/",
     "accounts/logout-all/",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..chain import canonical_timestamp
-from ..checkpoint import as_checkpoint
+from ..verification.checkpoints import as_checkpoint
 
 SERVICE = "ocr-service"
 PRODUCT_NAME = "OCR Service"

@@ -70,6 +70,8 @@ EVENT_MAPPINGS: dict[str, Mapping] = {
     "task_delete": Mapping(WEB_RESOURCES, (4, "Delete")),
     "task_retry": Mapping(WEB_RESOURCES, (3, "Update")),
     "task_reclaim": Mapping(WEB_RESOURCES, (3, "Update")),
+    # A copy of the result leaves the service, as an export of the log does.
+    "task_download": Mapping(WEB_RESOURCES, (7, "Export")),
     "file_upload": Mapping(WEB_RESOURCES, (1, "Create")),
     "admin_cleanup": Mapping(WEB_RESOURCES, (4, "Delete")),
     "admin_view_users": Mapping(WEB_RESOURCES, (2, "Read")),

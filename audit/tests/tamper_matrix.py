@@ -22,7 +22,6 @@ from pathlib import Path
 from django.test import override_settings
 
 from audit.chain import event_hash, normalise_metadata, parse_key_ring
-from audit.checkpoint import create_checkpoint
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.sealer import seal_pending
 from audit.services import record_event
@@ -35,6 +34,7 @@ from audit.tests.tamper import (
     rehash_from,
     triggers_disabled,
 )
+from audit.verification.checkpoints import create_checkpoint
 
 K1 = "k1:" + "1" * 40
 K2 = "k2:" + "2" * 40

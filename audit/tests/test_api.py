@@ -327,15 +327,19 @@ def test_sql_looking_text_is_just_text(staff_client, seeded, field, value):
 # --- pagination ------------------------------------------------------------
 
 
-def walk(client, url, params=None):
-    """Follow `next` links from the first page; return each page's ids."""
+def walk(client, url, params):
+    """Follow `next` links from the first page to the last; return each page's ids.
+
+    Newest first the last page has no `next`; oldest first it has the tail cursor
+    (test_poll_cursor.py), and the last page is the one shorter than page_size.
+    """
     pages = []
-    response = client.get(url, params or {})
+    response = client.get(url, params)
     while True:
         body = response.json()
         assert set(body) == {"next", "previous", "results"}
         pages.append([row["id"] for row in body["results"]])
-        if body["next"] is None:
+        if body["next"] is None or len(body["results"]) < params["page_size"]:
             return pages, body
         response = client.get(body["next"])
 
@@ -348,6 +352,8 @@ def test_cursor_pagination_walks_every_row_once_both_ways(staff_client, ordering
         params["ordering"] = ordering
     pages, last = walk(staff_client, URL, params)
     assert [len(page) for page in pages] == [10, 10, 5]
+    # Newest first the walk ends; oldest first the last page points at the tail.
+    assert (last["next"] is None) == (ordering is None)
     flat = [pk for page in pages for pk in page]
     assert len(set(flat)) == len(flat) == 25
     newest_first = [event.pk for event in reversed(logins)]

@@ -7,13 +7,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 
-from audit.integrity import verify_chain
 from audit.models import AppendOnlyError, AuditEvent, TreeCheckpoint
 from audit.retention import PRUNE_ROLE
 from audit.sealer import SEALER_ROLE, seal_pending
 from audit.services import record_event
 from audit.tests.tamper import TABLE
 from audit.transparency.tree_heads import sign_tree_head
+from audit.verification.verify import verify_chain
 
 # The append-only trigger is PostgreSQL-only; SQLite relies on the model guards.
 postgresql_only = pytest.mark.postgresql

@@ -15,13 +15,14 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.client import ClientContext
-from audit.integrity import file_sha256, verify_archive, verify_chain
 from audit.models import AuditEvent, ChainHead
 from audit.retention import write_archive
 from audit.sealer import seal_pending, unsealed_backlog, writer_tag
 from audit.services import record_event
 from audit.tests.tamper import append_chain, raw_sql
 from audit.transparency.tree_heads import sign_tree_head
+from audit.verification.archives import file_sha256, verify_archive
+from audit.verification.verify import verify_chain
 
 INSERT = (
     "INSERT INTO {table} (timestamp, event_type, category, outcome, username, user_agent, "

@@ -11,10 +11,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.chain import key_ring
-from audit.checkpoint import checkpoint_due, create_checkpoint, write_checkpoint
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.services import record_event
 from audit.tests.tamper import hash_of, raw_sql, rehash_from
+from audit.verification.checkpoint_format import write_checkpoint
+from audit.verification.checkpoints import checkpoint_due, create_checkpoint
 from audit.worker_duties import check_once
 
 

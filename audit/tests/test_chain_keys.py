@@ -5,10 +5,10 @@ from django.core.checks import run_checks
 from django.core.management import call_command
 
 from audit.chain import ChainKeyError, event_hash, key_ring, parse_key_ring
-from audit.integrity import verify_chain
 from audit.models import AuditEvent, ChainHead
 from audit.services import record_event, switch_to_keyed_chain
 from audit.tests.tamper import append_chain
+from audit.verification.verify import verify_chain
 
 K1 = "k1:" + "1" * 40
 K2 = "k2:" + "2" * 40

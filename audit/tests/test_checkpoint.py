@@ -9,18 +9,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from audit.chain import canonical_timestamp, key_ring
-from audit.checkpoint import (
-    CheckpointError,
-    checkpoint_json,
-    create_checkpoint,
-    latest_checkpoint,
-    parse_checkpoint,
-    sign,
-)
-from audit.integrity import verify_chain
 from audit.models import AuditCheckpoint, ChainHead
 from audit.services import record_event
 from audit.tests.tamper import hash_of, raw_sql, rehash_from
+from audit.verification.checkpoint_format import (
+    CheckpointError,
+    checkpoint_json,
+    parse_checkpoint,
+    sign,
+)
+from audit.verification.checkpoints import create_checkpoint, latest_checkpoint
+from audit.verification.verify import verify_chain
 
 
 @pytest.fixture

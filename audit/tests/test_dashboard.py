@@ -16,13 +16,13 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from audit.charts import TEMPLATE as CHART
 from audit.charts import Series, horizontal_bar_chart, nice_ticks, stacked_bar_chart
-from audit.checkpoint import create_checkpoint
 from audit.client import ClientContext
 from audit.dashboard import VERDICT_CACHE_KEY
 from audit.events import Outcome
 from audit.models import AuditEvent
 from audit.services import record_event
 from audit.tests import tamper
+from audit.verification.checkpoints import create_checkpoint
 
 DASHBOARD = "/admin/dashboard/"
 ATTACKER_IP = "198.51.100.7"

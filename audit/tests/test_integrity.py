@@ -24,7 +24,6 @@ from audit.chain import (
     link,
 )
 from audit.client import ClientContext
-from audit.integrity import verify_chain
 from audit.management.commands.verify_audit_chain import Command as VerifyCommand
 from audit.models import AuditEvent, ChainHead
 from audit.services import record_event
@@ -38,6 +37,7 @@ from audit.tests.tamper import (
     triggers_disabled,
 )
 from audit.transparency.tree_heads import sign_tree_head
+from audit.verification.verify import verify_chain
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import psycopg
 import pytest
 from django.db import connection, connections, transaction
 
-from audit.integrity import verify_chain
 from audit.lease import SEALER, LeaseHolder
 from audit.models import AuditEvent, AuditLease
 from audit.sealer import run_sealer, seal_batch
 from audit.services import record_event
+from audit.verification.verify import verify_chain
 
 # Generous: the lease in these tests is 1 s; this only stops a hung test.
 TIMEOUT_SECONDS = 60

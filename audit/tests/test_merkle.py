@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from audit.transparency.merkle import (
+from audit.transparency.verifier.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
+    Frontier,
     InvalidProofError,
     MemoryNodeStore,
     MissingNodeError,
@@ -472,3 +473,21 @@ def test_compact_range_covers_any_range_with_aligned_complete_subtrees():
             assert covered == list(range(begin, end))
     assert compact_range(0, 13) == [(3, 0), (2, 2), (0, 12)]
     assert compact_range(3, 13) == [(0, 3), (2, 1), (2, 2), (0, 12)]
+
+
+def test_the_frontier_gives_the_reference_root_however_the_leaves_come():
+    """Appended one at a time, or extended by runs that do and do not line up with 2**k."""
+    rng = random.Random(6962)
+    data = [bytes([n % 256, n // 256]) for n in range(300)]
+    leaves = [leaf_hash(item) for item in data]
+    for size in [*range(1, 70), 255, 256, 257, 300]:
+        one, runs = Frontier(), Frontier()
+        for leaf in leaves[:size]:
+            one.append(leaf)
+        start = 0
+        while start < size:
+            step = rng.choice([1, 2, 3, 7, 8, 16, 33, 64])
+            runs.extend(leaves[start : start + step][: size - start])
+            start += step
+        assert one.size == runs.size == size
+        assert one.root() == runs.root() == mth(data[:size])

@@ -4,7 +4,8 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from audit.models import AppendOnlyError, MerkleNode
-from audit.transparency.merkle import (
+from audit.transparency.node_store import DatabaseNodeStore
+from audit.transparency.verifier.merkle import (
     MemoryNodeStore,
     MissingNodeError,
     append_leaves,
@@ -15,7 +16,6 @@ from audit.transparency.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit.transparency.node_store import DatabaseNodeStore
 
 # The append-only trigger is PostgreSQL-only; SQLite relies on the model guards.
 postgresql_only = pytest.mark.postgresql

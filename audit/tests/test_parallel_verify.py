@@ -13,13 +13,13 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from audit import integrity
 from audit.client import ClientContext
-from audit.integrity import verify_chain
 from audit.models import AuditEvent, ChainHead
 from audit.services import record_event
 from audit.tests.tamper import raw_sql, rehash_from
 from audit.transparency.tree_heads import sign_tree_head
+from audit.verification import parallel, pool
+from audit.verification.verify import verify_chain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,7 @@ def trail():
 @pytest.fixture
 def shared_out(settings, monkeypatch):
     settings.AUDIT_VERIFY_PROCESSES = PROCESSES
-    monkeypatch.setattr(integrity, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_ROWS", 1)
     return settings
 
 
@@ -146,7 +146,7 @@ def test_inside_a_callers_transaction_one_process_verifies(trail, shared_out):
 
 
 def test_a_short_chain_stays_in_one_process(trail, shared_out, monkeypatch):
-    monkeypatch.setattr(integrity, "PARALLEL_MIN_ROWS", EVENTS + 1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_ROWS", EVENTS + 1)
     assert verify_chain().processes == 1
 
 
@@ -164,7 +164,7 @@ def test_without_working_worker_processes_one_process_verifies(trail, shared_out
     def no_pool(*args, **kwargs):
         raise OSError("[Errno 38] Function not implemented")
 
-    monkeypatch.setattr(integrity, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", no_pool)
     result = verify_chain()
     assert (result.processes, result.ok, result.rows_checked) == (1, True, EVENTS)
 
@@ -183,7 +183,7 @@ def test_a_worker_killed_mid_way_is_not_a_verdict(trail, shared_out, monkeypatch
         def map(self, *args):
             raise BrokenProcessPool("A process in the process pool was terminated abruptly")
 
-    monkeypatch.setattr(integrity, "ProcessPoolExecutor", KilledPool)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", KilledPool)
     raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 15")
     result = verify_chain()
     assert (result.processes, result.ok, result.first_bad_sequence) == (1, False, 15)

@@ -10,9 +10,9 @@ from audit.export import NDJSON_FIELDS
 from audit.models import AuditEvent
 from audit.services import record_event
 from audit.transparency.keys import verifiers
-from audit.transparency.merkle import leaf_hash, verify_consistency, verify_inclusion
-from audit.transparency.signed_note import open_checkpoint
 from audit.transparency.tree_heads import sign_tree_head
+from audit.transparency.verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
+from audit.transparency.verifier.signed_note import open_checkpoint
 
 URL = "/api/v2/admin/audit-logs"
 

@@ -14,13 +14,15 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit.chain import HASHED_FIELDS
-from audit.checkpoint import create_checkpoint, write_checkpoint
-from audit.integrity import verify_archive, verify_chain
 from audit.models import AuditEvent, AuditEventQuerySet
 from audit.retention import PRUNE_ROLE, RetentionError, write_archive
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain, raw_sql
 from audit.transparency.tree_heads import sign_tree_head
+from audit.verification.archives import verify_archive
+from audit.verification.checkpoint_format import write_checkpoint
+from audit.verification.checkpoints import create_checkpoint
+from audit.verification.verify import verify_chain
 
 # Retention commits its own transaction and the trigger looks at SET LOCAL, so these
 # tests run against real commits.

@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from audit.integrity import verify_chain
 from audit.lease import LeaseHolder
 from audit.models import AuditEvent, ChainHead
 from audit.sealer import (
@@ -24,6 +23,7 @@ from audit.sealer import (
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain
 from audit.transparency.tree_heads import sign_tree_head
+from audit.verification.verify import verify_chain
 
 # Concurrent writers and the trigger are PostgreSQL's.
 postgresql_only = pytest.mark.postgresql

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.transparency.merkle import (
+from audit.transparency.verifier.merkle import (
     MemoryNodeStore,
     append_leaves,
     consistency_proof,
@@ -23,7 +23,7 @@ from audit.transparency.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from audit.transparency.signed_note import (
+from audit.transparency.verifier.signed_note import (
     MAX_SIGNATURES,
     Checkpoint,
     InvalidNoteSignature,

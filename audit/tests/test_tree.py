@@ -10,12 +10,13 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.chain import row_payload
-from audit.integrity import event_rows
 from audit.models import ChainHead, MerkleNode
 from audit.sealer import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import NODES, append_chain, cut_tree, hash_of, raw_sql
-from audit.transparency.merkle import (
+from audit.transparency.node_store import DatabaseNodeStore
+from audit.transparency.tree_heads import sign_tree_head
+from audit.transparency.verifier.merkle import (
     MemoryNodeStore,
     append_leaves,
     inclusion_proof,
@@ -23,8 +24,7 @@ from audit.transparency.merkle import (
     root_hash,
     verify_inclusion,
 )
-from audit.transparency.node_store import DatabaseNodeStore
-from audit.transparency.tree_heads import sign_tree_head
+from audit.verification.rows import event_rows
 
 
 def head() -> int:

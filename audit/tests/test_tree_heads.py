@@ -23,10 +23,10 @@ from audit.tests.tamper import (
     rehash_from,
 )
 from audit.transparency.keys import create_key_file, verifiers
-from audit.transparency.merkle import root_hash
 from audit.transparency.node_store import DatabaseNodeStore
-from audit.transparency.signed_note import Signer, open_checkpoint, sign_note
 from audit.transparency.tree_heads import checkpoint_file_name, sign_tree_head
+from audit.transparency.verifier.merkle import root_hash
+from audit.transparency.verifier.signed_note import Signer, open_checkpoint, sign_note
 
 ORIGIN = "test.example/ocr-audit"
 

@@ -30,10 +30,11 @@ from audit.tests.witnessing import (
     verify,
 )
 from audit.transparency.keys import load_signer
-from audit.transparency.merkle import root_hash
 from audit.transparency.node_store import DatabaseNodeStore
-from audit.transparency.offline import run as offline
-from audit.transparency.signed_note import (
+from audit.transparency.tree_heads import sign_tree_head
+from audit.transparency.verifier.merkle import root_hash
+from audit.transparency.verifier.offline import run as offline
+from audit.transparency.verifier.signed_note import (
     Checkpoint,
     Cosigner,
     CosignerVerifier,
@@ -45,7 +46,6 @@ from audit.transparency.signed_note import (
     note_cosignatures,
     sign_note,
 )
-from audit.transparency.tree_heads import sign_tree_head
 from audit.transparency.witness import STATE_FILE, LogClient, WitnessState
 
 TEXT = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"

@@ -26,10 +26,10 @@ from audit.tests.witnessing import (
     run_witness,
     verify,
 )
-from audit.transparency.merkle import root_hash
 from audit.transparency.node_store import DatabaseNodeStore
-from audit.transparency.signed_note import Checkpoint, Signer, generate_key, sign_note
 from audit.transparency.tree_heads import sign_tree_head
+from audit.transparency.verifier.merkle import root_hash
+from audit.transparency.verifier.signed_note import Checkpoint, Signer, generate_key, sign_note
 
 WITNESSED = 8
 

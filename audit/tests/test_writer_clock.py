@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import connection
 
 from audit import writer_clock
-from audit.integrity import verify_chain
 from audit.models import AuditEvent
 from audit.sealer import WRITER_CLOCK_TOLERANCE, parse_timestamp, seal_pending
+from audit.verification.verify import verify_chain
 
 FAKETIME_LIB = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), "")
 # Past the sealer's tolerance: with the host's own clock this event was refused for good.

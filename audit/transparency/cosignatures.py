@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ..models import TreeCheckpoint, WitnessCosignature
 from .keys import log_origin, verifiers
-from .signed_note import (
+from .verifier.signed_note import (
     Cosignature,
     CosignerVerifier,
     NoteError,

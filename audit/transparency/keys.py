@@ -10,7 +10,7 @@ from django.conf import settings
 
 from ocr_project.common.atomic_files import atomic_write
 
-from .signed_note import NoteError, Signer, Verifier, generate_key
+from .verifier.signed_note import NoteError, Signer, Verifier, generate_key
 
 
 class KeyFileError(Exception):

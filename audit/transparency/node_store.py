@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from ..models import MerkleNode
-from .merkle import HASH_SIZE, MissingNodeError, NodeId
+from .verifier.merkle import HASH_SIZE, MissingNodeError, NodeId
 
 # Rows per INSERT: under SQLite's 32,766 bound variables at 3 columns a row.
 INSERT_BATCH = 2_000

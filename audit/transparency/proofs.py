@@ -8,8 +8,8 @@ naming the query parameter.
 from dataclasses import dataclass
 
 from ..models import AuditEvent, TreeCheckpoint
-from .merkle import consistency_proof, inclusion_proof
 from .node_store import DatabaseNodeStore
+from .verifier.merkle import consistency_proof, inclusion_proof
 
 
 class ProofRefused(ValueError):

@@ -1,7 +1,7 @@
 """The audit trail's Merkle tree: one leaf per sealed event, appended as it is sealed.
 
 Leaf i (counting from 0) is the event of sequence i + 1. Its bytes are the event's
-canonical record, ``audit.transparency.records.row_payload`` of its HASHED_FIELDS (sequence and
+canonical record, ``verifier.records.row_payload`` of its HASHED_FIELDS (sequence and
 prev_hash included): the very bytes its chain link is an HMAC of, so the tree commits
 to exactly what the chain does, and anyone holding an export can rebuild both.
 
@@ -13,10 +13,10 @@ so proofs for pruned events still come from the stored nodes.
 
 from collections.abc import Sequence
 
-from ..integrity import event_rows
-from .merkle import append_leaves, leaf_hash
+from ..verification.rows import event_rows
 from .node_store import DatabaseNodeStore
-from .records import row_payload
+from .verifier.merkle import append_leaves, leaf_hash
+from .verifier.records import row_payload
 
 # Leaves read and appended at a time when the tree catches up on sealed events.
 CATCH_UP_CHUNK = 50_000

@@ -19,9 +19,9 @@ from ocr_project.common.atomic_files import atomic_write
 
 from ..models import TreeCheckpoint
 from .keys import load_signer, log_origin
-from .merkle import root_hash
 from .node_store import DatabaseNodeStore
-from .signed_note import Checkpoint, Verifier, open_checkpoint, sign_note
+from .verifier.merkle import root_hash
+from .verifier.signed_note import Checkpoint, Verifier, open_checkpoint, sign_note
 
 logger = logging.getLogger("audit_checkpoints")
 FILE_PATTERN = "tree-*.checkpoint"

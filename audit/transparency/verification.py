@@ -18,9 +18,12 @@ from operator import or_
 
 from django.db.models import Q
 
-from ..integrity import CHUNK_SIZE, ChainBroken, event_rows, span
 from ..models import ChainHead, MerkleNode, TreeCheckpoint
-from .merkle import (
+from ..verification.rows import CHUNK_SIZE, ChainBroken, event_rows, span
+from .node_store import DatabaseNodeStore
+from .tree import event_leaf_hash
+from .tree_heads import SignedTreeHead
+from .verifier.merkle import (
     MissingNodeError,
     NodeId,
     append_leaves,
@@ -28,9 +31,6 @@ from .merkle import (
     root_hash,
     root_hashes,
 )
-from .node_store import DatabaseNodeStore
-from .tree import event_leaf_hash
-from .tree_heads import SignedTreeHead
 
 
 @dataclass(frozen=True)

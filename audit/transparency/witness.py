@@ -30,8 +30,8 @@ from pathlib import Path
 
 from ocr_project.common.atomic_files import atomic_write
 
-from .merkle import InvalidProofError, verify_consistency
-from .signed_note import (
+from .verifier.merkle import InvalidProofError, verify_consistency
+from .verifier.signed_note import (
     Cosigner,
     NoteError,
     Verifier,

@@ -142,7 +142,7 @@ def run(ctx) -> None:
     """Figure 1p: 1 and 8 writer processes, locked design then sealer, and a verify."""
     from django.conf import settings
 
-    from audit.integrity import verify_chain
+    from audit.verification.verify import verify_chain
     from bench.timing import Row
 
     for mode, label in (("inline", "locked"), ("background", "sealer")):
@@ -216,7 +216,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connections
 
-    from audit.integrity import verify_chain
+    from audit.verification.verify import verify_chain
 
     user, _ = get_user_model().objects.get_or_create(username="bench-writer")
     connections.close_all()

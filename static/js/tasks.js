@@ -9,6 +9,17 @@
   function sessionEnded() {
     var notice = document.getElementById("session-ended");
     if (notice) { notice.hidden = false; }
+    // What the page last heard is no longer live: say so on every running task's badge.
+    var label = notice && notice.dataset.staleLabel;
+    document.querySelectorAll("tr[data-active] .badge, .badge[data-active]").forEach(function (badge) {
+      if (label && !badge.classList.contains("stale")) {
+        badge.textContent = label.replace("{status}", badge.textContent);
+      }
+      badge.classList.add("stale");
+    });
+    document.querySelectorAll("tr[data-active] progress, #detail-progress").forEach(function (bar) {
+      bar.classList.add("stale");
+    });
     document.querySelectorAll("[data-signed-in]").forEach(function (node) { node.hidden = true; });
     document.querySelectorAll("[data-signed-out]").forEach(function (node) { node.hidden = false; });
   }

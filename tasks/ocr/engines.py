@@ -2,14 +2,14 @@
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from django.conf import settings
 from PIL import Image
 
-from .layout import Box, reading_order
+from .layout import Box, reading_blocks
 from .plausible import looks_like_text
 from .thresholding import (
     DEFAULT_METHOD,
@@ -48,15 +48,21 @@ class Line:
     text: str
     confidence: float | None
     box: Box
-    # The engine's words, where it reports them (Tesseract); RapidOCR reads whole lines.
+    # The engine's words with their boxes; none for a PDF text layer's lines.
     words: tuple[Word, ...] = ()
+    # Which block (a column of a section, a heading) and paragraph of the page the line is
+    # in, counted from 0 in reading order: the hOCR and ALTO downloads nest lines by them.
+    block: int = 0
+    paragraph: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        """Return the line as stored and served: text, confidence, box, and its words."""
+        """Return the line as stored and served: text, confidence, box, place, and its words."""
         return {
             "text": self.text,
             "confidence": self.confidence,
             "box": list(self.box),
+            "block": self.block,
+            "paragraph": self.paragraph,
             "words": [
                 {"text": word.text, "confidence": word.confidence, "box": list(word.box)}
                 for word in self.words
@@ -177,6 +183,7 @@ def _tesseract_read(
 
     word_level, line_level = tesserocr.RIL.WORD, tesserocr.RIL.TEXTLINE
     read: list[_TesseractLine] = []
+    block = paragraph = -1
     api.SetVariable("thresholding_method", str(method))
     api.SetImage(image)
     dpi = image.info.get("dpi")
@@ -192,6 +199,10 @@ def _tesseract_read(
             # A blank page still yields one empty item, whose text raises.
             if item.Empty(word_level):
                 continue
+            if block < 0 or item.IsAtBeginningOf(tesserocr.RIL.BLOCK):
+                block += 1
+            if paragraph < 0 or item.IsAtBeginningOf(tesserocr.RIL.PARA):
+                paragraph += 1
             if not read or item.IsAtBeginningOf(line_level):
                 read.append(
                     _TesseractLine(
@@ -199,6 +210,8 @@ def _tesseract_read(
                             text=(item.GetUTF8Text(line_level) or "").strip(),
                             confidence=item.Confidence(line_level),
                             box=item.BoundingBox(line_level),
+                            block=block,
+                            paragraph=paragraph,
                         ),
                         starts_paragraph=item.IsAtBeginningOf(tesserocr.RIL.PARA),
                     )
@@ -236,6 +249,8 @@ def _tesseract_result(*, text: str, read: list[_TesseractLine], floor: float) ->
                 confidence=item.line.confidence,
                 box=item.line.box,
                 words=kept,
+                block=item.line.block,
+                paragraph=item.line.paragraph,
             )
         else:
             line = Line(
@@ -243,6 +258,8 @@ def _tesseract_result(*, text: str, read: list[_TesseractLine], floor: float) ->
                 confidence=_mean([word.confidence for word in kept]),
                 box=_union([word.box for word in kept]),
                 words=kept,
+                block=item.line.block,
+                paragraph=item.line.paragraph,
             )
         if item.starts_paragraph and text_lines:
             text_lines.append("")
@@ -305,27 +322,46 @@ class RapidOcrEngine:
         if image.mode != "RGB":
             image = image.convert("RGB")
         with self._lock:
-            output: Any = self._ocr(image)
+            output: Any = self._ocr(image, return_word_box=True)
         texts = getattr(output, "txts", None)
         boxes = getattr(output, "boxes", None)
         scores = getattr(output, "scores", None)
         if texts is None or boxes is None or scores is None:
             # Nothing detected: RapidOCR returns an empty output object rather than empty lists.
             texts, boxes, scores = (), (), ()
-        lines: list[Line] = []
-        for text, points, score in zip(texts, boxes, scores, strict=True):
-            xs = [float(point[0]) for point in points]
-            ys = [float(point[1]) for point in points]
-            box = (
-                max(0, int(min(xs))),
-                max(0, int(min(ys))),
-                min(image.width, round(max(xs))),
-                min(image.height, round(max(ys))),
+        word_results = getattr(output, "word_results", None)
+        if not texts or word_results is None or len(word_results) != len(texts):
+            # Its empty output still holds one empty word list; lines without words are
+            # still lines (a page is never lost for its word boxes).
+            word_results = [()] * len(texts)
+        found = []
+        for text, points, score, words in zip(texts, boxes, scores, word_results, strict=True):
+            box = _rapidocr_box(points, image.size)
+            found.append(
+                Line(
+                    text=text.strip(),
+                    # RapidOCR scores 0..1; the service reports 0..100 like Tesseract.
+                    confidence=float(score) * 100,
+                    box=box,
+                    words=tuple(
+                        Word(
+                            text=word.strip(),
+                            confidence=float(word_score) * 100,
+                            # Its word boxes can stand a pixel out of their line's.
+                            box=_rapidocr_box(word_points, image.size, within=box),
+                        )
+                        for word, word_score, word_points in words
+                        if word.strip()
+                    ),
+                )
             )
-            # RapidOCR scores lines 0..1; the service reports 0..100 like Tesseract.
-            lines.append(Line(text=text.strip(), confidence=float(score) * 100, box=box))
-        # Its lines come in the order its detector found them, across columns.
-        lines = [lines[i] for i in reading_order([line.box for line in lines])]
+        # Its lines come in the order its detector found them, across columns. It finds no
+        # paragraphs: each block (a column's run of lines, a heading) is one.
+        lines = [
+            replace(found[i], block=number, paragraph=number)
+            for number, block in enumerate(reading_blocks([line.box for line in found]))
+            for i in block
+        ]
         floor = settings.OCR_MIN_WORD_CONFIDENCE
         lines = [line for line in lines if line.text and (line.confidence or 0) >= floor]
         words = [(word, line.confidence or 0) for line in lines for word in line.text.split()]
@@ -337,6 +373,15 @@ class RapidOcrEngine:
             lines=lines,
             source="ocr",
         )
+
+
+def _rapidocr_box(points: Any, size: tuple[int, int], *, within: Box | None = None) -> Box:
+    """Return the pixel box around RapidOCR's corner points, inside the image (and `within`)."""
+    xs = [float(point[0]) for point in points]
+    ys = [float(point[1]) for point in points]
+    x0, y0, x1, y1 = within or (0, 0, *size)
+    left, top = min(max(x0, int(min(xs))), x1), min(max(y0, int(min(ys))), y1)
+    return (left, top, max(left, min(x1, round(max(xs)))), max(top, min(y1, round(max(ys)))))
 
 
 _ENGINE_CLASSES: dict[str, type[TesseractEngine] | type[RapidOcrEngine]] = {

@@ -5,6 +5,9 @@ alternates between the columns. `reading_order` finds the vertical gutters betwe
 (x-ranges that almost no box crosses, with text on both sides) and reads each column top to
 bottom; a line that crosses a gutter (a heading over both columns) ends one section and
 starts the next, so the columns above it are read before it and those below after it.
+
+`reading_blocks` keeps the grouping: each column of a section, each heading, and each run of
+rows set apart by a blank line's gap is a block (hOCR's ocr_carea, ALTO's TextBlock).
 """
 
 from collections.abc import Sequence
@@ -24,19 +27,26 @@ _GUTTER_LINE_HEIGHTS = 1.0
 _COLUMN_HEIGHT_SHARE = 0.3
 # Boxes whose vertical centres are closer than this share of a line height are one row.
 _SAME_ROW_SHARE = 0.5
+# Rows further apart than this many line heights (a blank line between them) are two blocks.
+_BLOCK_GAP_LINE_HEIGHTS = 1.0
 
 
 def reading_order(boxes: Sequence[Box]) -> list[int]:
     """Return the indexes of `boxes` in reading order."""
+    return [i for block in reading_blocks(boxes) for i in block]
+
+
+def reading_blocks(boxes: Sequence[Box]) -> list[list[int]]:
+    """Return the indexes of `boxes` in reading order, grouped in blocks of text."""
     return _order(list(range(len(boxes))), boxes)
 
 
-def _order(indexes: list[int], boxes: Sequence[Box]) -> list[int]:
+def _order(indexes: list[int], boxes: Sequence[Box]) -> list[list[int]]:
     if len(indexes) <= 1:
-        return indexes
+        return [indexes] if indexes else []
     gutters = _gutters(indexes, boxes)
     if not gutters:
-        return _rows(indexes, boxes)
+        return _row_blocks(indexes, boxes)
     spanning = [i for i in indexes if any(_crosses(boxes[i], gutter) for gutter in gutters)]
     if spanning:
         return _sections(indexes, spanning, boxes)
@@ -44,19 +54,19 @@ def _order(indexes: list[int], boxes: Sequence[Box]) -> list[int]:
     for i in indexes:
         centre = (boxes[i][0] + boxes[i][2]) / 2
         columns[sum(centre > (left + right) / 2 for left, right in gutters)].append(i)
-    return [i for column in columns for i in _order(column, boxes)]
+    return [block for column in columns for block in _order(column, boxes)]
 
 
-def _sections(indexes: list[int], spanning: list[int], boxes: Sequence[Box]) -> list[int]:
+def _sections(indexes: list[int], spanning: list[int], boxes: Sequence[Box]) -> list[list[int]]:
     """Read the bands between lines that cross a gutter, each band on its own, in order."""
     spanning = sorted(spanning, key=lambda i: (boxes[i][1] + boxes[i][3]) / 2)
     rest = [i for i in indexes if i not in set(spanning)]
-    ordered: list[int] = []
+    ordered: list[list[int]] = []
     for heading in spanning:
         middle = (boxes[heading][1] + boxes[heading][3]) / 2
         above = [i for i in rest if (boxes[i][1] + boxes[i][3]) / 2 < middle]
         rest = [i for i in rest if i not in set(above)]
-        ordered += [*_order(above, boxes), heading]
+        ordered += [*_order(above, boxes), [heading]]
     return ordered + _order(rest, boxes)
 
 
@@ -115,8 +125,22 @@ def _crosses(box: Box, gutter: tuple[int, int]) -> bool:
     return box[0] <= left and box[2] >= right
 
 
-def _rows(indexes: list[int], boxes: Sequence[Box]) -> list[int]:
-    """Return the boxes top to bottom, and left to right within a row."""
+def _row_blocks(indexes: list[int], boxes: Sequence[Box]) -> list[list[int]]:
+    """Return the rows top to bottom in blocks, a new block after a gap of a blank line."""
+    line_height = float(np.median([boxes[i][3] - boxes[i][1] for i in indexes]))
+    blocks: list[list[int]] = []
+    bottom = None
+    for row in _rows(indexes, boxes):
+        top = min(boxes[i][1] for i in row)
+        if bottom is None or top - bottom > _BLOCK_GAP_LINE_HEIGHTS * line_height:
+            blocks.append([])
+        blocks[-1] += row
+        bottom = max(boxes[i][3] for i in row)
+    return blocks
+
+
+def _rows(indexes: list[int], boxes: Sequence[Box]) -> list[list[int]]:
+    """Return the boxes in rows top to bottom, each row left to right."""
     line_height = float(np.median([boxes[i][3] - boxes[i][1] for i in indexes]))
     by_top = sorted(indexes, key=lambda i: ((boxes[i][1] + boxes[i][3]) / 2, boxes[i][0]))
     rows: list[list[int]] = []
@@ -128,4 +152,4 @@ def _rows(indexes: list[int], boxes: Sequence[Box]) -> list[int]:
         else:
             rows.append([i])
             row_centre = centre
-    return [i for row in rows for i in sorted(row, key=lambda i: boxes[i][0])]
+    return [sorted(row, key=lambda i: boxes[i][0]) for row in rows]

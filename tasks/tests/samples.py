@@ -297,26 +297,47 @@ def huge_strip_tiff_bytes(*, side: int = 7000) -> bytes:
     return buffer.getvalue()
 
 
-def _image_xobject(image: Image.Image) -> bytes:
-    grey = image.convert("L")
-    return _pdf_stream(
-        zlib.compress(grey.tobytes(), 1),
-        extra=b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
-        b"/BitsPerComponent 8 /Filter /FlateDecode " % grey.size,
-    )
+def _image_xobject(image: Image.Image, encoding: str = "flate-grey") -> bytes:
+    """Return an image XObject as a scanner would store it: Flate grey, JPEG or 1-bit Flate."""
+    header = b"/Type /XObject /Subtype /Image /Width %d /Height %d " % image.size
+    if encoding == "flate-grey":
+        grey = image.convert("L")
+        data = zlib.compress(grey.tobytes(), 1)
+        header += b"/ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode "
+    elif encoding == "bitonal":
+        data = zlib.compress(
+            image.convert("L")
+            .point(lambda v: 255 if v >= 128 else 0)
+            .convert("1", dither=Image.Dither.NONE)
+            .tobytes(),
+            6,
+        )
+        header += b"/ColorSpace /DeviceGray /BitsPerComponent 1 /Filter /FlateDecode "
+    else:  # jpeg-grey, jpeg-colour
+        picture = image.convert("L" if encoding == "jpeg-grey" else "RGB")
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=75)
+        data = buffer.getvalue()
+        space = b"/DeviceGray" if picture.mode == "L" else b"/DeviceRGB"
+        header += b"/ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode " % space
+    return _pdf_stream(data, extra=header)
 
 
-def scan_pdf_bytes(pages: Sequence[tuple[Image.Image, float, float]]) -> bytes:
+def scan_pdf_bytes(
+    pages: Sequence[tuple[Image.Image, float, float]], *, encoding: str = "flate-grey"
+) -> bytes:
     """Return a PDF of scanned pages: each (image, width_in, height_in) fills its own page.
 
     The image's effective resolution is its pixel width over `width_in`, as a scanner's
-    would be; pages of any physical size can be made this way.
+    would be; pages of any physical size can be made this way. `encoding` is how each
+    image is stored: "flate-grey" (8-bit), "bitonal" (1-bit Flate), "jpeg-grey" or
+    "jpeg-colour".
     """
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
     kids = []
     for image, width_in, height_in in pages:
         width_pt, height_pt = round(width_in * 72, 2), round(height_in * 72, 2)
-        objects.append(_image_xobject(image))
+        objects.append(_image_xobject(image, encoding))
         picture = len(objects)
         objects.append(_pdf_stream(b"q %g 0 0 %g 0 0 cm /Im1 Do Q" % (width_pt, height_pt)))
         content = len(objects)

@@ -38,9 +38,13 @@ def urls(task) -> dict[str, str]:
         "page-image": f"{base}/pages/1.png",
         "download-txt": f"{base}/download.txt",
         "download-json": f"{base}/download.json",
+        "download-hocr": f"{base}/download.hocr",
+        "download-alto": f"{base}/download.alto",
         "detail": f"{base}/",
         "api-detail": f"/api/v2/tasks/{task.pk}",
         "api-result": f"/api/v2/tasks/{task.pk}/result?format=txt",
+        "api-result-hocr": f"/api/v2/tasks/{task.pk}/result?format=hocr",
+        "api-result-alto": f"/api/v2/tasks/{task.pk}/result?format=alto",
     }
 
 
@@ -81,6 +85,9 @@ def test_anonymous_callers_get_nothing(completed, resource):
         ("original", "image/png"),
         ("download-txt", "text/plain; charset=utf-8"),
         ("download-json", "application/json"),
+        ("download-hocr", "application/xhtml+xml; charset=utf-8"),
+        ("download-alto", "application/xml; charset=utf-8"),
+        ("api-result-alto", "application/xml; charset=utf-8"),
         ("api-result", "text/plain; charset=utf-8"),
     ],
 )

@@ -1,6 +1,6 @@
 """Reading order over line boxes: columns, the headings across them, rows."""
 
-from tasks.ocr.layout import reading_order
+from tasks.ocr.layout import reading_blocks, reading_order
 
 # One column's lines: 16 lines 30 px high, 34 px apart, ragged on the right.
 WIDTHS = (456, 419, 440, 380, 404, 386, 416, 455, 414, 460, 426, 406, 392, 461, 466, 393)
@@ -79,3 +79,27 @@ def test_pieces_of_one_line_are_read_left_to_right():
 def test_nothing_and_one_box_are_their_own_order():
     assert reading_order([]) == []
     assert reading_order([(0, 0, 10, 10)]) == [0]
+
+
+def blocks(boxes: list) -> list[list]:
+    return [[boxes[i] for i in block] for block in reading_blocks(boxes)]
+
+
+def test_the_heading_and_each_column_are_blocks_of_their_own():
+    heading = (116, 122, 993, 165)
+    left, right = column(116), column(651)
+    boxes, _ = interleaved(left, right)
+
+    assert blocks([*boxes, heading]) == [[heading], left, right]
+
+
+def test_a_blank_line_between_paragraphs_starts_a_new_block():
+    first, second = column(116, count=5), column(116, top=200 + 34 * 5 + 34, count=4)
+
+    assert blocks([*reversed(second), *first]) == [first, second]
+
+
+def test_lines_at_the_usual_spacing_stay_one_block():
+    lines = column(116)
+
+    assert blocks(list(reversed(lines))) == [lines]

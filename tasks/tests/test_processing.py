@@ -52,7 +52,8 @@ def test_image_is_read_by_the_chosen_engine(upload_and_run, fields, engine, lang
     assert page.text == task.result_text
     assert 50 < page.confidence <= 100
     assert page.lines and all(
-        set(line) == {"text", "confidence", "box", "words"} for line in page.lines
+        set(line) == {"text", "confidence", "box", "words", "block", "paragraph"}
+        for line in page.lines
     )
     line_words = set().union(*(words_in(line["text"]) for line in page.lines))
     assert set(samples.KNOWN_WORDS) <= line_words

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from audit.checkpoint import create_checkpoint
 from audit.services import record_event
 from audit.tests.test_api import stamped
+from audit.verification.checkpoints import create_checkpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -54,3 +54,17 @@ def test_a_throttled_upload_is_not_audited_and_reads_nothing(
 
     assert response.status_code == 429
     assert AuditEvent.objects.filter(event_type="file_upload").count() == uploads_before
+
+
+def test_uploads_carry_rate_limit_headers_that_count_down(
+    three_a_minute, user, client_for, png_upload
+):
+    alice = client_for(user)
+    answers = [alice.post(API_TASKS, {"file": [png_upload()]}) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [201, 201, 201, 429]
+    assert {answer["RateLimit-Policy"] for answer in answers} == {'"upload";q=3;w=60'}
+    remaining = [answer["RateLimit"].split(";")[1] for answer in answers]
+    assert remaining == ["r=2", "r=1", "r=0", "r=0"]
+    # On the refusal, t (when one more upload fits) is the Retry-After.
+    assert answers[-1]["RateLimit"].endswith(f";t={answers[-1]['Retry-After']}")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.checkpoint import CheckpointError, checkpoint_json, create_checkpoint, write_checkpoint
 from audit.transparency.tree_heads import TreeHeadError, newest_tree_checkpoint, sign_tree_head
+from audit.verification.checkpoint_format import CheckpointError, checkpoint_json, write_checkpoint
+from audit.verification.checkpoints import create_checkpoint
 
 
 class Command(BaseCommand):

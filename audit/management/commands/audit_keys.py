@@ -11,7 +11,7 @@ from audit.transparency.keys import (
     log_origin,
     signer_key_path,
 )
-from audit.transparency.signed_note import NoteError
+from audit.transparency.verifier.signed_note import NoteError
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.transparency.signed_note import NoteError, Verifier, parse_checkpoint
+from audit.transparency.verifier.signed_note import NoteError, Verifier, parse_checkpoint
 from audit.transparency.witness import (
     LogClient,
     WitnessError,

@@ -8,29 +8,25 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.anchors import Anchor
-from audit.checkpoint import (
-    CheckpointError,
-    StoredCheckpointForged,
-    newest_checkpoint_file,
-    read_checkpoint,
-    stored_anchors,
-)
 from audit.health import health_problems
-from audit.integrity import (
-    CHUNK_SIZE,
-    ChainBroken,
-    VerificationResult,
-    verify_archive,
-    verify_chain,
-)
 from audit.models import TreeCheckpoint
 from audit.sealer import refused_events, unsealed_backlog
 from audit.transparency.cosignatures import valid_cosignatures
 from audit.transparency.keys import KeyFileError, verifiers
-from audit.transparency.signed_note import InvalidNoteSignature, NoteError, Verifier
 from audit.transparency.tree_heads import SignedTreeHead, checkpoint_files, open_tree_head
 from audit.transparency.verification import check_tree_heads, verify_tree
+from audit.transparency.verifier.signed_note import InvalidNoteSignature, NoteError, Verifier
+from audit.verification.anchors import Anchor
+from audit.verification.archives import verify_archive
+from audit.verification.checkpoint_format import (
+    CheckpointError,
+    StoredCheckpointForged,
+    newest_checkpoint_file,
+    read_checkpoint,
+)
+from audit.verification.checkpoints import stored_anchors
+from audit.verification.rows import CHUNK_SIZE, ChainBroken, VerificationResult
+from audit.verification.verify import verify_chain
 
 # Exit status: 1 when the trail fails verification, 2 when an input is refused (a
 # forged checkpoint, a bad range), 3 when the chain holds but the trail is stale

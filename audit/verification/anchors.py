@@ -13,20 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .integrity import (
-    PRUNE_EVENT,
-    ROW_FIELDS,
-    ChainBroken,
-    archive_rows,
-    file_sha256,
-    predecessor,
-    verify_archive,
-)
-from .models import AuditEvent
-from .timestamps import readable_utc
+from ..models import AuditEvent
+from ..timestamps import readable_utc
+from .archives import archive_rows, file_sha256, verify_archive
+from .rows import PRUNE_EVENT, ROW_FIELDS, ChainBroken, predecessor
 
 if TYPE_CHECKING:
-    from .checkpoint import Checkpoint
+    from .checkpoint_format import Checkpoint
 
 _HASH = ROW_FIELDS.index("hash")
 

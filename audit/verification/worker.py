@@ -18,7 +18,7 @@ def start(database_name: str) -> None:
 
 
 def verify_part(part: Any) -> Any:
-    """Verify one stretch of the chain in this process; see integrity.verify_part."""
-    from audit.integrity import verify_part as verify
+    """Verify one stretch of the chain in this process; see parallel.verify_part."""
+    from audit.verification.parallel import verify_part as verify
 
     return verify(part)

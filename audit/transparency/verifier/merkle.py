@@ -342,3 +342,47 @@ class MemoryNodeStore:
     def size(self) -> int:
         """Return the number of leaves stored."""
         return sum(1 for level, _ in self.nodes if level == 0)
+
+
+class Frontier:
+    """The tree's right edge while leaves are appended: one complete subtree per set bit."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.subtrees: list[tuple[int, bytes]] = []  # (level, hash), largest first
+
+    def append(self, value: bytes) -> None:
+        self._push(0, value)
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append leaf hashes, hashing each aligned run of 2**k of them level by level."""
+        sha256 = hashlib.sha256
+        start = 0
+        while start < len(leaves):
+            # The largest complete subtree that can start at self.size and fits.
+            room = self.size & -self.size or 1 << 62
+            count = 1 << ((min(room, len(leaves) - start)).bit_length() - 1)
+            level = leaves[start : start + count]
+            height = 0
+            while len(level) > 1:
+                level = [
+                    sha256(b"\x01" + left + right).digest()
+                    for left, right in zip(level[0::2], level[1::2], strict=True)
+                ]
+                height += 1
+            self._push(height, level[0], count)
+            start += count
+
+    def _push(self, level: int, value: bytes, count: int = 1) -> None:
+        while self.subtrees and self.subtrees[-1][0] == level:
+            _, left = self.subtrees.pop()
+            level, value = level + 1, node_hash(left, value)
+        self.subtrees.append((level, value))
+        self.size += count
+
+    def root(self) -> bytes:
+        """Return the RFC 9162 root of the leaves so far (size >= 1)."""
+        result = self.subtrees[-1][1]
+        for _, left in reversed(self.subtrees[:-1]):
+            result = node_hash(left, result)
+        return result

@@ -5,9 +5,8 @@ microseconds) so the same row hashes the same on SQLite and PostgreSQL, today an
 when verified years later (docs/transparency.md, "Leaves").
 
 Pure Python, no Django and nothing from the project: ``audit.chain`` (the links) and
-``audit.transparency.tree`` (the leaves) use it, and so does the offline verifier
-(``audit.transparency.offline``), which an auditor runs with this file, ``merkle`` and
-``signed_note`` alone.
+``audit.transparency.tree`` (the leaves) use it, and so does the offline verifier of
+this package, which an auditor installs without the project.
 """
 
 import json

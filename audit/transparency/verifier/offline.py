@@ -1,44 +1,53 @@
-"""The offline verifier: an export and signed checkpoints checked with the public key alone.
+"""The offline verifier's command: an export and signed checkpoints checked with public keys.
 
-    python -m audit.transparency.offline --key KEY_OR_FILE --checkpoints DIR_OR_FILES...
-        --export events.ndjson[.gz]...
-    python -m audit.transparency.offline --key KEY_OR_FILE --event LINE_OR_FILE
+    ocr-audit-verify --key KEY_OR_FILE --checkpoints DIR_OR_FILES...
+        --export events.ndjson[.gz]... [--jobs N]
+    ocr-audit-verify --key KEY_OR_FILE --event LINE_OR_FILE
         --proof PROOF_JSON_OR_FILE [--checkpoints ...]
 
-Needs Python and ``cryptography``, nothing else: this module imports only ``records``,
-``merkle`` and ``signed_note``, none of which imports Django or the rest of the project
-(a test runs it in a fresh virtualenv holding those four files). No chain key is
-needed; the HMAC links (``hash``) are not checked here, the tree and its checkpoints are.
+(``python -m audit.transparency.verifier`` in the project.) Needs Python and
+``cryptography``, nothing else (the package's __init__ says how that is checked). No
+chain key is needed; the HMAC links (``hash``) are not checked here, the tree and its
+checkpoints are.
 
 The export mode needs the full export, from leaf_index 0: a range that starts later has
 no checkpoint to hold it against (verify such events one at a time with --event and
---proof). It rebuilds every leaf from its line as the server does, and compares the
-root at each checkpoint's size with the checkpoint's. Leaves past the newest checkpoint
-are reported as not yet covered.
+--proof). It rebuilds every leaf from its line as the server does (``exports``), and
+compares the root at each checkpoint's size with the checkpoint's. Leaves past the
+newest checkpoint are reported as not yet covered.
 
-Exit codes: 0 the export (or event) reproduces every checkpoint; 1 a mismatch, naming
-the first bad leaf_index (a gap or a missing tail names the missing leaf exactly; an
-altered event names the range between the last checkpoint that held and the first that
-did not, one leaf when the checkpoints are that close); 2 bad input: a file that cannot
-be read, a line that is no event, or a checkpoint whose signature does not verify with
-the key (a checkpoint by another key is not evidence either way); 3 unwitnessed: with
---require-witnesses N, the newest checkpoint given lacks valid cosignatures by N of the
---witness-key keys (c2sp.org/tlog-cosignature), though everything else holds.
+Exit codes: 0 the export (or event) reproduces every checkpoint; 1 altered: the leaves
+do not reproduce a root (the verdict names the range between the last checkpoint that
+held and the first that did not, one leaf when the checkpoints are that close), a
+leaf_index that is not sequence - 1, or a proof that does not hold; 2 bad input: a file
+that cannot be read, a line that is no event (or no UTF-8), or a checkpoint whose
+signature does not verify with the key (a checkpoint by another key is not evidence
+either way); 3 unwitnessed: with --require-witnesses N, the newest checkpoint given
+lacks valid cosignatures by N of the --witness-key keys (c2sp.org/tlog-cosignature),
+though everything else holds; 4 missing: a leaf_index the checkpoints sign is not in
+the export (an event removed, the tail cut), named exactly; 5 reordered: the events are
+not in leaf order (moved, swapped, or one repeated), naming the first out of place.
 """
 
 import argparse
 import base64
 import binascii
-import gzip
 import json
+import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .merkle import InvalidProofError, leaf_hash, node_hash, verify_inclusion
-from .records import row_payload
+from .exports import (
+    BadInput,
+    comes_later,
+    first_undecodable,
+    hashed_blocks,
+    leaf_bytes,
+)
+from .merkle import EMPTY_ROOT, Frontier, InvalidProofError, leaf_hash, verify_inclusion
 from .signed_note import (
     Checkpoint,
     CosignerVerifier,
@@ -53,65 +62,27 @@ EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNWITNESSED = 3
+EXIT_MISSING = 4
+EXIT_REORDERED = 5
 CHECKPOINT_PATTERN = "tree-*.checkpoint"
-
-_STRING_FIELDS = (
-    "timestamp",
-    "event_type",
-    "category",
-    "outcome",
-    "username",
-    "user_agent",
-    "request_id",
-    "resource_type",
-    "resource_id",
-    "message",
-    "prev_hash",
-)
-
-
-class BadInput(Exception):
-    """An input that cannot be read or is not what it claims to be (exit 2)."""
 
 
 class Mismatch(Exception):
-    """The export or event does not reproduce a signed checkpoint (exit 1)."""
+    """The export or event does not reproduce a signed checkpoint: altered (exit 1)."""
+
+    code, label = EXIT_MISMATCH, "MISMATCH"
 
 
-def leaf_bytes(event: dict[str, Any]) -> bytes:
-    """Return an exported event's leaf bytes: its canonical record, as the server builds it.
+class Missing(Mismatch):
+    """An event the checkpoints sign is not in the export: removed, or the tail cut (exit 4)."""
 
-    Raise BadInput when a field the record needs is missing or of the wrong type.
-    """
-    for name in _STRING_FIELDS:
-        if not isinstance(event.get(name), str):
-            raise BadInput(f"the field {name!r} is missing or not a string")
-    sequence = event.get("sequence")
-    if not isinstance(sequence, int) or isinstance(sequence, bool):
-        raise BadInput("the field 'sequence' is missing or not an integer")
-    ip_address = event.get("ip_address")
-    if ip_address is not None and not isinstance(ip_address, str):
-        raise BadInput("the field 'ip_address' is neither a string nor null")
-    if "metadata" not in event:
-        raise BadInput("the field 'metadata' is missing")
-    return row_payload(
-        (
-            sequence,
-            event["timestamp"],
-            event["event_type"],
-            event["category"],
-            event["outcome"],
-            event["username"],
-            ip_address,
-            event["user_agent"],
-            event["request_id"],
-            event["resource_type"],
-            event["resource_id"],
-            event["message"],
-            event["metadata"],  # any JSON value; row_payload writes it canonically
-            event["prev_hash"],
-        )
-    )
+    code, label = EXIT_MISSING, "MISSING"
+
+
+class Reordered(Mismatch):
+    """The export's events are not in leaf order: moved, or one repeated (exit 5)."""
+
+    code, label = EXIT_REORDERED, "REORDERED"
 
 
 def read_verifiers(value: str) -> list[Verifier]:
@@ -179,101 +150,88 @@ def read_checkpoints(
     return sorted(heads, key=lambda head: head.checkpoint.size)
 
 
-def export_lines(paths: Sequence[str]) -> Iterator[tuple[str, int, str]]:
-    """Yield (file, line number, line) of the export files, in order; .gz is decompressed."""
-    for name in paths:
-        try:
-            opener = gzip.open if name.endswith(".gz") else open
-            with opener(name, "rt", encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        yield name, number, line
-        except (OSError, UnicodeDecodeError, EOFError) as error:
-            raise BadInput(f"cannot read {name}: {error}") from error
-
-
-class Frontier:
-    """The tree's right edge while leaves are appended: one complete subtree per set bit."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.subtrees: list[tuple[int, bytes]] = []  # (level, hash), largest first
-
-    def append(self, value: bytes) -> None:
-        level, current = 0, value
-        while self.subtrees and self.subtrees[-1][0] == level:
-            _, left = self.subtrees.pop()
-            level, current = level + 1, node_hash(left, current)
-        self.subtrees.append((level, current))
-        self.size += 1
-
-    def root(self) -> bytes:
-        """Return the RFC 9162 root of the leaves so far (size >= 1)."""
-        result = self.subtrees[-1][1]
-        for _, left in reversed(self.subtrees[:-1]):
-            result = node_hash(left, result)
-        return result
-
-
 def _leaves(first: int, last: int) -> str:
     return f"leaf_index {first}" if first == last else f"a leaf_index in {first}..{last}"
 
 
-def verify_export(paths: Sequence[str], heads: Sequence[SignedHead]) -> str:
+def _jump(paths: Sequence[str], name: str, number: int, *, found: int, expected: int) -> Exception:
+    """Return the error for leaf_index `found` where `expected` is next: missing, or moved."""
+    where = f"{name} line {number}"
+    if expected == 0:
+        return BadInput(
+            f"the export starts at leaf_index {found}: the full export, from "
+            "leaf_index 0, is required (verify single events with --event and --proof)"
+        )
+    if found < expected:
+        return Reordered(
+            f"leaf_index {found} comes again or out of order after {expected - 1} "
+            f"({where}): the first bad leaf_index is {found}"
+        )
+    if comes_later(paths, after=(name, number), index=expected):
+        return Reordered(
+            f"leaf_index {expected} comes later than {found} ({where}): the events are "
+            f"not in order from leaf_index {expected} on"
+        )
+    return Missing(
+        f"leaf_index {expected} is missing: the export goes from {expected - 1} to "
+        f"{found} ({where})"
+    )
+
+
+def verify_export(paths: Sequence[str], heads: Sequence[SignedHead], *, jobs: int = 1) -> str:
     """Check that the export reproduces every checkpoint's root; return the verdict.
 
-    Raise Mismatch naming the first bad leaf, BadInput for what cannot be read.
+    Raise Mismatch (or Missing, Reordered) naming the first bad leaf, BadInput for what
+    cannot be read. `jobs` processes hash the leaves of a large export.
     """
     if not heads:
         raise BadInput("no checkpoint: nothing to hold the export against")
     pending = list(heads)
+    while pending and pending[0].checkpoint.size == 0:  # the empty tree: nothing to rebuild
+        if pending[0].checkpoint.root_hash != EMPTY_ROOT:
+            raise Mismatch(f"{pending[0].source} signs an empty tree whose root is not empty")
+        pending.pop(0)
     frontier = Frontier()
     held = 0  # the size of the largest checkpoint that held so far
-    for name, number, line in export_lines(paths):
-        where = f"{name} line {number}"
-        try:
-            event = json.loads(line)
-        except ValueError as error:
-            raise BadInput(f"{where} is not JSON: {error}") from error
-        if not isinstance(event, dict):
-            raise BadInput(f"{where} is not a JSON object")
-        try:
-            data = leaf_bytes(event)
-        except BadInput as error:
-            raise BadInput(f"{where}: {error}") from error
-        index = event["sequence"] - 1
-        if event.get("leaf_index", index) != index:
-            raise Mismatch(
-                f"{where}: leaf_index {event.get('leaf_index')!r} is not sequence - 1 ({index})"
+    for block in hashed_blocks(paths, jobs=jobs):
+        if block.first_index is not None and block.first_index != frontier.size:
+            raise _jump(
+                paths,
+                block.name,
+                block.first_line,
+                found=block.first_index,
+                expected=frontier.size,
             )
-        if index != frontier.size:
-            if frontier.size == 0:
-                raise BadInput(
-                    f"the export starts at leaf_index {index}: the full export, from "
-                    "leaf_index 0, is required (verify single events with --event and --proof)"
-                )
-            if index > frontier.size:
-                raise Mismatch(
-                    f"leaf_index {frontier.size} is missing: the export goes from "
-                    f"{frontier.size - 1} to {index} ({where})"
-                )
-            raise Mismatch(
-                f"leaf_index {index} comes again or out of order after {frontier.size - 1} "
-                f"({where}): the first bad leaf_index is {index}"
-            )
-        frontier.append(leaf_hash(data))
-        while pending and pending[0].checkpoint.size == frontier.size:
-            head = pending.pop(0)
-            if frontier.root() != head.checkpoint.root_hash:
-                raise Mismatch(
-                    f"the leaves 0..{frontier.size - 1} do not reproduce the root of "
-                    f"{head.source} (size {head.checkpoint.size}): the first bad leaf is "
-                    f"{_leaves(held, frontier.size - 1)}"
-                )
-            held = frontier.size
+        leaves = [block.leaves[start : start + 32] for start in range(0, len(block.leaves), 32)]
+        start = 0
+        while start < len(leaves):
+            # Up to the next checkpoint's size at most, to compare its root there.
+            end = len(leaves)
+            if pending:
+                end = min(end, start + pending[0].checkpoint.size - frontier.size)
+            frontier.extend(leaves[start:end])
+            start = end
+            while pending and pending[0].checkpoint.size == frontier.size:
+                head = pending.pop(0)
+                if frontier.root() != head.checkpoint.root_hash:
+                    if undecodable := first_undecodable(paths):
+                        raise BadInput(f"{undecodable} is not UTF-8")
+                    raise Mismatch(
+                        f"the leaves 0..{frontier.size - 1} do not reproduce the root of "
+                        f"{head.source} (size {head.checkpoint.size}): the first bad leaf is "
+                        f"{_leaves(held, frontier.size - 1)}"
+                    )
+                held = frontier.size
+        if block.problem is not None:
+            kind, number, text = block.problem
+            if kind == "bad":
+                raise BadInput(f"{block.name} line {number}: {text}")
+            if kind == "mismatch":
+                raise Mismatch(f"{block.name} line {number}: {text}")
+            raise _jump(paths, block.name, number, found=int(text), expected=frontier.size)
     if pending:
         head = pending[0]
-        raise Mismatch(
+        raise Missing(
             f"the export ends at leaf_index {frontier.size - 1} but {head.source} signs "
             f"{head.checkpoint.size} leaves: leaf_index {frontier.size} is missing"
         )
@@ -367,9 +325,16 @@ def verify_event(
     )
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m audit.transparency.offline",
+        prog="ocr-audit-verify",
         description="Check an audit export against signed checkpoints with the public key alone.",
     )
     parser.add_argument("--key", required=True, help="a verifier key, or a file of them")
@@ -380,6 +345,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--event", help="one NDJSON line (or a file holding it)")
     parser.add_argument("--proof", help="its proof JSON from the proof API (or a file)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=_cpus(),
+        help="processes that hash a large export's leaves (default: the CPUs usable, %(default)s)",
+    )
     parser.add_argument(
         "--witness-key",
         action="append",
@@ -450,7 +421,7 @@ def run(arguments: Iterable[str]) -> tuple[int, str]:
         verifiers = read_verifiers(options.key)
         heads = read_checkpoints(options.checkpoints, verifiers=verifiers, origin=options.origin)
         if options.export:
-            verdict = verify_export(options.export, heads)
+            verdict = verify_export(options.export, heads, jobs=options.jobs)
         else:
             verdict = verify_event(
                 _text_or_file(options.event, "event"),
@@ -468,12 +439,13 @@ def run(arguments: Iterable[str]) -> tuple[int, str]:
             verdict += f"; witnessed by {options.require_witnesses} or more"
         return EXIT_OK, verdict
     except Mismatch as error:
-        return EXIT_MISMATCH, f"MISMATCH: {error}"
+        return error.code, f"{error.label}: {error}"
     except BadInput as error:
         return EXIT_BAD_INPUT, f"BAD INPUT: {error}"
 
 
 def main() -> None:
+    """Run the command (``ocr-audit-verify``): print the verdict, exit with its code."""
     code, verdict = run(sys.argv[1:])
     print(verdict, file=sys.stdout if code == EXIT_OK else sys.stderr)
     sys.exit(code)

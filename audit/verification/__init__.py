@@ -1,0 +1,15 @@
+"""Verifying the trail: walk the chain, check what anchors it, hold checkpoints.
+
+- ``rows``: the row tuples a walk reads, the walk (``ChainWalk``), snapshots.
+- ``parallel`` / ``pool`` / ``worker``: a long chain split into parts for processes
+  (``worker`` is what a spawned interpreter imports before Django is set up).
+- ``verify``: ``verify_chain``, the one verifier the command, the dashboard and the
+  checkpoint writer share.
+- ``archives``: retention archives, read and verified as chains of their own.
+- ``anchors``: what must still be there and match (checkpoints, archives).
+- ``checkpoints``: signing, storing and reading the chain head's checkpoints.
+
+Imports ``audit``'s models, chain, events and expressions; imported by the app's
+services, commands, dashboard and transparency. No module here imports another in a
+circle (the import contract in pyproject.toml).
+"""

@@ -1,0 +1,194 @@
+"""Shrink the searchable PDF's page images without changing what a page shows.
+
+PDFium lays out the searchable PDF (tasks.searchable_pdf) but writes images only as JPEG
+or as a raw bitmap it compresses itself; pikepdf (qpdf) rewrites the image streams after
+it (issue 24 item 7: the output as small as the input):
+
+- JPEG (DCTDecode), CCITT, JBIG2 and JPEG 2000 streams are never decoded: copied as they
+  are, so a scan's own JPEG stays byte for byte the same.
+- Bitonal images (1-bit, or 8-bit grey holding only black and white) become CCITT G4 or
+  1-bit Flate with PNG predictors, whichever is smaller: lossless.
+- Other Flate or unfiltered grey and colour images get Flate with PNG predictors
+  (lossless) or, unless OCR_OUTPUT_KEEP_LOSSLESS is set, JPEG at OCR_OUTPUT_JPEG_QUALITY in
+  their own colour depth (grey stays grey), whichever is smaller. Noisy 8-bit scans do not
+  compress losslessly much below their size; JPEG at 85 is what brings them down.
+
+A stream is replaced only when the new one is smaller; anything unusual (masks, Decode
+arrays, indexed or ICC colour, 16-bit samples) is left alone.
+"""
+
+import io
+import struct
+from dataclasses import dataclass
+
+import pikepdf
+from PIL import Image, TiffImagePlugin
+
+# Filters whose data is already an image codec: copied, never decoded.
+KEPT_FILTERS = {"/DCTDecode", "/CCITTFaxDecode", "/JBIG2Decode", "/JPXDecode"}
+COLOUR_SPACES = {"/DeviceGray": "L", "/DeviceRGB": "RGB"}
+# A new stream must save at least this share of the old one to be worth the change.
+MIN_SAVING = 0.02
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An image stream ready to write: its data and the dictionary entries that decode it."""
+
+    data: bytes
+    filter: str
+    colour_space: str
+    bits: int
+    parms: dict[str, object] | None = None
+
+
+def png_flate(image: Image.Image) -> Encoded:
+    """Return `image` as Flate with PNG predictors: the IDAT data of Pillow's PNG encoder."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=9)
+    data = buffer.getvalue()
+    idat = []
+    position = 8  # past the PNG signature
+    while position < len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if kind == b"IDAT":
+            idat.append(data[position + 8 : position + 8 + length])
+        position += 12 + length
+    colours = {"1": 1, "L": 1, "RGB": 3}[image.mode]
+    bits = 1 if image.mode == "1" else 8
+    return Encoded(
+        data=b"".join(idat),
+        filter="/FlateDecode",
+        colour_space="/DeviceGray" if colours == 1 else "/DeviceRGB",
+        bits=bits,
+        # Predictor 15: each row says which PNG filter it used (Pillow picks per row).
+        parms={
+            "/Predictor": 15,
+            "/Colors": colours,
+            "/BitsPerComponent": bits,
+            "/Columns": image.width,
+        },
+    )
+
+
+def ccitt_g4(image: Image.Image) -> Encoded:
+    """Return a 1-bit image as CCITT Group 4, cut out of the one strip of a libtiff TIFF."""
+    buffer = io.BytesIO()
+    # One strip for the whole image, so its bytes are the whole G4 stream.
+    image.save(buffer, format="TIFF", compression="group4", tiffinfo={278: image.height})
+    buffer.seek(0)
+    with TiffImagePlugin.TiffImageFile(buffer) as tiff:
+        tags = tiff.tag_v2
+        [offset] = tags[273] if isinstance(tags[273], tuple) else [tags[273]]
+        [count] = tags[279] if isinstance(tags[279], tuple) else [tags[279]]
+        # Pillow writes 1-bit images min-is-black; G4 codes runs of the bits as given.
+        black_is_1 = tags.get(262, 1) == 1
+    return Encoded(
+        data=buffer.getvalue()[offset : offset + count],
+        filter="/CCITTFaxDecode",
+        colour_space="/DeviceGray",
+        bits=1,
+        parms={"/K": -1, "/Columns": image.width, "/Rows": image.height, "/BlackIs1": black_is_1},
+    )
+
+
+def jpeg(image: Image.Image, *, quality: int) -> Encoded:
+    """Return a grey or colour image as a baseline JPEG in its own colour depth."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return Encoded(
+        data=buffer.getvalue(),
+        filter="/DCTDecode",
+        colour_space="/DeviceGray" if image.mode == "L" else "/DeviceRGB",
+        bits=8,
+    )
+
+
+def bitonal(image: Image.Image) -> Image.Image | None:
+    """Return `image` as mode 1 if that loses nothing (it is black and white only), else None."""
+    if image.mode == "1":
+        return image
+    if image.mode != "L":
+        return None
+    colours = image.getcolors(2)
+    if colours is None or {value for _, value in colours} - {0, 255}:
+        return None
+    return image.point(lambda value: 255 if value else 0).convert("1", dither=Image.Dither.NONE)
+
+
+def candidates(image: Image.Image, *, quality: int, keep_lossless: bool) -> list[Encoded]:
+    """Return the encodings `image` may be stored in, each showing it as it is shown now."""
+    two_tone = bitonal(image)
+    if two_tone is not None:
+        return [ccitt_g4(two_tone), png_flate(two_tone)]
+    encoded = [png_flate(image)]
+    if not keep_lossless:
+        encoded.append(jpeg(image, quality=quality))
+    return encoded
+
+
+def decoded_image(stream: pikepdf.Stream) -> Image.Image | None:
+    """Return the image a plain grey or colour image XObject shows, or None to leave it be."""
+    filters = stream.get("/Filter")
+    names = [str(name) for name in (filters if isinstance(filters, pikepdf.Array) else [filters])]
+    if filters is not None and (set(names) & KEPT_FILTERS or set(names) - {"/FlateDecode"}):
+        return None
+    if any(key in stream for key in ("/SMask", "/Mask", "/ImageMask", "/Decode", "/SMaskInData")):
+        return None
+    space = stream.get("/ColorSpace")
+    bits = int(stream.get("/BitsPerComponent", 0))
+    # PDFium stores a picture of few colours as a palette over DeviceRGB.
+    if isinstance(space, pikepdf.Array) and len(space) == 4 and str(space[0]) == "/Indexed":
+        if str(space[1]) not in COLOUR_SPACES or bits != 8:
+            return None
+    else:
+        mode = COLOUR_SPACES.get(str(space))
+        if mode is None or (bits, mode) not in ((8, "L"), (8, "RGB"), (1, "L")):
+            return None
+    try:
+        image = pikepdf.PdfImage(stream).as_pil_image()
+    except (pikepdf.PdfError, NotImplementedError, ValueError):
+        return None  # a stream qpdf cannot decode is shown as it was
+    if image.mode == "P":
+        image = image.convert("RGB")
+        red, green, blue = image.split()
+        if red.tobytes() == green.tobytes() == blue.tobytes():
+            image = red  # a grey palette: the page is grey (or black and white)
+    if image.mode not in ("1", "L", "RGB"):
+        return None
+    return image
+
+
+def write(stream: pikepdf.Stream, encoded: Encoded) -> None:
+    """Replace the image stream's data and decoding entries with `encoded`."""
+    parms = (
+        pikepdf.Dictionary({key: value for key, value in encoded.parms.items()})
+        if encoded.parms
+        else None
+    )
+    stream.write(encoded.data, filter=pikepdf.Name(encoded.filter), decode_parms=parms)
+    stream.ColorSpace = pikepdf.Name(encoded.colour_space)
+    stream.BitsPerComponent = encoded.bits
+
+
+def shrink_images(pdf: pikepdf.Pdf, *, quality: int, keep_lossless: bool) -> int:
+    """Re-encode each image of `pdf` that a smaller encoding shows the same; return how many."""
+    seen: set[tuple[int, int]] = set()
+    changed = 0
+    for page in pdf.pages:
+        for stream in page.get_images().values():
+            if not isinstance(stream, pikepdf.Stream) or stream.objgen in seen:
+                continue
+            seen.add(stream.objgen)
+            image = decoded_image(stream)
+            if image is None:
+                continue
+            current = len(stream.read_raw_bytes())
+            best = min(
+                candidates(image, quality=quality, keep_lossless=keep_lossless),
+                key=lambda encoded: len(encoded.data),
+            )
+            if len(best.data) < (1 - MIN_SAVING) * current:
+                write(stream, best)
+                changed += 1
+    return changed
