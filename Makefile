@@ -85,14 +85,16 @@ format: $(VENV)/.installed-dev
 ## runtime lock, so they never disagree.
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) --universal --generate-hashes \
 	--custom-compile-command 'make lock' --quiet
-# The bench's peer (django-easy-audit, figure 4b), locked with hashes against the runtime lock.
-UV_BENCH_COMPILE := $(VENV)/bin/uv pip compile bench/requirements-easyaudit.in --python $(PY) \
+# The bench's peers, locked with hashes against the runtime lock: django-easy-audit for the
+# admin changelist figure, django-auditlog and django-easy-audit for the request overhead one.
+UV_BENCH_COMPILE = $(VENV)/bin/uv pip compile bench/requirements-$(1).in --python $(PY) \
 	--universal --generate-hashes --custom-compile-command 'make lock' --quiet
 lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
 	$(UV_COMPILE) -c requirements-dev.txt -o requirements.txt
 	$(UV_COMPILE) --extra s3 -c requirements.txt -o requirements-s3.txt
-	$(UV_BENCH_COMPILE) -c requirements.txt -o bench/requirements-easyaudit.txt
+	$(call UV_BENCH_COMPILE,easyaudit) -c requirements.txt -o bench/requirements-easyaudit.txt
+	$(call UV_BENCH_COMPILE,peers) -c requirements.txt -o bench/requirements-peers.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $(VENV)/.installed $(VENV)/.installed-dev
 	@echo "Locks written: review 'git diff requirements*.txt', run make lint and make test, commit."

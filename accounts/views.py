@@ -7,6 +7,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -94,6 +95,12 @@ class LoginView(auth_views.LoginView):
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        # The sign-in commits as one: the new session row, last_login and the audit event
+        # together or not at all, one durable commit instead of one for each write.
+        with transaction.atomic():
+            return super().form_valid(form)
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -115,10 +116,43 @@ def lock_chain_head() -> Head:
     return row  # type: ignore[return-value]
 
 
+@cache
+def _head_timestamp_sql(vendor: str) -> str:
+    """Return the SELECT of the head event's own timestamp, written once per backend.
+
+    record_event reads it for every event on SQLite: built through the ORM (a subquery
+    annotation) each time, it was most of what auditing added to a login there
+    (docs/benchmarks-request-overhead.md).
+    """
+    quote = connection.ops.quote_name
+    events, heads = quote(AuditEvent._meta.db_table), quote(ChainHead._meta.db_table)
+    sequence = quote("sequence")
+    return (
+        f"SELECT e.{quote('timestamp')} FROM {heads} h "  # noqa: S608  # only quoted model names
+        f"LEFT JOIN {events} e ON e.{sequence} = h.{sequence} WHERE h.{quote('id')} = 1"
+    )
+
+
 def head_timestamp() -> datetime | None:
-    """Return the timestamp of the chain's newest event (None for an empty chain)."""
-    row = head_row(ChainHead.objects.filter(pk=1))
-    return row[2] if row else None
+    """Return the timestamp of the chain's newest event (None for an empty chain).
+
+    The head event's own, as head_row reads it; None also when that is not a date.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_head_timestamp_sql(connection.vendor))
+        try:
+            row = cursor.fetchone()
+        except ValueError:
+            # SQLite: the head event's timestamp is not a date (verification names it).
+            return None
+    if row is None or row[0] is None:
+        return None
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)
+    try:
+        # SQLite hands back naive UTC (or text); PostgreSQL an aware datetime.
+        return convert(row[0], None, connection) if convert else row[0]
+    except ValueError:
+        return None
 
 
 # A cutoff before every event: nothing is sealable until the round after.

@@ -23,6 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import databases, report  # noqa: E402
+from bench.catalogue import CATALOGUE  # noqa: E402
 from bench.runner import FIGURES  # noqa: E402
 
 QUICK_ROWS = 20_000
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows, few repeats")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--only", default=",".join(FIGURES), help="figures, e.g. 3,4,6")
+    parser.add_argument("--list", action="store_true", help="name every figure and stop")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument(
@@ -100,6 +102,13 @@ def main() -> None:
         help="measure the databases a --keep run left (migrated again, not reseeded)",
     )
     args = parser.parse_args()
+    if args.list:
+        for figure in CATALOGUE:
+            print(f"{figure.name:18} {figure.measures} ({figure.module})")
+        return
+    unknown = set(args.only.split(",")) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figures {', '.join(sorted(unknown))}; --list names them")
     args.rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     started = time.monotonic()
     databases.BENCH_VAR.mkdir(parents=True, exist_ok=True)

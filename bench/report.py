@@ -10,7 +10,24 @@ from typing import Any
 
 from bench.databases import ROOT
 
-FIGURE_ORDER = ["1", "1p", "2", "3", "3b", "4", "4b", "5", "6", "7", "7b", "8", "9", "10", "11"]
+FIGURE_ORDER = [
+    "1",
+    "1p",
+    "2",
+    "request-overhead",
+    "3",
+    "3b",
+    "4",
+    "4b",
+    "5",
+    "6",
+    "7",
+    "7b",
+    "8",
+    "9",
+    "10",
+    "11",
+]
 BACKEND_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # Hand-written: the one-off figures behind design decisions the code comments explain.
 DESIGN_NOTES = ROOT / "docs" / "benchmark-notes.md"

@@ -14,7 +14,24 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-FIGURES = ("6", "3", "4", "4b", "5", "2", "1", "1p", "7", "7b", "8", "9", "10", "11", "12")
+FIGURES = (
+    "6",
+    "3",
+    "4",
+    "4b",
+    "5",
+    "2",
+    "request-overhead",
+    "1",
+    "1p",
+    "7",
+    "7b",
+    "8",
+    "9",
+    "10",
+    "11",
+    "12",
+)
 
 
 def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
@@ -106,6 +123,7 @@ def main() -> None:
         ocr_parallel,
         ocr_scans,
         pdf_size,
+        request_overhead,
         search,
         write_processes,
         writes,
@@ -140,6 +158,8 @@ def main() -> None:
         "4b": lambda: run_easyaudit(ctx, env, workdir),
         "5": lambda: export.run(ctx, env),
         "2": lambda: writes.run_overhead(ctx),
+        # Beside django-auditlog and django-easy-audit, each in a long-lived process.
+        "request-overhead": lambda: request_overhead.run(ctx, env),
         "1": lambda: writes.run_writes(ctx),
         # Separate processes (as gunicorn workers are), locked design beside the sealer.
         "1p": lambda: write_processes.run(ctx),

@@ -1,8 +1,10 @@
 """Server-rendered login, logout, logout everywhere and password change, and their audit rows."""
 
 import pytest
+from django.db import DatabaseError
 from django.test import Client
 
+from accounts.models import UserSession
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD, event_fields, request_id
 
@@ -99,6 +101,19 @@ def test_session_login_success_is_recorded(browser, user, only_event):
         "message": "",
         "metadata": {"method": "session"},
     }
+
+
+def test_a_sign_in_whose_event_cannot_be_recorded_leaves_no_session(browser, user, monkeypatch):
+    def refused(**fields):
+        raise DatabaseError("the audit INSERT failed")
+
+    monkeypatch.setattr("accounts.receivers.record_event", refused)
+    with pytest.raises(DatabaseError):
+        browser.post(LOGIN, {"username": "alice", "password": PASSWORD})
+    user.refresh_from_db()
+    assert user.last_login is None
+    assert not UserSession.objects.filter(user_id=user.pk).exists()
+    assert not is_logged_in(browser)
 
 
 def test_session_login_failure_keeps_the_attempted_username_only(browser, user, only_event):

@@ -16,6 +16,7 @@ from audit.lease import LeaseHolder
 from audit.models import AuditEvent, ChainHead
 from audit.sealer import (
     BEFORE_EVERY_EVENT,
+    head_timestamp,
     seal_batch,
     seal_pending,
     sealing_cutoff,
@@ -470,3 +471,23 @@ def test_retention_seals_its_prune_event_and_names_its_place_in_the_chain(user, 
     assert prune.sequence is not None
     assert f"recorded audit_prune event #{prune.sequence}." in out.getvalue()
     assert verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_head_timestamp_is_the_head_events_own_time_not_the_heads_copy(user):
+    assert head_timestamp() is None
+    record_event(event_type="auth_login", user=user)
+    seal_pending()
+    head = AuditEvent.objects.get(sequence=1)
+    ChainHead.objects.filter(pk=1).update(timestamp=head.timestamp + timedelta(days=365))
+    assert head_timestamp() == head.timestamp
+
+
+@pytest.mark.sqlite  # PostgreSQL's timestamptz refuses such text
+@pytest.mark.django_db(transaction=True)
+def test_head_timestamp_is_none_when_the_head_events_time_is_not_a_date(user):
+    record_event(event_type="auth_login", user=user)
+    seal_pending()
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {TABLE} SET timestamp = %s WHERE sequence = 1", ["not a date"])  # noqa: S608
+    assert head_timestamp() is None
