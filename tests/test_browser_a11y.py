@@ -36,6 +36,7 @@ from .test_browser import (  # noqa: F401 - fixtures are found by name
     devices,
     log_in,
     rows_done_js,
+    shoot,
 )
 
 pytestmark = [pytest.mark.browser]
@@ -146,13 +147,17 @@ def site_pages(task_id: str) -> list[str]:
     ]
 
 
-def check_pages(page: Page, paths: list[str]) -> list[str]:
+def check_pages(page: Page, paths: list[str], *, screenshots: str = "") -> list[str]:
+    """Return axe's blocking violations on each page; screenshot them under a prefix."""
     found = []
     for path in paths:
         page.goto(path)
         # Tables of figures opened: what a reader unfolds is checked as well.
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         found += axe_violations(page)
+        if screenshots:
+            name = re.sub(r"[^a-z]+", "-", re.sub(r"[0-9a-f-]{36}", "task", path)).strip("-")
+            shoot(page, f"{screenshots}-{name or 'list'}")
     return found
 
 
@@ -186,6 +191,7 @@ def test_no_axe_violations_in_the_dark_colour_scheme(devices, site_data, device)
             "/admin/dashboard/",
             "/admin/audit/auditevent/",
         ],
+        screenshots=f"dark-{device}",
     )
     assert found == [], "axe-core found:\n" + "\n".join(found)
 
@@ -276,6 +282,7 @@ def test_help_page_lists_the_shortcuts_and_is_linked_from_the_header(devices, si
         page.goto("/accounts/login/")
         page.locator("header a[href='/help/']").click()
         expect(page.locator("main h1")).to_have_text(heading)
+        shoot(page, f"help-{language}")
         keys = page.locator("#shortcuts kbd").all_inner_texts()
         assert {"/", "j", "k", "o"} <= set(keys)
 
