@@ -135,6 +135,8 @@ def site_pages(task_id: str) -> list[str]:
         f"/tasks/{task_id}/?q=harbour",
         f"/tasks/{task_id}/delete/",
         f"/tasks/delete/?ids={task_id}",
+        f"/tasks/rerun/?ids={task_id}",
+        f"/tasks/download/?ids={task_id}",
         "/accounts/password/",
         "/help/",
         "/tasks/00000000-0000-0000-0000-000000000000/",  # the 404 page
@@ -152,6 +154,8 @@ def check_pages(page: Page, paths: list[str], *, screenshots: str = "") -> list[
     found = []
     for path in paths:
         page.goto(path)
+        # The page asked for, not a redirect to another one (the 404 pages stay where asked).
+        assert page.url.endswith(path), f"{path} went to {page.url}"
         # Tables of figures opened: what a reader unfolds is checked as well.
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         found += axe_violations(page)
