@@ -96,6 +96,11 @@ class Chart:
     axes: list[Line] = field(default_factory=list)
     texts: list[Text] = field(default_factory=list)
 
+    @property
+    def has_links(self) -> bool:
+        """Whether any row links somewhere (the template then draws a group, not an image)."""
+        return any(row.link for row in self.rows)
+
 
 def whole(value: float) -> str:
     return f"{value:,.0f}"

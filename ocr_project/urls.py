@@ -9,6 +9,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from audit.well_known import audit_log_key
@@ -39,6 +40,8 @@ handler500 = "ocr_project.error_pages.server_error"
 urlpatterns = [
     path("", include("tasks.urls")),
     path("accounts/", include("accounts.urls")),
+    # Keyboard shortcuts and accessibility notes; public, so the header links to it for all.
+    path("help/", TemplateView.as_view(template_name="help.html"), name="help"),
     # The project's site (ocr_project/admin.py): the staff dashboard is among its pages.
     path("admin/", admin.site.urls),
     path("api/v2/", include(api_v2)),

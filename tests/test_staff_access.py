@@ -53,6 +53,8 @@ NOT_STAFF = {
     "accounts/logout-all/",
     "accounts/password/",
     "accounts/password/done/",
+    # The keyboard shortcuts and accessibility notes, public (ocr_project/urls.py).
+    "help/",
     "api/v2/auth/login",
     "api/v2/auth/refresh",
     "api/v2/auth/logout",

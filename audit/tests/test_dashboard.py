@@ -183,6 +183,28 @@ def test_charts_are_inline_svg_without_inline_styles(staff_client):
     assert not re.search(r"<style[\s>]", html, re.I)
 
 
+def test_a_chart_whose_bars_are_links_is_a_group_the_others_images(staff_client):
+    # Assistive technology hides an image's content: links inside one could be focused
+    # but not named (axe's nested-interactive). The failed-login bars link to the events.
+    failed_login("mallory", ATTACKER_IP)
+
+    html = staff_client.get(DASHBOARD).content.decode()
+
+    roles = {
+        chart: role
+        for role, chart in re.findall(
+            r'<svg [^>]*role="(\w+)" aria-labelledby="([\w-]+)-title', html
+        )
+    }
+    assert roles == {
+        "events": "img",
+        "failed-ip": "group",
+        "failed-username": "group",
+        "tasks": "img",
+        "speed": "img",
+    }
+
+
 HOSTILE = ['<script>alert("x")</script>', '"><svg onload=alert(1)>']
 
 
