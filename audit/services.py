@@ -74,7 +74,7 @@ def insert_unsealed(event: AuditEvent) -> None:
         event.pk, stamp = cursor.fetchone()
     if database_clock:
         event.timestamp = stamp
-        writer_clock.observe(stamp)
+        writer_clock.observe(reading=reading, stamp=stamp)
     event._state.adding = False
     event._state.db = connection.alias
 

@@ -9,9 +9,11 @@ events the sealer refused for good (the fault suite, README *Security figures*).
 
 So the reading is the database's clock carried forward on this process's monotonic
 clock: the database's time once, then the time elapsed since by time.monotonic(), which
-no step of the wall clock (NTP, an operator, a virtual machine resumed) moves. Every
-INSERT returns the database's stamp, which takes the carry up again; a process that
-wrote nothing for RESYNC_SECONDS asks the database once more.
+no step of the wall clock (NTP, an operator, a virtual machine resumed) moves. It is
+read again every RESYNC_SECONDS, and at once after an INSERT whose stamp came back more
+than RESYNC_DRIFT from the reading: the database's clock was stepped, or a trigger
+stamped the row. A stamp never sets the reading: one forged stamp far in the future
+would otherwise make every later event of the process look like a copy.
 """
 
 import threading
@@ -20,9 +22,10 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
-# Monotonic clocks drift from the database's by parts per million: an hour is far
-# inside the sealer's tolerance.
-RESYNC_SECONDS = 3600.0
+# Monotonic clocks drift from the database's by parts per million; the database's own
+# clock may be stepped (NTP), which the drift check below notices at the next INSERT.
+RESYNC_SECONDS = 600.0
+RESYNC_DRIFT = timedelta(seconds=5)
 
 _lock = threading.Lock()
 # (the database's time, time.monotonic() when it was read): one clock for every thread.
@@ -37,31 +40,21 @@ def database_now() -> datetime:
         with connection.cursor() as cursor:
             cursor.execute("SELECT clock_timestamp()")
             (stamp,) = cursor.fetchone()
-        base = _observe(stamp)
+        base = (stamp, time.monotonic())
+        with _lock:
+            _base = base
     return base[0] + timedelta(seconds=time.monotonic() - base[1])
 
 
-def observe(stamp: datetime) -> None:
-    """Take the carry up to a stamp the database just gave an event."""
-    _observe(stamp)
-
-
-def _observe(stamp: datetime) -> tuple[datetime, float]:
-    global _base
-    base = (stamp, time.monotonic())
-    with _lock:
-        # Never backwards: a stamp from a slower statement must not undo a newer one.
-        if _base is None or _carried(_base, base[1]) < stamp:
-            _base = base
-        return _base
-
-
-def _carried(base: tuple[datetime, float], at: float) -> datetime:
-    return base[0] + timedelta(seconds=at - base[1])
+def observe(*, reading: datetime, stamp: datetime) -> None:
+    """Read the database's clock again next time if an INSERT's stamp is off the reading."""
+    # A statement takes milliseconds; seconds apart, the reading is what is wrong.
+    if abs(stamp - reading) > RESYNC_DRIFT:
+        forget()
 
 
 def forget() -> None:
-    """Drop the carried reading (tests that move between databases or clocks)."""
+    """Drop the carried reading: the next one asks the database."""
     global _base
     with _lock:
         _base = None

@@ -140,6 +140,9 @@ def tasks_rerun(
         except TaskError:
             # It started running since the page was drawn (a retry in another tab).
             outcome.skipped.append((task, _("not finished yet")))
+        except OcrTask.DoesNotExist:
+            # Deleted since the page was drawn (another tab, the cleanup): nothing to read.
+            outcome.skipped.append((task, _("deleted meanwhile")))
         except EngineChoiceError as error:
             # Its own engine is no longer offered here (keep_own): the others still go.
             outcome.skipped.append((task, str(error).rstrip(".。")))
@@ -184,12 +187,18 @@ class DownloadPlan:
         return None
 
 
+ENTRY_STEM_BYTES = 200
+
+
 def entry_stem(task: OcrTask) -> str:
     """Return a file name for the task inside a zip: no folders, no leading dots."""
     stem = task.original_name.rsplit(".", 1)[0]
     # An entry named "../x" or "/etc/x" would be written outside the folder by some
     # unzip tools; the original name is only data.
     stem = stem.replace("/", "_").replace("\\", "_").lstrip(". ")
+    # Most file systems take at most 255 bytes a name: unzip stops at a longer entry.
+    # Room is left for " (2)" and the extension.
+    stem = stem.encode()[:ENTRY_STEM_BYTES].decode(errors="ignore").rstrip()
     return stem or "result"
 
 

@@ -21,6 +21,7 @@ and every other script survives into the text layer, not only what WinAnsi encod
 
 import ctypes
 import io
+import math
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -305,6 +306,9 @@ def add_image_page(
         page.close()
 
 
+QUARTER_TURN_EPSILON = 1e-4
+
+
 def add_framed_line(
     document: pdfium.PdfDocument,
     page: pdfium.PdfPage,
@@ -325,9 +329,16 @@ def add_framed_line(
     stretch = 1 / (len(codes) * font_size)
     up_x, up_y = placed.up
     raise_by = BASELINE_RAISE * placed.height
+    along_x, along_y = placed.along[0] * stretch, placed.along[1] * stretch
+    if abs(along_x) < QUARTER_TURN_EPSILON * abs(along_y):
+        # A line running straight up or down the page as stored (a quarter-turned scan, or
+        # a page under /Rotate 90): PDFium's text extraction, Chrome's viewer's, skips a
+        # text object whose matrix has a = 0, so Ctrl-F found nothing on such pages. A
+        # slant of 1e-4 is far under a pixel across any line.
+        along_x = math.copysign(QUARTER_TURN_EPSILON * abs(along_y), along_x or 1.0)
     matrix = (
-        placed.along[0] * stretch,
-        placed.along[1] * stretch,
+        along_x,
+        along_y,
         up_x,
         up_y,
         placed.origin[0] + up_x * raise_by,

@@ -20,6 +20,7 @@ from django.db import connection
 from audit import writer_clock
 from audit.models import AuditEvent
 from audit.sealer import WRITER_CLOCK_TOLERANCE, parse_timestamp, seal_pending
+from audit.services import record_event
 from audit.verification.verify import verify_chain
 
 FAKETIME_LIB = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), "")
@@ -88,17 +89,40 @@ def test_an_event_from_a_host_whose_clock_runs_ahead_is_sealed():
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_the_reading_is_carried_on_the_monotonic_clock_and_taken_up_by_each_insert(
-    monkeypatch,
-):
+def test_the_reading_is_the_databases_clock_carried_on_the_monotonic_clock():
     with connection.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp()")
         (database,) = cursor.fetchone()
-    first = writer_clock.database_now()
-    assert abs(first - database) < timedelta(seconds=5)
 
-    # A stamp the database gave an event later takes the carry up; an older one does not.
-    writer_clock.observe(first + timedelta(seconds=30))
-    assert writer_clock.database_now() >= first + timedelta(seconds=30)
-    writer_clock.observe(first)
-    assert writer_clock.database_now() >= first + timedelta(seconds=30)
+    first = writer_clock.database_now()
+    later = writer_clock.database_now()
+
+    assert abs(first - database) < timedelta(seconds=5)
+    assert first <= later < first + timedelta(seconds=5)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_one_forged_future_stamp_does_not_get_later_events_refused():
+    # A trigger (someone with the application's role) stamps one row a day ahead; the
+    # process's later, genuine events must still be linked.
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION ahead() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " NEW.timestamp := clock_timestamp() + interval '1 day'; RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER ahead BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION ahead()"
+        )
+    record_event(event_type="auth_login", username="forged-ahead")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER ahead ON {table}")
+        cursor.execute("DROP FUNCTION ahead()")
+
+    genuine = [record_event(event_type="auth_login", username=f"later-{n}") for n in range(3)]
+    seal_pending()
+
+    for event in genuine:
+        event.refresh_from_db()
+        assert event.sequence is not None, event.pk

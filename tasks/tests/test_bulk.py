@@ -359,3 +359,40 @@ def test_bulk_pages_need_a_session(client, make_task_row, user):
         response = client.get(path, {"ids": [task.pk]})
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
+
+
+def test_zip_entry_names_fit_a_file_systems_255_bytes(page_client, user, make_task_row):
+    long = make_task_row(
+        user, original_name="é" * 200 + ".png", status=Status.COMPLETED, result_text="a"
+    )
+    again = make_task_row(
+        user, original_name="é" * 201 + ".png", status=Status.COMPLETED, result_text="b"
+    )
+
+    response = page_client.post("/tasks/download/", {"ids": [long.pk, again.pk], "format": "txt"})
+
+    names = zip_of(response).namelist()
+    assert len(names) == 2
+    assert all(len(name.encode()) <= 255 for name in names)
+    # Cut on a character, not inside one; the second is told apart after the cut.
+    assert names[0].startswith("é" * 100) and names[0].endswith(".txt")
+    assert names[1].endswith(" (2).txt")
+
+
+def test_a_task_deleted_before_its_rerun_is_skipped_and_the_rest_are_read(
+    user, make_task_row, audit_events
+):
+    gone = make_task_row(user, original_name="gone.png", status=Status.COMPLETED)
+    kept = make_task_row(user, original_name="kept.png", status=Status.COMPLETED)
+    chosen = list(OcrTask.objects.filter(pk__in=[gone.pk, kept.pk]).order_by("original_name"))
+    OcrTask.objects.filter(pk=gone.pk).delete()
+
+    outcome = bulk.tasks_rerun(
+        tasks=chosen, actor=user, engine=None, language=None, force_ocr=False
+    )
+
+    assert [task.pk for task in outcome.queued] == [kept.pk]
+    assert [(task.pk, str(reason)) for task, reason in outcome.skipped] == [
+        (gone.pk, "deleted meanwhile")
+    ]
+    assert [event.resource_id for event in audit_events("task_retry")] == [str(kept.pk)]

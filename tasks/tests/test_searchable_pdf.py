@@ -166,6 +166,25 @@ def test_two_page_scan_keeps_each_pages_words_on_its_page(upload_and_run, user, 
 
 
 @worker_db
+@pytest.mark.parametrize("shown", ["under-rotate-90", "sideways-scan"])
+def test_quarter_turned_pdf_page_keeps_a_text_layer_a_viewer_can_search(
+    upload_and_run, user, client_for, shown
+):
+    # The page stored sideways: either /Rotate 90 shows it upright, or the scan itself
+    # lies sideways and the worker turned it to read it. Its text layer is laid over the
+    # page as stored, each line running up the page (a text matrix with a = 0).
+    sideways = samples.make_text_image(KNOWN_WORDS).rotate(90, expand=True)
+    scan = samples.scan_pdf_bytes([(sideways, 2.0, 8.0)])
+    if shown == "under-rotate-90":
+        scan = scan.replace(b"/Type /Page /Parent", b"/Type /Page /Rotate 90 /Parent", 1)
+    task = upload_and_run(scan, "turned.pdf")
+
+    [pdf_page] = read_pdf(download(client_for(user), task))
+
+    assert set(KNOWN_WORDS) <= words_in(pdf_page.text)
+
+
+@worker_db
 def test_multi_frame_tiff_becomes_one_pdf_page_per_frame(upload_and_run, user, client_for):
     frames = [samples.make_text_image(KNOWN_WORDS), samples.make_text_image(SECOND_PAGE_WORDS)]
     task = upload_and_run(samples.multipage_tiff_bytes(frames), "fax.tiff")
