@@ -5,7 +5,11 @@ carries the colour profile its device colours mean (an sRGB OutputIntent) and ho
 nothing a viewer of the future could not show the same way. The text layer's font is
 embedded and never shows .notdef (tasks.glyphless_font); qpdf writes the trailer /ID and
 no encryption. What an uploaded PDF page may bring that PDF/A forbids (actions,
-JavaScript, interpolated images) is taken out here.
+JavaScript, interpolated images, annotations that are not printed or have no appearance)
+is taken out here. What cannot be taken out without changing how the page looks (a font
+the page uses but does not embed, DeviceCMYK colour that an sRGB output intent does not
+describe) leaves the PDF/A claim out of the file, logged with its reason: a file that
+says it is PDF/A-2b and is not would be worse than a plain PDF.
 
 The sRGB profile is made by Pillow's LittleCMS (ImageCms.createProfile): nothing is
 downloaded, and no ICC file needs to be on the machine.
@@ -13,6 +17,7 @@ downloaded, and no ICC file needs to be on the machine.
 
 import functools
 import hashlib
+import logging
 from datetime import UTC, datetime
 
 import pikepdf
@@ -23,6 +28,30 @@ OUTPUT_CONDITION = "sRGB IEC61966-2.1"
 ICC_VERSION = bytes((4, 0x20, 0, 0))
 # Catalog and page keys that run actions, which PDF/A forbids (ISO 19005-2, 6.5 and 6.6).
 ACTION_KEYS = ("/AA", "/OpenAction")
+# Action types PDF/A-2 forbids (6.5.1); a link to a URI or a page stays.
+FORBIDDEN_ACTIONS = frozenset(
+    "/" + name
+    for name in [
+        "Launch",
+        "Sound",
+        "Movie",
+        "ResetForm",
+        "ImportData",
+        "Hide",
+        "SetOCGState",
+        "Rendition",
+        "Trans",
+        "GoTo3DView",
+        "JavaScript",
+    ]
+)
+# Annotation flags (PDF 32000-1, 12.5.3): Print must be set, Hidden/Invisible/NoView not.
+PRINT_FLAG = 4
+# Annotations PDF/A-2 lets go without an appearance stream (6.3.3).
+NO_APPEARANCE_NEEDED = frozenset({"/Link", "/Popup"})
+CMYK_OPERATORS = frozenset({"k", "K"})
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -68,11 +97,87 @@ def remove_forbidden(pdf: pikepdf.Pdf) -> None:
         for stream in page.get_images().values():
             if stream.get("/Interpolate") is not None:
                 del stream["/Interpolate"]
+        keep_printable_annotations(page)
 
 
-def make_pdfa(pdf: pikepdf.Pdf) -> None:
-    """Turn `pdf` into a PDF/A-2b file: XMP identification, OutputIntent, nothing forbidden."""
+def keep_printable_annotations(page: pikepdf.Page) -> None:
+    """Keep the annotations PDF/A-2 allows, printed and without forbidden actions."""
+    annotations = page.obj.get("/Annots")
+    if not isinstance(annotations, pikepdf.Array):
+        return
+    kept = pikepdf.Array()
+    for annotation in annotations:
+        if not isinstance(annotation, pikepdf.Dictionary):
+            continue
+        subtype = str(annotation.get("/Subtype", ""))
+        # A note with no appearance of its own would be drawn as each viewer likes.
+        if subtype not in NO_APPEARANCE_NEEDED and "/AP" not in annotation:
+            continue
+        if "/AA" in annotation:
+            del annotation["/AA"]
+        action = annotation.get("/A")
+        if isinstance(action, pikepdf.Dictionary) and str(action.get("/S")) in FORBIDDEN_ACTIONS:
+            del annotation["/A"]
+        annotation.F = PRINT_FLAG
+        kept.append(annotation)
+    if kept:
+        page.obj.Annots = kept
+    else:
+        del page.obj["/Annots"]
+
+
+def unembedded_fonts(page: pikepdf.Page) -> list[str]:
+    """Return the names of the fonts the page's resources hold without their font program."""
+    resources = page.obj.get("/Resources")
+    fonts = resources.get("/Font") if isinstance(resources, pikepdf.Dictionary) else None
+    missing: list[str] = []
+    for font in fonts.values() if isinstance(fonts, pikepdf.Dictionary) else ():
+        if str(font.get("/Subtype")) == "/Type3":
+            continue  # its glyphs are content streams in the file
+        for descendant in font.get("/DescendantFonts", [font]):
+            descriptor = descendant.get("/FontDescriptor")
+            if descriptor is None or not any(
+                key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")
+            ):
+                missing.append(str(font.get("/BaseFont", "?")).lstrip("/"))
+    return missing
+
+
+def uses_device_cmyk(page: pikepdf.Page) -> bool:
+    """Return True if the page paints in DeviceCMYK: an image, or colour set in its content."""
+    for image in page.get_images().values():
+        if str(image.get("/ColorSpace")) == "/DeviceCMYK":
+            return True
+    for instruction in pikepdf.parse_content_stream(page):
+        name, operands = str(instruction.operator), instruction.operands
+        if name in CMYK_OPERATORS:
+            return True
+        if name in ("cs", "CS") and operands and str(operands[0]) == "/DeviceCMYK":
+            return True
+    return False
+
+
+def conformance_problems(pdf: pikepdf.Pdf) -> list[str]:
+    """Return why the document cannot be claimed PDF/A-2b without changing how it looks."""
+    problems = []
+    for number, page in enumerate(pdf.pages, start=1):
+        for font in unembedded_fonts(page):
+            problems.append(f"page {number}: font {font} is not embedded")
+        if uses_device_cmyk(page):
+            problems.append(f"page {number}: DeviceCMYK colour (the output intent is sRGB)")
+    return problems
+
+
+def make_pdfa(pdf: pikepdf.Pdf) -> list[str]:
+    """Turn `pdf` into a PDF/A-2b file: XMP identification, OutputIntent, nothing forbidden.
+
+    Return why it could not be, if it could not: then nothing claims PDF/A.
+    """
     remove_forbidden(pdf)
+    problems = conformance_problems(pdf)
+    if problems:
+        logger.warning("Searchable PDF left without its PDF/A-2b claim: %s", "; ".join(problems))
+        return problems
     add_output_intent(pdf)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     # pikepdf writes the Info dictionary from the XMP on closing, so the two agree (6.6.3).
@@ -83,3 +188,4 @@ def make_pdfa(pdf: pikepdf.Pdf) -> None:
         metadata["xmp:ModifyDate"] = now
         metadata["xmp:MetadataDate"] = now
         metadata["pdf:Producer"] = "OCR service searchable PDF"
+    return []

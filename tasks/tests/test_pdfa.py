@@ -11,13 +11,13 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 from django.test import override_settings
-from PIL import ImageCms
+from PIL import Image, ImageCms
 
 from tasks.models import OcrTask, Status
-from tasks.pdfa import srgb_profile
+from tasks.pdfa import make_pdfa, srgb_profile
 
 from .conftest import upload_file
-from .samples import scan_pdf_bytes
+from .samples import scan_pdf_bytes, text_pdf_bytes
 from .scan_corpus import PAGE_INCHES, noisy, upright_page
 
 worker_db = pytest.mark.django_db(transaction=True)
@@ -125,3 +125,106 @@ def test_pdfa_output_passes_the_pdfa_2b_checks_and_stays_searchable(
     assert any("pdfaid" in problem for problem in pdfa_problems(plain)) or any(
         "6.2.3" in problem for problem in pdfa_problems(plain)
     )
+
+
+def with_annotations(data: bytes) -> bytes:
+    """Return the PDF with a JavaScript link, a URI link and a note without appearance."""
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        rect = pikepdf.Array([10, 10, 60, 30])
+        script = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)"))
+        uri = pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://example.org/"))
+        pdf.pages[0].obj.Annots = pikepdf.Array(
+            [
+                pdf.make_indirect(
+                    pikepdf.Dictionary(
+                        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=rect, A=script
+                    )
+                ),
+                pdf.make_indirect(
+                    pikepdf.Dictionary(
+                        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=rect, A=uri
+                    )
+                ),
+                pdf.make_indirect(
+                    pikepdf.Dictionary(
+                        Type=pikepdf.Name.Annot,
+                        Subtype=pikepdf.Name.Text,
+                        Rect=rect,
+                        Contents=pikepdf.String("a note"),
+                    )
+                ),
+            ]
+        )
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
+def test_annotations_are_kept_printed_without_scripts_or_dropped_without_appearance():
+    scan = scan_pdf_bytes([(upright_page(seed=3, font="DejaVu Sans", dpi=100)[0], *PAGE_INCHES)])
+    with pikepdf.open(io.BytesIO(with_annotations(scan))) as pdf:
+        problems = make_pdfa(pdf)
+        annotations = list(pdf.pages[0].obj.Annots)
+
+    assert problems == []
+    assert [str(annotation.Subtype) for annotation in annotations] == ["/Link", "/Link"]
+    assert ["/A" in annotation for annotation in annotations] == [False, True]
+    assert str(annotations[1].A.URI) == "https://example.org/"
+    assert {int(annotation.F) for annotation in annotations} == {4}
+
+
+def cmyk_page_pdf(*, image: bool) -> pikepdf.Pdf:
+    pdf = pikepdf.new()
+    if image:
+        picture = io.BytesIO()
+        Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(picture, format="JPEG")
+        stream = pdf.make_stream(
+            picture.getvalue(),
+            Type=pikepdf.Name.XObject,
+            Subtype=pikepdf.Name.Image,
+            Width=20,
+            Height=20,
+            ColorSpace=pikepdf.Name.DeviceCMYK,
+            BitsPerComponent=8,
+            Filter=pikepdf.Name.DCTDecode,
+        )
+        content = b"q 100 0 0 100 0 0 cm /Im0 Do Q"
+        resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=stream))
+    else:
+        content = b"0 1 1 0 k 0 0 100 100 re f"
+        resources = pikepdf.Dictionary()
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=pikepdf.Array([0, 0, 100, 100]),
+        Contents=pdf.make_stream(content),
+        Resources=resources,
+    )
+    pdf.pages.append(pikepdf.Page(page))
+    return pdf
+
+
+@pytest.mark.parametrize("image", [True, False], ids=["cmyk-image", "cmyk-fill"])
+def test_device_cmyk_leaves_the_pdfa_claim_out(image):
+    with cmyk_page_pdf(image=image) as pdf:
+        problems = make_pdfa(pdf)
+        claimed = pdf.open_metadata().get("pdfaid:part")
+
+    assert problems == ["page 1: DeviceCMYK colour (the output intent is sRGB)"]
+    assert claimed is None
+
+
+@worker_db
+def test_a_copied_page_with_a_font_not_embedded_is_not_claimed_pdfa(
+    user, client_for, api_upload, run_worker
+):
+    data = text_pdf_bytes([["Quarterly report of the harbour office"]])
+    with override_settings(OCR_OUTPUT_PDFA=True):
+        output = searchable_pdf(
+            data, user=user, client_for=client_for, api_upload=api_upload, run_worker=run_worker
+        )
+
+    problems = pdfa_problems(output)
+    assert "6.6.2.1: no unfiltered XMP metadata stream" in problems  # so no pdfaid claim
+    assert any("Helvetica not embedded" in problem for problem in problems)
+    [page] = pdfium.PdfDocument(output)
+    assert "harbour" in page.get_textpage().get_text_bounded()
