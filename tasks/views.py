@@ -441,14 +441,15 @@ def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse
 def chosen_tasks(request: HttpRequest) -> list[OcrTask]:
     """Return the user's tasks among the ids ticked (?ids= or the POST's), newest first.
 
-    Other users' ids and junk simply match nothing: a page never says they exist. Past
-    BULK_MAX_TASKS (and a margin for the message) ids are not read at all.
+    Other users' ids and junk simply match nothing: a page never says they exist, and
+    they do not count against BULK_MAX_TASKS (the caller counts the tasks found). Django's
+    DATA_UPLOAD_MAX_NUMBER_FIELDS bounds how many ids are read at all.
     """
     data = request.POST if request.method == "POST" else request.GET
-    ids = []
-    for value in data.getlist("ids")[: BULK_MAX_TASKS + 1]:
+    ids = set()
+    for value in data.getlist("ids"):
         try:
-            ids.append(uuid.UUID(value))
+            ids.add(uuid.UUID(value))
         except ValueError:
             continue
     return list(task_list_for(request.user).filter(pk__in=ids))

@@ -2,6 +2,7 @@
 
 import io
 import re
+import uuid
 import zipfile
 
 import pytest
@@ -396,3 +397,13 @@ def test_a_task_deleted_before_its_rerun_is_skipped_and_the_rest_are_read(
         (gone.pk, "deleted meanwhile")
     ]
     assert [event.resource_id for event in audit_events("task_retry")] == [str(kept.pk)]
+
+
+def test_ids_that_match_nothing_do_not_count_against_the_bound(page_client, user, make_task_row):
+    mine = make_task_row(user, original_name="mine.png", status=Status.COMPLETED, result_text="a")
+    unknown = [str(uuid.uuid4()) for _ in range(bulk.BULK_MAX_TASKS + 1)]
+
+    response = page_client.post("/tasks/download/", {"ids": [*unknown, mine.pk], "format": "txt"})
+
+    assert response.status_code == 200
+    assert zip_of(response).namelist() == ["mine.txt"]
