@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 
-from audit.client import current_request
+from audit.recording.client import current_request
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from audit.audited_admin import AuditedChangelistAdmin
+from audit.admin.audited import AuditedChangelistAdmin
 from audit.events import Outcome
 from audit.services import record_event
 

@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.pagination import BoundedPageSize
+from audit.api.pagination import BoundedPageSize
 from audit.services import record_event
 from ocr_project.common.permissions import HasDjangoPermission
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from audit.serializers import CanonicalDateTimeField
+from audit.api.serializers import CanonicalDateTimeField
 
 
 class LoginInputSerializer(serializers.Serializer):

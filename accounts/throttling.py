@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.state import token_backend
 
-from audit.client import client_ip
+from audit.recording.client import client_ip
 from ocr_project.common.rate_limits import ReportingRateThrottle
 
 from .tokens import FAMILY_CLAIM

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from audit.client import client_ip
+from audit.recording.client import client_ip
 
 from .http import AuthenticatedHttpRequest
 from .selectors import attempts_left, locked_accounts

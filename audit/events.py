@@ -105,7 +105,7 @@ def outcome_label(outcome: str) -> str | Promise:
 KEY_CHANGE_EVENT = "audit_chain_key"
 
 # The metadata key under which record_event keeps the X-Request-ID a caller sent
-# (audit.client.ClientContext.client_request_id); the event's request_id is the server's.
+# (audit.recording.client.ClientContext.client_request_id); the event's request_id is the server's.
 CLIENT_REQUEST_ID_KEY = "client_request_id"
 
 

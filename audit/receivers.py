@@ -2,7 +2,7 @@
 
 from django.db.backends.signals import connection_created
 
-from .networks import register_sqlite_function
+from .api.networks import register_sqlite_function
 
 
 def connect() -> None:

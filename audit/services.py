@@ -11,12 +11,12 @@ from django.db import connection, models, transaction
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 
-from . import writer_clock
 from .chain import normalise_metadata
-from .client import ClientContext, current_client, valid_ip
 from .events import CLIENT_REQUEST_ID_KEY, Outcome, category_for
 from .models import AuditEvent
-from .sanitize import clean_free_text, clean_text, redact
+from .recording import writer_clock
+from .recording.client import ClientContext, current_client, valid_ip
+from .recording.sanitize import clean_free_text, clean_text, redact
 from .sealer import head_timestamp, lock_chain_head, seal_batch, switch_chain_key, writer_tag
 
 # Every column of an event row but the primary key, in INSERT order.

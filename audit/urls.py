@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import api, log_api
+from .api import log as log_api
+from .api import views as api
 
 urlpatterns = [
     path("admin/audit-logs", api.AuditLogListApi.as_view(), name="api-admin-audit-logs"),

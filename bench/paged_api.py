@@ -5,7 +5,7 @@ Never routed by the service; bench/urls.py mounts it for the bench process alone
 
 from rest_framework.pagination import PageNumberPagination
 
-from audit.api import AuditLogListApi
+from audit.api.views import AuditLogListApi
 
 
 class CountingPagination(PageNumberPagination):

@@ -24,9 +24,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, event_hash, key_ring, normalise_metadata
-from audit.client import valid_ip
 from audit.events import EVENT_CATEGORIES
 from audit.models import AuditEvent, ChainHead
+from audit.recording.client import valid_ip
 from audit.sealer import allow_sealing
 from audit.transparency.tree import catch_up
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from accounts.views import locked_now_context
-from audit.dashboard import dashboard
+from audit.dashboard.views import dashboard
 
 
 class OcrAdminSite(admin.AdminSite):

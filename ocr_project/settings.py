@@ -115,7 +115,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "audit.middleware.RequestIdMiddleware",
+    "audit.recording.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,7 +128,7 @@ MIDDLEWARE = [
     "ocr_project.error_pages.ErrorPageMiddleware",
     # Sees every response to a signed-in user (inside the error pages, so it sees the
     # refusal as the view gave it): records refusals as access_denied.
-    "audit.middleware.AccessDeniedMiddleware",
+    "audit.recording.middleware.AccessDeniedMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any view-phase middleware (CSRF) reads the body.
     "tasks.middleware.RequestBodyLimitMiddleware",
@@ -377,7 +377,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 # Username AND IP together: an attacker elsewhere cannot lock a user out of their own IP.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_CLIENT_IP_CALLABLE = "audit.client.client_ip"
+AXES_CLIENT_IP_CALLABLE = "audit.recording.client.client_ip"
 AXES_RESET_ON_SUCCESS = True
 # Refused attempts during a lockout are audited (auth_login, reason locked_out) but do
 # not extend it: one lockout, one auth_lockout event, and a cool-off that really ends.

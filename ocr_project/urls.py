@@ -12,7 +12,7 @@ from django.views.decorators.csp import csp_override
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from audit.well_known import audit_log_key
+from audit.api.well_known import audit_log_key
 from ocr_project.health import healthz
 
 # Swagger UI positions its widgets with style="" attributes; only its page may use them.

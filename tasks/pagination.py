@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils.functional import cached_property
 from rest_framework.pagination import PageNumberPagination
 
-from audit.pagination import BoundedPageSize
+from audit.api.pagination import BoundedPageSize
 
 
 @contextmanager

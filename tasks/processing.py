@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from audit.client import ClientContext
 from audit.events import Outcome
 from audit.outage import CONNECTION_LOST
+from audit.recording.client import ClientContext
 from audit.services import in_english, record_event
 
 from . import heartbeat

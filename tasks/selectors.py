@@ -9,7 +9,7 @@ from django.db.models import BooleanField, Case, IntegerField, QuerySet, Value, 
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from audit.access import note_refused_resource
+from audit.recording.access import note_refused_resource
 
 from .models import OcrPage, OcrTask, Status
 from .result_formats.document import page_blocks

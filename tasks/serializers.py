@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from audit.serializers import CanonicalDateTimeField
+from audit.api.serializers import CanonicalDateTimeField
 
 
 class TaskOutputSerializer(serializers.Serializer):

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from audit.client import ClientContext
 from audit.events import Outcome
+from audit.recording.client import ClientContext
 from audit.services import record_event
 
 from .failures import WORKER_GONE

@@ -16,7 +16,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from audit.sanitize import clean_text
+from audit.recording.sanitize import clean_text
 
 from .ocr.detect import HEAD_SIZE, DetectedType, detect_kind
 from .ocr.inspect import DocumentRejected, inspect_document

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from audit.export import EXPORT_COLUMNS
+from audit.api.export import EXPORT_COLUMNS
 from audit.tests.fixtures import PASSWORD
 from tasks.tests import samples
 from tasks.tests.live_site import LiveSite, served_site

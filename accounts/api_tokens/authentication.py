@@ -3,7 +3,7 @@
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from audit.client import client_ip
+from audit.recording.client import client_ip
 
 from .format import looks_like_token
 from .services import ApiTokenRefused, api_token_authenticate

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from audit.serializers import CanonicalDateTimeField
+from audit.api.serializers import CanonicalDateTimeField
 
 
 class ApiTokenOutputSerializer(serializers.Serializer):

@@ -10,9 +10,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
 from django.http import StreamingHttpResponse
 
-from audit.client import ClientContext
-from audit.export import EXPORT_COLUMNS
+from audit.api.export import EXPORT_COLUMNS
 from audit.models import AuditEvent
+from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests.fixtures import request_id
 

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min
 from django.test.utils import CaptureQueriesContext
 
-from audit.admin_queries import admin_events, period_starts
+from audit.admin.queries import admin_events, period_starts
 from audit.models import AuditEvent
 from audit.services import record_event
 
@@ -38,7 +38,7 @@ def events(request, db, monkeypatch):
         record_event(event_type="auth_login", username=f"user{number}", resource_type="user")
     monkeypatch.undo()
     if request.param == "walk":
-        monkeypatch.setattr("audit.admin_queries.FEW_EVENTS", 0)
+        monkeypatch.setattr("audit.admin.queries.FEW_EVENTS", 0)
     return stamps
 
 
@@ -99,7 +99,7 @@ def test_event_type_filter_lists_the_vocabulary_without_querying(events, admin_c
 
 
 def test_deep_pages_of_the_whole_chain_seek_by_sequence(events, admin_client, monkeypatch):
-    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
     admin_client.get("/admin/")  # log in (recorded) before counting what is there
     newest_first = list(AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True))
 
@@ -306,7 +306,7 @@ def test_a_filtered_listing_counts_and_pages_only_what_it_lists(
 ):
     # Paged two at a time with reads shown: counting or seeking by sequence numbers
     # (right for a range of the chain) would count and list events the filter left out.
-    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
     for number in range(4):
         record_event(event_type="task_create", username="bob", resource_type="task")
         record_event(event_type="auth_login", outcome="failure", username="eve")
@@ -322,7 +322,7 @@ def test_a_filtered_listing_counts_and_pages_only_what_it_lists(
 
 
 def test_a_listing_sorted_by_another_column_pages_in_that_order(admin_client, monkeypatch):
-    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
     for number in range(3):
         record_event(event_type="task_create", username="bob", resource_type="task")
         record_event(event_type="auth_login", username=f"user{number}")
@@ -342,7 +342,7 @@ def test_a_listing_sorted_by_another_column_pages_in_that_order(admin_client, mo
 def test_the_default_listing_counts_and_pages_without_the_reads_between_events(
     admin_client, monkeypatch
 ):
-    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
     for number in range(4):
         record_event(event_type="auth_login", username=f"user{number}")
         record_event(event_type="audit_view", username="staff", resource_type="audit_log")
@@ -367,7 +367,7 @@ def test_events_the_sealer_has_not_linked_yet_are_neither_listed_nor_counted(
     # Between a write and the sealer's next round an event has no sequence number yet:
     # anyone's INSERT until the sealer has checked and linked it, so the admin lists
     # sealed events only, as the API and exports do. The count and the pages agree.
-    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
+    monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
     for number in range(3):
         record_event(event_type="auth_login", username=f"sealed{number}")
     settings.AUDIT_SEALING = "background"
@@ -412,8 +412,8 @@ def bobs_tasks(count: int) -> list[int | None]:
 def test_a_filtered_listing_counts_no_further_than_the_cap_and_says_so(admin_client, monkeypatch):
     # Counting every match of a filter reads every match (0.5-0.8 s for one event type
     # or one busy user at 10M rows); past the cap the page says "more than".
-    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
-    monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 4)
+    monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
+    monkeypatch.setattr("audit.admin.queries.COUNT_CAP", 4)
     newest = bobs_tasks(6)
 
     with CaptureQueriesContext(connection) as queries:
@@ -431,7 +431,7 @@ def test_a_filtered_listing_counts_no_further_than_the_cap_and_says_so(admin_cli
 
 
 def test_a_filtered_listing_under_the_cap_counts_exactly(admin_client, monkeypatch):
-    monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 4)
+    monkeypatch.setattr("audit.admin.queries.COUNT_CAP", 4)
     bobs_tasks(4)
 
     response = admin_client.get(URL, {"username": "bob"})
@@ -443,7 +443,7 @@ def test_a_filtered_listing_under_the_cap_counts_exactly(admin_client, monkeypat
 
 
 def test_a_search_past_the_cap_says_more_than(admin_client, monkeypatch):
-    monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 2)
+    monkeypatch.setattr("audit.admin.queries.COUNT_CAP", 2)
     bobs_tasks(3)
 
     page = admin_client.get(URL, {"q": "bob"}).content.decode()
@@ -468,7 +468,7 @@ def test_a_listing_with_no_real_filter_counts_the_whole_chain_exactly(
 ):
     # Found by the review of the cap: these listed everything but counted it as
     # "more than 4; narrow the filters", with no filter to narrow.
-    monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 4)
+    monkeypatch.setattr("audit.admin.queries.COUNT_CAP", 4)
     for number in range(6):
         record_event(event_type="auth_login", username=f"user{number}")
     listed = AuditEvent.objects.exclude(event_type__in=["audit_view", "audit_export"])
@@ -486,8 +486,8 @@ def test_a_listing_with_no_real_filter_counts_the_whole_chain_exactly(
 def test_a_page_past_a_capped_count_shows_the_last_page_it_offers(admin_client, monkeypatch):
     # Without this, ?p=3 of a listing capped at two pages was Django's silent redirect
     # to the whole, unfiltered list (?e=1).
-    monkeypatch.setattr("audit.admin.AuditEventAdmin.list_per_page", 2)
-    monkeypatch.setattr("audit.admin_queries.COUNT_CAP", 4)
+    monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
+    monkeypatch.setattr("audit.admin.queries.COUNT_CAP", 4)
     newest = bobs_tasks(7)
 
     response = admin_client.get(URL, {"username": "bob", "p": "3"})

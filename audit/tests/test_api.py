@@ -12,9 +12,9 @@ import pytest
 from django.http import StreamingHttpResponse
 
 from audit import services
-from audit.client import ClientContext
-from audit.export import EXPORT_COLUMNS, NDJSON_FIELDS
+from audit.api.export import EXPORT_COLUMNS, NDJSON_FIELDS
 from audit.models import AuditEvent
+from audit.recording.client import ClientContext
 from audit.services import record_event
 
 URL = "/api/v2/admin/audit-logs"

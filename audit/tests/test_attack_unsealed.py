@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from audit.client import ClientContext
 from audit.models import AuditEvent, ChainHead
+from audit.recording.client import ClientContext
 from audit.retention import write_archive
 from audit.sealer import seal_pending, unsealed_backlog, writer_tag
 from audit.services import record_event

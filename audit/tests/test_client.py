@@ -4,8 +4,8 @@ import pytest
 from django.test import RequestFactory
 
 from audit.chain import event_hash, key_ring
-from audit.client import ClientContext, client_ip, user_agent
 from audit.models import AuditEvent
+from audit.recording.client import ClientContext, client_ip, user_agent
 from audit.services import record_event
 from audit.tests.fixtures import PASSWORD
 

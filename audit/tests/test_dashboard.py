@@ -14,12 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from audit.charts import TEMPLATE as CHART
-from audit.charts import Series, horizontal_bar_chart, nice_ticks, stacked_bar_chart
-from audit.client import ClientContext
-from audit.dashboard import VERDICT_CACHE_KEY
+from audit.dashboard.charts import TEMPLATE as CHART
+from audit.dashboard.charts import Series, horizontal_bar_chart, nice_ticks, stacked_bar_chart
+from audit.dashboard.views import VERDICT_CACHE_KEY
 from audit.events import Outcome
 from audit.models import AuditEvent
+from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests import tamper
 from audit.verification.checkpoints import create_checkpoint

@@ -10,11 +10,11 @@ from django.db.models import DateTimeField, Value
 from django.utils import formats, translation
 from django.utils import timezone as django_timezone
 
+from audit.api.export import NDJSON_COLUMNS, csv_lines, ndjson_lines, rows
 from audit.chain import canonical_timestamp
-from audit.client import ClientContext
-from audit.export import NDJSON_COLUMNS, csv_lines, ndjson_lines, rows
 from audit.expressions import CanonicalTimestampText
 from audit.models import AuditEvent
+from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests.tamper import raw_sql
 from audit.tests.test_api import stamped

@@ -23,9 +23,9 @@ from audit.chain import (
     key_ring,
     link,
 )
-from audit.client import ClientContext
 from audit.management.commands.verify_audit_chain import Command as VerifyCommand
 from audit.models import AuditEvent, ChainHead
+from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests.tamper import (
     append_chain,

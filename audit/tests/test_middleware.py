@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from audit.client import ClientContext
+from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests.fixtures import PASSWORD
 

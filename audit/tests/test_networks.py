@@ -2,7 +2,7 @@
 
 import pytest
 
-from audit.client import ClientContext
+from audit.recording.client import ClientContext
 from audit.services import record_event
 
 API = "/api/v2/admin/audit-logs"

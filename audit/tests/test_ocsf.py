@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from audit.client import ClientContext
 from audit.events import EVENT_CATEGORIES
 from audit.models import AuditEvent
+from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.siem.cef import cef_line
 from audit.siem.documents import Writer, event_document

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from audit.client import ClientContext
-from audit.export import NDJSON_COLUMNS, ndjson_lines, rows
+from audit.api.export import NDJSON_COLUMNS, ndjson_lines, rows
 from audit.models import AuditEvent
+from audit.recording.client import ClientContext
 from audit.retention import write_archive
 from audit.services import record_event
 from audit.transparency.keys import verifiers

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from audit.client import ClientContext
 from audit.models import AuditEvent, ChainHead
+from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests.tamper import raw_sql, rehash_from
 from audit.transparency.tree_heads import sign_tree_head

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from audit.api.export import NDJSON_FIELDS
 from audit.chain import row_payload
-from audit.export import NDJSON_FIELDS
 from audit.models import AuditEvent
 from audit.services import record_event
 from audit.transparency.keys import verifiers

@@ -7,9 +7,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
 from audit.chain import GENESIS_HASH, event_hash, key_ring
-from audit.client import ClientContext
 from audit.models import AppendOnlyError, AuditEvent
-from audit.sanitize import REDACTED
+from audit.recording.client import ClientContext
+from audit.recording.sanitize import REDACTED
 from audit.services import record_event
 from audit.tests.fixtures import event_fields
 

@@ -11,9 +11,9 @@ import socket
 import pytest
 from django.db import transaction
 
-from audit.client import ClientContext
 from audit.lease import LeaseHolder
 from audit.models import AuditEvent, AuditStreamPosition
+from audit.recording.client import ClientContext
 from audit.sealer import seal_pending
 from audit.services import record_event
 from audit.siem.sinks import parse_stream_setting

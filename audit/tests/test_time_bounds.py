@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from audit.filters import AuditEventFilter
+from audit.api.filters import AuditEventFilter
 from audit.models import AuditEvent
 from audit.services import record_event
 

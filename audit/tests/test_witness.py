@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from audit.api.export import NDJSON_COLUMNS, ndjson_lines, rows
 from audit.chain import key_ring
-from audit.export import NDJSON_COLUMNS, ndjson_lines, rows
 from audit.management.commands.audit_witness import Command
 from audit.models import AuditEvent, TreeCheckpoint, WitnessCosignature
 from audit.tests.tamper import raw_sql, rebuild_tree_from, rehash_from

@@ -17,8 +17,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from audit import writer_clock
 from audit.models import AuditEvent
+from audit.recording import writer_clock
 from audit.sealer import WRITER_CLOCK_TOLERANCE, parse_timestamp, seal_pending
 from audit.services import record_event
 from audit.verification.verify import verify_chain

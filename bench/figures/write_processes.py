@@ -43,7 +43,7 @@ def _writer(events: int, user_id: int | None, start, results) -> None:
     from django.contrib.auth import get_user_model
 
     from audit import services
-    from audit.client import ClientContext
+    from audit.recording.client import ClientContext
 
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     latencies: list[float] = []

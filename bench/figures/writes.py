@@ -14,7 +14,7 @@ from django.test import Client
 
 from audit import sealer, services
 from audit.chain import ChainKey, KeyRing, key_ring
-from audit.client import ClientContext
+from audit.recording.client import ClientContext
 from bench.context import Context
 from bench.timing import Row, interleaved, median_ratio
 

@@ -2,8 +2,8 @@
 
 import uuid
 
-from audit.access import ACCESS_DENIED_PER_USER_PER_MINUTE
 from audit.models import AuditEvent
+from audit.recording.access import ACCESS_DENIED_PER_USER_PER_MINUTE
 
 AUDIT_API = "/api/v2/admin/audit-logs"
 

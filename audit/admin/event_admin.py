@@ -12,27 +12,27 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from .admin_filters import (
+from ..api.export import csv_lines, rows
+from ..api.networks import in_network, parse_network
+from ..events import EVENT_CATEGORIES, RESOURCE_TYPES, event_label
+from ..expressions import LAST_CHARACTER, FoldedUsername
+from ..models import AuditEvent
+from ..recording.client import valid_ip
+from ..sealer import parse_timestamp
+from ..services import record_event
+from .audited import AuditedChangelistAdmin, AuditedObjectAdmin
+from .filters import (
     IpAddressFilter,
     ReadsOfTheLogFilter,
     TimestampListFilter,
     UsernameFilter,
 )
-from .admin_queries import (
+from .queries import (
     EstimatedCountPaginator,
     SequenceBoundChangeList,
     admin_events,
     chain_range_of,
 )
-from .audited_admin import AuditedChangelistAdmin, AuditedObjectAdmin
-from .client import valid_ip
-from .events import EVENT_CATEGORIES, RESOURCE_TYPES, event_label
-from .export import csv_lines, rows
-from .expressions import LAST_CHARACTER, FoldedUsername
-from .models import AuditEvent
-from .networks import in_network, parse_network
-from .sealer import parse_timestamp
-from .services import record_event
 
 # The message column shows this many characters; the change page shows it whole.
 MESSAGE_CHARS = 80

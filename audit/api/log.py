@@ -23,13 +23,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .serializers import ConsistencyProofOutputSerializer, ConsistencyQuerySerializer
-from .transparency.cosignatures import (
+from ..transparency.cosignatures import (
     CosignatureRefused,
     newest_cosigned_note,
     store_cosignatures,
 )
-from .transparency.proofs import ConsistencyProof, ProofRefused, tree_consistency_proof
+from ..transparency.proofs import ConsistencyProof, ProofRefused, tree_consistency_proof
+from .serializers import ConsistencyProofOutputSerializer, ConsistencyQuerySerializer
 
 # A checkpoint is three lines and a few signature lines; C2SP caps a note at 100 of them.
 MAX_NOTE_BYTES = 64 * 1024

@@ -9,9 +9,9 @@ from drf_spectacular.utils import extend_schema_field
 
 from ocr_project.common.filters import StrictFilterForm, UtcDateTimeFilter
 
-from .events import CLIENT_REQUEST_ID_KEY, EVENT_CATEGORIES, Category, Outcome
-from .expressions import MetadataText
-from .models import AuditEvent
+from ..events import CLIENT_REQUEST_ID_KEY, EVENT_CATEGORIES, Category, Outcome
+from ..expressions import MetadataText
+from ..models import AuditEvent
 from .networks import in_network, parse_network
 from .time_bounds import bound_by_sequence
 
@@ -89,7 +89,7 @@ class SequenceFilter(django_filters.Filter):
 
 
 class TimeBoundFilter(UtcDateTimeFilter):
-    """A time bound applied as a sequence bound (audit.time_bounds.bound_by_sequence).
+    """A time bound applied as a sequence bound (audit.api.time_bounds.bound_by_sequence).
 
     The listing then reads a range of the sequence index it is ordered by, instead of
     walking that index and discarding rows outside the range (seconds at 1M rows for a
@@ -111,7 +111,7 @@ class AuditEventFilter(django_filters.FilterSet):
     # Bounded by the largest integer SQLite can bind; beyond it the query itself fails.
     user_id = IdFilter(field_name="user_id", min_value=1, max_value=ID_MAX)
     username = django_filters.CharFilter(max_length=150)
-    # Unpacked like stored addresses (audit.client.valid_ip): ::ffff:a.b.c.d is a.b.c.d.
+    # Unpacked like stored addresses (audit.recording.client.valid_ip): ::ffff:a.b.c.d is a.b.c.d.
     ip_address = IpAddressFilter(
         field_name="ip_address", unpack_ipv4=True, help_text="Exact IPv4 or IPv6 address."
     )

@@ -42,7 +42,7 @@ def parse_network(value: str) -> Network:
     """Return the range an address, prefix or CIDR stands for; raise ValidationError.
 
     A single address is a /32 (or /128) range; ::ffff:a.b.c.d is a.b.c.d, as addresses
-    are stored (audit.client.valid_ip). Host bits of a CIDR are dropped (10.1.2.3/16 is
+    are stored (audit.recording.client.valid_ip). Host bits of a CIDR are dropped (10.1.2.3/16 is
     10.1.0.0/16), as people write a range around an address they saw.
     """
     text = value.strip()

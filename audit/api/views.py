@@ -17,7 +17,14 @@ from rest_framework.settings import api_settings
 from ocr_project.common.api_views import JsonErrorsAPIView
 from ocr_project.common.permissions import HasDjangoPermission
 
-from .events import EVENT_CATEGORIES
+from ..events import EVENT_CATEGORIES
+from ..selectors import audit_events_for_listing
+from ..services import record_event
+from ..transparency.proofs import (
+    EventNotInTree,
+    ProofRefused,
+    event_inclusion_proof,
+)
 from .export import (
     EXPORT_COLUMNS,
     NDJSON_COLUMNS,
@@ -28,21 +35,14 @@ from .export import (
     rows,
 )
 from .filters import AuditEventFilter
-from .log_api import consistency_proof_for, consistency_proof_response
+from .log import consistency_proof_for, consistency_proof_response
 from .pagination import BoundedPageSize
-from .selectors import audit_events_for_listing
 from .serializers import (
     AuditEventOutputSerializer,
     ConsistencyProofOutputSerializer,
     ConsistencyQuerySerializer,
     InclusionProofOutputSerializer,
     ProofQuerySerializer,
-)
-from .services import record_event
-from .transparency.proofs import (
-    EventNotInTree,
-    ProofRefused,
-    event_inclusion_proof,
 )
 
 

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from django.db.models import QuerySet
 
-from .expressions import stored_timestamp_text, values_as_text
-from .models import AuditEvent
-from .selectors import LISTING_FIELDS
-from .siem.documents import this_writer
-from .siem.ocsf import ocsf_event
-from .timestamps import utc_text
+from ..expressions import stored_timestamp_text, values_as_text
+from ..models import AuditEvent
+from ..selectors import LISTING_FIELDS
+from ..siem.documents import this_writer
+from ..siem.ocsf import ocsf_event
+from ..timestamps import utc_text
 
 # Exports carry exactly the columns the listing reads, in this order.
 EXPORT_COLUMNS = LISTING_FIELDS

@@ -28,14 +28,14 @@ from django.views.decorators.http import require_GET
 
 from ocr_project.common.permissions import staff_page
 
+from ..events import Category, Outcome
+from ..health import health_problems
+from ..models import AuditEvent, ChainHead
+from ..sealer import unsealed_backlog
+from ..services import record_event
+from ..verification.checkpoints import as_checkpoint, latest_checkpoint
+from ..verification.verify import verify_chain
 from .charts import Series, horizontal_bar_chart, stacked_bar_chart
-from .events import Category, Outcome
-from .health import health_problems
-from .models import AuditEvent, ChainHead
-from .sealer import unsealed_backlog
-from .services import record_event
-from .verification.checkpoints import as_checkpoint, latest_checkpoint
-from .verification.verify import verify_chain
 
 TEMPLATE = "admin/audit/dashboard.html"
 WINDOW_DAYS = 30

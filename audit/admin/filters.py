@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .networks import in_network, parse_network
-from .time_bounds import bound_by_sequence
+from ..api.networks import in_network, parse_network
+from ..api.time_bounds import bound_by_sequence
 
 # Reading the trail is recorded too (audit_view, audit_export), but a staff session writes
 # one per page, and they buried the logins and uploads people come to see.

@@ -21,9 +21,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from .admin_filters import READ_EVENT_TYPES, ReadsOfTheLogFilter, TimestampListFilter
-from .models import AuditEvent, AuditEventQuerySet
-from .time_bounds import bound_by_sequence, first_sequence_at_or_after
+from ..api.time_bounds import bound_by_sequence, first_sequence_at_or_after
+from ..models import AuditEvent, AuditEventQuerySet
+from .filters import READ_EVENT_TYPES, ReadsOfTheLogFilter, TimestampListFilter
 
 # Up to this many matching events, their timestamps are read outright. Finding the
 # first or last of a few events scattered over millions by walking the sequence index
@@ -282,7 +282,7 @@ class SequenceBoundChangeList(ChangeList):
     Django turns ?timestamp__year=..&timestamp__month=.. into a timestamp range, which
     the newest-first listing can only meet by walking the sequence index and discarding
     rows outside the month (0.8 s on SQLite at a million rows). The same range as
-    sequence numbers (audit.time_bounds.first_sequence_at_or_after) is an index range
+    sequence numbers (audit.api.time_bounds.first_sequence_at_or_after) is an index range
     scan. It also tells the paginator, through the request, when its listing is a range
     of the chain (ChainRange), so the count needs no COUNT(*).
     """

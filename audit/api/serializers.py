@@ -6,8 +6,8 @@ from datetime import datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .chain import canonical_timestamp
-from .events import EVENT_CATEGORIES, Category, Outcome
+from ..chain import canonical_timestamp
+from ..events import EVENT_CATEGORIES, Category, Outcome
 
 
 class CanonicalDateTimeField(serializers.DateTimeField):

@@ -21,7 +21,7 @@ class ClientContext:
 
     ip_address: str | None = None
     user_agent: str = ""
-    # The server's id for the request (audit.middleware.new_request_id).
+    # The server's id for the request (audit.recording.middleware.new_request_id).
     request_id: str = ""
     # The X-Request-ID the caller sent, when sane: a claim, stored in the event's
     # metadata (hashed with it) and never as its request id.

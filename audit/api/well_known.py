@@ -4,8 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from .transparency.keys import KeyFileError, verifiers
-from .transparency.verifier.signed_note import NoteError
+from ..transparency.keys import KeyFileError, verifiers
+from ..transparency.verifier.signed_note import NoteError
 
 
 @require_GET

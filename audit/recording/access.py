@@ -4,9 +4,9 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from ..events import Outcome
+from ..services import record_event
 from .client import current_request
-from .events import Outcome
-from .services import record_event
 
 # One event per user and path per window: a script hammering a refused URL costs one
 # row a minute, and the first refusal is always on the record.

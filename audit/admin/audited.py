@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponseBase
 
-from .services import record_event
+from ..services import record_event
 
 
 def shown_successfully(request: HttpRequest, response: HttpResponseBase) -> bool:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import Min, QuerySet
 
-from .models import AuditEvent
+from ..models import AuditEvent
 
 
 def first_sequence_at_or_after(moment: datetime | str) -> int | None:
