@@ -30,7 +30,7 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     """One security-relevant action, who did it, from where, and what it touched."""
 
-    # NULL until the sealer links the event into the chain (audit/sealer.py), then
+    # NULL until the sealer links the event into the chain (audit/sealing/), then
     # filled once with prev_hash, hash and key_id; never changed after that.
     sequence = models.PositiveBigIntegerField(_("sequence"), unique=True, null=True, editable=False)
     timestamp = models.DateTimeField(_("timestamp"), editable=False)
@@ -70,7 +70,7 @@ class AuditEvent(models.Model):
     # which the link does not verify, so changing it is caught all the same.
     key_id = models.CharField(_("key ID"), max_length=16, blank=True, default="", editable=False)
     # What record_event wrote before the event was sealed: "<key id> <its clock> <MAC>",
-    # an HMAC of the fields under the chain key (audit.sealer.writer_tag). The sealer
+    # an HMAC of the fields under the chain key (audit.sealing.refusals.writer_tag). The sealer
     # links only events whose MAC holds: a row INSERTed by anyone without the key is not.
     # "" on events linked as they were written (seeded, key changes, the locked design).
     writer_mac = models.CharField(
@@ -182,7 +182,7 @@ class AuditCheckpoint(models.Model):
 class AuditLease(models.Model):
     """Who holds a lease on a background job of the trail, and until when.
 
-    "sealer": the one sealer that may link events (audit/lease.py), with a generation
+    "sealer": the one sealer that may link events (audit/sealing/lease.py), with a generation
     that fences a holder out once another took over. "checkpoint_signer": the worker
     last seen signing checkpoints (no exclusivity: any worker may sign), so a signer
     that stopped is noticed. Times are the database's clock on PostgreSQL.
@@ -194,7 +194,7 @@ class AuditLease(models.Model):
     renewed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     # The holder's PostgreSQL session (pid and start, which tell a reused pid apart):
-    # the session a taker ends when the holder is gone (see audit/lease.py).
+    # the session a taker ends when the holder is gone (see audit/sealing/lease.py).
     backend_pid = models.IntegerField(null=True, blank=True)
     backend_start = models.DateTimeField(null=True, blank=True)
 

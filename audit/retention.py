@@ -22,7 +22,7 @@ from ocr_project.common.atomic_files import atomic_write
 
 from .chain import canonical_timestamp
 from .models import AuditEvent
-from .sealer import seal_pending
+from .sealing.batches import seal_pending
 from .services import record_event
 from .verification.rows import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
 

@@ -17,7 +17,9 @@ from .models import AuditEvent
 from .recording import writer_clock
 from .recording.client import ClientContext, current_client, valid_ip
 from .recording.sanitize import clean_free_text, clean_text, redact
-from .sealer import head_timestamp, lock_chain_head, seal_batch, switch_chain_key, writer_tag
+from .sealing.batches import seal_batch, switch_chain_key
+from .sealing.heads import head_timestamp, lock_chain_head
+from .sealing.refusals import writer_tag
 
 # Every column of an event row but the primary key, in INSERT order.
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
@@ -168,7 +170,7 @@ def record_event(
             event.prev_hash, event.key_id = seal.prev_hashes[-1], seal.key_id  # type: ignore[union-attr]
         return event
     # Background sealing: one INSERT in the caller's transaction and nothing shared;
-    # a sealer (audit/sealer.py) links it once it has committed.
+    # a sealer (audit/sealing/) links it once it has committed.
     # SQLite: stamp only while holding the write lock (transactions are IMMEDIATE), as
     # the sealer assumes; a caller's block already holds it, else one is opened. Stamped
     # first and queued on the lock after, the event could commit behind later events

@@ -27,7 +27,7 @@ from audit.chain import GENESIS_HASH, event_hash, key_ring, normalise_metadata
 from audit.events import EVENT_CATEGORIES
 from audit.models import AuditEvent, ChainHead
 from audit.recording.client import valid_ip
-from audit.sealer import allow_sealing
+from audit.sealing.cutoff import allow_sealing
 from audit.transparency.tree import catch_up
 
 STAFF_USERNAME = "bench-staff"

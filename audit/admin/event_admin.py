@@ -18,7 +18,7 @@ from ..events import EVENT_CATEGORIES, RESOURCE_TYPES, event_label
 from ..expressions import LAST_CHARACTER, FoldedUsername
 from ..models import AuditEvent
 from ..recording.client import valid_ip
-from ..sealer import parse_timestamp
+from ..sealing.refusals import parse_timestamp
 from ..services import record_event
 from .audited import AuditedChangelistAdmin, AuditedObjectAdmin
 from .filters import (

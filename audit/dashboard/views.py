@@ -31,7 +31,7 @@ from ocr_project.common.permissions import staff_page
 from ..events import Category, Outcome
 from ..health import health_problems
 from ..models import AuditEvent, ChainHead
-from ..sealer import unsealed_backlog
+from ..sealing.backlog import unsealed_backlog
 from ..services import record_event
 from ..verification.checkpoints import as_checkpoint, latest_checkpoint
 from ..verification.verify import verify_chain

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, ChainKey, event_hash, key_ring, normalise_metadata
 from audit.models import AuditEvent, ChainHead, MerkleNode, TreeCheckpoint
-from audit.sealer import allow_sealing
+from audit.sealing.cutoff import allow_sealing
 from audit.transparency.tree import catch_up
 
 TABLE = AuditEvent._meta.db_table

@@ -23,7 +23,7 @@ from django.test import override_settings
 
 from audit.chain import event_hash, normalise_metadata, parse_key_ring
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
-from audit.sealer import seal_pending
+from audit.sealing.batches import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import (
     cut_tree,

@@ -9,7 +9,8 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.models import AppendOnlyError, AuditEvent, TreeCheckpoint
 from audit.retention import PRUNE_ROLE
-from audit.sealer import SEALER_ROLE, seal_pending
+from audit.sealing.batches import seal_pending
+from audit.sealing.cutoff import SEALER_ROLE
 from audit.services import record_event
 from audit.tests.tamper import TABLE
 from audit.transparency.tree_heads import sign_tree_head

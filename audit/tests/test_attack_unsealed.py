@@ -17,7 +17,9 @@ from django.utils import timezone
 from audit.models import AuditEvent, ChainHead
 from audit.recording.client import ClientContext
 from audit.retention import write_archive
-from audit.sealer import seal_pending, unsealed_backlog, writer_tag
+from audit.sealing.backlog import unsealed_backlog
+from audit.sealing.batches import seal_pending
+from audit.sealing.refusals import writer_tag
 from audit.services import record_event
 from audit.tests.tamper import append_chain, raw_sql
 from audit.transparency.tree_heads import sign_tree_head

@@ -13,9 +13,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
 
-from audit.lease import SEALER, LeaseHolder
 from audit.models import AuditEvent, AuditLease
-from audit.sealer import run_sealer, seal_batch
+from audit.sealing.batches import seal_batch
+from audit.sealing.lease import SEALER, LeaseHolder
+from audit.sealing.loop import run_sealer
 from audit.services import record_event
 from audit.verification.verify import verify_chain
 
@@ -103,7 +104,7 @@ def test_a_dead_hosts_session_holding_the_lease_and_the_head_is_taken_over(user,
     survivor = LeaseHolder(holder="host-b")
 
     # The real loop, as `manage.py audit_sealer` runs it on the other host.
-    monkeypatch.setattr("audit.sealer.sealer_lease", survivor)
+    monkeypatch.setattr("audit.sealing.loop.sealer_lease", survivor)
 
     def sealer():
         try:
@@ -180,7 +181,7 @@ def test_a_released_lease_is_taken_at_once_by_a_standby(user, long_lease):
 def test_the_sealer_loop_releases_its_lease_on_the_way_out(user, long_lease, monkeypatch, ending):
     first = record_event(event_type="auth_login", user=user)
     leaving = LeaseHolder(holder="host-leaving")
-    monkeypatch.setattr("audit.sealer.sealer_lease", leaving)
+    monkeypatch.setattr("audit.sealing.loop.sealer_lease", leaving)
     rounds: list[int] = []
 
     def stop() -> bool:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from audit.models import AuditEvent
-from audit.sealer import seal_pending
+from audit.sealing.batches import seal_pending
 from audit.services import record_event
 
 pytestmark = pytest.mark.django_db

@@ -12,17 +12,13 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from audit.lease import LeaseHolder
 from audit.models import AuditEvent, ChainHead
-from audit.sealer import (
-    BEFORE_EVERY_EVENT,
-    head_timestamp,
-    seal_batch,
-    seal_pending,
-    sealing_cutoff,
-    unsealed_backlog,
-    writer_tag,
-)
+from audit.sealing.backlog import unsealed_backlog
+from audit.sealing.batches import seal_batch, seal_pending
+from audit.sealing.cutoff import sealing_cutoff
+from audit.sealing.heads import BEFORE_EVERY_EVENT, head_timestamp
+from audit.sealing.lease import LeaseHolder
+from audit.sealing.refusals import writer_tag
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain
 from audit.transparency.tree_heads import sign_tree_head

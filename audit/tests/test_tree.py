@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.chain import row_payload
 from audit.models import ChainHead, MerkleNode
-from audit.sealer import seal_pending
+from audit.sealing.batches import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import NODES, append_chain, cut_tree, hash_of, raw_sql
 from audit.transparency.node_store import DatabaseNodeStore

@@ -19,7 +19,9 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from audit.recording import writer_clock
-from audit.sealer import WRITER_CLOCK_TOLERANCE, parse_timestamp, seal_pending
+from audit.sealing.batches import seal_pending
+from audit.sealing.heads import WRITER_CLOCK_TOLERANCE
+from audit.sealing.refusals import parse_timestamp
 from audit.services import record_event
 from audit.verification.verify import verify_chain
 

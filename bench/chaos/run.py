@@ -23,7 +23,7 @@ from bench.chaos.clients import ChaosClient
 from bench.chaos.cluster import DB_PASSWORD, SITE, Cluster
 
 CLIENTS = 3
-# Twice the sealer's 60 s writer-clock tolerance (audit/sealer.py WRITER_CLOCK_TOLERANCE):
+# Twice the sealer's 60 s writer-clock tolerance (audit/sealing/heads.py WRITER_CLOCK_TOLERANCE):
 # the writer MAC's reading is the database's clock (audit/writer_clock.py), so the host's
 # own clock may be off by more; with the host's clock every event it recorded was refused
 # for good as "a copy of another event" and verify_audit_chain exited 1.

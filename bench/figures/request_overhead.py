@@ -175,7 +175,7 @@ def uptime() -> str:
 
 def run(ctx: Context, env: dict[str, str]) -> None:
     """Measure every configuration on ctx's database and rewrite the figure's page."""
-    from audit import sealer
+    from audit.sealing.batches import seal_pending
 
     python, problem = ensure_venv()
     names = ["project", *PEERS] if python else ["project"]
@@ -196,7 +196,7 @@ def run(ctx: Context, env: dict[str, str]) -> None:
     for row in measured:
         ctx.add(row)
     # The project's events are linked now, before the later figures' events.
-    sealer.seal_pending()
+    seal_pending()
     record = {
         "backend": ctx.backend,
         "rows": ctx.rows,

@@ -76,7 +76,7 @@ def _sealer(stop) -> None:
     django.setup()
     from django.conf import settings
 
-    from audit.sealer import run_sealer
+    from audit.sealing.loop import run_sealer
 
     run_sealer(interval=settings.AUDIT_SEAL_INTERVAL_SECONDS, stop=stop.is_set)
 
@@ -105,7 +105,7 @@ def measure(
     from django.conf import settings
     from django.db import connections
 
-    from audit.sealer import unsealed_backlog
+    from audit.sealing.backlog import unsealed_backlog
 
     unrelated = hold_unrelated_write() if unrelated_write else None
 

@@ -12,9 +12,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import Client
 
-from audit import sealer, services
+from audit import services
 from audit.chain import ChainKey, KeyRing, key_ring
 from audit.recording.client import ClientContext
+from audit.sealing import batches, refusals
 from bench.context import Context
 from bench.timing import Row, interleaved, median_ratio
 
@@ -28,18 +29,18 @@ class PlainKey(ChainKey):
 
 @contextmanager
 def signing_with(key: ChainKey):
-    """Make `key` the signing key of the ring record_event and the sealer use."""
-    real = sealer.key_ring
+    """Make `key` the signing key of the ring record_event (writer MAC) and the sealer use."""
+    real = refusals.key_ring
 
     def ring():
         ring = real()
         return KeyRing(signing=key, keys={**ring.keys, key.key_id: key})
 
-    sealer.key_ring = ring
+    refusals.key_ring = batches.key_ring = ring
     try:
         yield
     finally:
-        sealer.key_ring = real
+        refusals.key_ring = batches.key_ring = real
 
 
 def run_writes(ctx: Context) -> None:
@@ -212,5 +213,5 @@ def run_overhead(ctx: Context) -> None:
     # A sealer would have linked the "on" side's events within a second; left unsealed,
     # they would be linked behind the later figures' events, out of time order.
     settings.AUDIT_SEALING = "background"
-    sealer.seal_pending()
+    batches.seal_pending()
     connection.close()

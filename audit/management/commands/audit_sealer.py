@@ -5,7 +5,9 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from audit.sealer import release_lease, run_sealer, seal_pending, unsealed_backlog
+from audit.sealing.backlog import unsealed_backlog
+from audit.sealing.batches import seal_pending
+from audit.sealing.loop import release_lease, run_sealer
 from audit.siem.streamer import stream_lag, stream_pending
 
 

@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.health import health_problems
 from audit.models import TreeCheckpoint
-from audit.sealer import refused_events, unsealed_backlog
+from audit.sealing.backlog import unsealed_backlog
+from audit.sealing.refusals import refused_events
 from audit.transparency.cosignatures import valid_cosignatures
 from audit.transparency.keys import KeyFileError, verifiers
 from audit.transparency.tree_heads import SignedTreeHead, checkpoint_files, open_tree_head

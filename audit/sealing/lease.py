@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
-from .models import AuditLease
+from ..models import AuditLease
 
 SEALER = "sealer"
 CHECKPOINT_SIGNER = "checkpoint_signer"
