@@ -491,12 +491,12 @@ OCR_PAGE_CHILD_EXIT_ON: int | None = None
 OCR_PDF_MIN_DPI = env_int("OCR_PDF_MIN_DPI", 150)
 OCR_PDF_MAX_DPI = env_int("OCR_PDF_MAX_DPI", 400)
 OCR_DEFAULT_ENGINE = os.environ.get("OCR_DEFAULT_ENGINE", "tesseract")
-# Searchable PDF (tasks/pdf_images.py): page images that must be encoded (drawn pages, and
+# Searchable PDF (tasks/pdf/images.py): page images that must be encoded (drawn pages, and
 # grey or colour images stored losslessly when JPEG is smaller) are JPEG at this quality;
 # OCR_OUTPUT_KEEP_LOSSLESS keeps lossless images lossless (Flate) at the cost of size.
 OCR_OUTPUT_JPEG_QUALITY = env_int("OCR_OUTPUT_JPEG_QUALITY", 85)
 OCR_OUTPUT_KEEP_LOSSLESS = env_bool("OCR_OUTPUT_KEEP_LOSSLESS", False)
-# Write the searchable PDF as PDF/A-2b (tasks/pdfa.py): XMP identification, sRGB OutputIntent.
+# Write the searchable PDF as PDF/A-2b (tasks/pdf/pdfa.py): XMP identification, sRGB OutputIntent.
 OCR_OUTPUT_PDFA = env_bool("OCR_OUTPUT_PDFA", False)
 # A task whose worker sent no progress for this long is taken back and retried.
 OCR_STALE_AFTER_SECONDS = env_int("OCR_STALE_AFTER_SECONDS", 60)

@@ -30,7 +30,7 @@ def favicon(request):
 api_v2 = [
     path("", include("accounts.api_urls")),
     path("", include("audit.urls")),
-    path("", include("tasks.api_urls")),
+    path("", include("tasks.api.urls")),
 ]
 
 handler403 = "ocr_project.error_pages.permission_denied"

@@ -16,8 +16,8 @@ from audit.services import record_event
 from .models import OcrPage, OcrTask
 from .services import task_delete_many
 from .storage import file_size, is_local_symlink, modified_at, walk_files
-from .thumbnails import thumbnail_name
 from .uploads import remove_stored
+from .web.thumbnails import thumbnail_name
 
 # Who may run a cleanup from the admin page or the API (the command needs shell access):
 # it deletes other users' tasks, so it takes the permission to delete tasks.

@@ -3,8 +3,8 @@
 from django.tasks import task
 from django.tasks.base import TaskContext
 
-from .processing import process_task
 from .services import reclaim_stale_tasks
+from .worker.processing import process_task
 
 
 @task(takes_context=True)

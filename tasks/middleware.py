@@ -17,10 +17,10 @@ from accounts.api_tokens.authentication import ApiTokenAuthentication
 from accounts.authentication import RevocableJWTAuthentication
 from accounts.decorators import login_url_after_session_end
 
-from .api import TOKEN_SCOPES
-from .forms import UploadForm
+from .api.views import TOKEN_SCOPES
 from .services import refuse_oversized_body, refuse_unstorable
 from .uploads import UploadRejected, human_size
+from .web.forms import UploadForm
 
 # Room for form fields, JSON and multipart framing on requests that carry no files.
 NON_UPLOAD_BODY_LIMIT_SLACK = 64 * 1024

@@ -23,7 +23,6 @@ from audit.services import record_event
 from .failures import WORKER_GONE
 from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
-from .outputs import remove_derived, store_searchable_pdf
 from .storage import StorageWriteFailed, file_size
 from .throttling import refuse_too_frequent
 from .uploads import (
@@ -37,6 +36,7 @@ from .uploads import (
     store_checked,
     upload_body_limit,
 )
+from .worker.outputs import remove_derived, store_searchable_pdf
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from tasks.models import OcrTask, Status
-from tasks.processing import process_task
 from tasks.services import task_create_batch
+from tasks.worker.processing import process_task
 
 from .samples import KNOWN_WORDS, encode_image, make_text_image
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 
 from tasks.models import OcrTask, Status
-from tasks.processing import claim
+from tasks.worker.processing import claim
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

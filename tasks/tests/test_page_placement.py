@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tasks.ocr.orientation import _apply
-from tasks.page_placement import SourceFrame, drawn_point, upright_rotation, user_point
+from tasks.pdf.placement import SourceFrame, drawn_point, upright_rotation, user_point
 
 DOT = (400, 500, 410, 510)
 

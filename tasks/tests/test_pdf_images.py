@@ -1,4 +1,4 @@
-"""tasks.pdf_images: each image stream of the searchable PDF smaller, the page shown the same.
+"""tasks.pdf.images: each image stream of the searchable PDF smaller, the page shown the same.
 
 Checked on generated scans as a viewer sees them: PDFium draws the page before and after,
 and lossless re-encodings must give the very same pixels.
@@ -11,7 +11,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 
-from tasks.pdf_images import shrink_images
+from tasks.pdf.images import shrink_images
 
 from .samples import scan_pdf_bytes
 from .scan_corpus import PAGE_INCHES, noisy, upright_page

@@ -14,7 +14,7 @@ from django.test import override_settings
 from PIL import Image, ImageCms
 
 from tasks.models import OcrTask, Status
-from tasks.pdfa import make_pdfa, srgb_profile
+from tasks.pdf.pdfa import make_pdfa, srgb_profile
 
 from .conftest import upload_file
 from .samples import scan_pdf_bytes, text_pdf_bytes

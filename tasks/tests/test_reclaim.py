@@ -11,8 +11,8 @@ from django_tasks_db.models import DBTaskResult
 
 from audit.events import Outcome
 from tasks.models import OcrPage, OcrTask, Status
-from tasks.processing import claim
 from tasks.services import reclaim_stale_tasks
+from tasks.worker.processing import claim
 
 from . import samples
 from .conftest import API_TASKS

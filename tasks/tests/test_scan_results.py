@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
-from tasks.heartbeat import Heartbeat
 from tasks.models import OcrPage, OcrTask, Phase, Status
+from tasks.worker.heartbeat import Heartbeat
 
 from .conftest import API_TASKS, upload_file
 from .samples import encode_image

@@ -12,7 +12,7 @@ from PIL import Image
 
 from audit.events import Outcome
 from tasks.models import OcrTask, Status
-from tasks.thumbnails import thumbnail_name
+from tasks.web.thumbnails import thumbnail_name
 
 from . import samples
 from .conftest import upload_file

@@ -12,8 +12,8 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands import db_worker
 
 from audit.worker_duties import sign_due, start_signing, work_through_outages
-from tasks.heartbeat import Heartbeat
 from tasks.services import reclaim_stale_tasks
+from tasks.worker.heartbeat import Heartbeat
 
 
 class Command(db_worker.Command):

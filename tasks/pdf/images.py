@@ -1,6 +1,6 @@
 """Shrink the searchable PDF's page images without changing what a page shows.
 
-PDFium lays out the searchable PDF (tasks.searchable_pdf) but writes images only as JPEG
+PDFium lays out the searchable PDF (tasks.pdf.searchable) but writes images only as JPEG
 or as a raw bitmap it compresses itself; pikepdf (qpdf) rewrites the image streams after
 it (issue 24 item 7: the output as small as the input):
 

@@ -9,13 +9,13 @@ objects in render mode 3 (invisible), so no second PDF library is needed.
   stream copied as it is), a JPEG is embedded as it is (DCTDecode), other images are
   encoded once from their frame as decoded. The page is never re-encoded straightened:
   each recognised line is set invisibly over the place its words have on the scan, turned
-  with the scan's skew (tasks.page_placement), and a page read after a quarter turn gets
+  with the scan's skew (tasks.pdf.placement), and a page read after a quarter turn gets
   that turn in its /Rotate. Only a PDF page that has visible text of its own (a text layer
   rejected or ignored) is drawn at RENDER_DPI instead, so its old text is not kept.
 - Pages that kept their own PDF text layer are copied from the original unchanged:
   they are already searchable, and a second text layer would double every search hit.
 
-The text uses the glyphless CID font of tasks.glyphless_font, so Chinese (RapidOCR)
+The text uses the glyphless CID font of tasks.pdf.glyphless_font, so Chinese (RapidOCR)
 and every other script survives into the text layer, not only what WinAnsi encodes.
 """
 
@@ -33,19 +33,19 @@ import pypdfium2.raw as pdfium_c
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from ..models import OcrPage, OcrTask, PageSource
+from ..ocr.detect import DetectedType
+from ..ocr.inspect import open_pdf, pdfium_lock
+from ..ocr.pages import render_page_image
+from ..selectors import task_pages
+from ..storage import local_copy
+from ..worker.outputs import open_page_image
+from ..worker.processing import KIND_BY_CONTENT_TYPE, render_limits
 from .glyphless_font import ASCENT, DESCENT, EMPTY_GLYPH, MAX_CID, UNITS_PER_EM, glyphless_font
 from .glyphless_font import to_unicode_cmap as build_to_unicode_cmap
-from .models import OcrPage, OcrTask, PageSource
-from .ocr.detect import DetectedType
-from .ocr.inspect import open_pdf, pdfium_lock
-from .ocr.pages import render_page_image
-from .outputs import open_page_image
-from .page_placement import SourceFrame, line_frame, upright_rotation
-from .pdf_images import shrink_images
+from .images import shrink_images
 from .pdfa import make_pdfa
-from .processing import KIND_BY_CONTENT_TYPE, render_limits
-from .selectors import task_pages
-from .storage import local_copy
+from .placement import SourceFrame, line_frame, upright_rotation
 
 # PDF pages are rendered for the download at this resolution, or at the OCR resolution if
 # that is lower: 200 dpi keeps scans legible at about a third of the bytes of 300 dpi.
@@ -191,7 +191,7 @@ def load_picture(
     """Return an image object showing `image`: its JPEG bytes as they are, else its pixels.
 
     Pixels go in losslessly, in the image's own depth (bitonal and grey stay grey); the
-    encoding is chosen once the document is laid out (tasks.pdf_images: CCITT G4 or Flate
+    encoding is chosen once the document is laid out (tasks.pdf.images: CCITT G4 or Flate
     with PNG predictors for bitonal, Flate or JPEG at OCR_OUTPUT_JPEG_QUALITY otherwise),
     since PDFium writes only JPEG or its own uncompressed stream.
     """

@@ -13,20 +13,11 @@ from rest_framework.views import APIView
 from ocr_project.common.api_views import JsonErrorsAPIView
 from ocr_project.common.permissions import HasDjangoPermission
 
-from .cleanup import CLEANUP_PERMISSION, cleanup_tasks
-from .downloads import RESULT_FORMATS, ResultUnavailable, result_download
-from .filters import TaskFilter
-from .models import OcrTask
-from .pagination import TaskPagination
-from .selectors import task_get_for, task_list_for
-from .serializers import (
-    CleanupInputSerializer,
-    CleanupOutputSerializer,
-    TaskOutputSerializer,
-    TaskResultDocumentSerializer,
-    TaskUploadInputSerializer,
-)
-from .services import (
+from ..cleanup import CLEANUP_PERMISSION, cleanup_tasks
+from ..models import OcrTask
+from ..pagination import TaskPagination
+from ..selectors import task_get_for, task_list_for
+from ..services import (
     EngineChoiceError,
     TaskError,
     refuse_before_reading,
@@ -34,7 +25,16 @@ from .services import (
     task_delete,
     task_retry,
 )
-from .uploads import UploadRejected
+from ..uploads import UploadRejected
+from ..web.downloads import RESULT_FORMATS, ResultUnavailable, result_download
+from .filters import TaskFilter
+from .serializers import (
+    CleanupInputSerializer,
+    CleanupOutputSerializer,
+    TaskOutputSerializer,
+    TaskResultDocumentSerializer,
+    TaskUploadInputSerializer,
+)
 
 # What an API token needs here (accounts.api_tokens.permissions): reading your tasks, or
 # changing them. The tasks are still only the token owner's.

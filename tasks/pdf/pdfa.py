@@ -3,7 +3,7 @@
 Archives ask for PDF/A: a file that says what it is in XMP (pdfaid part 2, conformance B),
 carries the colour profile its device colours mean (an sRGB OutputIntent) and holds
 nothing a viewer of the future could not show the same way. The text layer's font is
-embedded and never shows .notdef (tasks.glyphless_font); qpdf writes the trailer /ID and
+embedded and never shows .notdef (tasks.pdf.glyphless_font); qpdf writes the trailer /ID and
 no encryption. What an uploaded PDF page may bring that PDF/A forbids (actions,
 JavaScript, interpolated images, annotations that are not printed or have no appearance)
 is taken out here. What cannot be taken out without changing how the page looks (a font

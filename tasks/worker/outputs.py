@@ -12,8 +12,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from .models import OcrPage, OcrTask
-from .storage import save_whole
+from ..models import OcrPage, OcrTask
+from ..storage import save_whole
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def open_page_image(page: OcrPage) -> Image.Image:
 
 def store_searchable_pdf(*, task: OcrTask) -> str:
     """Build the task's searchable PDF and store it; return its storage name."""
-    from .searchable_pdf import write_searchable_pdf
+    from ..pdf.searchable import write_searchable_pdf
 
     # Spooled to disk past a few megabytes, so a 50-page scan is not held in memory twice.
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as handle:

@@ -5,10 +5,10 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from .models import Status
-from .ocr.engines import available_engines
-from .selectors import SEARCH_MAX_CHARS, SORT_FIELDS
-from .uploads import human_size
+from ..models import Status
+from ..ocr.engines import available_engines
+from ..selectors import SEARCH_MAX_CHARS, SORT_FIELDS
+from ..uploads import human_size
 
 # What the file picker offers; the server judges a file by its content, not by this.
 ACCEPT = (

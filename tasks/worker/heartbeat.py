@@ -43,8 +43,8 @@ def interval_seconds() -> float:
 
 def beat() -> None:
     """Touch the heartbeat of the task in hand, then reclaim the tasks of dead workers."""
-    from .models import OcrTask, Status
-    from .services import reclaim_stale_tasks
+    from ..models import OcrTask, Status
+    from ..services import reclaim_stale_tasks
 
     with _in_hand_lock:
         in_hand = dict(_in_hand)

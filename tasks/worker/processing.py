@@ -14,19 +14,19 @@ from audit.outage import CONNECTION_LOST
 from audit.recording.client import ClientContext
 from audit.services import in_english, record_event
 
+from ..failures import ENGINE_FAILED, MISSING_FILE, READER_DIED
+from ..models import OcrPage, OcrTask, Phase, Status
+from ..ocr.detect import ACCEPTED_TYPES
+from ..ocr.engines import PageResult
+from ..ocr.inspect import DocumentRejected
+from ..ocr.orientation import Straightening
+from ..ocr.page_reader import PageJob, PageRead, PageReaderDied, read_pages
+from ..ocr.pages import SourcePage, page_count
+from ..ocr.render import RenderLimits
+from ..ocr.resolution import PdfResolution
+from ..storage import local_copy
 from . import heartbeat
-from .failures import ENGINE_FAILED, MISSING_FILE, READER_DIED
-from .models import OcrPage, OcrTask, Phase, Status
-from .ocr.detect import ACCEPTED_TYPES
-from .ocr.engines import PageResult
-from .ocr.inspect import DocumentRejected
-from .ocr.orientation import Straightening
-from .ocr.page_reader import PageJob, PageRead, PageReaderDied, read_pages
-from .ocr.pages import SourcePage, page_count
-from .ocr.render import RenderLimits
-from .ocr.resolution import PdfResolution
 from .outputs import remove_derived, store_page_image_data, store_searchable_pdf
-from .storage import local_copy
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ The task page and its API twin serve the same files through this one function.
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.http import content_disposition_header
 
-from .models import OcrTask, Status
-from .result_formats.alto import task_alto
-from .result_formats.hocr import task_hocr
-from .searchable_pdf import searchable_pdf_name
-from .selectors import task_pages, task_result_document
+from ..models import OcrTask, Status
+from ..pdf.searchable import searchable_pdf_name
+from ..result_formats.alto import task_alto
+from ..result_formats.hocr import task_hocr
+from ..selectors import task_pages, task_result_document
 
 RESULT_FORMATS = ("txt", "json", "pdf", "hocr", "alto")
 # The layout formats: how each is built, served and named.

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import login_required_for_polling
 from accounts.http import AuthenticatedHttpRequest
 
-from .bulk import (
+from ..bulk import (
     BULK_MAX_TASKS,
     DOWNLOAD_FORMATS,
     BulkLimitError,
@@ -36,15 +36,11 @@ from .bulk import (
     tasks_download,
     tasks_rerun,
 )
-from .downloads import ResultUnavailable, result_download
-from .forms import BulkRerunForm, RerunForm, TaskListForm, UploadForm
-from .models import OcrTask
-from .ocr.inspect import DocumentRejected
-from .ocr.pages import render_page_image
-from .outputs import open_page_image
-from .pagination import TaskPaginator
-from .processing import KIND_BY_CONTENT_TYPE, render_limits
-from .search_hits import (
+from ..models import OcrTask
+from ..ocr.inspect import DocumentRejected
+from ..ocr.pages import render_page_image
+from ..pagination import TaskPaginator
+from ..search_hits import (
     SNIPPETS_PER_TASK,
     highlight,
     page_hits,
@@ -52,7 +48,7 @@ from .search_hits import (
     terms_pattern,
     word_boxes,
 )
-from .selectors import (
+from ..selectors import (
     DEFAULT_SORT,
     SEARCH_MAX_CHARS,
     page_texts_for,
@@ -63,7 +59,7 @@ from .selectors import (
     task_sort,
     turned_page,
 )
-from .services import (
+from ..services import (
     EngineChoiceError,
     TaskError,
     refuse_before_reading,
@@ -73,10 +69,14 @@ from .services import (
     task_rerun,
     task_retry,
 )
-from .storage import local_copy
-from .throttling import refuse_too_frequent
+from ..storage import local_copy
+from ..throttling import refuse_too_frequent
+from ..uploads import UploadRejected, display_name, download_name
+from ..worker.outputs import open_page_image
+from ..worker.processing import KIND_BY_CONTENT_TYPE, render_limits
+from .downloads import ResultUnavailable, result_download
+from .forms import BulkRerunForm, RerunForm, TaskListForm, UploadForm
 from .thumbnails import ThumbnailUnavailable, task_thumbnail
-from .uploads import UploadRejected, display_name, download_name
 
 TASKS_PER_PAGE = 20
 # Page previews are rendered at screen resolution, not the OCR resolution.

@@ -4,9 +4,9 @@ import django_filters
 
 from ocr_project.common.filters import StrictFilterForm, UtcDateTimeFilter
 
-from .models import OcrTask, Status
-from .ocr.engines import available_engines
-from .selectors import SORT_FIELDS, task_search, task_sort
+from ..models import OcrTask, Status
+from ..ocr.engines import available_engines
+from ..selectors import SORT_FIELDS, task_search, task_sort
 
 
 class TaskFilter(django_filters.FilterSet):
