@@ -9,8 +9,6 @@ changelists in turn (same users, addresses and 180 days) and reports the ratio.
 import argparse
 import json
 import random
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,46 +24,11 @@ def ensure_venv() -> tuple[str, str]:
     The venv sees the service's site-packages through a .pth file, so only easy-audit
     itself is installed there; the service's requirements never mention it.
     """
-    python = VENV / "bin" / "python"
-    try:
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-            purelib = subprocess.run(
-                [sys.executable, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
-            target = subprocess.run(
-                [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout.strip()
-            Path(target, "service-packages.pth").write_text(purelib + "\n")
-        check = subprocess.run(
-            [str(python), "-c", "import easyaudit"], capture_output=True, text=True
-        )
-        if check.returncode != 0:
-            subprocess.run(
-                # From its hash-pinned lock (make lock), like every package the project installs.
-                [
-                    str(python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--require-hashes",
-                    "-r",
-                    str(LOCK),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-    except subprocess.CalledProcessError as error:
-        return "", f"{EASY_AUDIT} did not install: {(error.stderr or '')[-500:]}"
-    return str(python), ""
+    from bench.peers.venv import throwaway_venv
+
+    return throwaway_venv(
+        venv=VENV, lock=LOCK, probe="import easyaudit", failed=f"{EASY_AUDIT} did not install"
+    )
 
 
 def seed_login_events(*, rows: int, info: dict) -> None:

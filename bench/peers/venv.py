@@ -21,20 +21,22 @@ def site_packages(python: Path | str) -> str:
     ).stdout.strip()
 
 
-def ensure_venv() -> tuple[str, str]:
-    """Return (python, "") for a venv with the peers installed, or ("", why not).
+def throwaway_venv(*, venv: Path, lock: Path, probe: str, failed: str) -> tuple[str, str]:
+    """Return (python, "") for `venv` with `lock` installed, or ("", why not).
 
-    The venv sees the project's site-packages through a .pth file, so only the peers
-    themselves are installed there, never into the project's own venv.
+    The venv sees the project's site-packages through a .pth file, so only what `lock`
+    adds is installed there, never into the project's own venv. `probe` is code that
+    runs once it is ready; `failed` starts the reason given when pip fails.
     """
-    python = VENV / "bin" / "python"
+    python = venv / "bin" / "python"
     try:
         if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             pth = Path(site_packages(python), "service-packages.pth")
             pth.write_text(site_packages(sys.executable) + "\n")
-        if subprocess.run([str(python), "-c", PROBE], capture_output=True).returncode != 0:
+        if subprocess.run([str(python), "-c", probe], capture_output=True).returncode != 0:
             subprocess.run(
+                # From its hash-pinned lock (make lock), like every package the project installs.
                 [
                     str(python),
                     "-m",
@@ -43,12 +45,19 @@ def ensure_venv() -> tuple[str, str]:
                     "--quiet",
                     "--require-hashes",
                     "-r",
-                    str(LOCK),
+                    str(lock),
                 ],
                 check=True,
                 capture_output=True,
                 text=True,
             )
     except subprocess.CalledProcessError as error:
-        return "", f"the peers did not install from {LOCK.name}: {(error.stderr or '')[-500:]}"
+        return "", f"{failed}: {(error.stderr or '')[-500:]}"
     return str(python), ""
+
+
+def ensure_venv() -> tuple[str, str]:
+    """Return (python, "") for a venv with the peers installed, or ("", why not)."""
+    return throwaway_venv(
+        venv=VENV, lock=LOCK, probe=PROBE, failed=f"the peers did not install from {LOCK.name}"
+    )
