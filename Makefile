@@ -123,6 +123,7 @@ clean:
 
 ## Seed throwaway SQLite + PostgreSQL databases and measure (BENCH_ARGS="--quick" for a short run).
 bench: $(VENV)/.installed-dev
+	@.ci/system-packages.sh --bench
 	$(PY) bench/bench.py $(BENCH_ARGS)
 
 ## Real gunicorn on fresh SQLite and PostgreSQL databases: no audit event lost (LOAD_ARGS="--quick").

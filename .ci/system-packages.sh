@@ -20,6 +20,13 @@ set -euo pipefail
 # rsyslog: tests/test_siem_rsyslog.py ships the audit stream with it (imfile -> omfile).
 PACKAGES=(chromium fonts-wqy-microhei libatomic1 haproxy faketime postgresql rsyslog)
 
+# --bench (make bench) adds what the peers of the OCR figures need, not the tests:
+#   tesseract-ocr       the `tesseract` CLI, figure 11's floor and the engine OCRmyPDF runs
+#   ghostscript         OCRmyPDF's PDF/A output (its default) in the figures beside it
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(tesseract-ocr tesseract-ocr-eng ghostscript)
+fi
+
 # --check: only say which are missing (one per line; exit 1 if any), install nothing.
 if_possible=0
 [ "${1:-}" = "--if-possible" ] && if_possible=1
