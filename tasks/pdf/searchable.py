@@ -33,14 +33,13 @@ import pypdfium2.raw as pdfium_c
 from django.conf import settings
 from PIL import Image, ImageOps
 
+from ..documents import KIND_BY_CONTENT_TYPE, open_page_image, render_limits
 from ..models import OcrPage, OcrTask, PageSource
 from ..ocr.detect import DetectedType
 from ..ocr.inspect import open_pdf, pdfium_lock
 from ..ocr.pages import render_page_image
 from ..selectors import task_pages
 from ..storage import local_copy
-from ..worker.outputs import open_page_image
-from ..worker.processing import KIND_BY_CONTENT_TYPE, render_limits
 from .glyphless_font import ASCENT, DESCENT, EMPTY_GLYPH, MAX_CID, UNITS_PER_EM, glyphless_font
 from .glyphless_font import to_unicode_cmap as build_to_unicode_cmap
 from .images import shrink_images

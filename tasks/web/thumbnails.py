@@ -8,13 +8,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from ..documents import KIND_BY_CONTENT_TYPE, open_page_image, render_limits
 from ..models import OcrTask
 from ..ocr.inspect import DocumentRejected
 from ..ocr.pages import render_page_image
 from ..selectors import turned_page
 from ..storage import StorageWriteFailed, local_copy, save_whole
-from ..worker.outputs import open_page_image
-from ..worker.processing import KIND_BY_CONTENT_TYPE, render_limits
 
 logger = logging.getLogger(__name__)
 

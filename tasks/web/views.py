@@ -36,6 +36,7 @@ from ..bulk import (
     tasks_download,
     tasks_rerun,
 )
+from ..documents import KIND_BY_CONTENT_TYPE, open_page_image, render_limits
 from ..models import OcrTask
 from ..ocr.inspect import DocumentRejected
 from ..ocr.pages import render_page_image
@@ -72,8 +73,6 @@ from ..services import (
 from ..storage import local_copy
 from ..throttling import refuse_too_frequent
 from ..uploads import UploadRejected, display_name, download_name
-from ..worker.outputs import open_page_image
-from ..worker.processing import KIND_BY_CONTENT_TYPE, render_limits
 from .downloads import ResultUnavailable, result_download
 from .forms import BulkRerunForm, RerunForm, TaskListForm, UploadForm
 from .thumbnails import ThumbnailUnavailable, task_thumbnail

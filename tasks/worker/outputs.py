@@ -10,7 +10,6 @@ import tempfile
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image
 
 from ..models import OcrPage, OcrTask
 from ..storage import save_whole
@@ -29,14 +28,6 @@ def store_page_image_data(*, task_id, index: int, data: bytes) -> str:
     if not OcrPage.objects.filter(image=name).exists():
         remove_derived(name)  # left by an attempt that died before storing its page
     return save_whole(name, ContentFile(data), size=len(data))
-
-
-def open_page_image(page: OcrPage) -> Image.Image:
-    """Return the stored image of a turned page, decoded, with the dpi it was read at."""
-    with page.image.open("rb") as handle:
-        image = Image.open(handle)
-        image.load()
-    return image
 
 
 def store_searchable_pdf(*, task: OcrTask) -> str:

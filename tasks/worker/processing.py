@@ -14,34 +14,20 @@ from audit.outage import CONNECTION_LOST
 from audit.recording.client import ClientContext
 from audit.services import in_english, record_event
 
+from ..documents import KIND_BY_CONTENT_TYPE, render_limits
 from ..failures import ENGINE_FAILED, MISSING_FILE, READER_DIED
 from ..models import OcrPage, OcrTask, Phase, Status
-from ..ocr.detect import ACCEPTED_TYPES
 from ..ocr.engines import PageResult
 from ..ocr.inspect import DocumentRejected
 from ..ocr.orientation import Straightening
 from ..ocr.page_reader import PageJob, PageRead, PageReaderDied, read_pages
 from ..ocr.pages import SourcePage, page_count
-from ..ocr.render import RenderLimits
 from ..ocr.resolution import PdfResolution
 from ..storage import local_copy
 from . import heartbeat
 from .outputs import remove_derived, store_page_image_data, store_searchable_pdf
 
 logger = logging.getLogger(__name__)
-
-KIND_BY_CONTENT_TYPE = {kind.content_type: kind for kind in ACCEPTED_TYPES}
-
-# A preview or thumbnail is drawn while a web request waits: it gets this long at most.
-PREVIEW_RENDER_SECONDS = 10
-
-
-def render_limits(*, for_request: bool = False) -> RenderLimits:
-    """Return the time and memory a child process may spend drawing one PDF page."""
-    seconds = float(settings.OCR_RENDER_TIMEOUT_SECONDS)
-    if for_request:
-        seconds = min(seconds, PREVIEW_RENDER_SECONDS)
-    return RenderLimits(seconds=seconds, memory_bytes=settings.OCR_RENDER_MEMORY_MB * 2**20)
 
 
 class TaskVanished(Exception):
