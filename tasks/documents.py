@@ -2,14 +2,22 @@
 
 What the worker, the searchable PDF and the pages (previews, thumbnails) all read of a
 task's upload, kept here rather than in any one of them, so none imports another for it.
+The files derived from a task (turned page images, the searchable PDF) are named here too,
+under derived/<task id>/, and removed here; their writers live with what builds them
+(tasks.worker.outputs, tasks.pdf.searchable).
 """
 
+import logging
+
 from django.conf import settings
+from django.core.files.storage import default_storage
 from PIL import Image
 
 from .models import OcrPage
 from .ocr.detect import ACCEPTED_TYPES
 from .ocr.render import RenderLimits
+
+logger = logging.getLogger(__name__)
 
 # The kind of a stored upload, from the content type detection gave it when it was checked.
 KIND_BY_CONTENT_TYPE = {kind.content_type: kind for kind in ACCEPTED_TYPES}
@@ -32,3 +40,19 @@ def open_page_image(page: OcrPage) -> Image.Image:
         image = Image.open(handle)
         image.load()
     return image
+
+
+def derived_name(task_id, leaf: str) -> str:
+    """Return the storage name of one of a task's derived files."""
+    return f"derived/{task_id}/{leaf}"
+
+
+def remove_derived(name: str | None) -> None:
+    """Delete one derived file; a file already gone is not an error."""
+    if not name:
+        return
+    try:
+        default_storage.delete(name)
+    except OSError:
+        # Cleanup must not undo the delete that asked for it; the log says what is left.
+        logger.warning("Could not delete derived file %s", name, exc_info=True)

@@ -7,11 +7,11 @@ from django.dispatch import receiver
 
 from accounts.actor import current_actor
 
+from .documents import remove_derived
 from .models import OcrPage, OcrTask
 from .services import record_task_delete, recorded_deletions
 from .uploads import remove_stored
 from .web.thumbnails import remove_thumbnail
-from .worker.outputs import remove_derived
 
 
 @receiver(post_delete, sender=OcrTask, dispatch_uid="remove_task_files")

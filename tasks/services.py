@@ -20,9 +20,11 @@ from audit.events import Outcome
 from audit.recording.client import ClientContext
 from audit.services import record_event
 
+from .documents import remove_derived
 from .failures import WORKER_GONE
 from .models import OcrTask, Phase, Status
 from .ocr.engines import available_engines
+from .pdf.searchable import store_searchable_pdf
 from .storage import StorageWriteFailed, file_size
 from .throttling import refuse_too_frequent
 from .uploads import (
@@ -36,7 +38,6 @@ from .uploads import (
     store_checked,
     upload_body_limit,
 )
-from .worker.outputs import remove_derived, store_searchable_pdf
 
 logger = logging.getLogger(__name__)
 

@@ -31,15 +31,22 @@ import pikepdf
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from django.conf import settings
+from django.core.files import File
 from PIL import Image, ImageOps
 
-from ..documents import KIND_BY_CONTENT_TYPE, open_page_image, render_limits
+from ..documents import (
+    KIND_BY_CONTENT_TYPE,
+    derived_name,
+    open_page_image,
+    remove_derived,
+    render_limits,
+)
 from ..models import OcrPage, OcrTask, PageSource
 from ..ocr.detect import DetectedType
 from ..ocr.inspect import open_pdf, pdfium_lock
 from ..ocr.pages import render_page_image
 from ..selectors import task_pages
-from ..storage import local_copy
+from ..storage import local_copy, save_whole
 from .glyphless_font import ASCENT, DESCENT, EMPTY_GLYPH, MAX_CID, UNITS_PER_EM, glyphless_font
 from .glyphless_font import to_unicode_cmap as build_to_unicode_cmap
 from .images import shrink_images
@@ -574,3 +581,19 @@ def searchable_pdf_name(task: OcrTask) -> str:
     """Return the download's file name: never the original's, even for a PDF upload."""
     stem = task.original_name.rsplit(".", 1)[0] or "result"
     return f"{stem}-searchable.pdf"
+
+
+def store_searchable_pdf(*, task: OcrTask) -> str:
+    """Build the task's searchable PDF and store it; return its storage name."""
+    # Spooled to disk past a few megabytes, so a 50-page scan is not held in memory twice.
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as handle:
+        write_searchable_pdf(task=task, output=handle)
+        size = handle.tell()
+        if not size:
+            raise ValueError(f"The searchable PDF of task {task.pk} came out empty.")
+        handle.seek(0)
+        name = derived_name(task.pk, "searchable.pdf")
+        if not OcrTask.objects.filter(searchable_pdf=name).exists():
+            remove_derived(name)  # left by an attempt that died before it finished
+        # Whole or not at all: an empty or cut-short PDF is never stored as the result.
+        return save_whole(name, File(handle), size=size)

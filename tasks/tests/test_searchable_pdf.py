@@ -11,8 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from tasks.models import OcrPage, OcrTask, Status
-from tasks.pdf.searchable import place_lines
-from tasks.worker.outputs import store_searchable_pdf
+from tasks.pdf.searchable import place_lines, store_searchable_pdf
 
 from . import samples
 from .conftest import API_TASKS, upload_file

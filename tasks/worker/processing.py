@@ -14,7 +14,7 @@ from audit.outage import CONNECTION_LOST
 from audit.recording.client import ClientContext
 from audit.services import in_english, record_event
 
-from ..documents import KIND_BY_CONTENT_TYPE, render_limits
+from ..documents import KIND_BY_CONTENT_TYPE, remove_derived, render_limits
 from ..failures import ENGINE_FAILED, MISSING_FILE, READER_DIED
 from ..models import OcrPage, OcrTask, Phase, Status
 from ..ocr.engines import PageResult
@@ -23,9 +23,10 @@ from ..ocr.orientation import Straightening
 from ..ocr.page_reader import PageJob, PageRead, PageReaderDied, read_pages
 from ..ocr.pages import SourcePage, page_count
 from ..ocr.resolution import PdfResolution
+from ..pdf.searchable import store_searchable_pdf
 from ..storage import local_copy
 from . import heartbeat
-from .outputs import remove_derived, store_page_image_data, store_searchable_pdf
+from .outputs import store_page_image_data
 
 logger = logging.getLogger(__name__)
 
