@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from tasks.models import OcrPage, OcrTask, Status
-from tasks.pdf.searchable import place_lines, store_searchable_pdf
+from tasks.pdf.searchable import store_searchable_pdf
+from tasks.pdf.text_layer import place_lines
 
 from . import samples
 from .conftest import API_TASKS, upload_file
