@@ -11,6 +11,7 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from tasks.models import OcrPage, OcrTask, Phase, Status
+from tasks.services import reclaim_stale_tasks
 from tasks.worker.heartbeat import Heartbeat
 
 from .conftest import API_TASKS, upload_file
@@ -143,7 +144,7 @@ def test_heartbeat_reclaims_an_orphan_on_its_timer_and_ends_its_job(
         status=Status.PROCESSING, attempts=1, heartbeat_at=silent, job_id=str(job.pk)
     )
     OcrPage.objects.create(task=task, index=0, text="half-read", source="ocr")
-    heartbeat = Heartbeat()
+    heartbeat = Heartbeat(reclaim=reclaim_stale_tasks)
     heartbeat.start()
     try:
         deadline = time.monotonic() + 30

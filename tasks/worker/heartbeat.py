@@ -4,11 +4,13 @@ One thread per worker process (started by the `ocr_worker` command) wakes every
 OCR_STALE_AFTER_SECONDS / 6: it touches the heartbeat of the task this process is reading,
 so a long page is never mistaken for a dead worker, and it reclaims tasks whose worker
 stopped beating, so an orphan is taken back on a timer and not only when new work arrives.
+The reclaiming is a service (tasks.services.reclaim_stale_tasks) that the command starting
+the thread hands it, so the worker package imports no service that imports the worker.
 """
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,10 +43,9 @@ def interval_seconds() -> float:
     return max(0.5, settings.OCR_STALE_AFTER_SECONDS / 6)
 
 
-def beat() -> None:
+def beat(reclaim: Callable[[], object]) -> None:
     """Touch the heartbeat of the task in hand, then reclaim the tasks of dead workers."""
     from ..models import OcrTask, Status
-    from ..services import reclaim_stale_tasks
 
     with _in_hand_lock:
         in_hand = dict(_in_hand)
@@ -52,21 +53,22 @@ def beat() -> None:
         OcrTask.objects.filter(
             pk=in_hand["task_id"], status=Status.PROCESSING, attempts=in_hand["attempts"]
         ).update(heartbeat_at=timezone.now())
-    reclaim_stale_tasks()
+    reclaim()
 
 
 class Heartbeat(threading.Thread):
     """The daemon thread that calls beat() every interval_seconds() until stopped."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, reclaim: Callable[[], object]) -> None:
         super().__init__(name="ocr-heartbeat", daemon=True)
+        self.reclaim = reclaim
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(interval_seconds()):
             try:
                 close_old_connections()
-                beat()
+                beat(self.reclaim)
             except CONNECTION_LOST as error:
                 # A restarting database: one line a beat, not a traceback; the next beat
                 # tries again.

@@ -34,7 +34,7 @@ class Command(db_worker.Command):
             f"Reclaimed stale tasks at start: requeued {stats['requeued']}, "
             f"failed {stats['failed']}."
         )
-        heartbeat = Heartbeat()
+        heartbeat = Heartbeat(reclaim=reclaim_stale_tasks)
         heartbeat.start()
         sign_due()
         # A batch run works through the queue and ends: it signs at start only.
