@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from .sealing.backlog import Backlog, unsealed_backlog
-from .sealing.lease import CHECKPOINT_SIGNER, SEALER, database_now, lease_state
+from .lease import CHECKPOINT_SIGNER, SEALER, database_now, lease_state
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def main() -> None:
     from django.conf import settings
 
     from audit.models import AuditEvent, AuditLease
-    from audit.sealing.lease import SEALER
+    from audit.lease import SEALER
     from audit.services import record_event
 
     settings.AUDIT_SEALING = "background"

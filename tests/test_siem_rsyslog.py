@@ -18,7 +18,7 @@ from django.db import transaction
 from django.test import Client
 
 from audit.models import AuditEvent, AuditStreamPosition
-from audit.sealing.lease import LeaseHolder
+from audit.lease import LeaseHolder
 from audit.siem.streamer import stream_pending
 from audit.tests.fixtures import PASSWORD
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.management.commands.verify_audit_chain import EXIT_BROKEN, EXIT_STALE
 from audit.models import AuditEvent, AuditLease
 from audit.sealing.batches import seal_pending
-from audit.sealing.lease import CHECKPOINT_SIGNER, SEALER
+from audit.lease import CHECKPOINT_SIGNER, SEALER
 from audit.services import insert_unsealed, record_event
 from audit.tests.tamper import TABLE
 from audit.transparency.tree_heads import sign_tree_head
