@@ -30,8 +30,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..chain import canonical_timestamp
-from ..models import AuditCheckpoint, AuditEvent, AuditStreamPosition, ChainHead
 from ..lease import LeaseHolder, sealer_lease
+from ..models import AuditCheckpoint, AuditEvent, AuditStreamPosition, ChainHead
 from .cef import cef_line
 from .documents import Writer, checkpoint_document, event_document, this_writer
 from .ocsf import ocsf_event
