@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
+from .lease import CHECKPOINT_SIGNER, SEALER, database_now, lease_state
 from .sealing.backlog import Backlog, unsealed_backlog
-from .sealing.lease import CHECKPOINT_SIGNER, SEALER, database_now, lease_state
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ class AuditCheckpoint(models.Model):
 class AuditLease(models.Model):
     """Who holds a lease on a background job of the trail, and until when.
 
-    "sealer": the one sealer that may link events (audit/sealing/lease.py), with a generation
+    "sealer": the one sealer that may link events (audit/lease.py), with a generation
     that fences a holder out once another took over. "checkpoint_signer": the worker
     last seen signing checkpoints (no exclusivity: any worker may sign), so a signer
     that stopped is noticed. Times are the database's clock on PostgreSQL.
@@ -194,7 +194,7 @@ class AuditLease(models.Model):
     renewed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     # The holder's PostgreSQL session (pid and start, which tell a reused pid apart):
-    # the session a taker ends when the holder is gone (see audit/sealing/lease.py).
+    # the session a taker ends when the holder is gone (see audit/lease.py).
     backend_pid = models.IntegerField(null=True, blank=True)
     backend_start = models.DateTimeField(null=True, blank=True)
 

@@ -22,8 +22,8 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from audit.lease import note_signer_seen
 from audit.outage import CONNECTION_LOST, wait_for_database
-from audit.sealing.lease import note_signer_seen
 from audit.transparency.keys import KeyFileError, load_signer
 from audit.transparency.tree_heads import TreeHeadError, sign_tree_head
 from audit.verification.checkpoint_format import CheckpointError

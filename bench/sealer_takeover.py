@@ -23,8 +23,8 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
+    from audit.lease import SEALER
     from audit.models import AuditEvent, AuditLease
-    from audit.sealing.lease import SEALER
     from audit.services import record_event
 
     settings.AUDIT_SEALING = "background"

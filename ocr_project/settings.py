@@ -401,7 +401,7 @@ AUDIT_SEAL_INTERVAL_SECONDS = float(os.environ.get("AUDIT_SEAL_INTERVAL_SECONDS"
 AUDIT_SEAL_WINDOW_SECONDS = float(os.environ.get("AUDIT_SEAL_WINDOW_SECONDS", "2"))
 AUDIT_SEAL_BATCH = env_int("AUDIT_SEAL_BATCH", 2000)
 # The sealer holds a lease this long and renews it every round; a sealer whose host
-# died is taken over once its lease expired (audit/sealing/lease.py). Above the interval.
+# died is taken over once its lease expired (audit/lease.py). Above the interval.
 AUDIT_SEALER_LEASE_SECONDS = float(os.environ.get("AUDIT_SEALER_LEASE_SECONDS", "5"))
 # The worker signs the chain head every so many events, or every so many minutes when
 # the chain grew at all (see audit/worker_duties.py).

@@ -6,6 +6,14 @@
 - ``access``: ``access_denied`` events, coalesced so a script cannot flood the trail.
 - ``writer_clock``: the writer MAC's clock reading, on the database's clock.
 
-Imported by ``audit.services`` (the one write path) and by the other apps for the
-client context; imports only ``audit``'s models, events and services contract.
+Two sides of the write path (``audit.services.record_event``), by role:
+
+- below it, what it reads: ``client``, ``sanitize`` and ``writer_clock`` import nothing
+  of ``audit`` but each other, so the write path and the other apps (throttling,
+  lockouts) can all import them;
+- above it, the request's hooks: ``middleware`` and ``access`` record through it.
+
+They share the package because settings name both sides (MIDDLEWARE names
+``middleware``, AXES_CLIENT_IP_CALLABLE ``client.client_ip``). The layers contract in
+pyproject.toml places each module on its side: no module here imports one above it.
 """

@@ -22,7 +22,12 @@ fences out a holder once another took over; the others stand by until it expires
 
 The package, by role: ``heads`` (the chain head and its time), ``cutoff`` (what is safe
 to seal now, the sealer role), ``refusals`` (the writer MAC, and rows never linked),
-``batches`` (one batch linked into the chain, the tree and the stream), ``backlog``
-(what waits, and for how long), ``loop`` (the sealer process), ``lease`` (which sealer
-may link). Imported by ``audit.services`` (inline sealing) and the commands.
+``batches`` (one batch linked into the chain and the tree), ``backlog`` (what waits,
+and for how long), ``loop`` (the sealer process: seal, then stream).
+
+Imports ``audit``'s models, chain and events, ``audit.lease``, the tree
+(``audit.transparency``) and the stream (``audit.siem``), which the loop writes after
+each batch; imported by ``audit.services`` (inline sealing), retention, health, the
+admin, the dashboard and the commands. Nothing below it imports it (the layers
+contract in pyproject.toml).
 """

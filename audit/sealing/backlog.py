@@ -4,9 +4,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..expressions import values_as_text
+from ..lease import database_now
 from ..models import AuditEvent
 from .heads import head_timestamp
-from .lease import database_now
 from .refusals import parse_timestamp
 
 # A stamp this far past the clock verification reads is a writer's clock running ahead

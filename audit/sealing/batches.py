@@ -1,4 +1,4 @@
-"""Link a batch of committed events into the chain, the tree and the SIEM stream."""
+"""Link a batch of committed events into the chain and the tree (the loop streams them after)."""
 
 from datetime import datetime
 
@@ -12,11 +12,11 @@ from ..chain import (
     link,
 )
 from ..events import KEY_CHANGE_EVENT, Outcome, category_for
+from ..lease import LeaseHolder, sealer_lease
 from ..models import AuditEvent, ChainHead
 from ..transparency.tree import append_sealed, catch_up, event_leaf_hash, tree_size
 from .cutoff import allow_sealing, sealing_cutoff
 from .heads import _PREV_HASH, _SEQUENCE, _TIMESTAMP, Head, Seal, lock_chain_head, utc_now
-from .lease import LeaseHolder, sealer_lease
 from .refusals import unsealed_rows, warn_refused
 
 

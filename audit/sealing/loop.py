@@ -4,10 +4,10 @@ import logging
 
 from django.db import connection
 
+from ..lease import sealer_lease
 from ..outage import CONNECTION_LOST, wait_for_database
 from ..siem.streamer import stream_round
 from .batches import seal_pending
-from .lease import sealer_lease
 
 # Diagnostics, on standard error; the SIEM stream has a sink of its own (audit/siem).
 logger = logging.getLogger("audit_sealer")

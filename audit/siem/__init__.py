@@ -8,5 +8,8 @@
 - ``ocsf`` and ``cef``: the same event in OCSF 1.3 and in ArcSight CEF (AUDIT_STREAM_FORMAT,
   and ``format=ocsf`` on the export).
 
-Only ``audit`` imports this package; it imports ``audit.models`` and ``audit.chain``.
+Only ``audit`` imports this package: the sealer's loop (``audit.sealing.loop``), the
+export, the start-up checks and the commands. It imports ``audit.models``, ``audit.chain``,
+``audit.lease`` (a stream round is fenced by the sealer lease) and
+``audit.verification.checkpoints`` (a stored checkpoint's document), never the sealer.
 """

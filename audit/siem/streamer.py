@@ -7,7 +7,7 @@ process (the web, the worker, `manage.py shell`, createsuperuser, audit_retentio
 reach the stream, because the one sealer sees every row.
 
 Exactly once. A stream round, in one transaction: renew the sealer lease (the fence,
-audit/sealing/lease.py), read the position (AuditStreamPosition), write the events after it
+audit/lease.py), read the position (AuditStreamPosition), write the events after it
 to the sink, advance the position, commit. A sealer that dies after writing and
 before committing leaves the lines written but the position behind: the next holder
 would write them again. A file sink says what it holds: each round reads its last
@@ -30,8 +30,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..chain import canonical_timestamp
+from ..lease import LeaseHolder, sealer_lease
 from ..models import AuditCheckpoint, AuditEvent, AuditStreamPosition, ChainHead
-from ..sealing.lease import LeaseHolder, sealer_lease
 from .cef import cef_line
 from .documents import Writer, checkpoint_document, event_document, this_writer
 from .ocsf import ocsf_event

@@ -9,10 +9,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from audit.lease import CHECKPOINT_SIGNER, SEALER
 from audit.management.commands.verify_audit_chain import EXIT_BROKEN, EXIT_STALE
 from audit.models import AuditEvent, AuditLease
 from audit.sealing.batches import seal_pending
-from audit.sealing.lease import CHECKPOINT_SIGNER, SEALER
 from audit.services import insert_unsealed, record_event
 from audit.tests.tamper import TABLE
 from audit.transparency.tree_heads import sign_tree_head

@@ -13,9 +13,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, connections, transaction
 
+from audit.lease import SEALER, LeaseHolder
 from audit.models import AuditEvent, AuditLease
 from audit.sealing.batches import seal_batch
-from audit.sealing.lease import SEALER, LeaseHolder
 from audit.sealing.loop import run_sealer
 from audit.services import record_event
 from audit.verification.verify import verify_chain

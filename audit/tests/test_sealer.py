@@ -12,12 +12,12 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
+from audit.lease import LeaseHolder
 from audit.models import AuditEvent, ChainHead
 from audit.sealing.backlog import unsealed_backlog
 from audit.sealing.batches import seal_batch, seal_pending
 from audit.sealing.cutoff import sealing_cutoff
 from audit.sealing.heads import BEFORE_EVERY_EVENT, head_timestamp
-from audit.sealing.lease import LeaseHolder
 from audit.sealing.refusals import writer_tag
 from audit.services import record_event
 from audit.tests.tamper import TABLE, append_chain

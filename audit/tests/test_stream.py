@@ -11,10 +11,10 @@ import socket
 import pytest
 from django.db import transaction
 
+from audit.lease import LeaseHolder
 from audit.models import AuditEvent, AuditStreamPosition
 from audit.recording.client import ClientContext
 from audit.sealing.batches import seal_pending
-from audit.sealing.lease import LeaseHolder
 from audit.services import record_event
 from audit.siem.sinks import parse_stream_setting
 from audit.siem.streamer import configured_sink, stream_lag, stream_pending

@@ -25,6 +25,8 @@ of our own (docs: RFC 9162 section 2, c2sp.org/signed-note, c2sp.org/tlog-checkp
 
 Anything in ``audit`` may import these modules; ``verifier`` imports nothing from
 Django or the project (an import-linter contract); ``node_store`` only
-``audit.models``; the others import ``audit``'s models, chain and integrity, never its
-services or interfaces.
+``audit.models``; the others import ``audit``'s models and the row walk of
+``audit.verification.rows``, never its services, the sealer or interfaces (the layers
+contract in pyproject.toml). ``audit.chain`` imports ``verifier.records``: the chain
+links the very record an auditor's verifier reads.
 """

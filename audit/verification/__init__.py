@@ -9,7 +9,8 @@
 - ``anchors``: what must still be there and match (checkpoints, archives).
 - ``checkpoints``: signing, storing and reading the chain head's checkpoints.
 
-Imports ``audit``'s models, chain, events and expressions; imported by the app's
-services, commands, dashboard and transparency. No module here imports another in a
-circle (the import contract in pyproject.toml).
+Imports ``audit``'s models, chain, events, expressions and timestamps only; imported by
+transparency (the row walk), the SIEM stream (a checkpoint's document), retention, the
+worker's duties, the dashboard and the commands. No module here imports another in a
+circle, nor anything above it (the import contracts in pyproject.toml).
 """

@@ -30,6 +30,11 @@ lease works the same there (on the application's clock: one host).
 Takeover takes one lease period (AUDIT_SEALER_LEASE_SECONDS, 5 s) plus a round at
 most; the README gives the measured figure. A sealer that stops cleanly (SIGTERM,
 Ctrl-C) releases the lease on its way out, and a standby takes it at its next round.
+
+Beside the sealer (audit/sealing/) rather than inside it: the SIEM stream's rounds are
+fenced by the same lease (audit/siem/streamer.py), and the checkpoint signer's heartbeat
+(note_signer_seen, audit/worker_duties.py) and health read the same table. It imports
+only the models, so all of them can import it and none has to import the sealer.
 """
 
 import logging
@@ -43,7 +48,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
-from ..models import AuditLease
+from .models import AuditLease
 
 SEALER = "sealer"
 CHECKPOINT_SIGNER = "checkpoint_signer"
