@@ -2,6 +2,7 @@
 
 import io
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -360,9 +361,10 @@ def test_bulk_delete_cannot_touch_other_users_tasks(
     mine = make_task_row(user)
     theirs = make_task_row(other_user, original_name="theirs.png")
 
-    confirm = page_client.get("/tasks/delete/", {"ids": [theirs.pk]}, follow=True)
+    confirm = page_client.get("/tasks/delete/", {"ids": [theirs.pk]})
     deleted = page_client.post("/tasks/delete/", {"ids": [theirs.pk, mine.pk]})
 
+    assert confirm.status_code == 400
     assert "theirs.png" not in confirm.content.decode()
     assert "Choose at least one task to delete." in confirm.content.decode()
     assert deleted.status_code == 302
@@ -373,10 +375,21 @@ def test_bulk_delete_cannot_touch_other_users_tasks(
 def test_bulk_delete_with_nothing_chosen_says_so(page_client, user, make_task_row):
     make_task_row(user)
 
-    response = page_client.post("/tasks/delete/", {"ids": ["junk", ""]}, follow=True)
+    response = page_client.post("/tasks/delete/", {"ids": [str(uuid.uuid4()), ""]})
 
+    assert response.status_code == 400
     assert "Choose at least one task to delete." in response.content.decode()
     assert OcrTask.objects.count() == 1
+
+
+def test_bulk_delete_with_a_malformed_id_deletes_nothing(page_client, user, make_task_row):
+    task = make_task_row(user)
+
+    response = page_client.post("/tasks/delete/", {"ids": [task.pk, "junk"]})
+
+    assert response.status_code == 400
+    assert "not a task id; nothing was done." in response.content.decode()
+    assert list(OcrTask.objects.all()) == [task]
 
 
 def test_bulk_delete_needs_csrf(user, make_task_row):
