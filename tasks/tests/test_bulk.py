@@ -604,3 +604,19 @@ def test_the_bulk_bounds_are_read_from_the_environment():
 
     assert given.stdout.split() == ["7", "4096"]
     assert default.stdout.split() == ["100", str(512 * 1024 * 1024)]
+
+
+def test_the_list_drawn_by_a_refusal_searches_sorts_and_pages_the_list(
+    page_client, user, make_task_row
+):
+    # Drawn at /tasks/download/: relative links would send the search there, not to "/".
+    make_task_row(user, status=Status.COMPLETED)
+
+    response = page_client.get("/tasks/download/", {"ids": ["junk"], "format": "pdf"})
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert '<form method="get" action="/" class="search" role="search">' in html
+    links = re.findall(r'<th scope="col"[^>]*><a href="([^"]*)"', html)
+    assert links and all(link.startswith("/?") for link in links)
+    assert not any("ids=" in link or "format=" in link for link in links)
