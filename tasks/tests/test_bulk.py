@@ -14,6 +14,7 @@ from django.test import Client
 from audit.events import Outcome
 from tasks import bulk
 from tasks.models import OcrTask, Status
+from tasks.throttling import UploadRateThrottle
 
 from . import samples
 from .test_events import AGENT, IP, fields
@@ -531,10 +532,11 @@ def test_the_bound_is_the_setting(page_client, user, make_task_row, audit_events
     assert len(audit_events("task_delete")) == 3
 
 
+@pytest.mark.usefixtures("fresh_cache")
 def test_a_rerun_refused_by_the_upload_rate_is_a_429_and_queues_nothing(
-    page_client, user, make_task_row, audit_events, settings
+    page_client, user, make_task_row, audit_events, monkeypatch
 ):
-    settings.UPLOAD_THROTTLE_RATE = "1/min"
+    monkeypatch.setattr(UploadRateThrottle, "THROTTLE_RATES", {"upload": "1/min"})
     first = make_task_row(user, status=Status.COMPLETED)
     second = make_task_row(user, status=Status.COMPLETED)
     assert page_client.post("/tasks/rerun/", {"ids": [first.pk]}).status_code == 302
