@@ -66,7 +66,7 @@ def result_download(
             handle = task.searchable_pdf.open("rb")
         except FileNotFoundError:
             raise ResultUnavailable("The searchable PDF is missing from storage.") from None
-        size = file_size(task.searchable_pdf.name) or 0
+        size = file_size(task.searchable_pdf.name or "") or 0
         with closed_on_error(handle):
             record_task_download(task=task, actor=actor, via=via, fmt=fmt, size=size)
         return FileResponse(
@@ -99,7 +99,7 @@ def original_download(*, task: OcrTask, actor: User, via: str) -> FileResponse:
     """
     handle = task.file.open("rb")
     kind = KIND_BY_CONTENT_TYPE[task.content_type]
-    size = file_size(task.file.name)
+    size = file_size(task.file.name or "")
     with closed_on_error(handle):
         record_task_download(
             task=task,
