@@ -468,6 +468,11 @@ LOGGING = {
 OCR_MAX_FILE_BYTES = env_int("OCR_MAX_FILE_BYTES", 25 * 1024 * 1024)
 OCR_MAX_FILES_PER_REQUEST = env_int("OCR_MAX_FILES_PER_REQUEST", 10)
 OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 50)
+# Bulk actions on the task list (tasks/bulk.py): the most tasks one delete, re-run or
+# download takes (a list page's worth, 20, and then some; more is refused with a 413,
+# never cut short), and the most a zip of results may carry, counted before it is built.
+OCR_BULK_MAX_TASKS = env_int("OCR_BULK_MAX_TASKS", 100)
+OCR_BULK_DOWNLOAD_MAX_BYTES = env_int("OCR_BULK_DOWNLOAD_MAX_BYTES", 512 * 1024 * 1024)
 # Recognised words (RapidOCR: lines) the engine trusts less than this (0..100) are dropped:
 # junk read off pictures. 20 kept every word of the scan corpus but one misreading.
 OCR_MIN_WORD_CONFIDENCE = env_int("OCR_MIN_WORD_CONFIDENCE", 20)

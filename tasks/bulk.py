@@ -4,9 +4,14 @@ Bulk delete is tasks.services.task_delete_many; these sit beside it. The caller 
 already narrowed the choice to the user's own tasks (selectors.task_list_for), so an id
 of someone else's task does nothing at all. Each task keeps its own audit event: a
 ``task_retry`` for each task read again, a ``task_download`` for each task in a zip.
+
+A bad choice (an id that is not one, no task of the user's, more than
+OCR_BULK_MAX_TASKS) is refused whole with BulkRefused, whose ``status`` is the HTTP
+answer: nothing is deleted, queued or zipped in part.
 """
 
 import io
+import uuid
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,34 +24,85 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from audit.services import record_event
-
 from .models import OcrTask, Status
-from .services import EngineChoiceError, TaskError, resolve_engine, task_rerun
+from .services import (
+    EngineChoiceError,
+    TaskError,
+    record_task_download,
+    resolve_engine,
+    task_rerun,
+)
 from .storage import file_size
 from .uploads import human_size
 
-# The most tasks one bulk request takes: a list page's worth (20) and then some.
-BULK_MAX_TASKS = 100
-# The most a zip may carry, counted before it is built; a larger choice is refused with
-# a message, not cut short part-way through a download.
-BULK_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024
+# The bounds are settings (OCR_BULK_MAX_TASKS, OCR_BULK_DOWNLOAD_MAX_BYTES), checked at
+# start-up by tasks.checks (tasks.E008, tasks.E009).
 DOWNLOAD_FORMATS = ("txt", "pdf")
 CHUNK_BYTES = 64 * 1024
 
 
-class BulkLimitError(TaskError):
+class BulkRefused(TaskError):
+    """A bulk request refused whole, nothing done; ``code`` names why, ``status`` the answer."""
+
+    status = 400
+
+    def __init__(self, message: StrOrPromise, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BulkLimitError(BulkRefused):
     """More tasks, or more bytes, than one bulk action takes; the message says the bound."""
+
+    status = 413
+
+    def __init__(self, message: StrOrPromise, *, code: str = "too_many_tasks") -> None:
+        super().__init__(message, code=code)
+
+
+def chosen_ids(values: Iterable[str]) -> set[uuid.UUID]:
+    """Return the task ids a bulk request sent; raise BulkRefused if one is not an id.
+
+    An empty value is no choice; anything else that is not a task id refuses the whole
+    request, so a mangled form never acts on part of what was ticked.
+    """
+    ids = set()
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        try:
+            ids.add(uuid.UUID(value))
+        except ValueError:
+            # The value itself is not echoed: it is whatever the client sent.
+            raise BulkRefused(
+                _("The choice holds something that is not a task id; nothing was done."),
+                code="malformed_id",
+            ) from None
+    return ids
+
+
+def checked_choice(tasks: list[OcrTask], *, nothing: StrOrPromise) -> list[OcrTask]:
+    """Return the chosen tasks if one bulk action may take them; else raise BulkRefused.
+
+    ``tasks`` are the user's own among the ids sent: ids of other users' tasks match
+    nothing and count for nothing, and none found at all is refused with ``nothing``.
+    """
+    if not tasks:
+        raise BulkRefused(nothing, code="no_task")
+    too_many_tasks(len(tasks))
+    return tasks
 
 
 def too_many_tasks(count: int) -> None:
     """Raise BulkLimitError when ``count`` tasks are more than one bulk request takes."""
-    if count > BULK_MAX_TASKS:
+    limit = settings.OCR_BULK_MAX_TASKS
+    if count > limit:
         raise BulkLimitError(
             format_lazy(
                 _("{count} tasks chosen; at most {limit} at once. Choose fewer."),
                 count=count,
-                limit=BULK_MAX_TASKS,
+                limit=limit,
             )
         )
 
@@ -171,20 +227,32 @@ class DownloadPlan:
         return sum(entry.size for entry in self.entries)
 
     @property
-    def refusal(self) -> StrOrPromise | None:
-        """Return why this zip is not made (over the bound, or empty), or None."""
+    def refused(self) -> BulkRefused | None:
+        """Return why this zip is not made (empty, or over the bound), or None."""
         if not self.entries:
-            return _("None of the chosen tasks has this result to download.")
-        if self.total_bytes > BULK_DOWNLOAD_MAX_BYTES:
-            return format_lazy(
-                _(
-                    "The chosen results come to {size}; a download takes at most {limit}. "
-                    "Choose fewer tasks."
+            return BulkRefused(
+                _("None of the chosen tasks has this result to download."), code="no_result"
+            )
+        limit = settings.OCR_BULK_DOWNLOAD_MAX_BYTES
+        if self.total_bytes > limit:
+            return BulkLimitError(
+                format_lazy(
+                    _(
+                        "The chosen results come to {size}; a download takes at most {limit}. "
+                        "Choose fewer tasks."
+                    ),
+                    size=human_size(self.total_bytes),
+                    limit=human_size(limit),
                 ),
-                size=human_size(self.total_bytes),
-                limit=human_size(BULK_DOWNLOAD_MAX_BYTES),
+                code="too_large",
             )
         return None
+
+    @property
+    def refusal(self) -> StrOrPromise | None:
+        """Return the message of ``refused``, for the page that shows the plan."""
+        refused = self.refused
+        return refused.args[0] if refused is not None else None
 
 
 ENTRY_STEM_BYTES = 200
@@ -216,10 +284,11 @@ def unique_name(name: str, taken: set[str]) -> str:
 def plan_download(*, tasks: Iterable[OcrTask], fmt: str) -> DownloadPlan:
     """Return which of the tasks' results (``txt`` or ``pdf``) a zip would hold, and sizes."""
     if fmt not in DOWNLOAD_FORMATS:
-        raise TaskError(
+        raise BulkRefused(
             format_lazy(
                 _("Unknown format; choose one of: {choices}."), choices=", ".join(DOWNLOAD_FORMATS)
-            )
+            ),
+            code="unknown_format",
         )
     tasks = list(tasks)
     too_many_tasks(len(tasks))
@@ -283,27 +352,22 @@ def archive_name(fmt: str) -> str:
 def tasks_download(*, plan: DownloadPlan, actor: User, via: str) -> Iterator[bytes]:
     """Record one ``task_download`` per task in the zip, then return the zip's bytes.
 
-    Raise BulkLimitError (nothing recorded) when plan.refusal says the zip is not made.
+    Raise plan.refused (BulkRefused, nothing recorded) when the zip is not made.
     Recorded before the first byte goes: once streaming starts, the copies have left.
     """
-    refusal = plan.refusal
-    if refusal is not None:
-        raise BulkLimitError(refusal)
+    refused = plan.refused
+    if refused is not None:
+        raise refused
     with transaction.atomic():
         for entry in plan.entries:
-            record_event(
-                event_type="task_download",
-                user=actor,
-                resource_type="task",
-                resource_id=entry.task.pk,
-                metadata={
-                    "via": via,
-                    "format": plan.fmt,
-                    "filename": entry.task.original_name,
-                    "size": entry.size,
-                    "archive": True,
-                    "batch": len(plan.entries),
-                },
+            record_task_download(
+                task=entry.task,
+                actor=actor,
+                via=via,
+                fmt=plan.fmt,
+                size=entry.size,
+                archive=True,
+                batch=len(plan.entries),
             )
     return zip_stream(plan)
 

@@ -55,4 +55,33 @@ def check_ocr_settings(app_configs, **kwargs):
     if not 1 <= settings.OCR_OUTPUT_JPEG_QUALITY <= 95:
         # Pillow's own advice: above 95 JPEG grows with next to no gain in quality.
         errors.append(Error("OCR_OUTPUT_JPEG_QUALITY must be between 1 and 95.", id="tasks.E007"))
+    errors.extend(bulk_setting_errors())
+    return errors
+
+
+def bulk_setting_errors() -> list[Error]:
+    """Return what is wrong with the bounds of the list's bulk actions (tasks/bulk.py)."""
+    errors = []
+    most = settings.OCR_BULK_MAX_TASKS
+    # Django refuses a request with more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS before
+    # any view reads it: a bound above it would never be the one that says "choose fewer".
+    fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    if not isinstance(most, int) or most < 1 or (fields is not None and most > fields):
+        errors.append(
+            Error(
+                f"OCR_BULK_MAX_TASKS={most!r} must be at least 1"
+                + (f" and at most DATA_UPLOAD_MAX_NUMBER_FIELDS ({fields})." if fields else "."),
+                hint="The most tasks one bulk delete, re-run or download takes; 100 by default.",
+                id="tasks.E008",
+            )
+        )
+    size = settings.OCR_BULK_DOWNLOAD_MAX_BYTES
+    if not isinstance(size, int) or size < 1:
+        errors.append(
+            Error(
+                f"OCR_BULK_DOWNLOAD_MAX_BYTES={size!r} must be a positive number of bytes.",
+                hint="The most one zip of results may carry; 536870912 (512 MB) by default.",
+                id="tasks.E009",
+            )
+        )
     return errors

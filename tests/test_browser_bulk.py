@@ -95,6 +95,14 @@ def test_bulk_download_and_rerun_from_the_list(devices, live_site):
     page.wait_for_function(rows_done_js(2), timeout=OCR_TIMEOUT_MS)
     expect(page.locator("#task-table td.engine")).to_have_text(["rapidocr · ch"] * 2)
 
+    # Nothing ticked: the list again (a 400, not a redirect) saying why, nothing deleted.
+    with page.expect_response(re.compile(r"/tasks/delete/")) as answer:
+        page.get_by_role("button", name="Delete selected…").click()
+    assert answer.value.status == 400
+    expect(page.locator(".messages")).to_contain_text("Choose at least one task to delete.")
+    expect(page.locator("#task-table tbody tr")).to_have_count(2)
+    shoot(page, "bulk-nothing-chosen")
+
 
 def test_after_the_session_ended_a_running_task_shows_its_last_known_status(devices, live_site):
     phone = devices.new_page()

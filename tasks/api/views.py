@@ -214,7 +214,9 @@ class TaskResultApi(JsonErrorsAPIView):
     def get(self, request, task_id):
         task = task_get_for(request.user, task_id)
         try:
-            return result_download(task=task, fmt=request.accepted_renderer.format)
+            return result_download(
+                task=task, fmt=request.accepted_renderer.format, actor=request.user, via="api"
+            )
         except ResultUnavailable as error:
             raise NotFound(str(error)) from None
 

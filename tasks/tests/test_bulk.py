@@ -1,7 +1,10 @@
 """Bulk re-run and bulk download beside bulk delete: own tasks only, bounded, audited."""
 
 import io
+import os
 import re
+import subprocess
+import sys
 import uuid
 import zipfile
 
@@ -11,6 +14,7 @@ from django.test import Client
 from audit.events import Outcome
 from tasks import bulk
 from tasks.models import OcrTask, Status
+from tasks.throttling import UploadRateThrottle
 
 from . import samples
 from .test_events import AGENT, IP, fields
@@ -124,9 +128,10 @@ def test_rerun_cannot_touch_other_users_tasks(
 ):
     theirs = make_task_row(other_user, original_name="theirs.png", status=Status.COMPLETED)
 
-    page = page_client.get("/tasks/rerun/", {"ids": [theirs.pk]}, follow=True)
-    posted = page_client.post("/tasks/rerun/", {"ids": [theirs.pk]}, follow=True)
+    page = page_client.get("/tasks/rerun/", {"ids": [theirs.pk]})
+    posted = page_client.post("/tasks/rerun/", {"ids": [theirs.pk]})
 
+    assert (page.status_code, posted.status_code) == (400, 400)
     assert "theirs.png" not in page.content.decode()
     assert "Choose at least one task to read again." in messages_of(posted)
     theirs.refresh_from_db()
@@ -142,13 +147,14 @@ def test_rerun_over_the_bound_is_refused_and_says_it(
     ids = [task.pk for task in tasks]
 
     page = page_client.get("/tasks/rerun/", {"ids": ids})
-    posted = page_client.post("/tasks/rerun/", {"ids": ids}, follow=True)
+    posted = page_client.post("/tasks/rerun/", {"ids": ids})
 
     refusal = "3 finished tasks chosen; at most 2 can be read again at once. Choose fewer."
+    assert (page.status_code, posted.status_code) == (413, 413)
     assert refusal in page.content.decode()
     assert 'id="bulk-refusal"' in page.content.decode()
     assert '<button type="submit" class="primary">' not in page.content.decode()
-    assert refusal in messages_of(posted)
+    assert refusal in posted.content.decode()
     assert set(OcrTask.objects.values_list("status", flat=True)) == {Status.COMPLETED}
     assert audit_events("task_retry") == []
 
@@ -160,7 +166,11 @@ def test_rerun_with_an_unknown_engine_queues_nothing(page_client, user, make_tas
         "/tasks/rerun/", {"ids": [task.pk], "engine": "tesseract", "language": "klingon"}
     )
 
-    assert response.status_code == 302
+    # The re-run page again, the field named, the choice kept to send once more.
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "klingon" in html.split('for="id_language"')[1]
+    assert f'<input type="hidden" name="ids" value="{task.pk}">' in html
     task.refresh_from_db()
     assert task.status == Status.COMPLETED
 
@@ -262,6 +272,7 @@ def test_download_of_texts_is_a_zip_with_one_task_download_per_task(
         "format": "txt",
         "filename": "invoice.png",
         "size": len("Total 17 €".encode()),
+        "pages": 1,
         "archive": True,
         "batch": 3,
     }
@@ -292,9 +303,9 @@ def test_download_of_searchable_pdfs_holds_each_pdf(
 
 
 def test_download_over_the_size_bound_is_refused_and_records_nothing(
-    page_client, user, make_task_row, audit_events, monkeypatch
+    page_client, user, make_task_row, audit_events, settings
 ):
-    monkeypatch.setattr(bulk, "BULK_DOWNLOAD_MAX_BYTES", 10)
+    settings.OCR_BULK_DOWNLOAD_MAX_BYTES = 10
     tasks = [make_task_row(user, status=Status.COMPLETED, result_text="eight ch") for _ in range(2)]
     ids = [task.pk for task in tasks]
 
@@ -302,22 +313,29 @@ def test_download_over_the_size_bound_is_refused_and_records_nothing(
     response = page_client.post("/tasks/download/", {"ids": ids, "format": "txt"})
 
     message = "The chosen results come to 16\xa0bytes; a download takes at most 10\xa0bytes."
+    assert page.status_code == 413
     assert message in page.content.decode()
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert message in response.content.decode()
     assert not response.streaming
     assert audit_events("task_download") == []
 
 
 def test_download_of_more_tasks_than_the_bound_is_refused(
-    page_client, user, make_task_row, monkeypatch
+    page_client, user, make_task_row, audit_events, settings
 ):
-    monkeypatch.setattr(bulk, "BULK_MAX_TASKS", 2)
-    tasks = [make_task_row(user, status=Status.COMPLETED) for _ in range(3)]
+    settings.OCR_BULK_MAX_TASKS = 2
+    tasks = [make_task_row(user, status=Status.COMPLETED, result_text="t") for _ in range(3)]
+    ids = [t.pk for t in tasks]
 
-    response = page_client.get("/tasks/download/", {"ids": [t.pk for t in tasks]}, follow=True)
+    page = page_client.get("/tasks/download/", {"ids": ids})
+    posted = page_client.post("/tasks/download/", {"ids": ids, "format": "txt"})
 
-    assert "3 tasks chosen; at most 2 at once. Choose fewer." in messages_of(response)
+    for response in (page, posted):
+        assert response.status_code == 413
+        assert not response.streaming
+        assert "3 tasks chosen; at most 2 at once. Choose fewer." in messages_of(response)
+    assert audit_events("task_download") == []
 
 
 def test_download_never_holds_other_users_results(
@@ -326,9 +344,10 @@ def test_download_never_holds_other_users_results(
     mine = make_task_row(user, status=Status.COMPLETED, result_text="mine")
     theirs = make_task_row(other_user, status=Status.COMPLETED, result_text="theirs")
 
-    alone = page_client.post("/tasks/download/", {"ids": [theirs.pk]}, follow=True)
+    alone = page_client.post("/tasks/download/", {"ids": [theirs.pk]})
     both = page_client.post("/tasks/download/", {"ids": [theirs.pk, mine.pk]})
 
+    assert alone.status_code == 400
     assert "Choose at least one task to download." in messages_of(alone)
     archive = zip_of(both)
     assert [archive.read(name) for name in archive.namelist()] == [b"mine"]
@@ -399,11 +418,207 @@ def test_a_task_deleted_before_its_rerun_is_skipped_and_the_rest_are_read(
     assert [event.resource_id for event in audit_events("task_retry")] == [str(kept.pk)]
 
 
-def test_ids_that_match_nothing_do_not_count_against_the_bound(page_client, user, make_task_row):
+def test_ids_that_match_nothing_do_not_count_against_the_bound(
+    page_client, user, make_task_row, settings
+):
     mine = make_task_row(user, original_name="mine.png", status=Status.COMPLETED, result_text="a")
-    unknown = [str(uuid.uuid4()) for _ in range(bulk.BULK_MAX_TASKS + 1)]
+    unknown = [str(uuid.uuid4()) for _ in range(settings.OCR_BULK_MAX_TASKS + 1)]
 
     response = page_client.post("/tasks/download/", {"ids": [*unknown, mine.pk], "format": "txt"})
 
     assert response.status_code == 200
     assert zip_of(response).namelist() == ["mine.txt"]
+
+
+# --- Bad input answers 4xx, and nothing is done in part ----------------------------------
+
+BULK_PAGES = ["/tasks/delete/", "/tasks/rerun/", "/tasks/download/"]
+NOTHING_CHOSEN = {
+    "/tasks/delete/": "Choose at least one task to delete.",
+    "/tasks/rerun/": "Choose at least one task to read again.",
+    "/tasks/download/": "Choose at least one task to download.",
+}
+MALFORMED = "The choice holds something that is not a task id; nothing was done."
+
+
+def ticked(response) -> set[str]:
+    """Return the ids whose box the list page drew ticked."""
+    return set(
+        re.findall(
+            r'value="([0-9a-f-]{36})" form="bulk-delete-form"[^>]* checked',
+            str(response.content.decode()),
+        )
+    )
+
+
+def nothing_happened(audit_events) -> bool:
+    statuses = set(OcrTask.objects.values_list("status", flat=True))
+    return statuses == {Status.COMPLETED} and not any(
+        audit_events(kind) for kind in ("task_delete", "task_retry", "task_download")
+    )
+
+
+@pytest.mark.parametrize("path", BULK_PAGES)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_no_task_chosen_draws_the_list_again_as_a_400(
+    page_client, user, other_user, make_task_row, audit_events, path, method
+):
+    mine = make_task_row(user, original_name="mine.png", status=Status.COMPLETED)
+    theirs = make_task_row(other_user, status=Status.COMPLETED)
+
+    # No ids at all, an empty one, and ids that are no task of this user's.
+    for ids in ([], [""], [str(uuid.uuid4()), str(theirs.pk)]):
+        response = getattr(page_client, method)(path, {"ids": ids})
+
+        assert response.status_code == 400
+        assert NOTHING_CHOSEN[path] in messages_of(response)
+        # The list itself, not a redirect to it: the user's tasks are there to choose from.
+        assert 'id="task-table"' in response.content.decode()
+        assert "mine.png" in response.content.decode()
+    assert OcrTask.objects.count() == 2
+    assert nothing_happened(audit_events)
+    assert mine.pk in OcrTask.objects.values_list("pk", flat=True)
+
+
+@pytest.mark.parametrize("path", BULK_PAGES)
+def test_a_malformed_id_refuses_the_whole_request(
+    page_client, user, make_task_row, audit_events, path
+):
+    good = make_task_row(user, status=Status.COMPLETED, result_text="t")
+    other = make_task_row(user, status=Status.COMPLETED, result_text="u")
+
+    response = page_client.post(path, {"ids": [good.pk, "1; DROP TABLE"], "format": "txt"})
+
+    assert response.status_code == 400
+    assert not response.streaming
+    assert messages_of(response) == [MALFORMED]
+    assert "DROP TABLE" not in response.content.decode()
+    # Not a part of the choice acted on: both tasks stay as they were.
+    assert OcrTask.objects.count() == 2
+    assert nothing_happened(audit_events)
+    # The well-formed id stays ticked, the other task not.
+    assert ticked(response) == {str(good.pk)}
+    assert str(other.pk) in response.content.decode()
+
+
+@pytest.mark.parametrize("path", BULK_PAGES)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_more_tasks_than_the_bound_is_a_413_and_nothing_is_done(
+    page_client, user, make_task_row, audit_events, settings, path, method
+):
+    settings.OCR_BULK_MAX_TASKS = 2
+    tasks = [make_task_row(user, status=Status.COMPLETED, result_text="t") for _ in range(3)]
+    ids = [str(task.pk) for task in tasks]
+
+    response = getattr(page_client, method)(path, {"ids": ids, "format": "txt"})
+
+    assert response.status_code == 413
+    assert not response.streaming
+    assert messages_of(response) == ["3 tasks chosen; at most 2 at once. Choose fewer."]
+    # The old delete cut the choice to the bound and deleted that much without a word.
+    assert OcrTask.objects.count() == 3
+    assert nothing_happened(audit_events)
+    assert ticked(response) == set(ids)
+
+
+def test_the_bound_is_the_setting(page_client, user, make_task_row, audit_events, settings):
+    settings.OCR_BULK_MAX_TASKS = 3
+    tasks = [make_task_row(user, status=Status.COMPLETED) for _ in range(3)]
+
+    response = page_client.post("/tasks/delete/", {"ids": [task.pk for task in tasks]})
+
+    assert response.status_code == 302
+    assert OcrTask.objects.count() == 0
+    assert len(audit_events("task_delete")) == 3
+
+
+@pytest.mark.usefixtures("fresh_cache")
+def test_a_rerun_refused_by_the_upload_rate_is_a_429_and_queues_nothing(
+    page_client, user, make_task_row, audit_events, monkeypatch
+):
+    monkeypatch.setattr(UploadRateThrottle, "THROTTLE_RATES", {"upload": "1/min"})
+    first = make_task_row(user, status=Status.COMPLETED)
+    second = make_task_row(user, status=Status.COMPLETED)
+    assert page_client.post("/tasks/rerun/", {"ids": [first.pk]}).status_code == 302
+
+    response = page_client.post("/tasks/rerun/", {"ids": [second.pk]})
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert 'id="bulk-error"' in response.content.decode()
+    second.refresh_from_db()
+    assert second.status == Status.COMPLETED
+    assert [event.resource_id for event in audit_events("task_retry")] == [str(first.pk)]
+
+
+def test_a_download_page_with_nothing_to_zip_is_a_400(page_client, user, make_task_row):
+    queued = make_task_row(user, status=Status.QUEUED)
+
+    page = page_client.get("/tasks/download/", {"ids": [queued.pk]})
+    posted = page_client.post("/tasks/download/", {"ids": [queued.pk], "format": "txt"})
+
+    for response in (page, posted):
+        assert response.status_code == 400
+        assert not response.streaming
+        assert "None of the chosen tasks has this result to download." in (
+            response.content.decode()
+        )
+
+
+# --- The bounds are settings, checked at start-up -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "check", "refused"),
+    [
+        ("OCR_BULK_MAX_TASKS", 0, "tasks.E008", True),
+        ("OCR_BULK_MAX_TASKS", -5, "tasks.E008", True),
+        # More ids than Django reads from one request: the bound could never speak.
+        ("OCR_BULK_MAX_TASKS", 5000, "tasks.E008", True),
+        ("OCR_BULK_MAX_TASKS", 1000, "tasks.E008", False),
+        ("OCR_BULK_MAX_TASKS", 100, "tasks.E008", False),
+        ("OCR_BULK_DOWNLOAD_MAX_BYTES", 0, "tasks.E009", True),
+        ("OCR_BULK_DOWNLOAD_MAX_BYTES", 1, "tasks.E009", False),
+    ],
+)
+def test_a_bulk_bound_out_of_range_is_refused_at_start_up(settings, name, value, check, refused):
+    from django.core.checks import run_checks
+
+    setattr(settings, name, value)
+    assert (check in [error.id for error in run_checks()]) is refused
+
+
+def test_the_bulk_bounds_are_read_from_the_environment():
+    # A fresh interpreter: settings are read once, at import.
+    code = (
+        "from ocr_project import settings as s; "
+        "print(s.OCR_BULK_MAX_TASKS, s.OCR_BULK_DOWNLOAD_MAX_BYTES)"
+    )
+    environment = {**os.environ, "OCR_BULK_MAX_TASKS": "7", "OCR_BULK_DOWNLOAD_MAX_BYTES": "4096"}
+    unset = {k: v for k, v in os.environ.items() if not k.startswith("OCR_BULK_")}
+
+    given = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    default = subprocess.run(
+        [sys.executable, "-c", code], env=unset, capture_output=True, text=True, check=True
+    )
+
+    assert given.stdout.split() == ["7", "4096"]
+    assert default.stdout.split() == ["100", str(512 * 1024 * 1024)]
+
+
+def test_the_list_drawn_by_a_refusal_searches_sorts_and_pages_the_list(
+    page_client, user, make_task_row
+):
+    # Drawn at /tasks/download/: relative links would send the search there, not to "/".
+    make_task_row(user, status=Status.COMPLETED)
+
+    response = page_client.get("/tasks/download/", {"ids": ["junk"], "format": "pdf"})
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert '<form method="get" action="/" class="search" role="search">' in html
+    links = re.findall(r'<th scope="col"[^>]*><a href="([^"]*)"', html)
+    assert links and all(link.startswith("/?") for link in links)
+    assert not any("ids=" in link or "format=" in link for link in links)

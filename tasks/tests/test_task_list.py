@@ -2,6 +2,7 @@
 
 import io
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -277,8 +278,8 @@ def test_list_sorts_by_name_date_status_and_pages(page_client, three_tasks, sort
 def test_column_headings_toggle_the_sort_and_say_which_is_active(page_client, three_tasks):
     html = page_client.get("/", {"sort": "name", "q": ""}).content.decode()
 
-    assert re.search(r'<th scope="col" aria-sort="ascending"><a href="\?sort=-name&amp;q="', html)
-    assert 'href="?sort=-pages&amp;q="' in html
+    assert re.search(r'<th scope="col" aria-sort="ascending"><a href="/\?sort=-name&amp;q="', html)
+    assert 'href="/?sort=-pages&amp;q="' in html
 
 
 def test_pagination_keeps_search_sort_and_filter(page_client, user, make_task_row):
@@ -291,7 +292,7 @@ def test_pagination_keeps_search_sort_and_filter(page_client, user, make_task_ro
     query = {"q": "harbour", "status": "completed", "sort": "pages"}
 
     first = page_client.get("/", query).content.decode()
-    link = re.search(r'<a href="(\?[^"]*page=2[^"]*)">Next</a>', first).group(1)
+    link = re.search(r'<a href="/(\?[^"]*page=2[^"]*)">Next</a>', first).group(1)
     second = page_client.get("/" + link.replace("&amp;", "&")).content.decode()
 
     assert row_ids(first) == ids(*tasks[:20])
@@ -360,9 +361,10 @@ def test_bulk_delete_cannot_touch_other_users_tasks(
     mine = make_task_row(user)
     theirs = make_task_row(other_user, original_name="theirs.png")
 
-    confirm = page_client.get("/tasks/delete/", {"ids": [theirs.pk]}, follow=True)
+    confirm = page_client.get("/tasks/delete/", {"ids": [theirs.pk]})
     deleted = page_client.post("/tasks/delete/", {"ids": [theirs.pk, mine.pk]})
 
+    assert confirm.status_code == 400
     assert "theirs.png" not in confirm.content.decode()
     assert "Choose at least one task to delete." in confirm.content.decode()
     assert deleted.status_code == 302
@@ -373,10 +375,21 @@ def test_bulk_delete_cannot_touch_other_users_tasks(
 def test_bulk_delete_with_nothing_chosen_says_so(page_client, user, make_task_row):
     make_task_row(user)
 
-    response = page_client.post("/tasks/delete/", {"ids": ["junk", ""]}, follow=True)
+    response = page_client.post("/tasks/delete/", {"ids": [str(uuid.uuid4()), ""]})
 
+    assert response.status_code == 400
     assert "Choose at least one task to delete." in response.content.decode()
     assert OcrTask.objects.count() == 1
+
+
+def test_bulk_delete_with_a_malformed_id_deletes_nothing(page_client, user, make_task_row):
+    task = make_task_row(user)
+
+    response = page_client.post("/tasks/delete/", {"ids": [task.pk, "junk"]})
+
+    assert response.status_code == 400
+    assert "not a task id; nothing was done." in response.content.decode()
+    assert list(OcrTask.objects.all()) == [task]
 
 
 def test_bulk_delete_needs_csrf(user, make_task_row):

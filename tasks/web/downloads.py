@@ -1,8 +1,17 @@
-"""A completed task's result as a download: text, JSON, searchable PDF, hOCR or ALTO.
+"""A task's files as downloads: its result (text, JSON, searchable PDF, hOCR, ALTO) or
+the original upload, each recorded as one ``task_download`` before the bytes go.
 
-The task page and its API twin serve the same files through this one function.
+The task page and its API twin serve the same files through these functions, so every
+single download is on the record whichever surface served it (the zip of several is
+tasks.bulk's). A download refused (no such result, file missing) records nothing here;
+another user's task never reaches them (a 404 from the selector, audited as
+access_denied by the access middleware).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.contrib.auth.models import User
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.http import content_disposition_header
 
@@ -11,6 +20,10 @@ from ..pdf.searchable import searchable_pdf_name
 from ..result_formats.alto import task_alto
 from ..result_formats.hocr import task_hocr
 from ..selectors import task_pages, task_result_document
+from ..services import record_task_download
+from ..storage import file_size
+from ..uploads import download_name
+from ..worker.processing import KIND_BY_CONTENT_TYPE
 
 RESULT_FORMATS = ("txt", "json", "pdf", "hocr", "alto")
 # The layout formats: how each is built, served and named.
@@ -24,8 +37,23 @@ class ResultUnavailable(Exception):
     """The task has no downloadable result (yet); the message says why."""
 
 
-def result_download(*, task: OcrTask, fmt: str) -> HttpResponse | FileResponse:
-    """Return the task's result in ``fmt`` as an attachment, or raise ResultUnavailable."""
+@contextmanager
+def closed_on_error(handle) -> Iterator[None]:
+    """Close the opened file if recording its download fails: no download, no open file."""
+    try:
+        yield
+    except BaseException:
+        handle.close()
+        raise
+
+
+def result_download(
+    *, task: OcrTask, fmt: str, actor: User, via: str
+) -> HttpResponse | FileResponse:
+    """Return the task's result in ``fmt`` as an attachment, recorded as ``task_download``.
+
+    Raise ResultUnavailable (nothing recorded) when there is no such result.
+    """
     if fmt not in RESULT_FORMATS:
         raise ResultUnavailable(f"Unknown format; choose one of: {', '.join(RESULT_FORMATS)}.")
     if task.status != Status.COMPLETED:
@@ -38,6 +66,9 @@ def result_download(*, task: OcrTask, fmt: str) -> HttpResponse | FileResponse:
             handle = task.searchable_pdf.open("rb")
         except FileNotFoundError:
             raise ResultUnavailable("The searchable PDF is missing from storage.") from None
+        size = file_size(task.searchable_pdf.name or "") or 0
+        with closed_on_error(handle):
+            record_task_download(task=task, actor=actor, via=via, fmt=fmt, size=size)
         return FileResponse(
             handle,
             as_attachment=True,
@@ -56,4 +87,31 @@ def result_download(*, task: OcrTask, fmt: str) -> HttpResponse | FileResponse:
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=f"{stem}.{extension}"
     )
+    # The bytes as built, the size the client receives (before any transfer encoding).
+    record_task_download(task=task, actor=actor, via=via, fmt=fmt, size=len(response.content))
     return response
+
+
+def original_download(*, task: OcrTask, actor: User, via: str) -> FileResponse:
+    """Return the uploaded document itself, recorded as ``task_download`` (format original).
+
+    Raise FileNotFoundError (nothing recorded) when it is no longer stored.
+    """
+    handle = task.file.open("rb")
+    kind = KIND_BY_CONTENT_TYPE[task.content_type]
+    size = file_size(task.file.name or "")
+    with closed_on_error(handle):
+        record_task_download(
+            task=task,
+            actor=actor,
+            via=via,
+            fmt="original",
+            size=task.size if size is None else size,
+            content_type=kind.content_type,
+        )
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=download_name(original_name=task.original_name, kind=kind),
+        content_type=kind.content_type,
+    )

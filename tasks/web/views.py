@@ -25,10 +25,11 @@ from accounts.decorators import login_required_for_polling
 from accounts.http import AuthenticatedHttpRequest
 
 from ..bulk import (
-    BULK_MAX_TASKS,
     DOWNLOAD_FORMATS,
-    BulkLimitError,
+    BulkRefused,
     archive_name,
+    checked_choice,
+    chosen_ids,
     plan_download,
     rerun_choice,
     rerun_limit,
@@ -72,8 +73,8 @@ from ..services import (
 )
 from ..storage import local_copy
 from ..throttling import refuse_too_frequent
-from ..uploads import UploadRejected, display_name, download_name
-from .downloads import ResultUnavailable, result_download
+from ..uploads import UploadRejected, display_name
+from .downloads import ResultUnavailable, original_download, result_download
 from .forms import BulkRerunForm, RerunForm, TaskListForm, UploadForm
 from .thumbnails import ThumbnailUnavailable, task_thumbnail
 
@@ -125,6 +126,17 @@ def sort_columns(current: str) -> list[dict]:
 @require_GET
 def task_list(request: HttpRequest) -> HttpResponse:
     """Show the user's tasks: searched in their text, filtered by status, sorted."""
+    return task_list_page(request)
+
+
+def task_list_page(
+    request: HttpRequest, *, status: int = 200, selected: frozenset[uuid.UUID] = frozenset()
+) -> HttpResponse:
+    """Render the task list (search, filter and sort from ?q=, ?status=, ?sort=).
+
+    ``selected``: tasks whose box is ticked again, when a bulk action refused the choice
+    and the list is drawn anew with its message (``status`` then a 4xx).
+    """
     form = TaskListForm(request.GET)
     tasks = task_list_for(request.user)
     has_tasks = tasks.exists()
@@ -145,8 +157,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "current_sort": sort,
         "sort_choices": SORT_CHOICES,
         "search_max_chars": SEARCH_MAX_CHARS,
+        "selected": selected,
     }
-    return render(request, "tasks/list.html", context)
+    return render(request, "tasks/list.html", context, status=status)
 
 
 def explain_hits(tasks, *, query: str) -> None:
@@ -385,31 +398,26 @@ def task_thumbnail_view(request: HttpRequest, task_id) -> HttpResponse:
 
 @login_required
 @require_GET
-def task_download(request: HttpRequest, task_id, fmt: str) -> HttpResponse | FileResponse:
-    """Download the result: text, full JSON, searchable PDF, hOCR or ALTO."""
+def task_download(
+    request: AuthenticatedHttpRequest, task_id, fmt: str
+) -> HttpResponse | FileResponse:
+    """Download the result: text, full JSON, searchable PDF, hOCR or ALTO (audited)."""
     task = task_get_for(request.user, task_id)
     try:
-        return result_download(task=task, fmt=fmt)
+        return result_download(task=task, fmt=fmt, actor=request.user, via="page")
     except ResultUnavailable as error:
         raise Http404(str(error)) from None
 
 
 @login_required
 @require_GET
-def task_original(request: HttpRequest, task_id) -> HttpResponse | FileResponse:
-    """Download the uploaded document itself, only to its owner."""
+def task_original(request: AuthenticatedHttpRequest, task_id) -> HttpResponse | FileResponse:
+    """Download the uploaded document itself, only to its owner (audited)."""
     task = task_get_for(request.user, task_id)
     try:
-        handle = task.file.open("rb")
+        return original_download(task=task, actor=request.user, via="page")
     except FileNotFoundError:
         raise Http404("File missing.") from None
-    kind = KIND_BY_CONTENT_TYPE[task.content_type]
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=download_name(original_name=task.original_name, kind=kind),
-        content_type=kind.content_type,
-    )
 
 
 @login_required
@@ -437,31 +445,49 @@ def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse
     return render(request, "tasks/confirm_delete.html", {"task": task})
 
 
-def chosen_tasks(request: HttpRequest) -> list[OcrTask]:
+def chosen_tasks(request: HttpRequest, *, nothing: str) -> list[OcrTask]:
     """Return the user's tasks among the ids ticked (?ids= or the POST's), newest first.
 
-    Other users' ids and junk simply match nothing: a page never says they exist, and
-    they do not count against BULK_MAX_TASKS (the caller counts the tasks found). Django's
+    Raise BulkRefused: an id that is not one (400), none of the user's (400, ``nothing``
+    says so), more than OCR_BULK_MAX_TASKS (413). Other users' ids simply match nothing:
+    a page never says they exist, and they do not count against the bound. Django's
     DATA_UPLOAD_MAX_NUMBER_FIELDS bounds how many ids are read at all.
     """
     data = request.POST if request.method == "POST" else request.GET
-    ids = set()
+    ids = chosen_ids(data.getlist("ids"))
+    return checked_choice(list(task_list_for(request.user).filter(pk__in=ids)), nothing=nothing)
+
+
+def ticked_ids(request: HttpRequest) -> frozenset[uuid.UUID]:
+    """Return the well-formed ids the request ticked, to tick them again on the list."""
+    data = request.POST if request.method == "POST" else request.GET
+    ticked = set()
     for value in data.getlist("ids"):
         try:
-            ids.add(uuid.UUID(value))
+            ticked.add(uuid.UUID(value.strip()))
         except ValueError:
             continue
-    return list(task_list_for(request.user).filter(pk__in=ids))
+    return frozenset(ticked)
+
+
+def refuse_choice(request: HttpRequest, error: BulkRefused) -> HttpResponse:
+    """Draw the task list again with why the bulk action did nothing, as a 4xx.
+
+    Not a redirect: the answer itself says the request was refused (400, or 413 for too
+    many tasks), and the boxes the user ticked stay ticked.
+    """
+    messages.error(request, str(error))
+    return task_list_page(request, status=error.status, selected=ticked_ids(request))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the chosen tasks and ask; on POST delete them all, each audited."""
-    tasks = chosen_tasks(request)[:BULK_MAX_TASKS]
-    if not tasks:
-        messages.error(request, _("Choose at least one task to delete."))
-        return redirect("tasks:list")
+    try:
+        tasks = chosen_tasks(request, nothing=_("Choose at least one task to delete."))
+    except BulkRefused as error:
+        return refuse_choice(request, error)
     if request.method == "POST":
         count = task_delete_many(tasks=tasks, actor=request.user, via="page")
         messages.success(
@@ -473,62 +499,89 @@ def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "tasks/confirm_bulk_delete.html", {"tasks": tasks})
 
 
+def rerun_page(
+    request: HttpRequest,
+    tasks: list[OcrTask],
+    *,
+    form: BulkRerunForm | None = None,
+    status: int = 200,
+    error: str = "",
+) -> HttpResponse:
+    """Draw the bulk re-run page: what is read again, what is left, and any refusal.
+
+    Refused when more finished tasks than rerun_limit() are chosen (413), or when the
+    POST it sent was refused (``status``, ``error``); its choice and options stay.
+    """
+    choice = rerun_choice(tasks)
+    refusal = rerun_over_limit(len(choice.queued))
+    if refusal is not None and status == 200:
+        status = 413
+    context = {
+        "choice": choice,
+        "refusal": refusal,
+        "error": error,
+        "limit": rerun_limit(),
+        "form": form or BulkRerunForm(),
+    }
+    return render(request, "tasks/confirm_bulk_rerun.html", context, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_bulk_rerun_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the chosen tasks with what a re-run does to each; on POST queue them."""
-    tasks = chosen_tasks(request)
-    if not tasks:
-        messages.error(request, _("Choose at least one task to read again."))
-        return redirect("tasks:list")
-    if request.method == "POST":
-        form = BulkRerunForm(request.POST)
-        if not form.is_valid():
-            for errors in form.errors.values():
-                messages.error(request, " ".join(str(error) for error in errors))
-            return redirect("tasks:list")
-        try:
-            # One request, one token of the upload bucket, as one upload of as many files.
-            refuse_too_frequent(request=request)
-            outcome = tasks_rerun(
-                tasks=tasks,
-                actor=request.user,
-                engine=form.cleaned_data["engine"] or None,
-                language=form.cleaned_data["language"] or None,
-                force_ocr=form.cleaned_data["force_ocr"],
+    try:
+        tasks = chosen_tasks(request, nothing=_("Choose at least one task to read again."))
+    except BulkRefused as error:
+        return refuse_choice(request, error)
+    if request.method != "POST":
+        return rerun_page(request, tasks)
+    form = BulkRerunForm(request.POST)
+    if not form.is_valid():
+        # The form draws its own errors beside the fields it names.
+        return rerun_page(request, tasks, form=form, status=400)
+    try:
+        # One request, one token of the upload bucket, as one upload of as many files.
+        refuse_too_frequent(request=request)
+        outcome = tasks_rerun(
+            tasks=tasks,
+            actor=request.user,
+            engine=form.cleaned_data["engine"] or None,
+            language=form.cleaned_data["language"] or None,
+            force_ocr=form.cleaned_data["force_ocr"],
+        )
+    except BulkRefused as error:
+        return rerun_page(request, tasks, form=form, status=error.status, error=str(error))
+    except TaskError as error:
+        return rerun_page(request, tasks, form=form, status=400, error=str(error))
+    except EngineChoiceError as error:
+        form.add_error(error.field, str(error))
+        return rerun_page(request, tasks, form=form, status=400)
+    except UploadRejected as error:
+        response = rerun_page(
+            request, tasks, form=form, status=error.status, error=str(error.message)
+        )
+        if error.retry_after:
+            response["Retry-After"] = str(error.retry_after)
+        return response
+    if outcome.queued:
+        count = len(outcome.queued)
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d task queued to be read again.",
+                "%(count)d tasks queued to be read again.",
+                count,
             )
-        except (TaskError, EngineChoiceError) as error:
-            messages.error(request, str(error))
-            return redirect("tasks:list")
-        except UploadRejected as error:
-            messages.error(request, error.message)
-            return redirect("tasks:list")
-        if outcome.queued:
-            count = len(outcome.queued)
-            messages.success(
-                request,
-                ngettext(
-                    "%(count)d task queued to be read again.",
-                    "%(count)d tasks queued to be read again.",
-                    count,
-                )
-                % {"count": count},
-            )
-        for task, reason in outcome.skipped:
-            messages.warning(
-                request,
-                _("“%(name)s” was left as it is: %(reason)s.")
-                % {"name": task.original_name, "reason": reason},
-            )
-        return redirect("tasks:list")
-    choice = rerun_choice(tasks)
-    context = {
-        "choice": choice,
-        "refusal": rerun_over_limit(len(choice.queued)),
-        "limit": rerun_limit(),
-        "form": BulkRerunForm(),
-    }
-    return render(request, "tasks/confirm_bulk_rerun.html", context)
+            % {"count": count},
+        )
+    for task, reason in outcome.skipped:
+        messages.warning(
+            request,
+            _("“%(name)s” was left as it is: %(reason)s.")
+            % {"name": task.original_name, "reason": reason},
+        )
+    return redirect("tasks:list")
 
 
 @login_required
@@ -536,35 +589,33 @@ def task_bulk_rerun_view(request: AuthenticatedHttpRequest) -> HttpResponse:
 def task_bulk_download_view(
     request: AuthenticatedHttpRequest,
 ) -> HttpResponse | StreamingHttpResponse:
-    """Show what a zip of the chosen tasks' results holds; on POST stream it."""
-    tasks = chosen_tasks(request)
-    if not tasks:
-        messages.error(request, _("Choose at least one task to download."))
-        return redirect("tasks:list")
+    """Show what a zip of the chosen tasks' results holds; on POST stream it.
+
+    A zip that cannot be made (nothing to put in it: 400; over OCR_BULK_DOWNLOAD_MAX_BYTES:
+    413) is said so on this page, which answers with that status, GET or POST.
+    """
+    try:
+        tasks = chosen_tasks(request, nothing=_("Choose at least one task to download."))
+    except BulkRefused as error:
+        return refuse_choice(request, error)
     data = request.POST if request.method == "POST" else request.GET
     fmt = data.get("format") or "txt"
     status = 200
     if fmt not in DOWNLOAD_FORMATS:
         messages.error(request, _("Unknown format; choose texts or searchable PDFs."))
         fmt, status = "txt", 400
-    try:
-        plan = plan_download(tasks=tasks, fmt=fmt)
-    except BulkLimitError as error:
-        messages.error(request, str(error))
-        return redirect("tasks:list")
+    plan = plan_download(tasks=tasks, fmt=fmt)
+    refused = plan.refused
+    if refused is not None and status == 200:
+        status = refused.status
     if request.method == "POST" and status == 200:
-        try:
-            stream = tasks_download(plan=plan, actor=request.user, via="page")
-        except BulkLimitError as error:
-            messages.error(request, str(error))
-            status = 400
-        else:
-            response = StreamingHttpResponse(stream, content_type="application/zip")
-            response["Content-Disposition"] = content_disposition_header(
-                as_attachment=True, filename=archive_name(fmt)
-            )
-            response["Cache-Control"] = "private, no-store"
-            return response
+        stream = tasks_download(plan=plan, actor=request.user, via="page")
+        response = StreamingHttpResponse(stream, content_type="application/zip")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=archive_name(fmt)
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
     ids = [str(task.pk) for task in tasks]
     context = {
         "plan": plan,
