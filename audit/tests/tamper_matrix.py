@@ -26,6 +26,7 @@ from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.sealing.batches import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import (
+    UNREADABLE_JSON,
     cut_tree,
     event_fields,
     hash_of,
@@ -309,6 +310,27 @@ def change_username(trail):
     raw_sql("UPDATE {table} SET username = 'mallory' WHERE sequence = 10")
 
 
+def make_metadata_unreadable(trail):
+    # JSON to the database, not to Python's json: verification stopped with a traceback
+    # instead of a verdict.
+    raw_sql("UPDATE {table} SET metadata = %s WHERE sequence = 9", [UNREADABLE_JSON])
+
+
+def insert_unreadable_unsealed_row(trail):
+    # One INSERT, no key needed: the sealer raised at this row every round, and no event
+    # recorded after it was ever sealed.
+    columns = (
+        "event_type, category, outcome, username, ip_address, user_agent, request_id, "
+        "resource_type, resource_id, message"
+    )
+    raw_sql(
+        f"INSERT INTO {{table}} (timestamp, metadata, key_id, writer_mac, {columns}) "  # noqa: S608
+        f"SELECT timestamp, %s, '', '', {columns} FROM {{table}} WHERE sequence = %s",
+        [UNREADABLE_JSON, NEWEST],
+    )
+    seal_pending()
+
+
 # --- Key holder, after an off-machine checkpoint --------------------------------------
 
 
@@ -424,6 +446,20 @@ CASES = [
     ),
     Case("change the metadata", "db", change_metadata, 9),
     Case("change the username", "db", change_username, 10),
+    Case(
+        "make a sealed event's metadata JSON that Python cannot read",
+        "db",
+        make_metadata_unreadable,
+        9,
+        reason="no readable JSON",
+    ),
+    Case(
+        "insert an unsealed event whose metadata Python cannot read, let the sealer run",
+        "db",
+        insert_unreadable_unsealed_row,
+        None,
+        reason="has metadata that is no readable JSON",
+    ),
     Case("delete a row", "db", delete_row, 6, reason="missing"),
     Case("insert a row in the middle", "db", insert_row_in_the_middle, 6),
     Case("append a row, move the head", "db", append_and_move_head, NEWEST + 1),
