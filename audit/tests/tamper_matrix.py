@@ -422,6 +422,20 @@ def delete_an_unsealed_row(trail):
     seal_pending()
 
 
+def retime_an_unsealed_row(trail):
+    # The writer MAC cannot cover the stamp (PostgreSQL's clock makes it at the INSERT),
+    # only keep it within WRITER_CLOCK_TOLERANCE of the writer's reading: an unsealed
+    # event may be moved that far, here before the one recorded just before it.
+    first = record_unsealed(resource_id="first")
+    second = record_unsealed(resource_id="second")
+    head_stamp = AuditEvent.objects.get(sequence=NEWEST).timestamp
+    raw_sql("UPDATE {table} SET timestamp = %s WHERE id = %s", [head_stamp, second.pk])
+    seal_pending()
+    both = AuditEvent.objects.filter(pk__in=[first.pk, second.pk])
+    sealed = dict(both.values_list("pk", "sequence"))
+    assert sealed[second.pk] < sealed[first.pk]  # linked in the order the attacker chose
+
+
 def repoint_user_id(trail):
     raw_sql("UPDATE {table} SET user_id = %s WHERE sequence = 9", [424242])
 
@@ -609,6 +623,13 @@ CASES = [
         offsite=True,
     ),
     Case("re-point user_id (not hashed)", "limit", repoint_user_id, None, detected=False),
+    Case(
+        "move an unsealed event's timestamp within a minute, before its seal",
+        "limit",
+        retime_an_unsealed_row,
+        None,
+        detected=False,
+    ),
     Case(
         "copy an event as a new unsealed row within a minute of it",
         "limit",
