@@ -98,11 +98,12 @@ def check_head_is_newest(head: Head) -> None:
         .values_list("sequence", "hash")
         .first()
     )
-    expected = newest or (0, GENESIS_HASH)
-    if (head[0], head[1]) != expected:
+    # A sealed event (sequence__isnull=False) has its hash.
+    sequence, digest = newest or (0, GENESIS_HASH)
+    if (head[0], head[1]) != (sequence, digest):
         raise HeadMoved(
             f"the chain head names #{head[0]} ({head[1][:16]}…) but the newest sealed event "
-            f"is #{expected[0]} ({expected[1][:16]}…): the chain head row was changed; "
+            f"is #{sequence} ({str(digest)[:16]}…): the chain head row was changed; "
             "nothing is sealed until it names the newest event again"
         )
 
