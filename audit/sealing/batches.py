@@ -16,7 +16,16 @@ from ..lease import LeaseHolder, sealer_lease
 from ..models import AuditEvent, ChainHead
 from ..transparency.tree import append_sealed, catch_up, event_leaf_hash, tree_size
 from .cutoff import allow_sealing, sealing_cutoff
-from .heads import _PREV_HASH, _SEQUENCE, _TIMESTAMP, Head, Seal, lock_chain_head, utc_now
+from .heads import (
+    _PREV_HASH,
+    _SEQUENCE,
+    _TIMESTAMP,
+    Head,
+    Seal,
+    check_head_is_newest,
+    lock_chain_head,
+    utc_now,
+)
 from .refusals import unsealed_rows, warn_refused
 
 
@@ -115,6 +124,9 @@ def seal_batch(
             return None
         cutoff = None if ids is not None else sealing_cutoff()
         head = lock_chain_head()
+        if ids is None:
+            # Not inline: there the writer's own action would fail with it (README).
+            check_head_is_newest(head)
         rows, refused = unsealed_rows(cutoff=cutoff, limit=limit, head=head, ring=ring, ids=ids)
         if refused and ids is not None:
             # record_event stamps its own event under the head lock, never before it.

@@ -78,6 +78,36 @@ def lock_chain_head() -> Head:
     return row  # type: ignore[return-value]
 
 
+class HeadMoved(Exception):
+    """The chain head does not name the newest sealed event: a database writer moved it."""
+
+
+def check_head_is_newest(head: Head) -> None:
+    """Raise HeadMoved unless the head is the newest sealed event's (sequence, hash).
+
+    ChainHead has no trigger (the sealer rewrites it every batch), so any role that may
+    write the tables can set its hash or sequence. Sealing on from a moved head linked
+    the next event to a hash no event has, or gave it a sequence already taken: the
+    chain stayed broken there for good, every later verification failed at it and no
+    HMAC checkpoint was signed again. Refused, sealing waits (the events stay recorded,
+    unsealed) until the head is put back, and the chain is whole.
+    """
+    newest = (
+        AuditEvent.objects.filter(sequence__isnull=False)
+        .order_by("-sequence")
+        .values_list("sequence", "hash")
+        .first()
+    )
+    # A sealed event (sequence__isnull=False) has its hash.
+    sequence, digest = newest or (0, GENESIS_HASH)
+    if (head[0], head[1]) != (sequence, digest):
+        raise HeadMoved(
+            f"the chain head names #{head[0]} ({head[1][:16]}…) but the newest sealed event "
+            f"is #{sequence} ({str(digest)[:16]}…): the chain head row was changed; "
+            "nothing is sealed until it names the newest event again"
+        )
+
+
 @cache
 def _head_timestamp_sql(vendor: str) -> str:
     """Return the SELECT of the head event's own timestamp, written once per backend.

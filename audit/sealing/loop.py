@@ -8,6 +8,7 @@ from ..lease import sealer_lease
 from ..outage import CONNECTION_LOST, wait_for_database
 from ..siem.streamer import stream_round
 from .batches import seal_pending
+from .heads import HeadMoved
 
 # Diagnostics, on standard error; the SIEM stream has a sink of its own (audit/siem).
 logger = logging.getLogger("audit_sealer")
@@ -32,6 +33,8 @@ def run_sealer(*, interval: float, stop=lambda: False) -> None:
                 stream_round(lease=sealer_lease)
             except CONNECTION_LOST as error:  # a database restart: wait, not a traceback a round
                 wait_for_database(error, what="Audit sealer", logger=logger, stop=stop)
+            except HeadMoved as error:  # tampering, said plainly each round until it is undone
+                logger.error("not sealing: %s", error)
             except Exception:  # a failed round is retried next round, never the end of the loop
                 logger.exception("sealing failed; retrying")
             finally:

@@ -68,6 +68,8 @@ def refusal_reason(fields: list, tag: str, *, head: Head, ring: KeyRing) -> str 
     stamp = parse_timestamp(text) if text is not None else None
     if stamp is None:
         return "has a timestamp that is not a date and time"
+    if fields[_METADATA] is None:  # read_unsealed could not read it as JSON
+        return "has metadata that is no readable JSON (not recorded by record_event)"
     key_id, _, rest = (tag or "").partition(" ")
     written, _, digest = rest.partition(" ")
     written_at = parse_timestamp(written) if written else None
@@ -113,7 +115,12 @@ def read_unsealed(queryset, *, limit: int) -> Iterator[tuple[int, list, str]]:
         if fields[_TIMESTAMP] is None:
             with suppress(ValueError):  # left None: refused as not a date and time
                 fields[_TIMESTAMP] = stored_timestamp_text(AuditEvent, pk=event_id)
-        fields[_METADATA] = canonical(fields[_METADATA])
+        try:
+            fields[_METADATA] = canonical(fields[_METADATA])
+        except (ValueError, TypeError, RecursionError):
+            # Not JSON, or nested deeper than the decoder goes: refused below. Raised,
+            # it failed every round at this row, and nothing after it was ever sealed.
+            fields[_METADATA] = None
         yield event_id, fields, tag
 
 

@@ -39,6 +39,13 @@ def triggers_disabled(table: str = TABLE) -> Iterator[None]:
             cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
+# Metadata both databases take for JSON (a number of 5,000 digits: jsonb's numeric, and
+# SQLite's JSON functions, which its CHECK and the client_request_id index apply) but
+# Python's json will not read (int() stops at 4,300 digits, a ValueError). JSON nested
+# some 10,000 deep (a RecursionError) is another such text, on PostgreSQL.
+UNREADABLE_JSON = '{"n": ' + "9" * 5000 + "}"
+
+
 def raw_sql(sql: str, params: Sequence[Any] = (), *, table: str = TABLE) -> int:
     """Execute SQL against an audit table as a DBA would; return the row count.
 

@@ -26,6 +26,7 @@ from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.sealing.batches import seal_pending
 from audit.services import record_event
 from audit.tests.tamper import (
+    UNREADABLE_JSON,
     cut_tree,
     event_fields,
     hash_of,
@@ -309,6 +310,27 @@ def change_username(trail):
     raw_sql("UPDATE {table} SET username = 'mallory' WHERE sequence = 10")
 
 
+def make_metadata_unreadable(trail):
+    # JSON to the database, not to Python's json: verification stopped with a traceback
+    # instead of a verdict.
+    raw_sql("UPDATE {table} SET metadata = %s WHERE sequence = 9", [UNREADABLE_JSON])
+
+
+def insert_unreadable_unsealed_row(trail):
+    # One INSERT, no key needed: the sealer raised at this row every round, and no event
+    # recorded after it was ever sealed.
+    columns = (
+        "event_type, category, outcome, username, ip_address, user_agent, request_id, "
+        "resource_type, resource_id, message"
+    )
+    raw_sql(
+        f"INSERT INTO {{table}} (timestamp, metadata, key_id, writer_mac, {columns}) "  # noqa: S608
+        f"SELECT timestamp, %s, '', '', {columns} FROM {{table}} WHERE sequence = %s",
+        [UNREADABLE_JSON, NEWEST],
+    )
+    seal_pending()
+
+
 # --- Key holder, after an off-machine checkpoint --------------------------------------
 
 
@@ -400,6 +422,20 @@ def delete_an_unsealed_row(trail):
     seal_pending()
 
 
+def retime_an_unsealed_row(trail):
+    # The writer MAC cannot cover the stamp (PostgreSQL's clock makes it at the INSERT),
+    # only keep it within WRITER_CLOCK_TOLERANCE of the writer's reading: an unsealed
+    # event may be moved that far, here before the one recorded just before it.
+    first = record_unsealed(resource_id="first")
+    second = record_unsealed(resource_id="second")
+    head_stamp = AuditEvent.objects.get(sequence=NEWEST).timestamp
+    raw_sql("UPDATE {table} SET timestamp = %s WHERE id = %s", [head_stamp, second.pk])
+    seal_pending()
+    both = AuditEvent.objects.filter(pk__in=[first.pk, second.pk])
+    sealed = dict(both.values_list("pk", "sequence"))
+    assert sealed[second.pk] < sealed[first.pk]  # linked in the order the attacker chose
+
+
 def repoint_user_id(trail):
     raw_sql("UPDATE {table} SET user_id = %s WHERE sequence = 9", [424242])
 
@@ -424,6 +460,20 @@ CASES = [
     ),
     Case("change the metadata", "db", change_metadata, 9),
     Case("change the username", "db", change_username, 10),
+    Case(
+        "make a sealed event's metadata JSON that Python cannot read",
+        "db",
+        make_metadata_unreadable,
+        9,
+        reason="no readable JSON",
+    ),
+    Case(
+        "insert an unsealed event whose metadata Python cannot read, let the sealer run",
+        "db",
+        insert_unreadable_unsealed_row,
+        None,
+        reason="has metadata that is no readable JSON",
+    ),
     Case("delete a row", "db", delete_row, 6, reason="missing"),
     Case("insert a row in the middle", "db", insert_row_in_the_middle, 6),
     Case("append a row, move the head", "db", append_and_move_head, NEWEST + 1),
@@ -573,6 +623,13 @@ CASES = [
         offsite=True,
     ),
     Case("re-point user_id (not hashed)", "limit", repoint_user_id, None, detected=False),
+    Case(
+        "move an unsealed event's timestamp within a minute, before its seal",
+        "limit",
+        retime_an_unsealed_row,
+        None,
+        detected=False,
+    ),
     Case(
         "copy an event as a new unsealed row within a minute of it",
         "limit",

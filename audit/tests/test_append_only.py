@@ -217,6 +217,29 @@ def test_an_application_role_cannot_delete_whatever_it_sets(application_session,
 
 
 @postgresql_only
+def test_an_application_role_granted_all_privileges_cannot_truncate(application_session, user):
+    # GRANT ALL PRIVILEGES, the usual grant to a role that owns nothing, includes
+    # TRUNCATE, which fires no DELETE trigger: the events, the tree and the signed
+    # checkpoints went in one statement each, whatever the DELETE triggers said.
+    for _ in range(3):
+        record_event(event_type="auth_login", user=user)
+    sign_tree_head()
+    role = application_session.execute("SELECT current_user").fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO {role}")
+    tables = (TABLE, "audit_merklenode", "audit_treecheckpoint", "audit_witnesscosignature")
+    for table in tables:
+        with (
+            pytest.raises(psycopg.Error, match=f"{table} is append-only: TRUNCATE refused"),
+            application_session.transaction(),
+        ):
+            application_session.execute(f"TRUNCATE {table} CASCADE")
+    assert AuditEvent.objects.count() == 3
+    assert TreeCheckpoint.objects.count() == 1
+    assert verify_chain().ok
+
+
+@postgresql_only
 def test_no_setting_lets_an_application_role_delete_link_or_forge(application_session, settings):
     for _ in range(3):
         record_event(event_type="auth_login", username="alice")

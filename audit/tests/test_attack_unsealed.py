@@ -19,9 +19,10 @@ from audit.recording.client import ClientContext
 from audit.retention import write_archive
 from audit.sealing.backlog import unsealed_backlog
 from audit.sealing.batches import seal_pending
+from audit.sealing.heads import HeadMoved
 from audit.sealing.refusals import writer_tag
 from audit.services import record_event
-from audit.tests.tamper import append_chain, raw_sql
+from audit.tests.tamper import UNREADABLE_JSON, append_chain, raw_sql
 from audit.transparency.tree_heads import sign_tree_head
 from audit.verification.archives import file_sha256, verify_archive
 from audit.verification.verify import verify_chain
@@ -179,6 +180,60 @@ def test_an_unsealed_row_with_an_impossible_timestamp_is_refused(background, cli
     staff = client_for(make_user(username="root", staff=True, superuser=True))
     assert staff.get("/admin/audit/auditevent/").status_code == 200
     assert staff.get("/api/v2/admin/audit-logs").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unsealed_row_whose_metadata_cannot_be_read_does_not_stop_the_sealer(
+    background, client_for, make_user
+):
+    # One INSERT, no key: metadata the database takes for JSON and Python's json does not
+    # read. The sealer raised at it every round, so no event recorded after it was ever
+    # sealed, and verify_audit_chain died on it too instead of naming it.
+    record_event(event_type="task_create", username="alice")
+    seal_pending()
+    insert_unsealed(timestamp=timezone.now(), metadata=UNREADABLE_JSON, message="unreadable")
+    record_event(event_type="task_create", username="bob")
+
+    seal_pending()
+
+    # Not .get(): the model's JSONField cannot read that metadata either.
+    forged, sequence = AuditEvent.objects.values_list("pk", "sequence").get(message="unreadable")
+    assert sequence is None
+    assert AuditEvent.objects.get(username="bob").sequence == 2
+    code, output = verify_command()
+    assert code == 1, output
+    assert f"unsealed event id {forged} has metadata that is no readable JSON" in output
+    staff = client_for(make_user(username="root", staff=True, superuser=True))
+    assert staff.get("/admin/dashboard/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "moved",
+    [{"hash": "b" * 64}, {"sequence": 1}, {"sequence": 5}],
+    ids=["another hash", "an older sequence", "a sequence ahead"],
+)
+def test_a_moved_chain_head_stops_sealing_rather_than_break_the_chain(background, moved):
+    # ChainHead has no trigger: any role that may write the tables can move it. The
+    # sealer linked the next event to the moved hash (or numbered it after the moved
+    # sequence), and the chain stayed broken there for good.
+    for username in ("alice", "bob"):
+        record_event(event_type="task_create", username=username)
+    seal_pending()
+    genuine = ChainHead.objects.values("sequence", "hash").get(pk=1)
+    ChainHead.objects.filter(pk=1).update(**moved)
+    record_event(event_type="task_create", username="carol")
+
+    with pytest.raises(HeadMoved, match="the newest sealed event is #2"):
+        seal_pending()
+    with pytest.raises(CommandError, match="Not sealing: the chain head names"):
+        call_command("audit_sealer", "--once", stderr=StringIO())
+
+    assert AuditEvent.objects.get(username="carol").sequence is None
+    ChainHead.objects.filter(pk=1).update(**genuine)  # put back: sealing goes on, whole
+    assert seal_pending() == 1
+    assert AuditEvent.objects.get(username="carol").sequence == 3
+    assert verify_chain().ok
 
 
 @pytest.mark.django_db(transaction=True)

@@ -421,3 +421,78 @@ def test_spawned_workers_give_the_verdict_too(trail, tmp_path, small_blocks, mon
     code, out = offline.run([*arguments, "--export", str(path), "--jobs", "2"])
     assert code == 4, out
     assert "leaf_index 8 is missing" in out
+
+
+def rewrite_line(trail, tmp_path, number: int, old: str, new: str) -> Path:
+    """Return an export whose line `number` (0-based) has `old` replaced by `new`, once."""
+    lines = trail["export"].read_text(encoding="utf-8").splitlines(keepends=True)
+    assert old in lines[number]
+    lines[number] = lines[number].replace(old, new, 1)
+    path = tmp_path / "x.ndjson"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def offline_export_run(trail, export: Path, *more: str) -> tuple[int, str]:
+    """The command in this process: an exception escaping it fails the test, as it should."""
+    arguments = ["--key", str(trail["key"]), "--checkpoints", str(trail["checkpoints"])]
+    return offline.run([*arguments, "--export", str(export), *more])
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # More digits than int() reads (4,300): a ValueError of its own, once a traceback.
+        ('"sequence": 4, ', '"sequence": ' + "9" * 5000 + ", "),
+        ('"leaf_index": 3}', '"leaf_index": ' + "9" * 5000 + "}"),
+        # Nested deeper than json decodes (RecursionError), once a traceback.
+        ('"metadata": {', '"metadata": ' + "[" * 10_000 + "]" * 10_000 + ', "was": {'),
+    ],
+    ids=["endless sequence", "endless leaf_index", "metadata nested too deep"],
+)
+def test_a_line_the_decoder_cannot_read_is_bad_input(trail, tmp_path, old, new):
+    for jobs in ("1", "2"):
+        code, out = offline_export_run(
+            trail, rewrite_line(trail, tmp_path, 3, old, new), "--jobs", jobs
+        )
+        assert code == 2, out
+        assert out.startswith("BAD INPUT: ") and "x.ndjson line 4" in out, out
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        # json.loads keeps the last of two names, another reader the first: the line must
+        # not show one username to an auditor's tool and hash another.
+        ('{"id": ', '{"username": "mallory", "id": '),
+        ('"metadata": {', '"metadata": {"ratio": 7, '),
+    ],
+    ids=["a field twice", "a metadata key twice"],
+)
+def test_a_name_twice_in_one_object_is_bad_input(trail, tmp_path, old, new):
+    code, out = offline_export_run(trail, rewrite_line(trail, tmp_path, 2, old, new))
+    assert code == 2, out
+    assert "x.ndjson line 3: not JSON: the name" in out and "appears twice" in out, out
+
+
+def test_a_checkpoint_whose_size_has_thousands_of_digits_is_bad_input(trail):
+    # Parsed before its signature is checked (to learn the origin): int() of it was a
+    # ValueError, not a NoteError, and stopped the command with a traceback.
+    origin = offline.read_checkpoints(
+        [str(trail["checkpoints"])],
+        verifiers=offline.read_verifiers(str(trail["key"])),
+        origin=None,
+    )[0].checkpoint.origin
+    note = f"{origin}\n{'9' * 5000}\n{'A' * 43}=\n\n— {origin} AAAAAAAA\n"
+    (trail["checkpoints"] / "tree-99999999999999999999.checkpoint").write_text(note)
+    code, out = offline_export_run(trail, trail["export"])
+    assert code == 2, out
+    assert "the size is beyond 2^64 - 1" in out
+
+
+def test_an_event_nested_too_deep_is_bad_input(trail):
+    deep = json.dumps({**EVENT, "metadata": "-"}).replace('"-"', "[" * 10_000 + "]" * 10_000)
+    arguments = ["--key", str(trail["key"]), "--proof", '{"tree_size": 1, "proof": []}']
+    code, out = offline.run([*arguments, "--event", deep])
+    assert code == 2, out
+    assert "nested too deeply" in out

@@ -202,6 +202,35 @@ def test_the_witness_refuses_a_rollback_a_split_view_and_a_rewrite(live_server, 
     assert "PRIVATE" not in err
 
 
+def test_a_witness_whose_state_was_rolled_back_stops_rather_than_cosign_a_fork(
+    live_server, witness
+):
+    # The witness host restored from an older backup: its state remembers size 4 though
+    # it cosigned 8. A log that rewrote #6 on would pass the consistency check from 4.
+    first = record_and_sign(4)
+    assert run_witness(witness, live_server.url)[0] == 0
+    older = (witness / STATE_FILE).read_text()
+    record_and_sign(4)
+    assert run_witness(witness, live_server.url)[0] == 0
+    (witness / STATE_FILE).write_text(older)
+    raw_sql("UPDATE {table} SET message = 'rewritten' WHERE sequence = 6")
+    rehash_from(6, key=key_ring().signing)
+    rebuild_tree_from(6)
+    drop_checkpoints(above=first)
+    record(1)
+    assert sign_tree_head().size == 9
+
+    code, _, err = run_witness(witness, live_server.url)
+
+    assert code == 2, err
+    assert "remembers size 4, but this witness cosigned size 8" in err
+    assert WitnessCosignature.objects.filter(checkpoint__size=9).count() == 0
+    # Lost altogether: the same.
+    (witness / STATE_FILE).unlink()
+    code, _, err = run_witness(witness, live_server.url)
+    assert code == 2 and "remembers no size" in err, err
+
+
 def test_the_witness_loop_keeps_refusing_and_alerting(live_server, witness, caplog):
     record_and_sign(3)
     assert run_witness(witness, live_server.url)[0] == 0

@@ -112,16 +112,39 @@ class WitnessState:
 
     def last(self, origin: str) -> Cosigned | None:
         entry = self._read()["logs"].get(origin)
-        if entry is None:
-            return None
-        try:
-            return Cosigned(
-                size=int(entry["size"]),
-                root_hash=base64.b64decode(entry["root"], validate=True),
-                timestamp=int(entry["timestamp"]),
+        head = None
+        if entry is not None:
+            try:
+                head = Cosigned(
+                    size=int(entry["size"]),
+                    root_hash=base64.b64decode(entry["root"], validate=True),
+                    timestamp=int(entry["timestamp"]),
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise WitnessError(
+                    f"the witness state of {origin!r} is damaged: {error}"
+                ) from error
+        # A state restored from an older backup (or lost) would cosign a history forked
+        # after the size it remembers; the notes kept beside it say how far it got.
+        kept = self.newest_kept_size(origin)
+        if kept is not None and (head is None or kept > head.size):
+            remembered = "no size" if head is None else f"size {head.size}"
+            raise WitnessError(
+                f"the witness state of {origin!r} remembers {remembered}, but this witness "
+                f"cosigned size {kept} ({COSIGNED_DIR}/): the state was rolled back or lost; "
+                "restore the newest one rather than cosign from an older one"
             )
-        except (KeyError, TypeError, ValueError) as error:
-            raise WitnessError(f"the witness state of {origin!r} is damaged: {error}") from error
+        return head
+
+    def newest_kept_size(self, origin: str) -> int | None:
+        """Return the largest size among the cosigned notes kept for an origin, if any."""
+        folder = self.cosigned_path(origin, 0).parent
+        sizes = [
+            int(path.name[len("tree-") : -len(".checkpoint")])
+            for path in folder.glob("tree-*.checkpoint")
+            if path.name[len("tree-") : -len(".checkpoint")].isdigit()
+        ]
+        return max(sizes, default=None)
 
     def record(self, origin: str, head: Cosigned) -> None:
         """Replace the origin's last cosigned head, atomically and durably."""

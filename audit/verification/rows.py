@@ -271,7 +271,14 @@ def event_rows(*, first: int | None = None, last: int | None = None, chunk_size:
                     raise ChainBroken(
                         row[0], f"#{row[0]} has an unreadable timestamp: {error}"
                     ) from error
-            row[_METADATA] = canonical(row[_METADATA])
+            try:
+                row[_METADATA] = canonical(row[_METADATA])
+            except (ValueError, TypeError, RecursionError) as error:
+                # Not JSON (SQLite keeps any text once its CHECK is ignored), or nested
+                # deeper than the decoder goes: no link was made over it.
+                raise ChainBroken(
+                    row[0], f"#{row[0]} has metadata that is no readable JSON ({error})"
+                ) from None
             yield row
     finally:
         tuples.close()  # the cursor goes now, also when the walk stops at a broken link

@@ -3,10 +3,11 @@
 import signal
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from audit.sealing.backlog import unsealed_backlog
 from audit.sealing.batches import seal_pending
+from audit.sealing.heads import HeadMoved
 from audit.sealing.loop import release_lease, run_sealer
 from audit.siem.streamer import stream_lag, stream_pending
 
@@ -27,7 +28,11 @@ class Command(BaseCommand):
         # own words go to standard error, so the stream carries audit lines only.
         say = self.stderr.write
         if once:
-            sealed = seal_pending()
+            try:
+                sealed = seal_pending()
+            except HeadMoved as error:
+                release_lease()
+                raise CommandError(f"Not sealing: {error}.") from error
             streamed = stream_pending()
             release_lease()  # a running standby need not wait for it to expire
             say(

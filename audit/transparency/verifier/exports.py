@@ -99,7 +99,9 @@ _PLAIN_RUN = rb'[^"\\\x00-\x1f]*+'
 _CONTENT = _PLAIN_RUN + rb'(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))' + _PLAIN_RUN + rb")*+"
 _STRING = rb'"' + _CONTENT + rb'"'
 _PLAIN = rb'"' + _PLAIN_RUN + rb'"'  # a string with nothing escaped (the timestamp)
-_NUMBER = rb"(0|[1-9][0-9]*)"
+# At most 19 digits (a leaf index is below 2^63): a longer number goes the reference
+# way, which refuses what int() cannot read (over 4,300 digits) rather than crash on it.
+_NUMBER = rb"(0|[1-9][0-9]{0,18})"
 # The ip_address is captured without its quotes; null captures nothing, written "" in the
 # record, as row_payload writes a missing address. The metadata is the shortest text
 # before the line's fixed tail; only one split can leave a tail that ends the line.
@@ -132,11 +134,40 @@ _LEAF = b"\x00" + _TEMPLATE  # the leaf hash's input: 0x00 || record
 _known_metadata: dict[bytes, bytes] = {}
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing a name that comes twice (object_pairs_hook).
+
+    json.loads keeps the last of two equal names and some other readers the first, so
+    a line could show an auditor's tool one username and hash another. The service never
+    writes one twice.
+    """
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise ValueError(f"the name {name!r} appears twice in one object")
+            seen.add(name)
+    return document
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Return the value of a JSON text; ValueError if it is none, or names a key twice.
+
+    Nesting too deep for the decoder (thousands of levels, RecursionError) is a
+    ValueError too: no event of the service is nested so.
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def _canonical_metadata(text: bytes) -> bytes | None:
     """Return the canonical JSON of metadata text, remembered; None if it is no JSON."""
     try:
-        canonical = canonical_json(json.loads(text.decode("utf-8"))).encode("utf-8")
-    except ValueError:  # not JSON, or the greedy split was not the line's: not ours
+        canonical = canonical_json(decode_json(text.decode("utf-8"))).encode("utf-8")
+    except (ValueError, RecursionError):  # not JSON (or not ours): the reference way says why
         return None
     if len(_known_metadata) >= 4096:
         _known_metadata.clear()  # trails repeat a few documents; no LRU bookkeeping
@@ -262,12 +293,15 @@ def hash_block(name: str, first_line: int, data: bytes) -> Block:
 
 def _reference_leaf(line: bytes) -> tuple[bytes, int, int]:
     try:
-        event = json.loads(line.decode("utf-8"))
+        event = decode_json(line.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise BadInput(f"not JSON: {error}") from error
     if not isinstance(event, dict):
         raise BadInput("not a JSON object")
-    record = leaf_bytes(event)
+    try:
+        record = leaf_bytes(event)
+    except RecursionError:  # decoded, but too deep to encode again
+        raise BadInput("not JSON: nested too deeply") from None
     sequence = event["sequence"]
     index = event.get("leaf_index", sequence - 1)
     if not isinstance(index, int) or isinstance(index, bool):

@@ -32,7 +32,6 @@ not in leaf order (moved, swapped, or one repeated), naming the first out of pla
 import argparse
 import base64
 import binascii
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -43,6 +42,7 @@ from typing import Any
 from .exports import (
     BadInput,
     comes_later,
+    decode_json,
     first_undecodable,
     hashed_blocks,
     leaf_bytes,
@@ -278,13 +278,16 @@ def verify_event(
 ) -> str:
     """Check one exported event's inclusion proof against a signed checkpoint; say so."""
     try:
-        event = json.loads(event_text)
-        proof = json.loads(proof_text)
+        event = decode_json(event_text)
+        proof = decode_json(proof_text)
     except ValueError as error:
         raise BadInput(f"not JSON: {error}") from error
     if not isinstance(event, dict) or not isinstance(proof, dict):
         raise BadInput("the event and the proof are JSON objects")
-    data = leaf_bytes(event)
+    try:
+        data = leaf_bytes(event)
+    except RecursionError:  # decoded, but too deep to encode again
+        raise BadInput("not JSON: nested too deeply") from None
     index = event["sequence"] - 1
     size = proof.get("tree_size")
     path = proof.get("proof")

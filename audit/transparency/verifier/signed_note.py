@@ -31,6 +31,7 @@ COSIGNATURE_V1 = 0x04  # the type byte of an Ed25519 cosignature/v1 key (c2sp.or
 SIGNATURE_PREFIX = "— "  # em dash (U+2014), space
 # C2SP: verifiers must accept at least 16; golang.org/x/mod/sumdb/note stops at 100.
 MAX_SIGNATURES = 100
+MAX_TREE_SIZE = 2**64 - 1  # a tree size is an unsigned 64-bit integer
 _PRIVATE_PREFIX = "PRIVATE+KEY+"
 
 
@@ -321,6 +322,11 @@ def parse_checkpoint(text: str) -> Checkpoint:
     size_is_canonical = size_text.isascii() and size_text.isdigit()
     if not size_is_canonical or (size_text != "0" and size_text.startswith("0")):
         raise NoteError("malformed checkpoint: the size is not a decimal without leading zeros")
+    # A tree size is a uint64 (C2SP, and Go's note/tlog parse it so). Checked on the
+    # text first: int() of thousands of digits is a ValueError of its own, not a NoteError,
+    # and a file of them stopped the verifiers with a traceback.
+    if len(size_text) > len(str(MAX_TREE_SIZE)) or int(size_text) > MAX_TREE_SIZE:
+        raise NoteError("malformed checkpoint: the size is beyond 2^64 - 1")
     root_hash = _decode_base64(root_text)
     if len(root_hash) != 32:
         raise NoteError("malformed checkpoint: the root hash is not 32 bytes")
