@@ -126,3 +126,21 @@ def test_the_admins_library_words_are_chinese(devices):
     expect(page.locator("#changelist-filter")).to_contain_text("尝试时间")
     expect(page.locator("#changelist-filter")).to_contain_text("已锁定")
     shoot(page, "review-axes-zh-hans-phone")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_audit_lists_event_and_message_columns_keep_a_width(devices, width):
+    page = devices.new_page(locale="zh-CN", width=width)
+    log_in(page, "staffer")
+    page.goto("/admin/audit/auditevent/")
+    widths = page.evaluate(
+        "() => Object.fromEntries([...document.querySelectorAll('#result_list thead th')]"
+        ".map(th => [th.className.split(' ').pop(), th.getBoundingClientRect().width]))"
+    )
+    # The event in words and its code, and the message, are columns one can read (they
+    # had no width at phone size: the code wrapped one letter a line under the outcome).
+    assert widths["column-event"] >= 100, widths
+    assert widths["column-short_message"] >= 80, widths
+    code = page.locator("#result_list td.field-event code.event-code").first
+    assert code.evaluate("node => node.getClientRects().length") == 1  # on one line
+    shoot(page, f"review-audit-list-zh-hans-{width}")
