@@ -144,3 +144,11 @@ def test_the_audit_lists_event_and_message_columns_keep_a_width(devices, width):
     code = page.locator("#result_list td.field-event code.event-code").first
     assert code.evaluate("node => node.getClientRects().length") == 1  # on one line
     shoot(page, f"review-audit-list-zh-hans-{width}")
+
+
+def test_the_empty_list_ends_its_sentence_in_chinese(devices):
+    page = devices.new_page(locale="zh-CN", width=390)
+    log_in(page, "dana")
+    # The link is inside the translated phrase, so its full stop is "。", not ".".
+    expect(page.locator("#no-tasks p")).to_have_text("还没有任务。 上传扫描件或 PDF。")
+    expect(page.locator("#no-tasks a")).to_have_attribute("href", "/tasks/upload/")
