@@ -11,7 +11,7 @@ urlpatterns = [
         views.LoginView.as_view(),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("logout-all/", views.logout_all, name="logout_all"),
     path("unlock/", views.unlock_account, name="unlock"),
     path(

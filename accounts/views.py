@@ -53,6 +53,18 @@ def logout_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect("accounts:login")
 
 
+class LogoutView(auth_views.LogoutView):
+    """Django's logout, which then says so: the login page alone reads as nothing done."""
+
+    def post(self, request, *args, **kwargs):
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        # After logout() flushed the session: the message goes with the new, anonymous one.
+        if was_signed_in:
+            messages.success(request, _("You are logged out on this device."))
+        return response
+
+
 class UnlockForm(forms.Form):
     username = forms.CharField(max_length=255)
     ip_address = forms.GenericIPAddressField(required=False, unpack_ipv4=True)
