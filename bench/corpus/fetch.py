@@ -54,6 +54,12 @@ class Document:
     image_dpi: int | None = None
     truth: str | None = None
     truth_sha256: str | None = None
+    # A transcription made for this corpus, in this folder, where the package has none.
+    transcription: str | None = None
+
+    @property
+    def transcription_path(self) -> Path | None:
+        return MANIFEST.parent / self.transcription if self.transcription else None
 
     @property
     def suffix(self) -> str:

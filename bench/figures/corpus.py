@@ -101,9 +101,10 @@ def read_theirs(item: "Fetched", command: str) -> Reading:
 def reference_text(item: "Fetched") -> str | None:
     from bench.corpus.truth import modernised, page_xml_text
 
-    if item.truth_path is None:
-        return None
-    return modernised(page_xml_text(item.truth_path.read_bytes()))
+    if item.truth_path is not None:
+        return modernised(page_xml_text(item.truth_path.read_bytes()))
+    transcription = item.document.transcription_path
+    return transcription.read_text(encoding="utf-8") if transcription else None
 
 
 def orientation(reading: Reading | None, document: "Document") -> str:
@@ -223,6 +224,12 @@ def rows_for(results: list[dict], missing: str, *, backend: str) -> "list[Row]":
     return rows
 
 
+def truth_kind(document: "Document") -> str:
+    if document.truth:
+        return "PAGE XML (package)"
+    return "transcribed (bench/corpus)" if document.transcription else "none"
+
+
 def table(results: list[dict]) -> str:
     """Return the per-file table: CER, orientation and seconds, ours beside OCRmyPDF's."""
     lines = [
@@ -233,7 +240,7 @@ def table(results: list[dict]) -> str:
     for result in results:
         document, ours, theirs = result["document"], result["ours"], result["theirs"]
         lines.append(
-            f"| {document.id} | {'PAGE XML' if result['truth'] else 'none'} "
+            f"| {document.id} | {truth_kind(document)} "
             f"| {_cer(result['cer_ours'])} | {_cer(result['cer_theirs'])} "
             f"| {_cer(result['cer_apart'])} | {orientation(ours, document)} "
             f"| {orientation(theirs, document)} | {ours.seconds:.1f} "
