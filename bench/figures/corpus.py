@@ -16,6 +16,7 @@ language the service installs, whatever the page's own (the manifest names it).
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -72,13 +73,29 @@ def read_ours(item: "Fetched", owner) -> Reading:
     return Reading(text=text, turn=turn, seconds=seconds)
 
 
-def read_theirs(item: "Fetched", command: str) -> Reading:
-    """Return OCRmyPDF's reading: its sidecar text, its output page's /Rotate, its time."""
-    import pypdfium2 as pdfium
+# OCRmyPDF -v 1 says, per page, which way the page's top faces as it stands (any /Rotate
+# the image came with included) and what it does: "[with existing rotation ⇨, ]page is
+# facing ⇧, confidence 16.11 - rotation appears correct" (or "- will rotate ⬏").
+# It turns the pixels themselves, so its output's /Rotate tells nothing; this line does.
+FACING = re.compile(r"(?:with existing rotation (\S), )?page is facing (\S), confidence \S+ - (.*)")
+ARROWS = {"⇧": 0, "⇨": 90, "⇩": 180, "⇦": 270}
 
+
+def ocrmypdf_turn(log: str) -> int | None:
+    """Return the clockwise turn OCRmyPDF gave the first page, from its -v 1 log."""
+    match = FACING.search(log)
+    if not match or match.group(2) not in ARROWS:
+        return None
+    existing = ARROWS.get(match.group(1) or "⇧", 0)
+    correction = (360 - ARROWS[match.group(2)]) % 360 if "will rotate" in match.group(3) else 0
+    return (existing + correction) % 360
+
+
+def read_theirs(item: "Fetched", command: str) -> Reading:
+    """Return OCRmyPDF's reading: its sidecar text, the turn its log reports, its time."""
     with tempfile.TemporaryDirectory() as folder:
         out, sidecar = Path(folder, "out.pdf"), Path(folder, "out.txt")
-        options = ["-j", "2", "--rotate-pages", "--deskew", "--output-type", "pdf", "-q"]
+        options = ["-j", "2", "--rotate-pages", "--deskew", "--output-type", "pdf", "-v", "1"]
         options += ["-l", LANGUAGE, "--sidecar", str(sidecar)]
         if item.document.image_dpi:
             options += ["--image-dpi", str(item.document.image_dpi)]
@@ -89,13 +106,11 @@ def read_theirs(item: "Fetched", command: str) -> Reading:
         seconds = time.perf_counter() - started
         if result.returncode != 0:
             raise RuntimeError(f"OCRmyPDF failed on {item.document.id}: {result.stderr[-300:]}")
-        # The image's EXIF turn and OCRmyPDF's own both end up in the page's /Rotate.
-        pdf = pdfium.PdfDocument(str(out))
-        try:
-            turn = pdf[0].get_rotation() % 360
-        finally:
-            pdf.close()
-        return Reading(text=sidecar.read_text(encoding="utf-8"), turn=turn, seconds=seconds)
+        return Reading(
+            text=sidecar.read_text(encoding="utf-8"),
+            turn=ocrmypdf_turn(result.stderr),
+            seconds=seconds,
+        )
 
 
 def reference_text(item: "Fetched") -> str | None:
