@@ -137,3 +137,24 @@ def test_page_xml_lines_come_in_reading_order_without_their_words():
 
     assert text == "Berlini\u017fche Monats\u017fchrift.\nWas i\u017ft Aufkla\u0364rung?"
     assert modernised(text) == "Berlinische Monatsschrift.\nWas ist Aufklärung?"
+
+
+@pytest.mark.parametrize(
+    ("line", "turn"),
+    [
+        # A photo whose EXIF tag turned it upright: OCRmyPDF keeps the tag's turn.
+        (
+            "   1 with existing rotation ⇨, page is facing ⇧, confidence 16.11 - rotation "
+            "appears correct",
+            90,
+        ),
+        # The page's top faces right: OCRmyPDF turns it a quarter anticlockwise.
+        ("   1 page is facing ⇨, confidence 14.94 - will rotate ⬏", 270),
+        ("   1 page is facing ⇩, confidence 1.20 - confidence too low to rotate", 0),
+        ("   1 no orientation line at all", None),
+    ],
+)
+def test_ocrmypdfs_turn_is_read_from_its_log(line, turn):
+    from bench.figures.corpus import ocrmypdf_turn
+
+    assert ocrmypdf_turn(f"   1 Rasterize with png16m\n{line}\n") == turn
