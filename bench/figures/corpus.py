@@ -9,7 +9,8 @@ figure 11's throwaway venv (var/venv-ocrmypdf). Per file: seconds from file to s
 PDF for both; the character error rate (CER, tasks/tests/scan_corpus.py's) against the
 page's ground truth where the package has one, else against OCRmyPDF's text (how far the
 two readings are apart, not which is right); and whether each set the page upright,
-where the manifest knows which way up it is. Both read every page as English, the only
+where the manifest knows which way up it is. Both texts are kept in
+var/bench-corpus/readings/. Both read every page as English, the only
 language the service installs, whatever the page's own (the manifest names it).
 
     .venv/bin/python -m bench.figures.corpus [--quick]   # prints the rows and a table
@@ -131,10 +132,17 @@ def orientation(reading: Reading | None, document: "Document") -> str:
 
 def measure_document(item: "Fetched", *, owner, ocrmypdf: str) -> dict:
     """Return both readings of one document and their CERs."""
+    from bench.corpus.fetch import CACHE
     from tasks.tests.scan_corpus import character_error_rate
 
     ours = read_ours(item, owner)
     theirs = read_theirs(item, ocrmypdf) if ocrmypdf else None
+    # Both texts are kept beside the files, for reading what the CER counts.
+    readings = CACHE / "readings"
+    readings.mkdir(parents=True, exist_ok=True)
+    (readings / f"{item.document.id}.ours.txt").write_text(ours.text, encoding="utf-8")
+    if theirs:
+        (readings / f"{item.document.id}.ocrmypdf.txt").write_text(theirs.text, encoding="utf-8")
     truth = reference_text(item)
     result = {
         "document": item.document,
