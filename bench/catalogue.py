@@ -36,5 +36,11 @@ CATALOGUE = (
     Figure("10", "bench.figures.search", "search in the recognised text of one user's tasks"),
     Figure("11", "bench.figures.ocr_parallel", "one long scan with one and two page processes"),
     Figure("12", "bench.figures.pdf_size", "searchable PDF bytes over input bytes, by scan kind"),
+    Figure(
+        "corpus",
+        "bench.figures.corpus",
+        "real scans and photos from published packages (bench/corpus/manifest.toml): CER, "
+        "orientation and seconds per file beside OCRmyPDF",
+    ),
 )
 BY_NAME = {figure.name: figure for figure in CATALOGUE}

@@ -27,6 +27,8 @@ FIGURE_ORDER = [
     "9",
     "10",
     "11",
+    "12",
+    "corpus",
 ]
 BACKEND_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # Hand-written: the one-off figures behind design decisions the code comments explain.

@@ -31,6 +31,7 @@ FIGURES = (
     "10",
     "11",
     "12",
+    "corpus",
 )
 
 
@@ -118,6 +119,7 @@ def main() -> None:
     from bench.figures import (
         admin,
         api,
+        corpus,
         export,
         ocr,
         ocr_parallel,
@@ -175,6 +177,8 @@ def main() -> None:
         "11": lambda: ocr_parallel.run(ctx) if args.last else None,
         # Output / input bytes of the searchable PDF by kind of scan: measured once.
         "12": lambda: pdf_size.run(ctx) if args.last else None,
+        # Real scans (fetched at bench time) beside OCRmyPDF on each: measured once.
+        "corpus": lambda: corpus.run(ctx) if args.last else None,
     }
     for figure in FIGURES:
         if figure in only:

@@ -1,0 +1,1 @@
+"""The real-document corpus: its manifest, the fetcher that brings it in at bench time."""
