@@ -284,3 +284,29 @@ def test_both_engines_box_each_word_inside_its_line(ocr_engine):
     assert len({word.box for word in words}) == len(words)
     for line in lines:
         assert [w.box[0] for w in line.words] == sorted(w.box[0] for w in line.words)
+
+
+def test_a_line_keeps_its_weak_words_and_a_line_of_junk_goes():
+    """A weak word inside a trusted line stays (real pages read right); an untrusted line goes."""
+
+    def word(text, confidence, left):
+        return engines.Word(text=text, confidence=confidence, box=(left, 0, left + 40, 20))
+
+    def line(words, top):
+        text = " ".join(w.text for w in words)
+        return engines._TesseractLine(
+            line=engines.Line(text=text, confidence=70.0, box=(0, top, 200, top + 20)),
+            starts_paragraph=False,
+            words=words,
+        )
+
+    read = [
+        line([word("zur", 91, 0), word("Aufklärung", 12, 50), word("gelangen", 88, 100)], 0),
+        line([word("~", 5, 0), word("|l", 9, 50)], 40),
+    ]
+
+    result = engines._tesseract_result(text="unused", read=read, floor=20)
+
+    assert result.text == "zur Aufklärung gelangen"
+    assert [w.text for w in result.lines[0].words] == ["zur", "Aufklärung", "gelangen"]
+    assert len(result.lines) == 1
