@@ -494,6 +494,14 @@ def reclaim_stale_tasks(*, now=None) -> dict[str, int]:
 DEAD_JOB_MESSAGE = "The worker running this job stopped responding; its task was reclaimed."
 
 
+class WorkerLost(Exception):
+    """The worker running a job stopped responding; its job row is ended with this class.
+
+    Never raised: django.tasks imports the class a failed job row names (its
+    ``exception_class_path``) when the row's result is read, so the name must exist.
+    """
+
+
 def end_dead_job(job_id: str, *, now) -> int:
     """End the django-tasks job row of a reclaimed attempt, which its dead worker cannot."""
     from django_tasks_db.models import DBTaskResult
