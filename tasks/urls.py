@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .web import views
+from .web import bulk_views, views
 
 app_name = "tasks"
 
@@ -9,9 +9,9 @@ urlpatterns = [
     path("tasks/upload/", views.task_upload, name="upload"),
     path("tasks/rows/", views.task_rows, name="rows"),
     path("tasks/progress/", views.task_progress, name="progress"),
-    path("tasks/delete/", views.task_bulk_delete_view, name="bulk_delete"),
-    path("tasks/rerun/", views.task_bulk_rerun_view, name="bulk_rerun"),
-    path("tasks/download/", views.task_bulk_download_view, name="bulk_download"),
+    path("tasks/delete/", bulk_views.task_bulk_delete_view, name="bulk_delete"),
+    path("tasks/rerun/", bulk_views.task_bulk_rerun_view, name="bulk_rerun"),
+    path("tasks/download/", bulk_views.task_bulk_download_view, name="bulk_download"),
     path("tasks/<uuid:task_id>/", views.task_detail, name="detail"),
     path("tasks/<uuid:task_id>/pages/<int:number>.png", views.task_page_image, name="page_image"),
     path("tasks/<uuid:task_id>/thumbnail.png", views.task_thumbnail_view, name="thumbnail"),
