@@ -1,14 +1,14 @@
 from django.urls import path
 
-from .web import bulk_views, task_views, views
+from .web import bulk_views, list_views, task_views
 
 app_name = "tasks"
 
 urlpatterns = [
-    path("", views.task_list, name="list"),
-    path("tasks/upload/", views.task_upload, name="upload"),
-    path("tasks/rows/", views.task_rows, name="rows"),
-    path("tasks/progress/", views.task_progress, name="progress"),
+    path("", list_views.task_list, name="list"),
+    path("tasks/upload/", list_views.task_upload, name="upload"),
+    path("tasks/rows/", list_views.task_rows, name="rows"),
+    path("tasks/progress/", list_views.task_progress, name="progress"),
     path("tasks/delete/", bulk_views.task_bulk_delete_view, name="bulk_delete"),
     path("tasks/rerun/", bulk_views.task_bulk_rerun_view, name="bulk_rerun"),
     path("tasks/download/", bulk_views.task_bulk_download_view, name="bulk_download"),

@@ -1,7 +1,7 @@
 """The task list's bulk pages: delete, read again or download the tasks ticked.
 
 Thin like the other pages: the choice, its bounds and the work are tasks.bulk's and
-tasks.services'; a refused choice draws the list again (tasks.web.views) with why.
+tasks.services'; a refused choice draws the list again (tasks.web.list_views) with why.
 """
 
 import uuid
@@ -37,7 +37,7 @@ from ..services import EngineChoiceError, TaskError, task_delete_many
 from ..throttling import refuse_too_frequent
 from ..uploads import UploadRejected
 from .forms import BulkRerunForm
-from .views import task_list_page
+from .list_views import task_list_page
 
 # How the bulk download page names each format.
 DOWNLOAD_LABELS = {"txt": gettext_lazy("Texts (.txt)"), "pdf": gettext_lazy("Searchable PDFs")}

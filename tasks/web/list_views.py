@@ -1,4 +1,5 @@
-"""Server-rendered OCR task pages. Thin: every write goes through tasks.services."""
+"""The task list (searched, filtered, sorted), its polling for running tasks, and the upload
+page. Thin: every write goes through tasks.services, every read through tasks.selectors."""
 
 import uuid
 
