@@ -11,7 +11,8 @@ from django_tasks_db.models import DBTaskResult
 
 from audit.events import Outcome
 from tasks.models import OcrPage, OcrTask, Status
-from tasks.services import WorkerLost, reclaim_stale_tasks
+from tasks.services import WorkerLost
+from tasks.services.reclaim import reclaim_stale_tasks
 from tasks.worker.processing import claim
 
 from . import samples

@@ -33,7 +33,9 @@ from ..bulk import (
 )
 from ..models import OcrTask
 from ..selectors import task_list_for
-from ..services import EngineChoiceError, TaskError, task_delete_many
+from ..services.deletion import task_delete_many
+from ..services.engine_choice import EngineChoiceError
+from ..services.retry import TaskError
 from ..throttling import refuse_too_frequent
 from ..uploads import UploadRejected
 from .forms import BulkRerunForm

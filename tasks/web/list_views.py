@@ -23,7 +23,8 @@ from ..selectors import (
     task_search,
     task_sort,
 )
-from ..services import EngineChoiceError, refuse_before_reading, task_create_batch
+from ..services.creation import refuse_before_reading, task_create_batch
+from ..services.engine_choice import EngineChoiceError
 from ..uploads import UploadRejected, display_name
 from .forms import TaskListForm, UploadForm
 

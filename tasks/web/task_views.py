@@ -18,7 +18,9 @@ from ..ocr.inspect import DocumentRejected
 from ..ocr.pages import render_page_image
 from ..search_hits import highlight, page_hits, search_terms, terms_pattern, word_boxes
 from ..selectors import SEARCH_MAX_CHARS, task_get_for, task_pages, turned_page
-from ..services import EngineChoiceError, TaskError, task_delete, task_rerun, task_retry
+from ..services.deletion import task_delete
+from ..services.engine_choice import EngineChoiceError
+from ..services.retry import TaskError, task_rerun, task_retry
 from ..storage import local_copy
 from ..throttling import refuse_too_frequent
 from ..uploads import UploadRejected
