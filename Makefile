@@ -65,7 +65,8 @@ system-packages:
 screenshots: $(VENV)/.installed-dev
 	DOC_SCREENSHOTS=1 $(PY) -m pytest -m browser -q
 
-## ruff (lint + format) and mypy with the Django and DRF stubs (cache in .mypy_cache/).
+## ruff (lint + format), mypy with the Django and DRF stubs (cache in .mypy_cache/), the
+## import contracts and the module size bound.
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -73,6 +74,8 @@ lint: $(VENV)/.installed-dev
 	@# The import contracts of pyproject.toml: app layering, no cycle inside an app, no
 	@# Django or project import in the offline verifier.
 	$(VENV)/bin/lint-imports
+	@# No module of the project's own code over 450 lines (tests and migrations aside).
+	$(PY) .ci/module-size.py
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

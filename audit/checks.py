@@ -6,7 +6,8 @@ from django.core.checks import Error, Warning, register
 from .chain import ChainKeyError, parse_key_ring
 from .siem.sinks import parse_stream_setting
 from .siem.streamer import FORMATS
-from .transparency.verifier.signed_note import CosignerVerifier, NoteError
+from .transparency.verifier.signed_note import NoteError
+from .transparency.verifier.tlog_cosignature import CosignerVerifier
 
 # Host names that reach only this machine: a site that answers nothing else is a laptop.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1", "testserver"})

@@ -5,87 +5,35 @@ only by environment, never by code path. Every variable is listed in README.md.
 """
 
 import os
-import secrets
 import socket
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from ocr_project.common.atomic_files import atomic_write
+from ocr_project import environment
+from ocr_project.environment import env_bool, env_int, env_list
 from ocr_project.openapi_errors import ERROR_COMPONENTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    """Return an environment flag; '1', 'true', 'yes' and 'on' count as true."""
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    """Return an integer environment variable or the default."""
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    """Return a comma-separated environment variable as a list."""
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
-
 
 # Mutable state (SQLite database, uploads, generated keys) lives under one
 # git-ignored directory so a checkout stays clean.
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
-
-# Names of the secrets this process took from a generated file instead of the
-# environment: fine on a laptop, an error (audit.E006) once the site serves other hosts.
-GENERATED_SECRETS: list[str] = []
-
-
-def persistent_secret(env_name: str, filename: str) -> str:
-    """Return a secret from the environment, else from a generated git-ignored file."""
-    value = os.environ.get(env_name, "").strip()
-    if value:
-        return value
-    GENERATED_SECRETS.append(env_name)
-    path = VAR_DIR / filename
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        # Several processes may start at once on a fresh VAR_DIR (web, worker, collectstatic).
-        # Each writes a complete candidate under a private name, then hard-links it into
-        # place: the link is atomic and refuses an existing name, so the first one wins,
-        # nobody reads a half-written file, and every process ends up with the same key.
-        # Owner-only permissions; never committed (var/ is ignored).
-        try:
-            with atomic_write(path, overwrite=False) as handle:
-                handle.write(secrets.token_urlsafe(50))
-        except FileExistsError:
-            pass  # another process published its key first; use that one
-    value = path.read_text().strip()
-    if not value:
-        raise ImproperlyConfigured(f"{path} is empty: delete it to generate a new {env_name}")
-    return value
-
-
-SECRET_KEY = persistent_secret("SECRET_KEY", "secret_key")
+# Secrets an environment variable does not give are generated once under VAR_DIR; which
+# ones were is GENERATED_SECRETS (audit.E006 refuses them once the site serves other hosts).
+_secret_files = environment.SecretFiles(VAR_DIR)
+GENERATED_SECRETS = _secret_files.generated
+SECRET_KEY = _secret_files.persistent_secret("SECRET_KEY", "secret_key")
 # Separate from SECRET_KEY so rotating one never invalidates the other's signatures.
-AUDIT_SIGNING_KEY = persistent_secret("AUDIT_SIGNING_KEY", "audit_signing_key")
+AUDIT_SIGNING_KEY = _secret_files.persistent_secret("AUDIT_SIGNING_KEY", "audit_signing_key")
 # The keys the audit chain's links are HMACs under: "newest_id:secret,older_id:secret".
 # The newest links new events, every one verifies. A laptop gets one generated key, id
 # "local". Its own setting, not AUDIT_SIGNING_KEY: see the README (Tamper evidence).
 AUDIT_CHAIN_KEYS = os.environ.get("AUDIT_CHAIN_KEYS", "").strip() or (
-    "local:" + persistent_secret("AUDIT_CHAIN_KEYS", "audit_chain_key")
+    "local:" + _secret_files.persistent_secret("AUDIT_CHAIN_KEYS", "audit_chain_key")
 )
 
 DEBUG = env_bool("DEBUG", False)
@@ -164,31 +112,17 @@ TEMPLATES = [
 WSGI_APPLICATION = "ocr_project.wsgi.application"
 ASGI_APPLICATION = "ocr_project.asgi.application"
 
-# Database: SQLite under var/ unless DATABASE_URL says otherwise.
+# Database: SQLite under var/ unless DATABASE_URL says otherwise; how each engine is
+# tuned (SQLite's write lock, PostgreSQL's application name) is environment.database_settings'.
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+    "default": environment.database_settings(
+        url=os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
-        # A connection kept open (DB_CONN_MAX_AGE) is checked before a request or a
-        # worker round reuses it: after a database restart every process held a dead
-        # one, and each web worker answered its next request with a 500.
-        conn_health_checks=True,
+        application_name=os.environ.get("DB_APPLICATION_NAME", "").strip(),
+        sqlite_busy_timeout=env_int("SQLITE_BUSY_TIMEOUT", 30),
+        sqlite_test_name=str(VAR_DIR / "test-db.sqlite3"),
     )
 }
-# Names the process in pg_stat_activity (web, worker, sealer), so an operator, or a
-# test, can tell whose connection is whose; beside any options the URL carries.
-_application_name = os.environ.get("DB_APPLICATION_NAME", "").strip()
-if _application_name and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = _application_name
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        # IMMEDIATE takes SQLite's write lock at BEGIN, so concurrent writers queue on
-        # the busy timeout instead of failing with "database is locked" on upgrade.
-        "transaction_mode": "IMMEDIATE",
-        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30),
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -253,19 +187,14 @@ OCR_STAGING_DIR = Path(os.environ.get("OCR_STAGING_DIR", VAR_DIR / "staging"))
 FILE_STORAGE_BACKEND = os.environ.get(
     "FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
 )
-FILE_STORAGE_OPTIONS: dict[str, object] = {}
-if FILE_STORAGE_BACKEND.startswith("storages.backends.s3"):
-    # Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (read by boto3 itself)
-    # or the host's instance role; only where the bucket is goes through settings.
-    FILE_STORAGE_OPTIONS = {
-        "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
-        "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
-        "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
-        # Documents are private: served only through the owner-checked download views.
-        "default_acl": None,
-        "querystring_auth": True,
-        "file_overwrite": False,
-    }
+# S3's credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (read by boto3
+# itself) or the host's instance role; only where the bucket is goes through settings.
+FILE_STORAGE_OPTIONS = environment.file_storage_options(
+    FILE_STORAGE_BACKEND,
+    s3_bucket_name=os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+    s3_endpoint_url=os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+    s3_region_name=os.environ.get("AWS_S3_REGION_NAME") or None,
+)
 STORAGES = {
     "default": {"BACKEND": FILE_STORAGE_BACKEND, "OPTIONS": FILE_STORAGE_OPTIONS},
     "staticfiles": {

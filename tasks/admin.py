@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from .cleanup import CLEANUP_PERMISSION, cleanup_cutoff, cleanup_tasks, orphan_files
 from .models import OcrPage, OcrTask
 from .selectors import cleanup_plan
-from .services import task_delete, task_delete_many
+from .services.deletion import task_delete, task_delete_many
 
 NAME_CHARS = 40
 

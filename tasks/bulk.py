@@ -1,6 +1,6 @@
 """Actions on several of a user's tasks at once: read them again, download their results.
 
-Bulk delete is tasks.services.task_delete_many; these sit beside it. The caller has
+Bulk delete is tasks.services.deletion.task_delete_many; these sit beside it. The caller has
 already narrowed the choice to the user's own tasks (selectors.task_list_for), so an id
 of someone else's task does nothing at all. Each task keeps its own audit event: a
 ``task_retry`` for each task read again, a ``task_download`` for each task in a zip.
@@ -25,13 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
 from .models import OcrTask, Status
-from .services import (
-    EngineChoiceError,
-    TaskError,
-    record_task_download,
-    resolve_engine,
-    task_rerun,
-)
+from .services.downloads import record_task_download
+from .services.engine_choice import EngineChoiceError, resolve_engine
+from .services.retry import TaskError, task_rerun
 from .storage import file_size
 from .uploads import human_size
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.services import record_event
 
 from .models import OcrPage, OcrTask
-from .services import task_delete_many
+from .services.deletion import task_delete_many
 from .storage import file_size, is_local_symlink, modified_at, walk_files
 from .uploads import remove_stored
 from .web.thumbnails import thumbnail_name

@@ -3,7 +3,7 @@
 from django.tasks import task
 from django.tasks.base import TaskContext
 
-from .services import reclaim_stale_tasks
+from .services.reclaim import reclaim_stale_tasks
 from .worker.processing import process_task
 
 

@@ -18,7 +18,7 @@ from accounts.authentication import RevocableJWTAuthentication
 from accounts.decorators import login_url_after_session_end
 
 from .api.views import TOKEN_SCOPES
-from .services import refuse_oversized_body, refuse_unstorable
+from .services.creation import refuse_oversized_body, refuse_unstorable
 from .uploads import UploadRejected, human_size
 from .web.forms import UploadForm
 

@@ -9,7 +9,7 @@ from accounts.actor import current_actor
 
 from .documents import remove_derived
 from .models import OcrPage, OcrTask
-from .services import record_task_delete, recorded_deletions
+from .services.deletion import record_task_delete, recorded_deletions
 from .uploads import remove_stored
 from .web.thumbnails import remove_thumbnail
 

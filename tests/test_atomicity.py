@@ -19,7 +19,7 @@ from accounts.models import UserSession
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
 from tasks.models import OcrTask, Status
-from tasks.services import task_create_batch
+from tasks.services.creation import task_create_batch
 from tasks.tests import samples
 
 # Real commits: on_commit work (file removal, job enqueueing) happens or not as in production.

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from audit.tests.fixtures import PASSWORD
-from tasks.services import task_create_batch
+from tasks.services.creation import task_create_batch
 from tasks.tests import samples
 
 pytestmark = pytest.mark.django_db

@@ -29,7 +29,7 @@ from audit.events import Outcome
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
 from tasks.models import OcrTask, Status
-from tasks.services import task_create_batch
+from tasks.services.creation import task_create_batch
 from tasks.tests import samples
 
 pytestmark = pytest.mark.django_db

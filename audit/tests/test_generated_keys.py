@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ocr_project import settings as settings_module
+from ocr_project import environment
 
 # Each process loads everything settings import, waits for the starting signal, then
 # reads its settings: the key generation of all of them overlaps as closely as it can.
@@ -81,12 +81,16 @@ def test_processes_starting_together_on_a_fresh_directory_share_one_key(tmp_path
 
 @pytest.fixture
 def fresh_var_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(settings_module, "VAR_DIR", tmp_path)
     monkeypatch.delenv("TEST_ONLY_KEY", raising=False)
     return tmp_path
 
 
-def test_a_key_published_first_by_another_process_wins(fresh_var_dir, monkeypatch):
+@pytest.fixture
+def secret_files(fresh_var_dir):
+    return environment.SecretFiles(fresh_var_dir)
+
+
+def test_a_key_published_first_by_another_process_wins(fresh_var_dir, secret_files, monkeypatch):
     # Another process publishes between our existence check and our link.
     real_link = os.link
 
@@ -94,25 +98,27 @@ def test_a_key_published_first_by_another_process_wins(fresh_var_dir, monkeypatc
         (fresh_var_dir / "test_key").write_text("theirs")
         real_link(source, target)
 
-    monkeypatch.setattr(settings_module.os, "link", publish_theirs_first)
+    monkeypatch.setattr(environment.os, "link", publish_theirs_first)
 
-    assert settings_module.persistent_secret("TEST_ONLY_KEY", "test_key") == "theirs"
+    assert secret_files.persistent_secret("TEST_ONLY_KEY", "test_key") == "theirs"
     assert [p.name for p in fresh_var_dir.iterdir()] == ["test_key"]
 
 
-def test_the_generated_key_is_reused(fresh_var_dir):
-    first = settings_module.persistent_secret("TEST_ONLY_KEY", "test_key")
+def test_the_generated_key_is_reused(secret_files):
+    first = secret_files.persistent_secret("TEST_ONLY_KEY", "test_key")
     assert len(first) >= 50
-    assert settings_module.persistent_secret("TEST_ONLY_KEY", "test_key") == first
+    assert secret_files.persistent_secret("TEST_ONLY_KEY", "test_key") == first
+    assert set(secret_files.generated) == {"TEST_ONLY_KEY"}
 
 
-def test_the_environment_wins_over_the_file(fresh_var_dir, monkeypatch):
+def test_the_environment_wins_over_the_file(fresh_var_dir, secret_files, monkeypatch):
     (fresh_var_dir / "test_key").write_text("from the file")
     monkeypatch.setenv("TEST_ONLY_KEY", "from the environment")
-    assert settings_module.persistent_secret("TEST_ONLY_KEY", "test_key") == "from the environment"
+    assert secret_files.persistent_secret("TEST_ONLY_KEY", "test_key") == "from the environment"
+    assert secret_files.generated == []
 
 
-def test_an_empty_key_file_is_refused_with_what_to_do(fresh_var_dir):
+def test_an_empty_key_file_is_refused_with_what_to_do(fresh_var_dir, secret_files):
     (fresh_var_dir / "test_key").write_text("\n")
     with pytest.raises(ImproperlyConfigured, match="delete it to generate a new TEST_ONLY_KEY"):
-        settings_module.persistent_secret("TEST_ONLY_KEY", "test_key")
+        secret_files.persistent_secret("TEST_ONLY_KEY", "test_key")

@@ -36,15 +36,17 @@ from audit.transparency.verifier.merkle import root_hash
 from audit.transparency.verifier.offline import run as offline
 from audit.transparency.verifier.signed_note import (
     Checkpoint,
-    Cosigner,
-    CosignerVerifier,
     NoteError,
     Signer,
     Verifier,
-    generate_cosigner_key,
     generate_key,
-    note_cosignatures,
     sign_note,
+)
+from audit.transparency.verifier.tlog_cosignature import (
+    Cosigner,
+    CosignerVerifier,
+    generate_cosigner_key,
+    note_cosignatures,
 )
 from audit.transparency.witness import STATE_FILE, LogClient, WitnessState
 

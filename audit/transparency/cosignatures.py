@@ -21,14 +21,8 @@ from django.utils import timezone
 
 from ..models import TreeCheckpoint, WitnessCosignature
 from .keys import log_origin, verifiers
-from .verifier.signed_note import (
-    Cosignature,
-    CosignerVerifier,
-    NoteError,
-    Signature,
-    note_cosignatures,
-    open_checkpoint,
-)
+from .verifier.signed_note import NoteError, Signature, open_checkpoint
+from .verifier.tlog_cosignature import Cosignature, CosignerVerifier, note_cosignatures
 
 logger = logging.getLogger("audit_checkpoints")
 

@@ -31,13 +31,8 @@ from pathlib import Path
 from ocr_project.common.atomic_files import atomic_write
 
 from .verifier.merkle import InvalidProofError, verify_consistency
-from .verifier.signed_note import (
-    Cosigner,
-    NoteError,
-    Verifier,
-    generate_cosigner_key,
-    open_checkpoint,
-)
+from .verifier.signed_note import NoteError, Verifier, open_checkpoint
+from .verifier.tlog_cosignature import Cosigner, generate_cosigner_key
 
 logger = logging.getLogger("audit_witness")
 KEY_FILE = "witness.key"

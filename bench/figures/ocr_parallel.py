@@ -146,7 +146,7 @@ def worker_seconds(document: bytes, *, processes: int, owner) -> float:
     from django.core.management import call_command
 
     from tasks.models import OcrTask, Status
-    from tasks.services import task_create_batch
+    from tasks.services.creation import task_create_batch
 
     settings.OCR_PAGE_PROCESSES = processes
     upload = SimpleUploadedFile("scan12.pdf", document, content_type="application/pdf")

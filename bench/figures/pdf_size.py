@@ -40,7 +40,7 @@ def output_bytes(document: bytes, *, owner) -> int:
     from django.core.management import call_command
 
     from tasks.models import OcrTask, Status
-    from tasks.services import task_create_batch
+    from tasks.services.creation import task_create_batch
 
     upload = SimpleUploadedFile("scan.pdf", document, content_type="application/pdf")
     [task] = task_create_batch(owner=owner, uploads=[upload], engine="tesseract", language="eng")

@@ -17,14 +17,10 @@ from ..cleanup import CLEANUP_PERMISSION, cleanup_tasks
 from ..models import OcrTask
 from ..pagination import TaskPagination
 from ..selectors import task_get_for, task_list_for
-from ..services import (
-    EngineChoiceError,
-    TaskError,
-    refuse_before_reading,
-    task_create_batch,
-    task_delete,
-    task_retry,
-)
+from ..services.creation import refuse_before_reading, task_create_batch
+from ..services.deletion import task_delete
+from ..services.engine_choice import EngineChoiceError
+from ..services.retry import TaskError, task_retry
 from ..uploads import UploadRejected
 from ..web.downloads import RESULT_FORMATS, ResultUnavailable, result_download
 from .filters import TaskFilter

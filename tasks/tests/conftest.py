@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from tasks.models import OcrTask, Status
-from tasks.services import task_create_batch
+from tasks.services.creation import task_create_batch
 from tasks.worker.processing import process_task
 
 from .samples import KNOWN_WORDS, encode_image, make_text_image

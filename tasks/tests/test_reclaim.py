@@ -11,7 +11,8 @@ from django_tasks_db.models import DBTaskResult
 
 from audit.events import Outcome
 from tasks.models import OcrPage, OcrTask, Status
-from tasks.services import reclaim_stale_tasks
+from tasks.services import WorkerLost
+from tasks.services.reclaim import reclaim_stale_tasks
 from tasks.worker.processing import claim
 
 from . import samples
@@ -115,6 +116,21 @@ def test_reclaimed_task_goes_on_at_the_first_page_not_stored(
     assert task.searchable_pdf
     [resumed] = audit_events("task_process", resource_id=task.pk)
     assert (resumed.metadata["attempt"], resumed.metadata["pages_kept"]) == (2, 1)
+
+
+@worker_db
+def test_a_reclaimed_job_row_names_an_exception_that_exists(user, orphaned):
+    orphaned(user)
+    job = DBTaskResult.objects.get()
+    DBTaskResult.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
+
+    reclaim_stale_tasks()
+
+    job.refresh_from_db()
+    [error] = job.task_result.errors
+    # django.tasks imports the class the row names: an unknown one is an ImportError.
+    assert error.exception_class is WorkerLost
+    assert job.exception_class_path == "tasks.services.WorkerLost"
 
 
 @worker_db

@@ -11,7 +11,7 @@ from django_tasks_db.models import DBTaskResult
 from PIL import Image
 
 from tasks.models import OcrPage, OcrTask, Phase, Status
-from tasks.services import reclaim_stale_tasks
+from tasks.services.reclaim import reclaim_stale_tasks
 from tasks.worker.heartbeat import Heartbeat
 
 from .conftest import API_TASKS, upload_file

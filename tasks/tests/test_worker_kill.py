@@ -32,7 +32,7 @@ TIMEOUT = 240
 CREATE_TASK = """
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from tasks.services import task_create_batch
+from tasks.services.creation import task_create_batch
 owner = get_user_model().objects.get(username="alice")
 data = open({path!r}, "rb").read()
 upload = SimpleUploadedFile("scans.pdf", data, content_type="application/pdf")

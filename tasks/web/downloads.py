@@ -20,7 +20,7 @@ from ..pdf.searchable import searchable_pdf_name
 from ..result_formats.alto import task_alto
 from ..result_formats.hocr import task_hocr
 from ..selectors import task_pages, task_result_document
-from ..services import record_task_download
+from ..services.downloads import record_task_download
 from ..storage import file_size
 from ..uploads import download_name
 from ..worker.processing import KIND_BY_CONTENT_TYPE

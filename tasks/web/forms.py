@@ -40,7 +40,7 @@ class LanguageSelect(forms.Select):
     """The language list, each option marked with the engine that reads it.
 
     static/js/tasks.js offers only the languages of the chosen engine; the server's
-    check (services.resolve_engine) stays the rule.
+    check (services.engine_choice.resolve_engine) stays the rule.
     """
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):

@@ -4,7 +4,7 @@ One thread per worker process (started by the `ocr_worker` command) wakes every
 OCR_STALE_AFTER_SECONDS / 6: it touches the heartbeat of the task this process is reading,
 so a long page is never mistaken for a dead worker, and it reclaims tasks whose worker
 stopped beating, so an orphan is taken back on a timer and not only when new work arrives.
-The reclaiming is a service (tasks.services.reclaim_stale_tasks) that the command starting
+The reclaiming is a service (tasks.services.reclaim) that the command starting
 the thread hands it, so the worker package imports no service that imports the worker.
 """
 

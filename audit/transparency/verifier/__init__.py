@@ -10,7 +10,11 @@ A package of its own (pyproject.toml beside this file: ``pip install
 - ``merkle``: RFC 6962 / RFC 9162 Merkle tree hashing, inclusion and consistency proofs
   built from a node store of complete subtrees, and their verification from the proof
   alone.
-- ``signed_note``: Ed25519 C2SP signed notes, tlog checkpoints and cosignatures.
+- ``signed_note``: Ed25519 C2SP signed notes and tlog checkpoints.
+- ``tlog_cosignature``: witnesses' cosignatures of those checkpoints (cosignature/v1).
+- ``exports``: an NDJSON export's lines rebuilt into the tree's leaves, fast.
+- ``checkpoint_files``: the keys and checkpoint files the command is given, opened, and
+  the witnesses' cosignatures of the newest counted.
 - ``offline``: the command: an NDJSON export or one event's proof held against signed
   checkpoints.
 

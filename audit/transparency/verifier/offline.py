@@ -35,10 +35,17 @@ import binascii
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checkpoint_files import (
+    SignedHead,
+    open_head,
+    read_checkpoints,
+    read_verifiers,
+    read_witness_keys,
+    witness_shortfall,
+)
 from .exports import (
     BadInput,
     comes_later,
@@ -48,15 +55,7 @@ from .exports import (
     leaf_bytes,
 )
 from .merkle import EMPTY_ROOT, Frontier, InvalidProofError, leaf_hash, verify_inclusion
-from .signed_note import (
-    Checkpoint,
-    CosignerVerifier,
-    NoteError,
-    Verifier,
-    note_cosignatures,
-    open_checkpoint,
-    parse_checkpoint,
-)
+from .signed_note import Verifier
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
@@ -64,7 +63,6 @@ EXIT_BAD_INPUT = 2
 EXIT_UNWITNESSED = 3
 EXIT_MISSING = 4
 EXIT_REORDERED = 5
-CHECKPOINT_PATTERN = "tree-*.checkpoint"
 
 
 class Mismatch(Exception):
@@ -83,71 +81,6 @@ class Reordered(Mismatch):
     """The export's events are not in leaf order: moved, or one repeated (exit 5)."""
 
     code, label = EXIT_REORDERED, "REORDERED"
-
-
-def read_verifiers(value: str) -> list[Verifier]:
-    """Return the verifier keys given as a key, or a file of keys one a line."""
-    path = Path(value)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else [value]
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"cannot read the key file {value}: {error}") from error
-    keys = [line.strip() for line in lines if line.strip()]
-    if not keys:
-        raise BadInput(f"no verifier key in {value}")
-    try:
-        return [Verifier.from_key(key) for key in keys]
-    except NoteError as error:
-        raise BadInput(f"not a verifier key: {error}") from error
-
-
-@dataclass(frozen=True)
-class SignedHead:
-    """A checkpoint whose signature verified, and where it came from."""
-
-    checkpoint: Checkpoint
-    source: str
-    note: str = ""
-
-
-def open_head(
-    text: str, *, verifiers: list[Verifier], origin: str | None, source: str
-) -> SignedHead:
-    """Return a checkpoint once a given key's signature holds; BadInput otherwise."""
-    try:
-        if origin is None:
-            # The origin the checkpoint names; every checkpoint must then name the same.
-            origin = parse_checkpoint(text[: text.rfind("\n\n") + 1]).origin
-        checkpoint, _ = open_checkpoint(text, origin=origin, verifiers=verifiers)
-    except NoteError as error:
-        raise BadInput(f"{source}: {error}") from error
-    return SignedHead(checkpoint, source, text)
-
-
-def read_checkpoints(
-    sources: Sequence[str], *, verifiers: list[Verifier], origin: str | None
-) -> list[SignedHead]:
-    """Return the verified checkpoints in these files and directories, smallest size first."""
-    paths: list[Path] = []
-    for source in sources:
-        path = Path(source)
-        if path.is_dir():
-            paths.extend(sorted(path.glob(CHECKPOINT_PATTERN)))
-        elif path.is_file():
-            paths.append(path)
-        else:
-            raise BadInput(f"no checkpoint file or directory {source}")
-    heads = []
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise BadInput(f"cannot read {path}: {error}") from error
-        heads.append(open_head(text, verifiers=verifiers, origin=origin, source=path.name))
-    origins = {head.checkpoint.origin for head in heads}
-    if len(origins) > 1:
-        raise BadInput(f"checkpoints of more than one log: {', '.join(sorted(origins))}")
-    return sorted(heads, key=lambda head: head.checkpoint.size)
 
 
 def _leaves(first: int, last: int) -> str:
@@ -368,41 +301,6 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 3 unless the newest checkpoint has valid cosignatures by N witness keys",
     )
     return parser
-
-
-def read_witness_keys(values: Sequence[str]) -> list[CosignerVerifier]:
-    """Return the witness keys given as keys, or files of keys one a line."""
-    keys = []
-    for value in values:
-        path = Path(value)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else [value]
-            keys += [CosignerVerifier.from_key(line.strip()) for line in lines if line.strip()]
-        except (OSError, UnicodeDecodeError, NoteError) as error:
-            raise BadInput(f"not a witness key: {value}: {error}") from error
-    return keys
-
-
-def witness_shortfall(
-    heads: Sequence[SignedHead], *, witnesses: list[CosignerVerifier], required: int
-) -> str | None:
-    """Return why the newest checkpoint lacks `required` cosignatures, or None."""
-    if not heads:
-        return "no checkpoint given, so none is witnessed"
-    newest = heads[-1]
-    # Every file of the newest size counts: a witness's copy and the log's may differ.
-    notes = [head.note for head in heads if head.checkpoint == newest.checkpoint]
-    found = {
-        (c.witness.name, c.witness.key_id)
-        for note in notes
-        for c in note_cosignatures(note, witnesses=witnesses)
-    }
-    if len(found) >= required:
-        return None
-    return (
-        f"the newest checkpoint (size {newest.checkpoint.size:,}) has {len(found)} of the "
-        f"{required} witness cosignatures required"
-    )
 
 
 def run(arguments: Iterable[str]) -> tuple[int, str]:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from tasks.services import build_missing_searchable_pdfs
+from tasks.services.searchable_pdfs import build_missing_searchable_pdfs
 
 
 class Command(BaseCommand):

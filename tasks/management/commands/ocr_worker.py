@@ -12,7 +12,7 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands import db_worker
 
 from audit.worker_duties import sign_due, start_signing, work_through_outages
-from tasks.services import reclaim_stale_tasks
+from tasks.services.reclaim import reclaim_stale_tasks
 from tasks.worker.heartbeat import Heartbeat
 
 

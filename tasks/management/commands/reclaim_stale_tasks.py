@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from tasks.services import reclaim_stale_tasks
+from tasks.services.reclaim import reclaim_stale_tasks
 
 
 class Command(BaseCommand):
