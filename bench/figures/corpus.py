@@ -58,7 +58,7 @@ def read_ours(item: "Fetched", owner) -> Reading:
     from django.core.management import call_command
 
     from tasks.models import OcrTask, Status
-    from tasks.services import task_create_batch
+    from tasks.services.creation import task_create_batch
 
     upload = SimpleUploadedFile(item.path.name, item.path.read_bytes())
     started = time.perf_counter()
