@@ -15,8 +15,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from django.utils.functional import lazy
 from django.utils.text import format_lazy
-from django.utils.translation import get_language
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 from PIL import Image

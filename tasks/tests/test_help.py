@@ -86,7 +86,7 @@ def test_help_is_chinese_in_chinese_with_the_same_figures(odd_limits):
     assert "可上传的文件" in page
     assert "引擎和语言" in page
     assert "退出所有设备" in page
-    assert f"每次最多上传 4 个文件，每个文件最大 3.0{NBSP}MB、最多 7 页。" in page
+    assert f"每次最多上传 4 个文件\N{FULLWIDTH COMMA}每个文件最大 3.0{NBSP}MB、最多 7 页。" in page
     # Chinese groups no digits (Django's zh_Hans number format).
     assert "最多 1234567 像素" in page
     # No section left in English.

@@ -184,14 +184,14 @@ def test_truncated_image_is_rejected(store_upload, image_format):
 def test_truncated_image_refusal_in_chinese_has_no_english_from_the_imaging_library(
     store_upload, image_format
 ):
-    # The review saw "文件不完整或已损坏：image file is truncated": Pillow's own words.
+    # The review saw Pillow's own words after the Chinese: "...: image file is truncated".
     upload = store_upload(samples.truncated(samples.encode_image(PAGE, format=image_format)))
 
     message = rejection(upload).message
     with translation.override("zh-hans"):
         chinese = str(message)
 
-    assert chinese.startswith("文件不完整或已损坏：")
+    assert chinese.startswith("文件不完整或已损坏\N{FULLWIDTH COLON}")
     assert re.search("[A-Za-z]", chinese) is None, chinese
     # English readers keep a plain account of what is wrong.
     assert str(message).startswith("File is truncated or corrupt: the image data")
@@ -216,7 +216,7 @@ def test_a_decoder_error_of_unknown_wording_stays_english_only_in_english():
     with translation.override("zh-hans"):
         chinese = str(corrupt(detail))
     assert "unsupported" not in chinese
-    assert chinese.startswith("文件不完整或已损坏：")
+    assert chinese.startswith("文件不完整或已损坏\N{FULLWIDTH COLON}")
 
 
 def test_truncated_pdf_is_rejected(store_upload):
