@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .api_tokens.format import PREFIX
 from .api_tokens.scopes import scopes_covering
@@ -70,34 +71,40 @@ class ApiToken(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("owner"),
     )
-    name = models.CharField(max_length=100)
-    lookup_id = models.CharField(max_length=16, unique=True)
-    secret_hash = models.CharField(max_length=64)
-    scopes = models.JSONField(default=list)
-    created_at = models.DateTimeField()
+    name = models.CharField(_("name"), max_length=100)
+    lookup_id = models.CharField(_("lookup ID"), max_length=16, unique=True)
+    secret_hash = models.CharField(_("secret hash"), max_length=64)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_at = models.DateTimeField(_("created at"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("revoked by"),
     )
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "API token"
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -118,11 +125,15 @@ class ApiToken(models.Model):
 class ApiTokenAddress(models.Model):
     """An address a token was used from: the first use from a new one is audited."""
 
-    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="addresses")
-    ip_address = models.GenericIPAddressField()
-    first_used_at = models.DateTimeField()
+    token = models.ForeignKey(
+        ApiToken, on_delete=models.CASCADE, related_name="addresses", verbose_name=_("API token")
+    )
+    ip_address = models.GenericIPAddressField(_("IP address"))
+    first_used_at = models.DateTimeField(_("first used at"))
 
     class Meta:
+        verbose_name = _("API token address")
+        verbose_name_plural = _("API token addresses")
         constraints = [
             models.UniqueConstraint(fields=["token", "ip_address"], name="api_token_address_once")
         ]

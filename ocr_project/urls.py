@@ -9,11 +9,11 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.csp import CSP
 from django.views.decorators.csp import csp_override
-from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from audit.api.well_known import audit_log_key
 from ocr_project.health import healthz
+from tasks.web.help import help_page
 
 # Swagger UI positions its widgets with style="" attributes; only its page may use them.
 # Scripts stay 'self'-only: the UI and its start-up script are served as files.
@@ -40,8 +40,9 @@ handler500 = "ocr_project.error_pages.server_error"
 urlpatterns = [
     path("", include("tasks.urls")),
     path("accounts/", include("accounts.urls")),
-    # Keyboard shortcuts and accessibility notes; public, so the header links to it for all.
-    path("help/", TemplateView.as_view(template_name="help.html"), name="help"),
+    # What a first-time user needs (files, engines, search, downloads, shortcuts); public,
+    # so the header links to it for all.
+    path("help/", help_page, name="help"),
     # The project's site (ocr_project/admin.py): the staff dashboard is among its pages.
     path("admin/", admin.site.urls),
     path("api/v2/", include(api_v2)),

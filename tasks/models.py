@@ -26,14 +26,14 @@ class Phase(models.TextChoices):
 
 
 class PageSource(models.TextChoices):
-    OCR = "ocr"
-    TEXT_LAYER = "text_layer"
+    OCR = "ocr", _("OCR")
+    TEXT_LAYER = "text_layer", _("PDF text layer")
 
 
 class OcrTask(models.Model):
     """One uploaded document and the work of reading it."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -45,33 +45,35 @@ class OcrTask(models.Model):
     )
     # As the client named it: shown (escaped) but never used to build a path.
     original_name = models.CharField(_("file name"), max_length=255)
-    file = models.FileField(max_length=255)
-    content_type = models.CharField(max_length=40)
-    size = models.PositiveBigIntegerField()
-    sha256 = models.CharField(max_length=64)
+    file = models.FileField(_("file"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=40)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
     page_count = models.PositiveIntegerField(_("pages"))
     pages_done = models.PositiveIntegerField(_("pages done"), default=0)
     engine = models.CharField(_("engine"), max_length=20)
     language = models.CharField(_("language"), max_length=20)
     # OCR every page, as OCRmyPDF's --force-ocr: no PDF text layer is used, however good.
-    force_ocr = models.BooleanField(default=False)
-    result_text = models.TextField(blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    force_ocr = models.BooleanField(_("OCR every page"), default=False)
+    result_text = models.TextField(_("recognised text"), blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
     # Why it failed, as a code pages translate (tasks.failures); error keeps the English.
-    error_code = models.CharField(max_length=40, blank=True, default="")
+    error_code = models.CharField(_("error code"), max_length=40, blank=True, default="")
     # The upload's request id, carried into the worker so one id links upload to result.
-    request_id = models.CharField(max_length=64, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    request_id = models.CharField(_("request ID"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     # Touched after every page: a processing task that stops beating was orphaned.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    phase = models.CharField(max_length=12, choices=Phase.choices, blank=True, default="")
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    phase = models.CharField(
+        _("phase"), max_length=12, choices=Phase.choices, blank=True, default=""
+    )
     # The django-tasks job row running this attempt, ended too when the task is reclaimed.
-    job_id = models.CharField(max_length=64, blank=True)
+    job_id = models.CharField(_("job ID"), max_length=64, blank=True)
     # Built by the worker when the task completes; downloads serve it as stored.
-    searchable_pdf = models.FileField(max_length=255, blank=True)
+    searchable_pdf = models.FileField(_("searchable PDF"), max_length=255, blank=True)
 
     class Meta:
         # Not Django's "Ocr task": the admin's sidebar, breadcrumbs and headings, translated.
@@ -151,37 +153,41 @@ class OcrTask(models.Model):
 class OcrPage(models.Model):
     """The text of one page of a task, with the lines and boxes it came from."""
 
-    task = models.ForeignKey(OcrTask, on_delete=models.CASCADE, related_name="pages")
-    index = models.PositiveIntegerField()
-    text = models.TextField(blank=True)
-    confidence = models.FloatField(null=True, blank=True)
-    source = models.CharField(max_length=12, choices=PageSource.choices)
+    task = models.ForeignKey(
+        OcrTask, on_delete=models.CASCADE, related_name="pages", verbose_name=_("OCR task")
+    )
+    index = models.PositiveIntegerField(_("index"))
+    text = models.TextField(_("text"), blank=True)
+    confidence = models.FloatField(_("confidence"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=12, choices=PageSource.choices)
     # [{"text": ..., "confidence": ..., "box": [x0, y0, x1, y1], "words": [{"text": ...,
     # "confidence": ..., "box": [...]}]}], boxes in page pixels; "words" is [] for RapidOCR
     # and for pages read before words were kept.
-    lines = models.JSONField(default=list, blank=True)
-    width = models.PositiveIntegerField(default=0)
-    height = models.PositiveIntegerField(default=0)
-    seconds = models.FloatField(default=0)
+    lines = models.JSONField(_("lines"), default=list, blank=True)
+    width = models.PositiveIntegerField(_("width"), default=0)
+    height = models.PositiveIntegerField(_("height"), default=0)
+    seconds = models.FloatField(_("seconds"), default=0)
     # Clockwise turns applied before OCR; lines, width and height are in the turned image.
-    rotation = models.PositiveSmallIntegerField(default=0)
-    skew = models.FloatField(default=0)
+    rotation = models.PositiveSmallIntegerField(_("rotation"), default=0)
+    skew = models.FloatField(_("skew"), default=0)
     # False: which way up the page is could not be told, so it was read as scanned.
-    orientation_certain = models.BooleanField(default=True)
+    orientation_certain = models.BooleanField(_("orientation certain"), default=True)
     # The page as it was read, when it was turned: what the preview and the PDF show.
-    image = models.FileField(max_length=255, blank=True)
+    image = models.FileField(_("page image"), max_length=255, blank=True)
     # The task attempt that read the page. A reclaimed task keeps its stored pages, so a
     # page read before its worker died keeps the number of the attempt that read it.
-    attempt = models.PositiveSmallIntegerField(default=1)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     # The resolution a PDF page was rendered (or its text layer boxed) at; null otherwise.
-    dpi = models.PositiveSmallIntegerField(null=True, blank=True)
+    dpi = models.PositiveSmallIntegerField(_("resolution (dpi)"), null=True, blank=True)
     # Why the page was read at a lower resolution than asked, or not read at all (English).
-    note = models.CharField(max_length=300, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True)
     # What became of the page's PDF text layer: "used", "rejected: <reason>",
     # "ignored: <reason>"; "" when it has none.
-    text_layer = models.CharField(max_length=300, blank=True)
+    text_layer = models.CharField(_("PDF text layer"), max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("OCR page")
+        verbose_name_plural = _("OCR pages")
         ordering = ["task", "index"]
         constraints = [
             models.UniqueConstraint(fields=["task", "index"], name="page_unique_index"),

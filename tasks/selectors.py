@@ -56,6 +56,20 @@ def sqlite_search_index() -> bool:
         return cursor.fetchone() is not None
 
 
+def search_syntax() -> str:
+    """Return how task_search reads a query on this database, for the help page.
+
+    "websearch": whole words, "quoted phrases" and -excluded words (PostgreSQL);
+    "words": every word, whole (SQLite's FTS5 index); "substring": every word anywhere
+    in the text (SQLite built without FTS5).
+    """
+    if connection.vendor == "postgresql":
+        return "websearch"
+    if connection.vendor == "sqlite" and sqlite_search_index():
+        return "words"
+    return "substring"
+
+
 def task_search(tasks: QuerySet[OcrTask], *, query: str) -> QuerySet[OcrTask]:
     """Return the tasks whose recognised text contains every word of ``query``.
 

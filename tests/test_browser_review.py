@@ -3,8 +3,8 @@
 A logout says so; a search says how many tasks it found; a page with a message keeps its
 list valid for screen readers (axe); the re-run forms put their checkbox beside its label;
 the top bar's account links are apart; a bulk download with nothing to download asks no
-question; the admin's words from Django and django-axes are Chinese in Chinese. Runs on
-its own live site, with test_browser's fixtures.
+question; the admin's words from Django and django-axes are Chinese in Chinese; the API
+docs say their language. Runs on its own live site, with test_browser's fixtures.
 """
 
 from __future__ import annotations
@@ -152,3 +152,14 @@ def test_the_empty_list_ends_its_sentence_in_chinese(devices):
     # The link is inside the translated phrase, so its full stop is "。", not ".".
     expect(page.locator("#no-tasks p")).to_have_text("还没有任务。 上传扫描件或 PDF。")
     expect(page.locator("#no-tasks a")).to_have_attribute("href", "/tasks/upload/")
+
+
+def test_the_api_docs_say_their_language_and_draw_under_the_policy(devices):
+    page = devices.new_page(locale="zh-CN")
+    log_in(page, "dana")
+    page.goto("/api/docs/")
+    # drf-spectacular's page had a bare <html>; screen readers had to guess the language.
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    # Drawn by its own script files, so the CSP let it run; no violation was reported.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("OCR service API")
+    assert devices.csp_violations() == []

@@ -356,3 +356,33 @@ def test_the_audit_log_address_people_type_leads_to_the_audit_log(path, staff, c
     response = client_for(staff).get(path, {"outcome__exact": "failure"}, follow=True)
     assert response.redirect_chain == [("/admin/audit/auditevent/?outcome__exact=failure", 302)]
     assert response.status_code == 200
+
+
+# --- Staff with no permission -----------------------------------------------------------
+
+
+def test_staff_without_permissions_get_no_admin_link_and_a_next_step_on_the_index(
+    make_user, client_for
+):
+    bare = make_user(username="newstaff", staff=True)
+    client = client_for(bare)
+
+    # The top bar offers no "Admin" that leads to an empty page.
+    assert 'href="/admin/"' not in client.get("/").content.decode()
+    # Arrived anyway (a bookmark): the index says why it is empty and whom to ask.
+    index = client.get("/admin/")
+    body = index.content.decode()
+    assert index.status_code == 200
+    assert "have permission to view or edit anything" not in body
+    assert "Ask an administrator of this service" in body
+    assert 'href="/"' in body
+    chinese = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "请本服务的管理员" in chinese
+
+    # One permission is enough for the link, and the index lists what it opens.
+    bare.user_permissions.add(Permission.objects.get(codename="view_ocrtask"))
+    client = client_for(bare)
+    assert 'href="/admin/"' in client.get("/").content.decode()
+    index = client.get("/admin/").content.decode()
+    assert "/admin/tasks/ocrtask/" in index
+    assert "no-admin-permissions" not in index

@@ -9,6 +9,7 @@ scope is the whole gate: `tasks:read` for reading, `tasks:write` for changing th
 
 from dataclasses import dataclass
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
@@ -40,7 +41,14 @@ SCOPES: dict[str, Scope] = {
     )
 }
 
-SCOPE_CHOICES = [(scope.name, f"{scope.name} — {scope.description}") for scope in SCOPES.values()]
+# Lazy: an f-string here would fix the descriptions in English when the module is imported.
+SCOPE_CHOICES = [
+    (
+        scope.name,
+        format_lazy("{name} — {description}", name=scope.name, description=scope.description),
+    )
+    for scope in SCOPES.values()
+]
 
 
 def unknown_scopes(names: list[str]) -> list[str]:

@@ -106,13 +106,19 @@ def whole(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def nice_ticks(maximum: float, *, count: int = 4) -> list[float]:
-    """Return evenly spaced round tick values from 0 to at least `maximum`."""
+def nice_ticks(maximum: float, *, count: int = 4, whole: bool = False) -> list[float]:
+    """Return evenly spaced round tick values from 0 to at least `maximum`.
+
+    With `whole`, every tick is a whole number: a count of 1 has no tick at 0.25.
+    """
     if maximum <= 0:
         return [0, 1]
     raw = maximum / count
+    if whole:
+        raw = max(raw, 1.0)
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    steps = (m * magnitude for m in (1, 2, 2.5, 5, 10))
+    step = next(s for s in steps if s >= raw and (not whole or float(s).is_integer()))
     top = step * math.ceil(maximum / step - 1e-9)
     return [round(step * i, 10) for i in range(round(top / step) + 1)]
 
@@ -188,7 +194,8 @@ def stacked_bar_chart(
 
     left, right = 56.0, width - 12.0
     top, bottom = 12.0 + legend_height, height - 44.0
-    ticks = nice_ticks(max(totals, default=0))
+    # Counts (shown whole) get whole ticks; other figures (seconds) may have fractions.
+    ticks = nice_ticks(max(totals, default=0), whole=value_format is whole)
     scale = (bottom - top) / ticks[-1]
     for tick in ticks:
         y = bottom - tick * scale
@@ -264,7 +271,7 @@ def horizontal_bar_chart(
     chart = Chart(
         chart_id=chart_id, title=title, summary=summary, width=width, height=round(height)
     )
-    ticks = nice_ticks(max((value for _, value in rows), default=0))
+    ticks = nice_ticks(max((value for _, value in rows), default=0), whole=value_format is whole)
     scale = (right - left) / ticks[-1]
     bottom = top + max(1, len(rows)) * row_height
     for tick in ticks:

@@ -367,6 +367,34 @@ def test_axis_ticks_are_round_numbers_covering_the_maximum(maximum, ticks):
     assert nice_ticks(maximum) == ticks
 
 
+@pytest.mark.parametrize(
+    ("maximum", "ticks"),
+    [(1, [0, 1]), (2, [0, 1, 2]), (3, [0, 1, 2, 3]), (9, [0, 5, 10]), (90, [0, 25, 50, 75, 100])],
+)
+def test_count_axes_tick_whole_numbers_only(maximum, ticks):
+    assert nice_ticks(maximum, whole=True) == ticks
+
+
+def test_failed_login_chart_of_one_attempt_ticks_no_fraction_of_a_login():
+    # One failed login: the reviewer saw ticks 0, 0.25, 0.5, 0.75, 1 under the bar.
+    chart = horizontal_bar_chart(
+        chart_id="failed-ip", title="Failed", rows=[("198.51.100.7", 1)], colour="#c00", x_label="n"
+    )
+    ticks = [t.content for t in chart.texts if t.css == "tick"]
+    assert ticks == ["0", "1"]
+    # Seconds per page keep their fractions.
+    speed = stacked_bar_chart(
+        chart_id="speed",
+        title="Speed",
+        labels=["Mon"],
+        series=[Series("s", "#00c", [0.9])],
+        y_label="s",
+        x_label="day",
+        value_format=lambda value: f"{value:.2f}",
+    )
+    assert "0.25" in [t.content for t in speed.texts if t.css == "tick"]
+
+
 def links_of(html: str, table_id: str) -> dict[str, str]:
     """Return {link text: URL} of the links in the table with `table_id`."""
     match = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)

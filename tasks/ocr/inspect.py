@@ -1,5 +1,6 @@
 """Validate an uploaded document completely, so that a rejected upload is never stored."""
 
+import logging
 import os
 import re
 import struct
@@ -12,7 +13,9 @@ from dataclasses import dataclass, replace
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 from PIL import Image
@@ -36,9 +39,59 @@ _PDF_EOF_WINDOW = 1024
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
 
 
+logger = logging.getLogger(__name__)
+
+
 def corrupt(detail) -> StrOrPromise:
     """Return the message for a file that cannot be read; ``detail`` says where."""
     return format_lazy(_("File is truncated or corrupt: {detail}"), detail=detail)
+
+
+# Pillow's commonest complaints (by how they start), said in the reader's language.
+_PILLOW_DETAILS: tuple[tuple[str, StrOrPromise], ...] = (
+    ("image file is truncated", _("the image data ends too early")),
+    ("truncated", _("the image data ends too early")),
+    ("broken data stream", _("the image data is damaged")),
+    ("could not create decoder object", _("the image data cannot be decoded")),
+    ("cannot load this image", _("the image data cannot be decoded")),
+)
+_PDFIUM_DETAILS: dict[int, StrOrPromise] = {
+    pdfium_c.FPDF_ERR_FORMAT: _("the PDF's structure cannot be read"),
+    pdfium_c.FPDF_ERR_FILE: _("the file cannot be opened as a PDF"),
+}
+
+
+def _english_only(raw: str) -> str:
+    # Unknown wording stays as the library said it for English readers (it helps them
+    # report it); other readers get a sentence in their own language, not English.
+    language = get_language()
+    if language is None or language.split("-")[0] == "en":
+        return raw
+    return gettext("the data cannot be decoded")
+
+
+_english_only_lazy = lazy(_english_only, str)
+
+
+def decode_failure(exc: BaseException) -> StrOrPromise:
+    """Return why a decoder gave up on a file, in the reader's language.
+
+    Pillow and PDFium word their errors in English, and a Chinese refusal ended in
+    "image file is truncated"; the library's own words go to the log.
+    """
+    raw = str(exc)
+    logger.info("Refused as corrupt: %s: %s", type(exc).__name__, raw)
+    if isinstance(exc, pdfium.PdfiumError):
+        return _PDFIUM_DETAILS.get(exc.err_code, _("the PDF cannot be read"))
+    if isinstance(exc, zlib.error):
+        return _("its compressed data is damaged")
+    if isinstance(exc, (EOFError, struct.error)):
+        return _("the image data ends too early")
+    lowered = raw.lower()
+    for start, detail in _PILLOW_DETAILS:
+        if lowered.startswith(start):
+            return detail
+    return _english_only_lazy(raw)
 
 
 class DocumentRejected(Exception):
@@ -131,7 +184,7 @@ def open_image(*, path: str, kind: DetectedType, max_pixels: int) -> Iterator[Im
                 "corrupt",
             ) from exc
         except _DECODE_ERRORS as exc:
-            raise DocumentRejected(corrupt(exc), "corrupt") from exc
+            raise DocumentRejected(corrupt(decode_failure(exc)), "corrupt") from exc
         with image:
             yield image
 
@@ -160,7 +213,7 @@ def load_frame(image: Image.Image, *, kind: DetectedType, index: int, max_pixels
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _pillow_refusal(exc, max_pixels=max_pixels) from exc
     except _DECODE_ERRORS as exc:
-        raise DocumentRejected(corrupt(exc), "corrupt") from exc
+        raise DocumentRejected(corrupt(decode_failure(exc)), "corrupt") from exc
 
 
 def _inspect_image(
@@ -173,7 +226,7 @@ def _inspect_image(
         try:
             page_count = image_frame_count(image, kind=kind)
         except _DECODE_ERRORS as exc:
-            raise DocumentRejected(corrupt(exc), "corrupt") from exc
+            raise DocumentRejected(corrupt(decode_failure(exc)), "corrupt") from exc
         if page_count > max_pages:
             raise DocumentRejected(
                 format_lazy(
@@ -191,7 +244,7 @@ def _inspect_image(
 def _rejected_pdf(exc: pdfium.PdfiumError) -> DocumentRejected:
     if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
         return DocumentRejected(_("Encrypted PDFs are not supported."), "encrypted")
-    return DocumentRejected(corrupt(exc), "corrupt")
+    return DocumentRejected(corrupt(decode_failure(exc)), "corrupt")
 
 
 @contextmanager

@@ -10,9 +10,11 @@ from django.conf import settings
 from django.test import Client
 from django.utils import translation
 
+from accounts.api_tokens.admin import ApiTokenCreateForm
+from accounts.models import ApiToken, ApiTokenAddress
 from audit.models import AuditEvent
 from audit.tests.fixtures import PASSWORD
-from tasks.models import Phase, Status
+from tasks.models import OcrPage, OcrTask, Phase, Status
 
 from .conftest import upload_file
 
@@ -102,6 +104,54 @@ def test_admin_names_the_models_properly_in_both_languages(staff, client_for):
     assert "Ocr tasks" not in tasks_english
     assert "审计事件" in events_chinese
     assert "audit event" not in events_chinese.lower()
+
+
+# Words a Chinese label may keep in Latin letters: names of formats and identifiers.
+LATIN_IN_CHINESE = re.compile(r"OCR|PDF|SHA-256|API|ID|IP|dpi")
+
+
+@pytest.mark.parametrize("model", [OcrTask, OcrPage, ApiToken, ApiTokenAddress])
+def test_every_field_of_the_admin_models_is_named_in_chinese(model):
+    with translation.override("zh-hans"):
+        names = {
+            "verbose_name": str(model._meta.verbose_name),
+            "verbose_name_plural": str(model._meta.verbose_name_plural),
+            **{
+                field.name: str(field.verbose_name)
+                for field in model._meta.get_fields()
+                if not field.auto_created or field.concrete
+            },
+        }
+
+    english = {
+        key: name
+        for key, name in names.items()
+        if re.search("[A-Za-z]", LATIN_IN_CHINESE.sub("", name))
+    }
+    assert english == {}
+
+
+def test_admin_task_page_labels_are_chinese(staff, client_for, make_task_row):
+    task = make_task_row(staff, status=Status.COMPLETED, pages_done=1, result_text="harbour")
+    OcrPage.objects.create(task=task, index=0, text="harbour", source="ocr")
+
+    page = client_for(staff).get(
+        f"/admin/tasks/ocrtask/{task.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    for english in ("Content type", "Force ocr", "Result text", "Heartbeat at", "Ocr pages"):
+        assert english not in body
+    assert "OCR 页面" in body and "内容类型" in body
+
+
+def test_token_scope_descriptions_follow_the_language():
+    with translation.override("zh-hans"):
+        labels = [str(label) for _, label in ApiTokenCreateForm().fields["scopes"].choices]
+
+    assert "audit:read — 读取和导出审计日志及其证明" in labels
+    assert "users:read — 列出用户账户" in labels
 
 
 def test_login_page_is_chinese_for_anonymous_visitors():

@@ -1,8 +1,11 @@
+import re
+
 import pytest
+from django.utils import translation
 from PIL import Image
 
 from tasks.ocr.detect import PDF, PNG
-from tasks.ocr.inspect import DocumentRejected, inspect_document
+from tasks.ocr.inspect import DocumentRejected, corrupt, decode_failure, inspect_document
 from tasks.ocr.resolution import PdfResolution
 from tasks.tests import samples
 
@@ -175,6 +178,45 @@ def test_truncated_image_is_rejected(store_upload, image_format):
 
     assert rejected.code == "corrupt"
     assert rejected.message.startswith("File is truncated or corrupt")
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "TIFF", "WEBP", "BMP"])
+def test_truncated_image_refusal_in_chinese_has_no_english_from_the_imaging_library(
+    store_upload, image_format
+):
+    # The review saw Pillow's own words after the Chinese: "...: image file is truncated".
+    upload = store_upload(samples.truncated(samples.encode_image(PAGE, format=image_format)))
+
+    message = rejection(upload).message
+    with translation.override("zh-hans"):
+        chinese = str(message)
+
+    assert chinese.startswith("文件不完整或已损坏\N{FULLWIDTH COLON}")
+    assert re.search("[A-Za-z]", chinese) is None, chinese
+    # English readers keep a plain account of what is wrong.
+    assert str(message).startswith("File is truncated or corrupt: the image data")
+
+
+def test_unreadable_pdf_refusal_in_chinese_has_no_english_from_pdfium(store_upload):
+    upload = store_upload(b"%PDF-1.7\nnot really a pdf\n%%EOF\n")
+
+    message = rejection(upload).message
+    with translation.override("zh-hans"):
+        chinese = str(message)
+
+    assert "PDFium" not in chinese and "Data format error" not in chinese
+    assert re.search("[A-Za-z]", chinese.replace("PDF", "")) is None, chinese
+    assert str(message) == "File is truncated or corrupt: the PDF's structure cannot be read"
+
+
+def test_a_decoder_error_of_unknown_wording_stays_english_only_in_english():
+    detail = decode_failure(OSError("unsupported BMP compression (7)"))
+
+    assert str(corrupt(detail)) == ("File is truncated or corrupt: unsupported BMP compression (7)")
+    with translation.override("zh-hans"):
+        chinese = str(corrupt(detail))
+    assert "unsupported" not in chinese
+    assert chinese.startswith("文件不完整或已损坏\N{FULLWIDTH COLON}")
 
 
 def test_truncated_pdf_is_rejected(store_upload):

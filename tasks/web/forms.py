@@ -51,17 +51,26 @@ class LanguageSelect(forms.Select):
         return option
 
 
+ENGINE_LABELS = {"tesseract": "Tesseract", "rapidocr": "RapidOCR"}
+# The engines' language codes in words; a code not named here is shown as it is.
+LANGUAGE_LABELS: dict[str, StrOrPromise] = {
+    "eng": _("English"),
+    "en": _("English"),
+    "ch": _("Chinese and English"),
+    "chi_sim": _("Simplified Chinese"),
+    "chi_tra": _("Traditional Chinese"),
+}
+
+
 def engine_choices() -> list[tuple[str, str]]:
-    labels = {"tesseract": "Tesseract", "rapidocr": "RapidOCR"}
-    return [(name, labels.get(name, name)) for name in available_engines()]
+    return [(name, ENGINE_LABELS.get(name, name)) for name in available_engines()]
 
 
 def language_choices() -> list[tuple[str, StrOrPromise]]:
-    labels = {"eng": _("English"), "en": _("English"), "ch": _("Chinese and English")}
     choices: list[tuple[str, StrOrPromise]] = [("", _("Engine default"))]
     for engine, languages in available_engines().items():
         for code in languages:
-            choices.append((code, f"{labels.get(code, code)} ({engine}: {code})"))
+            choices.append((code, f"{LANGUAGE_LABELS.get(code, code)} ({engine}: {code})"))
     return choices
 
 
