@@ -52,28 +52,17 @@ def place_lines(page: OcrPage, *, page_size: tuple[float, float]) -> list[Placed
     width_pt, height_pt = page_size
     scale_x = width_pt / page.width
     scale_y = height_pt / page.height
-    placed = []
-    for line in page.lines or []:
-        try:
-            text = layer_text(str(line["text"]))
-            x0, y0, x1, y1 = (float(value) for value in line["box"])
-        except (KeyError, TypeError, ValueError):
-            continue  # a malformed line loses its text layer, not the whole download
-        x0, x1 = sorted((max(0.0, x0), min(float(page.width), x1)))
-        y0, y1 = sorted((max(0.0, y0), min(float(page.height), y1)))
-        if not text or x1 <= x0 or y1 <= y0:
-            continue
-        placed.append(
-            PlacedLine(
-                text=text,
-                left=x0 * scale_x,
-                # Pixel rows count down from the top; PDF points count up from the bottom.
-                bottom=height_pt - y1 * scale_y,
-                width=(x1 - x0) * scale_x,
-                height=(y1 - y0) * scale_y,
-            )
+    return [
+        PlacedLine(
+            text=text,
+            left=x0 * scale_x,
+            # Pixel rows count down from the top; PDF points count up from the bottom.
+            bottom=height_pt - y1 * scale_y,
+            width=(x1 - x0) * scale_x,
+            height=(y1 - y0) * scale_y,
         )
-    return placed
+        for text, (x0, y0, x1, y1) in line_boxes(page)
+    ]
 
 
 class CharacterCodes:
