@@ -185,6 +185,9 @@ class TaskResultApi(JsonErrorsAPIView):
     hOCR 1.2 or ALTO 4.4 (`format=txt|json|pdf|hocr|alto`)."""
 
     token_scopes = TOKEN_SCOPES
+    # No HEAD: DRF answers it with GET's handler, which records a task_download for a
+    # response whose body is never sent.
+    http_method_names = ["get", "options"]
 
     renderer_classes = [
         renderers.JSONRenderer,

@@ -251,6 +251,16 @@ def test_a_page_download_that_is_not_available_records_nothing(
     assert audit_events("task_download") == []
 
 
+def test_a_head_request_for_a_result_is_refused_and_records_no_download(
+    client_for, user, completed_row, audit_events
+):
+    """HEAD sends no body, so it must not be recorded as a download (DRF maps it to GET)."""
+    response = client_for(user).head(f"/api/v2/tasks/{completed_row.pk}/result")
+
+    assert response.status_code == 405
+    assert audit_events("task_download") == []
+
+
 @pytest.mark.parametrize("fmt", ["txt", "pdf"])
 def test_a_result_of_an_unfinished_task_records_nothing(
     page_client, client_for, user, make_task_row, audit_events, fmt
