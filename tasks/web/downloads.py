@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.utils.http import content_disposition_header
 
+from ..documents import KIND_BY_CONTENT_TYPE
 from ..models import OcrTask, Status
 from ..pdf.searchable import searchable_pdf_name
 from ..result_formats.alto import task_alto
@@ -23,7 +24,6 @@ from ..selectors import task_pages, task_result_document
 from ..services.downloads import record_task_download
 from ..storage import file_size
 from ..uploads import download_name
-from ..worker.processing import KIND_BY_CONTENT_TYPE
 
 RESULT_FORMATS = ("txt", "json", "pdf", "hocr", "alto")
 # The layout formats: how each is built, served and named.
