@@ -134,12 +134,8 @@ class WitnessState:
     def newest_kept_size(self, origin: str) -> int | None:
         """Return the largest size among the cosigned notes kept for an origin, if any."""
         folder = self.cosigned_path(origin, 0).parent
-        sizes = [
-            int(path.name[len("tree-") : -len(".checkpoint")])
-            for path in folder.glob("tree-*.checkpoint")
-            if path.name[len("tree-") : -len(".checkpoint")].isdigit()
-        ]
-        return max(sizes, default=None)
+        stems = (path.stem.removeprefix("tree-") for path in folder.glob("tree-*.checkpoint"))
+        return max((int(stem) for stem in stems if stem.isdigit()), default=None)
 
     def record(self, origin: str, head: Cosigned) -> None:
         """Replace the origin's last cosigned head, atomically and durably."""

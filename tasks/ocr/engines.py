@@ -252,14 +252,7 @@ def _tesseract_result(*, text: str, read: list[_TesseractLine], floor: float) ->
         if not confident or not item.line.text or item.line.box is None:
             dropped = dropped or bool(item.words)
             continue
-        line = Line(
-            text=item.line.text,
-            confidence=item.line.confidence,
-            box=item.line.box,
-            words=tuple(item.words),
-            block=item.line.block,
-            paragraph=item.line.paragraph,
-        )
+        line = replace(item.line, words=tuple(item.words))
         if item.starts_paragraph and text_lines:
             text_lines.append("")
         text_lines.append(line.text)

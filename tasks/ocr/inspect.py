@@ -103,6 +103,11 @@ class DocumentRejected(Exception):
         self.code = code
 
 
+def undecodable(exc: BaseException) -> DocumentRejected:
+    """Return the refusal of a file its decoder gave up on, said as decode_failure says."""
+    return DocumentRejected(corrupt(decode_failure(exc)), "corrupt")
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """What validation learned about an accepted document."""
@@ -184,7 +189,7 @@ def open_image(*, path: str, kind: DetectedType, max_pixels: int) -> Iterator[Im
                 "corrupt",
             ) from exc
         except _DECODE_ERRORS as exc:
-            raise DocumentRejected(corrupt(decode_failure(exc)), "corrupt") from exc
+            raise undecodable(exc) from exc
         with image:
             yield image
 
@@ -213,7 +218,7 @@ def load_frame(image: Image.Image, *, kind: DetectedType, index: int, max_pixels
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _pillow_refusal(exc, max_pixels=max_pixels) from exc
     except _DECODE_ERRORS as exc:
-        raise DocumentRejected(corrupt(decode_failure(exc)), "corrupt") from exc
+        raise undecodable(exc) from exc
 
 
 def _inspect_image(
@@ -226,7 +231,7 @@ def _inspect_image(
         try:
             page_count = image_frame_count(image, kind=kind)
         except _DECODE_ERRORS as exc:
-            raise DocumentRejected(corrupt(decode_failure(exc)), "corrupt") from exc
+            raise undecodable(exc) from exc
         if page_count > max_pages:
             raise DocumentRejected(
                 format_lazy(
@@ -244,7 +249,7 @@ def _inspect_image(
 def _rejected_pdf(exc: pdfium.PdfiumError) -> DocumentRejected:
     if exc.err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
         return DocumentRejected(_("Encrypted PDFs are not supported."), "encrypted")
-    return DocumentRejected(corrupt(decode_failure(exc)), "corrupt")
+    return undecodable(exc)
 
 
 @contextmanager
