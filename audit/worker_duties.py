@@ -24,6 +24,7 @@ from django.db import close_old_connections
 
 from audit.lease import note_signer_seen
 from audit.outage import CONNECTION_LOST, wait_for_database
+from audit.roles import RoleError
 from audit.transparency.keys import KeyFileError, load_signer
 from audit.transparency.tree_heads import TreeHeadError, sign_tree_head
 from audit.verification.checkpoint_format import CheckpointError
@@ -54,7 +55,7 @@ def sign_tree_head_once() -> None:
     """Sign the Merkle tree's head if it grew; log (never raise) what happened."""
     try:
         checkpoint = sign_tree_head()
-    except (TreeHeadError, KeyFileError) as error:
+    except (TreeHeadError, KeyFileError, RoleError) as error:
         logger.error("Audit tree checkpoint refused: %s", error)
     except CONNECTION_LOST:
         logger.warning("Audit tree checkpoint skipped: the database is unreachable")

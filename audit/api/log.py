@@ -127,6 +127,9 @@ class CosignatureApi(PublicLogApi):
             403: OpenApiResponse(description="No line verifies with a configured witness key."),
             404: OpenApiResponse(description="No stored checkpoint of that size."),
             409: OpenApiResponse(description="The checkpoint differs from the stored one."),
+            503: OpenApiResponse(
+                description="This host's database login may not store cosignatures."
+            ),
         },
         description="A witness submits the checkpoint it cosigned, its cosignature line "
         "appended. Stored only when the log's signature holds, the text is the stored "

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db import DatabaseError, connection
 
 from ..models import AuditEvent
+from ..roles import SEALER_ROLE
 from .heads import BEFORE_EVERY_EVENT, utc_now
 
 # Diagnostics, on standard error; the SIEM stream has a sink of its own (audit/siem).
@@ -79,10 +80,10 @@ def warn_hidden_writers(pids: list[int]) -> None:
     )
 
 
-# The one role the PostgreSQL triggers let link events (migration 0020): a setting any
-# session may make would let any session link rows with links of its choosing. Only its
-# members and superusers may switch to it: the login the sealer runs as.
-SEALER_ROLE = "audit_sealer"
+# SEALER_ROLE (audit.roles) is the one role the PostgreSQL triggers let link events
+# (migration 0021): a setting any session may make would let any session link rows with
+# links of its choosing. Only its members and superusers may switch to it: the login the
+# sealer runs as.
 
 
 class SealerRoleError(Exception):

@@ -57,6 +57,17 @@ def raw_sql(sql: str, params: Sequence[Any] = (), *, table: str = TABLE) -> int:
         return cursor.rowcount
 
 
+def insert_tree_checkpoint(*, size: int, root_hash: bytes, note: str) -> TreeCheckpoint:
+    """Store a tree checkpoint as the table's owner could: its INSERT trigger off (PostgreSQL).
+
+    Any other role is refused (migration 0023): only the sealer role stores checkpoints.
+    """
+    with triggers_disabled(TREE_CHECKPOINTS):
+        return TreeCheckpoint.objects.create(
+            size=size, root_hash=root_hash, note=note, created_at=timezone.now()
+        )
+
+
 def cut_tree(size: int) -> None:
     """Delete the Merkle tree's nodes beyond a tree of `size` leaves, as a DBA could."""
     # A node (level, index) covers leaves up to (index + 1) * 2**level - 1.

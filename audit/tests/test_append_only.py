@@ -7,8 +7,15 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 
-from audit.models import AppendOnlyError, AuditEvent, TreeCheckpoint
+from audit.models import (
+    AppendOnlyError,
+    AuditEvent,
+    MerkleNode,
+    TreeCheckpoint,
+    WitnessCosignature,
+)
 from audit.retention import PRUNE_ROLE
+from audit.roles import COSIGNATURE_ROLE
 from audit.sealing.batches import seal_pending
 from audit.sealing.cutoff import SEALER_ROLE
 from audit.services import record_event
@@ -301,3 +308,80 @@ def test_a_member_of_the_sealer_role_links_rows_as_the_sealer_does(application_s
     assert AuditEvent.objects.get(pk=unsealed.pk).sequence == 1
     with connection.cursor() as cursor:
         cursor.execute(f"REVOKE {SEALER_ROLE} FROM {role}")
+
+
+@postgresql_only
+def test_an_application_role_cannot_insert_into_the_tree_its_checkpoints_or_cosignatures(
+    application_session, user
+):
+    # Each INSERT below jammed a background job for good: a node at the next leaf index
+    # failed every sealing round on the primary key, a checkpoint of a larger size every
+    # signing ("the tree was cut back"), a cosignature row under a witness's name kept
+    # the witness's real one out. Only the role that writes each table may now.
+    for _ in range(3):
+        record_event(event_type="auth_login", user=user)
+    checkpoint = sign_tree_head()
+    assert checkpoint is not None
+    jams = {
+        "audit_merklenode": (
+            "INSERT INTO audit_merklenode (level, index, hash) VALUES (0, 3, %s)",
+            [b"\0" * 32],
+        ),
+        "audit_treecheckpoint": (
+            "INSERT INTO audit_treecheckpoint (size, root_hash, note, created_at)"
+            " VALUES (1000, %s, 'forged', now())",
+            [b"\0" * 32],
+        ),
+        "audit_witnesscosignature": (
+            "INSERT INTO audit_witnesscosignature (checkpoint_id, witness_name,"
+            " witness_key_id, timestamp, signature, received_at)"
+            " VALUES (%s, 'witness.example', 1, 0, 'forged', now())",
+            [checkpoint.pk],
+        ),
+    }
+    for table, (statement, params) in jams.items():
+        with (
+            pytest.raises(psycopg.Error, match=f"{table} takes rows only from the role"),
+            application_session.transaction(),
+        ):
+            application_session.execute(statement, params)
+    # The roles that write them are not its to take either.
+    for role in (SEALER_ROLE, COSIGNATURE_ROLE):
+        with (
+            pytest.raises(psycopg.Error, match="permission denied to set role"),
+            application_session.transaction(),
+        ):
+            application_session.execute(f"SET LOCAL ROLE {role}")
+    # The sealer and the signer, switching to their role, go on.
+    record_event(event_type="auth_logout", user=user)
+    assert sign_tree_head().size == 4
+    assert verify_chain().ok
+
+
+@postgresql_only
+def test_members_of_the_writing_roles_insert_as_them(application_session, user):
+    record_event(event_type="auth_login", user=user)
+    checkpoint = sign_tree_head()
+    role = application_session.execute("SELECT current_user").fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT {SEALER_ROLE}, {COSIGNATURE_ROLE} TO {role}")
+    try:
+        with application_session.transaction():
+            application_session.execute(f"SET LOCAL ROLE {SEALER_ROLE}")
+            application_session.execute(
+                "INSERT INTO audit_merklenode (level, index, hash) VALUES (0, 1, %s)",
+                [b"\1" * 32],
+            )
+        with application_session.transaction():
+            application_session.execute(f"SET LOCAL ROLE {COSIGNATURE_ROLE}")
+            application_session.execute(
+                "INSERT INTO audit_witnesscosignature (checkpoint_id, witness_name,"
+                " witness_key_id, timestamp, signature, received_at)"
+                " VALUES (%s, 'witness.example', 1, 0, 'x', now())",
+                [checkpoint.pk],
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"REVOKE {SEALER_ROLE}, {COSIGNATURE_ROLE} FROM {role}")
+    assert MerkleNode.objects.filter(level=0, index=1).exists()
+    assert WitnessCosignature.objects.filter(checkpoint=checkpoint).count() == 1

@@ -13,13 +13,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from audit.api.export import NDJSON_COLUMNS, ndjson_lines, rows
 from audit.chain import key_ring
 from audit.management.commands.audit_witness import Command
 from audit.models import AuditEvent, TreeCheckpoint, WitnessCosignature
-from audit.tests.tamper import raw_sql, rebuild_tree_from, rehash_from
+from audit.tests.tamper import insert_tree_checkpoint, raw_sql, rebuild_tree_from, rehash_from
 from audit.tests.witnessing import (
     drop_checkpoints,
     init_witness,
@@ -269,9 +268,7 @@ def test_the_witness_refuses_a_checkpoint_the_log_key_did_not_sign(live_server, 
         Checkpoint("test.example/ocr-audit", store.size(), root).text(),
         signers=[Signer.from_key(forged_key)],
     )
-    TreeCheckpoint.objects.create(
-        size=store.size(), root_hash=root, note=note, created_at=timezone.now()
-    )
+    insert_tree_checkpoint(size=store.size(), root_hash=root, note=note)
     code, _, err = run_witness(witness, live_server.url)
     assert code == 1
     assert "ALERT bad signature" in err

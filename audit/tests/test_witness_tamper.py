@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from audit.chain import key_ring
-from audit.models import TreeCheckpoint
-from audit.tests.tamper import raw_sql, rebuild_tree_from, rehash_from
+from audit.tests.tamper import insert_tree_checkpoint, raw_sql, rebuild_tree_from, rehash_from
 from audit.tests.witnessing import (
     drop_checkpoints,
     init_witness,
@@ -50,7 +48,7 @@ def forge_checkpoint_with_own_key(url: str, state: Path) -> None:
     note = sign_note(
         Checkpoint("test.example/ocr-audit", size, root).text(), signers=[Signer.from_key(skey)]
     )
-    TreeCheckpoint.objects.create(size=size, root_hash=root, note=note, created_at=timezone.now())
+    insert_tree_checkpoint(size=size, root_hash=root, note=note)
 
 
 def rewrite_and_sign_larger(url: str, state: Path) -> None:

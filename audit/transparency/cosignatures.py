@@ -16,10 +16,11 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from ..models import TreeCheckpoint, WitnessCosignature
+from ..roles import COSIGNATURE_ROLE, RoleError, acting_as
 from .keys import log_origin, verifiers
 from .verifier.signed_note import NoteError, Signature, open_checkpoint
 from .verifier.tlog_cosignature import Cosignature, CosignerVerifier, note_cosignatures
@@ -104,7 +105,9 @@ def store_cosignatures(*, note: str) -> Accepted:
     for cosignature in found:
         witness = cosignature.witness
         try:
-            with transaction.atomic():
+            # As the one role the PostgreSQL trigger lets INSERT a cosignature (migration
+            # 0023): a row under a witness's name by anyone else kept its real one out.
+            with acting_as(COSIGNATURE_ROLE):
                 WitnessCosignature.objects.create(
                     checkpoint=stored,
                     witness_name=witness.name,
@@ -116,6 +119,9 @@ def store_cosignatures(*, note: str) -> Accepted:
             accepted.append(witness.name)
         except IntegrityError:
             already.append(witness.name)  # the first cosignature of this key stands
+        except RoleError as error:
+            logger.error("a witness cosignature cannot be stored: %s", error)
+            raise CosignatureRefused(str(error), status=503) from error
     return Accepted(size=stored.size, stored=accepted, already=already)
 
 

@@ -12,10 +12,10 @@ inside a transaction that then rolls back whole.
 
 from collections.abc import Iterable, Sequence
 
-from django.db import transaction
 from django.db.models import Max
 
 from ..models import MerkleNode
+from ..roles import SEALER_ROLE, acting_as
 from .verifier.merkle import HASH_SIZE, MissingNodeError, NodeId
 
 # Rows per INSERT: under SQLite's 32,766 bound variables at 3 columns a row.
@@ -49,13 +49,16 @@ class DatabaseNodeStore:
         return [found[node] for node in ids]
 
     def put_nodes(self, nodes: Iterable[tuple[NodeId, bytes]]) -> None:
-        """Insert new nodes in one transaction; an existing one fails it (IntegrityError)."""
+        """Insert new nodes in one transaction; an existing one fails it (IntegrityError).
+
+        As the sealer role: on PostgreSQL no other role may INSERT a node (migration 0023).
+        """
         rows = []
         for (level, index), value in nodes:
             if len(value) != HASH_SIZE:
                 raise ValueError(f"a node hash has {len(value)} bytes, not {HASH_SIZE}")
             rows.append(MerkleNode(level=level, index=index, hash=value))
-        with transaction.atomic(using=self.using):
+        with acting_as(SEALER_ROLE, using=self.using):
             MerkleNode.objects.using(self.using).bulk_create(rows, batch_size=INSERT_BATCH)
 
     def size(self) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.roles import RoleError
 from audit.transparency.tree_heads import TreeHeadError, newest_tree_checkpoint, sign_tree_head
 from audit.verification.checkpoint_format import CheckpointError, checkpoint_json, write_checkpoint
 from audit.verification.checkpoints import create_checkpoint
@@ -52,7 +53,7 @@ class Command(BaseCommand):
     def sign_tree_head(self) -> None:
         try:
             signed = sign_tree_head()
-        except TreeHeadError as error:
+        except (TreeHeadError, RoleError) as error:
             raise CommandError(f"tree head refused: {error}") from error
         newest = signed or newest_tree_checkpoint()
         if newest is None:
