@@ -121,14 +121,19 @@ def link(values: tuple, key: ChainKey | None) -> str:
 _WRITER_MAC_DOMAIN = b"audit unsealed event\n"
 
 
-def writer_mac(values: tuple, key: ChainKey) -> str:
+def writer_mac(values: tuple, key: ChainKey, *, nonce: str = "") -> str:
     """Return the MAC record_event gives an event before it is sealed (HMAC-SHA256).
 
     ``values`` are the HASHED_FIELDS in order, with sequence 0, prev_hash "" and, as
     the timestamp, the writer's clock when it recorded the event (the database may
-    stamp the row itself). The sealer recomputes it from the row it reads.
+    stamp the row itself). ``nonce``, random per event, is MACed before them: two
+    genuine events never share a writer MAC, so a row that repeats one is a copy
+    (refused by a unique index). Written before a line break, and never "{", the start
+    of every payload: MACs written without one (before nonces) still verify as they were.
+    The sealer recomputes it from the row it reads.
     """
-    return key.mac(_WRITER_MAC_DOMAIN + row_payload(values))
+    nonced = nonce.encode("ascii") + b"\n" if nonce else b""
+    return key.mac(_WRITER_MAC_DOMAIN + nonced + row_payload(values))
 
 
 @dataclass(frozen=True)

@@ -69,10 +69,12 @@ class AuditEvent(models.Model):
     # written before keyed links. Not hashed itself: the wrong id names a key under
     # which the link does not verify, so changing it is caught all the same.
     key_id = models.CharField(_("key ID"), max_length=16, blank=True, default="", editable=False)
-    # What record_event wrote before the event was sealed: "<key id> <its clock> <MAC>",
-    # an HMAC of the fields under the chain key (audit.sealing.refusals.writer_tag). The sealer
-    # links only events whose MAC holds: a row INSERTed by anyone without the key is not.
-    # "" on events linked as they were written (seeded, key changes, the locked design).
+    # What record_event wrote before the event was sealed: "<key id> <its clock> <nonce>
+    # <MAC>", an HMAC of the fields and a random nonce under the chain key
+    # (audit.sealing.refusals.writer_tag). The sealer links only events whose MAC holds: a
+    # row INSERTed by anyone without the key is not, and a copy of a genuine row is
+    # refused by the unique constraint below. "" on events linked as they were written
+    # (seeded, key changes).
     writer_mac = models.CharField(
         _("writer MAC"), max_length=120, blank=True, default="", db_default="", editable=False
     )
@@ -124,6 +126,16 @@ class AuditEvent(models.Model):
                 fields=["timestamp", "id"],
                 name="audit_unsealed",
                 condition=models.Q(sequence__isnull=True),
+            ),
+        ]
+        constraints = [
+            # A genuine event's writer MAC is its own (a nonce in it): a second row with
+            # one is a copy, MAC and all, INSERTed later. Linked, it passed for the same
+            # event recorded twice; now the INSERT fails, on both databases.
+            models.UniqueConstraint(
+                fields=["writer_mac"],
+                condition=~models.Q(writer_mac=""),
+                name="audit_one_row_per_writer_mac",
             ),
         ]
 

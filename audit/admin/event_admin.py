@@ -18,7 +18,7 @@ from ..events import EVENT_CATEGORIES, RESOURCE_TYPES, event_label
 from ..expressions import LAST_CHARACTER, FoldedUsername
 from ..models import AuditEvent
 from ..recording.client import valid_ip
-from ..sealing.refusals import parse_timestamp
+from ..sealing.refusals import parse_tag, parse_timestamp
 from ..services import record_event
 from .audited import AuditedChangelistAdmin, AuditedObjectAdmin
 from .filters import (
@@ -171,8 +171,7 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
 
     @admin.display(description=_("writer MAC"))
     def writer_mac_shown(self, event: AuditEvent) -> str:
-        key_id, _sep, rest = event.writer_mac.partition(" ")
-        clock, _sep, mac = rest.partition(" ")
+        key_id, clock, nonce, mac = parse_tag(event.writer_mac)
         stamp = parse_timestamp(clock) if clock else None
         if stamp is None:
             return event.writer_mac or self.get_empty_value_display()
@@ -181,7 +180,7 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
             key_id,
             clock,
             formats.localize(timezone.localtime(stamp)),
-            mac,
+            f"{nonce} {mac}" if nonce else mac,
         )
 
     @admin.display(description=_("resource"))

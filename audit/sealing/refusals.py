@@ -2,10 +2,13 @@
 
 import hmac
 import logging
+import secrets
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.db import connection
 
 from ..chain import (
     GENESIS_HASH,
@@ -18,6 +21,7 @@ from ..chain import (
 )
 from ..expressions import stored_timestamp_text, values_as_text
 from ..models import AuditEvent, ChainHead
+from ..verification.copies import repeated_writer_macs
 from .heads import (
     _METADATA,
     _PREV_HASH,
@@ -30,6 +34,9 @@ from .heads import (
 
 # Diagnostics, on standard error; the SIEM stream has a sink of its own (audit/siem).
 logger = logging.getLogger("audit_sealer")
+
+# 48 random bits, 8 characters of base64url: the tag stays within writer_mac's 120.
+NONCE_BYTES = 6
 
 
 @dataclass(frozen=True)
@@ -44,16 +51,29 @@ class Refusal:
 
 
 def writer_tag(event: AuditEvent, *, stamp: datetime) -> str:
-    """Return what record_event stores in writer_mac: "<key id> <stamp> <MAC>".
+    """Return what record_event stores in writer_mac: "<key id> <stamp> <nonce> <MAC>".
 
     `stamp` is the writer's clock: the row's own timestamp where the application
-    stamps it, else the time just before the INSERT that the database stamps.
+    stamps it, else the time just before the INSERT that the database stamps. The
+    nonce makes every genuine event's tag its own: two events of the same fields at
+    the same microsecond (two hosts, or a clock stepped back, which stamps events at
+    the head's time) would otherwise share one, and the unique index on the tag that
+    refuses a replayed copy would refuse the second genuine event too.
     """
     key = key_ring().signing
     written = canonical_timestamp(stamp)
     values = [getattr(event, name) for name in HASHED_FIELDS]
     values[_SEQUENCE], values[_TIMESTAMP], values[_PREV_HASH] = 0, written, ""
-    return f"{key.key_id} {written} {writer_mac(tuple(values), key)}"
+    nonce = secrets.token_urlsafe(NONCE_BYTES)
+    return f"{key.key_id} {written} {nonce} {writer_mac(tuple(values), key, nonce=nonce)}"
+
+
+def parse_tag(tag: str) -> tuple[str, str, str, str]:
+    """Return (key id, writer's clock, nonce, MAC) of a writer tag; nonce "" in older tags."""
+    key_id, _, rest = (tag or "").partition(" ")
+    written, _, rest = rest.partition(" ")
+    nonce, _, digest = rest.rpartition(" ")
+    return key_id, written, nonce, digest
 
 
 def refusal_reason(fields: list, tag: str, *, head: Head, ring: KeyRing) -> str | None:
@@ -70,8 +90,7 @@ def refusal_reason(fields: list, tag: str, *, head: Head, ring: KeyRing) -> str 
         return "has a timestamp that is not a date and time"
     if fields[_METADATA] is None:  # read_unsealed could not read it as JSON
         return "has metadata that is no readable JSON (not recorded by record_event)"
-    key_id, _, rest = (tag or "").partition(" ")
-    written, _, digest = rest.partition(" ")
+    key_id, written, nonce, digest = parse_tag(tag)
     written_at = parse_timestamp(written) if written else None
     if not digest or written_at is None:
         return "has no writer MAC (not recorded by record_event)"
@@ -80,7 +99,7 @@ def refusal_reason(fields: list, tag: str, *, head: Head, ring: KeyRing) -> str 
         return f"has a writer MAC under key id {key_id!r}, which AUDIT_CHAIN_KEYS does not hold"
     values = list(fields)
     values[_SEQUENCE], values[_TIMESTAMP], values[_PREV_HASH] = 0, written, ""
-    if not hmac.compare_digest(writer_mac(tuple(values), key), digest):
+    if not hmac.compare_digest(writer_mac(tuple(values), key, nonce=nonce), digest):
         return (
             "has a writer MAC that does not match its fields "
             "(changed after record_event wrote it, or not written by it)"
@@ -93,6 +112,12 @@ def refusal_reason(fields: list, tag: str, *, head: Head, ring: KeyRing) -> str 
             f"is stamped {drift:,.0f} s from when its writer recorded it ({written}): "
             "a copy of another event"
         )
+    if connection.vendor != "postgresql" and stamp != written_at:
+        # SQLite: the application stamps the row with the very reading the MAC holds, so
+        # any other stamp was written after it (no trigger refuses an UPDATE there).
+        # PostgreSQL stamps at the INSERT, after the reading; its trigger refuses the
+        # UPDATE instead.
+        return f"is stamped {text}, not at its writer's reading {written}: moved since"
     return None
 
 
@@ -173,6 +198,14 @@ def refused_events(*, limit: int = 100_000) -> list[Refusal]:
         reason = refusal_reason(fields, tag, head=head, ring=ring)
         if reason is not None:
             refused.append(Refusal(event_id, reason))
+    # A copy's MAC holds: it is told by the row it repeats (only once the unique
+    # constraint that refuses its INSERT is gone).
+    for (first, _), *others in repeated_writer_macs():
+        refused += [
+            Refusal(event_id, f"repeats the writer MAC of event id {first}: a copy of it")
+            for event_id, sequence in others
+            if sequence is None
+        ]
     return refused
 
 

@@ -12,6 +12,9 @@ Threat models:
 - "key": the above plus the chain key, after a checkpoint left the machine. Detected
   up to that checkpoint.
 - "limit": what is not detected, asserted so the README's list stays true.
+
+A case the database refuses outright (`refused`) leaves the trail as it was: the tamper
+function asserts the refusal, and verification must still say OK.
 """
 
 from collections.abc import Callable
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+from django.db import IntegrityError
 from django.test import override_settings
 
 from audit.chain import event_hash, normalise_metadata, parse_key_ring
@@ -30,6 +35,7 @@ from audit.tests.tamper import (
     cut_tree,
     event_fields,
     hash_of,
+    is_postgresql,
     raw_sql,
     rebuild_tree_from,
     rehash_from,
@@ -59,6 +65,7 @@ class Case:
     detected: bool = True
     offsite: bool = False  # verify with --checkpoint-dir (the copy off the machine)
     reason: str = ""  # a phrase the verdict must contain
+    refused: bool = False  # the database refuses the tampering itself
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ def forge_after(sequence: int, *, key=None, plain: bool = False, **changes) -> d
     fields["metadata"] = normalise_metadata(fields["metadata"])
     fields["key_id"] = "" if plain else (key.key_id if key else fields["key_id"])
     fields["hash"] = event_hash(fields, key)
+    # Not the copied row's writer MAC: the unique constraint would refuse the INSERT.
+    fields["writer_mac"] = ""
     return fields
 
 
@@ -399,19 +408,36 @@ def truncate_after_newest_checkpoint(trail):
     cut_tree(10)
 
 
-def copy_a_fresh_unsealed_row(trail):
-    # Within WRITER_CLOCK_TOLERANCE of when it was recorded, a copy (MAC and all) is
-    # linked like the original: the same event twice.
-    event = record_unsealed(resource_id="bob")
-    columns = (
-        "event_type, category, outcome, username, ip_address, user_agent, request_id, "
-        "resource_type, resource_id, message, metadata, key_id, writer_mac"
-    )
+COPIED_COLUMNS = (
+    "timestamp, event_type, category, outcome, username, ip_address, user_agent, request_id, "
+    "resource_type, resource_id, message, metadata, key_id, writer_mac"
+)
+
+
+def insert_copy(event_id: int) -> None:
     raw_sql(
-        f"INSERT INTO {{table}} (timestamp, {columns}) "  # noqa: S608
-        f"SELECT timestamp, {columns} FROM {{table}} WHERE id = %s",
-        [event.pk],
+        f"INSERT INTO {{table}} ({COPIED_COLUMNS}) "  # noqa: S608
+        f"SELECT {COPIED_COLUMNS} FROM {{table}} WHERE id = %s",
+        [event_id],
     )
+
+
+def copy_a_fresh_unsealed_row(trail):
+    # Within WRITER_CLOCK_TOLERANCE of when it was recorded, a copy (MAC and all) was
+    # linked like the original: the same event twice. Genuine events never share a
+    # writer MAC (its nonce): the unique constraint refuses the copy's INSERT.
+    event = record_unsealed(resource_id="bob")
+    with pytest.raises(IntegrityError, match=r"writer_mac|audit_one_row_per_writer_mac"):
+        insert_copy(event.pk)
+    seal_pending()
+
+
+def copy_a_sealed_row_without_the_unique_constraint(trail):
+    # The table's owner drops the constraint first (rolled back with the test).
+    raw_sql("DROP INDEX audit_one_row_per_writer_mac")
+    event = record_unsealed(resource_id="bob")
+    seal_pending()
+    insert_copy(event.pk)
     seal_pending()
 
 
@@ -423,9 +449,12 @@ def delete_an_unsealed_row(trail):
 
 
 def retime_an_unsealed_row(trail):
-    # The writer MAC cannot cover the stamp (PostgreSQL's clock makes it at the INSERT),
-    # only keep it within WRITER_CLOCK_TOLERANCE of the writer's reading: an unsealed
-    # event may be moved that far, here before the one recorded just before it.
+    # PostgreSQL: the writer MAC cannot cover the stamp (the database's clock makes it at
+    # the INSERT), only keep it within WRITER_CLOCK_TOLERANCE of the writer's reading;
+    # the trigger refuses the UPDATE to every role (test_append_only.py), but the
+    # table's owner, triggers off, may move an unsealed event that far, here before the
+    # one recorded just before it. SQLite stamps the row with the reading itself: a
+    # moved stamp is refused.
     first = record_unsealed(resource_id="first")
     second = record_unsealed(resource_id="second")
     head_stamp = AuditEvent.objects.get(sequence=NEWEST).timestamp
@@ -433,7 +462,10 @@ def retime_an_unsealed_row(trail):
     seal_pending()
     both = AuditEvent.objects.filter(pk__in=[first.pk, second.pk])
     sealed = dict(both.values_list("pk", "sequence"))
-    assert sealed[second.pk] < sealed[first.pk]  # linked in the order the attacker chose
+    if is_postgresql:
+        assert sealed[second.pk] < sealed[first.pk]  # linked in the order the attacker chose
+    else:
+        assert sealed[second.pk] is None
 
 
 def repoint_user_id(trail):
@@ -624,18 +656,34 @@ CASES = [
     ),
     Case("re-point user_id (not hashed)", "limit", repoint_user_id, None, detected=False),
     Case(
-        "move an unsealed event's timestamp within a minute, before its seal",
+        "move an unsealed event's timestamp within a minute, before its seal "
+        "(PostgreSQL: as the table's owner, triggers off)",
         "limit",
         retime_an_unsealed_row,
         None,
         detected=False,
+    )
+    if is_postgresql
+    else Case(
+        "move an unsealed event's timestamp, before its seal (SQLite)",
+        "db",
+        retime_an_unsealed_row,
+        None,
+        reason="the sealer will not link",
     ),
     Case(
         "copy an event as a new unsealed row within a minute of it",
-        "limit",
+        "db",
         copy_a_fresh_unsealed_row,
         None,
-        detected=False,
+        refused=True,
+    ),
+    Case(
+        "copy a sealed event with its writer MAC, the unique constraint dropped",
+        "db",
+        copy_a_sealed_row_without_the_unique_constraint,
+        NEWEST + 2,
+        reason="repeats the writer MAC of",
     ),
     Case(
         "delete an event before the sealer links it",

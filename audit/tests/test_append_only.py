@@ -385,3 +385,23 @@ def test_members_of_the_writing_roles_insert_as_them(application_session, user):
             cursor.execute(f"REVOKE {SEALER_ROLE}, {COSIGNATURE_ROLE} FROM {role}")
     assert MerkleNode.objects.filter(level=0, index=1).exists()
     assert WitnessCosignature.objects.filter(checkpoint=checkpoint).count() == 1
+
+
+@postgresql_only
+def test_an_application_role_cannot_move_an_unsealed_events_timestamp(
+    application_session, settings
+):
+    # The writer MAC cannot cover a stamp PostgreSQL makes at the INSERT (it bounds it to
+    # the writer's reading, within a minute); the trigger refuses the UPDATE instead,
+    # to every role but the sealer linking the row (README, Tamper evidence).
+    settings.AUDIT_SEALING = "background"
+    unsealed = record_event(event_type="auth_login", username="bob")
+    with (
+        pytest.raises(psycopg.Error, match="append-only"),
+        application_session.transaction(),
+    ):
+        application_session.execute(
+            f"UPDATE {TABLE} SET timestamp = timestamp - interval '30 seconds' WHERE id = %s",  # noqa: S608
+            [unsealed.pk],
+        )
+    assert AuditEvent.objects.get(pk=unsealed.pk).timestamp == unsealed.timestamp

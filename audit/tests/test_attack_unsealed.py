@@ -6,21 +6,24 @@ off) exactly as record_event leaves an event: sequence, prev_hash and hash NULL.
 """
 
 import json
+from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_timestamp, key_ring
 from audit.models import AuditEvent, ChainHead
 from audit.recording.client import ClientContext
 from audit.retention import write_archive
 from audit.sealing.backlog import unsealed_backlog
 from audit.sealing.batches import seal_pending
 from audit.sealing.heads import HeadMoved
-from audit.sealing.refusals import writer_tag
+from audit.sealing.refusals import refusal_reason, writer_tag
 from audit.services import record_event
 from audit.tests.tamper import UNREADABLE_JSON, append_chain, raw_sql
 from audit.transparency.tree_heads import sign_tree_head
@@ -368,3 +371,89 @@ def test_genuine_events_with_hostile_fields_carry_a_writer_mac_that_holds(backgr
     assert seal_pending() == 1
     sign_tree_head()
     assert verify_command()[0] == 0
+
+
+COPY_COLUMNS = (
+    "timestamp, event_type, category, outcome, username, ip_address, user_agent, request_id, "
+    "resource_type, resource_id, message, metadata, key_id, writer_mac"
+)
+
+
+def insert_copy_of(event_id: int) -> None:
+    """INSERT a copy of a row, writer MAC and stamp and all, as a DBA would.
+
+    The same stamp: a copy the sealer then links on both databases (SQLite's rows
+    carry their writer's reading as their stamp, and one moved since is refused).
+    """
+    raw_sql(
+        f"INSERT INTO {{table}} ({COPY_COLUMNS}) "  # noqa: S608
+        f"SELECT {COPY_COLUMNS} FROM {{table}} WHERE id = %s",
+        [event_id],
+    )
+
+
+@contextmanager
+def writer_macs_not_unique(*, original: int):
+    """Drop the unique constraint on writer MACs for the block, as the table's owner could."""
+    constraint = next(
+        c for c in AuditEvent._meta.constraints if c.name == "audit_one_row_per_writer_mac"
+    )
+    with connection.schema_editor() as editor:
+        editor.remove_constraint(AuditEvent, constraint)
+    try:
+        yield
+    finally:
+        # The copies go, so that the constraint can be made again.
+        raw_sql("DELETE FROM {table} WHERE id > %s", [original])
+        with connection.schema_editor() as editor:
+            editor.add_constraint(AuditEvent, constraint)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_of_a_genuine_row_is_refused_at_its_insert(background):
+    # Within a minute of the original, MAC and all, the copy used to be linked: the
+    # same event twice. Genuine events never share a MAC; the database refuses a repeat.
+    event = record_event(event_type="auth_login", username="bob")
+    seal_pending()
+    sign_tree_head()
+    with pytest.raises(IntegrityError):
+        insert_copy_of(event.pk)
+    assert AuditEvent.objects.count() == 1
+    assert verify_command()[0] == 0
+
+
+def test_genuine_events_of_the_same_fields_and_instant_have_writer_macs_of_their_own(db):
+    # Two hosts, or a clock stepped back (every event stamped at the head's time): the
+    # same fields at the same microsecond. The nonce keeps their MACs apart, and both hold.
+    event = AuditEvent(
+        event_type="auth_login", category="authentication", outcome="success", username="bob"
+    )
+    stamp = timezone.now()
+    tags = {writer_tag(event, stamp=stamp) for _ in range(1000)}
+    assert len(tags) == 1000
+    event.timestamp = stamp
+    fields = [getattr(event, name) for name in HASHED_FIELDS]
+    fields[HASHED_FIELDS.index("timestamp")] = canonical_timestamp(stamp)
+    head = (0, GENESIS_HASH, None, "")
+    assert all(refusal_reason(fields, tag, head=head, ring=key_ring()) is None for tag in tags)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_unique_constraint_verification_names_each_copy(background):
+    event = record_event(event_type="auth_login", username="bob")
+    seal_pending()
+    with writer_macs_not_unique(original=event.pk):
+        insert_copy_of(event.pk)
+        copy = AuditEvent.objects.exclude(pk=event.pk).get()
+        code, output = verify_command()
+        assert code == 1, output
+        assert f"unsealed event id {copy.pk} repeats the writer MAC of event id {event.pk}" in (
+            output
+        )
+        # Linked (stamped within a minute of the original): the chain names it.
+        seal_pending()
+        assert AuditEvent.objects.get(pk=copy.pk).sequence == 2
+        code, output = verify_command()
+        assert code == 1, output
+        assert "BROKEN at #2: #2 repeats the writer MAC of #1" in output
+        assert "audit_one_row_per_writer_mac is gone" in output

@@ -15,6 +15,7 @@ from ..chain import (
     PLAIN,
 )
 from ..models import AuditEvent, ChainHead
+from .copies import CONSTRAINT, repeated_writer_macs
 from .parallel import can_share_out, fold_outcomes, plan_parts
 from .pool import outcomes_in_processes
 from .rows import (
@@ -110,6 +111,8 @@ def _verify_chain(
             reaches_head=reaches_head,
             from_sequence=from_sequence,
         )
+        if reaches_head and starts_chain:
+            check_copies()
         notes = check_anchors(anchors, head_sequence=head[0] if head else 0, archives=archives)
         checkpoint_note = "; ".join(notes) if len(notes) < 4 else summary(notes)
     except ChainBroken as broken:
@@ -186,6 +189,21 @@ def end_checks(
         raise ChainBroken(
             extra["first"],
             f"#{extra['first']} is past the chain head #{head_now} (row inserted)",
+        )
+
+
+def check_copies() -> None:
+    """Raise ChainBroken at the first sealed event that repeats a sealed event's writer MAC."""
+    copies = []
+    for group in repeated_writer_macs():
+        sealed = [sequence for _, sequence in group if sequence is not None]
+        copies += [(copy, sealed[0]) for copy in sealed[1:]]
+    if copies:
+        copy, original = min(copies)
+        raise ChainBroken(
+            copy,
+            f"#{copy} repeats the writer MAC of #{original}: a copy of that event inserted "
+            f"later (the unique constraint {CONSTRAINT} is gone)",
         )
 
 
