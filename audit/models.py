@@ -14,6 +14,27 @@ class AppendOnlyError(Exception):
     """Raised when code tries to change or remove a recorded audit event."""
 
 
+# What an event's metadata reads as when the stored JSON is beyond Python's json.
+UNREADABLE_METADATA = {"unreadable_metadata": "stored metadata that Python's json cannot read"}
+
+
+class TrailMetadataField(models.JSONField):
+    """A JSONField that reads stored JSON Python cannot decode as UNREADABLE_METADATA.
+
+    Both databases take JSON that Python's json will not read: a number of 5,000
+    digits (int() stops at 4,300, a ValueError) or, on PostgreSQL, nesting 10,000 deep
+    (a RecursionError). Only someone writing to the table directly stores such a
+    thing (record_event never does); loading it raised on every page that showed the
+    row (the admin list answered 500). Verification reads the text and names the row.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        try:
+            return super().from_db_value(value, expression, connection)
+        except (ValueError, RecursionError):
+            return dict(UNREADABLE_METADATA)
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("Audit events cannot be updated.")
@@ -59,7 +80,7 @@ class AuditEvent(models.Model):
     resource_type = models.CharField(_("resource type"), max_length=20, blank=True)
     resource_id = models.CharField(_("resource ID"), max_length=64, blank=True)
     message = models.CharField(_("message"), max_length=500, blank=True)
-    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    metadata = TrailMetadataField(_("metadata"), default=dict, blank=True)
     # NULL, not "", while unsealed: "no link yet" must never read as a link.
     prev_hash = models.CharField(  # noqa: DJ001
         _("previous hash"), max_length=64, null=True, editable=False

@@ -9,11 +9,12 @@ most of an export's time; docs/benchmark-notes.md).
 import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 
 from django.db.models import QuerySet
 
 from ..expressions import stored_timestamp_text, values_as_text
-from ..models import AuditEvent
+from ..models import UNREADABLE_METADATA, AuditEvent
 from ..selectors import LISTING_FIELDS
 from ..siem.documents import this_writer
 from ..siem.ocsf import ocsf_event
@@ -50,7 +51,8 @@ def metadata_json(text: str) -> RawJSON:
     decoded and encoded again, so a spreadsheet shows "東京" rather than escapes.
     """
     if "\\u" in text:
-        text = _LINE_JSON.encode(json.loads(text))
+        with suppress(ValueError, RecursionError):  # beyond Python's json: as stored
+            text = _LINE_JSON.encode(json.loads(text))
     return RawJSON(text)
 
 
@@ -209,7 +211,11 @@ def ocsf_lines(source: Iterable[Sequence]) -> Iterator[str]:
     buffer: list[str] = []
     for row in source:
         document = dict(zip(OCSF_COLUMNS, row, strict=True))
-        document["metadata"] = json.loads(document["metadata"])
+        try:
+            document["metadata"] = json.loads(document["metadata"])
+        except (ValueError, RecursionError):
+            # Written to the table directly (a 5,000-digit number, nesting 10,000 deep).
+            document["metadata"] = dict(UNREADABLE_METADATA)
         document["leaf_index"] = document["sequence"] - 1
         event = ocsf_event(document, writer)
         buffer.append(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")

@@ -165,6 +165,13 @@ def failed_login_links(window: Window, field: str, rows: list[tuple[str, int]]) 
     ]
 
 
+# Only the numbers the worker records are summed: a row written to the table directly
+# may hold any text there, a 5,000-digit number say, whose cast PostgreSQL refuses (out of
+# range), and the whole page answered 500. Such a row is named by verification.
+PLAIN_SECONDS = r"^[0-9]{1,12}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,2})?$"
+PLAIN_PAGES = r"^[0-9]{1,9}$"
+
+
 def ocr_outcomes_by_day(window: Window) -> dict[tuple[date, str], dict[str, float]]:
     """Return {(day, outcome): {count, seconds, pages}} from the window's task_complete events."""
     rows = (
@@ -173,8 +180,14 @@ def ocr_outcomes_by_day(window: Window) -> dict[tuple[date, str], dict[str, floa
         .values("day", "outcome")
         .annotate(
             count=Count("pk"),
-            seconds=Sum(Cast(KT("metadata__seconds"), FloatField())),
-            pages=Sum(Cast(KT("metadata__pages"), IntegerField())),
+            seconds=Sum(
+                Cast(KT("metadata__seconds"), FloatField()),
+                filter=Q(metadata__seconds__regex=PLAIN_SECONDS),
+            ),
+            pages=Sum(
+                Cast(KT("metadata__pages"), IntegerField()),
+                filter=Q(metadata__pages__regex=PLAIN_PAGES),
+            ),
         )
         .order_by()
     )
