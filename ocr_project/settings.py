@@ -288,9 +288,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    # Without the deep-link <a> Swagger UI puts inside each operation's expand button: a
-    # link inside a button is reached by no keyboard (axe: nested-interactive). The docs lose
-    # their #operation addresses with it.
+    # No link inside each operation's expand button, out of keyboard reach (nested-interactive).
     "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     # The JSON bodies of error responses (ocr_project/openapi.py).
     "APPEND_COMPONENTS": ERROR_COMPONENTS,

@@ -338,14 +338,14 @@ def test_a_kept_verdict_says_how_many_events_the_chain_gained_since(staff_client
     refreshed = staff_client.get(DASHBOARD + "?verify=1")
     chinese = staff_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans")
 
-    assertContains(kept, "Checked the whole chain, 2 events (#1–#2)")
+    assertContains(kept, "Checked the whole chain, 2 events (#1–#2)")  # noqa: RUF001
     assertContains(
         kept,
         "Since then 9 more events were sealed into the chain (now #11); "
         "they are not in this verdict.",
     )
     assertNotContains(refreshed, 'id="chain-since"')
-    assertContains(refreshed, "Checked the whole chain, 12 events (#1–#12)")
+    assertContains(refreshed, "Checked the whole chain, 12 events (#1–#12)")  # noqa: RUF001
     # The refreshed visit's own audit_view comes after the verdict it reached.
     assertContains(chinese, "此后又有 1 个事件封入链中（现为 #13），不在本次结果之内。")  # noqa: RUF001
 
