@@ -288,6 +288,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No link inside each operation's expand button, out of keyboard reach (nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     # The JSON bodies of error responses (ocr_project/openapi.py).
     "APPEND_COMPONENTS": ERROR_COMPONENTS,
 }

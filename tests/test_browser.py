@@ -160,18 +160,22 @@ def page(devices) -> Page:
 # --- Helpers -----------------------------------------------------------------------------
 
 
-def shoot_to(page: Page, path: Path) -> None:
+def shoot_to(page: Page, path: Path, *, full_page: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        page.screenshot(path=path, full_page=True)
+        page.screenshot(path=path, full_page=full_page)
     except Exception as error:  # a crashed page must not hide the test's own failure
         path.with_suffix(".txt").write_text(f"screenshot failed: {error}\n")
 
 
-def shoot(page: Page, name: str, *, doc: bool = False) -> None:
-    """Screenshot the whole page as an artefact; with DOC_SCREENSHOTS=1 also for the README."""
+def shoot(page: Page, name: str, *, doc: bool = False, full_page: bool = True) -> None:
+    """Screenshot the page as an artefact; with DOC_SCREENSHOTS=1 also for the README.
+
+    The whole page unless `full_page` is False: a long page's README shot is its first
+    screen, which keeps the file small.
+    """
     path = SCREENSHOTS / f"{name}.png"
-    shoot_to(page, path)
+    shoot_to(page, path, full_page=full_page)
     if doc and os.environ.get("DOC_SCREENSHOTS") == "1":
         DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOC_SCREENSHOTS / f"{name}.png")

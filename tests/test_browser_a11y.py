@@ -65,9 +65,16 @@ def live_site() -> Iterator[LiveSite]:
 
 @dataclass(frozen=True)
 class SiteData:
-    """What the pages need to show something: a finished task and failed logins."""
+    """What the pages need to show something: a finished task, failed logins, a group.
+
+    The admin's change pages are the paths its lists link to, as a staff member follows
+    them (an audit event's, a user's and a group's).
+    """
 
     task_id: str
+    event_page: str
+    user_page: str
+    group_page: str
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +99,28 @@ def site_data(chromium: Browser, live_site: LiveSite) -> SiteData:
         page.wait_for_url("/")
         page.wait_for_function(rows_done_js(1), timeout=OCR_TIMEOUT_MS)
         row = page.locator("#task-table tr[data-task-id]").first
-        return SiteData(task_id=row.get_attribute("data-task-id") or "")
+        task_id = row.get_attribute("data-task-id") or ""
+        # A group, made as staff make one, so the group pages have one to show.
+        page.goto("/admin/auth/group/add/")
+        page.fill("#id_name", "reviewers")
+        page.locator("input[name=_save]").click()
+        page.wait_for_url("**/admin/auth/group/")
+        return SiteData(
+            task_id=task_id,
+            event_page=change_page(page, "/admin/audit/auditevent/"),
+            user_page=change_page(page, f"/admin/auth/user/?q={STAFF}"),
+            group_page=change_page(page, "/admin/auth/group/"),
+        )
     finally:
         context.close()
+
+
+def change_page(page: Page, changelist: str) -> str:
+    """Return the path of the first object's page that an admin list links to."""
+    page.goto(changelist)
+    link = page.locator("#result_list tbody a[href*='/change/']").first
+    # Without the list's filters it came from (?_changelist_filters=...).
+    return (link.get_attribute("href") or "").split("?")[0]
 
 
 def open_page(devices, *, device: str = "desktop", language: str = "en", dark: bool = False):
@@ -140,12 +166,30 @@ def site_pages(task_id: str) -> list[str]:
         "/accounts/password/",
         "/help/",
         "/tasks/00000000-0000-0000-0000-000000000000/",  # the 404 page
+        "/api/docs/",
+    ]
+
+
+def admin_pages(data: SiteData) -> list[str]:
+    """Every admin page we register or serve: each list, an object's page, the add forms."""
+    return [
         "/admin/",
         "/admin/dashboard/",
         "/admin/audit/auditevent/",
+        data.event_page,
         "/admin/tasks/ocrtask/",
+        f"/admin/tasks/ocrtask/{data.task_id}/change/",
         "/admin/tasks/ocrtask/cleanup/",
         "/admin/auth/user/",
+        "/admin/auth/user/add/",
+        data.user_page,
+        "/admin/auth/group/",
+        "/admin/auth/group/add/",
+        data.group_page,
+        "/admin/axes/accessattempt/",
+        "/admin/accounts/apitoken/",
+        "/admin/token_blacklist/outstandingtoken/",
+        "/admin/password_change/",
     ]
 
 
@@ -156,6 +200,9 @@ def check_pages(page: Page, paths: list[str], *, screenshots: str = "") -> list[
         page.goto(path)
         # The page asked for, not a redirect to another one (the 404 pages stay where asked).
         assert page.url.endswith(path), f"{path} went to {page.url}"
+        if path.startswith("/api/docs/"):
+            # Swagger UI draws the page from the schema after it loaded.
+            page.locator(".swagger-ui .opblock").first.wait_for()
         # Tables of figures opened: what a reader unfolds is checked as well.
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         found += axe_violations(page)
@@ -169,9 +216,10 @@ def check_pages(page: Page, paths: list[str], *, screenshots: str = "") -> list[
 @pytest.mark.parametrize("device", list(WIDTHS))
 def test_no_axe_violations_on_any_page(devices, site_data, device, language):
     page = open_page(devices, device=device, language=language)
-    found = check_pages(page, ["/accounts/login/", "/help/", "/no-such-page/"])
+    found = check_pages(page, ["/accounts/login/", "/help/", "/no-such-page/", "/admin/login/"])
     sign_in(page, STAFF)
     found += check_pages(page, site_pages(site_data.task_id))
+    found += check_pages(page, admin_pages(site_data))
     found += check_pages(page, ["/accounts/password/done/"])
     assert found == [], "axe-core found:\n" + "\n".join(found)
 
@@ -207,6 +255,52 @@ def sign_in(page: Page, username: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.locator("main form button[type=submit]").click()
     page.wait_for_url("/")
+
+
+# An element's text: how many lines it takes (its boxes by their distinct tops), how tall
+# it is and how tall one of its lines is, in CSS pixels.
+TEXT_LINES_JS = """(node) => {
+  const range = document.createRange();
+  range.selectNodeContents(node);
+  const boxes = [...range.getClientRects()].filter((box) => box.width > 0);
+  return {lines: new Set(boxes.map((box) => Math.round(box.top))).size,
+          height: range.getBoundingClientRect().height,
+          line: parseFloat(getComputedStyle(node).lineHeight)};
+}"""
+
+
+def test_the_pages_column_is_one_line_in_chinese_at_desktop_width(devices, site_data):
+    page = open_page(devices, language="zh-hans")
+    sign_in(page, STAFF)
+    heading = page.locator("#task-table thead th.pages-count")
+    cell = page.locator("#task-table tbody td.pages-count").first
+    expect(heading).to_have_text("页数")
+    expect(cell).to_have_text("1 页")
+    # CJK text may break between any two characters: the table squeezed the column to
+    # one character's width, "页数" stacked and "1 页" wrapped. Each is one line high.
+    for text in (heading.evaluate(TEXT_LINES_JS), cell.evaluate(TEXT_LINES_JS)):
+        assert text["lines"] == 1, text
+        assert text["height"] <= text["line"] + 1, text
+    shoot(page, "tasks-pages-column-zh-hans-desktop")
+
+
+@pytest.mark.parametrize("language", list(LOCALES))
+def test_search_results_and_the_bulk_rerun_page_for_the_readme(devices, site_data, language):
+    page = open_page(devices, language=language)
+    sign_in(page, STAFF)
+    page.goto("/?q=harbour")
+    # The hit count and a snippet with its page number and the term marked.
+    row = page.locator(f"#task-{site_data.task_id}")
+    expect(row.locator(".hit-count")).to_have_text(re.compile(r"^(1 hit|1 处匹配)$"))
+    expect(row.locator("p.snippet mark").first).to_have_text(re.compile("harbour", re.I))
+    expect(row.locator("p.snippet a").first).to_have_attribute(
+        "href", re.compile(r"\?q=harbour#page-1$")
+    )
+    shoot(page, f"tasks-search-{language}", doc=True)
+    page.goto(f"/tasks/rerun/?ids={site_data.task_id}")
+    expect(page.locator("#to-rerun li")).to_have_count(1)
+    expect(page.locator("#to-rerun")).to_contain_text("receipt.png")
+    shoot(page, f"tasks-bulk-rerun-{language}", doc=language == "en")
 
 
 # --- Keyboard ---------------------------------------------------------------------------
@@ -286,7 +380,7 @@ def test_help_page_lists_the_shortcuts_and_is_linked_from_the_header(devices, si
         page.goto("/accounts/login/")
         page.locator("header a[href='/help/']").click()
         expect(page.locator("main h1")).to_have_text(heading)
-        shoot(page, f"help-{language}")
+        shoot(page, f"help-{language}", doc=True, full_page=False)
         keys = page.locator("#shortcuts kbd").all_inner_texts()
         assert {"/", "j", "k", "o"} <= set(keys)
 

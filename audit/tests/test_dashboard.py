@@ -325,6 +325,31 @@ def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
     assertContains(refreshed, "First bad event: #2.")
 
 
+def test_a_kept_verdict_says_how_many_events_the_chain_gained_since(staff_client, user):
+    record_event(event_type="auth_login", user=user, resource_type="user")
+    first = staff_client.get(DASHBOARD)
+    assertNotContains(first, 'id="chain-since"')
+    # The staff sign-in and one event are in the kept verdict; the first visit's own
+    # audit_view and eight sign-ins come after it (it read "60 events" beside 69).
+    for _ in range(8):
+        record_event(event_type="auth_login", user=user, resource_type="user")
+
+    kept = staff_client.get(DASHBOARD)
+    refreshed = staff_client.get(DASHBOARD + "?verify=1")
+    chinese = staff_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assertContains(kept, "Checked the whole chain, 2 events (#1–#2)")  # noqa: RUF001
+    assertContains(
+        kept,
+        "Since then 9 more events were sealed into the chain (now #11); "
+        "they are not in this verdict.",
+    )
+    assertNotContains(refreshed, 'id="chain-since"')
+    assertContains(refreshed, "Checked the whole chain, 12 events (#1–#12)")  # noqa: RUF001
+    # The refreshed visit's own audit_view comes after the verdict it reached.
+    assertContains(chinese, "此后又有 1 个事件封入链中（现为 #13），不在本次结果之内。")  # noqa: RUF001
+
+
 def test_the_chain_notes_are_whole_sentences_in_chinese(staff_client, user):
     record_event(event_type="auth_login", user=user, resource_type="user")
 
