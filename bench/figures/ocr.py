@@ -1,4 +1,4 @@
-"""Figures 7, 7b and 8: OCR through the whole service vs the engine alone, and scale-out."""
+"""The OCR figures: ocr-overhead (the service vs the engine alone), text-layer, ocr-workers."""
 
 import io
 import os
@@ -70,14 +70,14 @@ def upload(client, headers, files: list[tuple[str, bytes]], *, engine: str) -> l
 
 
 def forget_queued_jobs() -> None:
-    """Drop the django.tasks rows figure 7 queued (it ran them itself)."""
+    """Drop the django.tasks rows ocr-overhead queued (it ran them itself)."""
     from django_tasks_db.models import DBTaskResult
 
     DBTaskResult.objects.all().delete()
 
 
 def run_pipeline(ctx: Context) -> None:
-    """Figure 7: upload -> worker job -> stored result, vs engine.recognize, per page."""
+    """Figure ocr-overhead: upload, worker job and stored result vs engine.recognize, per page."""
     from django.core.management import call_command
 
     from tasks.ocr.engines import get_engine
@@ -116,7 +116,7 @@ def run_pipeline(ctx: Context) -> None:
         ratio = median_ratio(series["pipeline"], series["direct"])
         ctx.add(
             Row(
-                figure="7",
+                figure="ocr-overhead",
                 backend=ctx.backend,
                 case=f"{engine_name}, {label} page at 150 dpi ({size[0]}x{size[1]})",
                 unit="s/page",
@@ -135,7 +135,7 @@ def run_pipeline(ctx: Context) -> None:
 
 
 def run_text_layer(ctx: Context) -> None:
-    """Figure 7b: a born-digital PDF read from its text layer vs rendered and OCRed."""
+    """Figure text-layer: a born-digital PDF read from its text layer vs rendered and OCRed."""
     from tasks.ocr.detect import HEAD_SIZE, detect_kind
     from tasks.ocr.engines import get_engine
     from tasks.ocr.pages import iter_pages
@@ -178,7 +178,7 @@ def run_text_layer(ctx: Context) -> None:
     ratio = ocr_s / text_s
     ctx.add(
         Row(
-            figure="7b",
+            figure="text-layer",
             backend=ctx.backend,
             case=f"born-digital PDF, {pages} pages, tesseract at {settings.OCR_PDF_DPI} dpi",
             unit="s/page",
@@ -234,7 +234,7 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
 
 
 def run_workers(ctx: Context, env: dict[str, str]) -> None:
-    """Figure 8: a 20-page batch on 1 and on 2 ocr_worker processes (PostgreSQL)."""
+    """Figure ocr-workers: a 20-page batch on 1 and on 2 ocr_worker processes (PostgreSQL)."""
     forget_queued_jobs()
     pages = 6 if ctx.quick else 20
     user = get_user_model().objects.get(pk=ctx.seed.user_ids[3])
@@ -295,7 +295,7 @@ def run_workers(ctx: Context, env: dict[str, str]) -> None:
     for count, rate in ((1, single), (2, double)):
         ctx.add(
             Row(
-                figure="8",
+                figure="ocr-workers",
                 backend=ctx.backend,
                 case=f"{count} worker process{'es' if count > 1 else ''}, {pages} pages",
                 unit="pages/s",
