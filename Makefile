@@ -89,7 +89,8 @@ format: $(VENV)/.installed-dev
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) --universal --generate-hashes \
 	--custom-compile-command 'make lock' --quiet
 # The bench's peers, locked with hashes against the runtime lock: django-easy-audit for the
-# admin changelist figure, django-auditlog and django-easy-audit for the request overhead one.
+# admin changelist figure, django-auditlog and django-easy-audit for the request overhead one,
+# OCRmyPDF for the OCR figures.
 UV_BENCH_COMPILE = $(VENV)/bin/uv pip compile bench/requirements-$(1).in --python $(PY) \
 	--universal --generate-hashes --custom-compile-command 'make lock' --quiet
 lock: $(VENV)/.installed-dev
@@ -98,6 +99,7 @@ lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --extra s3 -c requirements.txt -o requirements-s3.txt
 	$(call UV_BENCH_COMPILE,easyaudit) -c requirements.txt -o bench/requirements-easyaudit.txt
 	$(call UV_BENCH_COMPILE,peers) -c requirements.txt -o bench/requirements-peers.txt
+	$(call UV_BENCH_COMPILE,ocrmypdf) -c requirements.txt -o bench/requirements-ocrmypdf.txt
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $(VENV)/.installed $(VENV)/.installed-dev
 	@echo "Locks written: review 'git diff requirements*.txt', run make lint and make test, commit."

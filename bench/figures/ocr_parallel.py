@@ -34,6 +34,8 @@ FIGURE = "long-scan-parallel"
 PAGES = 12
 OCRMYPDF = "ocrmypdf==17.13.0"
 OCRMYPDF_VENV = Path(__file__).resolve().parents[2] / "var" / "venv-ocrmypdf"
+# Hash-pinned against the runtime lock, like every package the project installs (make lock).
+OCRMYPDF_LOCK = Path(__file__).resolve().parents[1] / "requirements-ocrmypdf.txt"
 FLOOR_TARGET = 1.3
 OCRMYPDF_TARGET = 0.5
 TURNED = {2: 1, 6: 2, 9: 3}  # page index -> clockwise quarter turns
@@ -115,17 +117,19 @@ OUTPUT_BYTES: list[int] = []
 
 def ensure_ocrmypdf() -> tuple[str, str]:
     """Return (the ocrmypdf command, '') from its own venv, or ('', why it is missing)."""
-    command = OCRMYPDF_VENV / "bin" / "ocrmypdf"
+    from bench.peers.venv import throwaway_venv
+
     if not shutil.which("tesseract"):
         return "", "no tesseract binary (OCRmyPDF needs it)"
-    try:
-        if not command.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(OCRMYPDF_VENV)], check=True)
-            pip = [str(OCRMYPDF_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-            subprocess.run([*pip, OCRMYPDF], check=True, capture_output=True, text=True)
-    except subprocess.CalledProcessError as error:
-        return "", f"{OCRMYPDF} did not install: {(error.stderr or '')[-300:]}"
-    return str(command), ""
+    python, missing = throwaway_venv(
+        venv=OCRMYPDF_VENV,
+        lock=OCRMYPDF_LOCK,
+        probe="import ocrmypdf",
+        failed=f"{OCRMYPDF} did not install from {OCRMYPDF_LOCK.name}",
+    )
+    if not python:
+        return "", missing
+    return str(OCRMYPDF_VENV / "bin" / "ocrmypdf"), ""
 
 
 def ocrmypdf_seconds(document: bytes, command: str) -> float:
