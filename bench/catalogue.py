@@ -1,8 +1,9 @@
 """Every figure of `make bench`: its name (what --only takes), its module and what it measures.
 
 The runner's FIGURES gives the order they run in; this says what each one is, for a
-reader, for `bench/bench.py --list` and for the report's order. Each name says what
-the figure measures; the module's own docstring names it too.
+reader, for `bench/bench.py --list` and for the report's order. Each name says what the
+figure measures, and its module in bench/figures/ is named after it (verify-chain:
+verify_chain.py) and says so in its docstring.
 """
 
 from dataclasses import dataclass
@@ -11,95 +12,52 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Figure:
     name: str
-    module: str
     measures: str
     # Rows the figure prints under a name of their own, beside its own rows.
     also: tuple[str, ...] = ()
 
+    @property
+    def module(self) -> str:
+        return "bench.figures." + self.name.replace("-", "_")
+
 
 CATALOGUE = (
-    Figure(
-        "record-event-link",
-        "bench.figures.record_event_link",
-        "record_event with the keyed chain link vs plain SHA-256",
-    ),
+    Figure("record-event-link", "record_event with the keyed chain link vs plain SHA-256"),
     Figure(
         "writer-processes",
-        "bench.figures.writer_processes",
         "recording throughput of 1 and 8 writer processes, locked design and sealer",
     ),
-    Figure(
-        "request-on-off",
-        "bench.figures.request_on_off",
-        "the project's requests with auditing on and off",
-    ),
+    Figure("request-on-off", "the project's requests with auditing on and off"),
     Figure(
         "request-overhead",
-        "bench.figures.request_overhead",
         "what auditing adds to a request, the project beside django-auditlog and "
         "django-easy-audit (docs/benchmarks-request-overhead.md)",
     ),
     Figure(
         "audit-api-pages",
-        "bench.figures.audit_api_pages",
         "the audit API's cursor pages at scale; audit-api-counted-pages: the same "
         "requests with page numbers and COUNT(*)",
         also=("audit-api-counted-pages",),
     ),
-    Figure(
-        "admin-changelist",
-        "bench.figures.admin_changelist",
-        "the admin's audit changelist at scale",
-    ),
-    Figure(
-        "easyaudit-changelist",
-        "bench.figures.easyaudit_changelist",
-        "django-easy-audit's LoginEvent changelist vs ours",
-    ),
-    Figure("export-stream", "bench.figures.export_stream", "streaming export of every audit row"),
-    Figure(
-        "verify-chain",
-        "bench.figures.verify_chain",
-        "verifying the whole chain (manage.py verify_audit_chain)",
-    ),
-    Figure(
-        "ocr-overhead",
-        "bench.figures.ocr",
-        "OCR through the whole service vs the engine alone",
-    ),
-    Figure(
-        "text-layer",
-        "bench.figures.ocr",
-        "a born-digital PDF read from its text layer vs OCR",
-    ),
-    Figure(
-        "ocr-workers",
-        "bench.figures.ocr",
-        "a batch on one and on two OCR worker processes",
-    ),
+    Figure("admin-changelist", "the admin's audit changelist at scale"),
+    Figure("easyaudit-changelist", "django-easy-audit's LoginEvent changelist vs ours"),
+    Figure("export-stream", "streaming export of every audit row"),
+    Figure("verify-chain", "verifying the whole chain (manage.py verify_audit_chain)"),
+    Figure("ocr-overhead", "OCR through the whole service vs the engine alone"),
+    Figure("text-layer", "a born-digital PDF read from its text layer vs OCR"),
+    Figure("ocr-workers", "a batch on one and on two OCR worker processes"),
     Figure(
         "damaged-scans",
-        "bench.figures.damaged_scans",
         "both OCR engines on generated damaged scans: CER and what correction costs",
     ),
-    Figure(
-        "search",
-        "bench.figures.search",
-        "search in the recognised text of one user's tasks",
-    ),
+    Figure("search", "search in the recognised text of one user's tasks"),
     Figure(
         "long-scan-parallel",
-        "bench.figures.ocr_parallel",
         "one long scan with one and two page processes, beside the OCR floor and OCRmyPDF",
     ),
-    Figure(
-        "pdf-size",
-        "bench.figures.pdf_size",
-        "searchable PDF bytes over input bytes, by scan kind",
-    ),
+    Figure("pdf-size", "searchable PDF bytes over input bytes, by scan kind"),
     Figure(
         "corpus",
-        "bench.figures.corpus",
         "real scans and photos from published packages (bench/corpus/manifest.toml): CER, "
         "orientation and seconds per file beside OCRmyPDF",
     ),

@@ -85,13 +85,15 @@ def main() -> None:
         damaged_scans,
         easyaudit_changelist,
         export_stream,
-        ocr,
-        ocr_parallel,
+        long_scan_parallel,
+        ocr_overhead,
+        ocr_workers,
         pdf_size,
         record_event_link,
         request_on_off,
         request_overhead,
         search,
+        text_layer,
         verify_chain,
         writer_processes,
     )
@@ -135,16 +137,16 @@ def main() -> None:
         "writer-processes": lambda: writer_processes.run(ctx),
         # OCR time is the engine's; the quick run measures the pipeline on PostgreSQL only.
         "ocr-overhead": lambda: (
-            None if args.quick and args.backend == "sqlite" else ocr.run_pipeline(ctx)
+            None if args.quick and args.backend == "sqlite" else ocr_overhead.run(ctx)
         ),
         # No database in this path: measured once, on the last backend.
-        "text-layer": lambda: ocr.run_text_layer(ctx) if args.last else None,
-        "ocr-workers": lambda: ocr.run_workers(ctx, env) if args.backend == "postgresql" else None,
+        "text-layer": lambda: text_layer.run(ctx) if args.last else None,
+        "ocr-workers": lambda: ocr_workers.run(ctx, env) if args.backend == "postgresql" else None,
         # Engines on images, no database: measured once, on the last backend.
         "damaged-scans": lambda: damaged_scans.run(ctx) if args.last else None,
         "search": lambda: search.run(ctx),
         # One task's pages in 1 and 2 processes: the engine's time, measured once.
-        "long-scan-parallel": lambda: ocr_parallel.run(ctx) if args.last else None,
+        "long-scan-parallel": lambda: long_scan_parallel.run(ctx) if args.last else None,
         # Output / input bytes of the searchable PDF by kind of scan: measured once.
         "pdf-size": lambda: pdf_size.run(ctx) if args.last else None,
         # Real scans (fetched at bench time) beside OCRmyPDF on each: measured once.

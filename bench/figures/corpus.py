@@ -165,7 +165,7 @@ def measure_document(item: "Fetched", *, owner, ocrmypdf: str) -> dict:
 def measure(owner, *, quick: bool) -> tuple[list[dict], str]:
     """Return the results of every document of the corpus, and why OCRmyPDF is missing."""
     from bench.corpus.fetch import fetch, load_manifest
-    from bench.figures.ocr_parallel import ensure_ocrmypdf
+    from bench.figures.long_scan_parallel import ensure_ocrmypdf
 
     documents = load_manifest()
     if quick:

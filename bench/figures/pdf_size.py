@@ -21,7 +21,7 @@ FIGURE = "pdf-size"
 
 def documents() -> list[tuple[str, bytes, float]]:
     """Return (case, PDF, target ratio) for the 12-page scan and a page of each kind."""
-    from bench.figures.ocr_parallel import scan_document
+    from bench.figures.long_scan_parallel import scan_document
     from tasks.tests.samples import scan_pdf_bytes
     from tasks.tests.scan_corpus import PAGE_INCHES, noisy, skewed, upright_page
 

@@ -11,7 +11,7 @@ OCRmyPDF `-j 2 --rotate-pages --deskew` on the same PDF, installed in a throwawa
 (var/venv-ocrmypdf, like the django-easy-audit figure; it needs the `tesseract` binary).
 Targets: 2 processes <= 1.3x the floor and <= 0.5x OCRmyPDF -j 2.
 
-    .venv/bin/python -m bench.figures.ocr_parallel [--quick]   # prints the rows
+    .venv/bin/python -m bench.figures.long_scan_parallel [--quick]   # prints the rows
 """
 
 import io
