@@ -1,8 +1,9 @@
-"""`make bench`: seed throwaway databases and print the issue 5 figures as one table.
+"""`make bench`: seed throwaway databases and print every figure as one table.
 
     .venv/bin/python bench/bench.py                 # 1,000,000 rows, SQLite and PostgreSQL
-    .venv/bin/python bench/bench.py --quick         # small run, under five minutes
-    .venv/bin/python bench/bench.py --rows 200000 --only 3,4 --backends postgresql
+    .venv/bin/python bench/bench.py --quick         # 20,000 rows, few repeats
+    .venv/bin/python bench/bench.py --rows 200000 --only search --backends postgresql
+    .venv/bin/python bench/bench.py --list          # every figure: its name, what it measures
 
 Each backend gets a fresh database (a temporary SQLite file; PostgreSQL `ocr_bench`,
 dropped afterwards), migrated by manage.py in a subprocess, then one runner process
@@ -23,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import databases, report  # noqa: E402
-from bench.catalogue import CATALOGUE  # noqa: E402
+from bench.catalogue import CATALOGUE, figure_for  # noqa: E402
 from bench.runner import FIGURES  # noqa: E402
 
 QUICK_ROWS = 20_000
@@ -92,7 +93,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help=f"audit rows (default {FULL_ROWS:,})")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows, few repeats")
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--only", default=",".join(FIGURES), help="figures, e.g. 3,4,6")
+    parser.add_argument(
+        "--only", default=",".join(FIGURES), help="figures, e.g. verify-chain,search (--list)"
+    )
     parser.add_argument("--list", action="store_true", help="name every figure and stop")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
@@ -104,11 +107,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.list:
         for figure in CATALOGUE:
-            print(f"{figure.name:18} {figure.measures} ({figure.module})")
+            print(f"{figure.name:22} {figure.measures} ({figure.module})")
         return
-    unknown = set(args.only.split(",")) - set(FIGURES)
+    only = []
+    for given in args.only.split(","):
+        name = figure_for(given)
+        if name != given:
+            print(f"== {given}: figure {name}", flush=True)
+        if name not in only:
+            only.append(name)
+    unknown = set(only) - set(FIGURES)
     if unknown:
         parser.error(f"unknown figures {', '.join(sorted(unknown))}; --list names them")
+    args.only = ",".join(only)
     args.rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     started = time.monotonic()
     databases.BENCH_VAR.mkdir(parents=True, exist_ok=True)

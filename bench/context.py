@@ -63,3 +63,10 @@ def format_row(row: Row) -> str:
         f"[{row.backend}] fig {row.figure} {row.case}: p50 {num(row.p50)} p95 {num(row.p95)} "
         f"{row.unit} {row.value_label} {num(row.value)} target {row.target} {verdict} {row.note}"
     )
+
+
+def get_ok(client: Client, url: str, **headers: Any):
+    """GET `url` and return the response, which must be a 200: a figure never times errors."""
+    response = client.get(url, **headers)
+    assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    return response

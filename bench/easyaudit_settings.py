@@ -1,4 +1,4 @@
-"""Figure 4b only: the service's settings plus django-easy-audit 1.3.9, watching nothing.
+"""easyaudit-changelist only: the service's settings plus django-easy-audit 1.3.9, watching nothing.
 
 Used by the bench with the throwaway var/venv-easyaudit interpreter; easy-audit is
 never a dependency of the service. Its signal handlers are switched off so the one

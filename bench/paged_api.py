@@ -1,4 +1,4 @@
-"""Figure 3b only: the audit API with page numbers and COUNT(*), as paperless-ngx pages.
+"""audit-api-counted-pages: the audit API with page numbers and COUNT(*), as paperless-ngx pages.
 
 Never routed by the service; bench/urls.py mounts it for the bench process alone.
 """

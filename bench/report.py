@@ -8,28 +8,9 @@ import subprocess
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.catalogue import ROW_ORDER, current_name
 from bench.databases import ROOT
 
-FIGURE_ORDER = [
-    "1",
-    "1p",
-    "2",
-    "request-overhead",
-    "3",
-    "3b",
-    "4",
-    "4b",
-    "5",
-    "6",
-    "7",
-    "7b",
-    "8",
-    "9",
-    "10",
-    "11",
-    "12",
-    "corpus",
-]
 BACKEND_LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # Hand-written: the one-off figures behind design decisions the code comments explain.
 DESIGN_NOTES = ROOT / "docs" / "benchmark-notes.md"
@@ -79,8 +60,8 @@ def fmt(value: float | None, unit: str = "") -> str:
 
 
 def sort_key(row: dict[str, Any]) -> tuple:
-    figure = FIGURE_ORDER.index(row["figure"]) if row["figure"] in FIGURE_ORDER else 99
-    return (figure, row["backend"] != "sqlite")
+    figure = current_name(row["figure"])
+    return (ROW_ORDER.index(figure) if figure in ROW_ORDER else 99, row["backend"] != "sqlite")
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -93,8 +74,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         if value and row["value_label"]:
             value = f"{value} {row['value_label']}"
         time_unit = row["unit"] if row["p50"] is not None else ""
+        backend = BACKEND_LABEL.get(row["backend"], row["backend"])
         lines.append(
-            f"| {row['figure']} | {BACKEND_LABEL.get(row['backend'], row['backend'])} "
+            f"| {current_name(row['figure'])} | {backend} "
             f"| {row['case']} | {fmt(row['p50'], row['unit'])} | {fmt(row['p95'], row['unit'])} "
             f"| {time_unit} | {value} | {row['target']} | {verdict} "
             f"| {row['note'].replace('|', '/')} |"
@@ -149,7 +131,9 @@ def markdown(*, facts: dict[str, str], runs: list[dict[str, Any]], command: str)
     for run in runs:
         label = BACKEND_LABEL.get(run["backend"], run["backend"])
         for figure, (before, after, seconds) in run.get("loads", {}).items():
-            parts.append(f"| {label} | {figure} | {before:.1f} | {after:.1f} | {seconds:.0f} |")
+            parts.append(
+                f"| {label} | {current_name(figure)} | {before:.1f} | {after:.1f} | {seconds:.0f} |"
+            )
     parts.append("")
     notes = [note for run in runs for note in run.get("notes", [])]
     if notes:

@@ -7,30 +7,32 @@ migrated database; seeds it, runs the figures and writes their rows as JSON.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.catalogue import BY_NAME, current_name
+
+# The order they run in; bench/catalogue.py gives the order of the report.
 FIGURES = (
-    "6",
-    "3",
-    "4",
-    "4b",
-    "5",
-    "2",
+    "verify-chain",
+    "audit-api-pages",
+    "admin-changelist",
+    "easyaudit-changelist",
+    "export-stream",
+    "request-on-off",
     "request-overhead",
-    "1",
-    "1p",
-    "7",
-    "7b",
-    "8",
-    "9",
-    "10",
-    "11",
-    "12",
+    "record-event-link",
+    "writer-processes",
+    "ocr-overhead",
+    "text-layer",
+    "ocr-workers",
+    "damaged-scans",
+    "search",
+    "long-scan-parallel",
+    "pdf-size",
     "corpus",
 )
 
@@ -54,46 +56,6 @@ def guarded(ctx, figure: str, call: Callable[[], None]) -> None:
         )
 
 
-def run_easyaudit(ctx, env: dict[str, str], workdir: Path) -> None:
-    from bench.databases import ROOT
-    from bench.figures.easyaudit import EASY_AUDIT, ensure_venv
-    from bench.timing import Row
-
-    python, problem = ensure_venv()
-    if problem:
-        ctx.add(Row(figure="4b", backend=ctx.backend, case="(skipped)", note=problem))
-        return
-    ea_env = dict(env, DJANGO_SETTINGS_MODULE="bench.easyaudit_settings")
-    migrate = subprocess.run(
-        [python, str(ROOT / "manage.py"), "migrate", "easyaudit", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=ea_env,
-        capture_output=True,
-        text=True,
-    )
-    if migrate.returncode != 0:
-        ctx.add(
-            Row(
-                figure="4b",
-                backend=ctx.backend,
-                case="(skipped)",
-                note=f"{EASY_AUDIT} migrate failed: {migrate.stderr.strip()[-300:]}",
-            )
-        )
-        return
-    info = workdir / "easyaudit-in.json"
-    out = workdir / "easyaudit-out.json"
-    info.write_text(json.dumps(ctx.as_dict()))
-    subprocess.run(
-        [python, "-m", "bench.figures.easyaudit", "--info", str(info), "--out", str(out)],
-        cwd=ROOT,
-        env=ea_env,
-        check=True,
-    )
-    # Already printed by the subprocess; only collected here.
-    ctx.results += [Row(**row) for row in json.loads(out.read_text())]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", required=True)
@@ -104,7 +66,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="the database is already seeded")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    only = set(args.only.split(","))
+    only = {current_name(name) for name in args.only.split(",")}
     env = dict(os.environ)
 
     import django
@@ -112,23 +74,28 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    # The bench URLconf adds the figure 3b view; nothing else differs from the service.
+    # The bench URLconf adds the audit-api-counted-pages view; nothing else differs.
     settings.ROOT_URLCONF = "bench.urls"
 
     from bench.context import Context
     from bench.figures import (
-        admin,
-        api,
+        admin_changelist,
+        audit_api_pages,
         corpus,
-        export,
-        ocr,
-        ocr_parallel,
-        ocr_scans,
+        damaged_scans,
+        easyaudit_changelist,
+        export_stream,
+        long_scan_parallel,
+        ocr_overhead,
+        ocr_workers,
         pdf_size,
+        record_event_link,
+        request_on_off,
         request_overhead,
         search,
-        write_processes,
-        writes,
+        text_layer,
+        verify_chain,
+        writer_processes,
     )
     from bench.seed import SeedInfo, seed
     from bench.timing import Row
@@ -146,37 +113,42 @@ def main() -> None:
     earlier = json.loads(args.out.read_text()) if args.out.exists() else None
     partial = only != set(FIGURES)
     if earlier and (args.reuse or (partial and earlier["rows"] == info.rows)):
-        # Re-measuring some figures: keep the earlier rows of the others in the report.
-        rerun = only | ({"3b"} if "3" in only else set())
-        ctx.results = [Row(**row) for row in earlier["results"] if row["figure"] not in rerun]
-        ctx.explain = {} if "3" in only else earlier.get("explain", {})
-        ctx.loads = {k: v for k, v in earlier.get("loads", {}).items() if k not in rerun}
+        # Re-measuring some figures: keep the earlier rows of the others in the report
+        # (under their names: rows saved before the figures were named carry codes).
+        rerun = only | {also for name in only & set(BY_NAME) for also in BY_NAME[name].also}
+        kept = [dict(row, figure=current_name(row["figure"])) for row in earlier["results"]]
+        ctx.results = [Row(**row) for row in kept if row["figure"] not in rerun]
+        ctx.explain = {} if audit_api_pages.FIGURE in only else earlier.get("explain", {})
+        loads = {current_name(k): v for k, v in earlier.get("loads", {}).items()}
+        ctx.loads = {k: v for k, v in loads.items() if k not in rerun}
         ctx.notes = earlier.get("notes", [])
     workdir = args.out.parent
     steps: dict[str, Callable[[], None]] = {
-        "6": lambda: export.verify(ctx, env),
-        "3": lambda: api.run(ctx),
-        "4": lambda: admin.run(ctx),
-        "4b": lambda: run_easyaudit(ctx, env, workdir),
-        "5": lambda: export.run(ctx, env),
-        "2": lambda: writes.run_overhead(ctx),
+        "verify-chain": lambda: verify_chain.run(ctx, env),
+        "audit-api-pages": lambda: audit_api_pages.run(ctx),
+        "admin-changelist": lambda: admin_changelist.run(ctx),
+        "easyaudit-changelist": lambda: easyaudit_changelist.run(ctx, env, workdir),
+        "export-stream": lambda: export_stream.run(ctx, env),
+        "request-on-off": lambda: request_on_off.run(ctx),
         # Beside django-auditlog and django-easy-audit, each in a long-lived process.
         "request-overhead": lambda: request_overhead.run(ctx, env),
-        "1": lambda: writes.run_writes(ctx),
+        "record-event-link": lambda: record_event_link.run(ctx),
         # Separate processes (as gunicorn workers are), locked design beside the sealer.
-        "1p": lambda: write_processes.run(ctx),
+        "writer-processes": lambda: writer_processes.run(ctx),
         # OCR time is the engine's; the quick run measures the pipeline on PostgreSQL only.
-        "7": lambda: None if args.quick and args.backend == "sqlite" else ocr.run_pipeline(ctx),
+        "ocr-overhead": lambda: (
+            None if args.quick and args.backend == "sqlite" else ocr_overhead.run(ctx)
+        ),
         # No database in this path: measured once, on the last backend.
-        "7b": lambda: ocr.run_text_layer(ctx) if args.last else None,
-        "8": lambda: ocr.run_workers(ctx, env) if args.backend == "postgresql" else None,
+        "text-layer": lambda: text_layer.run(ctx) if args.last else None,
+        "ocr-workers": lambda: ocr_workers.run(ctx, env) if args.backend == "postgresql" else None,
         # Engines on images, no database: measured once, on the last backend.
-        "9": lambda: ocr_scans.run(ctx) if args.last else None,
-        "10": lambda: search.run(ctx),
+        "damaged-scans": lambda: damaged_scans.run(ctx) if args.last else None,
+        "search": lambda: search.run(ctx),
         # One task's pages in 1 and 2 processes: the engine's time, measured once.
-        "11": lambda: ocr_parallel.run(ctx) if args.last else None,
+        "long-scan-parallel": lambda: long_scan_parallel.run(ctx) if args.last else None,
         # Output / input bytes of the searchable PDF by kind of scan: measured once.
-        "12": lambda: pdf_size.run(ctx) if args.last else None,
+        "pdf-size": lambda: pdf_size.run(ctx) if args.last else None,
         # Real scans (fetched at bench time) beside OCRmyPDF on each: measured once.
         "corpus": lambda: corpus.run(ctx) if args.last else None,
     }

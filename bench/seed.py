@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.chain import HASHED_FIELDS
 from audit.models import AuditEvent, ChainHead
 from audit.sealing.cutoff import allow_sealing
 from audit.transparency.tree import catch_up
@@ -26,26 +27,9 @@ STAFF_USERNAME = "bench-staff"
 STAFF_PASSWORD = "bench-staff-password-not-secret"
 BATCH_SIZE = 20_000
 
-# Columns written by the seeder, in COPY / INSERT order.
-COLUMNS = (
-    "sequence",
-    "timestamp",
-    "event_type",
-    "category",
-    "outcome",
-    "user_id",
-    "username",
-    "ip_address",
-    "user_agent",
-    "request_id",
-    "resource_type",
-    "resource_id",
-    "message",
-    "metadata",
-    "prev_hash",
-    "hash",
-    "key_id",
-)
+# Columns written by the seeder, in COPY / INSERT order: every field the link covers,
+# the user's id (the link covers the username), then the link and its key's id.
+COLUMNS = (*HASHED_FIELDS, "user_id", "hash", "key_id")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""URLconf of the bench process: the service's URLs plus the figure 3b view."""
+"""URLconf of the bench process: the service's URLs plus the audit-api-counted-pages view."""
 
 from django.urls import path
 

@@ -56,11 +56,12 @@ class BulkLimitError(BulkRefused):
         super().__init__(message, code=code)
 
 
-def chosen_ids(values: Iterable[str]) -> set[uuid.UUID]:
+def chosen_ids(values: Iterable[str], *, skip_malformed: bool = False) -> set[uuid.UUID]:
     """Return the task ids a bulk request sent; raise BulkRefused if one is not an id.
 
     An empty value is no choice; anything else that is not a task id refuses the whole
-    request, so a mangled form never acts on part of what was ticked.
+    request, so a mangled form never acts on part of what was ticked. With
+    ``skip_malformed`` it is left out instead: to tick again what was well formed.
     """
     ids = set()
     for value in values:
@@ -70,6 +71,8 @@ def chosen_ids(values: Iterable[str]) -> set[uuid.UUID]:
         try:
             ids.add(uuid.UUID(value))
         except ValueError:
+            if skip_malformed:
+                continue
             # The value itself is not echoed: it is whatever the client sent.
             raise BulkRefused(
                 _("The choice holds something that is not a task id; nothing was done."),

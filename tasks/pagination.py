@@ -1,11 +1,12 @@
 """Pages of a user's tasks, for the task list and the API, counted from indexes.
 
-The pager needs a count, and on PostgreSQL counting a text search for a word found in
-nearly every document took 0.9 s at 10,000 documents: the planner chose a sequential
-scan that reads each row's tsvector from TOAST, which it costs as if it were free. The
-GIN index answers a plain word exactly, so a bitmap of it counts the same rows in 10 ms
-(bench/figures/search.py, figure 10). For the count alone, PostgreSQL is told to use
-bitmaps (the GIN index's, or the owner index's when there is no search).
+The pager needs a count, and on PostgreSQL the planner counts a text search for a word
+found in nearly every document with a sequential scan that reads each row's tsvector
+from TOAST, which it costs as if it were free. The GIN index answers a plain word
+exactly, so a bitmap of it counts the same rows in a small fraction of the time
+(docs/benchmark-notes.md has the figures; bench/figures/search.py measures the page).
+For the count alone, PostgreSQL is told to use bitmaps (the GIN index's, or the owner
+index's when there is no search).
 """
 
 from collections.abc import Iterator

@@ -1,14 +1,11 @@
-"""The request-overhead figure's verdicts (bench/figures/request_overhead.py) and the catalogue."""
+"""The request-overhead figure's verdicts and its page (bench/figures/request_overhead.py)."""
 
-import importlib.util
 from types import SimpleNamespace
 from typing import cast
 
-from bench.catalogue import BY_NAME, CATALOGUE
 from bench.context import Context
 from bench.figures import request_overhead
 from bench.figures.request_overhead import KINDS, Worker, page, rows
-from bench.runner import FIGURES
 from bench.timing import Row, Series
 
 
@@ -84,9 +81,3 @@ def test_the_page_shows_each_configurations_ratio_and_the_verdict():
     assert "not measured" in login  # django-easy-audit
     assert login.endswith("| **no** |")
     assert "load average: 2.00" in text
-
-
-def test_every_figure_the_runner_runs_is_in_the_catalogue_with_a_module_that_imports():
-    assert set(FIGURES) == set(BY_NAME)
-    for figure in CATALOGUE:
-        assert importlib.util.find_spec(figure.module) is not None, figure.module

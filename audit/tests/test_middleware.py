@@ -61,7 +61,7 @@ def test_an_insane_incoming_request_id_is_dropped(client_for, staff, only_event,
 def test_a_client_cannot_file_its_request_under_another_ones_id(
     browser, client_for, user, staff, events_for
 ):
-    # Issue 23: a failed login sent with an upload's id was listed under that upload.
+    # Once, a failed login sent with an upload's id was listed under that upload.
     earlier = client_for(user).get("/api/v2/tasks")  # someone else's request, and its id
     victim_id = earlier["X-Request-ID"]
     login = browser.post(

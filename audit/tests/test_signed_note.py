@@ -322,7 +322,7 @@ def test_a_malformed_checkpoint_is_not_written(checkpoint):
 
 
 def test_anyone_with_the_public_key_can_check_the_trail_grew_honestly():
-    """The point of issue 23: two signed checkpoints and proofs, verified from public data."""
+    """The log's point: two signed checkpoints and proofs, verified from public data."""
     signer_key, verifier_key = generate_key("audit.example/ocr-service")
     signer = Signer.from_key(signer_key)
     store = MemoryNodeStore()

@@ -85,6 +85,25 @@ def test_a_log_key_is_not_a_witness_key_nor_the_reverse():
         Verifier.from_key(witness_vkey)
 
 
+def test_a_witness_key_round_trips_and_a_mangled_one_is_refused():
+    skey, vkey = generate_cosigner_key("witness.example")
+    assert Cosigner.from_key(skey).key() == skey
+    assert CosignerVerifier.from_key(vkey).key() == vkey
+    name, id_hex, material = vkey.split("+", 2)
+    other_id = f"{int(id_hex, 16) ^ 1:08x}"
+    log_skey, _ = generate_key("witness.example")
+    refused = {
+        "no private prefix": (Cosigner, skey.removeprefix("PRIVATE+KEY+")),
+        "another key id": (Cosigner, skey.replace(f"+{id_hex}+", f"+{other_id}+")),
+        "a log's key": (Cosigner, log_skey),
+        "a verifier key's id": (CosignerVerifier, f"{name}+{other_id}+{material}"),
+    }
+    for why, (kind, key) in refused.items():
+        with pytest.raises(NoteError):
+            kind.from_key(key)
+            pytest.fail(f"accepted {why}")
+
+
 def test_init_writes_an_owner_only_key_and_never_replaces_it(tmp_path):
     state = tmp_path / "witness"
     vkey = init_witness(state, "witness.example/w1")

@@ -292,7 +292,7 @@ def warm_up(host: str) -> None:
 
     A cold worker's first request imports the whole project; on a loaded 2-core host
     that took longer than the check's timeout (inter, 5 s), and haproxy marked both
-    hosts down at once: 55 answers of 503 in the first run.
+    hosts down at once and answered 503.
     """
     answered, deadline = 0, time.monotonic() + 90
     while answered < 6 and time.monotonic() < deadline:

@@ -1,11 +1,11 @@
-"""Figure "corpus" (issue 24 item 8): real scans and phone photos, ours beside OCRmyPDF.
+"""Figure corpus: real scans and phone photos, read by the service beside OCRmyPDF.
 
 The pages of bench/corpus/manifest.toml (fetched by bench/corpus/fetch.py from the
 packages that publish them, cached in var/bench-corpus/) are uploaded one document at a
-time through the upload service and read by the real worker job, as figure 11 reads its
+time through the upload service and read by the real worker job, as long-scan-parallel reads its
 scan: EXIF turn, straightening, Tesseract, storage, searchable PDF. Beside each, in the
 same run, OCRmyPDF 17.13 `-j 2 --rotate-pages --deskew --sidecar` on the same file, from
-figure 11's throwaway venv (var/venv-ocrmypdf). Per file: seconds from file to searchable
+long-scan-parallel's throwaway venv (var/venv-ocrmypdf). Per file: seconds from file to searchable
 PDF for both; the character error rate (CER, tasks/tests/scan_corpus.py's) against the
 page's ground truth where the package has one, else against OCRmyPDF's text (how far the
 two readings are apart, not which is right); and whether each set the page upright,
@@ -165,7 +165,7 @@ def measure_document(item: "Fetched", *, owner, ocrmypdf: str) -> dict:
 def measure(owner, *, quick: bool) -> tuple[list[dict], str]:
     """Return the results of every document of the corpus, and why OCRmyPDF is missing."""
     from bench.corpus.fetch import fetch, load_manifest
-    from bench.figures.ocr_parallel import ensure_ocrmypdf
+    from bench.figures.long_scan_parallel import ensure_ocrmypdf
 
     documents = load_manifest()
     if quick:

@@ -1,4 +1,4 @@
-"""What auditing adds to a request: the project beside django-auditlog and django-easy-audit.
+"""Figure request-overhead: what auditing adds to a request, beside django-auditlog and easy-audit.
 
 Each configuration (bench/peers/: the project, and the project with its own trail off
 and one peer installed instead) is served by a long-lived process (bench/peers/worker.py)

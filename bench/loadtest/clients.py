@@ -31,8 +31,8 @@ from bench.loadtest.server import HOST, REQUEST_TIMEOUT
 # A fresh access token is taken well before ACCESS_TOKEN_LIFETIME (300 s) runs out.
 ACCESS_MAX_AGE = 240
 
-# What each client does, and how often. Logins cost a PBKDF2 hash (about 0.5 s of CPU
-# at Django 6.1's 1.5 million iterations), so they are the minority of the mix.
+# What each client does, and how often. Logins cost a PBKDF2 hash (Django 6.1's 1.5 million
+# iterations: by far the costliest request), so they are the minority of the mix.
 ACTIONS = {
     "upload": 30,
     "delete": 22,

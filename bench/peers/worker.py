@@ -38,7 +38,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from accounts.services import issue_tokens  # noqa: E402
-from bench.figures.writes import auditing_off, modules_calling_record_event  # noqa: E402
+from bench.figures.request_on_off import auditing_off, modules_calling_record_event  # noqa: E402
 from bench.seed import STAFF_USERNAME  # noqa: E402
 
 USERNAME = "peer-bench"

@@ -2,7 +2,7 @@
 
 PDFium lays out the searchable PDF (tasks.pdf.searchable) but writes images only as JPEG
 or as a raw bitmap it compresses itself; pikepdf (qpdf) rewrites the image streams after
-it (issue 24 item 7: the output as small as the input):
+it (so the output stays as small as the input):
 
 - JPEG (DCTDecode), CCITT, JBIG2 and JPEG 2000 streams are never decoded: copied as they
   are, so a scan's own JPEG stays byte for byte the same.

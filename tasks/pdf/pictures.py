@@ -1,6 +1,6 @@
 """The pictures of the searchable PDF: the image each page shows under its text layer.
 
-A page shows its own image, as uploaded (issue 24 item 7: the output as small as the
+A page shows its own image, as uploaded (so the output stays as small as the
 input): a JPEG is embedded as it is (DCTDecode), other images go in losslessly from their
 frame as decoded and are encoded once, when the document is laid out (tasks.pdf.images).
 A page turned before it was read shows its stored JPEG as it is (a second JPEG generation

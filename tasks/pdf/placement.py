@@ -3,7 +3,7 @@
 The OCR boxes are given in the pixels of the page as it was read: the scan turned by quarter
 turns and straightened by its skew, each step `Image.rotate(angle, expand=True)` around the
 image's centre (tasks.ocr.orientation). The searchable PDF shows the scan's own image instead
-of a re-encoded straightened copy (issue 24 item 7: the output stays as small as the input),
+of a re-encoded straightened copy (so the output stays as small as the input),
 so each line of the text layer is placed through the inverse of those turns, as a rotated
 text object, and quarter turns go into the page's /Rotate so viewers show it upright.
 """

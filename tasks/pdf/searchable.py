@@ -4,7 +4,7 @@ Written with PDFium (pypdfium2), the library the OCR pipeline already reads PDFs
 it creates documents, embeds JPEG images without re-encoding them and places text
 objects in render mode 3 (invisible), so no second PDF library is needed.
 
-- OCR pages show the page's own image, as uploaded (issue 24 item 7: the output as small
+- OCR pages show the page's own image, as uploaded (so the output stays as small
   as the input): a scanned PDF page is imported from the original unchanged (its image
   stream copied as it is), a JPEG is embedded as it is (DCTDecode), other images are
   encoded once from their frame as decoded. The page is never re-encoded straightened:

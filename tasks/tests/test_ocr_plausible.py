@@ -10,7 +10,7 @@ def test_marks_are_not_words_and_words_and_numbers_are():
 
 
 def test_the_reported_junk_is_not_text_and_a_one_word_page_is():
-    # Issue 24: "R AL, Tyl / o / S Sl" off a photograph, trusted at 30-50.
+    # Read as "R AL, Tyl / o / S Sl" off a photograph, trusted at 30-50.
     junk = [("R", 45.0), ("AL,", 38.0), ("Tyl", 31.0), ("/", 60.0), ("o", 52.0), ("Sl", 40.0)]
 
     assert not looks_like_text(junk)

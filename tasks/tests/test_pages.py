@@ -254,7 +254,7 @@ MIXED_UPLOAD_LINES = {
 def test_upload_page_mixed_upload_says_every_file_was_not_stored(
     page_client, settings, stored_files, audit_events, language
 ):
-    # Issue 26 item 2: all or nothing, and the page must say the good file was dropped too.
+    # All or nothing, and the page must say the good file was dropped too.
     page_client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
     files = [
         upload_file(PNG, "invoice.png"),

@@ -1,4 +1,4 @@
-"""Issue 24, real documents: posters and huge pages, and PDF text layers that lie.
+"""Real documents: posters and huge pages, and PDF text layers that lie.
 
 Through the whole pipeline: the API or the upload page, the real worker and Tesseract,
 the stored pages and the result JSON a user downloads.

@@ -102,7 +102,7 @@ def test_blank_page_completes_with_no_text_found(user, make_task, processed, cli
 def test_a_photograph_without_text_completes_with_no_text_found(
     user, make_task, processed, client_for
 ):
-    # Issue 24. Unfiltered, the worker's Tesseract read 12 lines of junk off this photo:
+    # Unfiltered, the worker's Tesseract read 12 lines of junk off this photo:
     # "oA / : / o / < /Q\\A > K\\v ...". None of it is stored.
     photo = encode_image(photograph_without_text(seed=10), format="JPEG")
     task = processed(make_task(user, upload_file(photo, "garden.jpg")))

@@ -1,4 +1,4 @@
-"""Issue 24 item 7: the searchable PDF keeps the scan's own images, and its text still lands.
+"""The searchable PDF keeps the scan's own images, and its text still lands.
 
 A scanned PDF's pages are imported as they are (their image streams copied, not re-encoded),
 so the output is about the input's size; skewed and turned pages keep their image too, and

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -45,6 +45,11 @@ from .list_views import task_list_page
 DOWNLOAD_LABELS = {"txt": gettext_lazy("Texts (.txt)"), "pdf": gettext_lazy("Searchable PDFs")}
 
 
+def submitted(request: HttpRequest) -> QueryDict:
+    """Return what a bulk page reads: the form on a POST, else the query string (?ids=)."""
+    return request.POST if request.method == "POST" else request.GET
+
+
 def chosen_tasks(request: HttpRequest, *, nothing: str) -> list[OcrTask]:
     """Return the user's tasks among the ids ticked (?ids= or the POST's), newest first.
 
@@ -53,21 +58,13 @@ def chosen_tasks(request: HttpRequest, *, nothing: str) -> list[OcrTask]:
     a page never says they exist, and they do not count against the bound. Django's
     DATA_UPLOAD_MAX_NUMBER_FIELDS bounds how many ids are read at all.
     """
-    data = request.POST if request.method == "POST" else request.GET
-    ids = chosen_ids(data.getlist("ids"))
+    ids = chosen_ids(submitted(request).getlist("ids"))
     return checked_choice(list(task_list_for(request.user).filter(pk__in=ids)), nothing=nothing)
 
 
 def ticked_ids(request: HttpRequest) -> frozenset[uuid.UUID]:
     """Return the well-formed ids the request ticked, to tick them again on the list."""
-    data = request.POST if request.method == "POST" else request.GET
-    ticked = set()
-    for value in data.getlist("ids"):
-        try:
-            ticked.add(uuid.UUID(value.strip()))
-        except ValueError:
-            continue
-    return frozenset(ticked)
+    return frozenset(chosen_ids(submitted(request).getlist("ids"), skip_malformed=True))
 
 
 def refuse_choice(request: HttpRequest, error: BulkRefused) -> HttpResponse:
@@ -198,8 +195,7 @@ def task_bulk_download_view(
         tasks = chosen_tasks(request, nothing=_("Choose at least one task to download."))
     except BulkRefused as error:
         return refuse_choice(request, error)
-    data = request.POST if request.method == "POST" else request.GET
-    fmt = data.get("format") or "txt"
+    fmt = submitted(request).get("format") or "txt"
     status = 200
     if fmt not in DOWNLOAD_FORMATS:
         messages.error(request, _("Unknown format; choose texts or searchable PDFs."))

@@ -88,6 +88,39 @@ def _parse_key_fields(
     return int(id_hex, 16), raw[1:]
 
 
+def _parse_verifier_key(vkey: str, *, signature_type: int = ED25519) -> tuple[str, int, bytes]:
+    """Return the name, key id and public key of a verifier key; raise NoteError if not one."""
+    name, id_hex, material = _split_key(vkey)
+    claimed_id, public_key = _parse_key_fields(
+        name, id_hex, material, signature_type=signature_type
+    )
+    if claimed_id != key_id(name, public_key, signature_type=signature_type):
+        raise NoteError("malformed key: the key id does not match the key")
+    return name, claimed_id, public_key
+
+
+def _parse_signer_key(skey: str, *, signature_type: int = ED25519) -> tuple[str, int, bytes]:
+    """Return the name, key id and Ed25519 seed of a signer key; raise NoteError if not one."""
+    if not skey.startswith(_PRIVATE_PREFIX):
+        raise NoteError("malformed signer key: no PRIVATE+KEY+ prefix")
+    name, id_hex, material = _split_key(skey.removeprefix(_PRIVATE_PREFIX))
+    claimed_id, seed = _parse_key_fields(name, id_hex, material, signature_type=signature_type)
+    if claimed_id != key_id(name, _public_key_of(seed), signature_type=signature_type):
+        raise NoteError("malformed signer key: the key id does not match the key")
+    return name, claimed_id, seed
+
+
+def _public_key_of(seed: bytes) -> bytes:
+    """Return the Ed25519 public key of a private key's seed."""
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def _key_text(name: str, key_id: int, key: bytes, *, signature_type: int, private: bool) -> str:
+    """Return a verifier key string, or with ``private`` a signer key string (a secret)."""
+    material = base64.b64encode(bytes([signature_type]) + key).decode()
+    return f"{_PRIVATE_PREFIX if private else ''}{name}+{key_id:08x}+{material}"
+
+
 @dataclass(frozen=True)
 class Verifier:
     """A public key that checks signatures: name, key id and Ed25519 public key."""
@@ -99,16 +132,14 @@ class Verifier:
     @classmethod
     def from_key(cls, vkey: str) -> "Verifier":
         """Return the verifier of a verifier key string; raise NoteError if malformed."""
-        name, id_hex, material = _split_key(vkey)
-        claimed_id, public_key = _parse_key_fields(name, id_hex, material)
-        if claimed_id != key_id(name, public_key):
-            raise NoteError("malformed key: the key id does not match the key")
+        name, claimed_id, public_key = _parse_verifier_key(vkey)
         return cls(name=name, key_id=claimed_id, public_key=public_key)
 
     def key(self) -> str:
         """Return the verifier key string."""
-        material = base64.b64encode(bytes([ED25519]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id:08x}+{material}"
+        return _key_text(
+            self.name, self.key_id, self.public_key, signature_type=ED25519, private=False
+        )
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Return True when signature is this key's Ed25519 signature of message."""
@@ -130,26 +161,19 @@ class Signer:
     @classmethod
     def from_key(cls, skey: str) -> "Signer":
         """Return the signer of a signer key string; raise NoteError if malformed."""
-        if not skey.startswith(_PRIVATE_PREFIX):
-            raise NoteError("malformed signer key: no PRIVATE+KEY+ prefix")
-        name, id_hex, material = _split_key(skey.removeprefix(_PRIVATE_PREFIX))
-        claimed_id, seed = _parse_key_fields(name, id_hex, material)
-        signer = cls(name=name, key_id=claimed_id, seed=seed)
-        if claimed_id != signer.verifier().key_id:
-            raise NoteError("malformed signer key: the key id does not match the key")
-        return signer
+        name, claimed_id, seed = _parse_signer_key(skey)
+        return cls(name=name, key_id=claimed_id, seed=seed)
 
     def __repr__(self) -> str:
         return f"Signer(name={self.name!r}, key_id={self.key_id:08x})"
 
     def key(self) -> str:
         """Return the signer key string (a secret)."""
-        material = base64.b64encode(bytes([ED25519]) + self.seed).decode()
-        return f"{_PRIVATE_PREFIX}{self.name}+{self.key_id:08x}+{material}"
+        return _key_text(self.name, self.key_id, self.seed, signature_type=ED25519, private=True)
 
     def verifier(self) -> Verifier:
         """Return the verifier (public key) of this signer."""
-        public = Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()
+        public = _public_key_of(self.seed)
         return Verifier(name=self.name, key_id=key_id(self.name, public), public_key=public)
 
     def sign(self, message: bytes) -> bytes:
@@ -162,7 +186,7 @@ def generate_key(name: str) -> tuple[str, str]:
     if not is_valid_name(name):
         raise NoteError("invalid key name: it must be non-empty, without spaces or +")
     seed = Ed25519PrivateKey.generate().private_bytes_raw()
-    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    public = _public_key_of(seed)
     signer = Signer(name=name, key_id=key_id(name, public), seed=seed)
     return signer.key(), signer.verifier().key()
 

@@ -16,15 +16,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 # The note's own parsing, private to the format both modules write: a cosignature line
 # is a signature line of the same note, its keys keys of the same form.
 from .signed_note import (
-    _PRIVATE_PREFIX,
     COSIGNATURE_V1,
     NoteError,
     Signature,
     _check_characters,
     _decode_base64,
-    _parse_key_fields,
+    _key_text,
     _parse_signature_line,
-    _split_key,
+    _parse_signer_key,
+    _parse_verifier_key,
+    _public_key_of,
     _split_note,
     is_valid_name,
     key_id,
@@ -58,18 +59,14 @@ class CosignerVerifier:
     @classmethod
     def from_key(cls, vkey: str) -> "CosignerVerifier":
         """Return the witness key of a verifier key string; raise NoteError if malformed."""
-        name, id_hex, material = _split_key(vkey)
-        claimed_id, public_key = _parse_key_fields(
-            name, id_hex, material, signature_type=COSIGNATURE_V1
-        )
-        if claimed_id != key_id(name, public_key, signature_type=COSIGNATURE_V1):
-            raise NoteError("malformed key: the key id does not match the key")
+        name, claimed_id, public_key = _parse_verifier_key(vkey, signature_type=COSIGNATURE_V1)
         return cls(name=name, key_id=claimed_id, public_key=public_key)
 
     def key(self) -> str:
         """Return the verifier key string."""
-        material = base64.b64encode(bytes([COSIGNATURE_V1]) + self.public_key).decode()
-        return f"{self.name}+{self.key_id:08x}+{material}"
+        return _key_text(
+            self.name, self.key_id, self.public_key, signature_type=COSIGNATURE_V1, private=False
+        )
 
     def verify(self, text: str, signature: Signature) -> Cosignature | None:
         """Return the cosignature when the line is this witness's cosignature of text."""
@@ -101,26 +98,21 @@ class Cosigner:
     @classmethod
     def from_key(cls, skey: str) -> "Cosigner":
         """Return the cosigner of a signer key string of type 0x04; raise NoteError if not."""
-        if not skey.startswith(_PRIVATE_PREFIX):
-            raise NoteError("malformed signer key: no PRIVATE+KEY+ prefix")
-        name, id_hex, material = _split_key(skey.removeprefix(_PRIVATE_PREFIX))
-        claimed_id, seed = _parse_key_fields(name, id_hex, material, signature_type=COSIGNATURE_V1)
-        cosigner = cls(name=name, key_id=claimed_id, seed=seed)
-        if claimed_id != cosigner.verifier().key_id:
-            raise NoteError("malformed signer key: the key id does not match the key")
-        return cosigner
+        name, claimed_id, seed = _parse_signer_key(skey, signature_type=COSIGNATURE_V1)
+        return cls(name=name, key_id=claimed_id, seed=seed)
 
     def __repr__(self) -> str:
         return f"Cosigner(name={self.name!r}, key_id={self.key_id:08x})"
 
     def key(self) -> str:
         """Return the signer key string (a secret)."""
-        material = base64.b64encode(bytes([COSIGNATURE_V1]) + self.seed).decode()
-        return f"{_PRIVATE_PREFIX}{self.name}+{self.key_id:08x}+{material}"
+        return _key_text(
+            self.name, self.key_id, self.seed, signature_type=COSIGNATURE_V1, private=True
+        )
 
     def verifier(self) -> CosignerVerifier:
         """Return the witness's public key."""
-        public = Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()
+        public = _public_key_of(self.seed)
         return CosignerVerifier(
             name=self.name,
             key_id=key_id(self.name, public, signature_type=COSIGNATURE_V1),
@@ -142,7 +134,7 @@ def generate_cosigner_key(name: str) -> tuple[str, str]:
     if not is_valid_name(name):
         raise NoteError("invalid key name: it must be non-empty, without spaces or +")
     seed = Ed25519PrivateKey.generate().private_bytes_raw()
-    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    public = _public_key_of(seed)
     cosigner = Cosigner(
         name=name, key_id=key_id(name, public, signature_type=COSIGNATURE_V1), seed=seed
     )

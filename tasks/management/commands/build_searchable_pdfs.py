@@ -1,4 +1,4 @@
-"""Build the stored searchable PDF of completed tasks that have none (done before issue 12)."""
+"""Build the stored searchable PDF of completed tasks that have none (read before it was kept)."""
 
 from django.core.management.base import BaseCommand
 

@@ -1,13 +1,13 @@
-"""Figure 9 (issue 12): real-scan damage on a generated corpus, read by both engines.
+"""Figure damaged-scans: real-scan damage on a generated corpus, read by both engines.
 
 Every page of tasks/tests/scan_corpus.py (fonts, 300 and 150 dpi, turned 90/180/270,
 skewed 1 to 10 degrees, noise, a phone photo) is set upright and straight by
 tasks.ocr.orientation.straighten and then read. Reported per engine: the worst character
 error rate (CER) on damaged pages, CER on upright pages with and without the correction
-(as the service read them before issue 12), and what detection and correction cost as a
-share of the page's OCR time.
+(as the service read them before it corrected pages), and what detection and correction
+cost as a share of the page's OCR time.
 
-    .venv/bin/python -m bench.figures.ocr_scans [--quick]   # prints the rows, no database
+    .venv/bin/python -m bench.figures.damaged_scans [--quick]   # prints the rows, no database
 """
 
 import os
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 ENGLISH = {"tesseract": "eng", "rapidocr": "en"}
 CER_TARGET = {"tesseract": 0.02, "rapidocr": 0.03}
 COST_TARGET = 0.15
+FIGURE = "damaged-scans"
 
 
 def measure_engine(engine_name: str, *, quick: bool) -> dict:
@@ -56,7 +57,7 @@ def measure_engine(engine_name: str, *, quick: bool) -> dict:
         else:
             damaged.append((page.name, cer))
         print(
-            f"[ocr-scans] {engine_name} {page.name}: CER {cer:.3f}, "
+            f"[{FIGURE}] {engine_name} {page.name}: CER {cer:.3f}, "
             f"correction {fix_seconds[-1] * 1000:.0f} ms, OCR {ocr_seconds[-1]:.2f} s",
             flush=True,
         )
@@ -80,7 +81,7 @@ def rows_for(engine_name: str, figures: dict, *, backend: str) -> "list[Row]":
     before, after = max(figures["upright_before"]), max(figures["upright_after"])
     return [
         Row(
-            figure="9",
+            figure=FIGURE,
             backend=backend,
             case=f"{engine_name}: {len(figures['damaged'])} turned/skewed/noisy/photo pages",
             unit="CER",
@@ -93,7 +94,7 @@ def rows_for(engine_name: str, figures: dict, *, backend: str) -> "list[Row]":
             f"{statistics.median(c for _, c in figures['damaged']):.3f}",
         ),
         Row(
-            figure="9",
+            figure=FIGURE,
             backend=backend,
             case=f"{engine_name}: {len(figures['upright_after'])} upright pages",
             unit="CER",
@@ -102,10 +103,10 @@ def rows_for(engine_name: str, figures: dict, *, backend: str) -> "list[Row]":
             target="no worse than without correction",
             ok=after <= before,
             samples=len(figures["upright_after"]),
-            note=f"without correction (as before issue 12): worst CER {before:.3f}",
+            note=f"without correction (straighten skipped): worst CER {before:.3f}",
         ),
         Row(
-            figure="9",
+            figure=FIGURE,
             backend=backend,
             case=f"{engine_name}: orientation + deskew cost, {figures['pages']} pages",
             unit="ms",
@@ -122,7 +123,7 @@ def rows_for(engine_name: str, figures: dict, *, backend: str) -> "list[Row]":
 
 
 def run(ctx: "Context") -> None:
-    """Figure 9: measure both engines on the corpus and add their rows."""
+    """Measure both engines on the corpus and add their rows."""
     for engine_name in ("tesseract", "rapidocr"):
         figures = measure_engine(engine_name, quick=ctx.quick)
         for row in rows_for(engine_name, figures, backend=ctx.backend):

@@ -1,7 +1,7 @@
-"""Figure 4b: django-easy-audit 1.3.9's LoginEvent changelist vs ours, in one process.
+"""Figure easyaudit-changelist: django-easy-audit 1.3.9's LoginEvent changelist vs ours.
 
 Run by the bench with var/venv-easyaudit's interpreter and bench.easyaudit_settings:
-    python -m bench.figures.easyaudit --info seed.json --out result.json
+    python -m bench.figures.easyaudit_changelist --info seed.json --out result.json
 It seeds as many LoginEvent rows as the audit table holds, then loads both admin
 changelists in turn (same users, addresses and 180 days) and reports the ratio.
 """
@@ -16,6 +16,7 @@ VENV = Path(__file__).resolve().parents[2] / "var" / "venv-easyaudit"
 EASY_AUDIT = "django-easy-audit==1.3.9"
 LOCK = Path(__file__).resolve().parents[1] / "requirements-easyaudit.txt"
 LOGIN_EVENTS = "/admin/easyaudit/loginevent/"
+FIGURE = "easyaudit-changelist"
 
 
 def ensure_venv() -> tuple[str, str]:
@@ -76,6 +77,56 @@ def seed_login_events(*, rows: int, info: dict) -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
+def run(ctx, env: dict[str, str], workdir: Path) -> None:
+    """Migrate easy-audit's tables, then measure in its venv's process; collect the rows."""
+    import subprocess
+
+    from bench.databases import ROOT
+    from bench.timing import Row
+
+    python, problem = ensure_venv()
+    if problem:
+        ctx.add(Row(figure=FIGURE, backend=ctx.backend, case="(skipped)", note=problem))
+        return
+    ea_env = dict(env, DJANGO_SETTINGS_MODULE="bench.easyaudit_settings")
+    migrate = subprocess.run(
+        [python, str(ROOT / "manage.py"), "migrate", "easyaudit", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=ea_env,
+        capture_output=True,
+        text=True,
+    )
+    if migrate.returncode != 0:
+        ctx.add(
+            Row(
+                figure=FIGURE,
+                backend=ctx.backend,
+                case="(skipped)",
+                note=f"{EASY_AUDIT} migrate failed: {migrate.stderr.strip()[-300:]}",
+            )
+        )
+        return
+    info = workdir / "easyaudit-in.json"
+    out = workdir / "easyaudit-out.json"
+    info.write_text(json.dumps(ctx.as_dict()))
+    subprocess.run(
+        [
+            python,
+            "-m",
+            "bench.figures.easyaudit_changelist",
+            "--info",
+            str(info),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=ea_env,
+        check=True,
+    )
+    # Already printed by the subprocess; only collected here.
+    ctx.results += [Row(**row) for row in json.loads(out.read_text())]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--info", required=True, type=Path)
@@ -84,8 +135,9 @@ def main() -> None:
     import django
 
     django.setup()
-    from bench.context import Context
-    from bench.figures.admin import admin_urls, get_ok
+    from bench.context import Context, get_ok
+    from bench.figures.admin_changelist import FIGURE as OURS
+    from bench.figures.admin_changelist import admin_urls
     from bench.seed import SeedInfo
     from bench.timing import Row, interleaved, median_ratio
 
@@ -121,13 +173,13 @@ def main() -> None:
         )
         ctx.add(
             Row(
-                figure="4b",
+                figure=FIGURE,
                 backend=ctx.backend,
                 case=case,
                 p50=series["easyaudit"].p50_ms,
                 p95=series["easyaudit"].p95_ms,
                 value=median_ratio(series["easyaudit"], series["ours"]),
-                value_label="x of 4",
+                value_label=f"x of {OURS}",
                 target="report ratio",
                 samples=len(series["easyaudit"].samples),
                 note=f"ours here p50 {series['ours'].p50_ms:.0f} ms",

@@ -1,10 +1,10 @@
-"""Figure 1p: recording throughput from separate writer processes, as gunicorn workers are.
+"""Figure writer-processes: recording throughput of separate processes, as gunicorn workers are.
 
 Each writer is its own process with its own database connection (threads share one
 interpreter lock and would measure Python, not the database). Also runnable alone
 against a migrated database:
 
-    DATABASE_URL=postgres://... python -m bench.figures.write_processes --processes 1,8
+    DATABASE_URL=postgres://... python -m bench.figures.writer_processes --processes 1,8
 
 With --unrelated-write (PostgreSQL) a session holds a transaction that wrote a temp
 table open throughout, as a psql session or a slow job would: the sealer waits only for
@@ -18,6 +18,7 @@ import statistics
 import time
 
 WRITE_TARGET = 1500
+FIGURE = "writer-processes"
 # A drain that has not ended by then is reported, not waited for (a stuck sealer).
 DRAIN_LIMIT_SECONDS = 120.0
 
@@ -170,7 +171,7 @@ def measure(
 
 
 def run(ctx) -> None:
-    """Figure 1p: 1 and 8 writer processes, locked design then sealer, and a verify."""
+    """Time 1 and 8 writer processes, locked design then sealer, and verify the chain."""
     from django.conf import settings
 
     from audit.verification.verify import verify_chain
@@ -190,7 +191,7 @@ def run(ctx) -> None:
             )
             ctx.add(
                 Row(
-                    figure="1p",
+                    figure=FIGURE,
                     backend=ctx.backend,
                     case=f"{count} writer process{'es' if count > 1 else ''} [{label}]",
                     p50=figure["p50_ms"],
@@ -226,7 +227,7 @@ def run(ctx) -> None:
         )
         ctx.add(
             Row(
-                figure="1p",
+                figure=FIGURE,
                 backend=ctx.backend,
                 case="8 writer processes [sealer], a write transaction on another table "
                 "open throughout",
@@ -248,7 +249,7 @@ def run(ctx) -> None:
     result = verify_chain()
     ctx.add(
         Row(
-            figure="1p",
+            figure=FIGURE,
             backend=ctx.backend,
             case="chain verifies afterwards",
             unit="",

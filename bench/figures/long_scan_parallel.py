@@ -1,4 +1,4 @@
-"""Figure 11 (issue 24 item 6): one 12-page scan read end to end with 1 and 2 page processes.
+"""Figure long-scan-parallel: one 12-page scan read end to end with 1 and 2 page processes.
 
 The document is generated: 12 pages at 300 dpi from tasks/tests/scan_corpus.py, noise on
 every page, a slight skew (0.5 to 2 degrees), three pages turned 90, 180 and 270 degrees,
@@ -9,9 +9,9 @@ a time if the binary exists, else tesserocr on the upright pages, two processes,
 at a time (OCR alone: no drawing, straightening or storage). Beside them, in the same run:
 OCRmyPDF `-j 2 --rotate-pages --deskew` on the same PDF, installed in a throwaway venv
 (var/venv-ocrmypdf, like the django-easy-audit figure; it needs the `tesseract` binary).
-Targets (issue 24 item 6): 2 processes <= 1.3x the floor and <= 0.5x OCRmyPDF -j 2.
+Targets: 2 processes <= 1.3x the floor and <= 0.5x OCRmyPDF -j 2.
 
-    .venv/bin/python -m bench.figures.ocr_parallel [--quick]   # prints the rows
+    .venv/bin/python -m bench.figures.long_scan_parallel [--quick]   # prints the rows
 """
 
 import io
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bench.context import Context
     from bench.timing import Row
 
+FIGURE = "long-scan-parallel"
 PAGES = 12
 OCRMYPDF = "ocrmypdf==17.13.0"
 OCRMYPDF_VENV = Path(__file__).resolve().parents[2] / "var" / "venv-ocrmypdf"
@@ -110,7 +111,7 @@ def floor_seconds(upright: list[bytes]) -> tuple[float, str]:
         return time.perf_counter() - started, "tesserocr, 2 processes (no tesseract binary)"
 
 
-# The searchable PDF of the last run, in bytes (issue 24 item 7: as small as the input).
+# The searchable PDF of the last run, in bytes (it keeps the scan's own images).
 OUTPUT_BYTES: list[int] = []
 
 
@@ -182,15 +183,15 @@ def measure(owner, *, quick: bool) -> dict:
             for processes in (1, 2):
                 runs[processes].append(worker_seconds(document, processes=processes, owner=owner))
                 print(
-                    f"[ocr-parallel] {processes} process(es): {runs[processes][-1]:.1f} s",
+                    f"[{FIGURE}] {processes} process(es): {runs[processes][-1]:.1f} s",
                     flush=True,
                 )
             floor, floor_label = floor_seconds(upright)
             floors.append(floor)
-            print(f"[ocr-parallel] floor ({floor_label}): {floor:.1f} s", flush=True)
+            print(f"[{FIGURE}] floor ({floor_label}): {floor:.1f} s", flush=True)
             if ocrmypdf:
                 theirs.append(ocrmypdf_seconds(document, ocrmypdf))
-                print(f"[ocr-parallel] OCRmyPDF -j 2: {theirs[-1]:.1f} s", flush=True)
+                print(f"[{FIGURE}] OCRmyPDF -j 2: {theirs[-1]:.1f} s", flush=True)
     finally:
         settings.OCR_PAGE_PROCESSES = kept
     return {
@@ -217,7 +218,7 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
     for processes, seconds in ((1, one), (2, two)):
         rows.append(
             Row(
-                figure="11",
+                figure=FIGURE,
                 backend=backend,
                 case=f"12-page 300 dpi scan, worker, OCR_PAGE_PROCESSES={processes}",
                 unit="s",
@@ -231,7 +232,7 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
         )
     rows.append(
         Row(
-            figure="11",
+            figure=FIGURE,
             backend=backend,
             case=f"12 upright pages, OCR floor: {figures['floor_label']}",
             unit="s",
@@ -245,7 +246,7 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
     )
     rows.append(
         Row(
-            figure="11",
+            figure=FIGURE,
             backend=backend,
             case="same PDF, OCRmyPDF 17.13 -j 2 --rotate-pages --deskew"
             if theirs is not None
@@ -262,13 +263,13 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
     ratio = figures["output_bytes"] / figures["input_bytes"]
     rows.append(
         Row(
-            figure="11",
+            figure=FIGURE,
             backend=backend,
             case="12-page scan: searchable PDF bytes / input bytes",
             unit="x",
             value=ratio,
             value_label="output / input",
-            target="<= 0.8 (issue 24 item 7)",
+            target="<= 0.8",
             ok=ratio <= 0.8,
             samples=1,
             note=f"input {figures['input_bytes']} B, output {figures['output_bytes']} B",
@@ -285,7 +286,7 @@ def bench_owner():
 
 
 def run(ctx: "Context") -> None:
-    """Figure 11: the 12-page scan with 1 and 2 page processes, and the floor."""
+    """Add the 12-page scan's rows: 1 and 2 page processes, the floor and OCRmyPDF."""
     for row in rows_for(measure(bench_owner(), quick=ctx.quick), backend=ctx.backend):
         ctx.add(row)
 
