@@ -46,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from .models import AuditLease
 
@@ -188,15 +188,21 @@ class LeaseHolder:
             free = AuditLease(name=self.name, renewed_at=NEVER, expires_at=NEVER)
             AuditLease.objects.bulk_create([free], ignore_conflicts=True)
             lease = AuditLease.objects.get(name=self.name)
-        if lease.expires_at > now:
+        # No holder writes an expiry past one lease period from its clock reading, and
+        # every holder reads the one clock (PostgreSQL's; SQLite's host): a later one was
+        # written by someone else (the table has no trigger), to keep every sealer
+        # standing by for good. Such a lease is no one's; the generation still fences.
+        squatted = now + lease_period()
+        if now < lease.expires_at <= squatted:
             self.stand_by(lease)
             return False
-        if lease.holder:
+        if lease.holder and lease.expires_at <= now:
             end_stale_session(lease)
         # The expiry is checked again on the row as it is when this UPDATE gets its lock:
         # a holder that renewed meanwhile keeps its lease.
+        lapsed = Q(expires_at__lte=now) | Q(expires_at__gt=squatted)
         taken = AuditLease.objects.filter(
-            name=self.name, generation=lease.generation, expires_at__lte=now
+            lapsed, name=self.name, generation=lease.generation
         ).update(holder=self.holder, generation=F("generation") + 1, **renewal)
         if not taken:
             return False

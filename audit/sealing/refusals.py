@@ -69,10 +69,21 @@ def writer_tag(event: AuditEvent, *, stamp: datetime) -> str:
 
 
 def parse_tag(tag: str) -> tuple[str, str, str, str]:
-    """Return (key id, writer's clock, nonce, MAC) of a writer tag; nonce "" in older tags."""
-    key_id, _, rest = (tag or "").partition(" ")
-    written, _, rest = rest.partition(" ")
-    nonce, _, digest = rest.rpartition(" ")
+    """Return (key id, writer's clock, nonce, MAC) of a writer tag; nonce "" in older tags.
+
+    Only a tag as writer_tag spells it, one space between non-empty fields, is read;
+    any other reads as no tag ("", "", "", ""). A copy spelled otherwise ("<id> <clock>
+    <MAC>" with a second space: an empty nonce, so the same MAC) is another string to
+    the unique index on writer MACs, and was linked as the event it copies.
+    """
+    fields = (tag or "").split(" ")
+    if len(fields) == 3:
+        fields.insert(2, "")  # written before nonces
+    elif len(fields) != 4 or not fields[2]:
+        return "", "", "", ""
+    if not all(fields[:2]) or not fields[3]:
+        return "", "", "", ""
+    key_id, written, nonce, digest = fields
     return key_id, written, nonce, digest
 
 

@@ -16,7 +16,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_timestamp, key_ring
+from audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_timestamp, key_ring, writer_mac
 from audit.models import AuditEvent, ChainHead
 from audit.recording.client import ClientContext
 from audit.retention import write_archive
@@ -457,3 +457,33 @@ def test_without_the_unique_constraint_verification_names_each_copy(background):
         assert code == 1, output
         assert "BROKEN at #2: #2 repeats the writer MAC of #1" in output
         assert "audit_one_row_per_writer_mac is gone" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_whose_writer_mac_is_spelled_otherwise_is_not_sealed(background):
+    # A tag written before nonces, "<key id> <clock> <MAC>", read the same with a second
+    # space before its MAC (an empty nonce), yet is another string: the unique index let
+    # the copy in, and the sealer linked it, the same event twice. A tag is read only as
+    # written: one space between non-empty fields.
+    stamp = timezone.now()
+    event = AuditEvent(
+        event_type="auth_login", category="authentication", outcome="success", username="bob"
+    )
+    key = key_ring().signing
+    values = [getattr(event, name) for name in HASHED_FIELDS]
+    values[HASHED_FIELDS.index("timestamp")] = canonical_timestamp(stamp)
+    values[HASHED_FIELDS.index("sequence")], values[HASHED_FIELDS.index("prev_hash")] = 0, ""
+    legacy = f"{key.key_id} {canonical_timestamp(stamp)} {writer_mac(tuple(values), key)}"
+    row = [stamp, "auth_login", "authentication", "bob", "", "", "", "", "", "{}"]
+    raw_sql(INSERT, [*row, legacy])
+    assert seal_pending() == 1  # the genuine event, recorded before nonces
+    first, _clock, rest = legacy.split(" ")
+    raw_sql(INSERT, [*row, f"{first} {_clock}  {rest}"])
+    copy = AuditEvent.objects.filter(sequence__isnull=True).get()
+
+    seal_pending()
+
+    assert AuditEvent.objects.get(pk=copy.pk).sequence is None
+    code, output = verify_command()
+    assert code == 1, output
+    assert f"unsealed event id {copy.pk} has no writer MAC" in output

@@ -249,3 +249,23 @@ def test_audit_sealer_stopped_by_sigterm_hands_its_lease_over_at_once(user, long
     event = record_event(event_type="auth_login", user=user)
     assert seal_batch(lease=LeaseHolder(holder="standby")).count == 1
     assert sealed(event)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lease_written_to_expire_years_ahead_is_taken_over(user):
+    # The lease table has no trigger: any role that may write it (the web's, say) could
+    # set the expiry to 9999 in one UPDATE, and every sealer stood by for good. No holder
+    # ever writes an expiry past one lease period from now: such a lease is no one's.
+    record_event(event_type="auth_login", user=user)
+    assert seal_batch(lease=LeaseHolder(holder="host-a")).count == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditlease SET holder = 'squatter', expires_at = %s WHERE name = %s",
+            ["9999-01-01T00:00:00+00:00", SEALER],
+        )
+    waiting = record_event(event_type="auth_logout", user=user)
+    host_b = LeaseHolder(holder="host-b")
+    assert seal_batch(lease=host_b).count == 1
+    assert sealed(waiting)
+    assert AuditLease.objects.get(name=SEALER).holder == "host-b"
+    assert verify_chain().ok
