@@ -25,14 +25,22 @@ def refuse_repeated_macs(apps, schema_editor):
         .values_list("writer_mac", flat=True)[:10]
     )
     copies = [
-        list(AuditEvent.objects.filter(writer_mac=mac).order_by("id").values_list("id", flat=True))
+        list(
+            AuditEvent.objects.using(schema_editor.connection.alias)
+            .filter(writer_mac=mac)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
         for mac in repeated
     ]
     if copies:
         raise RepeatedWriterMac(
-            "these audit events repeat another's writer MAC, copies inserted into the table "
-            f"(ids, the original first): {copies}. Run verify_audit_chain, keep the evidence, "
-            "and remove the copies as the table's owner before migrating."
+            "these audit events repeat another's writer MAC (ids, the oldest first): "
+            f"{copies}. A copy inserted into the table repeats its original's; two genuine "
+            "events could repeat one only before writer MACs carried a nonce, with every "
+            "field and the writer's clock reading to the microsecond alike. Compare the rows "
+            "(verify_audit_chain names the events it refuses) and keep the evidence before "
+            "anything is removed; the unique index cannot be made while they repeat."
         )
 
 

@@ -487,3 +487,26 @@ def test_a_copy_whose_writer_mac_is_spelled_otherwise_is_not_sealed(background):
     code, output = verify_command()
     assert code == 1, output
     assert f"unsealed event id {copy.pk} has no writer MAC" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unique_index_migration_names_rows_that_repeat_a_writer_mac(background):
+    # Migration 0024 cannot make the index over rows that already share a MAC: it names
+    # them, the oldest first, and stops, instead of failing on the index's own error.
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("audit.migrations.0024_one_row_per_writer_mac")
+    event = record_event(event_type="auth_login", username="bob")
+    seal_pending()
+    with writer_macs_not_unique(original=event.pk):
+        insert_copy_of(event.pk)
+        copy = AuditEvent.objects.exclude(pk=event.pk).get()
+        with connection.schema_editor() as editor:
+            with pytest.raises(
+                migration.RepeatedWriterMac, match=rf"\[\[{event.pk}, {copy.pk}\]\]"
+            ):
+                migration.refuse_repeated_macs(apps, editor)
+    with connection.schema_editor() as editor:
+        migration.refuse_repeated_macs(apps, editor)  # nothing repeats: it lets the index be made
