@@ -503,10 +503,10 @@ def test_the_unique_index_migration_names_rows_that_repeat_a_writer_mac(backgrou
     with writer_macs_not_unique(original=event.pk):
         insert_copy_of(event.pk)
         copy = AuditEvent.objects.exclude(pk=event.pk).get()
-        with connection.schema_editor() as editor:
-            with pytest.raises(
-                migration.RepeatedWriterMac, match=rf"\[\[{event.pk}, {copy.pk}\]\]"
-            ):
-                migration.refuse_repeated_macs(apps, editor)
+        with (
+            connection.schema_editor() as editor,
+            pytest.raises(migration.RepeatedWriterMac, match=rf"\[\[{event.pk}, {copy.pk}\]\]"),
+        ):
+            migration.refuse_repeated_macs(apps, editor)
     with connection.schema_editor() as editor:
         migration.refuse_repeated_macs(apps, editor)  # nothing repeats: it lets the index be made
