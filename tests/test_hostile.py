@@ -27,7 +27,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from audit.events import Outcome
 from audit.models import AuditEvent
-from audit.tests.fixtures import PASSWORD
+from audit.tests.fixtures import PASSWORD, drain_sealer
 from tasks.models import OcrTask, Status
 from tasks.services.creation import task_create_batch
 from tasks.tests import samples
@@ -91,6 +91,7 @@ def owner_client(user, client_for):
 
 
 def events(event_type: str, **filters) -> list[AuditEvent]:
+    drain_sealer()
     return list(AuditEvent.objects.filter(event_type=event_type, **filters).order_by("sequence"))
 
 

@@ -22,6 +22,7 @@ from audit.models import AuditEvent
 from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests import tamper
+from audit.tests.fixtures import drain_sealer
 from audit.verification.checkpoints import create_checkpoint
 
 DASHBOARD = "/admin/dashboard/"
@@ -307,6 +308,7 @@ def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
     for _ in range(3):
         record_event(event_type="auth_login", user=user, resource_type="user")
 
+    drain_sealer()
     first = staff_client.get(DASHBOARD)
     assertContains(
         first, '<span class="badge completed" id="chain-status">Intact</span>', html=True
@@ -328,6 +330,7 @@ def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
 def test_the_chain_notes_are_whole_sentences_in_chinese(staff_client, user):
     record_event(event_type="auth_login", user=user, resource_type="user")
 
+    drain_sealer()
     page = staff_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans").text
 
     found = re.search(r'<p class="muted" id="chain-scope">(.*?)</p>', page, re.S)
@@ -344,6 +347,7 @@ def test_the_chain_notes_are_whole_sentences_in_chinese(staff_client, user):
 def test_last_checkpoint_is_shown(staff_client, user):
     assertContains(staff_client.get(DASHBOARD), "No checkpoint yet.")
     record_event(event_type="auth_login", user=user, resource_type="user")
+    drain_sealer()
     made = create_checkpoint()
 
     response = staff_client.get(DASHBOARD + "?verify=1")
@@ -411,6 +415,7 @@ def test_figures_link_to_the_matching_events_in_the_audit_list(staff_client):
         failed_login("mallory", ATTACKER_IP)
     failed_login("bob", OTHER_IP)
     record_event(event_type="auth_login", username="mallory", resource_type="user")
+    drain_sealer()
     page = staff_client.get(DASHBOARD).content.decode()
 
     by_username = links_of(page, "failed-username-table")
@@ -429,6 +434,7 @@ def test_an_intact_chain_is_said_in_chinese(staff_client):
     from audit.services import record_event
 
     record_event(event_type="auth_login", username="alice")
+    drain_sealer()
     html = staff_client.get(
         "/admin/dashboard/", {"verify": "1"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
     ).content.decode()
