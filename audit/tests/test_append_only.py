@@ -12,6 +12,7 @@ from audit.retention import PRUNE_ROLE
 from audit.sealing.batches import seal_pending
 from audit.sealing.cutoff import SEALER_ROLE
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import TABLE
 from audit.transparency.tree_heads import sign_tree_head
 from audit.verification.verify import verify_chain
@@ -78,6 +79,7 @@ def test_deleting_a_user_keeps_their_events_and_the_chain(user):
     record_event(event_type="auth_logout", user=user)
     user_id = user.pk
     get_user_model().objects.filter(pk=user_id).delete()
+    drain_sealer()
     *events, deletion = AuditEvent.objects.order_by("sequence")
     assert [(e.user_id, e.username) for e in events] == [(None, "alice"), (None, "alice")]
     # The deletion is recorded too (from a shell here: no signed-in actor).
