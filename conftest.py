@@ -3,6 +3,12 @@
 Each is defined once, here. A fixture that one app's tests use alone lives in that app's
 tests/conftest.py; helpers that tests import by name live in plain modules
 (audit/tests/fixtures.py, tasks/tests/stored.py).
+
+Audit events are sealed as production seals them, in the background
+(sealed_in_background): a fresh event has no sequence, links or place in listings,
+exports, the stream or checkpoints until a sealer round links it. The helpers that read
+events run that round first; any other test asks for `drain_sealer` and calls it where
+the sealer would have run, and a test of the locked design asks for `inline_sealing`.
 """
 
 import itertools

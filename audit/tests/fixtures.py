@@ -49,10 +49,14 @@ def drain_sealer() -> int:
     Tests run with AUDIT_SEALING=background, as production does: record_event leaves an
     event's sequence and links NULL until the sealer has linked it. This is the sealer's
     own round (seal_pending under this process's sealer lease, audit/sealing/loop.py),
-    run in the test's connection: inside a test's transaction it sees the rows that
-    transaction wrote (SQLite: the cutoff is now, under the write lock the test already
-    holds; PostgreSQL: only other sessions' open writers hold the cutoff back, pg_locks
-    without this session). Return how many events it linked.
+    run in the test's connection, as inline sealing runs it in the writer's: inside a
+    test's transaction it sees the rows that transaction wrote, on both databases (the
+    cutoff is now on SQLite; on PostgreSQL only other sessions' open writers of the event
+    table hold it back, and this session is not among them). Return how many it linked.
+
+    On PostgreSQL the round sets lock_timeout and idle_in_transaction_session_timeout to
+    the lease period for the rest of the transaction it runs in, as every seal batch
+    does: inside a test's transaction, for the rest of that test.
 
     The lease is given up after, as a sealer that stops cleanly does: the next round
     (this test's, a test's own seal_pending(), or the next test's once the lease row was

@@ -145,6 +145,7 @@ def test_nulling_user_id_alone_is_allowed(event):
 def test_delete_is_allowed_only_to_the_prune_role(user):
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
+    drain_sealer()
     # The setting that once let any session delete now changes nothing.
     with (
         pytest.raises(DatabaseError, match="append-only"),
@@ -201,6 +202,7 @@ def application_session(transactional_db):
 def test_an_application_role_cannot_delete_whatever_it_sets(application_session, user):
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
+    drain_sealer()
 
     def refused(*statements: str, match: str) -> None:
         with pytest.raises(psycopg.Error, match=match), application_session.transaction():
@@ -225,6 +227,7 @@ def test_an_application_role_granted_all_privileges_cannot_truncate(application_
     # checkpoints went in one statement each, whatever the DELETE triggers said.
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
+    drain_sealer()
     sign_tree_head()
     role = application_session.execute("SELECT current_user").fetchone()[0]
     with connection.cursor() as cursor:
@@ -245,8 +248,8 @@ def test_an_application_role_granted_all_privileges_cannot_truncate(application_
 def test_no_setting_lets_an_application_role_delete_link_or_forge(application_session, settings):
     for _ in range(3):
         record_event(event_type="auth_login", username="alice")
+    drain_sealer()
     sign_tree_head()
-    settings.AUDIT_SEALING = "background"
     unsealed = record_event(event_type="auth_login", username="bob")
     assert AuditEvent.objects.get(pk=unsealed.pk).sequence is None
     settings_said = ("SET LOCAL audit.allow_prune = 'on'", "SET LOCAL audit.sealing = 'on'")
