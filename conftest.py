@@ -3,6 +3,12 @@
 Each is defined once, here. A fixture that one app's tests use alone lives in that app's
 tests/conftest.py; helpers that tests import by name live in plain modules
 (audit/tests/fixtures.py, tasks/tests/stored.py).
+
+Audit events are sealed as production seals them, in the background
+(sealed_in_background): a fresh event has no sequence, links or place in listings,
+exports, the stream or checkpoints until a sealer round links it. The helpers that read
+events run that round first; any other test asks for `drain_sealer` and calls it where
+the sealer would have run, and a test of the locked design asks for `inline_sealing`.
 """
 
 import itertools
@@ -20,7 +26,7 @@ from django.http import HttpResponseBase
 from django.test import Client
 
 from audit.models import AuditEvent
-from audit.tests.fixtures import PASSWORD, request_id
+from audit.tests.fixtures import PASSWORD, drain_sealer, request_id
 from tasks.tests.stored import FileStore
 from tests.browser_env import missing_requirement
 
@@ -108,14 +114,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
-def sealed_at_once(settings):
-    """Link each event in its own transaction (AUDIT_SEALING=inline) unless a test says not.
+def sealed_in_background(settings):
+    """Seal as production does (AUDIT_SEALING=background), whatever the shell's environment says.
 
-    Most tests read an event's sequence and links right after recording it; inline
-    sealing goes through the same sealer code, only at once. The background sealer has
-    its own tests (audit/tests/test_sealer.py), which set "background".
+    record_event leaves a fresh event unsealed: its sequence, prev_hash and hash are NULL,
+    and the listings, exports, verification and the stream leave it out, until the
+    sealer links it. A test that needs links asks for them: the helpers that read events
+    (events_for, only_event, audit_events, the audit_stream fixture) drain the sealer
+    first, and any other test requests `drain_sealer` and calls it where production's
+    sealer would have run a round. A test of the locked design requests `inline_sealing`.
+    """
+    settings.AUDIT_SEALING = "background"
+
+
+@pytest.fixture
+def inline_sealing(settings):
+    """Link each event in its writer's own transaction (AUDIT_SEALING=inline, the locked design).
+
+    Through the same sealer code (seal_batch with the writer's event ids), at once: the
+    event record_event returns carries its sequence and hash.
     """
     settings.AUDIT_SEALING = "inline"
+
+
+@pytest.fixture(name="drain_sealer")
+def drain_sealer_fixture(db) -> Callable[[], int]:
+    """Return the background sealer's round (audit.tests.fixtures.drain_sealer), to call.
+
+    Call it after recording and before reading sequences, links, listings or checkpoints:
+    it links every event the test's connection can see, and returns how many.
+    """
+    return drain_sealer
 
 
 @pytest.fixture(scope="session")
@@ -234,9 +263,13 @@ def api_login(client):
 
 @pytest.fixture
 def events_for(db) -> Callable[[HttpResponseBase], list[AuditEvent]]:
-    """Return the audit events recorded while serving a response, oldest first."""
+    """Return the audit events recorded while serving a response, sealed, oldest first.
+
+    The sealer is drained first, so each event has its sequence and links.
+    """
 
     def events(response: HttpResponseBase) -> list[AuditEvent]:
+        drain_sealer()
         return list(AuditEvent.objects.filter(request_id=request_id(response)).order_by("sequence"))
 
     return events
@@ -258,15 +291,18 @@ def only_event(events_for) -> Callable[[HttpResponseBase], AuditEvent]:
 def audit_stream(settings, tmp_path):
     """Stream to a file of this test's own (AUDIT_STREAM=file:...), as the sealer does.
 
-    Return a callable that runs one stream round, as the sealer does after sealing, and
-    gives every line the file holds so far.
+    Return a callable that runs one round of the sealer's loop, sealing then streaming
+    (with seal=False the stream step alone: what is committed but not yet sealed must
+    not be on the stream), and gives every line the file holds so far.
     """
     from audit.siem.streamer import stream_pending
 
     path = tmp_path / "audit-stream.log"
     settings.AUDIT_STREAM = f"file:{path}"
 
-    def lines() -> list[str]:
+    def lines(*, seal: bool = True) -> list[str]:
+        if seal:
+            drain_sealer()
         stream_pending()
         return path.read_text().splitlines() if path.exists() else []
 

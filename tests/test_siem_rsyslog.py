@@ -19,6 +19,7 @@ from django.test import Client
 
 from audit.lease import LeaseHolder
 from audit.models import AuditEvent, AuditStreamPosition
+from audit.sealing.batches import seal_pending
 from audit.siem.streamer import stream_pending
 from audit.tests.fixtures import PASSWORD
 
@@ -66,6 +67,12 @@ class Rsyslog:
 _addresses = iter(range(1, 250))
 
 
+def sealer_round(lease: LeaseHolder) -> None:
+    """One round of the sealer's loop under `lease`: seal, then stream (audit/sealing/loop.py)."""
+    seal_pending(lease=lease)
+    stream_pending(lease=lease)
+
+
 def log_in(_client: Client, username: str, password: str) -> None:
     # Each sign-in from an address of its own: the per-address throttle would refuse some.
     client = Client(REMOTE_ADDR=f"203.0.113.{next(_addresses)}")
@@ -93,26 +100,26 @@ def test_every_event_is_shipped_once_across_rsyslog_and_sealer_restarts(
         for _ in range(5):
             log_in(client, "alice", PASSWORD)
             log_in(client, "alice", "wrong")
-        stream_pending(lease=first_sealer)
+        sealer_round(first_sealer)
 
         shipper.stop()  # the shipper restarts while events keep coming
         for _ in range(5):
             log_in(client, "alice", "wrong")
-        stream_pending(lease=first_sealer)
+        sealer_round(first_sealer)
         shipper.start()
 
         # sealer-a writes a batch and dies before committing its position...
         for _ in range(3):
             log_in(client, "alice", PASSWORD)
         before = AuditStreamPosition.objects.get().sequence
-        stream_pending(lease=first_sealer)
+        sealer_round(first_sealer)
         AuditStreamPosition.objects.update(sequence=before)
         # ...and sealer-b takes the lease over once it expired, on the same host.
         time.sleep(0.6)
         second_sealer = LeaseHolder(holder="sealer-b")
         for _ in range(4):
             log_in(client, "alice", "wrong")
-        stream_pending(lease=second_sealer)
+        sealer_round(second_sealer)
         with transaction.atomic():
             assert not first_sealer.hold()  # fenced out
 

@@ -20,6 +20,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.api_tokens.services import api_token_create
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.fixtures import sealed
 from tasks.jobs import run_ocr_task
 from tasks.models import OcrTask
 
@@ -187,6 +188,8 @@ def objects(make_user):
     )
     result = run_ocr_task.enqueue(task_id=str(task.pk))
     common = {"ip_address": "203.0.113.9", "user_agent": "probe", "username": "target"}
+    # Sealed: the admin shows an event once the sealer has linked it.
+    [event] = sealed([record_event(event_type="audit_view", resource_type="audit_log")])
     return {
         "auth.user": target,
         "auth.group": group,
@@ -196,7 +199,7 @@ def objects(make_user):
         "axes.accessattempt": AccessAttempt.objects.create(failures_since_start=1, **common),
         "axes.accesslog": AccessLog.objects.create(**common),
         "axes.accessfailurelog": AccessFailureLog.objects.create(locked_out=False, **common),
-        "audit.auditevent": record_event(event_type="audit_view", resource_type="audit_log"),
+        "audit.auditevent": event,
         "tasks.ocrtask": OcrTask.objects.get(pk=task.pk),
         "accounts.apitoken": api_token_create(
             user=target, name="probe", scopes=["tasks:read"], days=1, actor=None, via="command"

@@ -10,13 +10,14 @@ from django.core.management import call_command
 from django.test import Client
 
 from audit.models import AuditEvent
-from audit.tests.fixtures import PASSWORD
+from audit.tests.fixtures import PASSWORD, drain_sealer
 
 User = get_user_model()
 NEW_PASSWORD = "a different horse 77 battery"
 
 
 def account_events(**filters) -> list[AuditEvent]:
+    drain_sealer()
     return list(AuditEvent.objects.filter(category="account", **filters).order_by("sequence"))
 
 

@@ -17,7 +17,7 @@ from accounts.api_tokens.permissions import TokenScopePermission
 from accounts.api_tokens.services import api_token_create, service_account_create
 from accounts.models import ApiToken, ApiTokenAddress
 from audit.models import AuditEvent
-from audit.tests.fixtures import PASSWORD
+from audit.tests.fixtures import PASSWORD, drain_sealer
 from ocr_project.common.permissions import HasDjangoPermission
 
 pytestmark = pytest.mark.usefixtures("fresh_cache")
@@ -44,6 +44,7 @@ def machine(text: str, address: str = ADDRESS) -> Client:
 
 
 def token_events(event_type: str) -> list[AuditEvent]:
+    drain_sealer()
     return list(AuditEvent.objects.filter(event_type=event_type).order_by("sequence"))
 
 

@@ -30,6 +30,7 @@ from audit.chain import event_hash, normalise_metadata, parse_key_ring
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.sealing.batches import seal_pending
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import (
     UNREADABLE_JSON,
     cut_tree,
@@ -79,13 +80,16 @@ def build_trail(settings, offsite: Path) -> Trail:
     settings.AUDIT_CHAIN_KEYS = K1
     for number in range(1, 4):
         record_event(event_type="task_create", username="alice", resource_id=number)
+    drain_sealer()
     create_checkpoint()
     settings.AUDIT_CHAIN_KEYS = RING  # rotation: #4 is the audit_chain_key event
     while (ChainHead.objects.get(pk=1).sequence) < CHECKPOINTED:
         record_event(event_type="task_create", username="alice", resource_id="n")
+        drain_sealer()
     create_checkpoint()
     while (ChainHead.objects.get(pk=1).sequence) < NEWEST:
         record_event(event_type="auth_login", username="bob")
+        drain_sealer()
     return Trail(offsite=offsite)
 
 

@@ -5,11 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.db.models import Count, Max, Min
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from audit.admin.queries import admin_events, period_starts
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 
 URL = "/admin/audit/auditevent/"
 
@@ -34,8 +36,11 @@ def events(request, db, monkeypatch):
     ]
     clock = iter(stamps)
     monkeypatch.setattr("audit.services.timezone.now", lambda: next(clock))
-    for number in range(len(stamps)):
-        record_event(event_type="auth_login", username=f"user{number}", resource_type="user")
+    # Inline, linked at once: the locked design stamps with the application clock set
+    # here (background sealing on PostgreSQL stamps with the database's).
+    with override_settings(AUDIT_SEALING="inline"):
+        for number in range(len(stamps)):
+            record_event(event_type="auth_login", username=f"user{number}", resource_type="user")
     monkeypatch.undo()
     if request.param == "walk":
         monkeypatch.setattr("audit.admin.queries.FEW_EVENTS", 0)
@@ -101,6 +106,7 @@ def test_event_type_filter_lists_the_vocabulary_without_querying(events, admin_c
 def test_deep_pages_of_the_whole_chain_seek_by_sequence(events, admin_client, monkeypatch):
     monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
     admin_client.get("/admin/")  # log in (recorded) before counting what is there
+    drain_sealer()
     newest_first = list(AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True))
 
     with CaptureQueriesContext(connection) as queries:
@@ -188,6 +194,7 @@ def test_only_the_admin_queryset_answers_from_the_chain(events):
 def test_date_drill_downs_list_exactly_the_events_of_the_period(events, admin_client, params):
     lower = params.get("timestamp__gte") or drill_start(params)
     upper = params.get("timestamp__lt") or drill_end(params)
+    drain_sealer()  # the admin's login, linked as the sealer's round would
     in_period = AuditEvent.objects.exclude(event_type="audit_view")
     if lower:
         in_period = in_period.filter(timestamp__gte=lower)
@@ -261,6 +268,7 @@ def test_a_search_that_matches_little_reads_its_rows_instead_of_walking_the_chai
     # index when nothing matches (0.45 s per walk at a million rows on PostgreSQL).
     for number in range(5):
         record_event(event_type="auth_login", username=f"user{number}", resource_type="user")
+    drain_sealer()
 
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get(URL, {"q": "nobody"})
@@ -311,6 +319,7 @@ def test_a_filtered_listing_counts_and_pages_only_what_it_lists(
         record_event(event_type="task_create", username="bob", resource_type="task")
         record_event(event_type="auth_login", outcome="failure", username="eve")
         record_event(event_type="auth_login", username=f"user{number}")
+    drain_sealer()
     newest_first = AuditEvent.objects.order_by("-sequence")
     expected = [event.sequence for event in newest_first if matches(event)]
 
@@ -326,8 +335,10 @@ def test_a_listing_sorted_by_another_column_pages_in_that_order(admin_client, mo
     for number in range(3):
         record_event(event_type="task_create", username="bob", resource_type="task")
         record_event(event_type="auth_login", username=f"user{number}")
+    drain_sealer()
     # The column's position in the listing (after the action checkbox) sorts by it.
     oldest_first = str(admin_client.get(URL).context["cl"].list_display.index("timestamp"))
+    drain_sealer()  # that page view's audit_view, linked
     expected = list(
         AuditEvent.objects.order_by("timestamp", "-sequence").values_list("sequence", flat=True)
     )
@@ -347,6 +358,7 @@ def test_the_default_listing_counts_and_pages_without_the_reads_between_events(
         record_event(event_type="auth_login", username=f"user{number}")
         record_event(event_type="audit_view", username="staff", resource_type="audit_log")
         record_event(event_type="audit_export", username="staff", resource_type="audit_log")
+    drain_sealer()
     expected = list(
         AuditEvent.objects.exclude(event_type__in=["audit_view", "audit_export"])
         .order_by("-sequence")
@@ -370,7 +382,7 @@ def test_events_the_sealer_has_not_linked_yet_are_neither_listed_nor_counted(
     monkeypatch.setattr("audit.admin.event_admin.AuditEventAdmin.list_per_page", 2)
     for number in range(3):
         record_event(event_type="auth_login", username=f"sealed{number}")
-    settings.AUDIT_SEALING = "background"
+    drain_sealer()  # a sealer round: these are linked, the next three wait for the next
     for number in range(3):
         record_event(event_type="auth_login", username=f"unsealed{number}")
     assert AuditEvent.objects.filter(sequence__isnull=True).count() == 3
@@ -402,6 +414,7 @@ def bobs_tasks(count: int) -> list[int | None]:
     """Record `count` task_create events of bob; return their sequence numbers, newest first."""
     for _ in range(count):
         record_event(event_type="task_create", username="bob", resource_type="task")
+    drain_sealer()
     return list(
         AuditEvent.objects.filter(username="bob")
         .order_by("-sequence")
@@ -471,6 +484,7 @@ def test_a_listing_with_no_real_filter_counts_the_whole_chain_exactly(
     monkeypatch.setattr("audit.admin.queries.COUNT_CAP", 4)
     for number in range(6):
         record_event(event_type="auth_login", username=f"user{number}")
+    drain_sealer()
     listed = AuditEvent.objects.exclude(event_type__in=["audit_view", "audit_export"])
 
     with CaptureQueriesContext(connection) as queries:

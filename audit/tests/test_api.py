@@ -10,12 +10,14 @@ from unittest import mock
 
 import pytest
 from django.http import StreamingHttpResponse
+from django.test import override_settings
 
 from audit import services
 from audit.api.export import EXPORT_COLUMNS, NDJSON_FIELDS
 from audit.models import AuditEvent
 from audit.recording.client import ClientContext
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer, sealed
 
 URL = "/api/v2/admin/audit-logs"
 START = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)
@@ -48,9 +50,16 @@ def days(n: int) -> datetime:
 
 @contextmanager
 def stamped(times):
-    """Record events stamped at the given times instead of now."""
+    """Record events stamped at the given times instead of now, linked at once.
+
+    Through the locked design (AUDIT_SEALING=inline), which stamps with the application
+    clock set here: background sealing on PostgreSQL stamps with the database's.
+    """
     clock = iter(times)
-    with mock.patch.object(services, "timezone", SimpleNamespace(now=lambda: next(clock))):
+    with (
+        override_settings(AUDIT_SEALING="inline"),
+        mock.patch.object(services, "timezone", SimpleNamespace(now=lambda: next(clock))),
+    ):
         yield
 
 
@@ -106,7 +115,9 @@ def seeded(user, staff):
 
 @pytest.fixture
 def staff_client(seeded, staff_client):
-    # Logging in records an auth_login (stamped now), so it comes after the seeds.
+    # Logging in records an auth_login (stamped now), so it comes after the seeds;
+    # the sealer's round links it.
+    drain_sealer()
     return staff_client
 
 
@@ -145,6 +156,7 @@ def test_non_staff_get_403_and_nothing_is_recorded(client_for, user):
 
 def test_staff_may_use_a_bearer_token(api_login, staff, client):
     access = api_login(staff)["access"]
+    drain_sealer()
     response = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {access}")
     assert response.status_code == 200
     # The page is read before the view is recorded: the newest row is the login.
@@ -350,6 +362,7 @@ def test_cursor_pagination_walks_every_row_once_both_ways(staff_client, ordering
     params = {"event_type": "auth_lockout", "page_size": 10}
     if ordering:
         params["ordering"] = ordering
+    drain_sealer()
     pages, last = walk(staff_client, URL, params)
     assert [len(page) for page in pages] == [10, 10, 5]
     # Newest first the walk ends; oldest first the last page points at the tail.
@@ -369,6 +382,7 @@ def test_cursor_pagination_walks_every_row_once_both_ways(staff_client, ordering
 def test_a_smaller_page_size_can_be_asked_for(staff_client):
     for n in range(5):
         record_event(event_type="auth_lockout", username=f"u{n}")
+    drain_sealer()
     response = staff_client.get(URL, {"event_type": "auth_lockout", "page_size": 2})
     assert [row["username"] for row in response.json()["results"]] == ["u4", "u3"]
     assert response.json()["next"] is not None
@@ -385,7 +399,7 @@ def body_of(response) -> str:
 @pytest.fixture
 def many(staff_client):
     """150 more failed logins, beyond one page of the JSON listing."""
-    return [
+    return sealed(
         record_event(
             event_type="auth_login",
             outcome="failure",
@@ -393,7 +407,7 @@ def many(staff_client):
             client=ClientContext("198.51.100.50", "bot/1", f"req-bulk-{n:04d}"),
         )
         for n in range(150)
-    ]
+    )
 
 
 def test_csv_export_streams_every_filtered_row(staff_client, many, seeded, only_event):
@@ -456,6 +470,7 @@ def test_csv_cells_cannot_become_formulas(staff_client, dangerous):
         client=ClientContext("198.51.100.9", dangerous, "req-formula-1"),
         message=dangerous,
     )
+    drain_sealer()
     response = staff_client.get(URL, {"format": "csv", "request_id": "req-formula-1"})
     [row] = list(csv.DictReader(io.StringIO(body_of(response))))
     for column in ("username", "user_agent", "message"):
@@ -470,6 +485,7 @@ def test_ndjson_has_one_line_per_event_whatever_the_text(staff_client):
     # Line and paragraph separators split a line for splitlines() and many editors.
     for name in ("line\u2028break", "para\u2029break", "nel\x85break", "lf\nbreak"):
         record_event(event_type="auth_lockout", username=name)
+    drain_sealer()
     response = staff_client.get(URL, {"format": "ndjson", "event_type": "auth_lockout"})
     lines = body_of(response).splitlines()
     assert len(lines) == 4

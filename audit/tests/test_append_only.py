@@ -19,6 +19,7 @@ from audit.roles import COSIGNATURE_ROLE
 from audit.sealing.batches import seal_pending
 from audit.sealing.cutoff import SEALER_ROLE
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import TABLE
 from audit.transparency.tree_heads import sign_tree_head
 from audit.verification.verify import verify_chain
@@ -85,6 +86,7 @@ def test_deleting_a_user_keeps_their_events_and_the_chain(user):
     record_event(event_type="auth_logout", user=user)
     user_id = user.pk
     get_user_model().objects.filter(pk=user_id).delete()
+    drain_sealer()
     *events, deletion = AuditEvent.objects.order_by("sequence")
     assert [(e.user_id, e.username) for e in events] == [(None, "alice"), (None, "alice")]
     # The deletion is recorded too (from a shell here: no signed-in actor).
@@ -150,6 +152,7 @@ def test_nulling_user_id_alone_is_allowed(event):
 def test_delete_is_allowed_only_to_the_prune_role(user):
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
+    drain_sealer()
     # The setting that once let any session delete now changes nothing.
     with (
         pytest.raises(DatabaseError, match="append-only"),
@@ -206,6 +209,7 @@ def application_session(transactional_db):
 def test_an_application_role_cannot_delete_whatever_it_sets(application_session, user):
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
+    drain_sealer()
 
     def refused(*statements: str, match: str) -> None:
         with pytest.raises(psycopg.Error, match=match), application_session.transaction():
@@ -230,6 +234,7 @@ def test_an_application_role_granted_all_privileges_cannot_truncate(application_
     # checkpoints went in one statement each, whatever the DELETE triggers said.
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
+    drain_sealer()
     sign_tree_head()
     role = application_session.execute("SELECT current_user").fetchone()[0]
     with connection.cursor() as cursor:
@@ -250,8 +255,8 @@ def test_an_application_role_granted_all_privileges_cannot_truncate(application_
 def test_no_setting_lets_an_application_role_delete_link_or_forge(application_session, settings):
     for _ in range(3):
         record_event(event_type="auth_login", username="alice")
+    drain_sealer()
     sign_tree_head()
-    settings.AUDIT_SEALING = "background"
     unsealed = record_event(event_type="auth_login", username="bob")
     assert AuditEvent.objects.get(pk=unsealed.pk).sequence is None
     settings_said = ("SET LOCAL audit.allow_prune = 'on'", "SET LOCAL audit.sealing = 'on'")

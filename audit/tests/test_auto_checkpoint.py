@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.chain import key_ring
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import hash_of, raw_sql, rehash_from
 from audit.verification.checkpoint_format import write_checkpoint
 from audit.verification.checkpoints import checkpoint_due, create_checkpoint
@@ -20,8 +21,10 @@ from audit.worker_duties import check_once
 
 
 def record(count: int) -> None:
+    """Record events and seal them, as the sealer's next round would."""
     for number in range(count):
         record_event(event_type="task_create", resource_id=number)
+    drain_sealer()
 
 
 def run_worker() -> None:

@@ -1,12 +1,16 @@
 """Keyed links: the key ring, rotation as an event, and the switch from plain SHA-256."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.checks import run_checks
 from django.core.management import call_command
+from django.utils import timezone
 
 from audit.chain import ChainKeyError, event_hash, key_ring, parse_key_ring
 from audit.models import AuditEvent, ChainHead
 from audit.services import record_event, switch_to_keyed_chain
+from audit.tests.fixtures import sealed
 from audit.tests.tamper import append_chain
 from audit.verification.verify import verify_chain
 
@@ -52,9 +56,9 @@ def test_link_is_the_rfc_2104_hmac():
 
 def test_rotation_is_an_event_linked_under_the_new_key(db, settings):
     settings.AUDIT_CHAIN_KEYS = K1
-    record_event(event_type="auth_login", username="alice")
+    sealed([record_event(event_type="auth_login", username="alice")])
     settings.AUDIT_CHAIN_KEYS = f"{K2},{K1}"
-    event = record_event(event_type="auth_logout", username="alice")
+    [event] = sealed([record_event(event_type="auth_logout", username="alice")])
     rotation = AuditEvent.objects.get(sequence=event.sequence - 1)
     assert rotation.event_type == "audit_chain_key"
     assert rotation.metadata == {"previous_key_id": "k1", "key_id": "k2"}
@@ -65,23 +69,25 @@ def test_rotation_is_an_event_linked_under_the_new_key(db, settings):
 
 def test_dropping_a_key_still_in_use_from_the_ring_is_named(db, settings):
     settings.AUDIT_CHAIN_KEYS = K1
-    record_event(event_type="auth_login", username="alice")
+    sealed([record_event(event_type="auth_login", username="alice")])
     settings.AUDIT_CHAIN_KEYS = K2
-    record_event(event_type="auth_logout", username="alice")
+    sealed([record_event(event_type="auth_logout", username="alice")])
     result = verify_chain()
     assert result.first_bad_sequence == 1
     assert "'k1', which AUDIT_CHAIN_KEYS does not hold" in result.reason
 
 
 def test_a_plain_chain_carries_over_through_a_switch_event(db):
-    append_chain(5, plain=True)
+    # Stamped in the past: an event recorded after a head stamped ahead waits for the
+    # clock to get there before the sealer links it.
+    append_chain(5, plain=True, start=timezone.now() - timedelta(minutes=10))
     plain = verify_chain()
     assert plain.first_bad_sequence == 5
     assert "newest event, has a plain SHA-256 link" in plain.reason
     switch = switch_to_keyed_chain()
     assert (switch.sequence, switch.event_type) == (6, "audit_chain_key")
     assert switch.metadata["previous_key_id"] == ""
-    record_event(event_type="auth_login", username="alice")
+    sealed([record_event(event_type="auth_login", username="alice")])
     result = verify_chain()
     assert result.ok, result.reason
     assert result.rows_checked == 7

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from audit.chain import canonical_timestamp, key_ring
 from audit.models import AuditCheckpoint, ChainHead
 from audit.services import record_event
+from audit.tests.fixtures import sealed
 from audit.tests.tamper import hash_of, raw_sql, rehash_from
 from audit.verification.checkpoint_format import (
     CheckpointError,
@@ -24,7 +25,7 @@ from audit.verification.verify import verify_chain
 
 @pytest.fixture
 def events(db):
-    return [record_event(event_type="task_create", resource_id=n) for n in range(1, 9)]
+    return sealed(record_event(event_type="task_create", resource_id=n) for n in range(1, 9))
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_command_reports_where_it_wrote(events, tmp_path):
 
 def test_latest_checkpoint_is_the_newest(events):
     create_checkpoint()
-    record_event(event_type="auth_logout")
+    sealed([record_event(event_type="auth_logout")])
     create_checkpoint()
     assert latest_checkpoint().sequence == 9
     assert AuditCheckpoint.objects.count() == 2
@@ -118,7 +119,7 @@ def test_a_broken_chain_is_never_signed(events):
 
 def test_tampering_before_the_last_checkpoint_is_not_signed_over(events):
     create_checkpoint()
-    record_event(event_type="auth_logout")
+    sealed([record_event(event_type="auth_logout")])
     raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 2")
     with pytest.raises(CheckpointError, match="broken chain: #2"):
         create_checkpoint()
@@ -127,7 +128,7 @@ def test_tampering_before_the_last_checkpoint_is_not_signed_over(events):
 
 def test_next_checkpoint_checks_the_previous_one_still_holds(events):
     create_checkpoint()
-    record_event(event_type="auth_logout")
+    sealed([record_event(event_type="auth_logout")])
     raw_sql("UPDATE {table} SET message = 'x' WHERE sequence = 8")
     rehash_from(8, key=key_ring().signing)
     with pytest.raises(CheckpointError, match="#8 differs from signed checkpoint #8"):
@@ -146,7 +147,7 @@ def test_no_checkpoint_over_a_chain_shorter_than_the_last_one(events):
 
 
 def test_verify_with_a_checkpoint(checkpoint_file):
-    record_event(event_type="auth_logout")
+    sealed([record_event(event_type="auth_logout")])
     output = run("verify_audit_chain", "--checkpoint", str(checkpoint_file))
     assert "Checked 9 audit events" in output
     assert "checkpoint #8 of" in output

@@ -7,7 +7,7 @@ from audit.chain import event_hash, key_ring
 from audit.models import AuditEvent
 from audit.recording.client import ClientContext, client_ip, user_agent
 from audit.services import record_event
-from audit.tests.fixtures import PASSWORD
+from audit.tests.fixtures import PASSWORD, sealed
 
 PROXY = "10.0.0.2"
 CLIENT = "198.51.100.9"
@@ -120,7 +120,7 @@ def test_stored_address_reads_back_as_it_was_hashed(db, settings, raw):
     settings.TRUSTED_PROXY_COUNT = 0
     ip = client_ip(request_with(REMOTE_ADDR=raw))
     event = record_event(event_type="auth_login", client=ClientContext(ip_address=ip))
-    stored = AuditEvent.objects.get(pk=event.pk)
+    [stored] = sealed([event])
     assert stored.ip_address == event.ip_address
     fields = {field.name: getattr(stored, field.name) for field in AuditEvent._meta.fields}
     assert event_hash(fields, key_ring().signing) == stored.hash

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.template.loader import render_to_string
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -22,6 +22,7 @@ from audit.models import AuditEvent
 from audit.recording.client import ClientContext
 from audit.services import record_event
 from audit.tests import tamper
+from audit.tests.fixtures import drain_sealer
 from audit.verification.checkpoints import create_checkpoint
 
 DASHBOARD = "/admin/dashboard/"
@@ -72,7 +73,9 @@ def test_staff_see_the_figures_of_the_last_30_days(make_user, client_for, monkey
     # Forty days ago: outside the window, so counted nowhere. First, because the chain
     # never stamps an event earlier than the one before it.
     long_ago = timezone.now() - timedelta(days=40)
-    with monkeypatch.context() as patched:
+    # Inline: the locked design stamps with the application clock patched here
+    # (background sealing on PostgreSQL stamps with the database's).
+    with monkeypatch.context() as patched, override_settings(AUDIT_SEALING="inline"):
         patched.setattr(timezone, "now", lambda: long_ago)
         failed_login("old-attempt", OTHER_IP)
     staff = make_user(username="staffer", superuser=True)
@@ -95,6 +98,7 @@ def test_staff_see_the_figures_of_the_last_30_days(make_user, client_for, monkey
     task_complete(user, outcome=Outcome.SUCCESS, pages=2, seconds=3.0)
     task_complete(user, outcome=Outcome.SUCCESS, pages=1, seconds=1.5)
     task_complete(user, outcome=Outcome.FAILURE, pages=0, seconds=0.2)
+    drain_sealer()
 
     response = staff_client.get(DASHBOARD)
 
@@ -307,6 +311,7 @@ def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
     for _ in range(3):
         record_event(event_type="auth_login", user=user, resource_type="user")
 
+    drain_sealer()
     first = staff_client.get(DASHBOARD)
     assertContains(
         first, '<span class="badge completed" id="chain-status">Intact</span>', html=True
@@ -353,6 +358,7 @@ def test_a_kept_verdict_says_how_many_events_the_chain_gained_since(staff_client
 def test_the_chain_notes_are_whole_sentences_in_chinese(staff_client, user):
     record_event(event_type="auth_login", user=user, resource_type="user")
 
+    drain_sealer()
     page = staff_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans").text
 
     found = re.search(r'<p class="muted" id="chain-scope">(.*?)</p>', page, re.S)
@@ -369,6 +375,7 @@ def test_the_chain_notes_are_whole_sentences_in_chinese(staff_client, user):
 def test_last_checkpoint_is_shown(staff_client, user):
     assertContains(staff_client.get(DASHBOARD), "No checkpoint yet.")
     record_event(event_type="auth_login", user=user, resource_type="user")
+    drain_sealer()
     made = create_checkpoint()
 
     response = staff_client.get(DASHBOARD + "?verify=1")
@@ -436,6 +443,7 @@ def test_figures_link_to_the_matching_events_in_the_audit_list(staff_client):
         failed_login("mallory", ATTACKER_IP)
     failed_login("bob", OTHER_IP)
     record_event(event_type="auth_login", username="mallory", resource_type="user")
+    drain_sealer()
     page = staff_client.get(DASHBOARD).content.decode()
 
     by_username = links_of(page, "failed-username-table")
@@ -454,6 +462,7 @@ def test_an_intact_chain_is_said_in_chinese(staff_client):
     from audit.services import record_event
 
     record_event(event_type="auth_login", username="alice")
+    drain_sealer()
     html = staff_client.get(
         "/admin/dashboard/", {"verify": "1"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
     ).content.decode()

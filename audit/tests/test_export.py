@@ -16,6 +16,7 @@ from audit.expressions import CanonicalTimestampText
 from audit.models import AuditEvent
 from audit.recording.client import ClientContext
 from audit.services import record_event
+from audit.tests.fixtures import sealed
 from audit.tests.tamper import raw_sql
 from audit.tests.test_api import stamped
 from audit.timestamps import display_timestamp, utc_text
@@ -161,7 +162,7 @@ def test_the_api_export_agrees_with_the_api_listing(awkward, client_for, staff):
 @pytest.mark.django_db
 def test_metadata_numbers_keep_their_values(user):
     metadata = {"tiny": 1e-7, "huge": 1e300, "third": 1 / 3, "negative": -2.5, "big": 2**53}
-    event = record_event(event_type="task_complete", user=user, metadata=metadata)
+    [event] = sealed([record_event(event_type="task_complete", user=user, metadata=metadata)])
     [line] = "".join(
         ndjson_lines(rows(AuditEvent.objects.filter(pk=event.pk), columns=NDJSON_COLUMNS))
     ).splitlines()

@@ -27,6 +27,7 @@ from audit.management.commands.verify_audit_chain import Command as VerifyComman
 from audit.models import AuditEvent, ChainHead
 from audit.recording.client import ClientContext
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer, sealed
 from audit.tests.tamper import (
     append_chain,
     event_fields,
@@ -60,7 +61,7 @@ def chain(db):
                 metadata={"n": number, "nested": {"b": [1, 2.5, None], "a": "ü"}},
             )
         )
-    return events
+    return sealed(events)
 
 
 def verify_command(*args: str) -> str:
@@ -168,6 +169,7 @@ def test_metadata_that_jsonb_would_rewrite_still_verifies(db):
         event_type="task_create",
         metadata={"big": 1e16, "huge": 1.5e300, "negzero": -0.0, "nan": float("nan"), "x": 0.1},
     )
+    drain_sealer()
     stored = AuditEvent.objects.get()
     assert stored.metadata["big"] == 10**16
     assert stored.metadata["nan"] == "NaN"
@@ -177,6 +179,7 @@ def test_metadata_that_jsonb_would_rewrite_still_verifies(db):
 @pytest.mark.parametrize("address", ["::ffff:192.0.2.1", "2001:DB8:0:0:1:0:0:1", "192.0.2.1"])
 def test_ip_addresses_verify_after_read_back(db, address):
     record_event(event_type="auth_login", client=ClientContext(ip_address=address))
+    assert drain_sealer() == 1
     assert verify_chain().ok
 
 
@@ -210,7 +213,7 @@ def test_command_prints_rows_checked_and_verdict(chain):
     assert "OK: chain intact." in output
 
 
-def test_clock_stepped_back_does_not_break_the_chain(chain):
+def test_clock_stepped_back_does_not_break_the_chain(chain, inline_sealing):
     # The newest event was stamped an hour ahead of a clock that then stepped back:
     # the next event keeps to its time. (The head event's own timestamp, which its
     # link covers; ChainHead.timestamp is only a copy, see test_attack_unsealed.)
@@ -475,8 +478,10 @@ def test_reversed_range_is_refused_with_status_2(chain):
 # --- Concurrency -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("sealing", ["background", "inline"])
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_build_one_unbroken_chain():
+def test_concurrent_writers_build_one_unbroken_chain(settings, sealing):
+    settings.AUDIT_SEALING = sealing
     writers, per_writer = 6, 15
     errors: list[BaseException] = []
     start = threading.Barrier(writers)
@@ -502,6 +507,7 @@ def test_concurrent_writers_build_one_unbroken_chain():
         thread.join()
 
     assert errors == []
+    drain_sealer()  # background: the sealer's round after the writers committed
     total = writers * per_writer
     sequences = list(AuditEvent.objects.order_by("sequence").values_list("sequence", flat=True))
     assert sequences == list(range(1, total + 1))

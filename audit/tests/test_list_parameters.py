@@ -4,6 +4,7 @@ import pytest
 
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v2/admin/audit-logs"
@@ -12,6 +13,7 @@ URL = "/api/v2/admin/audit-logs"
 def test_after_sequence_lists_only_later_events_and_nothing_at_the_tail(staff_client):
     for n in range(3):
         record_event(event_type="auth_logout", metadata={"n": n})
+    drain_sealer()
     last = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True)[0]
 
     response = staff_client.get(URL, {"after_sequence": last - 2, "ordering": "timestamp"})
@@ -41,6 +43,7 @@ def test_an_empty_format_is_a_400_naming_it(staff_client):
 def test_pages_are_linked_in_a_link_header_as_in_the_body(staff_client):
     for n in range(3):
         record_event(event_type="auth_logout", metadata={"n": n})
+    drain_sealer()
 
     first = staff_client.get(URL, {"page_size": 2})
     body = first.json()

@@ -4,6 +4,7 @@ import pytest
 
 from audit.recording.client import ClientContext
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 
 API = "/api/v2/admin/audit-logs"
 CHANGELIST = "/admin/audit/auditevent/"
@@ -28,6 +29,7 @@ def addressed_events(db):
             username=f"who{number}",
             client=ClientContext(address, "agent/1", f"req-{number}"),
         )
+    drain_sealer()
 
 
 def addresses(response) -> list[str]:

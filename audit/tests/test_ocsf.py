@@ -11,6 +11,7 @@ from audit.services import record_event
 from audit.siem.cef import cef_line
 from audit.siem.documents import Writer, event_document
 from audit.siem.ocsf import EVENT_MAPPINGS, ocsf_event
+from audit.tests.fixtures import sealed
 from audit.tests.ocsf_required import ocsf_problems
 
 CLIENT = ClientContext(ip_address="198.51.100.4", user_agent="agent/1", request_id="req-0001")
@@ -204,10 +205,10 @@ def test_the_stream_in_ocsf_or_cef_is_counted_once(audit_stream, settings, fmt):
 
 
 def test_the_export_in_ocsf_is_one_valid_event_per_line(staff_client, user):
-    recorded = [
+    recorded = sealed(
         record_event(event_type="task_create", user=user, client=CLIENT, resource_id=number)
         for number in range(3)
-    ]
+    )
     response = staff_client.get("/api/v2/admin/audit-logs?format=ocsf&event_type=task_create")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/x-ndjson"

@@ -17,6 +17,7 @@ from audit.models import AuditEvent
 from audit.recording.client import ClientContext
 from audit.retention import write_archive
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.transparency.keys import verifiers
 from audit.transparency.node_store import DatabaseNodeStore
 from audit.transparency.tree_heads import checkpoint_file_name, sign_tree_head
@@ -135,6 +136,7 @@ def record_some(count: int) -> None:
             message=f"東京 line\n{number}\t\x01",
             metadata={"ratio": 0.1, "tiny": 1e-07, "big": 1e300, "n": [1, {"ü": None}]},
         )
+    drain_sealer()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from django.db import transaction
 from audit.models import AuditEvent, ChainHead
 from audit.recording.client import ClientContext
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer, sealed
 from audit.tests.tamper import raw_sql, rehash_from
 from audit.transparency.tree_heads import sign_tree_head
 from audit.verification import parallel, pool
@@ -29,7 +30,7 @@ EVENTS = 20  # two parts of ten: #1-#10, #11-#20
 
 @pytest.fixture
 def trail():
-    return [
+    return sealed(
         record_event(
             event_type="auth_login" if number % 2 else "task_create",
             username=f"user{number}",
@@ -38,7 +39,7 @@ def trail():
             metadata={"n": number, "nested": {"b": [1, 2.5, None], "a": "ü"}},
         )
         for number in range(1, EVENTS + 1)
-    ]
+    )
 
 
 @pytest.fixture
@@ -141,6 +142,7 @@ def test_inside_a_callers_transaction_one_process_verifies(trail, shared_out):
     # Worker processes could not see rows this transaction has not committed.
     with transaction.atomic():
         record_event(event_type="auth_logout", username="late")
+        drain_sealer()  # sealed in this transaction too, uncommitted
         result = verify_chain()
     assert (result.processes, result.ok, result.rows_checked) == (1, True, EVENTS + 1)
 

@@ -9,6 +9,7 @@ from audit.api.export import NDJSON_FIELDS
 from audit.chain import row_payload
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.fixtures import sealed
 from audit.transparency.keys import verifiers
 from audit.transparency.tree_heads import sign_tree_head
 from audit.transparency.verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -24,9 +25,9 @@ def decode(values: list[str]) -> list[bytes]:
 @pytest.fixture
 def trail(db):
     """Ten events, signed at size 6 and at size 10."""
-    events = [record_event(event_type="task_create", resource_id=n) for n in range(6)]
+    events = sealed([record_event(event_type="task_create", resource_id=n) for n in range(6)])
     sign_tree_head()
-    events += [record_event(event_type="auth_login", username=f"u{n}") for n in range(4)]
+    events += sealed([record_event(event_type="auth_login", username=f"u{n}") for n in range(4)])
     sign_tree_head()
     return events
 

@@ -17,6 +17,7 @@ from audit.chain import HASHED_FIELDS
 from audit.models import AuditEvent, AuditEventQuerySet
 from audit.retention import PRUNE_ROLE, RetentionError, write_archive
 from audit.services import record_event
+from audit.tests.fixtures import sealed
 from audit.tests.tamper import TABLE, append_chain, raw_sql
 from audit.transparency.tree_heads import sign_tree_head
 from audit.verification.archives import verify_archive
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def trail():
     """Ten events from 60 days ago (#1-#10), then three from today (#11-#13)."""
     old = append_chain(10, start=timezone.now() - timedelta(days=60))
-    new = [record_event(event_type="auth_login", username=f"new{n}") for n in range(3)]
+    new = sealed(record_event(event_type="auth_login", username=f"new{n}") for n in range(3))
     return old, new
 
 
@@ -231,7 +232,7 @@ def test_a_pruned_checkpoint_verifies_only_with_its_archive(tmp_path, settings):
     append_chain(10, start=timezone.now() - timedelta(days=60))
     checkpoint_path = tmp_path / "checkpoint.json"
     write_checkpoint(create_checkpoint(), checkpoint_path)
-    record_event(event_type="auth_login")
+    sealed([record_event(event_type="auth_login")])
     archive_path = tmp_path / "a.ndjson.gz"
     retention("--older-than-days", "30", "--archive", str(archive_path))
     # Without the archive: a non-zero exit naming the archive it needs.
@@ -261,7 +262,10 @@ def test_a_pruned_checkpoint_verifies_only_with_its_archive(tmp_path, settings):
     assert create_checkpoint().sequence == 12
 
 
-def test_an_archive_other_than_the_recorded_one_is_refused(tmp_path):
+def test_an_archive_other_than_the_recorded_one_is_refused(tmp_path, inline_sealing):
+    # Inline: with background sealing a prune of every sealed event leaves the sealer
+    # refusing the head (HeadMoved: no sealed event names it), so the prune stays
+    # unsealed. Reported; this test is about the archive, not that.
     append_chain(10, start=timezone.now() - timedelta(days=60))
     checkpoint_path = tmp_path / "checkpoint.json"
     write_checkpoint(create_checkpoint(), checkpoint_path)

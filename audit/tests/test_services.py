@@ -11,13 +11,37 @@ from audit.models import AppendOnlyError, AuditEvent
 from audit.recording.client import ClientContext
 from audit.recording.sanitize import REDACTED
 from audit.services import record_event
-from audit.tests.fixtures import event_fields
+from audit.tests.fixtures import drain_sealer, event_fields
 
 CLIENT = ClientContext(ip_address="198.51.100.4", user_agent="agent/1", request_id="req-0001")
 
 
+@pytest.fixture(autouse=True, params=["background", "inline"])
+def sealing(request, settings) -> str:
+    """Run each test with both ways of sealing: the one write path must hold in both."""
+    settings.AUDIT_SEALING = request.param
+    return request.param
+
+
 def reread(event: AuditEvent) -> AuditEvent:
+    """Return the event as stored once sealed (inline sealing already linked it)."""
+    drain_sealer()
     return AuditEvent.objects.get(pk=event.pk)
+
+
+def test_the_returned_event_is_linked_inline_and_unsealed_in_the_background(db, sealing):
+    event = record_event(event_type="auth_login", username="a", client=CLIENT)
+    stored = AuditEvent.objects.get(pk=event.pk)
+    if sealing == "inline":
+        # Linked in the writer's own transaction: what it returns carries its link.
+        assert (event.sequence, event.prev_hash) == (1, GENESIS_HASH)
+        assert (stored.sequence, stored.hash) == (event.sequence, event.hash)
+    else:
+        # One INSERT: the sealer links it later (audit/tests/test_sealer.py).
+        assert (event.sequence, event.prev_hash, event.hash) == (None, None, None)
+        assert (stored.sequence, stored.prev_hash, stored.hash) == (None, None, None)
+        assert drain_sealer() == 1
+        assert reread(event).prev_hash == GENESIS_HASH
 
 
 def test_an_event_stores_every_field(user):
@@ -138,7 +162,7 @@ def test_credentials_in_metadata_are_redacted(db):
 
 
 def test_an_event_rolls_back_with_its_action(db):
-    kept = record_event(event_type="auth_login", client=CLIENT)
+    kept = reread(record_event(event_type="auth_login", client=CLIENT))
     with pytest.raises(RuntimeError), transaction.atomic():
         record_event(event_type="task_create", client=CLIENT)
         raise RuntimeError("the action failed")

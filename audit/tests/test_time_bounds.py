@@ -14,7 +14,9 @@ OFFSETS = [0, 10, 10, 10, 20, 30, 30, 40]
 
 
 @pytest.fixture
-def stamped(db, monkeypatch):
+def stamped(db, monkeypatch, inline_sealing):
+    # Inline: the locked design stamps with the application clock set here (background
+    # sealing on PostgreSQL stamps with the database's) and links each event at once.
     clock = iter(BASE + timedelta(minutes=minutes) for minutes in OFFSETS)
     monkeypatch.setattr("audit.services.timezone.now", lambda: next(clock))
     return [record_event(event_type="auth_login", username=f"u{i}") for i in range(len(OFFSETS))]

@@ -14,6 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from audit.chain import key_ring
 from audit.models import AppendOnlyError, AuditEvent, ChainHead, TreeCheckpoint
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import (
     TREE_CHECKPOINTS,
     cut_tree,
@@ -32,8 +33,10 @@ ORIGIN = "test.example/ocr-audit"
 
 
 def record(count: int) -> None:
+    """Record events and seal them, as the sealer's next round would."""
     for number in range(count):
         record_event(event_type="task_create", resource_id=number)
+    drain_sealer()
 
 
 def verify(*args: str) -> tuple[int, str]:

@@ -9,14 +9,17 @@ from django.db import connection, transaction
 
 from audit.models import WitnessCosignature
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import TREE_CHECKPOINTS
 from audit.transparency.keys import verifiers
 from audit.transparency.tree_heads import sign_tree_head
 
 
 def record(count: int) -> None:
+    """Record events and seal them, as the sealer's next round would."""
     for number in range(count):
         record_event(event_type="task_create", username="alice", resource_id=number)
+    drain_sealer()
 
 
 def record_and_sign(count: int) -> int:

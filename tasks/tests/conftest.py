@@ -7,6 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.tests.fixtures import drain_sealer
 from tasks.models import OcrTask, Status
 from tasks.services.creation import task_create_batch
 from tasks.worker.processing import process_task
@@ -114,9 +115,14 @@ def make_task_row(db):
 
 @pytest.fixture
 def audit_events(db):
-    """Return the audit events of a type (optionally about one resource), oldest first."""
+    """Return the audit events of a type (optionally about one resource), sealed, oldest first.
+
+    The sealer is drained first (tests seal in the background, as production does), so
+    each event has its sequence and links.
+    """
 
     def events(event_type: str, *, resource_id=None, **filters) -> list[AuditEvent]:
+        drain_sealer()
         found = AuditEvent.objects.filter(event_type=event_type, **filters)
         if resource_id is not None:
             found = found.filter(resource_id=str(resource_id))

@@ -4,11 +4,13 @@ import uuid
 
 from audit.models import AuditEvent
 from audit.recording.access import ACCESS_DENIED_PER_USER_PER_MINUTE
+from audit.tests.fixtures import drain_sealer
 
 AUDIT_API = "/api/v2/admin/audit-logs"
 
 
 def refusals() -> list[AuditEvent]:
+    drain_sealer()
     return list(AuditEvent.objects.filter(event_type="access_denied").order_by("sequence"))
 
 

@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from audit.events import Outcome
 from audit.models import AuditEvent
+from audit.tests.fixtures import drain_sealer
 from tasks.models import OcrTask
 
 from . import samples
@@ -32,6 +33,7 @@ def test_one_request_id_links_upload_create_process_and_complete(
     assert request_id
     [body] = response.json()
     task_id = body["id"]
+    drain_sealer()
     events = list(AuditEvent.objects.filter(request_id=request_id).order_by("sequence"))
     assert [event.event_type for event in events] == [
         "file_upload",
@@ -91,6 +93,7 @@ def test_callers_request_id_is_kept_and_the_servers_links_the_worker_events(
     # is kept beside it on the events recorded while serving its request.
     server_id = response["X-Request-ID"]
     assert server_id != "batch-2024-0001"
+    drain_sealer()
     events = AuditEvent.objects.filter(request_id=server_id).order_by("sequence")
     assert [(e.event_type, e.metadata.get("client_request_id")) for e in events] == [
         ("file_upload", "batch-2024-0001"),
@@ -229,6 +232,7 @@ def test_delete_by_the_cleanup_command_is_recorded_once(
 def task_deletes() -> dict[str, list[AuditEvent]]:
     """Return the task_delete events by task id: a task deleted once has one."""
     found: dict[str, list[AuditEvent]] = {}
+    drain_sealer()
     for event in AuditEvent.objects.filter(event_type="task_delete").order_by("sequence"):
         found.setdefault(event.resource_id, []).append(event)
     return found

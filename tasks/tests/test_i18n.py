@@ -13,7 +13,7 @@ from django.utils import translation
 from accounts.api_tokens.admin import ApiTokenCreateForm
 from accounts.models import ApiToken, ApiTokenAddress
 from audit.models import AuditEvent
-from audit.tests.fixtures import PASSWORD
+from audit.tests.fixtures import PASSWORD, drain_sealer
 from tasks.models import OcrPage, OcrTask, Phase, Status
 
 from .conftest import upload_file
@@ -189,6 +189,7 @@ def test_audit_event_names_stay_english_in_a_chinese_session(user, staff, client
     response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
 
     assert response.status_code == 302
+    drain_sealer()
     event = AuditEvent.objects.filter(username=user.username).latest("sequence")
     assert (event.event_type, event.category, event.outcome) == (
         "auth_login",
@@ -219,6 +220,7 @@ def test_upload_refusals_are_in_the_visitors_language_and_audited_in_english(use
         in pages[1]
     )
     # The trail, its hashes and the SIEM stream keep one language.
+    drain_sealer()
     messages = list(
         AuditEvent.objects.filter(event_type="file_upload")
         .order_by("sequence")

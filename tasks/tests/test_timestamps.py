@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.test_api import stamped
 from audit.verification.checkpoints import create_checkpoint
 
@@ -35,6 +36,7 @@ def test_pages_admin_and_dashboard_show_seconds_and_the_zone(
     boss = make_user(superuser=True)
     make_task_row(user)
     record_event(event_type="auth_logout", user=user)
+    drain_sealer()
     create_checkpoint()  # the dashboard's chain verdict names it and its time
     shown = re.compile(SHOWN.format(zone=zone))
     surfaces = {
@@ -80,6 +82,7 @@ def test_the_api_and_ndjson_give_utc_with_z_whatever_the_display_zone(
     settings.TIME_ZONE = "Asia/Shanghai"
     make_task_row(user)
     record_event(event_type="auth_logout", user=user)
+    drain_sealer()
     boss = client_for(make_user(superuser=True))
 
     [task] = client_for(user).get("/api/v2/tasks").json()["results"]
