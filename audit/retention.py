@@ -189,7 +189,18 @@ def prune_events(
     if older_than_days < 1:
         raise RetentionError("--older-than-days must be at least 1.")
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    last = AuditEvent.objects.filter(timestamp__lt=cutoff).aggregate(last=Max("sequence"))["last"]
+    sealed = AuditEvent.objects.filter(sequence__isnull=False)
+    # The chain head's own event stays, however old: the sealer links on from the newest
+    # sealed event and refuses a head that names no event (HeadMoved), so pruning it
+    # left the prune, and every event after it, unsealed for good (background sealing).
+    newest = sealed.aggregate(newest=Max("sequence"))["newest"]
+    last = (
+        sealed.filter(timestamp__lt=cutoff, sequence__lt=newest).aggregate(last=Max("sequence"))[
+            "last"
+        ]
+        if newest
+        else None
+    )
     if last is None:
         return PruneResult(count=0, dry_run=dry_run, cutoff=cutoff)
     stretch = AuditEvent.objects.filter(sequence__lte=last).aggregate(

@@ -332,6 +332,7 @@ def test_chain_verdict_is_cached_and_can_be_refreshed(staff_client, user):
 
 def test_a_kept_verdict_says_how_many_events_the_chain_gained_since(staff_client, user):
     record_event(event_type="auth_login", user=user, resource_type="user")
+    drain_sealer()
     first = staff_client.get(DASHBOARD)
     assertNotContains(first, 'id="chain-since"')
     # The staff sign-in and one event are in the kept verdict; the first visit's own
@@ -339,8 +340,11 @@ def test_a_kept_verdict_says_how_many_events_the_chain_gained_since(staff_client
     for _ in range(8):
         record_event(event_type="auth_login", user=user, resource_type="user")
 
+    drain_sealer()
     kept = staff_client.get(DASHBOARD)
+    drain_sealer()
     refreshed = staff_client.get(DASHBOARD + "?verify=1")
+    drain_sealer()
     chinese = staff_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans")
 
     assertContains(kept, "Checked the whole chain, 2 events (#1–#2)")  # noqa: RUF001
