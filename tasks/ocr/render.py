@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from PIL import Image
+from PIL import Image, ImageChops
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 PR_SET_PDEATHSIG = 1
@@ -51,6 +51,8 @@ def render_pdf_page_bounded(
     crop: tuple[float, float, float, float] | None = None,
 ) -> Image.Image:
     """Return page `index` drawn at `dpi` by a child process kept within `limits`.
+
+    The image is grey (mode L) when the drawing holds no colour, else RGB.
 
     `crop` (left, bottom, right, top, in points cut off the page as displayed, as
     pypdfium2's render takes it) draws one region only.
@@ -89,13 +91,27 @@ def render_pdf_page_bounded(
     return image
 
 
+def all_grey(image: Image.Image) -> bool:
+    """Return True if every pixel of an RGB image is a grey (red, green and blue equal)."""
+    red, green, blue = image.split()
+    return not ImageChops.difference(red, green).getbbox() and not (
+        ImageChops.difference(red, blue).getbbox()
+    )
+
+
 def _draw(
     path: str, index: int, dpi: int, out: str, crop: tuple[float, float, float, float]
 ) -> None:
     document = pdfium.PdfDocument(path)
     page = document[index]
     # PDFium draws BGR; to_pil() reorders it into RGB. PPM: raw pixels, no encoding cost.
-    page.render(scale=dpi / 72, crop=crop).to_pil().save(out, format="PPM")
+    image = page.render(scale=dpi / 72, crop=crop).to_pil()
+    if all_grey(image):
+        # A grey or black and white scan, black text: one channel holds the whole drawing.
+        # Tesseract read figure 11's pages in 0.41 s instead of 0.58 s as RGB (the same
+        # text), setting them straight took 0.06 s instead of 0.10, and the file is a third.
+        image = image.convert("L")
+    image.save(out, format="PPM")
 
 
 if __name__ == "__main__":

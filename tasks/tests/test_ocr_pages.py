@@ -2,7 +2,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tasks.ocr.pages import iter_pages, ocr_ready, render_page_image
 from tasks.ocr.resolution import PdfResolution
@@ -56,7 +56,8 @@ def test_scanned_pdf_pages_are_rendered_at_their_images_resolution(store_upload)
     assert [page.size for page in result] == [(1200, 300), (1200, 300)]
     assert [page.dpi for page in result] == [150, 150]
     assert [page.note for page in result] == ["", ""]
-    assert result[0].image.mode == "RGB"
+    # Black words on white: the drawing holds no colour, so it comes back grey.
+    assert result[0].image.mode == "L"
     assert result[0].image.info["dpi"] == (150, 150)
 
 
@@ -178,13 +179,29 @@ def test_page_over_the_limit_is_rendered_at_the_largest_resolution_that_fits(sto
     assert page.note.startswith("Rendered at 79 dpi, not 300: at 300 dpi the page would be ")
 
 
+def test_a_pdf_page_drawn_all_in_grey_comes_back_grey_and_a_colour_one_in_colour(store_upload):
+    # One channel where the drawing has no colour: Tesseract read figure 11's grey scan
+    # pages in 0.41 s each instead of 0.58 s as RGB, for the same text.
+    colour = PAGE.copy()
+    ImageDraw.Draw(colour).rectangle((10, 10, 60, 60), fill=(200, 30, 30))
+    upload = store_upload(samples.image_pdf_bytes([PAGE.convert("L"), colour], dpi=150))
+
+    grey, red = pages(upload, dpi=150)
+
+    assert (grey.image.mode, red.image.mode) == ("L", "RGB")
+    assert grey.image.info["dpi"] == (150, 150)
+    # The same page, only without its two copies of each grey value.
+    drawn = np.asarray(grey.image, dtype=int)
+    assert np.abs(drawn - np.asarray(PAGE.convert("L"), dtype=int)).mean() < 3
+
+
 def test_render_page_image_renders_one_pdf_page(store_upload):
     upload = store_upload(samples.text_pdf_bytes([["first page"], ["second page"]]))
 
     image = render_page_image(path=upload.path, kind=upload.kind, index=1, dpi=72)
 
     assert image.size == (612, 792)
-    assert image.mode == "RGB"
+    assert image.mode == "L"  # black text on white, drawn in grey
     # Some ink: the page has text on it.
     assert np.asarray(image.convert("L")).min() < 128
 

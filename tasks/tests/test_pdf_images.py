@@ -11,10 +11,10 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 
-from tasks.pdf.images import shrink_images
+from tasks.pdf.images import candidates, png_flate, shrink_images
 
 from .samples import scan_pdf_bytes
-from .scan_corpus import PAGE_INCHES, noisy, upright_page
+from .scan_corpus import PAGE_INCHES, line_chart, noisy, upright_page
 
 
 def one_page_scan(encoding: str, *, noise: bool = False) -> bytes:
@@ -95,6 +95,31 @@ def test_a_noisy_lossless_grey_scan_becomes_a_grey_jpeg_at_most_0_8_of_its_size(
     assert len(output) <= 0.8 * len(data), (len(output), len(data))
     # Lossy, but the page is the same page: mean difference of a few grey levels.
     assert np.abs(drawn(output).astype(int) - drawn(data).astype(int)).mean() < 8
+
+
+def test_a_noisy_scan_page_is_not_encoded_losslessly_in_full_when_a_sample_rules_it_out():
+    # Figure 11's page: the full PNG at level 9 took 1.4 s of the 1.5 s a page's PDF cost.
+    image = noisy(upright_page(seed=2600, font="DejaVu Sans", dpi=300)[0], seed=3)
+    [only] = candidates(image, quality=85, keep_lossless=False)
+    assert only.filter == "/DCTDecode"
+    # And rightly: the lossless encoding it did not try would have been larger.
+    assert len(png_flate(image).data) > len(only.data)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        upright_page(seed=2601, font="DejaVu Sans", dpi=300)[0],
+        line_chart(seed=5)[0].convert("L"),
+        line_chart(seed=5)[0].convert("RGB"),
+    ],
+    ids=["clean page", "grey chart", "colour chart"],
+)
+def test_a_page_that_compresses_losslessly_still_gets_its_lossless_encoding(image):
+    encoded = candidates(image, quality=85, keep_lossless=False)
+    best = min(encoded, key=lambda one: len(one.data))
+    # Flate with PNG predictors is smaller than the JPEG on these: they stay lossless.
+    assert best.filter == "/FlateDecode", [(one.filter, len(one.data)) for one in encoded]
 
 
 def test_keep_lossless_keeps_every_pixel():
