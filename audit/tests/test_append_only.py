@@ -325,6 +325,7 @@ def test_an_application_role_cannot_insert_into_the_tree_its_checkpoints_or_cosi
     # the witness's real one out. Only the role that writes each table may now.
     for _ in range(3):
         record_event(event_type="auth_login", user=user)
+    drain_sealer()
     checkpoint = sign_tree_head()
     assert checkpoint is not None
     jams = {
@@ -359,6 +360,7 @@ def test_an_application_role_cannot_insert_into_the_tree_its_checkpoints_or_cosi
             application_session.execute(f"SET LOCAL ROLE {role}")
     # The sealer and the signer, switching to their role, go on.
     record_event(event_type="auth_logout", user=user)
+    drain_sealer()
     assert sign_tree_head().size == 4
     assert verify_chain().ok
 
@@ -366,6 +368,7 @@ def test_an_application_role_cannot_insert_into_the_tree_its_checkpoints_or_cosi
 @postgresql_only
 def test_members_of_the_writing_roles_insert_as_them(application_session, user):
     record_event(event_type="auth_login", user=user)
+    drain_sealer()
     checkpoint = sign_tree_head()
     role = application_session.execute("SELECT current_user").fetchone()[0]
     with connection.cursor() as cursor:

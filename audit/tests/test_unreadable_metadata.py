@@ -13,6 +13,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from audit.services import record_event
+from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import UNREADABLE_JSON, raw_sql
 
 DEEP_JSON = '{"n": ' + "[" * 10_000 + "]" * 10_000 + "}"
@@ -37,6 +38,7 @@ def unreadable(request, db, user):
         resource_id=1,
         metadata={"seconds": 1.5, "pages": 2},
     )
+    drain_sealer()
     raw_sql("UPDATE {table} SET metadata = %s WHERE id = %s", [request.param, event.pk])
     return event
 
