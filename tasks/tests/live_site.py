@@ -88,6 +88,7 @@ class LiveSite:
     port: int = field(default_factory=free_port)
     web: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
+    sealer: subprocess.Popen | None = None
     # Settings every process of the site gets on top of the ones below.
     extra_env: dict[str, str] = field(default_factory=dict)
     _logs: list = field(default_factory=list)
@@ -105,8 +106,8 @@ class LiveSite:
             "DJANGO_SETTINGS_MODULE": "ocr_project.settings",
             "DEBUG": "0",
             "PYTHONUNBUFFERED": "1",
-            # Pages are under test here, not the sealer: events are linked as they commit.
-            "AUDIT_SEALING": "inline",
+            # As `make run`: events are linked by the site's own sealer process (start()).
+            "AUDIT_SEALING": "background",
             # Every browser here signs in from 127.0.0.1: the per-address password-login
             # throttle (tested in accounts/tests/test_bruteforce.py) would refuse the
             # suite's own sign-ins. The per-username lockout (django-axes) stays on.
@@ -179,6 +180,8 @@ class LiveSite:
             ],
             log="web.log",
         )
+        if self.env()["AUDIT_SEALING"] == "background":
+            self.sealer = self.manage("audit_sealer", log="sealer.log")
         self.start_worker()
         self.wait_until_serving()
 
@@ -223,6 +226,9 @@ class LiveSite:
 
     def close(self) -> None:
         self.stop_worker()
+        if self.sealer is not None:
+            stop(self.sealer)
+            self.sealer = None
         if self.web is not None:
             stop(self.web)
             self.web = None
