@@ -2,11 +2,12 @@
 
 from collections.abc import Callable
 from functools import wraps
+from typing import cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, QueryDict
 from django.shortcuts import redirect, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -39,7 +40,7 @@ def page_the_form_was_on(request: HttpRequest) -> str:
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
-def login_required_for_forms(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def login_required_for_forms[View: Callable[..., HttpResponseBase]](view: View) -> View:
     """Like login_required; a form sent without a signed-in user goes back to its page.
 
     A POST from a tab whose session ended elsewhere (log out everywhere, expiry) was sent
@@ -49,7 +50,7 @@ def login_required_for_forms(view: Callable[..., HttpResponse]) -> Callable[...,
     """
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if request.user.is_authenticated:
             return view(request, *args, **kwargs)
         if request.method in ("GET", "HEAD"):
@@ -58,7 +59,7 @@ def login_required_for_forms(view: Callable[..., HttpResponse]) -> Callable[...,
             login_url_after_session_end(page_the_form_was_on(request), reason=FORM_NOT_SENT)
         )
 
-    return wrapper
+    return cast(View, wrapper)
 
 
 def login_required_for_polling(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
