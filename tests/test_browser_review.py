@@ -214,3 +214,18 @@ def test_one_audit_events_page_names_its_type_once(devices):
     # In words beside its code, once: a second 事件类型 row held the bare code again.
     expect(page.locator(".form-row label", has_text="事件类型")).to_have_count(1)
     expect(page.locator(".field-event code.event-code")).to_have_count(1)
+
+
+def test_choosing_files_clears_the_last_answers_choose_a_file_error(devices):
+    page = devices.new_page(locale="zh-CN", width=390)
+    log_in(page, "dana")
+    page.goto("/tasks/upload/")
+    page.locator("#upload-button").click()  # nothing chosen: the server says so
+    page.wait_for_load_state()
+    expect(page.locator("#file-errors")).to_have_text("请至少选择一个要上传的文件。")
+    image = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
+    page.set_input_files("#id_file", {"name": "scan.png", "mimeType": "image/png", "buffer": image})
+    # It spoke of the last choice; beside "scan.png" it read as if the file were not there.
+    expect(page.locator("#chosen")).to_have_text("scan.png")
+    expect(page.locator("#file-errors")).to_be_hidden()
+    shoot(page, "review-upload-chosen-after-error-390")
