@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -17,13 +17,14 @@ from django.views.decorators.http import require_POST
 
 from audit.recording.client import client_ip
 
+from .decorators import login_required_for_forms
 from .http import AuthenticatedHttpRequest
 from .selectors import attempts_left, locked_accounts
 from .services import UNLOCK_PERMISSION, account_unlock, logout_everywhere
 
 
 @require_POST
-@login_required
+@login_required_for_forms
 def logout_all(request: AuthenticatedHttpRequest) -> HttpResponse:
     """End this user's sessions on every device and revoke all their API tokens."""
     stats = logout_everywhere(user=request.user, method="session")

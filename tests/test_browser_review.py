@@ -3,14 +3,19 @@
 A logout says so; a search says how many tasks it found; a page with a message keeps its
 list valid for screen readers (axe); the re-run forms put their checkbox beside its label;
 the top bar's account links are apart; a bulk download with nothing to download asks no
-question; the admin's words from Django and django-axes are Chinese in Chinese; the API
-docs say their language. Runs on its own live site, with test_browser's fixtures.
+question; a form sent after the session ended elsewhere says it was not done and leads
+back to its page; the admin's words from Django and django-axes are Chinese in Chinese, and
+one event's page names its type once; the API docs say their language. Runs on its own
+live site, with test_browser's fixtures.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from audit.tests.fixtures import PASSWORD
 from tasks.tests import samples
 
 from . import test_browser
@@ -163,3 +168,64 @@ def test_the_api_docs_say_their_language_and_draw_under_the_policy(devices):
     # Drawn by its own script files, so the CSP let it run; no violation was reported.
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("OCR service API")
     assert devices.csp_violations() == []
+
+
+@pytest.mark.parametrize(("width", "locale"), [(1280, "en-US"), (390, "zh-CN")])
+def test_a_form_sent_after_the_session_ended_says_so_and_leads_back_to_its_page(
+    devices, width, locale
+):
+    laptop = devices.new_page(width=width, locale=locale)
+    log_in(laptop, "erin")
+    upload(laptop, f"ledger-{width}.png")
+    laptop.get_by_role("link", name=f"ledger-{width}.png").click()
+    detail = laptop.url
+    # The page reloads itself once the task is read; then it offers to read it again.
+    expect(laptop.locator("details.rerun summary")).to_be_visible(timeout=OCR_TIMEOUT_MS)
+    phone = devices.new_page(width=width, locale=locale)
+    log_in(phone, "erin")
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.locator("form[action$='/logout-all/'] button").click()
+    phone.wait_for_url("/accounts/login/")
+
+    # The laptop's tab still shows the task; its re-run form goes out without a session.
+    laptop.locator("details.rerun summary").click()
+    laptop.locator(".rerun-form button[type=submit]").first.click()
+    laptop.wait_for_url(re.compile(r"/accounts/login/"))
+    words = {
+        "en-US": "Your session had ended, so that was not done. Sign in and try again.",
+        "zh-CN": "您的会话已结束，刚才的操作未执行。请登录后重试。",  # noqa: RUF001
+    }
+    expect(laptop.locator("#session-ended")).to_have_text(words[locale])
+    shoot(laptop, f"review-form-not-sent-{width}")
+    laptop.fill("#id_username", "erin")
+    laptop.fill("#id_password", PASSWORD)
+    laptop.locator("main form button[type=submit]").click()
+    # Back on the task's page (it used to end on the 405 "Not a page to open").
+    laptop.wait_for_url(detail)
+    expect(laptop.locator("h1")).to_contain_text(f"ledger-{width}.png")
+
+
+def test_one_audit_events_page_names_its_type_once(devices):
+    page = devices.new_page(locale="zh-CN", width=390)
+    log_in(page, "staffer")
+    page.goto("/admin/audit/auditevent/")
+    page.locator("#result_list tbody tr a").first.click()
+    page.wait_for_url(re.compile(r"/admin/audit/auditevent/\d+/change/"))
+    # In words beside its code, once: a second 事件类型 row held the bare code again.
+    expect(page.locator(".form-row label", has_text="事件类型")).to_have_count(1)
+    expect(page.locator(".field-event code.event-code")).to_have_count(1)
+
+
+def test_choosing_files_clears_the_last_answers_choose_a_file_error(devices):
+    page = devices.new_page(locale="zh-CN", width=390)
+    log_in(page, "dana")
+    page.goto("/tasks/upload/")
+    page.locator("#upload-button").click()  # nothing chosen: the server says so
+    page.wait_for_load_state()
+    expect(page.locator("#file-errors")).to_have_text("请至少选择一个要上传的文件。")
+    image = samples.encode_image(samples.make_text_image(samples.KNOWN_WORDS), format="PNG")
+    page.set_input_files("#id_file", {"name": "scan.png", "mimeType": "image/png", "buffer": image})
+    # It spoke of the last choice; beside "scan.png" it read as if the file were not there.
+    expect(page.locator("#chosen")).to_have_text("scan.png")
+    expect(page.locator("#file-errors")).to_be_hidden()
+    shoot(page, "review-upload-chosen-after-error-390")

@@ -91,15 +91,18 @@ class AuditEventAdmin(AuditedObjectAdmin, AuditedChangelistAdmin):
     paginator = EstimatedCountPaginator
     list_per_page = 100
     actions = ["export_csv"]
-    # "event" first: the type in words beside its code, then every stored field.
-    # The writer MAC's clock reads like every other time on the page (writer_mac_shown).
+    # "event" first: the type in words beside its code, then every other stored field
+    # (the bare event_type again would be a second row of the same name). The writer
+    # MAC's clock reads like every other time on the page (writer_mac_shown).
     readonly_fields = [
         "event",
         *(
             "writer_mac_shown" if field.name == "writer_mac" else field.name
             for field in AuditEvent._meta.fields
+            if field.name != "event_type"
         ),
     ]
+    exclude = ["event_type"]
     # Reading the trail is recorded too, once per page view: the list, and one event's
     # change page (every field, hashes and MACs) or history page.
     changelist_event = "audit_view"

@@ -225,6 +225,9 @@
     var chosen = document.getElementById("chosen");
     var show = function () {
       chosen.textContent = Array.prototype.map.call(input.files, function (f) { return f.name; }).join(", ");
+      // The server's "choose a file" (or too many) was about the last choice, not this one.
+      var stale = document.getElementById("file-errors");
+      if (stale && input.files.length) { stale.hidden = true; }
     };
     input.addEventListener("change", show);
     ["dragenter", "dragover"].forEach(function (name) {

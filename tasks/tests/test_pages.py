@@ -535,3 +535,32 @@ def test_upload_posted_without_a_session_says_so_on_the_login_page(client):
     other = client.get("/accounts/login/?next=/&reason=session_ended").content.decode()
     assert "Your session has ended. Sign in again to continue." in other
     assert "upload" not in other
+
+
+def test_a_form_posted_without_a_session_goes_back_to_its_page_saying_it_was_not_done(
+    client, user, make_task
+):
+    # A re-run, delete or bulk form sent from a tab whose session ended elsewhere ("log
+    # out everywhere"): login's next= used to be the form's POST-only URL, so signing in
+    # again ended on a 405 page, and nothing said the click had done nothing.
+    task = make_task(user)
+    detail = f"http://testserver/tasks/{task.pk}/"
+    for url in (f"/tasks/{task.pk}/rerun/", f"/tasks/{task.pk}/delete/", "/tasks/delete/"):
+        response = client.post(url, {"ids": [str(task.pk)]}, headers={"Referer": detail})
+        assert response.status_code == 302, url
+        assert response["Location"] == (
+            f"/accounts/login/?next=/tasks/{task.pk}/&reason=form_not_sent"
+        ), url
+    # From another site, or with no Referer: back to the task list, never off the site.
+    for referer in ("https://elsewhere.example/tasks/", None):
+        headers = {"Referer": referer} if referer else {}
+        response = client.post("/accounts/logout-all/", headers=headers)
+        assert response["Location"] == "/accounts/login/?next=/&reason=form_not_sent"
+    assert OcrTask.objects.filter(pk=task.pk).exists()
+
+    english = client.get("/accounts/login/?next=/&reason=form_not_sent").content.decode()
+    assert "Your session had ended, so that was not done. Sign in and try again." in english
+    chinese = client.get(
+        "/accounts/login/?next=/&reason=form_not_sent", headers={"Accept-Language": "zh-hans"}
+    ).content.decode()
+    assert "您的会话已结束，刚才的操作未执行。请登录后重试。" in chinese  # noqa: RUF001

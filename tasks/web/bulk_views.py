@@ -8,7 +8,6 @@ import uuid
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods
 
+from accounts.decorators import login_required_for_forms
 from accounts.http import AuthenticatedHttpRequest
 
 from ..bulk import (
@@ -77,7 +77,7 @@ def refuse_choice(request: HttpRequest, error: BulkRefused) -> HttpResponse:
     return task_list_page(request, status=error.status, selected=ticked_ids(request))
 
 
-@login_required
+@login_required_for_forms
 @require_http_methods(["GET", "POST"])
 def task_bulk_delete_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the chosen tasks and ask; on POST delete them all, each audited."""
@@ -123,7 +123,7 @@ def rerun_page(
     return render(request, "tasks/confirm_bulk_rerun.html", context, status=status)
 
 
-@login_required
+@login_required_for_forms
 @require_http_methods(["GET", "POST"])
 def task_bulk_rerun_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """List the chosen tasks with what a re-run does to each; on POST queue them."""
@@ -181,7 +181,7 @@ def task_bulk_rerun_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect("tasks:list")
 
 
-@login_required
+@login_required_for_forms
 @require_http_methods(["GET", "POST"])
 def task_bulk_download_view(
     request: AuthenticatedHttpRequest,

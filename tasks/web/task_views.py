@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.decorators import login_required_for_forms
 from accounts.http import AuthenticatedHttpRequest
 
 from ..documents import KIND_BY_CONTENT_TYPE, open_page_image, render_limits
@@ -142,7 +143,7 @@ def task_original(request: AuthenticatedHttpRequest, task_id) -> HttpResponse | 
         raise Http404("File missing.") from None
 
 
-@login_required
+@login_required_for_forms
 @require_POST
 def task_retry_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     """Queue a failed task again from its first page."""
@@ -155,7 +156,7 @@ def task_retry_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     return redirect("tasks:detail", task_id=task.pk)
 
 
-@login_required
+@login_required_for_forms
 @require_POST
 def task_rerun_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     """Read a finished task again (another engine or language, or OCR forced)."""
@@ -183,7 +184,7 @@ def task_rerun_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     return redirect("tasks:detail", task_id=task.pk)
 
 
-@login_required
+@login_required_for_forms
 @require_http_methods(["GET", "POST"])
 def task_delete_view(request: AuthenticatedHttpRequest, task_id) -> HttpResponse:
     """Confirm, then delete a task with its file and results."""
