@@ -181,7 +181,10 @@ class LiveSite:
             log="web.log",
         )
         if self.env()["AUDIT_SEALING"] == "background":
-            self.sealer = self.manage("audit_sealer", log="sealer.log")
+            # A connection name of its own: tests count the web's connections by theirs.
+            self.sealer = self.manage(
+                "audit_sealer", log="sealer.log", env={"DB_APPLICATION_NAME": "ocr-live-sealer"}
+            )
         self.start_worker()
         self.wait_until_serving()
 
