@@ -1,0 +1,8 @@
+"""Run in page-reader pool children by the tests: no Django models, which a child cannot import."""
+
+
+def loaded_languages(_: int) -> tuple[str, ...]:
+    """Return the Tesseract languages this process has loaded."""
+    from tasks.ocr.engines import get_engine
+
+    return tuple(get_engine("tesseract")._apis)
