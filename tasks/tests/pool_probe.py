@@ -3,6 +3,8 @@
 
 def loaded_languages(_: int) -> tuple[str, ...]:
     """Return the Tesseract languages this process has loaded."""
-    from tasks.ocr.engines import get_engine
+    from tasks.ocr.engines import TesseractEngine, get_engine
 
-    return tuple(get_engine("tesseract")._apis)
+    engine = get_engine(TesseractEngine.name)
+    assert isinstance(engine, TesseractEngine)
+    return tuple(engine._apis)
