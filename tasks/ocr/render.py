@@ -5,12 +5,14 @@ reads: a 250 KB file can inflate to 100 MB of drawing operators that take PDFium
 minutes and a gigabyte. So no page is drawn in the calling process: a child draws it
 under RLIMIT_AS and is killed at the time limit, and the page is refused with a reason.
 
-A caller with no other thread (a pool child of tasks.ocr.page_reader) forks the child: it
-starts with pypdfium2 and Pillow already loaded, where a new interpreter spent about 0.1 s
-of CPU a page starting and importing them. Any other caller (a web request, the worker
-with its heartbeat thread) starts `python -m tasks.ocr.render PATH INDEX DPI OUT`, which
-imports nothing but pypdfium2 and Pillow: forking a process with threads could copy a lock
-some other thread holds.
+A caller with no other Python thread (a pool child of tasks.ocr.page_reader, a sync
+gunicorn worker drawing a preview) forks the child: it starts with pypdfium2 and Pillow
+already loaded, where a new interpreter spent about 0.1 s of CPU a page starting and
+importing them. A caller with threads (the one-process worker and its heartbeat thread,
+a gthread server) starts `python -m tasks.ocr.render PATH INDEX DPI OUT`, which imports
+nothing but pypdfium2 and Pillow: a fork copies locks other threads may be holding.
+A forked child sees no more than its caller already does: that caller parsed the same
+PDF with PDFium itself.
 """
 
 import contextlib
