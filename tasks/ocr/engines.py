@@ -152,6 +152,10 @@ class TesseractEngine:
                 self._api_locks[language] = threading.Lock()
             return self._apis[language], self._api_locks[language]
 
+    def preload(self, language: str) -> None:
+        """Load `language`'s model now, so the first page read in it does not wait for it."""
+        self._api_for(language)
+
     def recognize(self, image: Image.Image, *, language: str) -> PageResult:
         """Return the text lines Tesseract finds in `image`, thresholded as suits the page."""
         _check_language(engine=self.name, language=language, offered=self.languages)

@@ -239,7 +239,8 @@ def _new_pool(processes: int) -> ProcessPoolExecutor:
     # The fork server imports this module (numpy, Pillow, PDFium, tesserocr) once, and each
     # child forked from it starts with them loaded: importing them took a child 0.42 s of
     # CPU, twice per task with two processes. It only takes effect before the server starts.
-    context.set_forkserver_preload(["__main__", __name__])
+    # It loads Tesseract's default language too (tasks.ocr.engine_preload).
+    context.set_forkserver_preload(["__main__", __name__, "tasks.ocr.engine_preload"])
     return ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_child_start)
 
 

@@ -5,17 +5,27 @@ reads: a 250 KB file can inflate to 100 MB of drawing operators that take PDFium
 minutes and a gigabyte. So no page is drawn in the calling process: a child draws it
 under RLIMIT_AS and is killed at the time limit, and the page is refused with a reason.
 
-Run as `python -m tasks.ocr.render PATH INDEX DPI OUT` (the child's side); it imports
-nothing but pypdfium2 and Pillow.
+A caller with no other Python thread (a pool child of tasks.ocr.page_reader, a sync
+gunicorn worker drawing a preview) forks the child: it starts with pypdfium2 and Pillow
+already loaded, where a new interpreter spent about 0.1 s of CPU a page starting and
+importing them. A caller with threads (the one-process worker and its heartbeat thread,
+a gthread server) starts `python -m tasks.ocr.render PATH INDEX DPI OUT`, which imports
+nothing but pypdfium2 and Pillow: a fork copies locks other threads may be holding.
+A forked child sees no more than its caller already does: that caller parsed the same
+PDF with PDFium itself.
 """
 
 import contextlib
 import ctypes
+import os
 import resource
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +34,8 @@ from PIL import Image, ImageChops
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 PR_SET_PDEATHSIG = 1
+# Exit statuses of a forked drawing child (a subprocess one says it on stderr instead).
+_DRAWN, _FAILED, _OUT_OF_MEMORY = 0, 1, 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,38 +69,129 @@ def render_pdf_page_bounded(
     `crop` (left, bottom, right, top, in points cut off the page as displayed, as
     pypdfium2's render takes it) draws one region only.
     """
-
-    def limit_memory() -> None:  # in the child, before it executes Python
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        # Linux: die with the worker, so a SIGKILLed worker leaves no child drawing on.
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
     with tempfile.TemporaryDirectory(prefix="ocr-render-") as folder:
         out = Path(folder) / "page.ppm"
-        command = [sys.executable, "-m", "tasks.ocr.render", path, str(index), str(dpi), str(out)]
-        command += [repr(float(amount)) for amount in crop or ()]
-        try:
-            # Our own interpreter and module; the path is a local copy we made, never a shell.
-            subprocess.run(  # noqa: S603
-                command,
-                cwd=PROJECT_ROOT,
-                preexec_fn=limit_memory,  # a limit only the child carries
-                capture_output=True,
-                timeout=limits.seconds,
-                check=True,
+        if _may_fork():
+            _draw_in_fork(path=path, index=index, dpi=dpi, out=str(out), crop=crop, limits=limits)
+        else:
+            _draw_in_subprocess(
+                path=path, index=index, dpi=dpi, out=str(out), crop=crop, limits=limits
             )
-        except subprocess.TimeoutExpired as error:
-            raise RenderRefused("render_timeout") from error
-        except subprocess.CalledProcessError as error:
-            stderr = error.stderr.decode(errors="replace")
-            code = "render_memory" if "MemoryError" in stderr or error.returncode < 0 else ""
-            raise RenderRefused(code or "render_failed", stderr[-500:]) from error
         with Image.open(out, formats=["PPM"]) as drawn:
             drawn.load()
             image = drawn.copy()
     image.info["dpi"] = (dpi, dpi)
     return image
+
+
+def _may_fork() -> bool:
+    # Python threads only; the caller's native ones (OpenBLAS) handle fork themselves.
+    return threading.active_count() == 1 and hasattr(os, "pidfd_open")
+
+
+def _die_with_parent() -> None:
+    # Linux: die with the worker, so a SIGKILLed worker leaves no child drawing on.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _draw_in_subprocess(
+    *,
+    path: str,
+    index: int,
+    dpi: int,
+    out: str,
+    crop: tuple[float, float, float, float] | None,
+    limits: RenderLimits,
+) -> None:
+    def limit_memory() -> None:  # in the child, before it executes Python
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        _die_with_parent()
+
+    command = [sys.executable, "-m", "tasks.ocr.render", path, str(index), str(dpi), out]
+    command += [repr(float(amount)) for amount in crop or ()]
+    try:
+        # Our own interpreter and module; the path is a local copy we made, never a shell.
+        subprocess.run(  # noqa: S603
+            command,
+            cwd=PROJECT_ROOT,
+            preexec_fn=limit_memory,  # a limit only the child carries
+            capture_output=True,
+            timeout=limits.seconds,
+            check=True,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise RenderRefused("render_timeout") from error
+    except subprocess.CalledProcessError as error:
+        stderr = error.stderr.decode(errors="replace")
+        code = "render_memory" if "MemoryError" in stderr or error.returncode < 0 else ""
+        raise RenderRefused(code or "render_failed", stderr[-500:]) from error
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _draw_in_fork(
+    *,
+    path: str,
+    index: int,
+    dpi: int,
+    out: str,
+    crop: tuple[float, float, float, float] | None,
+    limits: RenderLimits,
+) -> None:
+    # The child starts with the caller's address space mapped: the limit is what the
+    # drawing may add to it, as a new interpreter's drawing had memory_bytes in all.
+    ceiling = _address_space_bytes() + limits.memory_bytes
+    errors_r, errors_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: draw, say why not on the pipe, and never return
+        status = _FAILED
+        try:
+            os.close(errors_r)
+            resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+            _die_with_parent()
+            _draw(path, index, dpi, out, crop or (0, 0, 0, 0))
+            status = _DRAWN
+        except MemoryError:
+            status = _OUT_OF_MEMORY
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                os.write(errors_w, traceback.format_exc()[-500:].encode())
+        finally:
+            os._exit(status)  # no atexit, no finally of the caller's stack
+    os.close(errors_w)
+    try:
+        returncode = _wait_within(pid, seconds=limits.seconds)
+        with os.fdopen(errors_r, "rb") as errors:
+            errors_r = -1
+            detail = errors.read().decode(errors="replace")
+    finally:
+        if errors_r != -1:
+            os.close(errors_r)
+    if returncode is None:
+        raise RenderRefused("render_timeout")
+    if returncode == _OUT_OF_MEMORY or returncode < 0:  # a signal: the kernel's OOM kill
+        raise RenderRefused("render_memory", detail)
+    if returncode != _DRAWN:
+        raise RenderRefused("render_failed", detail)
+
+
+def _wait_within(pid: int, *, seconds: float) -> int | None:
+    """Return the child's exit code (-signal if killed), or None once killed at `seconds`."""
+    handle = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([handle], [], [], seconds)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+    finally:
+        os.close(handle)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 def all_grey(image: Image.Image) -> bool:

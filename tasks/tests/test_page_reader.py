@@ -121,3 +121,15 @@ def test_a_child_that_dies_fails_the_task_with_a_message_and_stores_no_half_page
 def test_fewer_than_one_page_process_is_refused_at_start_up(settings, value):
     settings.OCR_PAGE_PROCESSES = value
     assert "tasks.E005" in {error.id for error in run_checks()}
+
+
+def test_pool_children_start_with_the_default_language_loaded():
+    from tasks.ocr.page_reader import _new_pool
+
+    from .pool_probe import loaded_languages
+
+    with _new_pool(2) as pool:
+        loaded = list(pool.map(loaded_languages, range(2)))
+
+    # Loaded once in the fork server, not by each child before its first page.
+    assert loaded == [("eng",), ("eng",)]
