@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from ocr_project.common.atomic_files import atomic_write
 
 from .chain import canonical_timestamp
 from .models import AuditEvent
+from .roles import RoleError, acting_as
 from .sealing.batches import seal_pending
 from .services import record_event
 from .verification.rows import CHUNK_SIZE, ROW_FIELDS, ChainBroken, ChainWalk, consistent_read
@@ -151,26 +152,17 @@ def delete_stretch(*, first: int, last: int) -> int:
     if connection.vendor != "postgresql":
         return stretch._retention_delete()
     if not connection.in_atomic_block:
-        # SET LOCAL outside a transaction changes nothing: the DELETE would be refused.
+        # The DELETE commits with the audit_prune event that records it, or not at all.
         raise RetentionError("Events are deleted only inside the retention transaction.")
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_user")
-        (role,) = cursor.fetchone()
-        try:
-            # A savepoint, so a refusal is reported as such, not as an aborted transaction.
-            with transaction.atomic():
-                cursor.execute(f"SET LOCAL ROLE {quote(PRUNE_ROLE)}")
-        except DatabaseError as error:
-            raise RetentionError(
-                f"Cannot act as the database role {PRUNE_ROLE} that may delete audit events "
-                f"({str(error).strip()}). Run audit_retention as a member of it (see the "
-                "README, Retention). Nothing was deleted."
-            ) from error
-        deleted = stretch._retention_delete()
-        # Back at once: the prune event and the rest of the transaction run as before.
-        cursor.execute(f"SET LOCAL ROLE {quote(role)}")
-    return deleted
+    try:
+        # For the one DELETE; back to the caller's role for the prune event after it.
+        with acting_as(PRUNE_ROLE):
+            return stretch._retention_delete()
+    except RoleError as error:
+        raise RetentionError(
+            f"{error} Run audit_retention as a member of it (see the README, Retention). "
+            "Nothing was deleted."
+        ) from error
 
 
 def prune_events(

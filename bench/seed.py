@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.chain import HASHED_FIELDS
 from audit.models import AuditEvent, ChainHead
-from audit.sealing.cutoff import allow_sealing
+from audit.roles import SEALER_ROLE, acting_as
 from audit.transparency.tree import catch_up
 from bench.seed_events import EventStream, chained_rows, make_ips
 
@@ -82,10 +82,9 @@ def make_users(count: int, rng: random.Random) -> tuple[int, list[tuple[int, str
 def _write_batch(batch: list[dict[str, Any]]) -> None:
     table = AuditEvent._meta.db_table
     quoted = ", ".join(connection.ops.quote_name(column) for column in _db_columns())
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Rows go in already linked, as the sealer would have left them: the trigger
-        # admits sealed rows only from a transaction that says it is sealing.
-        allow_sealing(True)
+    # Rows go in already linked, as the sealer would have left them: the trigger admits
+    # sealed rows only from the sealer's role.
+    with acting_as(SEALER_ROLE), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
                 for fields in batch:

@@ -14,8 +14,9 @@ from ..chain import (
 from ..events import KEY_CHANGE_EVENT, Outcome, category_for
 from ..lease import LeaseHolder, sealer_lease
 from ..models import AuditEvent, ChainHead
+from ..roles import SEALER_ROLE, acting_as
 from ..transparency.tree import append_sealed, catch_up, event_leaf_hash, tree_size
-from .cutoff import allow_sealing, sealing_cutoff
+from .cutoff import sealing_cutoff
 from .heads import (
     _PREV_HASH,
     _SEQUENCE,
@@ -138,33 +139,35 @@ def seal_batch(
                 # Sealed before the tree existed (an upgrade) or seeded in bulk: catch up.
                 catch_up(head_sequence=head[0])
             return Seal(sealed_at=utc_now(), links=[], prev_hashes=[], key_id=key.key_id)
-        allow_sealing(True)
-        linked: list[tuple] = []
-        # The Merkle tree's leaves of the events linked here, in sequence order.
-        leaves: list[bytes] = []
-        change = None
-        if changing_key:
-            # A new chain key is itself a link: verification accepts a change of key
-            # only at such an event. Stamped no earlier than the head and no later than
-            # the first event it precedes, so timestamps never run backwards.
-            if rows:
-                first = rows[0][1][_TIMESTAMP]
-                stamp = datetime.fromisoformat(first) if isinstance(first, str) else first
-            else:
-                stamp = max(filter(None, (head[2], cutoff or utc_now())))
-            change = key_change_row(head=head, key=key, stamp=stamp)
-            linked.append((change.pk, change.sequence, change.prev_hash, change.hash, key.key_id))
-            leaves.append(event_leaf_hash([getattr(change, name) for name in HASHED_FIELDS]))
-            # key_change_row saved the event linked: its sequence and hash are set.
-            head = (change.sequence, change.hash, change.timestamp, key.key_id)  # type: ignore[assignment]
-        more, head = link_rows(rows=rows, head=head, key=key)
-        linked += more
-        write_links(more, head)
-        # link_rows filled in each row's sequence and prev_hash: the fields are the link's.
-        leaves += [event_leaf_hash(fields) for _, fields in rows]
-        # In this transaction, under the head lock: the tree's size is the head's sequence.
-        append_sealed(first_sequence=linked[0][1], leaf_hashes=leaves)
-        allow_sealing(False)
+        # The one role the triggers let link events (migration 0021), for these writes.
+        with acting_as(SEALER_ROLE):
+            linked: list[tuple] = []
+            # The Merkle tree's leaves of the events linked here, in sequence order.
+            leaves: list[bytes] = []
+            change = None
+            if changing_key:
+                # A new chain key is itself a link: verification accepts a change of key
+                # only at such an event. Stamped no earlier than the head and no later than
+                # the first event it precedes, so timestamps never run backwards.
+                if rows:
+                    first = rows[0][1][_TIMESTAMP]
+                    stamp = datetime.fromisoformat(first) if isinstance(first, str) else first
+                else:
+                    stamp = max(filter(None, (head[2], cutoff or utc_now())))
+                change = key_change_row(head=head, key=key, stamp=stamp)
+                linked.append(
+                    (change.pk, change.sequence, change.prev_hash, change.hash, key.key_id)
+                )
+                leaves.append(event_leaf_hash([getattr(change, name) for name in HASHED_FIELDS]))
+                # key_change_row saved the event linked: its sequence and hash are set.
+                head = (change.sequence, change.hash, change.timestamp, key.key_id)  # type: ignore[assignment]
+            more, head = link_rows(rows=rows, head=head, key=key)
+            linked += more
+            write_links(more, head)
+            # link_rows filled in each row's sequence and prev_hash: the fields are the link's.
+            leaves += [event_leaf_hash(fields) for _, fields in rows]
+            # In this transaction, under the head lock: the tree's size is the head's sequence.
+            append_sealed(first_sequence=linked[0][1], leaf_hashes=leaves)
         seal = Seal(
             sealed_at=utc_now(),
             links=[(pk, seq, digest) for pk, seq, _, digest, _ in linked],

@@ -3,10 +3,9 @@
 import logging
 from datetime import datetime
 
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from ..models import AuditEvent
-from ..roles import SEALER_ROLE
 from .heads import BEFORE_EVERY_EVENT, utc_now
 
 # Diagnostics, on standard error; the SIEM stream has a sink of its own (audit/siem).
@@ -78,43 +77,3 @@ def warn_hidden_writers(pids: list[int]) -> None:
         "sealer's login (or connect every host as one role), and keep track_activities on",
         ", ".join(map(str, sorted(new))),
     )
-
-
-# SEALER_ROLE (audit.roles) is the one role the PostgreSQL triggers let link events
-# (migration 0021): a setting any session may make would let any session link rows with
-# links of its choosing. Only its members and superusers may switch to it: the login the
-# sealer runs as.
-
-
-class SealerRoleError(Exception):
-    """This database login may not act as the sealer role."""
-
-
-def allow_sealing(on: bool) -> None:
-    """Act as the sealer role for the rest of this transaction (PostgreSQL), or stop."""
-    if connection.vendor != "postgresql":
-        return
-    if not connection.in_atomic_block:
-        # SET LOCAL outside a transaction changes nothing: the writes would be refused.
-        raise SealerRoleError("Events are sealed only inside the sealer's transaction.")
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        if not on:
-            role = getattr(connection, "audit_role_before_sealing", None)
-            if role is not None:
-                cursor.execute(f"SET LOCAL ROLE {quote(role)}")
-            return
-        cursor.execute("SELECT current_user")
-        (role,) = cursor.fetchone()
-        if role == SEALER_ROLE:
-            return
-        try:
-            cursor.execute(f"SET LOCAL ROLE {quote(SEALER_ROLE)}")
-        except DatabaseError as error:
-            raise SealerRoleError(
-                f"Cannot act as the database role {SEALER_ROLE} that may link audit events "
-                f"({str(error).strip()}). Grant it to the login the sealer runs as (README, "
-                "Retention and roles)."
-            ) from error
-        # Per connection (each thread has its own): the role to return to.
-        setattr(connection, "audit_role_before_sealing", role)  # noqa: B010

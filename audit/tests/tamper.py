@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.chain import GENESIS_HASH, ChainKey, event_hash, key_ring, normalise_metadata
 from audit.models import AuditEvent, ChainHead, MerkleNode, TreeCheckpoint
-from audit.sealing.cutoff import allow_sealing
+from audit.roles import SEALER_ROLE, acting_as
 from audit.transparency.tree import catch_up
 
 TABLE = AuditEvent._meta.db_table
@@ -149,10 +149,10 @@ def append_chain(
         }
         fields["hash"] = prev_hash = event_hash(fields, key)
         events.append(AuditEvent(key_id=key_id, **fields))
-    with transaction.atomic():
-        allow_sealing(True)  # already linked rows: the trigger admits them only so
+    # Already linked rows: the trigger admits them only from the sealer's role; the
+    # test's own transaction goes on as its own role afterwards.
+    with acting_as(SEALER_ROLE):
         AuditEvent.objects.bulk_create(events)
-        allow_sealing(False)  # the test's own transaction goes on as its own role
     last = events[-1]
     # The seeded events are linked: their sequence and hash are set.
     ChainHead.objects.update_or_create(  # type: ignore[misc]

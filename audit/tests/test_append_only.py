@@ -15,9 +15,8 @@ from audit.models import (
     WitnessCosignature,
 )
 from audit.retention import PRUNE_ROLE
-from audit.roles import COSIGNATURE_ROLE
+from audit.roles import COSIGNATURE_ROLE, SEALER_ROLE
 from audit.sealing.batches import seal_pending
-from audit.sealing.cutoff import SEALER_ROLE
 from audit.services import record_event
 from audit.tests.fixtures import drain_sealer
 from audit.tests.tamper import TABLE
