@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -58,6 +58,9 @@ class PageJob:
     engine: str
     language: str
     force_ocr: bool = False
+    # Work the output needs of a PDF page read by OCR, done here while the cores are busy
+    # with pages anyway (tasks.pdf.prepared_images): called with (path, index), picklable.
+    prepare_output: Callable[[str, int], Mapping[str, object]] | None = None
     # A fault hook for tests (settings.OCR_PAGE_CHILD_EXIT_ON): the child reading this
     # page dies with os._exit, as a segfaulting engine would.
     exit_on_page: int | None = None
@@ -79,6 +82,8 @@ class PageRead:
     seconds: float = 0.0
     # JPEG of the page as it was read, when that differs from the page as uploaded.
     image_jpeg: bytes = b""
+    # What the job's prepare_output returned for the page (empty when it has none).
+    prepared: Mapping[str, object] = field(default_factory=dict)
     # (message, code) of a DocumentRejected: the exception itself does not pickle.
     rejected: tuple[StrOrPromise, str] | None = None
 
@@ -140,6 +145,10 @@ def read_page_job(job: PageJob) -> PageRead:
     image, straightening, result = read_upright(page.image, read=read)
     # The preview and the PDF must show the page as it was read, or the boxes miss.
     data = encode_page_image(image) if straightening.changed else b""
+    seconds = time.perf_counter() - started  # the reading's, not the output's
+    prepared = (
+        job.prepare_output(job.path, job.index) if job.prepare_output and job.kind.is_pdf else {}
+    )
     return PageRead(
         index=job.index,
         result=result,
@@ -149,8 +158,9 @@ def read_page_job(job: PageJob) -> PageRead:
         text_layer_note=page.text_layer_note,
         straightening=straightening,
         ocred=True,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         image_jpeg=data,
+        prepared=prepared,
     )
 
 

@@ -17,10 +17,16 @@ it (so the output stays as small as the input):
 
 A stream is replaced only when the new one is smaller; anything unusual (masks, Decode
 arrays, indexed or ICC colour, 16-bit samples) is left alone.
+
+The choice for a scanned page's own image can be made ahead, in the page reader's child
+(tasks.pdf.prepared_images): `shrink_images` then takes it by the stream's key instead of
+decoding and encoding the image again after the last page.
 """
 
+import hashlib
 import io
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pikepdf
@@ -202,8 +208,61 @@ def write(stream: pikepdf.Stream, encoded: Encoded) -> None:
     stream.BitsPerComponent = encoded.bits
 
 
-def shrink_images(pdf: pikepdf.Pdf, *, quality: int, keep_lossless: bool) -> int:
-    """Re-encode each image of `pdf` that a smaller encoding shows the same; return how many."""
+# The entries of an image stream's dictionary that decide what it shows and how it decodes.
+_KEYED_ENTRIES = (
+    "/Filter",
+    "/DecodeParms",
+    "/Width",
+    "/Height",
+    "/ColorSpace",
+    "/BitsPerComponent",
+    "/SMask",
+    "/Mask",
+    "/ImageMask",
+    "/Decode",
+    "/SMaskInData",
+)
+
+
+def stream_key(stream: pikepdf.Stream, *, quality: int, keep_lossless: bool) -> str:
+    """Return a digest of the image stream's bytes, decoding entries and the output settings.
+
+    The same image copied into another PDF (PDFium's page import copies the stream as it
+    is) has the same key; anything that could change the choice gives another.
+    """
+    digest = hashlib.sha256(stream.read_raw_bytes())
+    for entry in _KEYED_ENTRIES:
+        digest.update(f"{entry}={stream.get(entry)!r};".encode())
+    digest.update(f"quality={quality};keep_lossless={keep_lossless}".encode())
+    return digest.hexdigest()
+
+
+def best_encoding(stream: pikepdf.Stream, *, quality: int, keep_lossless: bool) -> Encoded | None:
+    """Return the smaller encoding the stream's image should get, or None to leave it as is."""
+    image = decoded_image(stream)
+    if image is None:
+        return None
+    best = min(
+        candidates(image, quality=quality, keep_lossless=keep_lossless),
+        key=lambda encoded: len(encoded.data),
+    )
+    if len(best.data) < (1 - MIN_SAVING) * len(stream.read_raw_bytes()):
+        return best
+    return None
+
+
+def shrink_images(
+    pdf: pikepdf.Pdf,
+    *,
+    quality: int,
+    keep_lossless: bool,
+    prepared: Mapping[str, Encoded | None] | None = None,
+) -> int:
+    """Re-encode each image of `pdf` that a smaller encoding shows the same; return how many.
+
+    `prepared` holds choices already made for some streams, by `stream_key`: those are
+    written without decoding the image again.
+    """
     seen: set[tuple[int, int]] = set()
     changed = 0
     for page in pdf.pages:
@@ -211,15 +270,13 @@ def shrink_images(pdf: pikepdf.Pdf, *, quality: int, keep_lossless: bool) -> int
             if not isinstance(stream, pikepdf.Stream) or stream.objgen in seen:
                 continue
             seen.add(stream.objgen)
-            image = decoded_image(stream)
-            if image is None:
-                continue
-            current = len(stream.read_raw_bytes())
-            best = min(
-                candidates(image, quality=quality, keep_lossless=keep_lossless),
-                key=lambda encoded: len(encoded.data),
-            )
-            if len(best.data) < (1 - MIN_SAVING) * current:
+            known = prepared or {}
+            key = stream_key(stream, quality=quality, keep_lossless=keep_lossless) if known else ""
+            if key in known:
+                best = known[key]
+            else:
+                best = best_encoding(stream, quality=quality, keep_lossless=keep_lossless)
+            if best is not None:
                 write(stream, best)
                 changed += 1
     return changed

@@ -21,6 +21,7 @@ and stores it.
 """
 
 import tempfile
+from collections.abc import Mapping
 from typing import IO, BinaryIO, cast
 
 import pikepdf
@@ -34,22 +35,25 @@ from ..models import OcrPage, OcrTask, PageSource
 from ..ocr.inspect import open_pdf, pdfium_lock
 from ..selectors import task_pages
 from ..storage import local_copy, save_whole
-from .images import shrink_images
+from .images import Encoded, shrink_images
 from .pdfa import make_pdfa
 from .pictures import POINTS_PER_INCH, add_image_page, add_original_image_page, page_picture
 from .placement import SourceFrame
 from .text_layer import CharacterCodes, TextLayerFont, layer_text, overlay_lines, place_lines
 
 
-def write_searchable_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
+def write_searchable_pdf(
+    *, task: OcrTask, output: IO[bytes], prepared: Mapping[str, Encoded | None] | None = None
+) -> None:
     """Write the task's searchable PDF to `output`; the task must be completed.
 
+    `prepared`: image encodings chosen while the pages were read (tasks.pdf.prepared_images).
     Raises DocumentRejected or FileNotFoundError when the original cannot be read.
     """
     # Spooled to disk: the laid-out PDF holds every page image, as the output does.
     with tempfile.TemporaryFile() as laid_out:
         lay_out_pdf(task=task, output=laid_out)
-        finish_pdf(laid_out, cast(BinaryIO, output))
+        finish_pdf(laid_out, cast(BinaryIO, output), prepared=prepared)
 
 
 def lay_out_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
@@ -126,7 +130,12 @@ def lay_out_pdf(*, task: OcrTask, output: IO[bytes]) -> None:
             document.close()
 
 
-def finish_pdf(laid_out: BinaryIO, output: BinaryIO) -> None:
+def finish_pdf(
+    laid_out: BinaryIO,
+    output: BinaryIO,
+    *,
+    prepared: Mapping[str, Encoded | None] | None = None,
+) -> None:
     """Write the PDF PDFium laid out to `output`, images shrunk and, if asked, as PDF/A-2b."""
     laid_out.seek(0)
     with pikepdf.open(laid_out) as pdf:
@@ -134,6 +143,7 @@ def finish_pdf(laid_out: BinaryIO, output: BinaryIO) -> None:
             pdf,
             quality=settings.OCR_OUTPUT_JPEG_QUALITY,
             keep_lossless=settings.OCR_OUTPUT_KEEP_LOSSLESS,
+            prepared=prepared,
         )
         if settings.OCR_OUTPUT_PDFA:
             make_pdfa(pdf)
@@ -184,11 +194,13 @@ def searchable_pdf_name(task: OcrTask) -> str:
     return f"{stem}-searchable.pdf"
 
 
-def store_searchable_pdf(*, task: OcrTask) -> str:
+def store_searchable_pdf(
+    *, task: OcrTask, prepared: Mapping[str, Encoded | None] | None = None
+) -> str:
     """Build the task's searchable PDF and store it; return its storage name."""
     # Spooled to disk past a few megabytes, so a 50-page scan is not held in memory twice.
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as handle:
-        write_searchable_pdf(task=task, output=handle)
+        write_searchable_pdf(task=task, output=handle, prepared=prepared)
         size = handle.tell()
         if not size:
             raise ValueError(f"The searchable PDF of task {task.pk} came out empty.")

@@ -4,6 +4,9 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
+from functools import partial
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -23,6 +26,8 @@ from ..ocr.orientation import Straightening
 from ..ocr.page_reader import PageJob, PageRead, PageReaderDied, read_pages
 from ..ocr.pages import SourcePage, page_count
 from ..ocr.resolution import PdfResolution
+from ..pdf.images import Encoded
+from ..pdf.prepared_images import PreparedImages, page_image_encodings
 from ..pdf.searchable import store_searchable_pdf
 from ..storage import local_copy
 from . import heartbeat
@@ -222,11 +227,11 @@ def store_read_page(task: OcrTask, *, read: PageRead) -> None:
         raise
 
 
-def build_outputs(task: OcrTask) -> str:
+def build_outputs(task: OcrTask, *, prepared: PreparedImages | None = None) -> str:
     """Build and store the searchable PDF; return its storage name ("" if it failed)."""
     set_phase(task, Phase.BUILDING)
     try:
-        return store_searchable_pdf(task=task)
+        return store_searchable_pdf(task=task, prepared=prepared)
     except Exception:  # the text is read; a broken PDF build must not throw it away
         logger.exception("Building the searchable PDF failed for task %s", task.pk)
         return ""
@@ -253,7 +258,13 @@ def _process_claimed(task: OcrTask) -> str:
         kind = KIND_BY_CONTENT_TYPE[task.content_type]
         # A reclaimed task keeps what its dead worker stored: each page is read once.
         stored = frozenset(task.pages.values_list("index", flat=True))
-        with local_copy(task.file.name) as path:
+        # The output's image encodings, chosen by the page children as they read each page.
+        prepare_output = partial(
+            page_image_encodings,
+            quality=settings.OCR_OUTPUT_JPEG_QUALITY,
+            keep_lossless=settings.OCR_OUTPUT_KEEP_LOSSLESS,
+        )
+        with local_copy(task.file.name) as path, PreparedImages() as prepared:
             resolution = PdfResolution.from_settings()
             count = page_count(path=path, kind=kind, max_pixels=resolution.max_pixels)
             jobs = (
@@ -266,6 +277,7 @@ def _process_claimed(task: OcrTask) -> str:
                     engine=task.engine,
                     language=task.language,
                     force_ocr=task.force_ocr,
+                    prepare_output=prepare_output,
                     exit_on_page=settings.OCR_PAGE_CHILD_EXIT_ON,
                 )
                 for index in range(count)
@@ -276,9 +288,10 @@ def _process_claimed(task: OcrTask) -> str:
             try:
                 for read in reads:
                     store_read_page(task, read=read)
+                    prepared.add(cast(Mapping[str, Encoded | None], read.prepared))
             finally:
                 reads.close()  # a deleted task: cancel the pages not started yet
-        searchable_pdf = build_outputs(task)
+            searchable_pdf = build_outputs(task, prepared=prepared)
     except TaskVanished:
         logger.info("Task %s was deleted while processing; stopped.", task_id)
         return "deleted"
