@@ -117,6 +117,9 @@ def test_a_child_that_dies_fails_the_task_with_a_message_and_stores_no_half_page
     assert not default_storage.exists(f"derived/{task.pk}/page-0003.jpg")
 
 
+# Database access: the system checks include the models', and JSONField's asks the
+# backend what it supports (run alone, no earlier test has cached that answer).
+@pytest.mark.django_db
 @pytest.mark.parametrize("value", [0, -1])
 def test_fewer_than_one_page_process_is_refused_at_start_up(settings, value):
     settings.OCR_PAGE_PROCESSES = value
