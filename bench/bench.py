@@ -94,7 +94,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows, few repeats")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument(
-        "--only", default=",".join(FIGURES), help="figures, e.g. verify-chain,search (--list)"
+        "--only",
+        default=",".join(FIGURES),
+        help="figures, e.g. verify-chain,search (--list); none: seed the databases only",
     )
     parser.add_argument("--list", action="store_true", help="name every figure and stop")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -110,7 +112,7 @@ def main() -> None:
             print(f"{figure.name:22} {figure.measures} ({figure.module})")
         return
     only = []
-    for given in args.only.split(","):
+    for given in [] if args.only == "none" else args.only.split(","):
         name = figure_for(given)
         if name != given:
             print(f"== {given}: figure {name}", flush=True)
@@ -119,7 +121,7 @@ def main() -> None:
     unknown = set(only) - set(FIGURES)
     if unknown:
         parser.error(f"unknown figures {', '.join(sorted(unknown))}; --list names them")
-    args.only = ",".join(only)
+    args.only = ",".join(only) or "none"
     args.rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     started = time.monotonic()
     databases.BENCH_VAR.mkdir(parents=True, exist_ok=True)
