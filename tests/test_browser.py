@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -190,6 +191,26 @@ def log_in(page: Page, username: str, *, screenshot: str | None = None) -> None:
     page.locator("main form button[type=submit]").click()
     page.wait_for_url("/")
     expect(page.locator(".whoami")).to_contain_text(username)
+
+
+# The live site's sealer links a new event within a second or two; a loaded machine
+# (the PostgreSQL run beside other work) took longer.
+SEALED_TIMEOUT_S = 30
+
+
+def open_once_sealed(page: Page, path: str, *, event_code: str) -> None:
+    """Open an audit log page, again until an event of `event_code` is listed in it.
+
+    The audit log lists sealed events only (an unsealed row is anyone's INSERT), and an
+    event just recorded is sealed by the site's own sealer process, not by the request.
+    """
+    deadline = time.monotonic() + SEALED_TIMEOUT_S
+    listed = page.locator("#result_list td.field-event code.event-code", has_text=event_code)
+    while True:
+        page.goto(path)
+        if listed.count() or time.monotonic() > deadline:
+            return
+        page.wait_for_timeout(500)
 
 
 @contextmanager

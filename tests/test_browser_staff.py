@@ -26,6 +26,7 @@ from .test_browser import (  # noqa: F401 - fixtures are found by name
     chromium,
     devices,
     log_in,
+    open_once_sealed,
     shoot,
 )
 
@@ -190,6 +191,8 @@ def test_audit_list_search_toggle_and_timestamps(devices, device):
 
     page.fill("#searchbar", f"BOSS-{device[:2].upper()}")
     page.locator("#searchbar").press("Enter")
+    page.wait_for_url(re.compile(r"[?&]q="))
+    open_once_sealed(page, page.url, event_code="auth_login")  # this sign-in, once sealed
     names = page.locator("#result_list td.field-username")
     expect(names.first).to_be_visible()
     assert set(names.all_inner_texts()) == {f"boss-{device}"}
@@ -197,6 +200,7 @@ def test_audit_list_search_toggle_and_timestamps(devices, device):
     page.goto("/admin/audit/auditevent/")
     page.locator("#changelist-filter").get_by_role("link", name="Shown").click()
     expect(page).to_have_url(re.compile(r"reads=shown"))
+    open_once_sealed(page, page.url, event_code="audit_view")
     expect(
         page.locator("#result_list td.field-event code.event-code", has_text="audit_view").first
     ).to_be_visible()
