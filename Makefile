@@ -8,8 +8,9 @@ WEB_WORKERS ?= 3
 .PHONY: chaos run test test-second-storage system-packages lint format lock lock-check upgrade bench load security audit-deps setup migrate clean screenshots
 
 # PYTHON_VERSION=3.12 picks that minor version (CI's second run); by default the newest >= 3.12.
-$(VENV)/.created:
+$(VENV)/.created: requirements-pip.txt
 	@PYTHON=$$(.ci/find-python.sh $(PYTHON_VERSION)) && echo "Using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements-pip.txt
 	@touch $@
 
 # Installs come only from the hash-pinned locks (generated from pyproject.toml by
@@ -93,8 +94,13 @@ UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml --python $(PY) --univers
 # OCRmyPDF for the OCR figures.
 UV_BENCH_COMPILE = $(VENV)/bin/uv pip compile bench/requirements-$(1).in --python $(PY) \
 	--universal --generate-hashes --custom-compile-command 'make lock' --quiet
+# The installer, pinned as the dev lock pins it (pip-audit needs pip): a venv starts with
+# the pip its Python shipped, and 3.12.1's (23.2.1) refused the dev lock with hashes.
+pip_pin = awk '/^pip==/{p=1;print;next} p&&/^ +--hash/{print;next} p{exit}' $(1)
+PIP_LOCK_HEADER = "\# The installer, hash-pinned as requirements-dev.txt pins it; written by make lock."
 lock: $(VENV)/.installed-dev
 	$(UV_COMPILE) --group dev $(UPGRADE) -o requirements-dev.txt
+	{ echo $(PIP_LOCK_HEADER); $(call pip_pin,requirements-dev.txt); } > requirements-pip.txt
 	$(UV_COMPILE) -c requirements-dev.txt -o requirements.txt
 	$(UV_COMPILE) --extra s3 -c requirements.txt -o requirements-s3.txt
 	$(call UV_BENCH_COMPILE,easyaudit) -c requirements.txt -o bench/requirements-easyaudit.txt
@@ -114,9 +120,10 @@ lock-check: $(VENV)/.installed-dev
 	$(UV_COMPILE) --extra s3 -c "$$tmp/requirements.txt" -o "$$tmp/requirements-s3.txt" && \
 	if diff -u <($(call pins,requirements-dev.txt)) <($(call pins,$$tmp/requirements-dev.txt)) && \
 	   diff -u <($(call pins,requirements.txt)) <($(call pins,$$tmp/requirements.txt)) && \
-	   diff -u <($(call pins,requirements-s3.txt)) <($(call pins,$$tmp/requirements-s3.txt)); then \
+	   diff -u <($(call pins,requirements-s3.txt)) <($(call pins,$$tmp/requirements-s3.txt)) && \
+	   diff -u <($(call pins,requirements-pip.txt)) <($(call pip_pin,$$tmp/requirements-dev.txt)); then \
 	  echo "Locks match pyproject.toml."; rm -rf "$$tmp"; \
-	else echo "The locks do not match pyproject.toml: run make lock and commit all three." >&2; \
+	else echo "The locks do not match pyproject.toml: run make lock and commit all four." >&2; \
 	  rm -rf "$$tmp"; exit 1; fi
 
 ## Move every package to the newest version pyproject.toml allows, then as make lock.
