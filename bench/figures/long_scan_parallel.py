@@ -225,6 +225,14 @@ def measure(owner, *, quick: bool) -> dict:
     }
 
 
+def per_round(twos: list[float], floors: list[float]) -> str:
+    """Return each round's 2-process and floor seconds and their ratio, as the note prints them."""
+    return " · ".join(
+        f"{two:.2f} / {floor:.2f} s = {two / floor:.2f}x"
+        for two, floor in zip(twos, floors, strict=False)
+    )
+
+
 def rows_for(figures: dict, *, backend: str) -> "list[Row]":
     from bench.timing import Row
 
@@ -262,8 +270,9 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
             target=f"2 processes <= {FLOOR_TARGET}x floor",
             ok=two <= FLOOR_TARGET * floor,
             samples=len(figures["floors"]),
-            note=f"2 processes reach {floor / two:.0%} of the floor's speed; the floor on "
-            f"the pages upright before the damage: {upright_floor:.1f} s",
+            note=f"2 processes reach {floor / two:.0%} of the floor's speed; round by round "
+            f"{per_round(figures['runs'][2], figures['floors'])}; the floor on the pages "
+            f"upright before the damage: {upright_floor:.1f} s",
         )
     )
     rows.append(
