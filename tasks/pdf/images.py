@@ -164,24 +164,31 @@ def candidates(image: Image.Image, *, quality: int, keep_lossless: bool) -> list
     return [png_flate(image), lossy]
 
 
-def decoded_image(stream: pikepdf.Stream) -> Image.Image | None:
-    """Return the image a plain grey or colour image XObject shows, or None to leave it be."""
+def may_shrink(stream: pikepdf.Stream) -> bool:
+    """Return whether the stream is a plain grey or colour image, by its dictionary alone.
+
+    What it says no to is left as it is without being decoded (or keyed: a kept JPEG
+    is never hashed).
+    """
     filters = stream.get("/Filter")
     names = [str(name) for name in (filters if isinstance(filters, pikepdf.Array) else [filters])]
     if filters is not None and (set(names) & KEPT_FILTERS or set(names) - {"/FlateDecode"}):
-        return None
+        return False
     if any(key in stream for key in ("/SMask", "/Mask", "/ImageMask", "/Decode", "/SMaskInData")):
-        return None
+        return False
     space = stream.get("/ColorSpace")
     bits = int(stream.get("/BitsPerComponent", 0))
     # PDFium stores a picture of few colours as a palette over DeviceRGB.
     if isinstance(space, pikepdf.Array) and len(space) == 4 and str(space[0]) == "/Indexed":
-        if str(space[1]) not in COLOUR_SPACES or bits != 8:
-            return None
-    else:
-        mode = COLOUR_SPACES.get(str(space))
-        if mode is None or (bits, mode) not in ((8, "L"), (8, "RGB"), (1, "L")):
-            return None
+        return str(space[1]) in COLOUR_SPACES and bits == 8
+    mode = COLOUR_SPACES.get(str(space))
+    return mode is not None and (bits, mode) in ((8, "L"), (8, "RGB"), (1, "L"))
+
+
+def decoded_image(stream: pikepdf.Stream) -> Image.Image | None:
+    """Return the image a plain grey or colour image XObject shows, or None to leave it be."""
+    if not may_shrink(stream):
+        return None
     try:
         image = pikepdf.PdfImage(stream).as_pil_image()
     except (pikepdf.PdfError, NotImplementedError, ValueError):
@@ -263,6 +270,7 @@ def shrink_images(
     `prepared` holds choices already made for some streams, by `stream_key`: those are
     written without decoding the image again.
     """
+    known = prepared or {}
     seen: set[tuple[int, int]] = set()
     changed = 0
     for page in pdf.pages:
@@ -270,7 +278,8 @@ def shrink_images(
             if not isinstance(stream, pikepdf.Stream) or stream.objgen in seen:
                 continue
             seen.add(stream.objgen)
-            known = prepared or {}
+            if not may_shrink(stream):
+                continue
             key = stream_key(stream, quality=quality, keep_lossless=keep_lossless) if known else ""
             if key in known:
                 best = known[key]

@@ -18,7 +18,7 @@ from types import TracebackType
 
 import pikepdf
 
-from .images import Encoded, best_encoding, stream_key
+from .images import Encoded, best_encoding, may_shrink, stream_key
 
 
 def page_image_encodings(
@@ -33,7 +33,7 @@ def page_image_encodings(
     try:
         with pikepdf.open(path) as pdf:
             for stream in pdf.pages[index].get_images().values():
-                if isinstance(stream, pikepdf.Stream):
+                if isinstance(stream, pikepdf.Stream) and may_shrink(stream):
                     key = stream_key(stream, quality=quality, keep_lossless=keep_lossless)
                     if key not in choices:
                         choices[key] = best_encoding(
