@@ -9,9 +9,9 @@ path here, in the test process, told it may not fork.
 import pytest
 
 from tasks.ocr import render
-from tasks.ocr.render import RenderLimits, RenderRefused, render_pdf_page_bounded
+from tasks.ocr.render import RenderLimits
 from tasks.tests import samples
-from tasks.tests.thread_free_drawing import draw_without_threads
+from tasks.tests.thread_free_drawing import draw_without_threads, drawn_or_refused
 
 
 def _from_here(*, path: str, index: int, dpi: int, limits: RenderLimits) -> dict:
@@ -25,11 +25,7 @@ def _from_here(*, path: str, index: int, dpi: int, limits: RenderLimits) -> dict
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(render, "_may_fork", lambda: False)
         patch.setattr(render, "_draw_in_subprocess", counted)
-        try:
-            image = render_pdf_page_bounded(path=path, index=index, dpi=dpi, limits=limits)
-        except RenderRefused as refused:
-            return {"ways": ways, "refused": refused.code}
-    return {"ways": ways, "mode": image.mode, "size": image.size, "dpi": image.info["dpi"]}
+        return drawn_or_refused(path=path, index=index, dpi=dpi, limits=limits, ways=ways)
 
 
 @pytest.fixture(params=["fork", "subprocess"])

@@ -22,6 +22,13 @@ def _draw_recording_the_way(path: str, index: int, dpi: int, limits: RenderLimit
             return _drawn_by(**kwargs)
 
         setattr(render, f"_draw_in_{way}", counted)
+    return drawn_or_refused(path=path, index=index, dpi=dpi, limits=limits, ways=ways)
+
+
+def drawn_or_refused(
+    *, path: str, index: int, dpi: int, limits: RenderLimits, ways: list[str]
+) -> dict:
+    """Draw the page; return the ways taken and what was drawn (mode, size, dpi) or refused."""
     try:
         image = render.render_pdf_page_bounded(path=path, index=index, dpi=dpi, limits=limits)
     except RenderRefused as refused:
