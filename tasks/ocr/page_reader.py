@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import io
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import time
@@ -244,14 +245,33 @@ def _submit(pool: ProcessPoolExecutor, job: PageJob) -> Future[PageRead]:
         return failed
 
 
-def _new_pool(processes: int) -> ProcessPoolExecutor:
+def start_reader_server(processes: int) -> None:
+    """Start the fork server the page readers come from, if there are to be any (processes > 1).
+
+    Called as a worker starts: the server imports the OCR modules and loads Tesseract's
+    default language in the background (it started with a worker's first task and made
+    that task's first pages wait about 0.6 s for it). Returns at once; a pool made later
+    uses the same server.
+    """
+    if processes > 1:
+        _reader_context()
+        multiprocessing.forkserver.ensure_running()
+
+
+def _reader_context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     # The fork server imports this module (numpy, Pillow, PDFium, tesserocr) once, and each
     # child forked from it starts with them loaded: importing them took a child 0.42 s of
     # CPU, twice per task with two processes. It only takes effect before the server starts.
     # It loads Tesseract's default language too (tasks.ocr.engine_preload).
     context.set_forkserver_preload(["__main__", __name__, "tasks.ocr.engine_preload"])
-    return ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_child_start)
+    return context
+
+
+def _new_pool(processes: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=processes, mp_context=_reader_context(), initializer=_child_start
+    )
 
 
 def _finished(future: Future[PageRead]) -> PageRead | None:

@@ -136,3 +136,64 @@ def test_pool_children_start_with_the_default_language_loaded():
 
     # Loaded once in the fork server, not by each child before its first page.
     assert loaded == [("eng",), ("eng",)]
+
+
+_SERVER_CHILDREN = """
+import os, sys, time
+from tasks.ocr.page_reader import start_reader_server
+start_reader_server(int(sys.argv[1]))
+time.sleep(0.5)
+me = str(os.getpid())
+for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+        continue
+    try:
+        with open(f"/proc/{entry}/stat") as stat:
+            parent = stat.read().rsplit(")", 1)[1].split()[1]
+        with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+            command = cmdline.read().replace(b"\\0", b" ").decode()
+    except OSError:
+        continue
+    if parent == me:
+        print(command)
+"""
+
+
+@pytest.mark.parametrize(("processes", "servers"), [(1, 0), (2, 1)])
+def test_a_worker_starts_the_page_readers_server_before_its_first_task(processes, servers):
+    """ocr_worker calls start_reader_server at start: with page processes it runs a fork server."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    # A fresh interpreter: this one may already hold a fork server from other tests.
+    children = subprocess.run(
+        [sys.executable, "-c", _SERVER_CHILDREN, str(processes)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    assert sum("multiprocessing.forkserver" in child for child in children) == servers, children
+
+
+def test_the_worker_command_starts_the_page_readers_server(settings, monkeypatch):
+    from tasks.management.commands import ocr_worker
+
+    started: list[int] = []
+    monkeypatch.setattr(ocr_worker, "start_reader_server", started.append)
+    monkeypatch.setattr(ocr_worker, "reclaim_stale_tasks", _stop_here)
+    settings.OCR_PAGE_PROCESSES = 3
+    with pytest.raises(_Stopped):
+        ocr_worker.Command().handle(reload=False, batch=True)
+    assert started == [3]
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop_here():
+    raise _Stopped

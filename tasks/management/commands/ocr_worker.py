@@ -8,10 +8,12 @@ django-tasks-db's own `db_worker` stays as it is: it runs jobs and nothing else.
 
 import os
 
+from django.conf import settings
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands import db_worker
 
 from audit.worker_duties import sign_due, start_signing, work_through_outages
+from tasks.ocr.page_reader import start_reader_server
 from tasks.services.reclaim import reclaim_stale_tasks
 from tasks.worker.heartbeat import Heartbeat
 
@@ -29,6 +31,8 @@ class Command(db_worker.Command):
         # With --reload the parent process only watches files; the child does the work.
         if options.get("reload") and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true":
             return super().handle(*args, **options)
+        # First, so the page readers' server loads while the worker reclaims and signs.
+        start_reader_server(settings.OCR_PAGE_PROCESSES)
         stats = reclaim_stale_tasks()
         self.stdout.write(
             f"Reclaimed stale tasks at start: requeued {stats['requeued']}, "
