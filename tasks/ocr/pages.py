@@ -4,6 +4,7 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pypdfium2 as pdfium
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
@@ -23,7 +24,8 @@ from tasks.ocr.inspect import (
     pdf_page_points,
     pillow_pixel_limit,
 )
-from tasks.ocr.render import RenderLimits, RenderRefused, render_pdf_page_bounded
+from tasks.ocr.plain_scan import is_plain_scan
+from tasks.ocr.render import RenderLimits, RenderRefused, draw_page, render_pdf_page_bounded
 from tasks.ocr.resolution import (
     PdfResolution,
     RenderPlan,
@@ -115,6 +117,18 @@ def _image_frame(*, path: str, kind: DetectedType, index: int, max_pixels: int) 
         return ocr_ready(image)
 
 
+def _draw_plain_scan(*, path: str, index: int, dpi: int) -> Image.Image | None:
+    """Return a plain scan page drawn in this process, or None if PDFium could not draw it."""
+    with open_pdf(path) as document:
+        page = load_pdf_page(document, index)
+        try:
+            return draw_page(page, dpi=dpi)
+        except pdfium.PdfiumError:
+            return None  # the child says why, in the words it always has
+        finally:
+            page.close()
+
+
 def _render_pdf_page(
     *,
     path: str,
@@ -122,8 +136,13 @@ def _render_pdf_page(
     dpi: int,
     limits: RenderLimits,
     crop: tuple[float, float, float, float] | None = None,
+    plain: bool = False,
 ) -> Image.Image:
     # Call only at a dpi chosen within the pixel limit: the bitmap is allocated up front.
+    # `plain`: is_plain_scan said the page costs no more than its pixels to draw.
+    drawn = _draw_plain_scan(path=path, index=index, dpi=dpi) if plain and not crop else None
+    if drawn is not None:
+        return drawn
     try:
         return render_pdf_page_bounded(path=path, index=index, dpi=dpi, limits=limits, crop=crop)
     except RenderRefused as refused:
@@ -173,8 +192,12 @@ def _pdf_source_page(
     resolution: PdfResolution,
     policy: TextLayerPolicy,
     limits: RenderLimits,
+    plain: bool = False,
 ) -> SourcePage:
-    """Return one PDF page as its checked text layer, a rendered image, or unread."""
+    """Return one PDF page as its checked text layer, a rendered image, or unread.
+
+    A `plain` page (tasks.ocr.plain_scan) is drawn in this process, others by a child.
+    """
     layer_dpi = plan.dpi or resolution.min_dpi
     layer_note = ""
     if layer is not None:
@@ -193,7 +216,7 @@ def _pdf_source_page(
             )
     if plan.dpi is None:
         return SourcePage(index=index, size=plan.size, note=plan.note, text_layer_note=layer_note)
-    image = _render_pdf_page(path=path, index=index, dpi=plan.dpi, limits=limits)
+    image = _render_pdf_page(path=path, index=index, dpi=plan.dpi, limits=limits, plain=plain)
     return SourcePage(
         index=index,
         size=image.size,
@@ -223,7 +246,8 @@ def iter_pages(
     minimum comes back with neither image nor text, and a note. Image frames over
     `resolution.max_pixels` are refused, as inspect_document refuses them. Pages whose
     index is in `skip` (already read by an earlier attempt) are neither decoded nor
-    rendered. PDF pages are drawn by a child process within `limits`.
+    rendered. PDF pages are drawn by a child process within `limits`, but for plain scans
+    (tasks.ocr.plain_scan), drawn in this process as they cost no more than their pixels.
     """
     policy = text_policy or TextLayerPolicy()
     for index in range(page_count(path=path, kind=kind, max_pixels=resolution.max_pixels)):
@@ -277,9 +301,17 @@ def source_page(
                 resolution=resolution,
             )
             layer = extract_text_layer(page, size=plan.size, min_chars=min_text_chars)
+            # Asked only of a page that will be drawn and has no text layer: text is not
+            # plain, so a page with one goes to the child anyway.
+            plain = (
+                layer is None
+                and plan.readable
+                and is_plain_scan(page, path=path, index=index, max_pixels=resolution.max_pixels)
+            )
         finally:
             page.close()
-    # Outside the PDFium lock: the child has a PDFium of its own.
+    # Outside the PDFium lock: the child has a PDFium of its own, and a plain page takes
+    # the lock again to be drawn.
     return _pdf_source_page(
         path=path,
         index=index,
@@ -288,6 +320,7 @@ def source_page(
         resolution=resolution,
         policy=text_policy or TextLayerPolicy(),
         limits=limits,
+        plain=plain,
     )
 
 

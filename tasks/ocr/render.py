@@ -2,8 +2,8 @@
 
 What a page costs to draw depends on its content stream, which the upload check never
 reads: a 250 KB file can inflate to 100 MB of drawing operators that take PDFium
-minutes and a gigabyte. So no page is drawn in the calling process: a child draws it
-under RLIMIT_AS and is killed at the time limit, and the page is refused with a reason.
+minutes and a gigabyte. So a page is drawn by a child process under RLIMIT_AS, killed at
+the time limit, and the page is refused with a reason.
 
 A caller with no other Python thread (a pool child of tasks.ocr.page_reader, a sync
 gunicorn worker drawing a preview) forks the child: it starts with pypdfium2 and Pillow
@@ -13,6 +13,14 @@ a gthread server) starts `python -m tasks.ocr.render PATH INDEX DPI OUT`, which 
 nothing but pypdfium2 and Pillow: a fork copies locks other threads may be holding.
 A forked child sees no more than its caller already does: that caller parsed the same
 PDF with PDFium itself.
+
+One kind of page skips the child: a plain scan (tasks.ocr.plain_scan), nothing but a few
+images whose codecs' work is bounded by the pixels they declare, within the pixel limit.
+It costs no more to draw than those pixels, and the child would cost twice that: drawing
+a 300 dpi scan page took 0.036 s, a fork of a worker holding Tesseract's model 0.068 s, a
+new interpreter about 0.1 s of CPU more. It is drawn in the caller (tasks.ocr.pages,
+holding the PDFium lock) by `draw_page`, the child's own drawing, so the pixels are the
+same. Every other page, text layer samples and previews included, is drawn by a child.
 """
 
 import contextlib
@@ -202,19 +210,31 @@ def all_grey(image: Image.Image) -> bool:
     )
 
 
-def _draw(
-    path: str, index: int, dpi: int, out: str, crop: tuple[float, float, float, float]
-) -> None:
-    document = pdfium.PdfDocument(path)
-    page = document[index]
-    # PDFium draws BGR; to_pil() reorders it into RGB. PPM: raw pixels, no encoding cost.
+def draw_page(
+    page: pdfium.PdfPage, *, dpi: int, crop: tuple[float, float, float, float] = (0, 0, 0, 0)
+) -> Image.Image:
+    """Return `page` drawn at `dpi`: grey (mode L) when it holds no colour, else RGB.
+
+    The drawing child's own, and the caller's for a plain scan, so both give the same
+    pixels. Call holding the PDFium lock where other threads may use PDFium.
+    """
+    # PDFium draws BGR; to_pil() reorders it into RGB.
     image = page.render(scale=dpi / 72, crop=crop).to_pil()
     if all_grey(image):
         # A grey or black and white scan, black text: one channel holds the whole drawing.
         # Tesseract read figure 11's pages in 0.41 s instead of 0.58 s as RGB (the same
         # text), setting them straight took 0.06 s instead of 0.10, and the file is a third.
         image = image.convert("L")
-    image.save(out, format="PPM")
+    image.info["dpi"] = (dpi, dpi)
+    return image
+
+
+def _draw(
+    path: str, index: int, dpi: int, out: str, crop: tuple[float, float, float, float]
+) -> None:
+    document = pdfium.PdfDocument(path)
+    # PPM: raw pixels, no encoding cost.
+    draw_page(document[index], dpi=dpi, crop=crop).save(out, format="PPM")
 
 
 if __name__ == "__main__":
