@@ -257,6 +257,27 @@ def per_round(twos: list[float], floors: list[float]) -> str:
     )
 
 
+def floor_row(
+    *, backend: str, case: str, floors: list[float], two: float, is_target: bool, note: str
+) -> "Row":
+    """Return a floor's row: its median seconds, and 2 processes' ratio to it."""
+    from bench.timing import Row
+
+    floor = statistics.median(floors)
+    return Row(
+        figure=FIGURE,
+        backend=backend,
+        case=case,
+        unit="s",
+        value=floor,
+        value_label=f"{two / floor:.2f}x {'floor' if is_target else 'this'} (2 processes)",
+        target=f"2 processes <= {FLOOR_TARGET}x floor" if is_target else "",
+        ok=two <= FLOOR_TARGET * floor if is_target else None,
+        samples=len(floors),
+        note=note,
+    )
+
+
 def rows_for(figures: dict, *, backend: str) -> "list[Row]":
     from bench.timing import Row
 
@@ -284,16 +305,12 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
             )
         )
     rows.append(
-        Row(
-            figure=FIGURE,
+        floor_row(
             backend=backend,
             case=f"the 12 pages as scanned, OCR floor: {figures['floor_label']}",
-            unit="s",
-            value=floor,
-            value_label=f"{two / floor:.2f}x floor (2 processes)",
-            target=f"2 processes <= {FLOOR_TARGET}x floor",
-            ok=two <= FLOOR_TARGET * floor,
-            samples=len(figures["floors"]),
+            floors=figures["floors"],
+            two=two,
+            is_target=True,
             note=f"2 processes reach {floor / two:.0%} of the floor's speed; round by round "
             f"{per_round(figures['runs'][2], figures['floors'])}; the floor on the pages "
             f"upright before the damage: {upright_floor:.1f} s",
@@ -301,18 +318,13 @@ def rows_for(figures: dict, *, backend: str) -> "list[Row]":
     )
     if figures.get("fast_floors"):
         # Saved runs from before the floor read with the service's model have no such row.
-        fast = statistics.median(figures["fast_floors"])
         rows.append(
-            Row(
-                figure=FIGURE,
+            floor_row(
                 backend=backend,
                 case=f"the 12 pages as scanned: {figures['fast_floor_label']}",
-                unit="s",
-                value=fast,
-                value_label=f"{two / fast:.2f}x this (2 processes)",
-                target="",
-                ok=None,
-                samples=len(figures["fast_floors"]),
+                floors=figures["fast_floors"],
+                two=two,
+                is_target=False,
                 note="a smaller network than the service reads with (4 MB against 23 MB), "
                 "so not the floor of the same work; OCRmyPDF below reads with it; round by "
                 f"round {per_round(figures['runs'][2], figures['fast_floors'])}",
