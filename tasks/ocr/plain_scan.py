@@ -21,6 +21,7 @@ not drawn here.
 
 import io
 import zlib
+from decimal import Decimal
 
 import pikepdf
 import pypdfium2 as pdfium
@@ -47,20 +48,31 @@ _MAX_PALETTE_BYTES = 4 * 1024
 _MAX_JPEG_SCANS = 64
 # Resources are inherited down the page tree; real trees are a few levels deep.
 _MAX_PAGE_TREE_DEPTH = 32
-# Operators that only place images, keep state, clip to rectangles or mark content. No
-# path painting, text, shading, inline images (BI), or pattern colour (cs, scn): a stencil
-# mask painted with a pattern would run the pattern's content for it.
+# Operators that only place images, keep state or mark content. No path painting, text,
+# shading, inline images (BI), or pattern colour (cs, scn): a stencil mask painted with a
+# pattern would run the pattern's content for it. No clipping (re W n): under a turned
+# matrix each clip is a path PDFium fills over the whole bitmap, again for every image
+# (an attack's 500 clips took 43.5 s on one page), and a scan has nothing to clip.
 _PLAIN_OPERATORS = frozenset(
     {"q", "Q", "cm", "Do", "gs", "w", "J", "j", "M", "d", "ri", "i"}
-    | {"g", "G", "rg", "RG", "k", "K", "re", "W", "W*", "n", "BMC", "BDC", "EMC", "MP", "DP"}
+    | {"g", "G", "rg", "RG", "k", "K", "BMC", "BDC", "EMC", "MP", "DP"}
 )
+# Marked content whose properties are a resource by name (BDC, DP) may be optional content
+# (an /OC membership dictionary): PDFium evaluates its visibility expression without a
+# memo, doubling its work a level (a 3 KB file, 28 levels, took 25 s). Inline properties
+# (a tagged scan's /P <</MCID 0>> BDC) say nothing PDFium evaluates.
+_PROPERTY_OPERATORS = frozenset({"BDC", "DP"})
 # ExtGState entries that set numbers, names or flags. A soft mask (/SMask other than
 # /None) draws a transparency group, a form; transfer, black-generation and undercolour
-# functions are programs; a font belongs to text, which a plain page has none of.
+# functions are programs; a font belongs to text, which a plain page has none of. Blending
+# and constant alpha are kept to what changes nothing (Normal, 1): a blend mode or an alpha
+# composites every image through a transparency buffer (8 turned images under Multiply
+# and ca 0.5 took 164 s, past the child's limit); alpha-is-shape and knockout with them.
 _PLAIN_STATE_KEYS = frozenset(
     {"/Type", "/LW", "/LC", "/LJ", "/ML", "/D", "/RI", "/OP", "/op", "/OPM", "/FL", "/SM"}
-    | {"/SA", "/BM", "/CA", "/ca", "/AIS", "/TK", "/SMask"}
+    | {"/SA", "/BM", "/CA", "/ca", "/SMask"}
 )
+_PLAIN_BLEND_MODES = frozenset({"/Normal", "/Compatible"})
 # Colour spaces that convert each pixel by arithmetic or one lookup, by how PDFium names
 # them. Separation and DeviceN evaluate a tint transform per pixel (a PostScript program
 # can be long); Lab and Pattern are left out as no scanner writes them for an image.
@@ -119,16 +131,35 @@ def _pdfium_images(page: pdfium.PdfPage, *, max_pixels: int) -> list[pdfium.PdfI
         # One filter at most: a chain is decoded up front, whole, before the image codec.
         if len(filters) > 1 or not PLAIN_FILTERS.issuperset(filters):
             return None
+        if not _upright(found.get_matrix()):
+            return None
         width, height = found.get_px_size()
         pixels += width * height
         images.append(found)
     return images if len(images) == count and pixels <= max_pixels else None
 
 
+def _upright(matrix: pdfium.PdfMatrix) -> bool:
+    """Return True if the image is placed straight or turned by quarter turns, not skewed.
+
+    PDFium draws a straight image row by row into the page's bitmap, clipped to it; a
+    turned or sheared one it first stretches to the size of its placement, which a thin
+    parallelogram makes huge (an attack's 100 x 100 image under a near-degenerate skew
+    took 2.1 GB, eight of them 19 s), then resamples every pixel (eight 2500 x 2500 images
+    at 45 degrees: 26 s). A scan is placed straight, or turned a quarter.
+    """
+    a, b, c, d = matrix.a, matrix.b, matrix.c, matrix.d
+    straight = b == 0 and c == 0 and a != 0 and d != 0
+    quarter = a == 0 and d == 0 and b != 0 and c != 0
+    return straight or quarter
+
+
 def _qpdf_images(*, path: str, index: int, max_pixels: int) -> list[Drawn] | None:
     """Return the images page `index` draws as pikepdf reads them, None if any is not plain."""
     try:
         with pikepdf.open(path) as pdf:
+            if "/OCProperties" in pdf.Root:  # optional content anywhere: see _PROPERTY_OPERATORS
+                return None
             return _page_images(pdf, pdf.pages[index].obj, max_pixels=max_pixels)
     except Exception:  # a file qpdf cannot read, a string for a number: not proven plain
         return None
@@ -149,6 +180,8 @@ def _page_images(
     for instruction in pikepdf.parse_content_stream(pikepdf.Stream(pdf, content)):
         operator = str(instruction.operator)
         if operator not in _PLAIN_OPERATORS:
+            return None
+        if operator in _PROPERTY_OPERATORS and not _inline_properties(list(instruction.operands)):
             return None
         named = _named(list(instruction.operands)) if operator in ("gs", "Do") else None
         if operator == "gs" and not _plain_state(_resource(states, named)):
@@ -233,6 +266,16 @@ def _named(operands: list[object]) -> pikepdf.Name:
     return operands[0]
 
 
+def _inline_properties(operands: list[object]) -> bool:
+    """Return True for BDC/DP operands of a tag other than /OC and an inline dictionary."""
+    return (
+        len(operands) == 2
+        and isinstance(operands[0], pikepdf.Name)
+        and operands[0] != pikepdf.Name.OC
+        and isinstance(operands[1], pikepdf.Dictionary)
+    )
+
+
 def _resource(kind: object, name: pikepdf.Name | None) -> object:
     """Return the resource `name` of one kind (a dictionary of resources), None if absent."""
     if not isinstance(kind, pikepdf.Dictionary) or name is None:
@@ -243,10 +286,19 @@ def _resource(kind: object, name: pikepdf.Name | None) -> object:
 def _plain_state(state: object) -> bool:
     if not isinstance(state, pikepdf.Dictionary):
         return False
-    return all(
-        key in _PLAIN_STATE_KEYS and (key != "/SMask" or value == pikepdf.Name("/None"))
-        for key, value in state.items()
-    )
+    return all(_plain_state_entry(key, value) for key, value in state.items())
+
+
+def _plain_state_entry(key: str, value: object) -> bool:
+    if key not in _PLAIN_STATE_KEYS:
+        return False
+    if key == "/SMask":
+        return value == pikepdf.Name("/None")
+    if key == "/BM":
+        return str(value) in _PLAIN_BLEND_MODES
+    if key in ("/CA", "/ca"):
+        return isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value >= 1
+    return True
 
 
 def _size(value: object) -> int:
@@ -262,6 +314,8 @@ def _plain_image(stream: object, spaces: object, *, role: str) -> tuple[Drawn, i
     `role` is "image" (placed by Do), "/SMask" or "/Mask" (an image's mask).
     """
     if not isinstance(stream, pikepdf.Stream) or stream.get("/Subtype") != pikepdf.Name.Image:
+        return None
+    if "/OC" in stream:  # optional content: a visibility expression PDFium evaluates
         return None
     width, height = _size(stream.get("/Width")), _size(stream.get("/Height"))
     filters = _filters(stream)
