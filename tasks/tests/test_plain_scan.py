@@ -258,7 +258,8 @@ def in_state(**entries: object) -> Edit:
     """Draw the image under an ExtGState of `entries`."""
 
     def edit(pdf: pikepdf.Pdf, page: pikepdf.Page) -> None:
-        page.obj.Resources.ExtGState = pikepdf.Dictionary(GS0=pikepdf.Dictionary(**entries))
+        state = pikepdf.Dictionary({f"/{key}": value for key, value in entries.items()})
+        page.obj.Resources.ExtGState = pikepdf.Dictionary(GS0=state)
         set_content(pdf, page, b"/GS0 gs " + PLACED)
 
     return edit
