@@ -21,6 +21,7 @@ from tasks.ocr.plain_scan import MAX_IMAGES
 from tasks.ocr.render import RenderLimits
 from tasks.ocr.resolution import PdfResolution
 from tasks.tests import samples
+from tasks.tests.thread_free_drawing import recording_the_ways
 
 # 1200 x 300 pixels on a 4 x 1 inch page: a 300 dpi scan.
 SCANNED = samples.make_text_image(samples.KNOWN_WORDS)
@@ -92,16 +93,7 @@ def scan_file(tmp_path) -> Callable[[bytes], str]:
 @pytest.fixture
 def child_ways(monkeypatch) -> list[str]:
     """The ways (fork, subprocess) the drawing child was started, each still drawing."""
-    ways: list[str] = []
-    for way in ("fork", "subprocess"):
-        drawn_by = getattr(render, f"_draw_in_{way}")
-
-        def recorded(_drawn_by=drawn_by, _way=way, **kwargs):
-            ways.append(_way)
-            return _drawn_by(**kwargs)
-
-        monkeypatch.setattr(render, f"_draw_in_{way}", recorded)
-    return ways
+    return recording_the_ways(monkeypatch.setattr)
 
 
 @pytest.fixture

@@ -6,13 +6,18 @@ is exercised in a forkserver child, the same start method as tasks.ocr.page_read
 """
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 from tasks.ocr import render
 from tasks.ocr.render import RenderLimits, RenderRefused
 
 
-def _draw_recording_the_way(path: str, index: int, dpi: int, limits: RenderLimits) -> dict:
+def recording_the_ways(put: Callable[[object, str, object], object]) -> list[str]:
+    """Wrap both ways of starting the drawing child with `put` (setattr or monkeypatch's).
+
+    Return the list each way (fork, subprocess) is appended to as it starts, still drawing.
+    """
     ways: list[str] = []
     for way in ("fork", "subprocess"):
         drawn_by = getattr(render, f"_draw_in_{way}")
@@ -21,7 +26,13 @@ def _draw_recording_the_way(path: str, index: int, dpi: int, limits: RenderLimit
             ways.append(_way)
             return _drawn_by(**kwargs)
 
-        setattr(render, f"_draw_in_{way}", counted)
+        put(render, f"_draw_in_{way}", counted)
+    return ways
+
+
+def _draw_recording_the_way(path: str, index: int, dpi: int, limits: RenderLimits) -> dict:
+    # A throwaway forkserver child: its module is changed for good, nothing to undo.
+    ways = recording_the_ways(setattr)
     return drawn_or_refused(path=path, index=index, dpi=dpi, limits=limits, ways=ways)
 
 
